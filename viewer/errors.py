@@ -1,0 +1,14 @@
+"""Error types raised for bad user input; the CLI prints them on one line and exits with 2."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class SceneError(ValueError):
+    """A scene, camera or path file that cannot be used, with the file it came from."""
+
+    def __init__(self, path: str | Path, problem: str) -> None:
+        self.path = str(path)
+        self.problem = problem
+        super().__init__(f"{self.path}: {problem}")

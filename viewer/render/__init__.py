@@ -1,0 +1,1 @@
+"""GPU pipeline: scene buffers, compute/raster passes, sort, timers. Never imports imgui."""

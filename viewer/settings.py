@@ -1,0 +1,64 @@
+"""Render settings as frozen dataclasses split by concern.
+
+Each field carries one description (help, unit, range or choices) in its metadata; the CLI flags,
+the ImGui widgets and the bench config keys are all generated from it (see `viewer.setting_specs`).
+Change settings with `dataclasses.replace`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+def setting(
+    default: Any,
+    help: str,
+    *,
+    unit: str = "",
+    range: tuple[float, float] | None = None,
+    choices: tuple[str, ...] | None = None,
+) -> Any:
+    """A dataclass field with its one description: help text, unit, numeric range or choices."""
+    meta = {"help": help, "unit": unit, "range": range, "choices": choices}
+    return field(default=default, metadata=meta)
+
+
+@dataclass(frozen=True)
+class RenderSettings:
+    """How Gaussians become an image; shared by the GPU pipeline and the CPU reference."""
+
+    sh_degree: int = setting(3, "highest SH degree evaluated (capped by the scene's)", range=(0, 3))
+    background: tuple[float, float, float] = setting(
+        (0.0, 0.0, 0.0), "background colour, linear RGB in [0, 1]", range=(0.0, 1.0)
+    )
+    splat_scale: float = setting(1.0, "multiplier on every Gaussian's scale", range=(0.05, 4.0))
+    antialias: bool = setting(
+        False, "Mip-Splatting opacity compensation for the 0.3 px low-pass filter"
+    )
+    near_plane: float = setting(
+        0.2, "Gaussians with camera depth at or below this are culled", unit="world units",
+        range=(0.001, 10.0),
+    )
+    guard_band: float = setting(
+        2.0,
+        "cull Gaussians whose centre lies beyond this multiple of the half field of view",
+        range=(1.0, 10.0),
+    )
+
+
+@dataclass(frozen=True)
+class RasterSettings:
+    """Which GPU implementation runs the sort and raster passes."""
+
+    backend: str = setting(
+        "auto", "raster backend: instanced quads, 16x16 compute tiles, or pick per device",
+        choices=("auto", "quads", "tiles"),
+    )
+    sort: str = setting(
+        "auto", "depth sort: GPU radix sort, CPU (numpy), or pick per device",
+        choices=("auto", "gpu", "cpu"),
+    )
+    validate: bool = setting(
+        False, "read intermediates back every frame and check invariants (slow; tests)"
+    )
