@@ -118,7 +118,7 @@ class Camera:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], name: str = "") -> Camera:
-        """Camera from {width, height, fx, fy, [cx, cy], world_to_camera}; cx, cy default to centre."""
+        """Camera from {width, height, fx, fy, [cx, cy], world_to_camera}; cx, cy default to mid."""
         width, height = int(data["width"]), int(data["height"])
         return cls(
             width,

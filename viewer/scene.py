@@ -21,8 +21,18 @@ DEGREE_FOR_SH_COEFFS = {k: d for d, k in SH_COEFFS_FOR_DEGREE.items()}
 ARRAY_FIELDS = ("means", "scales", "rotations", "opacities", "sh")
 
 
+def activate_scales(log_scales: np.ndarray) -> np.ndarray:
+    """exp, in float32: the activation every reader and writer uses."""
+    return np.exp(log_scales.astype(np.float32))
+
+
+def activate_opacities(logits: np.ndarray) -> np.ndarray:
+    """sigmoid, in float32: the activation every reader and writer uses."""
+    return (1.0 / (1.0 + np.exp(-logits.astype(np.float64)))).astype(np.float32)
+
+
 class DroppedGaussiansWarning(UserWarning):
-    """Some Gaussians of a file held non-finite values or zero-length quaternions and were dropped."""
+    """Gaussians with non-finite values or zero-length quaternions were dropped."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -37,6 +47,10 @@ class GaussianScene:
         sh: [N, K, 3] float32 spherical-harmonic coefficients, K = (degree + 1)^2; sh[:, 0] is DC.
         source: where the scene came from (a path or a generator name).
         cameras: camera presets that came with the scene (e.g. an INRIA cameras.json).
+        log_scales: [N, 3] float32 pre-activation scales exactly as a file stored them, or None.
+        opacity_logits: [N] float32 pre-activation opacities exactly as a file stored them, or None.
+            Writers use these two when they still match the activated arrays, so that
+            write -> read is bit-exact (exp/log and sigmoid/logit do not round-trip in float32).
     """
 
     means: np.ndarray
@@ -46,6 +60,8 @@ class GaussianScene:
     sh: np.ndarray
     source: str = "<memory>"
     cameras: tuple[Camera, ...] = field(default=())
+    log_scales: np.ndarray | None = None
+    opacity_logits: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         n = self.means.shape[0] if self.means.ndim == 2 else -1
@@ -75,6 +91,10 @@ class GaussianScene:
             )
         for name in ARRAY_FIELDS:
             object.__setattr__(self, name, np.ascontiguousarray(getattr(self, name)))
+        for name, shape in (("log_scales", (n, 3)), ("opacity_logits", (n,))):
+            raw = getattr(self, name)
+            if raw is not None and (raw.shape != shape or raw.dtype != np.float32):
+                raise SceneError(self.source, f"{name} must be float32 {shape}, got {raw.shape}")
 
     @classmethod
     def from_arrays(
@@ -86,17 +106,22 @@ class GaussianScene:
         sh: np.ndarray,
         source: str = "<memory>",
         cameras: Sequence[Camera] = (),
+        log_scales: np.ndarray | None = None,
+        opacity_logits: np.ndarray | None = None,
     ) -> GaussianScene:
-        """Build a validated scene from raw arrays (any float dtype).
+        """Build a validated scene from arrays of any float dtype (activated values).
 
         Rows with NaN/Inf values or zero-length quaternions are dropped with one
-        `DroppedGaussiansWarning` that counts them; quaternions are normalised.
+        `DroppedGaussiansWarning` that counts them; quaternions whose norm is off 1 by more
+        than 1e-6 are normalised (the others are kept bit-exact).
 
         Raises:
             SceneError: on an empty scene, or when no Gaussian survives validation.
         """
         arrays = [np.asarray(a, dtype=np.float32) for a in (means, scales, rotations, opacities)]
         sh = np.asarray(sh, dtype=np.float32)
+        raw_inputs = (log_scales, opacity_logits)
+        raws = [None if r is None else np.asarray(r, np.float32) for r in raw_inputs]
         if arrays[0].shape[0] == 0:
             raise SceneError(source, "the scene contains no Gaussians")
         n = arrays[0].shape[0]
@@ -118,8 +143,19 @@ class GaussianScene:
             arrays = [a[good] for a in arrays]
             sh = sh[good]
             norms = norms[good]
-        arrays[2] = (arrays[2] / norms[:, None]).astype(np.float32)
-        return cls(*arrays, sh, source=source, cameras=tuple(cameras))
+            raws = [None if r is None else r[good] for r in raws]
+        off_unit = np.abs(norms - 1.0) > 1e-6
+        if off_unit.any():
+            arrays[2] = arrays[2].copy()
+            arrays[2][off_unit] = arrays[2][off_unit] / norms[off_unit, None]
+        return cls(
+            *arrays,
+            sh,
+            source=source,
+            cameras=tuple(cameras),
+            log_scales=raws[0],
+            opacity_logits=raws[1],
+        )
 
     @property
     def count(self) -> int:
@@ -148,7 +184,27 @@ class GaussianScene:
 
     def subset(self, keep: np.ndarray) -> GaussianScene:
         """The Gaussians selected by a boolean mask or index array, same metadata."""
-        return dataclasses.replace(self, **{name: getattr(self, name)[keep] for name in ARRAY_FIELDS})
+        picked = {name: getattr(self, name)[keep] for name in ARRAY_FIELDS}
+        for name in ("log_scales", "opacity_logits"):
+            raw = getattr(self, name)
+            picked[name] = None if raw is None else raw[keep]
+        return dataclasses.replace(self, **picked)
+
+    def stored_log_scales(self) -> np.ndarray:
+        """[N, 3] float32 log-scales to write: the file's own values while they still match."""
+        raw = self.log_scales
+        if raw is not None and np.array_equal(activate_scales(raw), self.scales):
+            return self.log_scales
+        return np.log(self.scales.astype(np.float64)).astype(np.float32)
+
+    def stored_opacity_logits(self) -> np.ndarray:
+        """[N] float32 opacity logits to write: the file's own values while they still match."""
+        if self.opacity_logits is not None and np.array_equal(
+            activate_opacities(self.opacity_logits), self.opacities
+        ):
+            return self.opacity_logits
+        p = np.clip(self.opacities.astype(np.float64), 1e-7, 1.0 - 1e-7)
+        return np.log(p / (1.0 - p)).astype(np.float32)
 
     def with_sh_degree(self, degree: int) -> GaussianScene:
         """A copy whose SH is truncated (or zero-padded) to `degree`."""
@@ -166,7 +222,10 @@ class GaussianScene:
 
     @classmethod
     def from_torch(
-        cls, tensors: dict[str, torch.Tensor], source: str = "<torch>", cameras: Sequence[Camera] = ()
+        cls,
+        tensors: dict[str, torch.Tensor],
+        source: str = "<torch>",
+        cameras: Sequence[Camera] = (),
     ) -> GaussianScene:
         """A scene from float32 torch tensors, trusted as already activated and normalised.
 

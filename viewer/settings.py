@@ -37,7 +37,9 @@ class RenderSettings:
         False, "Mip-Splatting opacity compensation for the 0.3 px low-pass filter"
     )
     near_plane: float = setting(
-        0.2, "Gaussians with camera depth at or below this are culled", unit="world units",
+        0.2,
+        "Gaussians with camera depth at or below this are culled",
+        unit="world units",
         range=(0.001, 10.0),
     )
     guard_band: float = setting(
@@ -52,11 +54,13 @@ class RasterSettings:
     """Which GPU implementation runs the sort and raster passes."""
 
     backend: str = setting(
-        "auto", "raster backend: instanced quads, 16x16 compute tiles, or pick per device",
+        "auto",
+        "raster backend: instanced quads, 16x16 compute tiles, or pick per device",
         choices=("auto", "quads", "tiles"),
     )
     sort: str = setting(
-        "auto", "depth sort: GPU radix sort, CPU (numpy), or pick per device",
+        "auto",
+        "depth sort: GPU radix sort, CPU (numpy), or pick per device",
         choices=("auto", "gpu", "cpu"),
     )
     validate: bool = setting(

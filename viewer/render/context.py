@@ -25,8 +25,8 @@ def create_headless_context() -> moderngl.Context:
         return moderngl.create_standalone_context(backend="egl", require=REQUIRED_GL)
     except Exception as exc:  # moderngl raises plain Exception for every EGL failure
         raise GLUnavailableError(
-            f"cannot create an OpenGL {REQUIRED_GL // 100}.{REQUIRED_GL % 100 // 10} context through "
-            f"EGL ({exc}); install Mesa (libegl1 libegl-mesa0 libgl1-mesa-dri) or a GPU driver"
+            f"cannot create an OpenGL {REQUIRED_GL // 100}.{REQUIRED_GL % 100 // 10} context "
+            f"through EGL ({exc}); install Mesa (libegl1 libegl-mesa0 libgl1-mesa-dri) or a driver"
         ) from None
 
 
