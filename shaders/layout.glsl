@@ -1,0 +1,12 @@
+// Buffer layouts shared by the passes; constants come from viewer/render/layout.py as #defines.
+
+struct Splat {            // std430, 48 bytes; mirrors SPLAT_DTYPE
+    vec2 center;          // pixel coordinates, y down
+    vec2 extent;          // half size of the box where alpha >= 1/255, pixels
+    vec3 conic;           // inverse 2D covariance (xx, xy, yy)
+    float opacity;        // after anti-aliasing compensation
+    vec3 color;           // SH colour, clamped at 0
+    float depth;          // camera-space z
+};
+
+uint ceil_div(uint a, uint b) { return (a + b - 1u) / b; }

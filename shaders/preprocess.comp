@@ -1,0 +1,98 @@
+#version 430
+// Preprocess: cull, flags test, EWA projection, SH colour, footprint, depth key; append visible.
+#include "layout.glsl"
+
+layout(local_size_x = WORKGROUP_SIZE) in;
+
+layout(std430, binding = BINDING_MEANS) readonly buffer Means { vec4 means[]; };                 // [n] xyz, 0
+layout(std430, binding = BINDING_SCALES) readonly buffer Scales { vec4 scales[]; };               // [n] xyz, 0
+layout(std430, binding = BINDING_ROTATIONS) readonly buffer Rotations { vec4 rotations[]; };         // [n] wxyz
+layout(std430, binding = BINDING_SH) readonly buffer SH { float sh[]; };                      // [n, K, 3]
+layout(std430, binding = BINDING_FLAGS) readonly buffer Flags { uint flags[]; };                 // [n]
+layout(std430, binding = BINDING_OPACITIES) readonly buffer Opacities { float opacities[]; };       // [n]
+layout(std430, binding = BINDING_COUNTERS) buffer Counters { uint counters[]; };
+layout(std430, binding = BINDING_SPLATS) writeonly buffer Splats { Splat splats[]; };             // [capacity]
+layout(std430, binding = BINDING_DEPTH_KEYS) writeonly buffer Keys { uint depth_keys[]; };            // [capacity]
+layout(std430, binding = BINDING_SORTED_SPLATS) writeonly buffer Values { uint splat_from_sorted[]; };   // [capacity]
+layout(std430, binding = BINDING_GAUSSIAN_IDS) writeonly buffer Ids { uint gaussian_from_splat[]; };    // [capacity]
+
+uniform mat4 world_to_camera;
+uniform vec3 camera_position;
+uniform vec4 intrinsics;      // fx, fy, cx, cy
+uniform vec2 viewport;        // width, height in pixels
+uniform float near_plane;
+uniform float guard_band;
+uniform float splat_scale;
+uniform int sh_degree;        // evaluated degree, <= stored
+uniform int sh_coeffs;        // K stored per Gaussian
+uniform bool antialias;
+uniform uint chunk_offset;    // global index of this chunk's first Gaussian
+uniform uint chunk_count;
+uniform uint flag_mask;
+uniform uint capacity;
+
+uint sh_base;
+vec3 sh_at(int k) {
+    uint i = sh_base + uint(k) * 3u;
+    return vec3(sh[i], sh[i + 1u], sh[i + 2u]);
+}
+#include "sh.glsl"
+
+mat3 rotation_matrix(vec4 q) {  // q = (w, x, y, z), unit; columns of R
+    float w = q.x, x = q.y, y = q.z, z = q.w;
+    return mat3(
+        1.0 - 2.0 * (y * y + z * z), 2.0 * (x * y + w * z), 2.0 * (x * z - w * y),
+        2.0 * (x * y - w * z), 1.0 - 2.0 * (x * x + z * z), 2.0 * (y * z + w * x),
+        2.0 * (x * z + w * y), 2.0 * (y * z - w * x), 1.0 - 2.0 * (x * x + y * y));
+}
+
+void main() {
+    uint local = gl_GlobalInvocationID.x;
+    if (local >= chunk_count) return;
+    if ((flags[local] & flag_mask) != 0u) return;
+
+    vec3 mean = means[local].xyz;
+    vec3 t = (world_to_camera * vec4(mean, 1.0)).xyz;
+    if (t.z <= near_plane) return;
+    vec2 tan_half_fov = viewport / (2.0 * intrinsics.xy);
+    if (any(greaterThan(abs(t.xy / t.z), guard_band * tan_half_fov))) return;
+
+    // EWA: cov2d = J W Sigma W^T J^T with the clamped Jacobian, + 0.3 px^2 low-pass.
+    vec3 s = scales[local].xyz * splat_scale;
+    mat3 m = rotation_matrix(normalize(rotations[local])) * mat3(s.x, 0, 0, 0, s.y, 0, 0, 0, s.z);
+    mat3 sigma = m * transpose(m);
+    vec2 lim = 1.3 * tan_half_fov;
+    vec2 txy = clamp(t.xy / t.z, -lim, lim) * t.z;
+    mat3 j = mat3(intrinsics.x / t.z, 0.0, 0.0,
+                  0.0, intrinsics.y / t.z, 0.0,
+                  -intrinsics.x * txy.x / (t.z * t.z), -intrinsics.y * txy.y / (t.z * t.z), 0.0);
+    mat3 tw = j * mat3(world_to_camera);
+    mat3 cov = tw * sigma * transpose(tw);
+    float det0 = cov[0][0] * cov[1][1] - cov[0][1] * cov[0][1];
+    vec3 c2 = vec3(cov[0][0] + 0.3, cov[0][1], cov[1][1] + 0.3);
+    float det = c2.x * c2.z - c2.y * c2.y;
+    if (det <= 0.0) return;
+    float opacity = opacities[local];
+    if (antialias) opacity *= sqrt(max(det0 / det, 0.0));
+    if (opacity < 1.0 / 255.0) return;
+
+    // Box where alpha >= 1/255: the ellipse d^T cov^-1 d <= 2 ln(255 opacity).
+    float cutoff = 2.0 * log(255.0 * opacity);
+    vec2 extent = sqrt(cutoff * vec2(c2.x, c2.z));
+    vec2 center = intrinsics.xy * t.xy / t.z + intrinsics.zw;
+    if (any(lessThanEqual(center + extent, vec2(0.0))) ||
+        any(greaterThanEqual(center - extent, viewport))) return;
+
+    sh_base = local * uint(sh_coeffs) * 3u;
+    vec3 color = max(eval_sh(normalize(mean - camera_position), sh_degree) + 0.5, 0.0);
+
+    uint slot = atomicAdd(counters[COUNTER_VISIBLE], 1u);
+    if (slot >= capacity) {
+        atomicAdd(counters[COUNTER_VISIBLE_OVERFLOW], 1u);
+        return;
+    }
+    splats[slot] = Splat(center, extent, vec3(c2.z, -c2.y, c2.x) / det, opacity, color, t.z);
+    depth_keys[slot] = floatBitsToUint(t.z);
+    splat_from_sorted[slot] = slot;
+    gaussian_from_splat[slot] = chunk_offset + local;
+}

@@ -1,0 +1,39 @@
+"""The float accumulation image both raster backends write: premultiplied C, A = 1 - T."""
+
+from __future__ import annotations
+
+import moderngl
+
+
+class AccumTarget:
+    """An RGBA float texture with its framebuffer, resized on demand."""
+
+    def __init__(self, ctx: moderngl.Context, dtype: str = "f4") -> None:
+        self.ctx = ctx
+        self.dtype = dtype
+        self.size = (0, 0)
+        self.texture: moderngl.Texture | None = None
+        self.framebuffer: moderngl.Framebuffer | None = None
+
+    def ensure_size(self, width: int, height: int) -> None:
+        """(Re)allocate for a width x height image."""
+        if self.size == (width, height):
+            return
+        self.release()
+        self.texture = self.ctx.texture((width, height), 4, dtype=self.dtype)
+        self.texture.filter = (moderngl.NEAREST, moderngl.NEAREST)
+        self.framebuffer = self.ctx.framebuffer(color_attachments=[self.texture])
+        self.size = (width, height)
+
+    @property
+    def nbytes(self) -> int:
+        """GPU memory held."""
+        return self.size[0] * self.size[1] * 4 * int(self.dtype[1])
+
+    def release(self) -> None:
+        """Free the GPU memory."""
+        for obj in (self.framebuffer, self.texture):
+            if obj is not None:
+                obj.release()
+        self.texture = self.framebuffer = None
+        self.size = (0, 0)

@@ -1,0 +1,90 @@
+"""GPU buffer layouts, defined once: GLSL gets every constant from here as a #define.
+
+The std430 struct `Splat` is mirrored in shaders/layout.glsl; tests/test_layout.py checks that a
+shader writing each field lands at the offsets of `SPLAT_DTYPE`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+WORKGROUP_SIZE = 256
+TILE_SIZE = 16
+
+# SSBO binding points, the same in every pass (each pass binds what it uses before it runs).
+BINDING_MEANS = 0
+BINDING_SCALES = 1
+BINDING_ROTATIONS = 2
+BINDING_SH = 3
+BINDING_FLAGS = 4
+BINDING_COUNTERS = 5
+BINDING_SPLATS = 6
+BINDING_DEPTH_KEYS = 7
+BINDING_SORTED_SPLATS = 8
+BINDING_GAUSSIAN_IDS = 9
+BINDING_TILE_COUNTS = 10
+BINDING_PAIR_TILES = 11
+BINDING_PAIR_SPLATS = 12
+BINDING_TILE_RANGES = 13
+BINDING_BLOCK_SUMS = 14
+BINDING_OPACITIES = 15
+
+# Per-Gaussian flag bits written by features (pruning, LOD, foveation, crop); the preprocess pass
+# drops a Gaussian when `flags & flag_mask` is non-zero.
+FLAG_HIDDEN = 1 << 0  # crop box / manual hide
+FLAG_PRUNED = 1 << 1  # pruning
+FLAG_LOD_CULLED = 1 << 2  # not in the current LOD cut
+FLAG_FOVEA_CULLED = 1 << 3  # outside the foveation level's subset
+ALL_FLAGS = FLAG_HIDDEN | FLAG_PRUNED | FLAG_LOD_CULLED | FLAG_FOVEA_CULLED
+
+# Layout of the `counters` buffer: uint32 words. Words 0-3 are a DrawArraysIndirectCommand whose
+# instance count is the visible count, so the quad draw needs no CPU round trip.
+COUNTER_DRAW_VERTICES = 0  # = 4, the quad's vertex count
+COUNTER_VISIBLE = 1  # atomic append counter of the preprocess pass = instance count
+COUNTER_PAIRS = 4  # (tile, splat) pairs emitted by the tiles backend
+COUNTER_VISIBLE_OVERFLOW = 5  # visible Gaussians dropped: splat buffers full
+COUNTER_PAIRS_OVERFLOW = 6  # pairs needed beyond the pair buffers' capacity
+DISPATCH_PER_VISIBLE = 8  # 3 words: workgroups covering one thread per visible splat
+DISPATCH_PER_PAIR = 11  # 3 words: workgroups covering one thread per tile pair
+DISPATCH_SCAN_BLOCKS = 14  # 3 words: workgroups of the block scan over visible splats
+COUNTER_WORDS = 20
+
+SCAN_ITEMS_PER_THREAD = 8
+SCAN_BLOCK = WORKGROUP_SIZE * SCAN_ITEMS_PER_THREAD
+
+SPLAT_DTYPE = np.dtype(
+    [
+        ("center", np.float32, 2),  # pixel coordinates, y down
+        ("extent", np.float32, 2),  # half size of the box where alpha >= 1/255, pixels
+        ("conic", np.float32, 3),  # inverse 2D covariance (xx, xy, yy)
+        ("opacity", np.float32),  # after anti-aliasing compensation
+        ("color", np.float32, 3),  # SH colour, clamped at 0
+        ("depth", np.float32),  # camera-space z
+    ]
+)
+assert SPLAT_DTYPE.itemsize == 48
+
+GAUSSIAN_VEC4_BYTES = 16  # means_opacity, scales, rotations: one vec4 each per Gaussian
+FLAG_BYTES = 4
+
+
+def glsl_defines() -> dict[str, int]:
+    """Every constant above, for `shader_source(..., defines=...)`."""
+    names = [
+        *(name for name in globals() if name.startswith("BINDING_")),
+        "WORKGROUP_SIZE", "TILE_SIZE", "FLAG_HIDDEN", "FLAG_PRUNED", "FLAG_LOD_CULLED",
+        "FLAG_FOVEA_CULLED", "COUNTER_DRAW_VERTICES", "COUNTER_VISIBLE", "COUNTER_PAIRS",
+        "COUNTER_VISIBLE_OVERFLOW", "COUNTER_PAIRS_OVERFLOW", "DISPATCH_PER_VISIBLE",
+        "DISPATCH_PER_PAIR", "DISPATCH_SCAN_BLOCKS", "COUNTER_WORDS", "SCAN_ITEMS_PER_THREAD",
+        "SCAN_BLOCK",
+    ]  # fmt: skip
+    return {name: int(globals()[name]) for name in names}
+
+
+def initial_counters() -> np.ndarray:
+    """[COUNTER_WORDS] uint32 counters at the start of a frame."""
+    counters = np.zeros(COUNTER_WORDS, dtype=np.uint32)
+    counters[COUNTER_DRAW_VERTICES] = 4
+    for base in (DISPATCH_PER_VISIBLE, DISPATCH_PER_PAIR, DISPATCH_SCAN_BLOCKS):
+        counters[base : base + 3] = (0, 1, 1)
+    return counters

@@ -1,0 +1,60 @@
+"""Preprocess pass: cull, project, colour and append the visible Gaussians (preprocess.comp)."""
+
+from __future__ import annotations
+
+import moderngl
+import numpy as np
+
+from viewer.camera import Camera
+from viewer.render.frame_buffers import FrameBuffers
+from viewer.render.layout import WORKGROUP_SIZE
+from viewer.render.programs import compute_shader, set_uniforms
+from viewer.render.scene_buffers import SceneBuffers
+from viewer.settings import RenderSettings
+
+
+def camera_uniforms(camera: Camera) -> dict[str, object]:
+    """The camera as the uniforms the passes share."""
+    return {
+        "world_to_camera": camera.world_to_camera.astype(np.float32),
+        "camera_position": tuple(float(v) for v in camera.position),
+        "intrinsics": (camera.fx, camera.fy, camera.cx, camera.cy),
+        "viewport": (float(camera.width), float(camera.height)),
+    }
+
+
+class PreprocessPass:
+    """Runs preprocess.comp over every scene chunk, appending into the frame buffers."""
+
+    def __init__(self, ctx: moderngl.Context) -> None:
+        self.ctx = ctx
+        self.shader = compute_shader(ctx, "preprocess.comp")
+
+    def run(
+        self,
+        scene: SceneBuffers,
+        frame: FrameBuffers,
+        camera: Camera,
+        settings: RenderSettings,
+        flag_mask: int,
+        scene_sh_degree: int,
+    ) -> None:
+        """Append every visible Gaussian of `scene` seen by `camera` to `frame`."""
+        set_uniforms(
+            self.shader,
+            **camera_uniforms(camera),
+            near_plane=settings.near_plane,
+            guard_band=settings.guard_band,
+            splat_scale=settings.splat_scale,
+            sh_degree=min(settings.sh_degree, scene_sh_degree),
+            sh_coeffs=scene.sh_coeffs,
+            antialias=settings.antialias,
+            flag_mask=flag_mask,
+            capacity=frame.capacity,
+        )
+        frame.bind()
+        for chunk in scene.chunks:
+            chunk.bind()
+            set_uniforms(self.shader, chunk_offset=chunk.offset, chunk_count=chunk.count)
+            self.shader.run(group_x=(chunk.count + WORKGROUP_SIZE - 1) // WORKGROUP_SIZE)
+        self.ctx.memory_barrier()

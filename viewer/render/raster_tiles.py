@@ -1,0 +1,139 @@
+"""Tiles raster backend: 16x16 compute tiles, front to back with early termination.
+
+Steps: count the tiles each depth-sorted splat touches (tiles_count.comp), prefix-sum the counts
+(PrefixSum), emit (tile, splat) pairs in depth order (tiles_emit.comp), stable-sort the pairs by
+tile (the depth order survives inside each tile), find each tile's range (tiles_ranges.comp) and
+composite (tiles_raster.comp). Dispatch sizes come from the GPU counters.
+"""
+
+from __future__ import annotations
+
+import moderngl
+
+from viewer.camera import Camera
+from viewer.render.accum_target import AccumTarget
+from viewer.render.frame_buffers import FrameBuffers
+from viewer.render.layout import (
+    BINDING_COUNTERS,
+    BINDING_PAIR_SPLATS,
+    BINDING_PAIR_TILES,
+    BINDING_TILE_COUNTS,
+    BINDING_TILE_RANGES,
+    COUNTER_PAIRS,
+    DISPATCH_PER_PAIR,
+    DISPATCH_PER_VISIBLE,
+    TILE_SIZE,
+)
+from viewer.render.prefix_sum import PrefixSum
+from viewer.render.programs import compute_shader, set_uniforms
+
+INITIAL_PAIRS_PER_SPLAT = 4
+
+
+def tile_grid(width: int, height: int) -> tuple[int, int]:
+    """Tiles along x and y covering a width x height image."""
+    return -(-width // TILE_SIZE), -(-height // TILE_SIZE)
+
+
+class TilesRaster:
+    """Composites each tile's depth-sorted splats in one workgroup."""
+
+    name = "tiles"
+
+    def __init__(self, ctx: moderngl.Context, sort: object) -> None:
+        self.ctx = ctx
+        self.sort = sort
+        self.count_shader = compute_shader(ctx, "tiles_count.comp")
+        self.emit_shader = compute_shader(ctx, "tiles_emit.comp")
+        self.ranges_shader = compute_shader(ctx, "tiles_ranges.comp")
+        self.raster_shader = compute_shader(ctx, "tiles_raster.comp")
+        self.prefix_sum = PrefixSum(ctx)
+        self.pair_capacity = 0
+        self.tile_counts: moderngl.Buffer | None = None  # [capacity] uint32, then pair offsets
+        self.pair_tiles: moderngl.Buffer | None = None  # [pair_capacity] uint32 tile_of_pair
+        self.pair_splats: moderngl.Buffer | None = None  # [pair_capacity] uint32 splat_of_pair
+        self.ranges: moderngl.Buffer | None = None  # [tiles] uvec2 pair_range_of_tile
+        self._splat_capacity = 0
+
+    def ensure_capacity(self, splat_capacity: int, pair_capacity: int) -> None:
+        """Room for `splat_capacity` visible splats and `pair_capacity` pairs."""
+        if splat_capacity > self._splat_capacity:
+            _release(self.tile_counts)
+            self.tile_counts = self.ctx.buffer(reserve=splat_capacity * 4)
+            self.prefix_sum.ensure_capacity(splat_capacity)
+            self._splat_capacity = splat_capacity
+        if pair_capacity > self.pair_capacity:
+            _release(self.pair_tiles, self.pair_splats)
+            self.pair_tiles = self.ctx.buffer(reserve=pair_capacity * 4)
+            self.pair_splats = self.ctx.buffer(reserve=pair_capacity * 4)
+            self.sort.ensure_capacity(pair_capacity)
+            self.pair_capacity = pair_capacity
+
+    @property
+    def nbytes(self) -> int:
+        """GPU memory held by the backend's own buffers."""
+        buffers = (self.tile_counts, self.pair_tiles, self.pair_splats, self.ranges)
+        return sum(b.size for b in buffers if b is not None)
+
+    def bin(self, frame: FrameBuffers, camera: Camera) -> None:
+        """Count, scan and emit the (tile, splat) pairs; their count goes to the counters."""
+        grid = tile_grid(camera.width, camera.height)
+        uniforms = {"viewport": (float(camera.width), float(camera.height)), "tile_grid": grid}
+        frame.bind()
+        self.tile_counts.bind_to_storage_buffer(BINDING_TILE_COUNTS)
+        set_uniforms(self.count_shader, **uniforms)
+        self.count_shader.run_indirect(frame.counters, DISPATCH_PER_VISIBLE * 4)
+        self.ctx.memory_barrier()
+        self.prefix_sum.run(self.tile_counts, frame.counters)
+        frame.bind()
+        self.tile_counts.bind_to_storage_buffer(BINDING_TILE_COUNTS)
+        self.pair_tiles.bind_to_storage_buffer(BINDING_PAIR_TILES)
+        self.pair_splats.bind_to_storage_buffer(BINDING_PAIR_SPLATS)
+        set_uniforms(self.emit_shader, **uniforms, pair_capacity=self.pair_capacity)
+        self.emit_shader.run_indirect(frame.counters, DISPATCH_PER_VISIBLE * 4)
+        self.ctx.memory_barrier()
+
+    def sort_pairs(self, frame: FrameBuffers, camera: Camera) -> None:
+        """Stable sort of the pairs by tile id."""
+        tiles_x, tiles_y = tile_grid(camera.width, camera.height)
+        key_bits = max(1, (tiles_x * tiles_y - 1).bit_length())
+        self.sort.sort(
+            self.pair_tiles, self.pair_splats, frame.counters, COUNTER_PAIRS * 4, key_bits=key_bits
+        )
+
+    def run(self, frame: FrameBuffers, camera: Camera, target: AccumTarget) -> None:
+        """Find each tile's range of pairs and composite every tile into `target`."""
+        tiles_x, tiles_y = tile_grid(camera.width, camera.height)
+        if self.ranges is None or self.ranges.size < tiles_x * tiles_y * 8:
+            _release(self.ranges)
+            self.ranges = self.ctx.buffer(reserve=tiles_x * tiles_y * 8)
+        self.ranges.clear()
+        uniforms = {
+            "viewport": (float(camera.width), float(camera.height)),
+            "tile_grid": (tiles_x, tiles_y),
+        }
+        frame.counters.bind_to_storage_buffer(BINDING_COUNTERS)
+        self.pair_tiles.bind_to_storage_buffer(BINDING_PAIR_TILES)
+        self.ranges.bind_to_storage_buffer(BINDING_TILE_RANGES)
+        self.ranges_shader.run_indirect(frame.counters, DISPATCH_PER_PAIR * 4)
+        self.ctx.memory_barrier()
+        frame.bind()
+        self.pair_splats.bind_to_storage_buffer(BINDING_PAIR_SPLATS)
+        self.ranges.bind_to_storage_buffer(BINDING_TILE_RANGES)
+        target.texture.bind_to_image(0, read=False, write=True)
+        set_uniforms(self.raster_shader, **uniforms)
+        self.raster_shader.run(tiles_x, tiles_y)
+        self.ctx.memory_barrier()
+
+    def release(self) -> None:
+        """Free GL objects."""
+        _release(self.tile_counts, self.pair_tiles, self.pair_splats, self.ranges)
+        for shader in (self.count_shader, self.emit_shader, self.ranges_shader, self.raster_shader):
+            shader.release()
+        self.prefix_sum.release()
+
+
+def _release(*objects: moderngl.Buffer | None) -> None:
+    for obj in objects:
+        if obj is not None:
+            obj.release()
