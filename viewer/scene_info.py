@@ -9,7 +9,10 @@ from viewer.scene import GaussianScene
 
 def _stats(name: str, values: np.ndarray) -> str:
     p1, p50, p99 = np.percentile(values, [1, 50, 99])
-    return f"  {name:<12} min {values.min():.4g}  p1 {p1:.4g}  median {p50:.4g}  p99 {p99:.4g}  max {values.max():.4g}"
+    low, high = values.min(), values.max()
+    return (
+        f"  {name:<12} min {low:.4g}  p1 {p1:.4g}  median {p50:.4g}  p99 {p99:.4g}  max {high:.4g}"
+    )
 
 
 def describe(scene: GaussianScene) -> str:

@@ -1,4 +1,4 @@
-"""Dispatch-arguments pass: clamp appended counts, write indirect dispatch sizes (dispatch_args.comp)."""
+"""Dispatch-arguments pass: clamp the appended counts, write indirect dispatch sizes."""
 
 from __future__ import annotations
 

@@ -28,7 +28,7 @@ def raster_program(ctx: moderngl.Context, vertex: str, fragment: str) -> moderng
 
 
 def set_uniforms(program: moderngl.Program | moderngl.ComputeShader, **values: Any) -> None:
-    """Set uniforms by name; matrices as row-major numpy arrays; names the compiler dropped skipped."""
+    """Set uniforms by name (matrices as row-major arrays); names compiled away are skipped."""
     for name, value in values.items():
         if name not in program:
             continue
