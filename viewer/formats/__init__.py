@@ -1,0 +1,104 @@
+"""Scene files: read INRIA .ply, SuperSplat compressed .ply, .splat, .spz and INRIA training
+output folders; write INRIA .ply and .splat.
+
+Readers raise SceneError(path, problem) for every bad input; Gaussians with NaN/Inf values or
+zero-length quaternions are dropped with one warning by GaussianScene.from_arrays.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+
+from viewer.errors import SceneError
+from viewer.formats.cameras_json import load_inria_cameras, parse_inria_cameras
+from viewer.formats.compressed_ply import is_compressed_ply, read_compressed_ply
+from viewer.formats.files import read_bytes
+from viewer.formats.inria_output import latest_point_cloud, training_cameras
+from viewer.formats.ply import read_inria_ply, write_inria_ply
+from viewer.formats.ply_binary import is_ply, open_binary_ply
+from viewer.formats.splat import read_splat, write_splat
+from viewer.formats.spz import GZIP_MAGIC, read_spz
+from viewer.scene import GaussianScene
+
+__all__ = [
+    "READABLE_SUFFIXES",
+    "WRITABLE_SUFFIXES",
+    "load_inria_cameras",
+    "load_scene",
+    "parse_inria_cameras",
+    "save_scene",
+]
+
+
+def _read_ply(path: Path) -> GaussianScene:
+    """An INRIA or a SuperSplat compressed .ply, told apart by the header."""
+    ply = open_binary_ply(path)
+    return read_compressed_ply(ply) if is_compressed_ply(ply) else read_inria_ply(ply)
+
+
+_READERS: dict[str, Callable[[Path], GaussianScene]] = {
+    ".ply": _read_ply,
+    ".splat": read_splat,
+    ".spz": read_spz,
+}
+_WRITERS: dict[str, Callable[[GaussianScene, Path], None]] = {
+    ".ply": write_inria_ply,
+    ".splat": write_splat,
+}
+READABLE_SUFFIXES = tuple(_READERS)  # and INRIA training output folders
+WRITABLE_SUFFIXES = tuple(_WRITERS)
+
+
+def _reader_for(path: Path) -> Callable[[Path], GaussianScene]:
+    """The reader for a file: by magic (PLY, gzip), else by suffix (.splat has no magic)."""
+    head = read_bytes(path, 4)
+    if is_ply(head):
+        return _read_ply
+    if head.startswith(GZIP_MAGIC):
+        return read_spz
+    suffix = path.suffix.lower()
+    if suffix not in _READERS:
+        readable = ", ".join(READABLE_SUFFIXES)
+        raise SceneError(path, f"unknown scene format (readable: {readable} or a training folder)")
+    return _READERS[suffix]
+
+
+def load_scene(path: str | Path) -> GaussianScene:
+    """Read a scene file or an INRIA training output folder.
+
+    A .ply at <root>/point_cloud/iteration_<N>/ gets the cameras of <root>/cameras.json, named
+    after their images; a broken cameras.json only warns.
+
+    Raises:
+        SceneError: for a missing, unreadable, malformed or unsupported file.
+    """
+    path = Path(path)
+    if path.is_dir():
+        path = latest_point_cloud(path)
+    scene = _reader_for(path)(path)
+    cameras_path = training_cameras(path)
+    if cameras_path is None:
+        return scene
+    try:
+        cameras = load_inria_cameras(cameras_path)
+    except SceneError as exc:
+        warnings.warn(f"{exc}; loading the scene without cameras", stacklevel=2)
+        return scene
+    return dataclasses.replace(scene, cameras=tuple(cameras))
+
+
+def save_scene(scene: GaussianScene, path: str | Path) -> None:
+    """Write `scene` in the format of the path's suffix (see WRITABLE_SUFFIXES).
+
+    Raises:
+        SceneError: for an unknown suffix or a file that cannot be written.
+    """
+    path = Path(path)
+    writer = _WRITERS.get(path.suffix.lower())
+    if writer is None:
+        writable = ", ".join(WRITABLE_SUFFIXES)
+        raise SceneError(path, f"cannot write '{path.suffix}' files (writable: {writable})")
+    writer(scene, path)

@@ -1,0 +1,51 @@
+"""The one way readers turn decoded arrays into a GaussianScene."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from viewer.scene import GaussianScene, activate_opacities, activate_scales
+
+
+def build_scene(
+    path: Path,
+    means: np.ndarray,
+    rotations: np.ndarray,
+    sh: np.ndarray,
+    *,
+    scales: np.ndarray | None = None,
+    log_scales: np.ndarray | None = None,
+    opacities: np.ndarray | None = None,
+    opacity_logits: np.ndarray | None = None,
+) -> GaussianScene:
+    """Validate decoded arrays into a scene; give exactly one of each scale/opacity pair.
+
+    Pre-activation values (`log_scales`, `opacity_logits`) are kept in the scene so that writing
+    it back is bit-exact. Overflowing activations become Inf, and GaussianScene.from_arrays drops
+    those Gaussians with its one warning.
+
+    Args:
+        path: the file the arrays came from (the scene's source).
+        means: [N, 3] centres.
+        rotations: [N, 4] quaternions (w, x, y, z), any length.
+        sh: [N, K, 3] SH coefficients.
+        scales, log_scales: [N, 3] activated or log standard deviations.
+        opacities, opacity_logits: [N] activated opacities or their logits.
+    """
+    with np.errstate(over="ignore", invalid="ignore"):
+        if scales is None:
+            scales = activate_scales(log_scales)
+        if opacities is None:
+            opacities = activate_opacities(opacity_logits)
+        return GaussianScene.from_arrays(
+            means,
+            scales,
+            rotations,
+            opacities,
+            sh,
+            source=str(path),
+            log_scales=log_scales,
+            opacity_logits=opacity_logits,
+        )

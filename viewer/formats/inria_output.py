@@ -1,0 +1,37 @@
+"""INRIA training output folders: point_cloud/iteration_<N>/point_cloud.ply, cameras.json."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from viewer.errors import SceneError
+
+_ITERATION = re.compile(r"iteration_(\d+)")
+
+
+def latest_point_cloud(root: Path) -> Path:
+    """point_cloud/iteration_<highest N>/point_cloud.ply of a training output folder.
+
+    Raises:
+        SceneError: when the folder holds no such file.
+    """
+    iterations = [
+        (int(match.group(1)), folder / "point_cloud.ply")
+        for folder in (root / "point_cloud").glob("iteration_*")
+        if (match := _ITERATION.fullmatch(folder.name)) and (folder / "point_cloud.ply").is_file()
+    ]
+    if not iterations:
+        raise SceneError(
+            root, "not an INRIA training output: no point_cloud/iteration_<N>/point_cloud.ply"
+        )
+    return max(iterations)[1]
+
+
+def training_cameras(ply_path: Path) -> Path | None:
+    """<root>/cameras.json when `ply_path` is <root>/point_cloud/iteration_<N>/<name>.ply."""
+    iteration = ply_path.absolute().parent
+    if not _ITERATION.fullmatch(iteration.name) or iteration.parent.name != "point_cloud":
+        return None
+    cameras = iteration.parent.parent / "cameras.json"
+    return cameras if cameras.is_file() else None
