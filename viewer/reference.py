@@ -264,7 +264,7 @@ def render_reference(
     settings: RenderSettings = DEFAULT_SETTINGS,
     *,
     dtype: torch.dtype = torch.float32,
-    tile_size: int = 16,
+    tile_size: int = 8,
 ) -> ReferenceOutput:
     """Render Gaussians as the original 3DGS rasterizer does, tile by tile; differentiable.
 
