@@ -12,6 +12,8 @@ import warnings
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
+
 from viewer.errors import SceneError
 from viewer.formats.cameras_json import load_inria_cameras, parse_inria_cameras
 from viewer.formats.compressed_ply import is_compressed_ply, read_compressed_ply
@@ -78,7 +80,9 @@ def load_scene(path: str | Path) -> GaussianScene:
     path = Path(path)
     if path.is_dir():
         path = latest_point_cloud(path)
-    scene = _reader_for(path)(path)
+    reader = _reader_for(path)
+    with np.errstate(over="ignore", invalid="ignore"):  # corrupt values: dropped, warned once
+        scene = reader(path)
     cameras_path = training_cameras(path)
     if cameras_path is None:
         return scene

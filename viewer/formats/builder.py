@@ -23,8 +23,8 @@ def build_scene(
     """Validate decoded arrays into a scene; give exactly one of each scale/opacity pair.
 
     Pre-activation values (`log_scales`, `opacity_logits`) are kept in the scene so that writing
-    it back is bit-exact. Overflowing activations become Inf, and GaussianScene.from_arrays drops
-    those Gaussians with its one warning.
+    it back is bit-exact. GaussianScene.from_arrays drops Gaussians with NaN/Inf values (an
+    overflowing activation included) with one warning.
 
     Args:
         path: the file the arrays came from (the scene's source).
@@ -34,18 +34,17 @@ def build_scene(
         scales, log_scales: [N, 3] activated or log standard deviations.
         opacities, opacity_logits: [N] activated opacities or their logits.
     """
-    with np.errstate(over="ignore", invalid="ignore"):
-        if scales is None:
-            scales = activate_scales(log_scales)
-        if opacities is None:
-            opacities = activate_opacities(opacity_logits)
-        return GaussianScene.from_arrays(
-            means,
-            scales,
-            rotations,
-            opacities,
-            sh,
-            source=str(path),
-            log_scales=log_scales,
-            opacity_logits=opacity_logits,
-        )
+    if scales is None:
+        scales = activate_scales(log_scales)
+    if opacities is None:
+        opacities = activate_opacities(opacity_logits)
+    return GaussianScene.from_arrays(
+        means,
+        scales,
+        rotations,
+        opacities,
+        sh,
+        source=str(path),
+        log_scales=log_scales,
+        opacity_logits=opacity_logits,
+    )
