@@ -1,17 +1,19 @@
 // Constants and the state block shared by the sort passes (sort_*.comp).
-// viewer/render/sort.py passes THREADS, ITEMS, RADIX_BITS, SCAN_THREADS and the BINDING_* numbers
-// as #defines, so the host and the shaders agree on them by construction.
+// viewer/render/sort.py passes THREADS, ITEMS, RADIX_BITS, SPLIT_BITS, SCAN_THREADS and the
+// BINDING_* numbers as #defines, so the host and the shaders agree on them by construction.
 
-const uint RADIX = 1u << RADIX_BITS;         // buckets per pass
-const uint BLOCK = uint(THREADS * ITEMS);    // keys per workgroup of the block passes
+const uint RADIX = 1u << RADIX_BITS;               // buckets per pass
+const uint PASSES = (32u + RADIX_BITS - 1u) / RADIX_BITS;  // passes of a full 32-bit key
+const uint BLOCK = uint(THREADS * ITEMS);          // keys per workgroup of the block passes
 
-// Written by sort_setup.comp from the GPU-side count, read by the other passes.
+// Written by sort_setup.comp and the histogram passes, read by the others.
 layout(std430, binding = BINDING_STATE) buffer SortState {
     uint dispatch_args[3];  // indirect dispatch of the block passes: (num_blocks, 1, 1)
     uint count;             // keys to sort, clamped to the buffers' capacity
     uint num_blocks;        // ceil(count / BLOCK)
+    uint digit_totals[PASSES * RADIX];  // [pass, digit]: keys with that digit, over all blocks
 } state;
 
-uint digit_of(uint key, uint shift) {
-    return (key >> shift) & (RADIX - 1u);
+uint digit_of(uint key, uint pass) {
+    return (key >> (pass * RADIX_BITS)) & (RADIX - 1u);
 }

@@ -1,5 +1,6 @@
 #version 430
-// Counts each block's keys per digit: block_counts[digit * num_blocks + block].
+// Counts each block's keys per digit into block_counts[digit * num_blocks + block] and adds the
+// counts to the pass's digit totals.
 #include "sort_common.glsl"
 
 layout(local_size_x = THREADS) in;
@@ -11,38 +12,41 @@ layout(std430, binding = BINDING_BLOCK_COUNTS) writeonly buffer BlockCounts {
     uint block_counts[];  // [RADIX * num_blocks], digit-major
 };
 
-uniform uint u_shift;  // lowest key bit of this pass's digit
+uniform uint u_pass;  // which RADIX_BITS-bit digit of the keys, from the lowest
 
-shared uint s_counts[RADIX][THREADS];  // per-invocation counters: no atomics, no contention
+shared uint s_counts[RADIX];
 
 void main() {
     uint t = gl_LocalInvocationIndex;
     uint start = gl_WorkGroupID.x * BLOCK;
     uint end = min(start + BLOCK, state.count);
 
-    for (uint d = 0u; d < RADIX; d++) {
-        s_counts[d][t] = 0u;
+    for (uint d = t; d < RADIX; d += THREADS) {
+        s_counts[d] = 0u;
     }
+    barrier();
+    // One atomic per run of equal digits: depth keys share their high digits, and atomics on one
+    // shared word from a whole workgroup would serialize.
+    uint run_digit = 0u;
+    uint run_length = 0u;
     for (uint i = start + t; i < end; i += THREADS) {
-        s_counts[digit_of(keys_in[i], u_shift)][t] += 1u;
-    }
-    barrier();
-
-    // PER_ROW invocations share each digit's row; then the first RADIX invocations add them up.
-    const uint PER_ROW = THREADS / RADIX;
-    uint row = t / PER_ROW;
-    uint sum = 0u;
-    for (uint j = t % PER_ROW; j < THREADS; j += PER_ROW) {
-        sum += s_counts[row][j];
-    }
-    barrier();
-    s_counts[0][t] = sum;
-    barrier();
-    if (t < RADIX) {
-        uint total = 0u;
-        for (uint j = 0u; j < PER_ROW; j++) {
-            total += s_counts[0][t * PER_ROW + j];
+        uint d = digit_of(keys_in[i], u_pass);
+        if (d != run_digit && run_length > 0u) {
+            atomicAdd(s_counts[run_digit], run_length);
+            run_length = 0u;
         }
-        block_counts[t * state.num_blocks + gl_WorkGroupID.x] = total;
+        run_digit = d;
+        run_length++;
+    }
+    if (run_length > 0u) {
+        atomicAdd(s_counts[run_digit], run_length);
+    }
+    barrier();
+    for (uint d = t; d < RADIX; d += THREADS) {
+        uint c = s_counts[d];
+        block_counts[d * state.num_blocks + gl_WorkGroupID.x] = c;
+        if (c > 0u) {
+            atomicAdd(state.digit_totals[u_pass * RADIX + d], c);
+        }
     }
 }

@@ -1,7 +1,11 @@
 #version 430
-// One stable LSD radix pass: each workgroup sorts its block of BLOCK keys by the digit at u_shift
-// in shared memory, then writes keys and values to their places in the output buffers. Keys of a
-// digit leave a block as one contiguous run, so neighbouring invocations write neighbouring words.
+// One stable LSD radix pass: each workgroup sorts its block of BLOCK keys by the pass's digit in
+// shared memory, then writes keys and values to their places in the output buffers. A digit's
+// keys leave a block as one contiguous run, so neighbouring invocations write neighbouring words.
+//
+// The block sort is itself LSD over SPLIT_BITS-bit sub-digits (a counter per (sub-digit,
+// invocation) fits shared memory; one per (digit, invocation) would not). It moves one word per
+// key: the key's digit above its index in the block; keys and values are fetched at the end.
 #include "sort_common.glsl"
 
 layout(local_size_x = THREADS) in;
@@ -22,115 +26,119 @@ layout(std430, binding = BINDING_BLOCK_COUNTS) readonly buffer BlockOffsets {
     uint block_offsets[];  // [RADIX * num_blocks], digit-major, from sort_scan.comp
 };
 
-uniform uint u_shift;  // lowest key bit of this pass's digit
+uniform uint u_pass;  // which RADIX_BITS-bit digit of the keys, from the lowest
 
-// Padding one word in RADIX keeps the raking scan (RADIX consecutive words per invocation) free
-// of bank conflicts. Holds the per-(digit, invocation) counters, then the block in sorted order.
-const uint WORDS = max(BLOCK, RADIX * THREADS);
-shared uint s_data[WORDS + WORDS / RADIX];
+const uint SPLIT_RADIX = 1u << SPLIT_BITS;
+const uint INDEX_BITS = 16u;  // a word is digit << INDEX_BITS | index in block
+const uint INDEX_MASK = (1u << INDEX_BITS) - 1u;
+
+// Holds the keys, then the (sub-digit, invocation) counters, then the block's words in order.
+// Padding one word in SPLIT_RADIX keeps the raking scan (SPLIT_RADIX consecutive counters per
+// invocation) and the reads of an invocation's run free of bank conflicts.
+const uint WORDS = max(BLOCK, SPLIT_RADIX * THREADS);
+shared uint s_data[WORDS + WORDS / SPLIT_RADIX];
 shared uint s_sums[THREADS];
-shared uint s_base[RADIX];  // output index of the block's first key of each digit, minus its rank
+shared uint s_out[RADIX];    // output index of the block's first key of each digit
+shared uint s_first[RADIX];  // position of the block's first key of each digit, block sorted
 
 uint padded(uint i) {
-    return i + i / RADIX;
+    return i + i / SPLIT_RADIX;
 }
 
 void main() {
     uint t = gl_LocalInvocationIndex;
-    uint start = gl_WorkGroupID.x * BLOCK;
+    uint block = gl_WorkGroupID.x;
+    uint start = block * BLOCK;
     uint n = min(BLOCK, state.count - start);  // keys in this block
+    for (uint d = t; d < RADIX; d += THREADS) {
+        s_out[d] = block_offsets[d * state.num_blocks + block];
+    }
 
-    // 1. Each invocation takes a contiguous run of ITEMS keys and values, read coalesced through
-    //    shared memory. Keys past the count become ~0u: they rank last and are never written.
-    uint keys[ITEMS];
-    uint values[ITEMS];
+    // 1. Each invocation takes a contiguous run of ITEMS keys, read coalesced through shared
+    //    memory. Keys past the count get the top digit: with their indices they rank last.
     for (uint k = 0u; k < ITEMS; k++) {
         uint i = k * THREADS + t;
         s_data[padded(i)] = i < n ? keys_in[start + i] : 0xFFFFFFFFu;
     }
     barrier();
+    uint words[ITEMS];
     for (uint k = 0u; k < ITEMS; k++) {
-        keys[k] = s_data[padded(t * ITEMS + k)];
+        uint i = t * ITEMS + k;
+        words[k] = digit_of(s_data[padded(i)], u_pass) << INDEX_BITS | i;
     }
-    barrier();
+
+    // 2. Stable block sort by SPLIT_BITS sub-digits, lowest first.
+    for (uint shift = INDEX_BITS; shift < INDEX_BITS + RADIX_BITS; shift += SPLIT_BITS) {
+        // Count the run's sub-digits: counter (sub-digit, invocation) is word sub * THREADS + t.
+        barrier();
+        for (uint d = 0u; d < SPLIT_RADIX; d++) {
+            s_data[padded(d * THREADS + t)] = 0u;
+        }
+        for (uint k = 0u; k < ITEMS; k++) {
+            uint sub = (words[k] >> shift) & (SPLIT_RADIX - 1u);
+            s_data[padded(sub * THREADS + t)] += 1u;
+        }
+        barrier();
+
+        // Exclusive scan of the counters in (sub-digit, invocation) order: each invocation rakes
+        // SPLIT_RADIX consecutive counters, the rake sums get a Hillis-Steele scan.
+        uint sum = 0u;
+        for (uint j = 0u; j < SPLIT_RADIX; j++) {
+            sum += s_data[padded(t * SPLIT_RADIX + j)];
+        }
+        s_sums[t] = sum;
+        barrier();
+        for (uint step = 1u; step < THREADS; step <<= 1u) {
+            uint add = t >= step ? s_sums[t - step] : 0u;
+            barrier();
+            s_sums[t] += add;
+            barrier();
+        }
+        uint offset = s_sums[t] - sum;
+        for (uint j = 0u; j < SPLIT_RADIX; j++) {
+            uint c = s_data[padded(t * SPLIT_RADIX + j)];
+            s_data[padded(t * SPLIT_RADIX + j)] = offset;
+            offset += c;
+        }
+        barrier();
+
+        // Rank of each word: its counter, bumped in run order; then the words move there.
+        uint ranks[ITEMS];
+        for (uint k = 0u; k < ITEMS; k++) {
+            uint c = padded(((words[k] >> shift) & (SPLIT_RADIX - 1u)) * THREADS + t);
+            ranks[k] = s_data[c];
+            s_data[c] = ranks[k] + 1u;
+        }
+        barrier();
+        for (uint k = 0u; k < ITEMS; k++) {
+            s_data[padded(ranks[k])] = words[k];
+        }
+        barrier();
+        for (uint k = 0u; k < ITEMS; k++) {
+            words[k] = s_data[padded(t * ITEMS + k)];
+        }
+    }
+
+    // 3. Where each digit's run starts in the sorted block.
     for (uint k = 0u; k < ITEMS; k++) {
         uint i = k * THREADS + t;
-        s_data[padded(i)] = i < n ? values_in[start + i] : 0u;
-    }
-    barrier();
-    for (uint k = 0u; k < ITEMS; k++) {
-        values[k] = s_data[padded(t * ITEMS + k)];
-    }
-    barrier();
-
-    // 2. Count the run's digits; counter (digit, invocation) is word digit * THREADS + t.
-    for (uint d = 0u; d < RADIX; d++) {
-        s_data[padded(d * THREADS + t)] = 0u;
-    }
-    for (uint k = 0u; k < ITEMS; k++) {
-        s_data[padded(digit_of(keys[k], u_shift) * THREADS + t)] += 1u;
-    }
-    barrier();
-
-    // 3. Exclusive scan of the counters in (digit, invocation) order: each invocation rakes
-    //    RADIX consecutive counters, the rake sums get a Hillis-Steele scan.
-    uint sum = 0u;
-    for (uint j = 0u; j < RADIX; j++) {
-        sum += s_data[padded(t * RADIX + j)];
-    }
-    s_sums[t] = sum;
-    barrier();
-    for (uint step = 1u; step < THREADS; step <<= 1u) {
-        uint add = t >= step ? s_sums[t - step] : 0u;
-        barrier();
-        s_sums[t] += add;
-        barrier();
-    }
-    uint offset = s_sums[t] - sum;
-    for (uint j = 0u; j < RADIX; j++) {
-        uint c = s_data[padded(t * RADIX + j)];
-        s_data[padded(t * RADIX + j)] = offset;
-        offset += c;
-    }
-    barrier();
-    if (t < RADIX) {
-        uint first_rank = s_data[padded(t * THREADS)];
-        s_base[t] = block_offsets[t * state.num_blocks + gl_WorkGroupID.x] - first_rank;
-    }
-    barrier();
-
-    // 4. Stable rank of each key in the block: its counter, bumped in run order.
-    uint ranks[ITEMS];
-    for (uint k = 0u; k < ITEMS; k++) {
-        uint c = padded(digit_of(keys[k], u_shift) * THREADS + t);
-        ranks[k] = s_data[c];
-        s_data[c] = ranks[k] + 1u;
-    }
-    barrier();
-
-    // 5. Keys, then values, go to shared memory in sorted order and out from there.
-    for (uint k = 0u; k < ITEMS; k++) {
-        s_data[padded(ranks[k])] = keys[k];
-    }
-    barrier();
-    uint dst[ITEMS];
-    for (uint k = 0u; k < ITEMS; k++) {
-        uint i = k * THREADS + t;
-        uint key = s_data[padded(i)];
-        dst[k] = s_base[digit_of(key, u_shift)] + i;
-        if (i < n) {
-            keys_out[dst[k]] = key;
+        uint digit = s_data[padded(i)] >> INDEX_BITS;
+        if (i == 0u || s_data[padded(i - 1u)] >> INDEX_BITS != digit) {
+            s_first[digit] = i;
         }
     }
     barrier();
-    for (uint k = 0u; k < ITEMS; k++) {
-        s_data[padded(ranks[k])] = values[k];
-    }
-    barrier();
+
+    // 4. Keys and values leave in sorted order.
     for (uint k = 0u; k < ITEMS; k++) {
         uint i = k * THREADS + t;
         if (i < n) {
-            values_out[dst[k]] = s_data[padded(i)];
+            uint word = s_data[padded(i)];
+            uint digit = word >> INDEX_BITS;
+            uint src = start + (word & INDEX_MASK);
+            uint dst = s_out[digit] + i - s_first[digit];
+            keys_out[dst] = keys_in[src];
+            values_out[dst] = values_in[src];
         }
     }
 }

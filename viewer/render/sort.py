@@ -18,9 +18,12 @@ from viewer.render.shader_source import shader_source
 
 THREADS = 256  # invocations per workgroup of the block passes
 ITEMS = 16  # keys per invocation: a block of THREADS * ITEMS keys per workgroup
-RADIX_BITS = 4  # key bits sorted per pass
-SCAN_THREADS = 1024  # invocations of the single-workgroup scan
+RADIX_BITS = 8  # key bits sorted per pass
+SPLIT_BITS = 4  # key bits per round of the in-workgroup sort of a pass
+SCAN_THREADS = 256  # invocations per workgroup of the scan (one workgroup per digit)
 BLOCK = THREADS * ITEMS
+RADIX = 1 << RADIX_BITS
+PASSES_32 = -(-32 // RADIX_BITS)  # passes of a full 32-bit key
 
 _BINDINGS = {
     "BINDING_KEYS_IN": 0,
@@ -35,10 +38,12 @@ _DEFINES = {
     "THREADS": THREADS,
     "ITEMS": ITEMS,
     "RADIX_BITS": RADIX_BITS,
+    "SPLIT_BITS": SPLIT_BITS,
     "SCAN_THREADS": SCAN_THREADS,
     **_BINDINGS,
 }
-_STATE_BYTES = 32  # uint dispatch_args[3], count, num_blocks (sort_common.glsl), rounded up
+# uint dispatch_args[3], count, num_blocks, digit_totals[PASSES_32 * RADIX] (sort_common.glsl)
+_STATE_BYTES = 4 * (5 + PASSES_32 * RADIX)
 _SSBO = moderngl.SHADER_STORAGE_BARRIER_BIT
 _SSBO_AND_COMMAND = moderngl.SHADER_STORAGE_BARRIER_BIT | moderngl.COMMAND_BARRIER_BIT
 
@@ -82,8 +87,8 @@ class GpuRadixSort:
 
     Per pass of RADIX_BITS key bits: `sort_histogram.comp` counts each block's digits,
     `sort_scan.comp` turns the counts into output offsets, `sort_scatter.comp` sorts each block in
-    shared memory and writes it out; passes ping-pong between the caller's buffers and scratch
-    ones, and `sort_copy.comp` brings the result back after an odd number of passes.
+    shared memory and writes it out coalesced; passes ping-pong between the caller's buffers and
+    scratch ones, and `sort_copy.comp` brings the result back after an odd number of passes.
     `sort_setup.comp` first turns the GPU-side count into dispatch sizes. Needs no subgroup
     operations, so it runs on any GL 4.3 device.
     """
@@ -117,7 +122,7 @@ class GpuRadixSort:
         self._scratch = [
             self._ctx.buffer(reserve=4 * capacity),  # [capacity] uint32 keys
             self._ctx.buffer(reserve=4 * capacity),  # [capacity] uint32 values
-            self._ctx.buffer(reserve=4 * (1 << RADIX_BITS) * blocks),  # [radix * blocks] uint32
+            self._ctx.buffer(reserve=4 * RADIX * blocks),  # [RADIX * blocks] uint32
         ]
         self.capacity = capacity
 
@@ -156,14 +161,14 @@ class GpuRadixSort:
 
         src, dst = (keys, values), (keys_tmp, values_tmp)
         passes = -(-key_bits // RADIX_BITS)
-        for shift in range(0, passes * RADIX_BITS, RADIX_BITS):
+        for pass_index in range(passes):
             self._bind_pair(src, dst)
-            self._histogram["u_shift"] = shift
+            for program in (self._histogram, self._scan, self._scatter):
+                program["u_pass"] = pass_index
             self._histogram.run_indirect(self._state)
             ctx.memory_barrier(_SSBO)
-            self._scan.run(1)
+            self._scan.run(RADIX)
             ctx.memory_barrier(_SSBO)
-            self._scatter["u_shift"] = shift
             self._scatter.run_indirect(self._state)
             ctx.memory_barrier(_SSBO)
             src, dst = dst, src
