@@ -95,7 +95,8 @@ def test_f_rest_is_channel_major(tmp_path: Path) -> None:
 def test_non_finite_rows_and_zero_quaternions_are_dropped_with_one_warning(tmp_path: Path) -> None:
     columns = inria_columns(random_scene(10, 0, seed=8))
     columns["x"][2] = np.nan
-    columns["scale_1"][3] = np.inf
+    columns["scale_1"][3] = 1000.0  # exp overflows to Inf: dropped, without a numpy warning
+    columns["opacity"][4] = -1000.0  # sigmoid underflows to 0: kept
     for i in range(4):
         columns[f"rot_{i}"][5] = 0.0
     write_vertex_ply(tmp_path / "bad_rows.ply", columns)

@@ -1,0 +1,98 @@
+"""Fuzzing the readers: random bytes, and valid files truncated or with flipped bits, must give a
+GaussianScene or a SceneError, nothing else (no other exception, no stray warning)."""
+
+from __future__ import annotations
+
+import functools
+import gzip
+import itertools
+from pathlib import Path
+
+import pytest
+from formats_helpers import random_scene, spz_bytes, write_compressed_ply
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from viewer.errors import SceneError
+from viewer.formats import load_scene, save_scene
+from viewer.scene import GaussianScene
+
+pytestmark = pytest.mark.filterwarnings("error", "ignore::viewer.scene.DroppedGaussiansWarning")
+FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+_names = itertools.count()
+
+
+@functools.cache
+def seed_files(folder: Path) -> dict[str, bytes]:
+    """Small valid files of every readable kind, name -> bytes."""
+    scene = random_scene(300, 1, seed=3)
+    save_scene(random_scene(12, 1), folder / "inria.ply")
+    save_scene(scene, folder / "scene.splat")
+    write_compressed_ply(scene, folder / "compressed.ply")
+    files = {name: (folder / name).read_bytes() for name in ("inria.ply", "scene.splat")}
+    files["compressed.ply"] = (folder / "compressed.ply").read_bytes()
+    files["v2.spz"] = spz_bytes(random_scene(12, 1), version=2)
+    files["v3.spz"] = spz_bytes(random_scene(12, 2), version=3)
+    return files
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("fuzz")
+
+
+def assert_scene_or_scene_error(folder: Path, name: str, data: bytes) -> None:
+    path = folder / f"{next(_names)}_{name}"
+    path.write_bytes(data)
+    try:
+        assert isinstance(load_scene(path), GaussianScene)
+    except SceneError as error:
+        assert error.path == str(path) and "\n" not in error.problem
+    finally:
+        path.unlink()
+
+
+NAMES = st.sampled_from(["inria.ply", "compressed.ply", "scene.splat", "v2.spz", "v3.spz"])
+MAGICS = st.sampled_from([b"", b"ply\n", b"ply\nformat binary_little_endian 1.0\n", b"\x1f\x8b"])
+
+
+@FUZZ
+@given(
+    magic=MAGICS, data=st.binary(max_size=2048), suffix=st.sampled_from([".ply", ".splat", ".spz"])
+)
+def test_random_bytes(folder: Path, magic: bytes, data: bytes, suffix: str) -> None:
+    assert_scene_or_scene_error(folder, f"random{suffix}", magic + data)
+
+
+@FUZZ
+@given(name=NAMES, cut=st.floats(0.0, 1.0))
+def test_truncated_files(folder: Path, name: str, cut: float) -> None:
+    data = seed_files(folder)[name]
+    assert_scene_or_scene_error(folder, name, data[: int(cut * len(data))])
+
+
+@FUZZ
+@given(
+    name=NAMES,
+    flips=st.lists(st.tuples(st.integers(0, 1 << 20), st.integers(0, 7)), min_size=1, max_size=6),
+)
+def test_bit_flips(folder: Path, name: str, flips: list[tuple[int, int]]) -> None:
+    data = bytearray(seed_files(folder)[name])
+    for position, bit in flips:
+        data[position % len(data)] ^= 1 << bit
+    assert_scene_or_scene_error(folder, name, bytes(data))
+
+
+@FUZZ
+@given(
+    name=st.sampled_from(["v2.spz", "v3.spz"]),
+    flips=st.lists(st.tuples(st.integers(0, 1 << 16), st.integers(0, 7)), min_size=1, max_size=6),
+    cut=st.integers(0, 64),
+)
+def test_spz_payload_bit_flips(
+    folder: Path, name: str, flips: list[tuple[int, int]], cut: int
+) -> None:
+    payload = bytearray(gzip.decompress(seed_files(folder)[name]))
+    for position, bit in flips:
+        payload[position % len(payload)] ^= 1 << bit
+    assert_scene_or_scene_error(folder, name, gzip.compress(bytes(payload[: len(payload) - cut])))
