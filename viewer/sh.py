@@ -1,11 +1,13 @@
 """Real spherical harmonics up to degree 3, with the constants and signs of the original 3DGS.
 
-`eval_sh` returns the raw SH sum; the renderers add 0.5 and clamp at 0 to get a colour.
+`eval_sh` returns the raw SH sum; the renderers add 0.5 and clamp at 0 to get a colour. Both
+functions use arithmetic only, so they serve torch (reference renderer) and numpy (scene
+generation) without importing either.
 """
 
 from __future__ import annotations
 
-import torch
+from typing import TypeVar
 
 C0 = 0.28209479177387814
 C1 = 0.4886025119029199
@@ -27,26 +29,29 @@ C3 = (
 )
 MAX_DEGREE = 3
 
+Array = TypeVar("Array")  # a torch tensor or a numpy array: only arithmetic is used
 
-def sh_basis(dirs: torch.Tensor, degree: int) -> torch.Tensor:
-    """The (degree + 1)^2 basis functions at unit directions, in the 3DGS coefficient order.
+
+def sh_terms(x: Array, y: Array, z: Array, degree: int) -> list[Array]:
+    """The (degree + 1)^2 basis functions at unit directions (x, y, z), in the 3DGS order.
+
+    Works on torch tensors (differentiably) and numpy arrays alike.
 
     Args:
-        dirs: [N, 3] unit directions.
+        x, y, z: [...] components of unit directions.
         degree: 0..3.
 
     Returns:
-        [N, (degree + 1)^2] basis values, same dtype as `dirs`.
+        (degree + 1)^2 arrays shaped like `x`.
     """
     if not 0 <= degree <= MAX_DEGREE:
         raise ValueError(f"SH degree must be 0..{MAX_DEGREE}, got {degree}")
-    x, y, z = dirs.unbind(-1)  # [N] each
-    basis = [torch.full_like(x, C0)]
+    terms = [x * 0.0 + C0]
     if degree >= 1:
-        basis += [-C1 * y, C1 * z, -C1 * x]
+        terms += [-C1 * y, C1 * z, -C1 * x]
     if degree >= 2:
         xx, yy, zz = x * x, y * y, z * z
-        basis += [
+        terms += [
             C2[0] * x * y,
             C2[1] * y * z,
             C2[2] * (2.0 * zz - xx - yy),
@@ -54,7 +59,7 @@ def sh_basis(dirs: torch.Tensor, degree: int) -> torch.Tensor:
             C2[4] * (xx - yy),
         ]
     if degree >= 3:
-        basis += [
+        terms += [
             C3[0] * y * (3.0 * xx - yy),
             C3[1] * x * y * z,
             C3[2] * y * (4.0 * zz - xx - yy),
@@ -63,11 +68,13 @@ def sh_basis(dirs: torch.Tensor, degree: int) -> torch.Tensor:
             C3[5] * z * (xx - yy),
             C3[6] * x * (xx - 3.0 * yy),
         ]
-    return torch.stack(basis, dim=-1)
+    return terms
 
 
-def eval_sh(sh: torch.Tensor, dirs: torch.Tensor, degree: int) -> torch.Tensor:
+def eval_sh(sh: Array, dirs: Array, degree: int) -> Array:
     """The raw SH sum (before + 0.5 and clamping) of each Gaussian towards a direction.
+
+    Works on torch tensors (differentiably) and numpy arrays alike.
 
     Args:
         sh: [N, K, 3] coefficients with K >= (degree + 1)^2; sh[:, 0] is the DC term.
@@ -75,10 +82,13 @@ def eval_sh(sh: torch.Tensor, dirs: torch.Tensor, degree: int) -> torch.Tensor:
         degree: highest degree used, 0..3; higher coefficients in `sh` are ignored.
 
     Returns:
-        [N, 3] per-channel SH value; differentiable in `sh` and `dirs`.
+        [N, 3] per-channel SH value.
     """
     k = (degree + 1) ** 2
     if sh.shape[1] < k:
         raise ValueError(f"degree {degree} needs {k} SH coefficients, got {sh.shape[1]}")
-    basis = sh_basis(dirs, degree)  # [N, k]
-    return torch.einsum("nk,nkc->nc", basis, sh[:, :k])
+    terms = sh_terms(dirs[:, 0], dirs[:, 1], dirs[:, 2], degree)
+    result = terms[0][:, None] * sh[:, 0]
+    for j in range(1, k):
+        result = result + terms[j][:, None] * sh[:, j]
+    return result
