@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
@@ -13,6 +14,7 @@ from viewer.errors import SceneError
 
 
 def _os_problem(exc: OSError) -> str:
+    """One-line description of a failed file access."""
     if isinstance(exc, FileNotFoundError):
         return "no such file"
     if isinstance(exc, IsADirectoryError):
@@ -40,12 +42,12 @@ def file_size(path: Path) -> int:
         SceneError: when the file is missing, a directory or unreadable.
     """
     try:
-        size = os.stat(path).st_size
+        info = os.stat(path)
     except OSError as exc:
         raise SceneError(path, _os_problem(exc)) from None
-    if path.is_dir():
+    if stat.S_ISDIR(info.st_mode):
         raise SceneError(path, "is a directory, expected a file")
-    return size
+    return info.st_size
 
 
 def map_records(path: Path, dtype: np.dtype, offset: int, count: int) -> np.ndarray:

@@ -74,8 +74,8 @@ def write_inria_ply(scene: GaussianScene, path: Path) -> None:
     Log-scales and opacity logits come from scene.stored_log_scales()/stored_opacity_logits(), so
     a scene read from a .ply is written back bit-exact.
     """
-    names = (*POSITION, *NORMAL, *DC, *rest_names(3 * (scene.sh.shape[1] - 1)), *OPACITY)
-    names = (*names, *SCALE, *ROTATION)
+    rest = rest_names(3 * (scene.sh.shape[1] - 1))
+    names = (*POSITION, *NORMAL, *DC, *rest, *OPACITY, *SCALE, *ROTATION)
     table = np.concatenate(
         [
             scene.means,

@@ -55,5 +55,7 @@ def write_splat(scene: GaussianScene, path: Path) -> None:
     records["scale"] = scene.scales
     records["rgba"][:, :3] = _unorm8(rgb_from_dc(scene.sh[:, 0]))
     records["rgba"][:, 3] = _unorm8(scene.opacities)
-    records["rotation"] = np.clip(np.round(scene.rotations * 128.0 + 128.0), 0, 255)
+    records["rotation"] = np.clip(np.round(scene.rotations * 128.0 + 128.0), 0, 255).astype(
+        np.uint8
+    )
     write_file(path, lambda file: file.write(records.tobytes()))
