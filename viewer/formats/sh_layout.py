@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 
 from viewer.errors import SceneError
+from viewer.sh import C0  # degree-0 SH basis constant: colour = 0.5 + C0 * dc
 
-C0 = 0.28209479177387814  # degree-0 SH basis constant: colour = 0.5 + C0 * dc
 REST_COUNT_FOR_DEGREE = {0: 0, 1: 9, 2: 24, 3: 45}  # f_rest values per Gaussian (3 channels)
 DEGREE_FOR_REST_COUNT = {count: degree for degree, count in REST_COUNT_FOR_DEGREE.items()}
 
