@@ -17,8 +17,8 @@ from viewer.scene import (
     activate_opacities,
     activate_scales,
 )
+from viewer.sh import C0
 
-C0 = 0.28209479177387814
 SHARED_SCENES = Path(__file__).resolve().parents[1].parent / "shared" / "scenes"
 
 
