@@ -164,7 +164,7 @@ def spz_bytes(
     fields |= {"fraction_bits": fraction_bits, "flags": 0} | (header or {})
     head = struct.pack("<IIIBBBB", *fields.values(), 0)
     body = [positions, alphas, colours, scales, rotations, sh]
-    return gzip.compress(head + b"".join(a.tobytes() for a in body))
+    return gzip.compress(head + b"".join(a.tobytes() for a in body), mtime=0)
 
 
 ARRAY_NAMES = ("means", "scales", "rotations", "opacities", "sh")
