@@ -28,7 +28,9 @@ def synthetic_scene(count: int, seed: int = 0) -> GaussianScene:
     rotations = rng.normal(size=(count, 4)).astype(np.float32)
     opacities = rng.uniform(0.05, 1.0, size=count).astype(np.float32)
     sh = (rng.normal(size=(count, 16, 3)) * 0.3).astype(np.float32)
-    return GaussianScene.from_arrays(means, scales, rotations, opacities, sh, source=f"synthetic-{count}")
+    return GaussianScene.from_arrays(
+        means, scales, rotations, opacities, sh, source=f"synthetic-{count}"
+    )
 
 
 def check_sort(ctx) -> str:
@@ -57,7 +59,9 @@ def main() -> None:
         scene = synthetic_scene(count)
         for backend in ("quads", "tiles"):
             for sort in ("gpu", "cpu"):
-                renderer = SplatRenderer(ctx, RasterSettings(backend=backend, sort=sort), "gl-timer")
+                renderer = SplatRenderer(
+                    ctx, RasterSettings(backend=backend, sort=sort), "gl-timer"
+                )
                 renderer.set_scene(scene)
                 out = ctx.framebuffer(color_attachments=[ctx.texture((1920, 1080), 4, dtype="f4")])
                 stats, walls = [], []
@@ -75,17 +79,35 @@ def main() -> None:
                     for k, v in s.pass_ms.items():
                         passes.setdefault(k, []).append(v)
                 med = {k: float(np.median(v)) for k, v in passes.items()}
-                rows.append((count, backend, sort, float(np.median(walls)), med, stats[-1].visible,
-                             stats[-1].pairs))
+                rows.append(
+                    (
+                        count,
+                        backend,
+                        sort,
+                        float(np.median(walls)),
+                        med,
+                        stats[-1].visible,
+                        stats[-1].pairs,
+                    )
+                )
                 print(rows[-1], flush=True)
                 out.release()
                 renderer.release()
     print()
-    print(f"| Gaussians | backend | sort | frame ms (p50, finish) | FPS | preprocess | sort | bin | raster | resolve | visible | pairs |")
+    print(
+        "| Gaussians | backend | sort | frame ms (p50, finish) | FPS | preprocess | sort | bin | raster | resolve | visible | pairs |"
+    )
     print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for count, backend, sort, wall, med, visible, pairs in rows:
-        cells = [f"{med.get(k, 0.0):.2f}" if k in med else "-" for k in ("preprocess", "sort", "bin", "raster", "resolve")]
-        print(f"| {count:,} | {backend} | {sort} | {wall:.2f} | {1000 / wall:.0f} | " + " | ".join(cells) + f" | {visible:,} | {pairs:,} |")
+        cells = [
+            f"{med.get(k, 0.0):.2f}" if k in med else "-"
+            for k in ("preprocess", "sort", "bin", "raster", "resolve")
+        ]
+        print(
+            f"| {count:,} | {backend} | {sort} | {wall:.2f} | {1000 / wall:.0f} | "
+            + " | ".join(cells)
+            + f" | {visible:,} | {pairs:,} |"
+        )
 
 
 if __name__ == "__main__":

@@ -16,6 +16,23 @@ shared vec2 s_center[BATCH];
 shared vec4 s_conic_opacity[BATCH];
 shared vec3 s_color[BATCH];
 shared uint s_done;
+const uint UNROLL = 8u;
+
+// Blend splat k of the batch into (C, T) front to back; `done` once T would fall below 1e-4.
+void composite(uint k, vec2 p, inout vec3 C, inout float T, inout bool done) {
+    vec2 d = p - s_center[k];
+    vec4 co = s_conic_opacity[k];
+    float power = -0.5 * (co.x * d.x * d.x + co.z * d.y * d.y) - co.y * d.x * d.y;
+    float alpha = min(0.99, co.w * exp(power));
+    if (power > 0.0 || alpha < 1.0 / 255.0) return;
+    float next_T = T * (1.0 - alpha);
+    if (next_T < 1e-4) {
+        done = true;
+        return;
+    }
+    C += alpha * T * s_color[k];
+    T = next_T;
+}
 
 void main() {
     uvec2 pixel = gl_GlobalInvocationID.xy;
@@ -39,20 +56,12 @@ void main() {
         barrier();
         if (s_done == BATCH) break;
         uint n = min(BATCH, range.y - base);
-        for (uint k = 0u; k < n && !done; ++k) {
-            vec2 d = p - s_center[k];
-            vec4 co = s_conic_opacity[k];
-            float power = -0.5 * (co.x * d.x * d.x + co.z * d.y * d.y) - co.y * d.x * d.y;
-            if (power > 0.0) continue;
-            float alpha = min(0.99, co.w * exp(power));
-            if (alpha < 1.0 / 255.0) continue;
-            float next_T = T * (1.0 - alpha);
-            if (next_T < 1e-4) {
-                done = true;
-                break;
+        // Unrolled by UNROLL: llvmpipe caps the loop iterations of an invocation at 65535 in
+        // total, and a tile of a zoomed-out scene can hold more pairs than that.
+        for (uint k = 0u; k < n && !done; k += UNROLL) {
+            for (uint u = 0u; u < UNROLL; ++u) {
+                if (k + u < n && !done) composite(k + u, p, C, T, done);
             }
-            C += alpha * T * s_color[k];
-            T = next_T;
         }
         barrier();
     }

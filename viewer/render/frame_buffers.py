@@ -58,10 +58,14 @@ class FrameBuffers:
 
     def read_splats(self, count: int) -> np.ndarray:
         """[count] SPLAT_DTYPE records, in append order (validation and tests)."""
+        if count == 0:
+            return np.zeros(0, SPLAT_DTYPE)
         return np.frombuffer(self.splats.read(size=count * SPLAT_DTYPE.itemsize), SPLAT_DTYPE)
 
     def read_uint(self, buffer: moderngl.Buffer, count: int) -> np.ndarray:
         """[count] uint32 from one of the buffers."""
+        if count == 0:
+            return np.zeros(0, np.uint32)
         return np.frombuffer(buffer.read(size=count * 4), dtype=np.uint32).copy()
 
     def release(self) -> None:

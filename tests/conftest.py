@@ -1,0 +1,48 @@
+"""Shared fixtures: the real scenes beside the checkout, a headless GL context, random scenes."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+SCENES = Path(__file__).resolve().parents[1].parent / "shared" / "scenes"
+
+
+def scene_path(name: str) -> Path:
+    """A file of ../shared/scenes, or skip the test saying why."""
+    path = SCENES / name
+    if not path.exists():
+        pytest.skip(f"real test scene {path} not found (../shared/scenes beside the checkout)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def gl_ctx():
+    """One headless OpenGL 4.3 context (EGL) for the whole session."""
+    os.environ.setdefault("EGL_PLATFORM", "surfaceless")
+    from viewer.render.context import GLUnavailableError, create_headless_context
+
+    try:
+        ctx = create_headless_context()
+    except GLUnavailableError as exc:
+        pytest.skip(str(exc))
+    yield ctx
+    ctx.release()
+
+
+def random_scene(rng: np.random.Generator, count: int, sh_degree: int = 3, spread: float = 1.0):
+    """`count` random Gaussians around the origin, all parameters drawn from `rng`."""
+    from viewer.scene import GaussianScene
+
+    k = (sh_degree + 1) ** 2
+    return GaussianScene.from_arrays(
+        rng.normal(scale=spread * 0.5, size=(count, 3)),
+        np.exp(rng.normal(np.log(0.05 * spread), 0.6, size=(count, 3))),
+        rng.normal(size=(count, 4)),
+        rng.uniform(0.05, 1.0, size=count),
+        rng.normal(scale=0.4, size=(count, k, 3)),
+        source="random",
+    )
