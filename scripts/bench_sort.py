@@ -3,7 +3,7 @@
 Each run re-uploads the same random keys, then times `sort` bracketed by `ctx.finish()` on the
 wall clock; on a real GPU a GL timer query gives the GPU time as well (llvmpipe's is nonsense).
 
-    python scripts/bench_sort.py --sizes 50000 200000 1000000 --key-bits 16 32
+    python scripts/bench_sort.py --sizes 50000 200000 1000000 --key-bits 32 16 --keys depth
 """
 
 from __future__ import annotations
@@ -20,12 +20,25 @@ from viewer.render.context import DeviceInfo, create_headless_context
 from viewer.render.sort import make_sort
 
 
-def bench(
-    ctx: moderngl.Context, backend: str, n: int, key_bits: int, repeats: int, warmup: int
-) -> dict[str, object]:
-    """Median wall-clock (and GPU timer) milliseconds of one sort of n random pairs."""
+def random_keys(kind: str, n: int, key_bits: int) -> np.ndarray:
+    """[n] uint32 keys below 2**key_bits: uniform, or the bits of float depths in [0.2, 50]."""
     rng = np.random.default_rng(n)
-    keys = rng.integers(0, 2**key_bits, n, dtype=np.uint32)  # [n] uint32
+    if kind == "uniform":
+        return rng.integers(0, 2**key_bits, n, dtype=np.uint32)
+    depth_bits = rng.uniform(0.2, 50.0, n).astype(np.float32).view(np.uint32)
+    return depth_bits >> np.uint32(32 - key_bits)  # the top bits keep the depth order
+
+
+def bench(
+    ctx: moderngl.Context,
+    backend: str,
+    keys: np.ndarray,
+    key_bits: int,
+    repeats: int,
+    warmup: int,
+) -> dict[str, object]:
+    """Median wall-clock (and GPU timer) milliseconds of one sort of the [n] uint32 keys."""
+    n = len(keys)
     values = np.arange(n, dtype=np.uint32)  # [n] uint32
     key_buf, value_buf = ctx.buffer(keys), ctx.buffer(values)
     count_buf = ctx.buffer(np.array([n], np.uint32))
@@ -69,19 +82,21 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[50_000, 200_000, 1_000_000])
     parser.add_argument("--key-bits", type=int, nargs="+", default=[32, 16])
     parser.add_argument("--backends", nargs="+", default=["gpu", "cpu"], choices=["gpu", "cpu"])
+    parser.add_argument("--keys", default="uniform", choices=["uniform", "depth"])
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--json", help="also write the rows to this JSON file")
     args = parser.parse_args()
 
     ctx = create_headless_context()
-    print(f"device: {DeviceInfo.of(ctx).renderer}")
+    print(f"device: {DeviceInfo.of(ctx).renderer}, keys: {args.keys}")
     print(f"{'backend':>7} {'n':>9} {'bits':>4} {'wall ms':>9} {'gpu ms':>8} {'Gpairs/s':>9}")
     rows = []
     for n in args.sizes:
         for key_bits in args.key_bits:
+            keys = random_keys(args.keys, n, key_bits)
             for backend in args.backends:
-                row = bench(ctx, backend, n, key_bits, args.repeats, args.warmup)
+                row = bench(ctx, backend, keys, key_bits, args.repeats, args.warmup)
                 rows.append(row)
                 gpu_ms = "-" if row["gpu_ms"] is None else f"{row['gpu_ms']:.3f}"
                 print(

@@ -5,16 +5,16 @@
 
 layout(local_size_x = THREADS) in;
 
-layout(std430, binding = BINDING_KEYS_IN) readonly buffer KeysIn {
+layout(std430, binding = BINDING_KEYS_IN) restrict readonly buffer KeysIn {
     uint keys_in[];  // [capacity]
 };
-layout(std430, binding = BINDING_VALUES_IN) readonly buffer ValuesIn {
+layout(std430, binding = BINDING_VALUES_IN) restrict readonly buffer ValuesIn {
     uint values_in[];  // [capacity]
 };
-layout(std430, binding = BINDING_KEYS_OUT) writeonly buffer KeysOut {
+layout(std430, binding = BINDING_KEYS_OUT) restrict writeonly buffer KeysOut {
     uint keys_out[];  // [capacity]
 };
-layout(std430, binding = BINDING_VALUES_OUT) writeonly buffer ValuesOut {
+layout(std430, binding = BINDING_VALUES_OUT) restrict writeonly buffer ValuesOut {
     uint values_out[];  // [capacity]
 };
 

@@ -1,14 +1,13 @@
 #version 430
-// Counts each block's keys per digit into block_counts[digit * num_blocks + block] and adds the
-// counts to the pass's digit totals.
+// Counts each block's keys per digit into block_counts[digit * num_blocks + block].
 #include "sort_common.glsl"
 
 layout(local_size_x = THREADS) in;
 
-layout(std430, binding = BINDING_KEYS_IN) readonly buffer KeysIn {
+layout(std430, binding = BINDING_KEYS_IN) restrict readonly buffer KeysIn {
     uint keys_in[];  // [capacity]
 };
-layout(std430, binding = BINDING_BLOCK_COUNTS) writeonly buffer BlockCounts {
+layout(std430, binding = BINDING_BLOCK_COUNTS) restrict writeonly buffer BlockCounts {
     uint block_counts[];  // [RADIX * num_blocks], digit-major
 };
 
@@ -25,28 +24,28 @@ void main() {
         s_counts[d] = 0u;
     }
     barrier();
-    // One atomic per run of equal digits: depth keys share their high digits, and atomics on one
-    // shared word from a whole workgroup would serialize.
-    uint run_digit = 0u;
+    // Loads first, all in flight at once; then one atomic per run of equal digits: depth keys
+    // share their high digits, and atomics on one shared word from a whole workgroup serialize.
+    uint digits[ITEMS];
+    for (uint k = 0u; k < ITEMS; k++) {
+        uint i = start + k * THREADS + t;
+        digits[k] = i < end ? digit_of(keys_in[i], u_pass) : RADIX;  // RADIX: past the count
+    }
+    uint run_digit = digits[0];
     uint run_length = 0u;
-    for (uint i = start + t; i < end; i += THREADS) {
-        uint d = digit_of(keys_in[i], u_pass);
-        if (d != run_digit && run_length > 0u) {
+    for (uint k = 0u; k < ITEMS; k++) {
+        if (digits[k] != run_digit) {
             atomicAdd(s_counts[run_digit], run_length);
+            run_digit = digits[k];
             run_length = 0u;
         }
-        run_digit = d;
         run_length++;
     }
-    if (run_length > 0u) {
+    if (run_digit < RADIX) {
         atomicAdd(s_counts[run_digit], run_length);
     }
     barrier();
     for (uint d = t; d < RADIX; d += THREADS) {
-        uint c = s_counts[d];
-        block_counts[d * state.num_blocks + gl_WorkGroupID.x] = c;
-        if (c > 0u) {
-            atomicAdd(state.digit_totals[u_pass * RADIX + d], c);
-        }
+        block_counts[d * state.num_blocks + gl_WorkGroupID.x] = s_counts[d];
     }
 }

@@ -1,6 +1,6 @@
 #version 430
-// Turns the per-(digit, block) counts into output offsets, in place: one workgroup per digit
-// scans that digit's row and adds the totals of all smaller digits.
+// Turns the per-(digit, block) counts into offsets among the keys of that digit, in place, one
+// workgroup per digit, and writes the digit's total.
 #include "sort_common.glsl"
 
 layout(local_size_x = SCAN_THREADS) in;
@@ -9,10 +9,7 @@ layout(std430, binding = BINDING_BLOCK_COUNTS) buffer BlockCounts {
     uint block_counts[];  // [RADIX * num_blocks], digit-major
 };
 
-uniform uint u_pass;  // which RADIX_BITS-bit digit of the keys, from the lowest
-
 shared uint s_sums[SCAN_THREADS];
-shared uint s_smaller;  // keys of all digits below this workgroup's
 
 void main() {
     uint t = gl_LocalInvocationIndex;
@@ -22,13 +19,6 @@ void main() {
     uint begin = row + min(t * per_thread, state.num_blocks);
     uint end = min(begin + per_thread, row + state.num_blocks);
 
-    if (t == 0u) {
-        s_smaller = 0u;
-    }
-    uint smaller = 0u;
-    for (uint d = t; d < digit; d += SCAN_THREADS) {
-        smaller += state.digit_totals[u_pass * RADIX + d];
-    }
     // Each invocation sums its own segment of the row, ...
     uint sum = 0u;
     for (uint i = begin; i < end; i++) {
@@ -36,9 +26,6 @@ void main() {
     }
     s_sums[t] = sum;
     barrier();
-    if (smaller > 0u) {
-        atomicAdd(s_smaller, smaller);
-    }
     // ... the segment sums get an inclusive scan (Hillis-Steele), ...
     for (uint step = 1u; step < SCAN_THREADS; step <<= 1u) {
         uint add = t >= step ? s_sums[t - step] : 0u;
@@ -46,8 +33,11 @@ void main() {
         s_sums[t] += add;
         barrier();
     }
-    // ... and each invocation rewrites its segment as output offsets.
-    uint offset = s_smaller + s_sums[t] - sum;
+    // ... and each invocation rewrites its segment as offsets.
+    if (t == SCAN_THREADS - 1u) {
+        state.digit_totals[digit] = s_sums[t];
+    }
+    uint offset = s_sums[t] - sum;
     for (uint i = begin; i < end; i++) {
         uint c = block_counts[i];
         block_counts[i] = offset;

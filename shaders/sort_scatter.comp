@@ -10,21 +10,25 @@
 
 layout(local_size_x = THREADS) in;
 
-layout(std430, binding = BINDING_KEYS_IN) readonly buffer KeysIn {
+layout(std430, binding = BINDING_KEYS_IN) restrict readonly buffer KeysIn {
     uint keys_in[];  // [capacity]
 };
-layout(std430, binding = BINDING_VALUES_IN) readonly buffer ValuesIn {
+layout(std430, binding = BINDING_VALUES_IN) restrict readonly buffer ValuesIn {
     uint values_in[];  // [capacity]
 };
-layout(std430, binding = BINDING_KEYS_OUT) writeonly buffer KeysOut {
+layout(std430, binding = BINDING_KEYS_OUT) restrict writeonly buffer KeysOut {
     uint keys_out[];  // [capacity]
 };
-layout(std430, binding = BINDING_VALUES_OUT) writeonly buffer ValuesOut {
+layout(std430, binding = BINDING_VALUES_OUT) restrict writeonly buffer ValuesOut {
     uint values_out[];  // [capacity]
 };
-layout(std430, binding = BINDING_BLOCK_COUNTS) readonly buffer BlockOffsets {
-    uint block_offsets[];  // [RADIX * num_blocks], digit-major, from sort_scan.comp
+layout(std430, binding = BINDING_BLOCK_COUNTS) restrict readonly buffer BlockOffsets {
+    uint block_offsets[];  // [RADIX * num_blocks], digit-major, offsets within each digit
 };
+
+#if THREADS < (1 << RADIX_BITS)
+#error "the scatter pass needs an invocation per digit"
+#endif
 
 uniform uint u_pass;  // which RADIX_BITS-bit digit of the keys, from the lowest
 
@@ -45,13 +49,28 @@ uint padded(uint i) {
     return i + i / SPLIT_RADIX;
 }
 
+// Exclusive prefix sum of one value per invocation (Hillis-Steele); call from all of them.
+uint exclusive_scan(uint value) {
+    uint t = gl_LocalInvocationIndex;
+    s_sums[t] = value;
+    barrier();
+    for (uint step = 1u; step < THREADS; step <<= 1u) {
+        uint add = t >= step ? s_sums[t - step] : 0u;
+        barrier();
+        s_sums[t] += add;
+        barrier();
+    }
+    return s_sums[t] - value;
+}
+
 void main() {
     uint t = gl_LocalInvocationIndex;
     uint block = gl_WorkGroupID.x;
     uint start = block * BLOCK;
     uint n = min(BLOCK, state.count - start);  // keys in this block
-    for (uint d = t; d < RADIX; d += THREADS) {
-        s_out[d] = block_offsets[d * state.num_blocks + block];
+    uint digit_start = exclusive_scan(t < RADIX ? state.digit_totals[t] : 0u);
+    if (t < RADIX) {
+        s_out[t] = digit_start + block_offsets[t * state.num_blocks + block];
     }
 
     // 1. Each invocation takes a contiguous run of ITEMS keys, read coalesced through shared
@@ -81,20 +100,12 @@ void main() {
         barrier();
 
         // Exclusive scan of the counters in (sub-digit, invocation) order: each invocation rakes
-        // SPLIT_RADIX consecutive counters, the rake sums get a Hillis-Steele scan.
+        // SPLIT_RADIX consecutive counters, the rake sums get a workgroup scan.
         uint sum = 0u;
         for (uint j = 0u; j < SPLIT_RADIX; j++) {
             sum += s_data[padded(t * SPLIT_RADIX + j)];
         }
-        s_sums[t] = sum;
-        barrier();
-        for (uint step = 1u; step < THREADS; step <<= 1u) {
-            uint add = t >= step ? s_sums[t - step] : 0u;
-            barrier();
-            s_sums[t] += add;
-            barrier();
-        }
-        uint offset = s_sums[t] - sum;
+        uint offset = exclusive_scan(sum);
         for (uint j = 0u; j < SPLIT_RADIX; j++) {
             uint c = s_data[padded(t * SPLIT_RADIX + j)];
             s_data[padded(t * SPLIT_RADIX + j)] = offset;
@@ -129,16 +140,23 @@ void main() {
     }
     barrier();
 
-    // 4. Keys and values leave in sorted order.
+    // 4. Keys and values leave in sorted order (all loads issued before the stores).
+    uint dst[ITEMS];
+    uint keys[ITEMS];
+    uint values[ITEMS];
     for (uint k = 0u; k < ITEMS; k++) {
-        uint i = k * THREADS + t;
-        if (i < n) {
-            uint word = s_data[padded(i)];
-            uint digit = word >> INDEX_BITS;
-            uint src = start + (word & INDEX_MASK);
-            uint dst = s_out[digit] + i - s_first[digit];
-            keys_out[dst] = keys_in[src];
-            values_out[dst] = values_in[src];
+        uint i = min(k * THREADS + t, n - 1u);
+        uint word = s_data[padded(i)];
+        uint digit = word >> INDEX_BITS;
+        uint src = start + (word & INDEX_MASK);
+        dst[k] = s_out[digit] + i - s_first[digit];
+        keys[k] = keys_in[src];
+        values[k] = values_in[src];
+    }
+    for (uint k = 0u; k < ITEMS; k++) {
+        if (k * THREADS + t < n) {
+            keys_out[dst[k]] = keys[k];
+            values_out[dst[k]] = values[k];
         }
     }
 }

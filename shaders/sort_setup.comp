@@ -1,11 +1,10 @@
 #version 430
-// Reads the GPU-side key count, writes the dispatch sizes of the sort passes and clears the
-// digit totals that the histogram passes add up.
+// Reads the GPU-side key count and writes the dispatch sizes of the sort passes.
 #include "sort_common.glsl"
 
-layout(local_size_x = THREADS) in;
+layout(local_size_x = 1) in;
 
-layout(std430, binding = BINDING_COUNT) readonly buffer Count {
+layout(std430, binding = BINDING_COUNT) restrict readonly buffer Count {
     uint count_words[];
 };
 
@@ -13,17 +12,11 @@ uniform uint u_count_index;  // word index of the count in its buffer
 uniform uint u_capacity;     // keys the key, value and scratch buffers can hold
 
 void main() {
-    uint t = gl_LocalInvocationIndex;
-    for (uint i = t; i < PASSES * RADIX; i += THREADS) {
-        state.digit_totals[i] = 0u;
-    }
-    if (t == 0u) {
-        uint count = min(count_words[u_count_index], u_capacity);
-        uint num_blocks = (count + BLOCK - 1u) / BLOCK;
-        state.dispatch_args[0] = num_blocks;
-        state.dispatch_args[1] = 1u;
-        state.dispatch_args[2] = 1u;
-        state.count = count;
-        state.num_blocks = num_blocks;
-    }
+    uint count = min(count_words[u_count_index], u_capacity);
+    uint num_blocks = (count + BLOCK - 1u) / BLOCK;
+    state.dispatch_args[0] = num_blocks;
+    state.dispatch_args[1] = 1u;
+    state.dispatch_args[2] = 1u;
+    state.count = count;
+    state.num_blocks = num_blocks;
 }

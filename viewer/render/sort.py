@@ -23,7 +23,6 @@ SPLIT_BITS = 4  # key bits per round of the in-workgroup sort of a pass
 SCAN_THREADS = 256  # invocations per workgroup of the scan (one workgroup per digit)
 BLOCK = THREADS * ITEMS
 RADIX = 1 << RADIX_BITS
-PASSES_32 = -(-32 // RADIX_BITS)  # passes of a full 32-bit key
 
 _BINDINGS = {
     "BINDING_KEYS_IN": 0,
@@ -42,8 +41,7 @@ _DEFINES = {
     "SCAN_THREADS": SCAN_THREADS,
     **_BINDINGS,
 }
-# uint dispatch_args[3], count, num_blocks, digit_totals[PASSES_32 * RADIX] (sort_common.glsl)
-_STATE_BYTES = 4 * (5 + PASSES_32 * RADIX)
+_STATE_BYTES = 4 * (5 + RADIX)  # uint dispatch_args[3], count, num_blocks, digit_totals[RADIX]
 _SSBO = moderngl.SHADER_STORAGE_BARRIER_BIT
 _SSBO_AND_COMMAND = moderngl.SHADER_STORAGE_BARRIER_BIT | moderngl.COMMAND_BARRIER_BIT
 
@@ -163,8 +161,8 @@ class GpuRadixSort:
         passes = -(-key_bits // RADIX_BITS)
         for pass_index in range(passes):
             self._bind_pair(src, dst)
-            for program in (self._histogram, self._scan, self._scatter):
-                program["u_pass"] = pass_index
+            self._histogram["u_pass"] = pass_index
+            self._scatter["u_pass"] = pass_index
             self._histogram.run_indirect(self._state)
             ctx.memory_barrier(_SSBO)
             self._scan.run(RADIX)
