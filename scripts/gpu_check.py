@@ -2,6 +2,7 @@
 and both sorts at 1920x1080 on synthetic 1M and 6M Gaussian scenes. Prints a markdown table.
 
 Usage: python scripts/gpu_check.py [--sizes 1000000 6000000] [--frames 30]
+       python scripts/gpu_check.py --scene ../shared/scenes/donut.ply --width 1280 --height 720
 """
 
 from __future__ import annotations
@@ -17,6 +18,9 @@ from viewer.render.renderer import SplatRenderer
 from viewer.render.sort import sort_pairs
 from viewer.scene import GaussianScene
 from viewer.settings import RasterSettings, RenderSettings
+
+PASSES = ("preprocess", "sort", "bin", "raster", "resolve")
+DONUT_TOP = np.array([[1, 0, 0, 0], [0, -1, 0, 0], [0, 0, -1, 0.3], [0, 0, 0, 1]], float)
 
 
 def synthetic_scene(count: int, seed: int = 0) -> GaussianScene:
@@ -40,7 +44,7 @@ def check_sort(ctx) -> str:
     sorted_keys, sorted_values = sort_pairs(ctx, keys, values, "gpu")
     order = np.argsort(keys, kind="stable")
     ok = np.array_equal(sorted_keys, keys[order]) and np.array_equal(sorted_values, order)
-    return f"GPU radix sort of 1,000,003 random 32-bit key-value pairs equals numpy stable argsort: {ok}"
+    return f"GPU radix sort of 1,000,003 random 32-bit pairs equals numpy stable argsort: {ok}"
 
 
 def main() -> None:
@@ -48,15 +52,26 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[1_000_000, 6_000_000])
     parser.add_argument("--frames", type=int, default=30)
     parser.add_argument("--warmup", type=int, default=5)
+    parser.add_argument("--scene", help="a scene file instead of the synthetic sizes")
+    parser.add_argument("--width", type=int, default=1920)
+    parser.add_argument("--height", type=int, default=1080)
+    parser.add_argument("--clock", default="gl-timer", help="gl-timer or finish+wall")
     args = parser.parse_args()
     ctx = create_headless_context()
     device = DeviceInfo.of(ctx)
     print(f"device: {device.renderer} | {device.vendor} | {device.version}")
     print(check_sort(ctx))
-    camera = Camera.look_at((0.0, -2.6, 0.8), (0.0, 0.0, 0.0), (0.0, 0.0, 1.0), 1920, 1080, 50.0)
+    width, height = args.width, args.height
+    camera = Camera.look_at((0.0, -2.6, 0.8), (0.0, 0.0, 0.0), (0.0, 0.0, 1.0), width, height, 50.0)
+    scenes = [synthetic_scene(count) for count in args.sizes]
+    if args.scene:
+        from viewer.formats import load_scene
+
+        scenes = [load_scene(args.scene)]
+        camera = Camera(width, height, width / 2, width / 2, width / 2, height / 2, DONUT_TOP)
     rows = []
-    for count in args.sizes:
-        scene = synthetic_scene(count)
+    for scene in scenes:
+        count = scene.count
         for backend in ("quads", "tiles"):
             for sort in ("gpu", "cpu"):
                 renderer = SplatRenderer(
@@ -94,15 +109,14 @@ def main() -> None:
                 out.release()
                 renderer.release()
     print()
+    print(f"{width}x{height}, clock {args.clock}, medians of {args.frames} frames")
     print(
-        "| Gaussians | backend | sort | frame ms (p50, finish) | FPS | preprocess | sort | bin | raster | resolve | visible | pairs |"
+        "| Gaussians | backend | sort | frame ms (p50, finish) | FPS | preprocess | sort | bin "
+        "| raster | resolve | visible | pairs |"
     )
     print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for count, backend, sort, wall, med, visible, pairs in rows:
-        cells = [
-            f"{med.get(k, 0.0):.2f}" if k in med else "-"
-            for k in ("preprocess", "sort", "bin", "raster", "resolve")
-        ]
+        cells = [f"{med[k]:.2f}" if k in med else "-" for k in PASSES]
         print(
             f"| {count:,} | {backend} | {sort} | {wall:.2f} | {1000 / wall:.0f} | "
             + " | ".join(cells)

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Set up splatscope on a fresh Debian 12 machine: system GL/X packages (when missing), a venv
+# in .venv with torch 2.13.0 (CPU build) and the package installed editable with its dev tools.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(python3-venv libgl1 libgl1-mesa-dri libglx-mesa0 libegl1 libegl-mesa0 libgles2
+          libopengl0 xvfb xauth xdotool x11-utils libglfw3)
+missing=()
+for p in "${packages[@]}"; do
+    dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "setup: installing ${missing[*]}"
+    sudo_cmd=""
+    [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
+    $sudo_cmd apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+if [ ! -x .venv/bin/python ]; then
+    python3 -m venv .venv
+fi
+.venv/bin/python -m pip install -q --upgrade pip
+.venv/bin/python -m pip install -q torch==2.13.0
+.venv/bin/python -m pip install -q -e ".[dev]"
