@@ -6,6 +6,7 @@
 // The block sort is itself LSD over SPLIT_BITS-bit sub-digits (a counter per (sub-digit,
 // invocation) fits shared memory; one per (digit, invocation) would not). It moves one word per
 // key: the key's digit above its index in the block; keys and values are fetched at the end.
+#define WORKGROUP_SCAN
 #include "sort_common.glsl"
 
 layout(local_size_x = THREADS) in;
@@ -26,8 +27,8 @@ layout(std430, binding = BINDING_BLOCK_COUNTS) restrict readonly buffer BlockOff
     uint block_offsets[];  // [RADIX * num_blocks], digit-major, offsets within each digit
 };
 
-#if THREADS < (1 << RADIX_BITS)
-#error "the scatter pass needs an invocation per digit"
+#if THREADS < (1 << RADIX_BITS) || THREADS * ITEMS > 65536
+#error "the scatter pass needs an invocation per digit and block indices of 16 bits"
 #endif
 
 uniform uint u_pass;  // which RADIX_BITS-bit digit of the keys, from the lowest
@@ -41,26 +42,11 @@ const uint INDEX_MASK = (1u << INDEX_BITS) - 1u;
 // invocation) and the reads of an invocation's run free of bank conflicts.
 const uint WORDS = max(BLOCK, SPLIT_RADIX * THREADS);
 shared uint s_data[WORDS + WORDS / SPLIT_RADIX];
-shared uint s_sums[THREADS];
 shared uint s_out[RADIX];    // output index of the block's first key of each digit
 shared uint s_first[RADIX];  // position of the block's first key of each digit, block sorted
 
 uint padded(uint i) {
     return i + i / SPLIT_RADIX;
-}
-
-// Exclusive prefix sum of one value per invocation (Hillis-Steele); call from all of them.
-uint exclusive_scan(uint value) {
-    uint t = gl_LocalInvocationIndex;
-    s_sums[t] = value;
-    barrier();
-    for (uint step = 1u; step < THREADS; step <<= 1u) {
-        uint add = t >= step ? s_sums[t - step] : 0u;
-        barrier();
-        s_sums[t] += add;
-        barrier();
-    }
-    return s_sums[t] - value;
 }
 
 void main() {

@@ -11,6 +11,9 @@ import pytest
 from viewer.render.context import DeviceInfo, GLUnavailableError, create_headless_context
 from viewer.render.sort import (
     BLOCK,
+    RADIX,
+    SHADER_DEFINES,
+    STATE_BYTES,
     CpuSort,
     GpuRadixSort,
     KeyValueSort,
@@ -18,6 +21,7 @@ from viewer.render.sort import (
     make_sort,
     sort_pairs,
 )
+from viewer.resources import shader_dir
 
 SENTINEL = 0xDEADBEEF  # fills count buffers around the count word
 
@@ -230,6 +234,32 @@ def test_bad_arguments_raise(
     with pytest.raises(ValueError, match=message):
         sorter.sort(buffer, buffer, buffer, **kwargs)
     buffer.release()
+
+
+def test_state_block_matches_host_size(ctx: moderngl.Context) -> None:
+    defines = "\n".join(f"#define {key} {value}" for key, value in SHADER_DEFINES.items())
+    probe = ctx.compute_shader(
+        f"#version 430\n{defines}\n{(shader_dir() / 'sort_common.glsl').read_text()}\n"
+        """
+        layout(local_size_x = 1) in;
+        void main() {
+            state.dispatch_args[0] = 1u;
+            state.dispatch_args[1] = 2u;
+            state.dispatch_args[2] = 3u;
+            state.count = 4u;
+            state.num_blocks = 5u;
+            state.digit_totals[RADIX - 1u] = uint(state.digit_totals.length());
+        }
+        """
+    )
+    state = ctx.buffer(reserve=STATE_BYTES)
+    state.bind_to_storage_buffer(SHADER_DEFINES["BINDING_STATE"])
+    probe.run(1)
+    words = np.frombuffer(state.read(), np.uint32)
+    np.testing.assert_array_equal(words[:5], [1, 2, 3, 4, 5])
+    assert words[-1] == RADIX
+    probe.release()
+    state.release()
 
 
 def device(renderer: str) -> DeviceInfo:

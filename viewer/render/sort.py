@@ -8,6 +8,7 @@ software rasterizers such as llvmpipe. Both sort in place and keep equal keys in
 
 from __future__ import annotations
 
+from enum import IntEnum
 from typing import Protocol
 
 import moderngl
@@ -20,28 +21,30 @@ THREADS = 256  # invocations per workgroup of the block passes
 ITEMS = 16  # keys per invocation: a block of THREADS * ITEMS keys per workgroup
 RADIX_BITS = 8  # key bits sorted per pass
 SPLIT_BITS = 4  # key bits per round of the in-workgroup sort of a pass
-SCAN_THREADS = 256  # invocations per workgroup of the scan (one workgroup per digit)
 BLOCK = THREADS * ITEMS
 RADIX = 1 << RADIX_BITS
 
-_BINDINGS = {
-    "BINDING_KEYS_IN": 0,
-    "BINDING_VALUES_IN": 1,
-    "BINDING_KEYS_OUT": 2,
-    "BINDING_VALUES_OUT": 3,
-    "BINDING_BLOCK_COUNTS": 4,
-    "BINDING_STATE": 5,
-    "BINDING_COUNT": 6,
-}
-_DEFINES = {
+
+class Binding(IntEnum):
+    """Shader storage binding points of the sort passes (BINDING_<name> in the shaders)."""
+
+    KEYS_IN = 0
+    VALUES_IN = 1
+    KEYS_OUT = 2
+    VALUES_OUT = 3
+    BLOCK_COUNTS = 4
+    STATE = 5
+    COUNT = 6
+
+
+SHADER_DEFINES = {
     "THREADS": THREADS,
     "ITEMS": ITEMS,
     "RADIX_BITS": RADIX_BITS,
     "SPLIT_BITS": SPLIT_BITS,
-    "SCAN_THREADS": SCAN_THREADS,
-    **_BINDINGS,
+    **{f"BINDING_{binding.name}": int(binding) for binding in Binding},
 }
-_STATE_BYTES = 4 * (5 + RADIX)  # uint dispatch_args[3], count, num_blocks, digit_totals[RADIX]
+STATE_BYTES = 4 * (5 + RADIX)  # uint dispatch_args[3], count, num_blocks, digit_totals[RADIX]
 _SSBO = moderngl.SHADER_STORAGE_BARRIER_BIT
 _SSBO_AND_COMMAND = moderngl.SHADER_STORAGE_BARRIER_BIT | moderngl.COMMAND_BARRIER_BIT
 
@@ -77,18 +80,18 @@ def _pair_capacity(keys: moderngl.Buffer, values: moderngl.Buffer) -> int:
 
 
 def _program(ctx: moderngl.Context, name: str) -> moderngl.ComputeShader:
-    return ctx.compute_shader(shader_source(name, _DEFINES))
+    return ctx.compute_shader(shader_source(name, SHADER_DEFINES))
 
 
 class GpuRadixSort:
     """Stable LSD radix sort of uint32 key-value pairs in GLSL compute.
 
     Per pass of RADIX_BITS key bits: `sort_histogram.comp` counts each block's digits,
-    `sort_scan.comp` turns the counts into output offsets, `sort_scatter.comp` sorts each block in
-    shared memory and writes it out coalesced; passes ping-pong between the caller's buffers and
-    scratch ones, and `sort_copy.comp` brings the result back after an odd number of passes.
-    `sort_setup.comp` first turns the GPU-side count into dispatch sizes. Needs no subgroup
-    operations, so it runs on any GL 4.3 device.
+    `sort_scan.comp` turns the counts into offsets (one workgroup per digit), `sort_scatter.comp`
+    sorts each block in shared memory and writes it out coalesced; passes ping-pong between the
+    caller's buffers and scratch ones, and `sort_copy.comp` brings the result back after an odd
+    number of passes. `sort_setup.comp` first turns the GPU-side count into dispatch sizes. Needs
+    no subgroup operations, so it runs on any GL 4.3 device.
     """
 
     def __init__(self, ctx: moderngl.Context, capacity: int) -> None:
@@ -101,7 +104,7 @@ class GpuRadixSort:
         self._scan = _program(ctx, "sort_scan.comp")
         self._scatter = _program(ctx, "sort_scatter.comp")
         self._copy = _program(ctx, "sort_copy.comp")
-        self._state = ctx.buffer(reserve=_STATE_BYTES)
+        self._state = ctx.buffer(reserve=STATE_BYTES)
         self.capacity = 0
         self._scratch: list[moderngl.Buffer] = []
         self.ensure_capacity(capacity)
@@ -149,9 +152,9 @@ class GpuRadixSort:
         keys_tmp, values_tmp, block_counts = self._scratch
         ctx.memory_barrier()  # whatever wrote keys, values or count is visible to the passes
 
-        count.bind_to_storage_buffer(_BINDINGS["BINDING_COUNT"])
-        self._state.bind_to_storage_buffer(_BINDINGS["BINDING_STATE"])
-        block_counts.bind_to_storage_buffer(_BINDINGS["BINDING_BLOCK_COUNTS"])
+        count.bind_to_storage_buffer(Binding.COUNT)
+        self._state.bind_to_storage_buffer(Binding.STATE)
+        block_counts.bind_to_storage_buffer(Binding.BLOCK_COUNTS)
         self._setup["u_count_index"] = count_offset // 4
         self._setup["u_capacity"] = capacity
         self._setup.run(1)
@@ -186,10 +189,10 @@ class GpuRadixSort:
     def _bind_pair(
         src: tuple[moderngl.Buffer, moderngl.Buffer], dst: tuple[moderngl.Buffer, moderngl.Buffer]
     ) -> None:
-        src[0].bind_to_storage_buffer(_BINDINGS["BINDING_KEYS_IN"])
-        src[1].bind_to_storage_buffer(_BINDINGS["BINDING_VALUES_IN"])
-        dst[0].bind_to_storage_buffer(_BINDINGS["BINDING_KEYS_OUT"])
-        dst[1].bind_to_storage_buffer(_BINDINGS["BINDING_VALUES_OUT"])
+        src[0].bind_to_storage_buffer(Binding.KEYS_IN)
+        src[1].bind_to_storage_buffer(Binding.VALUES_IN)
+        dst[0].bind_to_storage_buffer(Binding.KEYS_OUT)
+        dst[1].bind_to_storage_buffer(Binding.VALUES_OUT)
 
     def _release_scratch(self) -> None:
         for buffer in self._scratch:
@@ -241,9 +244,8 @@ def sort_arrays(keys: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.nd
     numpy's SIMD sort of uint64 beats its stable argsort of uint32 (timsort) about tenfold.
     """
     n = len(keys)
-    words = np.empty(
-        2 * n, np.uint32
-    )  # [n, 2] (index, key): little-endian uint64 key << 32 | index
+    # [n, 2] uint32 (index, key), read as [n] little-endian uint64 key << 32 | index
+    words = np.empty(2 * n, np.uint32)
     words[0::2] = np.arange(n, dtype=np.uint32)
     words[1::2] = keys
     words.view(np.uint64).sort()
