@@ -92,7 +92,8 @@ def add_arguments(parser: argparse.ArgumentParser, settings_class: type) -> None
         unit = f" [{spec.unit}]" if spec.unit else ""
         help_text = f"{spec.help}{unit} (default: {_format(spec.default)})"
         group.add_argument(
-            spec.flag, dest=spec.name, type=spec.parse, default=None, metavar=_metavar(spec),
+            spec.flag, dest=spec.name, type=_argparse_type(spec), default=None,
+            metavar=_metavar(spec),
             help=help_text,
         )  # fmt: skip
 
@@ -108,6 +109,19 @@ def apply_overrides(settings: T, overrides: dict[str, str]) -> T:
     own = {s.name: s for s in specs(type(settings))}
     changes = {k: own[k].parse(v) for k, v in overrides.items() if k in own}
     return dataclasses.replace(settings, **changes)
+
+
+def _argparse_type(spec: SettingSpec) -> Any:
+    """`spec.parse` whose errors argparse prints verbatim."""
+
+    def parse(text: str) -> Any:
+        try:
+            return spec.parse(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    parse.__name__ = spec.name
+    return parse
 
 
 def _format(value: Any) -> str:

@@ -1,0 +1,91 @@
+"""The `splatscope` command: headless render, info, convert, and one-line errors with exit 2."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from tests.conftest import scene_path
+from viewer.cli import main
+
+DONUT_CAMERA = {
+    "width": 48,
+    "height": 36,
+    "fx": 24.0,
+    "fy": 24.0,
+    "cx": 24.0,
+    "cy": 18.0,
+    "world_to_camera": [[1, 0, 0, 0], [0, -1, 0, 0], [0, 0, -1, 0.3], [0, 0, 0, 1]],
+}
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess:
+    """The command in its own process, as a user runs it."""
+    return subprocess.run(
+        [sys.executable, "-m", "viewer", *args], capture_output=True, text=True, timeout=300
+    )
+
+
+def test_render_png_and_npy_match_reference(tmp_path):
+    from viewer.camera import Camera
+    from viewer.formats import load_scene
+    from viewer.reference import render_scene_reference
+    from viewer.settings import RenderSettings
+
+    donut = scene_path("donut.ply")
+    camera_file = tmp_path / "camera.json"
+    camera_file.write_text(json.dumps(DONUT_CAMERA))
+    out, npy = tmp_path / "out.png", tmp_path / "out.npy"
+    result = run_cli(
+        "render", str(donut), "--camera", str(camera_file), "--out", str(out),
+        "--out-npy", str(npy), "--background", "1,1,1", "--backend", "tiles", "--sort", "gpu",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    image = np.load(npy)
+    assert image.shape == (36, 48, 3) and image.dtype == np.float32
+    reference = render_scene_reference(
+        load_scene(donut), Camera.from_dict(DONUT_CAMERA), RenderSettings(background=(1, 1, 1))
+    )
+    assert 10 * np.log10(1 / np.mean((image - reference) ** 2)) >= 40
+    from PIL import Image
+
+    assert Image.open(out).size == (48, 36)
+
+
+def test_info_and_convert_round_trip(tmp_path, capsys):
+    donut = scene_path("donut.ply")
+    assert main(["info", str(donut)]) == 0
+    printed = capsys.readouterr().out
+    assert "45,624" in printed and "sh degree    0" in printed
+    out = tmp_path / "donut.splat"
+    assert main(["convert", str(donut), str(out)]) == 0
+    assert out.stat().st_size == 45_624 * 32
+
+
+@pytest.mark.parametrize(
+    "args, fragment",
+    [
+        (["info", "missing.ply"], "missing.ply"),
+        (["render", "missing.ply", "--out", "x.png"], "missing.ply"),
+        (["convert", "missing.ply", "out.splat"], "missing.ply"),
+        (["info", "{bad}"], "bad.ply"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(tmp_path, args, fragment):
+    bad = tmp_path / "bad.ply"
+    bad.write_bytes(b"ply\nformat ascii 1.0\nelement vertex 1\nproperty float x\nend_header\n1\n")
+    args = [a.replace("{bad}", str(bad)) for a in args]
+    result = run_cli(*args)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and fragment in lines[0] and "Traceback" not in result.stderr
+
+
+def test_bad_setting_value_exit_2():
+    result = run_cli("render", "x.ply", "--sh-degree", "7", "--out", "x.png")
+    assert result.returncode == 2
+    assert "sh_degree" in result.stderr and "Traceback" not in result.stderr
