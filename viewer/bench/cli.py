@@ -1,0 +1,145 @@
+"""The `splatscope bench` subcommand: arguments, progress line, and the run from scene to report."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TextIO
+
+from viewer.bench.configs import CONFIG_SETTINGS, config_keys, parse_configs
+from viewer.bench.paths import PATH_KINDS, camera_path
+from viewer.bench.report import BenchSetup, summary_table, write_outputs
+from viewer.bench.runner import measure
+from viewer.cli import EXIT_BAD_INPUT, load_scene_or_builtin
+from viewer.render.timers import CLOCK_FINISH, CLOCK_GL_TIMER
+
+MIN_SIZE = 16  # SSIM's 11x11 window needs some room
+
+
+def _count(minimum: int) -> Callable[[str], int]:
+    """An argparse type: an integer of at least `minimum`."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"{value} is below the minimum {minimum}")
+        return value
+
+    return parse
+
+
+def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the bench options to the `bench` subcommand's parser."""
+    groups = ", ".join(CONFIG_SETTINGS)
+    parser.add_argument("--out", required=True, type=Path, help="output folder (created)")
+    parser.add_argument(
+        "--path",
+        default="orbit",
+        metavar="{" + ",".join(PATH_KINDS) + "} or FILE",
+        help="camera path: orbit or spiral around the scene, the scene's cameras.json views, or "
+        "a path file recorded in the viewer (default: orbit)",
+    )
+    parser.add_argument("--frames", type=_count(1), default=120, help="timed frames (default 120)")
+    parser.add_argument(
+        "--warmup", type=_count(0), default=10, help="untimed frames per config first (default 10)"
+    )
+    parser.add_argument(
+        "--width", type=_count(MIN_SIZE), default=1280, help="pixels (default 1280)"
+    )
+    parser.add_argument("--height", type=_count(MIN_SIZE), default=720, help="pixels (default 720)")
+    parser.add_argument(
+        "--config",
+        action="extend",
+        nargs="+",
+        metavar="NAME[:key=value,...]",
+        help=f"a configuration to compare (repeatable; the first is the baseline). Keys are the "
+        f"{groups} settings: {', '.join(sorted(config_keys()))}. Default: one config of defaults",
+    )
+    parser.add_argument(
+        "--clock",
+        choices=("auto", CLOCK_GL_TIMER, CLOCK_FINISH),
+        default="auto",
+        help="per-pass clock: GL timer queries, or glFinish + wall clock; auto picks "
+        f"{CLOCK_FINISH} on software GL (default auto)",
+    )
+    parser.add_argument(
+        "--no-quality",
+        action="store_true",
+        help="skip PSNR/SSIM against the full-quality render (saves a renderer and time)",
+    )
+
+
+def command_line(args: argparse.Namespace) -> list[str]:
+    """The command that repeats this run."""
+    words = ["splatscope", "bench", *([args.scene] if args.scene else [])]
+    words += ["--out", str(args.out), "--path", args.path, "--frames", str(args.frames)]
+    words += ["--warmup", str(args.warmup), "--width", str(args.width)]
+    words += ["--height", str(args.height), "--clock", args.clock]
+    words += ["--config", *args.config] if args.config else []
+    return words + (["--no-quality"] if args.no_quality else [])
+
+
+class Progress:
+    """A one-line progress bar on a text stream, redrawn with carriage returns."""
+
+    def __init__(self, stream: TextIO, width: int = 30) -> None:
+        self.stream = stream
+        self.width = width
+        self.start = time.perf_counter()
+
+    def __call__(self, done: int, total: int) -> None:
+        """Show `done` of `total` frames."""
+        filled = self.width * done // total
+        bar = "#" * filled + "." * (self.width - filled)
+        elapsed = time.perf_counter() - self.start
+        self.stream.write(f"\rbench [{bar}] {done}/{total} frames {elapsed:.1f} s")
+        if done == total:
+            self.stream.write("\n")
+        self.stream.flush()
+
+
+def run_bench(args: argparse.Namespace) -> int:
+    """Run `splatscope bench`; returns the exit code (2 for bad input)."""
+    try:
+        configs = parse_configs(args.config)
+    except ValueError as exc:
+        print(f"splatscope: error: --config: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    scene = load_scene_or_builtin(args.scene)
+    cameras = camera_path(args.path, scene, args.width, args.height, args.frames)
+    quality = not args.no_quality
+    result = measure(
+        scene, configs, cameras, args.warmup, args.clock, quality, Progress(sys.stderr)
+    )
+    setup = BenchSetup(
+        scene=scene.source,
+        gaussians=scene.count,
+        sh_degree=scene.sh_degree,
+        path=args.path,
+        width=args.width,
+        height=args.height,
+        frames=args.frames,
+        warmup=args.warmup,
+        clock=args.clock,
+        quality=quality,
+        command=tuple(command_line(args)),
+    )
+    report = write_outputs(args.out, setup, result)
+    written = ["report.json", "frames.csv"]
+    try:
+        from viewer.bench.plots import write_plots
+    except ModuleNotFoundError as exc:
+        if exc.name != "matplotlib":
+            raise
+        print("splatscope: warning: plots skipped: matplotlib is not installed", file=sys.stderr)
+    else:
+        written += [p.name for p in write_plots(args.out, result, report)]
+    print(summary_table(report))
+    print(f"wrote {', '.join(written)} in {args.out}")
+    return 0

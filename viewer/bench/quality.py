@@ -1,0 +1,70 @@
+"""Image quality against a reference render: PSNR and SSIM of images clipped to [0, 1].
+
+SSIM is the standard one of Wang et al. 2004: an 11x11 Gaussian window of sigma 1.5, K1 = 0.01,
+K2 = 0.03, data range 1, averaged over the pixels whose window lies inside the image and over the
+RGB channels (as scikit-image's `structural_similarity(gaussian_weights=True,
+use_sample_covariance=False)`). It is written here with a separable window: torchmetrics' dense
+11x11 convolution took 0.3 s (float32) to 0.9 s (float64) per 320x180 frame on the 2-core machine,
+this takes about 10 ms.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+DATA_RANGE = 1.0
+SSIM_WINDOW = 11
+SSIM_SIGMA = 1.5
+SSIM_K1, SSIM_K2 = 0.01, 0.03
+
+
+def psnr(image: np.ndarray, reference: np.ndarray) -> float:
+    """Peak signal-to-noise ratio in dB of two [H, W, C] images (inf when they are equal)."""
+    mse = float(np.mean((image.astype(np.float64) - reference.astype(np.float64)) ** 2))
+    return math.inf if mse == 0.0 else 10.0 * math.log10(DATA_RANGE**2 / mse)
+
+
+def gaussian_window() -> torch.Tensor:
+    """[SSIM_WINDOW] float32 normalised 1-D Gaussian of SSIM_SIGMA."""
+    x = torch.arange(SSIM_WINDOW, dtype=torch.float64) - (SSIM_WINDOW - 1) / 2.0
+    weights = torch.exp(-(x**2) / (2.0 * SSIM_SIGMA**2))
+    return (weights / weights.sum()).float()
+
+
+def _blur(maps: torch.Tensor) -> torch.Tensor:
+    """[M, H, W] -> [M, H - 10, W - 10]: the Gaussian-weighted mean of each full window."""
+    m = maps.shape[0]
+    g = gaussian_window()
+    rows = F.conv2d(maps[None], g.view(1, 1, 1, -1).expand(m, 1, 1, -1), groups=m)
+    return F.conv2d(rows, g.view(1, 1, -1, 1).expand(m, 1, -1, 1), groups=m)[0]
+
+
+def ssim(image: np.ndarray, reference: np.ndarray) -> float:
+    """Mean structural similarity of two [H, W, C] images, H and W >= 11 (1.0 when equal)."""
+    if image.shape != reference.shape or min(image.shape[:2]) < SSIM_WINDOW:
+        raise ValueError(f"SSIM needs two images of one shape >= 11x11, got {image.shape}")
+    x, y = (
+        torch.from_numpy(np.asarray(a, np.float32)).permute(2, 0, 1) for a in (image, reference)
+    )
+    mx, my, xx, yy, xy = _blur(torch.cat([x, y, x * x, y * y, x * y])).chunk(5)
+    c1, c2 = (SSIM_K1 * DATA_RANGE) ** 2, (SSIM_K2 * DATA_RANGE) ** 2
+    var_x, var_y, cov = xx - mx * mx, yy - my * my, xy - mx * my
+    index = ((2 * mx * my + c1) * (2 * cov + c2)) / (
+        (mx * mx + my * my + c1) * (var_x + var_y + c2)
+    )
+    return float(index.double().mean())
+
+
+def displayed(image: np.ndarray) -> np.ndarray:
+    """[H, W, 3] float32 image clipped to [0, 1], as the screen shows it."""
+    return np.clip(image, 0.0, DATA_RANGE).astype(np.float32)
+
+
+def compare(image: np.ndarray, reference: np.ndarray) -> tuple[float, float]:
+    """(PSNR, SSIM) of two linear-RGB renders, both clipped to the displayed range first."""
+    a, b = displayed(image), displayed(reference)
+    return psnr(a, b), ssim(a, b)

@@ -1,0 +1,246 @@
+"""Bench outputs: report.json (schema in docs/bench_report_schema.md), frames.csv, worst-frame PNGs
+and the summary table."""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+import math
+import platform
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from viewer.bench.runner import BenchResult, ConfigRun, FrameRecord
+from viewer.headless import save_png
+from viewer.render.timers import CLOCK_GL_TIMER
+from viewer.settings import RenderSettings
+from viewer.stats import summarize
+
+SCHEMA_VERSION = 1
+PACKAGES = ("splatscope", "numpy", "torch", "moderngl")
+WORST_DIR = "worst"
+
+
+@dataclass(frozen=True)
+class BenchSetup:
+    """What was asked for: everything needed to run the same bench again."""
+
+    scene: str
+    gaussians: int
+    sh_degree: int
+    path: str
+    width: int
+    height: int
+    frames: int
+    warmup: int
+    clock: str
+    quality: bool
+    command: tuple[str, ...]
+
+
+def versions() -> dict[str, str]:
+    """Versions of Python, the platform and the packages that shape the numbers."""
+    out = {"python": platform.python_version(), "platform": platform.platform()}
+    for name in PACKAGES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "not installed"
+    return out
+
+
+def pass_names(records: list[FrameRecord]) -> list[str]:
+    """Every pass name, in frame order (a pass only some frames ran follows its predecessor)."""
+    names: list[str] = []
+    for record in records:
+        previous = -1
+        for name in record.pass_ms:
+            if name not in names:
+                names.insert(previous + 1, name)
+            previous = names.index(name)
+    return names
+
+
+def quality_summary(values: list[float]) -> dict[str, Any] | None:
+    """{"mean", "min", "identical_frames"} of per-frame PSNR or SSIM; None if not measured.
+
+    Frames whose images were identical (PSNR inf) are counted, and left out of mean and min, which
+    are None when every frame was identical.
+    """
+    array = np.asarray(values, np.float64)
+    if array.size == 0 or np.isnan(array).all():
+        return None
+    finite = array[np.isfinite(array)]
+    return {
+        "mean": float(finite.mean()) if finite.size else None,
+        "min": float(finite.min()) if finite.size else None,
+        "identical_frames": int(np.isinf(array).sum()),
+    }
+
+
+def config_report(run: ConfigRun, first_mean_ms: float, trusted: bool) -> dict[str, Any]:
+    """The report entry of one configuration."""
+    records = run.records
+    frame_ms = summarize(r.wall_ms for r in records)
+    names = pass_names(records)
+    passes = {n: float(np.mean([r.pass_ms.get(n, 0.0) for r in records])) for n in names}
+    return {
+        "name": run.config.name,
+        "overrides": run.config.overrides,
+        "settings": run.config.to_json(),
+        "backend": run.backend,
+        "sort": run.sort,
+        "clock": run.clock,
+        "clock_trusted": trusted,
+        "frame_ms": frame_ms,
+        "fps": 1e3 / frame_ms["mean"],
+        "ratio_to_first": frame_ms["mean"] / first_mean_ms,
+        "passes_ms": passes if trusted else None,
+        "visible_mean": float(np.mean([r.visible for r in records])),
+        "drawn_mean": float(np.mean([r.drawn for r in records])),
+        "dropped_total": int(sum(r.dropped for r in records)),
+        "gpu_bytes": run.gpu_bytes,
+        "psnr": quality_summary([r.psnr for r in records]),
+        "ssim": quality_summary([r.ssim for r in records]),
+        "worst_frame": _worst_entry(run),
+    }
+
+
+def build_report(setup: BenchSetup, result: BenchResult) -> dict[str, Any]:
+    """The whole report.json document."""
+    device = result.device
+    first = result.runs[0]
+    first_mean = float(np.mean([r.wall_ms for r in first.records]))
+    configs = [
+        config_report(run, first_mean, run.clock != CLOCK_GL_TIMER or not device.is_software)
+        for run in result.runs
+    ]
+    reference = {
+        "render": dataclasses.asdict(RenderSettings()),
+        "raster": dataclasses.asdict(first.config.raster),
+    }
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "scene": setup.scene,
+        "gaussians": setup.gaussians,
+        "sh_degree": setup.sh_degree,
+        "path": setup.path,
+        "width": setup.width,
+        "height": setup.height,
+        "frames": setup.frames,
+        "warmup": setup.warmup,
+        "clock": setup.clock,
+        "device": device.renderer,
+        "gl": {"renderer": device.renderer, "vendor": device.vendor, "version": device.version},
+        "versions": versions(),
+        "command": list(setup.command),
+        "peak_rss_bytes": result.peak_rss_bytes,
+        "passes": pass_names([r for run in result.runs for r in run.records]),
+        "reference": reference if setup.quality else None,
+        "configs": configs,
+    }
+
+
+def write_outputs(out: Path, setup: BenchSetup, result: BenchResult) -> dict[str, Any]:
+    """Write report.json, frames.csv and worst-frame PNG pairs into `out`; return the report."""
+    out.mkdir(parents=True, exist_ok=True)
+    for run in result.runs:
+        if run.worst is not None and math.isfinite(run.worst.psnr):
+            image, reference = _worst_paths(run)
+            (out / WORST_DIR).mkdir(exist_ok=True)
+            save_png(run.worst.image, out / image)
+            save_png(run.worst.reference, out / reference)
+    report = build_report(setup, result)
+    (out / "report.json").write_text(json.dumps(report, indent=2, allow_nan=False) + "\n")
+    write_frames_csv(out / "frames.csv", result)
+    return report
+
+
+def write_frames_csv(path: Path, result: BenchResult) -> None:
+    """One row per configuration and frame; pass columns are `<pass>_ms` (blank if not run)."""
+    records = [r for run in result.runs for r in run.records]
+    names = pass_names(records)
+    columns = ["config", "frame", "wall_ms", "gpu_ms", *[f"{n}_ms" for n in names]]
+    columns += ["visible", "drawn", "dropped", "psnr", "ssim"]
+    with path.open("w", newline="") as stream:
+        writer = csv.writer(stream)
+        writer.writerow(columns)
+        for r in records:
+            passes = [_cell(r.pass_ms[n]) if n in r.pass_ms else "" for n in names]
+            times = [_cell(r.wall_ms), _cell(sum(r.pass_ms.values())), *passes]
+            quality = [_cell(r.psnr), _cell(r.ssim)]
+            writer.writerow([r.config, r.frame, *times, r.visible, r.drawn, r.dropped, *quality])
+
+
+def summary_table(report: dict[str, Any]) -> str:
+    """A plain-text table of the configurations, one row each."""
+    header = ("config", "backend", "mean ms", "p50", "p90", "p99", "max", "FPS", "x first")
+    header += ("visible", "PSNR dB", "SSIM")
+    rows = [header]
+    for c in report["configs"]:
+        ms = c["frame_ms"]
+        rows.append(
+            (
+                c["name"],
+                c["backend"],
+                *(f"{ms[k]:.2f}" for k in ("mean", "p50", "p90", "p99", "max")),
+                f"{c['fps']:.1f}",
+                f"{c['ratio_to_first']:.3f}",
+                f"{c['visible_mean']:.0f}",
+                _quality_cell(c["psnr"], "{:.2f}"),
+                _quality_cell(c["ssim"], "{:.4f}"),
+            )
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    lines = [
+        "  ".join(
+            c.ljust(w) if i < 2 else c.rjust(w)
+            for i, (c, w) in enumerate(zip(row, widths, strict=True))
+        )
+        for row in rows
+    ]
+    title = (
+        f"{report['scene']}: {report['gaussians']} Gaussians, "
+        f"{report['width']}x{report['height']}, {report['frames']} frames along "
+        f"{report['path']}, {report['device']}"
+    )
+    return "\n".join([title, *lines])
+
+
+def _quality_cell(summary: dict[str, Any] | None, fmt: str) -> str:
+    if summary is None:
+        return "-"
+    if summary["mean"] is None:
+        return "identical"
+    return fmt.format(summary["mean"])
+
+
+def _worst_paths(run: ConfigRun) -> tuple[str, str]:
+    stem = f"{WORST_DIR}/{run.config.name}_frame{run.worst.frame:04d}"
+    return f"{stem}_render.png", f"{stem}_reference.png"
+
+
+def _worst_entry(run: ConfigRun) -> dict[str, Any] | None:
+    worst = run.worst
+    if worst is None or not math.isfinite(worst.psnr):
+        return None
+    image, reference = _worst_paths(run)
+    return {
+        "frame": worst.frame,
+        "psnr": worst.psnr,
+        "ssim": worst.ssim,
+        "image": image,
+        "reference": reference,
+    }
+
+
+def _cell(value: float) -> str:
+    """A CSV number: 'inf' for identical images, blank when not measured."""
+    if math.isnan(value):
+        return ""
+    return "inf" if math.isinf(value) else f"{value:.6g}"

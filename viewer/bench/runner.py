@@ -1,0 +1,273 @@
+"""The timing loop: every configuration renders frame i before any renders frame i + 1.
+
+Each configuration has its own SplatRenderer on one shared GL context, so switching between them
+allocates nothing inside the timed region. A frame's wall time is bracketed by ctx.finish() on both
+sides; per-pass device times and counts come from the renderer's FrameStats, which with GL timer
+queries arrive a few frames late and are matched to their frame by index.
+"""
+
+from __future__ import annotations
+
+import math
+import resource
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import moderngl
+import numpy as np
+
+from viewer.bench.configs import BenchConfig
+from viewer.bench.quality import compare
+from viewer.camera import Camera
+from viewer.render.context import DeviceInfo, create_headless_context
+from viewer.render.renderer import SplatRenderer
+from viewer.scene import GaussianScene
+from viewer.settings import RenderSettings
+from viewer.stats import FrameStats
+
+
+class Renderer(Protocol):
+    """What the loop needs of a renderer (SplatRenderer, or a fake in tests)."""
+
+    backend: str
+    timer: object  # has .frame (index of the last frame begun) and .lag (frames stats are late)
+
+    def render(
+        self, camera: Camera, settings: RenderSettings, output: moderngl.Framebuffer
+    ) -> FrameStats | None: ...
+
+
+@dataclass
+class FrameRecord:
+    """One timed frame of one configuration.
+
+    Attributes:
+        config: configuration name.
+        frame: index along the camera path.
+        wall_ms: wall time of the render call between two ctx.finish() (milliseconds).
+        pass_ms: device time per pass from the renderer's clock (milliseconds).
+        visible: splats after culling; drawn: instances rasterized (visible splats for quads,
+            (tile, splat) pairs for tiles); dropped: splats or pairs lost to full buffers.
+        psnr, ssim: quality against the full-quality render of the same frame (NaN if not measured).
+    """
+
+    config: str
+    frame: int
+    wall_ms: float
+    pass_ms: dict[str, float] = field(default_factory=dict)
+    visible: int = -1
+    drawn: int = -1
+    dropped: int = 0
+    psnr: float = math.nan
+    ssim: float = math.nan
+
+    def attach(self, stats: FrameStats, backend: str) -> None:
+        """Take the renderer's numbers for this frame."""
+        self.pass_ms = dict(stats.pass_ms)
+        self.visible = stats.visible
+        self.drawn = stats.pairs if backend == "tiles" else stats.visible
+        self.dropped = stats.dropped
+
+
+@dataclass
+class Target:
+    """A configuration, its renderer and the frames it has recorded."""
+
+    config: BenchConfig
+    renderer: Renderer
+    output: moderngl.Framebuffer | None = None
+    records: list[FrameRecord] = field(default_factory=list)
+    _waiting: dict[int, FrameRecord] = field(default_factory=dict)
+
+    def render(self, camera: Camera) -> FrameStats | None:
+        """Render one frame; stats that arrive are matched to their timed frame, if any."""
+        stats = self.renderer.render(camera, self.config.render, self.output)
+        if stats is not None and stats.frame in self._waiting:
+            self._waiting.pop(stats.frame).attach(stats, self.renderer.backend)
+        return stats
+
+    def timed(self, camera: Camera, frame: int, finish: Callable[[], None]) -> FrameRecord:
+        """Render path frame `frame` between two finish() calls and record it."""
+        finish()
+        start = time.perf_counter()
+        stats = self.render(camera)
+        finish()
+        record = FrameRecord(self.config.name, frame, (time.perf_counter() - start) * 1e3)
+        if stats is not None and stats.frame == self.renderer.timer.frame:
+            record.attach(stats, self.renderer.backend)
+        else:
+            self._waiting[self.renderer.timer.frame] = record
+        self.records.append(record)
+        return record
+
+    def drain(self, camera: Camera) -> None:
+        """Render untimed frames until the stats of every timed frame are in."""
+        for _ in range(self.renderer.timer.lag):
+            self.render(camera)
+
+
+def run_interleaved(
+    targets: Sequence[Target],
+    cameras: Sequence[Camera],
+    warmup: int,
+    finish: Callable[[], None],
+    before_frame: Callable[[int, Camera], None] | None = None,
+    after_frame: Callable[[int, FrameRecord], None] | None = None,
+) -> None:
+    """Warm up, then time frame i of every target before frame i + 1 of any.
+
+    Args:
+        targets: the configurations in report order.
+        cameras: the camera path, one camera per timed frame.
+        warmup: untimed frames per target first (along the start of the path, interleaved too).
+        finish: waits for the GPU (ctx.finish).
+        before_frame: called with (frame, camera) before any target renders that frame.
+        after_frame: called with (target index, record) after each timed frame, outside the
+            timed region.
+    """
+    for k in range(warmup):
+        for target in targets:
+            target.render(cameras[k % len(cameras)])
+    for frame, camera in enumerate(cameras):
+        if before_frame is not None:
+            before_frame(frame, camera)
+        for index, target in enumerate(targets):
+            record = target.timed(camera, frame, finish)
+            if after_frame is not None:
+                after_frame(index, record)
+    for target in targets:
+        target.drain(cameras[-1])
+
+
+@dataclass
+class WorstFrame:
+    """The frame of lowest PSNR of a configuration, with both images ([H, W, 3] float32)."""
+
+    frame: int
+    psnr: float
+    ssim: float
+    image: np.ndarray
+    reference: np.ndarray
+
+
+class QualityProbe:
+    """Compares each timed frame with the full-quality render of the same camera.
+
+    Full quality: default RenderSettings (SH degree 3, ...) with the first configuration's raster
+    settings, rendered by a renderer of its own (so no configuration's state can leak into it).
+    """
+
+    def __init__(self, reference: SplatRenderer, output: moderngl.Texture, configs: int) -> None:
+        self.reference = reference
+        self.output = output
+        self.worst: list[WorstFrame | None] = [None] * configs
+        self._image = np.empty(0, np.float32)
+
+    def prepare(self, frame: int, camera: Camera) -> None:
+        """Render the full-quality image of a path frame, before any configuration renders it."""
+        self._image = self.reference.render_image(camera, RenderSettings())
+
+    def measure(self, index: int, record: FrameRecord) -> None:
+        """Measure configuration `index`'s frame `record`, just rendered into the output."""
+        image = read_texture(self.output)
+        record.psnr, record.ssim = compare(image, self._image)
+        worst = self.worst[index]
+        if worst is None or record.psnr < worst.psnr:
+            self.worst[index] = WorstFrame(
+                record.frame, record.psnr, record.ssim, image, self._image
+            )
+
+
+def read_texture(texture: moderngl.Texture) -> np.ndarray:
+    """[H, W, 3] float32 of an RGBA float texture, row 0 at the top."""
+    width, height = texture.size
+    image = np.frombuffer(texture.read(), dtype=np.float32).reshape(height, width, 4)
+    return np.ascontiguousarray(image[::-1, :, :3])
+
+
+@dataclass
+class ConfigRun:
+    """What one configuration measured."""
+
+    config: BenchConfig
+    records: list[FrameRecord]
+    backend: str
+    sort: str
+    clock: str
+    gpu_bytes: int
+    worst: WorstFrame | None
+
+
+@dataclass
+class BenchResult:
+    """All configurations of one run, plus the device and the process's peak memory."""
+
+    runs: list[ConfigRun]
+    device: DeviceInfo
+    peak_rss_bytes: int
+
+
+def measure(
+    scene: GaussianScene,
+    configs: Sequence[BenchConfig],
+    cameras: Sequence[Camera],
+    warmup: int,
+    clock: str = "auto",
+    quality: bool = True,
+    progress: Callable[[int, int], None] | None = None,
+) -> BenchResult:
+    """Benchmark `configs` on `scene` along `cameras` in a headless GL context.
+
+    Args:
+        progress: called with (frames done, frames in all) after each timed frame.
+    """
+    ctx = create_headless_context()
+    width, height = cameras[0].width, cameras[0].height
+    texture = ctx.texture((width, height), 4, dtype="f4")
+    output = ctx.framebuffer(color_attachments=[texture])
+    everything: list[SplatRenderer] = []
+    try:
+        renderers = [SplatRenderer(ctx, config.raster, clock) for config in configs]
+        reference = SplatRenderer(ctx, configs[0].raster, clock) if quality else None
+        everything = renderers + ([reference] if reference else [])
+        for renderer in everything:
+            renderer.set_scene(scene)
+        targets = [Target(c, r, output) for c, r in zip(configs, renderers, strict=True)]
+        probe = QualityProbe(reference, texture, len(configs)) if reference else None
+        total = len(cameras) * len(targets)
+
+        def after_frame(index: int, record: FrameRecord) -> None:
+            if probe is not None:
+                probe.measure(index, record)
+            if progress is not None:
+                progress(record.frame * len(targets) + index + 1, total)
+
+        run_interleaved(
+            targets, cameras, warmup, ctx.finish, probe.prepare if probe else None, after_frame
+        )
+        runs = [
+            ConfigRun(
+                config=t.config,
+                records=t.records,
+                backend=t.renderer.backend,
+                sort=t.renderer.sort_kind,
+                clock=t.renderer.timer.clock,
+                gpu_bytes=t.renderer.gpu_bytes,
+                worst=probe.worst[i] if probe else None,
+            )
+            for i, t in enumerate(targets)
+        ]
+        return BenchResult(runs, DeviceInfo.of(ctx), peak_rss_bytes())
+    finally:
+        for renderer in everything:
+            renderer.release()
+        output.release()
+        texture.release()
+        ctx.release()
+
+
+def peak_rss_bytes() -> int:
+    """Peak resident memory of this process so far (Linux reports kilobytes)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
