@@ -68,6 +68,14 @@ def test_donut_matches_reference(renderer, donut, view):
     assert image.max() > 0.2  # the donut is in view, not an empty frame
 
 
+def test_builtin_scene_matches_reference(renderer):
+    from viewer.builtin_scene import default_camera, load_builtin_scene, preview_cameras
+
+    scene = load_builtin_scene()
+    for camera in (default_camera(64, 36), preview_cameras(64, 36)["low"]):
+        check_matches_reference(renderer, scene, camera)
+
+
 def test_compressed_guitar_matches_reference(renderer):
     from viewer.formats import load_scene
     from viewer.framing import default_camera
