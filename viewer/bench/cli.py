@@ -9,7 +9,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
 
-from viewer.bench.configs import CONFIG_SETTINGS, config_keys, parse_configs
+from viewer.bench.configs import (
+    CONFIG_SETTINGS,
+    check_configs,
+    config_keys,
+    load_sweep,
+    parse_config,
+)
 from viewer.bench.paths import PATH_KINDS, camera_path
 from viewer.bench.report import BenchSetup, summary_table, write_outputs
 from viewer.bench.runner import measure
@@ -62,6 +68,13 @@ def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
         f"{groups} settings: {', '.join(sorted(config_keys()))}. Default: one config of defaults",
     )
     parser.add_argument(
+        "--sweep",
+        action="append",
+        metavar="FILE",
+        help='configurations from a JSON file {"configs": {NAME: {key: value}}} (see benchmarks/); '
+        "they come before any --config",
+    )
+    parser.add_argument(
         "--clock",
         choices=("auto", CLOCK_GL_TIMER, CLOCK_FINISH),
         default="auto",
@@ -81,6 +94,7 @@ def command_line(args: argparse.Namespace) -> list[str]:
     words += ["--out", str(args.out), "--path", args.path, "--frames", str(args.frames)]
     words += ["--warmup", str(args.warmup), "--width", str(args.width)]
     words += ["--height", str(args.height), "--clock", args.clock]
+    words += [w for path in args.sweep or [] for w in ("--sweep", path)]
     words += ["--config", *args.config] if args.config else []
     return words + (["--no-quality"] if args.no_quality else [])
 
@@ -107,9 +121,10 @@ class Progress:
 def run_bench(args: argparse.Namespace) -> int:
     """Run `splatscope bench`; returns the exit code (2 for bad input)."""
     try:
-        configs = parse_configs(args.config)
+        configs = [c for path in args.sweep or [] for c in load_sweep(path)]
+        configs = check_configs(configs + [parse_config(text) for text in args.config or []])
     except ValueError as exc:
-        print(f"splatscope: error: --config: {exc}", file=sys.stderr)
+        print(f"splatscope: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     scene = load_scene_or_builtin(args.scene)
     cameras = camera_path(args.path, scene, args.width, args.height, args.frames)

@@ -8,8 +8,10 @@ by adding one entry to the table.
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from viewer.setting_specs import apply_overrides, specs
@@ -54,16 +56,14 @@ def config_keys() -> dict[str, str]:
     return {s.name: group for group, cls in CONFIG_SETTINGS.items() for s in specs(cls)}
 
 
-def parse_config(text: str) -> BenchConfig:
-    """A config from `NAME` or `NAME:key=value,key=value` (a value may hold commas: 1,1,1).
+def make_config(name: str, overrides: dict[str, str]) -> BenchConfig:
+    """A config named `name` with the settings keys in `overrides` set from their text.
 
     Raises:
         ValueError: naming the config and the bad name, key or value.
     """
-    name, _, body = text.partition(":")
     if not NAME.fullmatch(name):
-        raise ValueError(f"config {text!r}: the name must be letters, digits, '_', '-', '.', '+'")
-    overrides = _assignments(body, name)
+        raise ValueError(f"config {name!r}: the name must be letters, digits, '_', '-', '.', '+'")
     keys = config_keys()
     for key in overrides:
         if key not in keys:
@@ -78,18 +78,58 @@ def parse_config(text: str) -> BenchConfig:
     return BenchConfig(name, settings, overrides)
 
 
-def parse_configs(texts: list[str] | None) -> list[BenchConfig]:
-    """The configs to compare, in order; the default settings alone when none are given.
+def parse_config(text: str) -> BenchConfig:
+    """A config from `NAME` or `NAME:key=value,key=value` (a value may hold commas: 1,1,1).
 
     Raises:
-        ValueError: on a bad config or two configs with the same name.
+        ValueError: naming the config and the bad name, key or value.
     """
-    configs = [parse_config(text) for text in texts or [DEFAULT_CONFIG]]
+    name, _, body = text.partition(":")
+    return make_config(name, _assignments(body, name))
+
+
+def load_sweep(path: str | Path) -> list[BenchConfig]:
+    """The configs of a sweep file: {"description": text, "configs": {NAME: {key: value}}}.
+
+    Values are JSON numbers, booleans, strings or lists (for tuples such as background).
+
+    Raises:
+        ValueError: naming the file when it cannot be read or holds a bad config.
+    """
+    try:
+        data = json.loads(Path(path).read_text())
+        entries = data["configs"].items()
+        return [
+            make_config(name, {key: _text(value) for key, value in keys.items()})
+            for name, keys in entries
+        ]
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, AttributeError) as exc:
+        raise ValueError(f"{path}: not a sweep file ({exc!r})") from None
+    except ValueError as exc:
+        raise ValueError(f"{path}: {exc}") from None
+
+
+def check_configs(configs: list[BenchConfig]) -> list[BenchConfig]:
+    """The configs to compare, in order; the default settings alone when there are none.
+
+    Raises:
+        ValueError: when two configs have the same name.
+    """
+    configs = configs or [make_config(DEFAULT_CONFIG, {})]
     names = [c.name for c in configs]
     for name in names:
         if names.count(name) > 1:
             raise ValueError(f"config name {name!r} is used twice")
     return configs
+
+
+def _text(value: Any) -> str:
+    """The text form of a JSON value, as a command line would give it."""
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, list):
+        return ",".join(str(v) for v in value)
+    return str(value)
 
 
 def _assignments(body: str, name: str) -> dict[str, str]:
