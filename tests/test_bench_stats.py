@@ -12,6 +12,7 @@ from viewer.bench.report import (
     BenchSetup,
     build_report,
     pass_names,
+    psnr_summary,
     quality_summary,
     summary_table,
 )
@@ -62,16 +63,17 @@ def test_frame_time_percentiles_fps_and_ratio() -> None:
 
 
 def test_quality_summaries() -> None:
-    assert quality_summary([30.0, math.inf, 40.0]) == {
+    assert psnr_summary([30.0, math.inf, 40.0]) == {
         "mean": 35.0,
         "min": 30.0,
         "identical_frames": 1,
     }
-    assert quality_summary([math.inf] * 3) == {"mean": None, "min": None, "identical_frames": 3}
-    assert quality_summary([math.nan, math.nan]) is None
+    assert psnr_summary([math.inf] * 3) == {"mean": None, "min": None, "identical_frames": 3}
+    assert psnr_summary([math.nan, math.nan]) is None
+    assert quality_summary([0.5, 0.7]) == pytest.approx({"mean": 0.6, "min": 0.5})
     base, slow = build_report(SETUP, result())["configs"]
     assert base["psnr"]["mean"] is None and slow["psnr"]["min"] == 30.0
-    assert slow["ssim"] == pytest.approx({"mean": 0.9, "min": 0.9, "identical_frames": 0})
+    assert slow["ssim"] == pytest.approx({"mean": 0.9, "min": 0.9})
 
 
 @pytest.mark.parametrize(

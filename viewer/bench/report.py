@@ -66,21 +66,25 @@ def pass_names(records: list[FrameRecord]) -> list[str]:
     return names
 
 
-def quality_summary(values: list[float]) -> dict[str, Any] | None:
-    """{"mean", "min", "identical_frames"} of per-frame PSNR or SSIM; None if not measured.
-
-    Frames whose images were identical (PSNR inf) are counted, and left out of mean and min, which
-    are None when every frame was identical.
-    """
+def quality_summary(values: list[float]) -> dict[str, float | None] | None:
+    """{"mean", "min"} of the finite per-frame values (None for each if none is); None if none
+    was measured (all NaN)."""
     array = np.asarray(values, np.float64)
     if array.size == 0 or np.isnan(array).all():
         return None
     finite = array[np.isfinite(array)]
-    return {
-        "mean": float(finite.mean()) if finite.size else None,
-        "min": float(finite.min()) if finite.size else None,
-        "identical_frames": int(np.isinf(array).sum()),
-    }
+    if finite.size == 0:
+        return {"mean": None, "min": None}
+    return {"mean": float(finite.mean()), "min": float(finite.min())}
+
+
+def psnr_summary(values: list[float]) -> dict[str, Any] | None:
+    """quality_summary plus "identical_frames": frames equal to the reference (PSNR inf), which
+    mean and min leave out."""
+    summary = quality_summary(values)
+    if summary is None:
+        return None
+    return {**summary, "identical_frames": int(np.isinf(values).sum())}
 
 
 def config_report(run: ConfigRun, first_mean_ms: float, trusted: bool) -> dict[str, Any]:
@@ -105,7 +109,7 @@ def config_report(run: ConfigRun, first_mean_ms: float, trusted: bool) -> dict[s
         "drawn_mean": float(np.mean([r.drawn for r in records])),
         "dropped_total": int(sum(r.dropped for r in records)),
         "gpu_bytes": run.gpu_bytes,
-        "psnr": quality_summary([r.psnr for r in records]),
+        "psnr": psnr_summary([r.psnr for r in records]),
         "ssim": quality_summary([r.ssim for r in records]),
         "worst_frame": _worst_entry(run),
     }
