@@ -1,0 +1,395 @@
+"""The viewer application: one window, one scene on the GPU, a camera, the panel and overlays.
+
+Each frame: input -> camera update -> UI (panel returns new settings and actions) -> apply ->
+splats rendered into the cached view if anything they depend on changed -> view copied to the
+window -> UI drawn over it -> swap.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+from pathlib import Path
+
+import glfw
+import moderngl
+import OpenGL.GL as gl
+from imgui_bundle import imgui, implot
+from imgui_bundle.python_backends.glfw_backend import GlfwRenderer
+
+from viewer.app.camera_controller import CameraController, Pose
+from viewer.app.camera_path import CameraPath
+from viewer.app.capture import save_screenshot, screenshot_path, screenshot_size
+from viewer.app.help_window import draw_help
+from viewer.app.input import InputRouter
+from viewer.app.inspection import CropBox, crop_flags, scene_histograms
+from viewer.app.options import CameraOptions, CaptureOptions, DisplayOptions
+from viewer.app.overlay import draw_overlay
+from viewer.app.panel import Action, Panel, PanelSettings, SceneFacts
+from viewer.app.scene_loader import SceneLoader
+from viewer.app.view_target import ViewTarget
+from viewer.app.window import Window
+from viewer.camera import Camera
+from viewer.errors import SceneError
+from viewer.framing import default_camera, guess_up_axis
+from viewer.render.context import REQUIRED_GL
+from viewer.render.renderer import SplatRenderer
+from viewer.scene import GaussianScene
+from viewer.settings import RasterSettings, RenderSettings
+from viewer.stats import StatsHistory
+
+IDLE_WAIT_SECONDS = 0.1  # longest wait for input while nothing moves
+FOV_STEP_DEGREES = 5.0
+
+
+def _create_gui(window: Window) -> GlfwRenderer:
+    """ImGui and ImPlot contexts and the OpenGL backend for `window` (no imgui.ini files)."""
+    imgui.create_context()
+    implot.create_context()
+    imgui.get_io().set_ini_filename(None)
+    style = imgui.get_style()
+    scale = window.content_scale
+    style.scale_all_sizes(scale)
+    style.font_scale_dpi = scale
+    return GlfwRenderer(window.handle, attach_callbacks=False)
+
+
+def _restore_gl_state() -> None:
+    """Undo what the UI backend leaves enabled that the splat passes do not set themselves."""
+    gl.glDisable(gl.GL_SCISSOR_TEST)
+    gl.glDisable(gl.GL_BLEND)
+
+
+class ViewerApp:
+    """The viewer; `run` loops until the window closes."""
+
+    def __init__(
+        self,
+        window: Window,
+        scene: GaussianScene,
+        read_scene,
+        render: RenderSettings,
+        raster: RasterSettings,
+        display: DisplayOptions,
+    ) -> None:
+        """Set up GL, renderer and UI on `window` and show `scene`.
+
+        Args:
+            read_scene: path -> GaussianScene, for files opened or dropped later.
+        """
+        self.window = window
+        self.ctx = moderngl.create_context(require=REQUIRED_GL)
+        self.renderer = SplatRenderer(self.ctx, raster)
+        self.target = ViewTarget(self.ctx)
+        self.gui = _create_gui(window)
+        self.input = InputRouter(window.handle, self.gui, self)
+        self.panel = Panel()
+        self.loader = SceneLoader(read_scene)
+        self.history = StatsHistory()
+        self.settings = PanelSettings(
+            render, raster, display, CameraOptions(), CaptureOptions(), CropBox()
+        )
+        self.path = CameraPath()
+        self.play_time: float | None = None
+        self.message = self.error = ""
+        self._versions = {"scene": 0, "flags": 0}
+        self._clock = glfw.get_time()
+        self._use_scene(scene)
+
+    # -- scene ----------------------------------------------------------------------------------
+
+    def _use_scene(self, scene: GaussianScene) -> None:
+        """Upload `scene` and reset camera, crop box, statistics and histograms for it."""
+        self.renderer.set_scene(scene)
+        self.scene = scene
+        width, height = self.window.framebuffer_size
+        lo, hi = scene.robust_bounds()
+        home = default_camera(scene, max(width, 1), max(height, 1))
+        self.controller = CameraController.for_scene(lo, hi, guess_up_axis(scene), home)
+        self.controller.set_mode(self.settings.camera.mode)
+        self.histograms = scene_histograms(scene)
+        self.camera_index = -1
+        self.settings = dataclasses.replace(self.settings, crop=CropBox.around(*scene.bounds))
+        self.history = StatsHistory()
+        self._versions["scene"] += 1
+        self.window.set_title(f"splatscope - {Path(scene.source).name} ({scene.count:,} Gaussians)")
+
+    def _finish_load(self) -> None:
+        result = self.loader.poll()
+        if result is None:
+            return
+        if result.scene is None:
+            self.error = f"could not open {result.path}: {result.error}"
+            return
+        previous = self.scene
+        try:
+            self._use_scene(result.scene)
+        except Exception as exc:  # e.g. out of GPU memory: keep showing the old scene
+            self.error = f"could not show {result.path}: {exc}"
+            self._use_scene(previous)
+            return
+        self.error, self.message = "", f"opened {result.path}"
+
+    # -- the loop -------------------------------------------------------------------------------
+
+    def run(self) -> None:
+        """Draw frames until the window is closed, then free everything."""
+        try:
+            while not self.window.should_close:
+                self._wait_for_input()
+                if not self.window.minimized:
+                    self.frame()
+        finally:
+            self.release()
+
+    def _wait_for_input(self) -> None:
+        """Poll input; sleep until some arrives (or a short time) when nothing is moving."""
+        moving = (
+            self.controller.in_transition
+            or self.play_time is not None
+            or self.settings.display.redraw
+            or self.loader.busy
+            or self.input.held()
+        )
+        if moving:
+            glfw.poll_events()
+        else:
+            glfw.wait_events_timeout(IDLE_WAIT_SECONDS)
+
+    def frame(self) -> None:
+        """One frame: update, UI, render if needed, show."""
+        now = glfw.get_time()
+        dt, self._clock = now - self._clock, now
+        self._finish_load()
+        self.controller.update(dt, self.input.held())
+        self._advance_path(dt)
+        self.gui.process_inputs()
+        imgui.new_frame()
+        settings, actions = self._draw_ui()
+        imgui.render()
+        self._apply(settings)
+        for action in actions:
+            self.perform(action.name, action.argument)
+        camera = self.camera()
+        state = (self.settings.raster, self._versions["scene"], self._versions["flags"])
+        stats = self.target.render(
+            self.renderer, camera, self.settings.render, state, self.settings.display.redraw
+        )
+        self.history.add(stats)
+        self.target.present()
+        self.gui.render(imgui.get_draw_data())
+        _restore_gl_state()
+        self.window.swap()
+
+    def camera(self, width: int = 0, height: int = 0) -> Camera:
+        """The current view for an image of the given size (default: the framebuffer's)."""
+        if not (width and height):
+            width, height = self.window.framebuffer_size
+        if self.play_time is not None:
+            return self.path.camera(self.play_time, width, height)
+        return self.controller.camera(width, height)
+
+    def _advance_path(self, dt: float) -> None:
+        """Move camera path playback on by `dt`; at its end, leave the camera at the last pose."""
+        if self.play_time is None:
+            return
+        self.play_time += dt
+        if self.play_time >= self.path.duration:
+            self.controller.set_pose(self.path.pose(self.path.duration), self.controller.distance)
+            self.play_time = None
+
+    # -- UI -------------------------------------------------------------------------------------
+
+    def _draw_ui(self) -> tuple[PanelSettings, list[Action]]:
+        settings = dataclasses.replace(self.settings, camera=self._camera_options())
+        actions: list[Action] = []
+        display = settings.display
+        if display.panel:
+            settings, actions = self.panel.draw(settings, self._facts())
+        if display.overlay:
+            draw_overlay(self.history, self.renderer.backend, self.renderer.sort_kind)
+        if display.help and not draw_help():
+            settings = dataclasses.replace(
+                settings, display=dataclasses.replace(settings.display, help=False)
+            )
+        return settings, actions
+
+    def _camera_options(self) -> CameraOptions:
+        c = self.controller
+        return CameraOptions(mode=c.mode, up_axis=c.up_axis, fov_y_degrees=c.fov_y_degrees)
+
+    def _facts(self) -> SceneFacts:
+        scene = self.scene
+        return SceneFacts(
+            source=scene.source,
+            count=scene.count,
+            sh_degree=scene.sh_degree,
+            bounds=scene.bounds,
+            cameras=tuple(camera.name for camera in scene.cameras),
+            gpu_bytes=self.renderer.gpu_bytes,
+            host_bytes=scene.nbytes,
+            device=self.renderer.device.renderer,
+            backend=self.renderer.backend,
+            sort=self.renderer.sort_kind,
+            latest=self.history.latest,
+            fly_speed=self.controller.fly_speed,
+            keyframes=len(self.path.keyframes),
+            path_seconds=self.path.duration,
+            playing=self.play_time is not None,
+            loading=self.loader.busy,
+            message=self.message,
+            error=self.error,
+            histograms=self.histograms,
+        )
+
+    def _apply(self, new: PanelSettings) -> None:
+        """Carry out the differences between `new` and the current settings."""
+        old, self.settings = self.settings, new
+        if new.raster != old.raster:
+            self.renderer.set_raster(new.raster)
+        if new.display.vsync != old.display.vsync:
+            self.window.set_vsync(new.display.vsync)
+        camera, current = new.camera, self._camera_options()
+        if camera.mode != current.mode:
+            self.controller.set_mode(camera.mode)
+        if camera.up_axis != current.up_axis:
+            self.controller.set_up_axis(camera.up_axis)
+        if camera.fov_y_degrees != current.fov_y_degrees:
+            self.controller.set_fov(camera.fov_y_degrees)
+        if new.crop != old.crop:
+            self.renderer.scene.write_flags(crop_flags(self.scene.means, new.crop))
+            self._versions["flags"] += 1
+
+    # -- actions (shortcuts and panel buttons) --------------------------------------------------
+
+    def perform(self, action: str, argument=None) -> None:
+        """Run a shortcut or panel action by name (see `viewer.app.shortcuts`)."""
+        toggles = {
+            "toggle_help": "help",
+            "toggle_overlay": "overlay",
+            "toggle_panel": "panel",
+            "toggle_vsync": "vsync",
+        }
+        if action in toggles:
+            self._toggle(toggles[action])
+            return
+        handlers = {
+            "toggle_mode": lambda: self.controller.set_mode(
+                "fly" if self.controller.mode == "orbit" else "orbit"
+            ),
+            "frame": self.controller.frame,
+            "reset": self.controller.reset,
+            "previous_camera": lambda: self._step_camera(-1),
+            "next_camera": lambda: self._step_camera(1),
+            "go_to_camera": lambda: self._go_to_camera(argument),
+            "fov_narrower": lambda: self._change_fov(-FOV_STEP_DEGREES),
+            "fov_wider": lambda: self._change_fov(FOV_STEP_DEGREES),
+            "screenshot": self._screenshot,
+            "add_keyframe": self._add_keyframe,
+            "play_path": self._toggle_playback,
+            "clear_path": self._clear_path,
+            "save_path": lambda: self._save_path(argument),
+            "load_path": lambda: self._load_path(argument),
+            "open": lambda: self.open(argument),
+            "quit": self.window.close,
+        }
+        handlers[action]()
+
+    def _toggle(self, field: str) -> None:
+        display = self.settings.display
+        new = dataclasses.replace(display, **{field: not getattr(display, field)})
+        self._apply(dataclasses.replace(self.settings, display=new))
+
+    def _change_fov(self, degrees: float) -> None:
+        self.controller.set_fov(self.controller.fov_y_degrees + degrees)
+
+    def _step_camera(self, step: int) -> None:
+        cameras = self.scene.cameras
+        if cameras:
+            self._go_to_camera((self.camera_index + step) % len(cameras))
+        else:
+            self.message = "this scene has no training cameras"
+
+    def _go_to_camera(self, index: int) -> None:
+        self.camera_index = index
+        self.panel.camera_index = index
+        camera = self.scene.cameras[index]
+        self.controller.go_to(camera)
+        self.message = f"camera {index}: {camera.name}" if camera.name else f"camera {index}"
+
+    def open(self, path: str) -> None:
+        """Start loading the scene at `path`; the current one stays until it is ready."""
+        self.error = ""
+        self.message = f"loading {path}"
+        self.loader.request(path)
+
+    def drop(self, paths: list[str]) -> None:
+        """Files dropped on the window: open the first."""
+        if paths:
+            self.open(paths[0])
+
+    def drag(self, button: str, dx: float, dy: float) -> None:
+        """Mouse drag over the view: orbit, look or pan."""
+        self.play_time = None
+        self.controller.drag(button, dx, dy, self.window.window_size[1])
+
+    def scroll(self, steps: float) -> None:
+        """Wheel over the view: zoom or fly speed."""
+        self.controller.scroll(steps)
+
+    def _screenshot(self) -> None:
+        capture = self.settings.capture
+        width, height = screenshot_size(self.window.framebuffer_size, capture.width, capture.height)
+        path = screenshot_path(Path.cwd(), datetime.datetime.now())
+        try:
+            save_screenshot(self.renderer, self.camera(width, height), self.settings.render, path)
+        except OSError as exc:
+            self.error = f"could not save the screenshot: {exc}"
+            return
+        self.message = f"saved {width}x{height} screenshot {path}"
+        print(f"splatscope: {self.message}", flush=True)
+
+    def _add_keyframe(self) -> None:
+        width, height = self.window.framebuffer_size
+        self.path = self.path.appended(
+            self.camera(width, height), self.settings.capture.keyframe_step
+        )
+        self.message = f"keyframe {len(self.path.keyframes)} at {self.path.duration:.1f} s"
+
+    def _toggle_playback(self) -> None:
+        if self.play_time is not None:
+            self.controller.set_pose(Pose.of(self.camera()), self.controller.distance)
+            self.play_time = None
+        elif len(self.path.keyframes) >= 2:
+            self.play_time = 0.0
+        else:
+            self.message = "add at least two keyframes (K) to play a path"
+
+    def _clear_path(self) -> None:
+        self.path, self.play_time = CameraPath(), None
+
+    def _save_path(self, file: str) -> None:
+        try:
+            self.path.save(file)
+        except OSError as exc:
+            self.error = f"could not save {file}: {exc}"
+            return
+        self.message = f"saved {len(self.path.keyframes)} keyframes to {file}"
+
+    def _load_path(self, file: str) -> None:
+        try:
+            self.path = CameraPath.load(file)
+        except SceneError as exc:
+            self.error = str(exc)
+            return
+        self.play_time = None
+        self.message = f"loaded {len(self.path.keyframes)} keyframes from {file}"
+
+    def release(self) -> None:
+        """Free the UI, GL objects and the loader thread."""
+        self.loader.shutdown()
+        self.gui.shutdown()
+        implot.destroy_context()
+        imgui.destroy_context()
+        self.target.release()
+        self.renderer.release()

@@ -1,0 +1,101 @@
+"""GLFW input to ImGui first, then (what ImGui does not want) to the viewer's handler."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import glfw
+from imgui_bundle import imgui
+from imgui_bundle.python_backends.glfw_backend import GlfwRenderer
+
+from viewer.app.shortcuts import HELD, PRESSED
+
+_BUTTONS = {
+    glfw.MOUSE_BUTTON_LEFT: "left",
+    glfw.MOUSE_BUTTON_RIGHT: "right",
+    glfw.MOUSE_BUTTON_MIDDLE: "middle",
+}
+
+
+class InputHandler(Protocol):
+    """What the viewer does with input ImGui left alone."""
+
+    def perform(self, action: str) -> None:
+        """Run a shortcut's action (see `viewer.app.shortcuts.PRESSED`)."""
+
+    def drag(self, button: str, dx: float, dy: float) -> None:
+        """The mouse moved by (dx, dy) window units with `button` held since a press on the view."""
+
+    def scroll(self, steps: float) -> None:
+        """The wheel turned by `steps` over the view."""
+
+    def drop(self, paths: list[str]) -> None:
+        """Files were dropped on the window."""
+
+
+def _key_codes(names: tuple[str, ...]) -> tuple[int, ...]:
+    return tuple(getattr(glfw, f"KEY_{name}") for name in names)
+
+
+class InputRouter:
+    """Installs the window's callbacks; feeds ImGui, then the handler when ImGui does not capture.
+
+    A drag starts only from a press outside ImGui's windows and then follows the mouse anywhere.
+    """
+
+    def __init__(self, window, gui: GlfwRenderer, handler: InputHandler) -> None:
+        self.window = window
+        self.gui = gui
+        self.handler = handler
+        self._drag_button: str | None = None
+        self._cursor = glfw.get_cursor_pos(window)
+        self._held = [(shortcut.action, _key_codes(shortcut.keys)) for shortcut in HELD]
+        self._pressed = {code: s.action for s in PRESSED for code in _key_codes(s.keys)}
+        glfw.set_key_callback(window, self._on_key)
+        glfw.set_char_callback(window, gui.char_callback)
+        glfw.set_cursor_pos_callback(window, self._on_cursor)
+        glfw.set_mouse_button_callback(window, self._on_button)
+        glfw.set_scroll_callback(window, self._on_scroll)
+        glfw.set_drop_callback(window, self._on_drop)
+
+    def held(self) -> frozenset[str]:
+        """The HELD actions whose keys are down now (none while ImGui takes the keyboard)."""
+        if imgui.get_io().want_capture_keyboard:
+            return frozenset()
+        return frozenset(
+            action
+            for action, codes in self._held
+            if any(glfw.get_key(self.window, code) == glfw.PRESS for code in codes)
+        )
+
+    def _on_key(self, window, key: int, scancode: int, action: int, mods: int) -> None:
+        self.gui.keyboard_callback(window, key, scancode, action, mods)
+        if action != glfw.PRESS or imgui.get_io().want_capture_keyboard:
+            return
+        if key in self._pressed:
+            self.handler.perform(self._pressed[key])
+
+    def _on_cursor(self, window, x: float, y: float) -> None:
+        # fed directly: the backend's own callback ignores windows without focus (e.g. under Xvfb)
+        imgui.get_io().add_mouse_pos_event(x, y)
+        dx, dy = x - self._cursor[0], y - self._cursor[1]
+        self._cursor = (x, y)
+        if self._drag_button is not None and (dx or dy):
+            self.handler.drag(self._drag_button, dx, dy)
+
+    def _on_button(self, window, button: int, action: int, mods: int) -> None:
+        self.gui.mouse_button_callback(window, button, action, mods)
+        name = _BUTTONS.get(button)
+        if action == glfw.PRESS and name and not imgui.get_io().want_capture_mouse:
+            self._drag_button = name
+            self._cursor = glfw.get_cursor_pos(window)
+        elif action == glfw.RELEASE and name == self._drag_button:
+            self._drag_button = None
+
+    def _on_scroll(self, window, x_offset: float, y_offset: float) -> None:
+        self.gui.scroll_callback(window, x_offset, y_offset)
+        if not imgui.get_io().want_capture_mouse and y_offset:
+            self.handler.scroll(y_offset)
+
+    def _on_drop(self, window, paths: list[str]) -> None:
+        self.handler.drop(list(paths))

@@ -1,0 +1,49 @@
+"""`splatscope view`: open a window on a scene (`run_viewer`)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import glfw
+
+from viewer.app.options import DisplayOptions
+from viewer.app.window import NoDisplayError, Window, init_glfw
+from viewer.setting_specs import from_arguments
+from viewer.settings import RasterSettings, RenderSettings
+
+EXIT_NO_DISPLAY = 2
+
+
+def run_viewer(args: argparse.Namespace) -> int:
+    """Open the viewer window on `args.scene` (the built-in scene when None); block until closed.
+
+    Without a display: one line on stderr pointing to the headless commands, exit code 2.
+
+    Raises:
+        SceneError: when the scene cannot be read.
+        GLUnavailableError: when no OpenGL 4.3 window can be opened.
+    """
+    from viewer.cli import load_scene_or_builtin
+
+    render = from_arguments(RenderSettings, args)
+    raster = from_arguments(RasterSettings, args)
+    try:
+        init_glfw()
+    except NoDisplayError as exc:
+        print(
+            f"splatscope: error: no display to open a window on ({exc}); render images with "
+            "`splatscope render` or measure frame times with `splatscope bench`",
+            file=sys.stderr,
+        )
+        return EXIT_NO_DISPLAY
+    try:
+        scene = load_scene_or_builtin(args.scene)
+        window = Window(args.width, args.height, "splatscope", vsync=not args.no_vsync)
+        from viewer.app.app import ViewerApp
+
+        display = DisplayOptions(vsync=not args.no_vsync, redraw=args.no_vsync)
+        ViewerApp(window, scene, load_scene_or_builtin, render, raster, display).run()
+    finally:
+        glfw.terminate()
+    return 0

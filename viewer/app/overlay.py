@@ -1,0 +1,84 @@
+"""The timing overlay: FPS, frame-time graph with per-pass times stacked, counts and clock.
+
+Reads the same `StatsHistory` of `FrameStats` that the benchmark summarises.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from imgui_bundle import imgui, implot
+
+from viewer.stats import StatsHistory, summarize
+
+OVERLAY_WIDTH = 420.0
+GRAPH_HEIGHT = 160.0
+MARGIN = 8.0
+
+
+def stacked_passes(history: StatsHistory) -> tuple[list[str], np.ndarray]:
+    """Pass names (in pipeline order) and [P + 1, F] float64 cumulative device times.
+
+    Row 0 is zeros, row i the sum of the first i passes of each of the F frames, so pass i
+    fills the band between rows i and i + 1.
+    """
+    names = list(history.pass_means())
+    per_pass = np.array(
+        [[frame.pass_ms.get(name, 0.0) for frame in history.frames] for name in names],
+        dtype=np.float64,
+    ).reshape(len(names), len(history.frames))
+    zeros = np.zeros((1, per_pass.shape[1]))
+    return names, np.concatenate([zeros, np.cumsum(per_pass, axis=0)])
+
+
+def draw_overlay(history: StatsHistory, backend: str, sort: str) -> None:
+    """Draw the overlay in the window's top right corner."""
+    viewport = imgui.get_main_viewport()
+    corner = imgui.ImVec2(viewport.work_pos.x + viewport.work_size.x - MARGIN, MARGIN)
+    imgui.set_next_window_pos(corner, imgui.Cond_.always, imgui.ImVec2(1.0, 0.0))
+    imgui.set_next_window_size(imgui.ImVec2(OVERLAY_WIDTH, 0.0))
+    imgui.set_next_window_bg_alpha(0.7)
+    flags = (
+        imgui.WindowFlags_.no_decoration.value
+        | imgui.WindowFlags_.no_focus_on_appearing.value
+        | imgui.WindowFlags_.no_nav.value
+    )
+    imgui.begin("timing", None, flags)
+    latest = history.latest
+    imgui.text(f"UI {imgui.get_io().framerate:5.1f} FPS")
+    if latest is None:
+        imgui.text("splats: no frame timed yet")
+        imgui.end()
+        return
+    frame = summarize(history.frame_ms())
+    imgui.text(
+        f"splats {1e3 / frame['mean']:5.1f} FPS  frame {frame['mean']:.2f} ms "
+        f"(p90 {frame['p90']:.2f}, max {frame['max']:.2f}) over {len(history.frames)} frames"
+    )
+    imgui.text(f"clock {latest.clock}, {backend} raster, {sort} sort")
+    imgui.text(
+        f"visible {latest.visible:,} / {latest.total:,}"
+        + (f", pairs {latest.pairs:,}" if latest.pairs else "")
+        + (f", dropped {latest.dropped:,}" if latest.dropped else "")
+    )
+    _graph(history)
+    means = history.pass_means()
+    total = sum(means.values()) or 1.0
+    for name, ms in means.items():
+        imgui.text(f"  {name:<11} {ms:8.2f} ms  {100.0 * ms / total:5.1f} %")
+    imgui.end()
+
+
+def _graph(history: StatsHistory) -> None:
+    """Per-pass device times stacked as bands, the whole frame's host time as a line."""
+    if not implot.begin_plot("##frame times", imgui.ImVec2(-1.0, GRAPH_HEIGHT)):
+        return
+    implot.setup_axes(
+        "frame", "ms", implot.AxisFlags_.auto_fit.value, implot.AxisFlags_.auto_fit.value
+    )
+    implot.setup_legend(implot.Location_.north_west.value)
+    names, stack = stacked_passes(history)
+    xs = np.array([f.frame for f in history.frames], dtype=np.float64)
+    for i, name in enumerate(names):
+        implot.plot_shaded(name, xs, stack[i], stack[i + 1])
+    implot.plot_line("frame", xs, history.frame_ms())
+    implot.end_plot()

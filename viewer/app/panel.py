@@ -1,0 +1,229 @@
+"""The settings panel: reads the viewer's settings and facts, returns new settings and actions.
+
+Settings widgets come from the settings' own descriptions (`viewer.app.widgets`); the panel only
+lays the sections out and adds buttons, which become `Action`s for the app to carry out.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from imgui_bundle import imgui, implot
+
+from viewer.app.inspection import CropBox, Histogram
+from viewer.app.options import CameraOptions, CaptureOptions, DisplayOptions
+from viewer.app.widgets import edit_settings
+from viewer.settings import RasterSettings, RenderSettings
+from viewer.stats import FrameStats
+
+ERROR_COLOUR = imgui.ImVec4(1.0, 0.45, 0.4, 1.0)
+PANEL_WIDTH = 380.0
+HISTOGRAM_HEIGHT = 110.0
+
+
+@dataclass(frozen=True)
+class PanelSettings:
+    """Everything the panel edits."""
+
+    render: RenderSettings
+    raster: RasterSettings
+    display: DisplayOptions
+    camera: CameraOptions
+    capture: CaptureOptions
+    crop: CropBox
+
+
+@dataclass(frozen=True)
+class SceneFacts:
+    """What the panel shows but does not edit.
+
+    Attributes:
+        source: where the scene came from. count: Gaussians. sh_degree: 0..3.
+        bounds: ([3] lo, [3] hi) of the Gaussian centres.
+        cameras: names of the scene's training cameras.
+        gpu_bytes, host_bytes: memory held by the renderer and by the scene's arrays.
+        device: the GL renderer string. backend, sort: raster backend and sort in use.
+        latest: the newest frame's stats. fly_speed: world units per second.
+        keyframes, path_seconds, playing: the camera path.
+        loading: a path being loaded. message: the last status line. error: the last error.
+        histograms: of opacity and scale.
+    """
+
+    source: str
+    count: int
+    sh_degree: int
+    bounds: tuple[np.ndarray, np.ndarray]
+    cameras: tuple[str, ...]
+    gpu_bytes: int
+    host_bytes: int
+    device: str
+    backend: str
+    sort: str
+    latest: FrameStats | None
+    fly_speed: float
+    keyframes: int
+    path_seconds: float
+    playing: bool
+    loading: str
+    message: str
+    error: str
+    histograms: tuple[Histogram, ...]
+
+
+@dataclass(frozen=True)
+class Action:
+    """Something a button asked for; `name` is a shortcut action or open, go_to_camera,
+    clear_path, save_path, load_path; `argument` a path or an index."""
+
+    name: str
+    argument: Any = None
+
+
+def _mib(nbytes: int) -> str:
+    return f"{nbytes / 2**20:,.1f} MiB"
+
+
+class Panel:
+    """The main window of the UI; keeps only text fields and selections between frames."""
+
+    def __init__(self) -> None:
+        self.open_path = ""
+        self.path_file = "camera_path.json"
+        self.camera_index = 0
+
+    def draw(
+        self, settings: PanelSettings, facts: SceneFacts
+    ) -> tuple[PanelSettings, list[Action]]:
+        """Draw the panel; returns the settings as edited and the actions asked for."""
+        actions: list[Action] = []
+        imgui.set_next_window_pos(imgui.ImVec2(8.0, 8.0), imgui.Cond_.first_use_ever)
+        imgui.set_next_window_size(imgui.ImVec2(PANEL_WIDTH, 0.0), imgui.Cond_.first_use_ever)
+        imgui.set_next_window_bg_alpha(0.85)
+        imgui.begin("splatscope")
+        imgui.push_item_width(-150.0)
+        self._scene(facts, actions)
+        edited = dataclasses.replace(
+            settings,
+            camera=self._camera(settings.camera, facts, actions),
+            render=self._section("Render", settings.render),
+            raster=self._raster(settings.raster, facts),
+            display=self._section("Display", settings.display),
+            capture=self._capture(settings.capture, facts, actions),
+            crop=self._inspect(settings.crop, facts),
+        )
+        imgui.pop_item_width()
+        imgui.end()
+        return edited, actions
+
+    @staticmethod
+    def _section(title: str, settings, open_: bool = True):
+        flags = imgui.TreeNodeFlags_.default_open.value if open_ else 0
+        if imgui.collapsing_header(title, flags):
+            return edit_settings(settings)
+        return settings
+
+    def _scene(self, facts: SceneFacts, actions: list[Action]) -> None:
+        imgui.text(f"Scene: {Path(facts.source).name or facts.source}")
+        imgui.set_item_tooltip(facts.source)
+        visible = f"{facts.latest.visible:,}" if facts.latest else "-"
+        imgui.text(f"{facts.count:,} Gaussians, {visible} visible, SH degree {facts.sh_degree}")
+        imgui.text(f"GPU memory {_mib(facts.gpu_bytes)}, host {_mib(facts.host_bytes)}")
+        imgui.text_disabled(facts.device)
+        _, self.open_path = imgui.input_text("##open", self.open_path)
+        imgui.same_line()
+        if imgui.button("Open") and self.open_path.strip():
+            actions.append(Action("open", self.open_path.strip()))
+        imgui.set_item_tooltip("open a scene file or training folder (or drop one on the window)")
+        if facts.loading:
+            imgui.text(f"loading {facts.loading} ...")
+        if facts.error:
+            imgui.push_text_wrap_pos(0.0)
+            imgui.text_colored(ERROR_COLOUR, facts.error)
+            imgui.pop_text_wrap_pos()
+        if facts.message:
+            imgui.text_wrapped(facts.message)
+
+    def _camera(
+        self, options: CameraOptions, facts: SceneFacts, actions: list[Action]
+    ) -> CameraOptions:
+        if not imgui.collapsing_header("Camera", imgui.TreeNodeFlags_.default_open.value):
+            return options
+        options = edit_settings(options)
+        imgui.text(f"fly speed {facts.fly_speed:.3g} units/s (scroll in fly mode)")
+        for label, action in (("Frame scene", "frame"), ("Reset view", "reset")):
+            if imgui.button(label):
+                actions.append(Action(action))
+            imgui.same_line()
+        if imgui.button("Help (F1)"):
+            actions.append(Action("toggle_help"))
+        if facts.cameras:
+            self.camera_index = min(self.camera_index, len(facts.cameras) - 1)
+            names = [name or f"camera {i}" for i, name in enumerate(facts.cameras)]
+            changed, self.camera_index = imgui.combo("training camera", self.camera_index, names)
+            imgui.set_item_tooltip("fly to one of the scene's cameras ([ and ] step through them)")
+            if changed:
+                actions.append(Action("go_to_camera", self.camera_index))
+        return options
+
+    def _raster(self, raster: RasterSettings, facts: SceneFacts) -> RasterSettings:
+        raster = self._section("Raster", raster)
+        imgui.text_disabled(f"in use: {facts.backend} raster, {facts.sort} sort")
+        return raster
+
+    def _capture(
+        self, options: CaptureOptions, facts: SceneFacts, actions: list[Action]
+    ) -> CaptureOptions:
+        if not imgui.collapsing_header("Capture and camera path"):
+            return options
+        options = edit_settings(options)
+        if imgui.button("Screenshot (F12)"):
+            actions.append(Action("screenshot"))
+        imgui.text(f"path: {facts.keyframes} keyframes, {facts.path_seconds:.1f} s")
+        buttons = (
+            ("Add keyframe (K)", "add_keyframe"),
+            ("Stop" if facts.playing else "Play (Space)", "play_path"),
+            ("Clear", "clear_path"),
+        )
+        for i, (label, action) in enumerate(buttons):
+            if i:
+                imgui.same_line()
+            if imgui.button(label):
+                actions.append(Action(action))
+        _, self.path_file = imgui.input_text("path file", self.path_file)
+        for i, (label, action) in enumerate(
+            (("Save path", "save_path"), ("Load path", "load_path"))
+        ):
+            if i:
+                imgui.same_line()
+            if imgui.button(label) and self.path_file.strip():
+                actions.append(Action(action, self.path_file.strip()))
+        return options
+
+    def _inspect(self, crop: CropBox, facts: SceneFacts) -> CropBox:
+        if not imgui.collapsing_header("Inspect"):
+            return crop
+        _, enabled = imgui.checkbox("crop box", crop.enabled)
+        imgui.set_item_tooltip("hide the Gaussians whose centre lies outside the box")
+        lo, hi = list(crop.lo), list(crop.hi)
+        scene_lo, scene_hi = facts.bounds
+        for axis, name in enumerate("xyz"):
+            span = float(scene_hi[axis] - scene_lo[axis]) or 1.0
+            _, lo[axis], hi[axis] = imgui.drag_float_range2(
+                name, lo[axis], hi[axis], span / 500.0, float(scene_lo[axis]), float(scene_hi[axis])
+            )
+        edited = CropBox(enabled, tuple(lo), tuple(hi))
+        for hist in facts.histograms:
+            _plot_histogram(hist)
+        return edited if edited != crop else crop
+
+
+def _plot_histogram(hist: Histogram) -> None:
+    if implot.begin_plot(hist.label, imgui.ImVec2(-1.0, HISTOGRAM_HEIGHT)):
+        flags = implot.AxisFlags_.auto_fit.value
+        implot.setup_axes("", "", flags, flags)
+        implot.plot_bars("##bars", hist.centers, hist.counts, hist.width)
+        implot.end_plot()

@@ -1,0 +1,83 @@
+"""Every keyboard shortcut and mouse gesture, described once for input handling and the help.
+
+Keys are GLFW key names without the `KEY_` prefix ("F12", "LEFT_BRACKET").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Shortcut:
+    """Keys that trigger one action (on press), or hold one (while down)."""
+
+    keys: tuple[str, ...]
+    action: str
+    help: str
+
+
+PRESSED = (
+    Shortcut(("F1",), "toggle_help", "show / hide this help"),
+    Shortcut(("T",), "toggle_overlay", "show / hide the timing overlay"),
+    Shortcut(("U",), "toggle_panel", "show / hide the settings panel"),
+    Shortcut(("TAB",), "toggle_mode", "switch between orbit and fly mode"),
+    Shortcut(("F",), "frame", "frame the whole scene"),
+    Shortcut(("R", "HOME"), "reset", "reset the view"),
+    Shortcut(("LEFT_BRACKET",), "previous_camera", "go to the previous training camera"),
+    Shortcut(("RIGHT_BRACKET",), "next_camera", "go to the next training camera"),
+    Shortcut(("MINUS",), "fov_narrower", "narrower field of view (5 degrees)"),
+    Shortcut(("EQUAL",), "fov_wider", "wider field of view (5 degrees)"),
+    Shortcut(("F12", "P"), "screenshot", "save a screenshot (PNG, without the UI)"),
+    Shortcut(("K",), "add_keyframe", "add the view as a camera path keyframe"),
+    Shortcut(("SPACE",), "play_path", "play / stop the camera path"),
+    Shortcut(("V",), "toggle_vsync", "vsync on / off"),
+    Shortcut(("ESCAPE",), "quit", "quit"),
+)
+
+HELD = (
+    Shortcut(("W", "UP"), "forward", "move forward"),
+    Shortcut(("S", "DOWN"), "back", "move back"),
+    Shortcut(("A", "LEFT"), "left", "move left"),
+    Shortcut(("D", "RIGHT"), "right", "move right"),
+    Shortcut(("E",), "up", "move up (world up)"),
+    Shortcut(("Q",), "down", "move down"),
+    Shortcut(("Z",), "roll_left", "roll left"),
+    Shortcut(("X",), "roll_right", "roll right"),
+    Shortcut(("LEFT_SHIFT", "RIGHT_SHIFT"), "fast", "hold to move 4x faster"),
+)
+
+MOUSE = (
+    ("left drag", "orbit around the pivot (orbit mode) / look around (fly mode)"),
+    ("right or middle drag", "pan"),
+    ("scroll", "zoom (orbit mode) / flying speed (fly mode)"),
+    ("drop a file on the window", "open that scene"),
+)
+
+_LABELS = {
+    "LEFT_BRACKET": "[",
+    "RIGHT_BRACKET": "]",
+    "MINUS": "-",
+    "EQUAL": "=",
+    "ESCAPE": "Esc",
+    "LEFT_SHIFT": "Shift",
+    "RIGHT_SHIFT": "",
+    "UP": "Up",
+    "DOWN": "Down",
+    "LEFT": "Left",
+    "RIGHT": "Right",
+}
+
+
+def key_label(key: str) -> str:
+    """How a key is written in the help ("[" for LEFT_BRACKET, "Tab" for TAB)."""
+    return _LABELS.get(key, key if len(key) == 1 or key[0] == "F" else key.title())
+
+
+def help_rows() -> list[tuple[str, str]]:
+    """(keys or gesture, what it does) for every shortcut and gesture, for the help window."""
+    rows = []
+    for shortcut in (*PRESSED, *HELD):
+        labels = [key_label(key) for key in shortcut.keys]
+        rows.append((" / ".join(label for label in labels if label), shortcut.help))
+    return rows + list(MOUSE)

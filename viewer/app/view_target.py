@@ -1,0 +1,95 @@
+"""The splats' image kept between frames: re-rendered only when what it shows changed.
+
+On software GL a splat frame takes a large part of a second while the UI should answer every
+frame; so the renderer draws into an offscreen framebuffer of the window's size, and each frame
+copies that to the window before the UI is drawn over it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+
+import moderngl
+import OpenGL.GL as gl
+
+from viewer.camera import Camera
+from viewer.render.renderer import SplatRenderer
+from viewer.settings import RenderSettings
+from viewer.stats import FrameStats
+
+
+def camera_key(camera: Camera) -> tuple:
+    """A hashable value equal for cameras that give the same image."""
+    intrinsics = (camera.width, camera.height, camera.fx, camera.fy, camera.cx, camera.cy)
+    return (*intrinsics, camera.world_to_camera.tobytes())
+
+
+class ViewTarget:
+    """An RGBA8 framebuffer of the window's size holding the last splat image."""
+
+    def __init__(self, ctx: moderngl.Context) -> None:
+        self.ctx = ctx
+        self.texture: moderngl.Texture | None = None
+        self.framebuffer: moderngl.Framebuffer | None = None
+        self._shown: Hashable | None = None  # key of what the image shows
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(width, height) in pixels; (0, 0) before the first frame."""
+        return self.texture.size if self.texture is not None else (0, 0)
+
+    def render(
+        self,
+        renderer: SplatRenderer,
+        camera: Camera,
+        settings: RenderSettings,
+        state: Hashable,
+        always: bool = False,
+    ) -> FrameStats | None:
+        """Render the splats when the camera, settings or `state` changed (or `always`).
+
+        Args:
+            state: everything else the image depends on (raster settings, scene and flag
+                versions), compared with the last render's.
+
+        Returns:
+            The renderer's stats of the newest timed frame, or None when nothing was rendered.
+        """
+        key = (camera_key(camera), settings, state)
+        if not always and key == self._shown:
+            return None
+        self._ensure_size(camera.width, camera.height)
+        stats = renderer.render(camera, settings, self.framebuffer)
+        self._shown = key
+        return stats
+
+    def invalidate(self) -> None:
+        """Make the next `render` draw whatever its arguments."""
+        self._shown = None
+
+    def present(self) -> None:
+        """Copy the image to the window's framebuffer, pixel for pixel from the bottom left."""
+        if self.framebuffer is None:
+            return
+        width, height = self.size
+        gl.glDisable(gl.GL_SCISSOR_TEST)  # blits are clipped by the scissor box
+        gl.glBindFramebuffer(gl.GL_READ_FRAMEBUFFER, self.framebuffer.glo)
+        gl.glBindFramebuffer(gl.GL_DRAW_FRAMEBUFFER, 0)
+        gl.glBlitFramebuffer(
+            0, 0, width, height, 0, 0, width, height, gl.GL_COLOR_BUFFER_BIT, gl.GL_NEAREST
+        )
+        gl.glBindFramebuffer(gl.GL_FRAMEBUFFER, 0)
+
+    def _ensure_size(self, width: int, height: int) -> None:
+        if self.size == (width, height):
+            return
+        self.release()
+        self.texture = self.ctx.texture((width, height), 4)
+        self.framebuffer = self.ctx.framebuffer(color_attachments=[self.texture])
+
+    def release(self) -> None:
+        """Free the GL objects."""
+        for obj in (self.framebuffer, self.texture):
+            if obj is not None:
+                obj.release()
+        self.texture = self.framebuffer = None
