@@ -9,6 +9,7 @@ import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 
@@ -22,6 +23,7 @@ SPIRAL_TURNS = 2.0
 SPIRAL_ELEVATION_DEGREES = (60.0, 5.0)  # from, to
 SPIRAL_DISTANCE_SCALE = (1.4, 0.8)  # from, to; times the framing distance
 PATH_FILE_VERSION = 1
+T = TypeVar("T", float, np.ndarray)
 
 
 @dataclass(frozen=True)
@@ -208,6 +210,6 @@ def _nearest_rotation(matrix: np.ndarray) -> np.ndarray:
     return u @ vt
 
 
-def _lerp(a, b, t: float):
+def _lerp(a: T, b: T, t: float) -> T:
     """a + (b - a) t, for floats and arrays."""
     return a + (b - a) * t

@@ -28,11 +28,18 @@ from viewer.settings import RenderSettings
 from viewer.stats import FrameStats
 
 
+class FrameTimer(Protocol):
+    """What the loop reads of a renderer's timer."""
+
+    frame: int  # index of the newest frame begun
+    lag: int  # how many frames late its stats arrive
+
+
 class Renderer(Protocol):
     """What the loop needs of a renderer (SplatRenderer, or a fake in tests)."""
 
     backend: str
-    timer: object  # has .frame (index of the last frame begun) and .lag (frames stats are late)
+    timer: FrameTimer
 
     def render(
         self, camera: Camera, settings: RenderSettings, output: moderngl.Framebuffer
@@ -81,26 +88,26 @@ class Target:
     records: list[FrameRecord] = field(default_factory=list)
     _waiting: dict[int, FrameRecord] = field(default_factory=dict)
 
-    def render(self, camera: Camera) -> FrameStats | None:
-        """Render one frame; stats that arrive are matched to their timed frame, if any."""
-        stats = self.renderer.render(camera, self.config.render, self.output)
-        if stats is not None and stats.frame in self._waiting:
-            self._waiting.pop(stats.frame).attach(stats, self.renderer.backend)
-        return stats
+    def render(self, camera: Camera) -> None:
+        """Render one untimed frame (stats that arrive still go to their timed frame)."""
+        self._take(self.renderer.render(camera, self.config.render, self.output))
 
     def timed(self, camera: Camera, frame: int, finish: Callable[[], None]) -> FrameRecord:
         """Render path frame `frame` between two finish() calls and record it."""
         finish()
         start = time.perf_counter()
-        stats = self.render(camera)
+        stats = self.renderer.render(camera, self.config.render, self.output)
         finish()
         record = FrameRecord(self.config.name, frame, (time.perf_counter() - start) * 1e3)
-        if stats is not None and stats.frame == self.renderer.timer.frame:
-            record.attach(stats, self.renderer.backend)
-        else:
-            self._waiting[self.renderer.timer.frame] = record
+        self._waiting[self.renderer.timer.frame] = record
+        self._take(stats)
         self.records.append(record)
         return record
+
+    def _take(self, stats: FrameStats | None) -> None:
+        """Give a frame's stats to its record, if that frame was timed."""
+        if stats is not None and stats.frame in self._waiting:
+            self._waiting.pop(stats.frame).attach(stats, self.renderer.backend)
 
     def drain(self, camera: Camera) -> None:
         """Render untimed frames until the stats of every timed frame are in."""
