@@ -133,6 +133,15 @@ def test_path_file_interpolates_between_keyframes(tmp_path: Path) -> None:
     assert middle.fov_y_degrees == pytest.approx(60.0)
 
 
+def test_path_file_passes_through_every_keyframe(tmp_path: Path) -> None:
+    keys = [Camera.look_at((x, 0, -5), (0, 0, 0), (0, -1, 0), 320, 180, 50.0) for x in (0, 2, 3)]
+    file = write_path(tmp_path / "three.json", [(0.0, keys[0]), (1.0, keys[1]), (2.0, keys[2])])
+    cameras = camera_path(str(file), None, W, H, 5)  # t = 0, 0.5, 1, 1.5, 2
+    for camera, key in zip(cameras[::2], keys, strict=True):
+        assert np.allclose(camera.world_to_camera, key.world_to_camera)
+    assert [c.name for c in cameras] == [f"path {i}" for i in range(5)]
+
+
 @pytest.mark.parametrize(
     ("content", "message"),
     [

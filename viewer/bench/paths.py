@@ -5,14 +5,14 @@ Every path is a pure function of its inputs (no random numbers), so runs are rep
 
 from __future__ import annotations
 
-import json
+import dataclasses
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
 
 import numpy as np
 
+from viewer.app.camera_path import CameraPath
 from viewer.camera import Camera
 from viewer.errors import SceneError
 from viewer.framing import frame_bounds, guess_up_axis
@@ -22,8 +22,6 @@ PATH_KINDS = ("orbit", "spiral", "cameras")
 SPIRAL_TURNS = 2.0
 SPIRAL_ELEVATION_DEGREES = (60.0, 5.0)  # from, to
 SPIRAL_DISTANCE_SCALE = (1.4, 0.8)  # from, to; times the framing distance
-PATH_FILE_VERSION = 1
-T = TypeVar("T", float, np.ndarray)
 
 
 @dataclass(frozen=True)
@@ -99,8 +97,8 @@ def spiral(scene: GaussianScene, width: int, height: int, frames: int) -> list[C
     cameras = []
     for i in range(frames):
         t = i / max(frames - 1, 1)
-        elevation = math.radians(_lerp(*SPIRAL_ELEVATION_DEGREES, t))
-        scale = _lerp(*SPIRAL_DISTANCE_SCALE, t)
+        elevation = math.radians(np.interp(t, (0.0, 1.0), SPIRAL_ELEVATION_DEGREES))
+        scale = float(np.interp(t, (0.0, 1.0), SPIRAL_DISTANCE_SCALE))
         azimuth = 2.0 * math.pi * SPIRAL_TURNS * t
         cameras.append(ring.camera(azimuth, elevation, scale, width, height, f"spiral {i}"))
     return cameras
@@ -119,24 +117,22 @@ def scene_cameras(scene: GaussianScene, width: int, height: int, frames: int) ->
 
 
 def path_file(path: str | Path, width: int, height: int, frames: int) -> list[Camera]:
-    """A camera path recorded in the viewer, sampled at `frames` even times.
-
-    The file is {"version": 1, "keyframes": [{"time": s, "camera": {width, height, fx, fy, cx,
-    cy, world_to_camera}}]}. Between keyframes positions and intrinsics are interpolated linearly
-    and rotations by the nearest rotation to the blended matrices.
+    """A camera path recorded in the viewer, sampled at `frames` even times from its first
+    keyframe to its last, played back as the viewer plays it (`viewer.app.camera_path`).
 
     Raises:
-        SceneError: when the file is missing or not such a path.
+        SceneError: when the file is missing or not a camera path with keyframes.
     """
-    times, keys = _read_keyframes(Path(path))
-    keys = [key.resized(width, height) for key in keys]
-    cameras = []
-    for i, t in enumerate(np.linspace(times[0], times[-1], frames)):
-        j = int(np.clip(np.searchsorted(times, t, side="right") - 1, 0, len(keys) - 2))
-        span = times[j + 1] - times[j] if len(keys) > 1 else 0.0
-        weight = float(np.clip((t - times[j]) / span, 0.0, 1.0)) if span > 0 else 0.0
-        cameras.append(_blend(keys[j], keys[min(j + 1, len(keys) - 1)], weight, f"path {i}"))
-    return cameras
+    if not Path(path).exists():
+        raise SceneError(path, f"no such file (--path takes {', '.join(PATH_KINDS)} or a file)")
+    recorded = CameraPath.load(path)
+    if not recorded.keyframes:
+        raise SceneError(path, "the camera path has no keyframes")
+    times = np.linspace(recorded.keyframes[0].time, recorded.duration, frames)
+    return [
+        dataclasses.replace(recorded.camera(float(t), width, height), name=f"path {i}")
+        for i, t in enumerate(times)
+    ]
 
 
 def camera_path(
@@ -154,62 +150,3 @@ def camera_path(
     if kind in makers:
         return makers[kind](scene, width, height, frames)
     return path_file(kind, width, height, frames)
-
-
-def _read_keyframes(path: Path) -> tuple[np.ndarray, list[Camera]]:
-    """([K] float64 non-decreasing times, K cameras) of a camera path file."""
-    try:
-        data = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise SceneError(
-            path, f"no such file (use {', '.join(PATH_KINDS)} or a path file)"
-        ) from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise SceneError(path, f"not a JSON camera path ({exc})") from None
-    if not isinstance(data, dict) or data.get("version") != PATH_FILE_VERSION:
-        raise SceneError(path, f"not a camera path file of version {PATH_FILE_VERSION}")
-    try:
-        keyframes = data["keyframes"]
-        times = np.array([float(k["time"]) for k in keyframes], dtype=np.float64)
-        cameras = [Camera.from_dict(k["camera"]) for k in keyframes]
-    except (KeyError, TypeError, ValueError) as exc:
-        raise SceneError(path, f"bad keyframe: {exc!r}") from None
-    if not cameras:
-        raise SceneError(path, "the camera path has no keyframes")
-    if not (np.isfinite(times).all() and (np.diff(times) >= 0).all()):
-        raise SceneError(path, "keyframe times must be finite and non-decreasing")
-    return times, cameras
-
-
-def _blend(a: Camera, b: Camera, weight: float, name: str) -> Camera:
-    """The camera `weight` of the way from `a` to `b` (same image size)."""
-    rotation = _nearest_rotation(
-        _lerp(a.world_to_camera[:3, :3], b.world_to_camera[:3, :3], weight)
-    )
-    position = _lerp(a.position, b.position, weight)
-    w2c = np.eye(4)
-    w2c[:3, :3] = rotation
-    w2c[:3, 3] = -rotation @ position
-    return Camera(
-        a.width,
-        a.height,
-        _lerp(a.fx, b.fx, weight),
-        _lerp(a.fy, b.fy, weight),
-        _lerp(a.cx, b.cx, weight),
-        _lerp(a.cy, b.cy, weight),
-        w2c,
-        name,
-    )
-
-
-def _nearest_rotation(matrix: np.ndarray) -> np.ndarray:
-    """[3, 3] float64 rotation closest to `matrix` in the Frobenius norm (polar decomposition)."""
-    u, _, vt = np.linalg.svd(matrix)
-    if np.linalg.det(u @ vt) < 0:
-        u[:, -1] = -u[:, -1]
-    return u @ vt
-
-
-def _lerp(a: T, b: T, t: float) -> T:
-    """a + (b - a) t, for floats and arrays."""
-    return a + (b - a) * t
