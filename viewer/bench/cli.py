@@ -1,4 +1,8 @@
-"""The `splatscope bench` subcommand: arguments, progress line, and the run from scene to report."""
+"""The `splatscope bench` subcommand: arguments, progress line, and the run from scene to report.
+
+The measuring modules (torch, GL) are imported only when the bench runs, not when the
+`splatscope` parser is built.
+"""
 
 from __future__ import annotations
 
@@ -17,8 +21,6 @@ from viewer.bench.configs import (
     parse_config,
 )
 from viewer.bench.paths import PATH_KINDS, camera_path
-from viewer.bench.report import BenchSetup, summary_table, write_outputs
-from viewer.bench.runner import measure
 from viewer.cli import EXIT_BAD_INPUT, load_scene_or_builtin
 from viewer.render.timers import CLOCK_FINISH, CLOCK_GL_TIMER
 
@@ -120,6 +122,9 @@ class Progress:
 
 def run_bench(args: argparse.Namespace) -> int:
     """Run `splatscope bench`; returns the exit code (2 for bad input)."""
+    from viewer.bench.report import BenchSetup, summary_table, write_outputs
+    from viewer.bench.runner import measure
+
     try:
         configs = [c for path in args.sweep or [] for c in load_sweep(path)]
         configs = check_configs(configs + [parse_config(text) for text in args.config or []])
