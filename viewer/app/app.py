@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+from collections.abc import Callable
 from pathlib import Path
 
 import glfw
@@ -263,27 +264,27 @@ class ViewerApp:
     # -- actions (shortcuts and panel buttons) --------------------------------------------------
 
     def perform(self, action: str, argument=None) -> None:
-        """Run a shortcut or panel action by name (see `viewer.app.shortcuts`)."""
-        toggles = {
-            "toggle_help": "help",
-            "toggle_overlay": "overlay",
-            "toggle_panel": "panel",
-            "toggle_vsync": "vsync",
-        }
-        if action in toggles:
-            self._toggle(toggles[action])
-            return
-        handlers = {
-            "toggle_mode": lambda: self.controller.set_mode(
-                "fly" if self.controller.mode == "orbit" else "orbit"
+        """Run a shortcut or panel action by name (see `shortcuts.PRESSED`, `PANEL_ACTIONS`)."""
+        self._handlers(argument)[action]()
+
+    def _handlers(self, argument) -> dict[str, Callable[[], None]]:
+        """Each action's handler; `argument` is a panel action's path or index."""
+        controller = self.controller
+        return {
+            "toggle_help": lambda: self._toggle("help"),
+            "toggle_overlay": lambda: self._toggle("overlay"),
+            "toggle_panel": lambda: self._toggle("panel"),
+            "toggle_vsync": lambda: self._toggle("vsync"),
+            "toggle_mode": lambda: controller.set_mode(
+                "fly" if controller.mode == "orbit" else "orbit"
             ),
-            "frame": self.controller.frame,
-            "reset": self.controller.reset,
+            "frame": controller.frame,
+            "reset": controller.reset,
             "previous_camera": lambda: self._step_camera(-1),
             "next_camera": lambda: self._step_camera(1),
             "go_to_camera": lambda: self._go_to_camera(argument),
-            "fov_narrower": lambda: self._change_fov(-FOV_STEP_DEGREES),
-            "fov_wider": lambda: self._change_fov(FOV_STEP_DEGREES),
+            "fov_narrower": lambda: controller.set_fov(controller.fov_y_degrees - FOV_STEP_DEGREES),
+            "fov_wider": lambda: controller.set_fov(controller.fov_y_degrees + FOV_STEP_DEGREES),
             "screenshot": self._screenshot,
             "add_keyframe": self._add_keyframe,
             "play_path": self._toggle_playback,
@@ -293,15 +294,11 @@ class ViewerApp:
             "open": lambda: self.open(argument),
             "quit": self.window.close,
         }
-        handlers[action]()
 
     def _toggle(self, field: str) -> None:
         display = self.settings.display
         new = dataclasses.replace(display, **{field: not getattr(display, field)})
         self._apply(dataclasses.replace(self.settings, display=new))
-
-    def _change_fov(self, degrees: float) -> None:
-        self.controller.set_fov(self.controller.fov_y_degrees + degrees)
 
     def _step_camera(self, step: int) -> None:
         cameras = self.scene.cameras

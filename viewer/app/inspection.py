@@ -64,7 +64,7 @@ class Histogram:
 def histogram(label: str, values: np.ndarray, lo: float, hi: float) -> Histogram:
     """The histogram of `values` over [lo, hi] (values outside are counted in the end bins)."""
     edges = np.linspace(lo, hi, HISTOGRAM_BINS + 1)
-    counts, _ = np.histogram(np.clip(values, lo, hi), bins=edges)
+    counts, _ = np.histogram(np.clip(np.asarray(values, np.float64), lo, hi), bins=edges)
     return Histogram(
         label, (edges[:-1] + edges[1:]) / 2.0, counts.astype(np.float64), edges[1] - edges[0]
     )

@@ -75,7 +75,10 @@ def _graph(history: StatsHistory) -> None:
     implot.setup_axes(
         "frame", "ms", implot.AxisFlags_.auto_fit.value, implot.AxisFlags_.auto_fit.value
     )
-    implot.setup_legend(implot.Location_.north_west.value)
+    implot.setup_legend(
+        implot.Location_.north.value,
+        implot.LegendFlags_.outside.value | implot.LegendFlags_.horizontal.value,
+    )
     names, stack = stacked_passes(history)
     xs = np.array([f.frame for f in history.frames], dtype=np.float64)
     for i, name in enumerate(names):

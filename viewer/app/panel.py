@@ -22,6 +22,7 @@ from viewer.stats import FrameStats
 
 ERROR_COLOUR = imgui.ImVec4(1.0, 0.45, 0.4, 1.0)
 PANEL_WIDTH = 380.0
+MARGIN = 8.0
 HISTOGRAM_HEIGHT = 110.0
 
 
@@ -74,10 +75,16 @@ class SceneFacts:
     histograms: tuple[Histogram, ...]
 
 
+PANEL_ACTIONS = ("open", "go_to_camera", "clear_path", "save_path", "load_path")
+
+
 @dataclass(frozen=True)
 class Action:
-    """Something a button asked for; `name` is a shortcut action or open, go_to_camera,
-    clear_path, save_path, load_path; `argument` a path or an index."""
+    """Something a button asked for: a shortcut's action or one of PANEL_ACTIONS.
+
+    Attributes:
+        name: the action. argument: its file path or camera index, if it takes one.
+    """
 
     name: str
     argument: Any = None
@@ -100,8 +107,13 @@ class Panel:
     ) -> tuple[PanelSettings, list[Action]]:
         """Draw the panel; returns the settings as edited and the actions asked for."""
         actions: list[Action] = []
-        imgui.set_next_window_pos(imgui.ImVec2(8.0, 8.0), imgui.Cond_.first_use_ever)
+        viewport = imgui.get_main_viewport()
+        imgui.set_next_window_pos(imgui.ImVec2(MARGIN, MARGIN), imgui.Cond_.first_use_ever)
         imgui.set_next_window_size(imgui.ImVec2(PANEL_WIDTH, 0.0), imgui.Cond_.first_use_ever)
+        imgui.set_next_window_size_constraints(
+            imgui.ImVec2(0.0, 0.0),
+            imgui.ImVec2(viewport.work_size.x - 2 * MARGIN, viewport.work_size.y - 2 * MARGIN),
+        )
         imgui.set_next_window_bg_alpha(0.85)
         imgui.begin("splatscope")
         imgui.push_item_width(-150.0)

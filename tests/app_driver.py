@@ -1,0 +1,183 @@
+"""Drive the viewer like a person: a private X server (Xvfb), the viewer in its own process, real
+input events from xdotool and screen captures of the X server.
+
+The test process never makes a GL context itself (an EGL context and a GLX window must not share
+a process), so the window always lives in a child process.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+SCREEN = (1024, 768)
+REPO = Path(__file__).resolve().parents[1]
+
+
+def missing_tools() -> list[str]:
+    """The programs these tests need that are not installed."""
+    return [tool for tool in ("Xvfb", "xdotool") if shutil.which(tool) is None]
+
+
+def wait_until(predicate: Callable[[], object], timeout: float, what: str, poll: float = 0.2):
+    """Poll `predicate` until it returns something truthy; returns that.
+
+    Raises:
+        TimeoutError: naming `what` when `timeout` seconds pass first.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(poll)
+
+
+class XServer:
+    """An Xvfb server on a display number it picks itself (-displayfd)."""
+
+    def __init__(self) -> None:
+        read_fd, write_fd = os.pipe()
+        self.process = subprocess.Popen(
+            ["Xvfb", "-displayfd", str(write_fd), "-screen", "0", f"{SCREEN[0]}x{SCREEN[1]}x24",
+             "-nolisten", "tcp"],
+            pass_fds=(write_fd,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        os.close(write_fd)
+        with os.fdopen(read_fd) as pipe:
+            number = pipe.readline().strip()
+        if not number:
+            self.process.kill()
+            raise RuntimeError("Xvfb did not start")
+        self.display = f":{number}"
+
+    def env(self) -> dict[str, str]:
+        """This process's environment pointed at the server (for child processes only)."""
+        env = dict(os.environ, DISPLAY=self.display)
+        for name in ("WAYLAND_DISPLAY", "PYOPENGL_PLATFORM"):
+            env.pop(name, None)
+        return env
+
+    def grab(self) -> np.ndarray:
+        """[H, W, 3] uint8 of the whole screen."""
+        from PIL import ImageGrab
+
+        return np.asarray(ImageGrab.grab(xdisplay=self.display).convert("RGB"))
+
+    def xdotool(self, *args: str) -> str:
+        """Run xdotool on this display; returns its stdout."""
+        result = subprocess.run(
+            ["xdotool", *args], env=self.env(), capture_output=True, text=True, timeout=20
+        )
+        if result.returncode != 0:
+            raise RuntimeError(f"xdotool {' '.join(args)} failed: {result.stderr.strip()}")
+        return result.stdout
+
+    def move(self, x: int, y: int) -> None:
+        """Move the pointer to screen pixel (x, y)."""
+        self.xdotool("mousemove", str(x), str(y))
+
+    def drag(self, button: int, start: tuple[int, int], end: tuple[int, int], steps: int = 8):
+        """Press `button` (1 left, 2 middle, 3 right) at `start`, move to `end`, release."""
+        self.move(*start)
+        self.xdotool("mousedown", str(button))
+        for i in range(1, steps + 1):
+            t = i / steps
+            self.move(
+                round(start[0] + (end[0] - start[0]) * t), round(start[1] + (end[1] - start[1]) * t)
+            )
+            time.sleep(0.03)
+        self.xdotool("mouseup", str(button))
+
+    def scroll(self, at: tuple[int, int], clicks: int) -> None:
+        """Turn the wheel over `at`: clicks > 0 away from the user (button 4), else button 5."""
+        self.move(*at)
+        self.xdotool(
+            "click", "--repeat", str(abs(clicks)), "--delay", "30", "4" if clicks > 0 else "5"
+        )
+
+    def key(self, *names: str) -> None:
+        """Press and release keys (X keysym names: "t", "F12", "Escape") in the focused window."""
+        self.xdotool("key", "--delay", "50", *names)
+
+    def close(self) -> None:
+        """Stop the server."""
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+
+
+class Viewer:
+    """`python -m viewer view ...` on an X server, in `cwd` (where screenshots land)."""
+
+    def __init__(self, server: XServer, args: Sequence[str], cwd: Path) -> None:
+        self.server = server
+        self.log = cwd / "viewer.log"
+        with self.log.open("w") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "viewer", "view", *args],
+                cwd=cwd, env=server.env(), stdout=log, stderr=subprocess.STDOUT,
+            )  # fmt: skip
+
+    def output(self) -> str:
+        """What the viewer printed so far."""
+        return self.log.read_text()
+
+    def wait_for_window(self, timeout: float = 60.0) -> tuple[int, int, int, int]:
+        """Wait until the viewer's window shows a scene; returns its (x, y, width, height)."""
+
+        def window():
+            if self.process.poll() is not None:
+                raise RuntimeError(f"the viewer exited early:\n{self.output()}")
+            found = subprocess.run(
+                ["xdotool", "search", "--name", "splatscope - "],
+                env=self.server.env(), capture_output=True, text=True,
+            )  # fmt: skip
+            return found.stdout.split()[:1]
+
+        window_id = wait_until(window, timeout, "the viewer window")[0]
+        geometry = self.server.xdotool("getwindowgeometry", "--shell", window_id)
+        values = dict(line.split("=") for line in geometry.split())
+        return tuple(int(values[k]) for k in ("X", "Y", "WIDTH", "HEIGHT"))
+
+    def stop(self) -> int:
+        """End the viewer (if it still runs); returns its exit code."""
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+        return self.process.wait()
+
+
+def settled(server: XServer, region: Callable[[np.ndarray], np.ndarray], timeout: float = 30.0):
+    """The screen once `region` of it stopped changing between two grabs 0.5 s apart."""
+    previous = [region(server.grab())]
+
+    def same():
+        time.sleep(0.5)
+        current = region(server.grab())
+        stable = np.array_equal(current, previous[0])
+        previous[0] = current
+        return stable
+
+    wait_until(same, timeout, "the screen to stop changing", poll=0.0)
+    return previous[0]
+
+
+def changed_fraction(a: np.ndarray, b: np.ndarray, tolerance: int = 8) -> float:
+    """Fraction of pixels whose largest channel difference exceeds `tolerance`."""
+    diff = np.abs(a.astype(np.int16) - b.astype(np.int16)).max(axis=-1)
+    return float((diff > tolerance).mean())

@@ -1,0 +1,258 @@
+"""The UI without a window: generated widgets, panel, overlay and shortcuts on a headless ImGui."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+from imgui_bundle import imgui, implot
+
+from viewer.app import shortcuts, widgets
+from viewer.app.help_window import draw_help
+from viewer.app.inspection import CropBox, histogram
+from viewer.app.options import CameraOptions, CaptureOptions, DisplayOptions
+from viewer.app.overlay import draw_overlay, stacked_passes
+from viewer.app.panel import Action, Panel, PanelSettings, SceneFacts
+from viewer.app.widgets import edit_settings, edit_value, widget_kind
+from viewer.setting_specs import SettingSpec, specs
+from viewer.settings import RasterSettings, RenderSettings
+from viewer.stats import FrameStats, StatsHistory
+
+SETTINGS_CLASSES = (RenderSettings, RasterSettings, DisplayOptions, CameraOptions, CaptureOptions)
+
+
+@pytest.fixture
+def gui():
+    """A headless ImGui + ImPlot context; `gui(draw)` runs one frame of `draw` and returns it."""
+    imgui.create_context()
+    implot.create_context()
+    io = imgui.get_io()
+    io.set_ini_filename(None)
+    io.display_size = imgui.ImVec2(1280.0, 720.0)
+    io.backend_flags |= imgui.BackendFlags_.renderer_has_textures.value
+
+    def frame(draw):
+        io.delta_time = 1.0 / 60.0
+        imgui.new_frame()
+        result = draw()
+        imgui.render()
+        return result
+
+    yield frame
+    implot.destroy_context()
+    imgui.destroy_context()
+
+
+def in_window(draw):
+    """`draw` inside a fixed test window at the top left; returns (result, last item rect)."""
+    imgui.set_next_window_pos(imgui.ImVec2(0.0, 0.0))
+    imgui.set_next_window_size(imgui.ImVec2(600.0, 400.0))
+    imgui.begin("test")
+    result = draw()
+    rect = (imgui.get_item_rect_min(), imgui.get_item_rect_max())
+    imgui.end()
+    return result, rect
+
+
+def click(gui, draw, rect):
+    """Press and release the left button at the centre of `rect` over three frames of `draw`."""
+    centre = ((rect[0].x + rect[1].x) / 2, (rect[0].y + rect[1].y) / 2)
+    io = imgui.get_io()
+    io.add_mouse_pos_event(*centre)
+    gui(draw)
+    io.add_mouse_button_event(0, True)
+    gui(draw)
+    io.add_mouse_button_event(0, False)
+    return gui(draw)
+
+
+def facts(**changes) -> SceneFacts:
+    base = SceneFacts(
+        source="/data/scene.ply", count=1000, sh_degree=3,
+        bounds=(np.zeros(3, np.float32), np.ones(3, np.float32)), cameras=("a", "b"),
+        gpu_bytes=2**20, host_bytes=2**21, device="test GL", backend="quads", sort="cpu",
+        latest=None, fly_speed=1.0, keyframes=0, path_seconds=0.0, playing=False, loading="",
+        message="", error="", histograms=(histogram("opacity", np.linspace(0, 1, 50), 0, 1),),
+    )  # fmt: skip
+    return dataclasses.replace(base, **changes)
+
+
+def panel_settings() -> PanelSettings:
+    return PanelSettings(
+        RenderSettings(), RasterSettings(), DisplayOptions(), CameraOptions(), CaptureOptions(),
+        CropBox(),
+    )  # fmt: skip
+
+
+# -- generated widgets -----------------------------------------------------------------------
+
+
+def test_every_setting_gets_a_widget_of_its_kind():
+    kinds = {s.name: widget_kind(s) for cls in SETTINGS_CLASSES for s in specs(cls)}
+    assert kinds["sh_degree"] == "slider_int"
+    assert kinds["background"] == "color"
+    assert kinds["splat_scale"] == "slider_float"
+    assert kinds["antialias"] == "checkbox"
+    assert kinds["backend"] == kinds["sort"] == kinds["mode"] == kinds["up_axis"] == "combo"
+    assert kinds["width"] == "slider_int"
+
+
+def test_widget_kinds_of_other_shapes():
+    def spec(kind, default, range_=None, choices=None):
+        return SettingSpec("x", kind, default, "", "", range_, choices)
+
+    assert widget_kind(spec(float, 1.0)) == "input_float"
+    assert widget_kind(spec(int, 1)) == "input_int"
+    assert widget_kind(spec(tuple, (0.5, 0.5), (0.0, 1.0))) == "drag_floats"
+    with pytest.raises(ValueError, match="no widget"):
+        widget_kind(spec(dict, {}))
+
+
+@pytest.mark.parametrize("cls", SETTINGS_CLASSES)
+def test_untouched_settings_come_back_unchanged(gui, cls):
+    settings = cls()
+    result, _ = gui(lambda: in_window(lambda: edit_settings(settings)))
+    assert result is settings
+
+
+def test_clicking_a_checkbox_returns_new_settings(gui):
+    spec = next(s for s in specs(RenderSettings) if s.name == "antialias")
+
+    def draw():
+        return in_window(lambda: edit_value(spec, False))
+
+    _, rect = gui(draw)
+    (changed, value), _ = click(gui, draw, rect)
+    assert changed and value is True
+
+
+def test_clicking_in_a_generated_section_returns_replaced_settings(gui, monkeypatch):
+    settings = RenderSettings()
+    rects = {}
+    original = widgets.edit_value
+
+    def recording(spec, value):
+        result = original(spec, value)
+        rects[spec.name] = (imgui.get_item_rect_min(), imgui.get_item_rect_max())
+        return result
+
+    monkeypatch.setattr(widgets, "edit_value", recording)
+
+    def draw():
+        return in_window(lambda: edit_settings(settings))[0]
+
+    gui(draw)
+    assert set(rects) == {s.name for s in specs(RenderSettings)}
+    edited = click(gui, draw, rects["antialias"])
+    assert edited == dataclasses.replace(settings, antialias=True)
+    assert edited is not settings
+
+
+def test_every_value_drawn_passes_its_setting_check(gui):
+    for cls in SETTINGS_CLASSES:
+        settings = cls()
+        for spec in specs(cls):
+            value = getattr(settings, spec.name)
+            (_, drawn), _ = gui(lambda: in_window(lambda: edit_value(spec, value)))  # noqa: B023
+            spec.check(drawn)
+
+
+# -- panel ------------------------------------------------------------------------------------
+
+
+def test_panel_returns_the_settings_it_read_and_no_actions(gui):
+    panel, settings = Panel(), panel_settings()
+    for _ in range(2):
+        edited, actions = gui(lambda: panel.draw(settings, facts()))
+        assert edited == settings
+        assert actions == []
+
+
+def test_panel_buttons_become_actions(gui, monkeypatch):
+    pressed = {"Frame scene", "Screenshot (F12)", "Save path", "Open"}
+    monkeypatch.setattr(imgui, "button", lambda label, *args: label in pressed)
+    monkeypatch.setattr(imgui, "collapsing_header", lambda label, flags=0: True)  # all open
+    panel = Panel()
+    panel.open_path = " other.ply "
+    _, actions = gui(lambda: panel.draw(panel_settings(), facts()))
+    assert actions == [
+        Action("open", "other.ply"),
+        Action("frame"),
+        Action("screenshot"),
+        Action("save_path", "camera_path.json"),
+    ]
+
+
+def test_panel_shows_errors_and_loading_without_failing(gui):
+    panel = Panel()
+    shown = facts(
+        error="could not open x.ply: truncated", loading="y.ply", message="saved",
+        latest=FrameStats(frame=3, clock="finish+wall", total=1000, visible=10),
+    )  # fmt: skip
+    edited, actions = gui(lambda: panel.draw(panel_settings(), shown))
+    assert edited == panel_settings()
+    assert actions == []
+
+
+# -- overlay ----------------------------------------------------------------------------------
+
+
+def history_of(*frames: dict[str, float]) -> StatsHistory:
+    history = StatsHistory()
+    for i, passes in enumerate(frames):
+        history.add(FrameStats(i, "finish+wall", passes, {}, sum(passes.values()) + 1, 100, 50))
+    return history
+
+
+def test_stacked_passes_are_cumulative_in_pipeline_order():
+    history = history_of(
+        {"sort": 2.0, "preprocess": 1.0, "raster": 3.0},
+        {"preprocess": 1.5, "raster": 4.0, "resolve": 0.5},
+    )
+    names, stack = stacked_passes(history)
+    assert names == ["preprocess", "sort", "raster", "resolve"]
+    np.testing.assert_allclose(stack[:, 0], [0.0, 1.0, 3.0, 6.0, 6.0])
+    np.testing.assert_allclose(stack[:, 1], [0.0, 1.5, 1.5, 5.5, 6.0])
+
+
+def test_stacked_passes_of_an_empty_history():
+    names, stack = stacked_passes(StatsHistory())
+    assert names == [] and stack.shape == (1, 0)
+
+
+@pytest.mark.parametrize("frames", [0, 1, 30])
+def test_overlay_draws_any_history(gui, frames):
+    history = history_of(*({"preprocess": 1.0, "raster": 2.0 + i % 3} for i in range(frames)))
+    gui(lambda: draw_overlay(history, "quads", "cpu"))
+
+
+# -- shortcuts and help -----------------------------------------------------------------------
+
+
+def test_no_key_is_bound_twice():
+    keys = [key for s in (*shortcuts.PRESSED, *shortcuts.HELD) for key in s.keys]
+    assert len(keys) == len(set(keys))
+
+
+def test_every_key_is_a_glfw_key():
+    import glfw
+
+    for s in (*shortcuts.PRESSED, *shortcuts.HELD):
+        for key in s.keys:
+            assert isinstance(getattr(glfw, f"KEY_{key}"), int)
+
+
+def test_held_actions_are_the_controllers():
+    from viewer.app.camera_controller import FAST, MOVES, ROLLS
+
+    assert {s.action for s in shortcuts.HELD} == {*MOVES, *ROLLS, FAST}
+
+
+def test_help_lists_every_shortcut_and_gesture(gui):
+    rows = shortcuts.help_rows()
+    assert len(rows) == len(shortcuts.PRESSED) + len(shortcuts.HELD) + len(shortcuts.MOUSE)
+    assert ("F12 / P", "save a screenshot (PNG, without the UI)") in rows
+    assert ("[", "go to the previous training camera") in rows
+    assert ("Shift", "hold to move 4x faster") in rows
+    assert gui(draw_help) is True
