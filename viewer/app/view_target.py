@@ -7,6 +7,7 @@ copies that to the window before the UI is drawn over it.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Hashable
 
 import moderngl
@@ -58,6 +59,9 @@ class ViewTarget:
         key = (camera_key(camera), settings, state)
         if not always and key == self._shown:
             return None
+        # moderngl re-binds the framebuffer it last bound after making a new one; when that one
+        # was freed since (render_image's, or ours on resize) the re-bind is an invalid operation
+        self.ctx.screen.use()
         self._ensure_size(camera.width, camera.height)
         stats = renderer.render(camera, settings, self.framebuffer)
         self._shown = key
@@ -71,6 +75,9 @@ class ViewTarget:
         """Copy the image to the window's framebuffer, pixel for pixel from the bottom left."""
         if self.framebuffer is None:
             return
+        error = self.ctx.error  # clears it: PyOpenGL would raise a pending error on its next call
+        if error != "GL_NO_ERROR":
+            warnings.warn(f"OpenGL error while rendering the splats: {error}", stacklevel=2)
         width, height = self.size
         gl.glDisable(gl.GL_SCISSOR_TEST)  # blits are clipped by the scissor box
         gl.glBindFramebuffer(gl.GL_READ_FRAMEBUFFER, self.framebuffer.glo)

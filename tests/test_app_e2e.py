@@ -1,0 +1,189 @@
+"""The viewer used as a person would: a real window under Xvfb, real mouse and key events.
+
+Each test starts its own X server and runs the viewer in a child process (this process never
+makes a GL context). Pixels are compared before and after each input; no timings are asserted.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tests.app_driver import Viewer, XServer, changed_fraction, missing_tools, settled, wait_until
+
+pytestmark = [
+    pytest.mark.window,
+    pytest.mark.skipif(
+        bool(missing_tools()),
+        reason=f"window tests need {', '.join(missing_tools())} (apt-get install xvfb xdotool)",
+    ),
+]
+
+WIDTH, HEIGHT = 640, 360
+VIEW_X = 420  # right of the panel: only splats there
+
+
+@pytest.fixture
+def server():
+    server = XServer()
+    yield server
+    server.close()
+
+
+def screenshots(directory: Path) -> list[Path]:
+    return sorted(directory.glob("splatscope-*.png"))
+
+
+def test_mouse_keys_resize_and_screenshot(server, tmp_path):
+    viewer = Viewer(server, ["--width", str(WIDTH), "--height", str(HEIGHT)], tmp_path)
+    try:
+        x, y, w, h = viewer.wait_for_window()
+        assert (w, h) == (WIDTH, HEIGHT)
+
+        def window(screen):
+            return screen[y : y + h, x : x + w]
+
+        def view(image):
+            return image[:, VIEW_X:]
+
+        start = settled(server, window)
+        assert len(np.unique(view(start).reshape(-1, 3), axis=0)) > 100, "no splats drawn"
+        panel = start[10:100, 10:360]
+        assert len(np.unique(panel.reshape(-1, 3), axis=0)) > 5, "no panel drawn"
+
+        # left drag over the view orbits: the splats move
+        server.drag(1, (x + 520, y + 250), (x + 600, y + 270))
+        orbited = settled(server, window)
+        assert changed_fraction(view(start), view(orbited)) > 0.2
+
+        # scrolling zooms, right drag pans
+        server.scroll((x + 540, y + 200), 3)
+        zoomed = settled(server, window)
+        assert changed_fraction(view(orbited), view(zoomed)) > 0.2
+        server.drag(3, (x + 540, y + 200), (x + 500, y + 150))
+        panned = settled(server, window)
+        assert changed_fraction(view(zoomed), view(panned)) > 0.2
+
+        # P saves the splats without the UI, at the window's size
+        server.key("p")
+        shot_path = wait_until(lambda: screenshots(tmp_path), 30, "a screenshot file")[0]
+        shot = np.asarray(Image.open(shot_path).convert("RGB"))
+        assert shot.shape == (HEIGHT, WIDTH, 3)
+        assert changed_fraction(view(shot), view(panned)) < 0.01, "screenshot differs from view"
+        assert changed_fraction(shot[10:100, 10:360], panned[10:100, 10:360]) > 0.2, "UI in shot"
+
+        # T shows the timing overlay in the top right corner, F1 the help in the middle
+        server.key("t")
+        overlay = settled(server, window)
+        assert changed_fraction(panned[5:60, -200:], overlay[5:60, -200:]) > 0.05
+        server.key("F1")
+        helped = settled(server, window)
+        middle = (slice(h // 2 - 40, h // 2 + 40), slice(w // 2 - 100, w // 2 + 100))
+        assert changed_fraction(overlay[middle], helped[middle]) > 0.1
+        server.key("F1", "t")
+
+        # the window resizes: the next screenshot has the new size
+        window_id = server.xdotool("search", "--name", "splatscope - ").split()[0]
+        server.xdotool("windowsize", window_id, "560", "300")
+        wait_until(lambda: viewer_size(server, window_id) == (560, 300), 20, "the resize")
+        settled(server, lambda screen: screen[:300, :560])
+        server.key("F12")
+        wait_until(lambda: len(screenshots(tmp_path)) == 2, 30, "a second screenshot")
+        resized = Image.open(screenshots(tmp_path)[-1])
+        assert resized.size == (560, 300)
+
+        server.key("Escape")
+        assert viewer.process.wait(timeout=30) == 0
+        assert "Traceback" not in viewer.output()
+    finally:
+        viewer.stop()
+
+
+def viewer_size(server: XServer, window_id: str) -> tuple[int, int]:
+    values = dict(
+        line.split("=")
+        for line in server.xdotool("getwindowgeometry", "--shell", window_id).split()
+    )
+    return int(values["WIDTH"]), int(values["HEIGHT"])
+
+
+FAILED_LOAD = textwrap.dedent(
+    """
+    import time, types
+    import numpy as np
+    from viewer.app.app import ViewerApp
+    from viewer.app.options import DisplayOptions
+    from viewer.app.window import Window, init_glfw
+    from viewer.cli import load_scene_or_builtin
+    from viewer.settings import RasterSettings, RenderSettings
+
+    init_glfw()
+    window = Window(320, 200, "splatscope", vsync=False)
+    scene = load_scene_or_builtin(None)
+    app = ViewerApp(window, scene, load_scene_or_builtin, RenderSettings(), RasterSettings(),
+                    DisplayOptions(vsync=False))
+    app.frame()
+    app.drop([{bad!r}])
+    deadline = time.monotonic() + 30
+    while app.loader.busy and time.monotonic() < deadline:
+        app.frame()
+    app.frame()
+    print("error:", app.error)
+    print("same scene:", app.scene is scene, app.renderer.scene.count == scene.count)
+    app.open({good!r})
+    while app.loader.busy and time.monotonic() < deadline:
+        app.frame()
+    app.frame()
+    print("error after good load:", repr(app.error))
+    print("loaded:", app.scene.count, app.renderer.scene.count)
+    app.release()
+    """
+)
+
+
+def test_a_failed_load_keeps_the_scene_and_shows_the_error(server, tmp_path):
+    bad = tmp_path / "broken.ply"
+    bad.write_bytes(b"ply\nformat binary_little_endian 1.0\nelement vertex 10\n")
+    good = tmp_path / "small.ply"
+    from tests.conftest import random_scene
+    from viewer.formats import save_scene
+
+    save_scene(random_scene(np.random.default_rng(0), 300), good)
+    script = FAILED_LOAD.format(bad=str(bad), good=str(good))
+    result = subprocess.run(
+        [sys.executable, "-c", script], env=server.env(), capture_output=True, text=True,
+        timeout=120, cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "error: could not open" in out and "broken.ply" in out
+    assert "same scene: True True" in out
+    assert "error after good load: ''" in out
+    assert "loaded: 300 300" in out
+
+
+def test_timed_frames_with_vsync_off(server, tmp_path):
+    """--no-vsync renders every frame: the overlay's frame counter keeps moving while idle."""
+    viewer = Viewer(server, ["--width", "320", "--height", "200", "--no-vsync"], tmp_path)
+    try:
+        x, y, w, h = viewer.wait_for_window()
+        server.move(x + w - 20, y + h - 20)
+        server.key("u", "t")  # hide the panel, show the overlay
+
+        def corner():
+            return server.grab()[y : y + 60, x + w - 200 : x + w]
+
+        first = corner()
+        wait_until(lambda: changed_fraction(first, corner()) > 0.0, 30, "the overlay to update")
+        time.sleep(0.1)
+        server.key("Escape")
+        assert viewer.process.wait(timeout=30) == 0
+    finally:
+        viewer.stop()
