@@ -17,6 +17,9 @@ import pytest
 from PIL import Image
 
 from tests.app_driver import Viewer, XServer, changed_fraction, missing_tools, settled, wait_until
+from tests.conftest import random_scene
+from viewer.app.camera_path import CameraPath
+from viewer.formats import save_scene
 
 pytestmark = [
     pytest.mark.window,
@@ -39,6 +42,14 @@ def server():
 
 def screenshots(directory: Path) -> list[Path]:
     return sorted(directory.glob("splatscope-*.png"))
+
+
+def viewer_size(server: XServer, window_id: str) -> tuple[int, int]:
+    values = dict(
+        line.split("=")
+        for line in server.xdotool("getwindowgeometry", "--shell", window_id).split()
+    )
+    return int(values["WIDTH"]), int(values["HEIGHT"])
 
 
 def test_mouse_keys_resize_and_screenshot(server, tmp_path):
@@ -106,67 +117,110 @@ def test_mouse_keys_resize_and_screenshot(server, tmp_path):
         viewer.stop()
 
 
-def viewer_size(server: XServer, window_id: str) -> tuple[int, int]:
-    values = dict(
-        line.split("=")
-        for line in server.xdotool("getwindowgeometry", "--shell", window_id).split()
-    )
-    return int(values["WIDTH"]), int(values["HEIGHT"])
+APP_PRELUDE = """
+import time
+import numpy as np
+from viewer.app.app import ViewerApp
+from viewer.app.options import DisplayOptions
+from viewer.app.window import Window, init_glfw
+from viewer.cli import load_scene_or_builtin
+from viewer.settings import RasterSettings, RenderSettings
+
+init_glfw()
+window = Window(320, 200, "splatscope", vsync=False)
+scene = load_scene_or_builtin(None)
+app = ViewerApp(window, scene, load_scene_or_builtin, RenderSettings(), RasterSettings(),
+                DisplayOptions(vsync=False))
+app.frame()
+deadline = time.monotonic() + 60
 
 
-FAILED_LOAD = textwrap.dedent(
-    """
-    import time, types
-    import numpy as np
-    from viewer.app.app import ViewerApp
-    from viewer.app.options import DisplayOptions
-    from viewer.app.window import Window, init_glfw
-    from viewer.cli import load_scene_or_builtin
-    from viewer.settings import RasterSettings, RenderSettings
-
-    init_glfw()
-    window = Window(320, 200, "splatscope", vsync=False)
-    scene = load_scene_or_builtin(None)
-    app = ViewerApp(window, scene, load_scene_or_builtin, RenderSettings(), RasterSettings(),
-                    DisplayOptions(vsync=False))
-    app.frame()
-    app.drop([{bad!r}])
-    deadline = time.monotonic() + 30
+def frames_until_loaded():
     while app.loader.busy and time.monotonic() < deadline:
         app.frame()
     app.frame()
-    print("error:", app.error)
-    print("same scene:", app.scene is scene, app.renderer.scene.count == scene.count)
-    app.open({good!r})
-    while app.loader.busy and time.monotonic() < deadline:
-        app.frame()
-    app.frame()
-    print("error after good load:", repr(app.error))
-    print("loaded:", app.scene.count, app.renderer.scene.count)
-    app.release()
-    """
-)
+"""
+
+
+def run_app_script(server: XServer, body: str, cwd: Path) -> str:
+    """Run `body` after APP_PRELUDE (an app on the built-in scene) on `server`; its stdout."""
+    result = subprocess.run(
+        [sys.executable, "-c", APP_PRELUDE + textwrap.dedent(body) + "app.release()\n"],
+        env=server.env(), capture_output=True, text=True, timeout=120, cwd=cwd,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    return result.stdout
 
 
 def test_a_failed_load_keeps_the_scene_and_shows_the_error(server, tmp_path):
     bad = tmp_path / "broken.ply"
     bad.write_bytes(b"ply\nformat binary_little_endian 1.0\nelement vertex 10\n")
     good = tmp_path / "small.ply"
-    from tests.conftest import random_scene
-    from viewer.formats import save_scene
-
     save_scene(random_scene(np.random.default_rng(0), 300), good)
-    script = FAILED_LOAD.format(bad=str(bad), good=str(good))
-    result = subprocess.run(
-        [sys.executable, "-c", script], env=server.env(), capture_output=True, text=True,
-        timeout=120, cwd=tmp_path,
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr
-    out = result.stdout
+    out = run_app_script(
+        server,
+        f"""
+        app.drop([{str(bad)!r}])
+        frames_until_loaded()
+        print("error:", app.error)
+        print("same scene:", app.scene is scene, app.renderer.scene.count == scene.count)
+        app.open({str(good)!r})
+        frames_until_loaded()
+        print("error after good load:", repr(app.error))
+        print("loaded:", app.scene.count, app.renderer.scene.count)
+        """,
+        tmp_path,
+    )
     assert "error: could not open" in out and "broken.ply" in out
     assert "same scene: True True" in out
     assert "error after good load: ''" in out
     assert "loaded: 300 300" in out
+
+
+def test_crop_box_hides_gaussians_and_a_path_plays_back(server, tmp_path):
+    out = run_app_script(
+        server,
+        """
+        import dataclasses
+        from viewer.app.inspection import CropBox
+        print("visible before:", app.history.latest.visible)
+        box = CropBox(True, (-0.5, -0.5, -0.1), (0.5, 0.5, 0.1))
+        app._apply(dataclasses.replace(app.settings, crop=box))
+        app.frame()
+        inside = int(np.all((scene.means >= box.lo) & (scene.means <= box.hi), axis=1).sum())
+        print("visible cropped:", app.history.latest.visible)
+        print("inside:", inside)
+
+        first = app.camera().world_to_camera.copy()
+        app.perform("add_keyframe")
+        app.controller.orbit(1.0, 0.2)
+        second = app.camera().world_to_camera.copy()
+        app.perform("add_keyframe")
+        app.perform("play_path")
+        print("playing:", app.play_time is not None)
+        app.frame()
+        views = []
+        while app.play_time is not None and time.monotonic() < deadline:
+            app.frame()
+            views.append(app.camera().world_to_camera.copy())
+        print("frames played:", len(views) > 1)
+        print("ends at the last keyframe:", np.allclose(views[-1], second, atol=1e-6))
+        print("passed between:", any(not np.allclose(v, first) and not np.allclose(v, second)
+                                      for v in views))
+        app.perform("save_path", "path.json")
+        print("saved:", app.error == "" and "saved 2 keyframes" in app.message)
+        """,
+        tmp_path,
+    )
+    printed = dict(line.split(": ", 1) for line in out.splitlines())
+    before, cropped, inside = (
+        int(printed[k]) for k in ("visible before", "visible cropped", "inside")
+    )
+    assert 0 < cropped < before
+    assert cropped <= inside
+    for key in ("playing", "frames played", "ends at the last keyframe", "passed between", "saved"):
+        assert printed[key] == "True", out
+    assert CameraPath.load(tmp_path / "path.json").duration == 2.0
 
 
 def test_timed_frames_with_vsync_off(server, tmp_path):

@@ -109,8 +109,9 @@ class ViewerApp:
         self.controller = CameraController.for_scene(lo, hi, guess_up_axis(scene), home)
         self.controller.set_mode(self.settings.camera.mode)
         self.histograms = scene_histograms(scene)
+        self.bounds = scene.bounds
         self.camera_index = -1
-        self.settings = dataclasses.replace(self.settings, crop=CropBox.around(*scene.bounds))
+        self.settings = dataclasses.replace(self.settings, crop=CropBox.around(*self.bounds))
         self.history = StatsHistory()
         self._versions["scene"] += 1
         self.window.set_title(f"splatscope - {Path(scene.source).name} ({scene.count:,} Gaussians)")
@@ -225,7 +226,7 @@ class ViewerApp:
             source=scene.source,
             count=scene.count,
             sh_degree=scene.sh_degree,
-            bounds=scene.bounds,
+            bounds=self.bounds,
             cameras=tuple(camera.name for camera in scene.cameras),
             gpu_bytes=self.renderer.gpu_bytes,
             host_bytes=scene.nbytes,
