@@ -43,12 +43,12 @@ def wait_until(predicate: Callable[[], object], timeout: float, what: str, poll:
 
 
 class XServer:
-    """An Xvfb server on a display number it picks itself (-displayfd)."""
+    """An Xvfb server of `size` pixels on a display number it picks itself (-displayfd)."""
 
-    def __init__(self) -> None:
+    def __init__(self, size: tuple[int, int] = SCREEN) -> None:
         read_fd, write_fd = os.pipe()
         self.process = subprocess.Popen(
-            ["Xvfb", "-displayfd", str(write_fd), "-screen", "0", f"{SCREEN[0]}x{SCREEN[1]}x24",
+            ["Xvfb", "-displayfd", str(write_fd), "-screen", "0", f"{size[0]}x{size[1]}x24",
              "-nolisten", "tcp"],
             pass_fds=(write_fd,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
@@ -162,19 +162,41 @@ class Viewer:
         return self.process.wait()
 
 
-def settled(server: XServer, region: Callable[[np.ndarray], np.ndarray], timeout: float = 30.0):
-    """The screen once `region` of it stopped changing between two grabs 0.5 s apart."""
-    previous = [region(server.grab())]
+def settled(
+    server: XServer, region: Callable[[np.ndarray], np.ndarray], timeout: float = 30.0
+) -> np.ndarray:
+    """`region` of the screen once it stayed the same (but for a few pixels, e.g. an FPS counter)
+    over three grabs 0.4 s apart."""
+    grabs = [region(server.grab())]
 
-    def same():
-        time.sleep(0.5)
-        current = region(server.grab())
-        stable = np.array_equal(current, previous[0])
-        previous[0] = current
-        return stable
+    def calm():
+        time.sleep(0.4)
+        grabs.append(region(server.grab()))
+        recent = grabs[-3:]
+        return len(recent) == 3 and all(changed_fraction(recent[0], g) < 0.002 for g in recent)
 
-    wait_until(same, timeout, "the screen to stop changing", poll=0.0)
-    return previous[0]
+    wait_until(calm, timeout, "the screen to stop changing", poll=0.0)
+    return grabs[-1]
+
+
+def changed(
+    server: XServer,
+    region: Callable[[np.ndarray], np.ndarray],
+    before: np.ndarray,
+    fraction: float,
+    timeout: float = 30.0,
+) -> np.ndarray:
+    """`region` of the screen, settled, once more than `fraction` of it differs from `before`.
+
+    Raises:
+        TimeoutError: when it does not change that much within `timeout` seconds.
+    """
+    wait_until(
+        lambda: changed_fraction(before, region(server.grab())) > fraction,
+        timeout,
+        f"more than {fraction:.0%} of the region to change",
+    )
+    return settled(server, region, timeout)
 
 
 def changed_fraction(a: np.ndarray, b: np.ndarray, tolerance: int = 8) -> float:

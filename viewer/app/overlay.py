@@ -44,7 +44,7 @@ def draw_overlay(history: StatsHistory, backend: str, sort: str) -> None:
     )
     imgui.begin("timing", None, flags)
     latest = history.latest
-    imgui.text(f"UI {imgui.get_io().framerate:5.1f} FPS")
+    imgui.text(f"UI loop {imgui.get_io().framerate:5.1f} FPS")
     if latest is None:
         imgui.text("splats: no frame timed yet")
         imgui.end()
