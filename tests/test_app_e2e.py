@@ -52,6 +52,20 @@ def screenshots(directory: Path) -> list[Path]:
     return sorted(directory.glob("splatscope-*.png"))
 
 
+def open_png(directory: Path, index: int) -> Image.Image:
+    """Screenshot `index` once it reads as a whole PNG (the writer may still be flushing it)."""
+
+    def readable():
+        try:
+            image = Image.open(screenshots(directory)[index])
+            image.load()
+            return image
+        except (OSError, IndexError):
+            return None
+
+    return wait_until(readable, 30, "a readable screenshot")
+
+
 def viewer_size(server: XServer, window_id: str) -> tuple[int, int]:
     values = dict(
         line.split("=")
@@ -91,8 +105,7 @@ def test_mouse_keys_resize_and_screenshot(server, tmp_path):
 
         # P saves the splats without the UI, at the window's size
         server.key("p")
-        shot_path = wait_until(lambda: screenshots(tmp_path), 30, "a screenshot file")[0]
-        shot = np.asarray(Image.open(shot_path).convert("RGB"))
+        shot = np.asarray(open_png(tmp_path, 0).convert("RGB"))
         assert shot.shape == (HEIGHT, WIDTH, 3)
         assert changed_fraction(view(shot), view(panned)) < 0.01, "screenshot differs from view"
         assert changed_fraction(shot[10:100, 10:360], panned[10:100, 10:360]) > 0.2, "UI in shot"
@@ -113,7 +126,7 @@ def test_mouse_keys_resize_and_screenshot(server, tmp_path):
         settled(server, lambda screen: screen[:300, :560])
         server.key("F12")
         wait_until(lambda: len(screenshots(tmp_path)) == 2, 30, "a second screenshot")
-        resized = Image.open(screenshots(tmp_path)[-1])
+        resized = open_png(tmp_path, -1)
         assert resized.size == (560, 300)
 
         server.key("Escape")
