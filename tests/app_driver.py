@@ -8,6 +8,7 @@ a process), so the window always lives in a child process.
 from __future__ import annotations
 
 import os
+import random
 import shutil
 import subprocess
 import sys
@@ -43,22 +44,42 @@ def wait_until(predicate: Callable[[], object], timeout: float, what: str, poll:
 
 
 class XServer:
-    """An Xvfb server of `size` pixels on a display number it picks itself (-displayfd)."""
+    """An Xvfb server of `size` pixels on a free display number.
 
-    def __init__(self, size: tuple[int, int] = SCREEN) -> None:
-        read_fd, write_fd = os.pipe()
-        self.process = subprocess.Popen(
-            ["Xvfb", "-displayfd", str(write_fd), "-screen", "0", f"{size[0]}x{size[1]}x24",
-             "-nolisten", "tcp"],
-            pass_fds=(write_fd,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-        os.close(write_fd)
-        with os.fdopen(read_fd) as pipe:
-            number = pipe.readline().strip()
-        if not number:
+    The number is drawn at random from a high range rather than taken as the lowest free one:
+    other X servers (of other sandboxes sharing the network namespace, whose lock files this one
+    cannot see) hold the low numbers through abstract sockets. A server counts as started once
+    a client has connected to it.
+    """
+
+    def __init__(self, size: tuple[int, int] = SCREEN, attempts: int = 20) -> None:
+        rng = random.Random()
+        for _ in range(attempts):
+            number = rng.randrange(1000, 30000)
+            if Path(f"/tmp/.X{number}-lock").exists():
+                continue
+            read_fd, write_fd = os.pipe()
+            self.process = subprocess.Popen(
+                ["Xvfb", f":{number}", "-displayfd", str(write_fd), "-screen", "0",
+                 f"{size[0]}x{size[1]}x24", "-nolisten", "tcp"],
+                pass_fds=(write_fd,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            )  # fmt: skip
+            os.close(write_fd)
+            with os.fdopen(read_fd) as pipe:
+                ready = pipe.readline().strip()  # written once the server accepts connections
+            self.display = f":{number}"
+            if ready == str(number) and self._accepts_clients():
+                return
             self.process.kill()
-            raise RuntimeError("Xvfb did not start")
-        self.display = f":{number}"
+            self.process.wait()
+        raise RuntimeError(f"Xvfb did not start on any of {attempts} display numbers")
+
+    def _accepts_clients(self) -> bool:
+        """Whether a client reaches this server (not another sandbox's on the same number)."""
+        probe = subprocess.run(
+            ["xdotool", "getdisplaygeometry"], env=self.env(), capture_output=True, timeout=20
+        )
+        return probe.returncode == 0
 
     def env(self) -> dict[str, str]:
         """This process's environment pointed at the server (for child processes only)."""

@@ -256,3 +256,15 @@ def test_help_lists_every_shortcut_and_gesture(gui):
     assert ("[", "go to the previous training camera") in rows
     assert ("Shift", "hold to move 4x faster") in rows
     assert gui(draw_help) is True
+
+
+def test_over_ui_knows_the_windows_drawn_last_frame(gui):
+    from viewer.app.input import over_ui
+
+    gui(lambda: in_window(lambda: imgui.text("hello")))
+    assert over_ui(10.0, 10.0)  # the test window spans (0, 0) to (600, 400)
+    assert over_ui(599.0, 399.0)
+    assert not over_ui(700.0, 100.0)
+    assert not over_ui(100.0, 500.0)
+    gui(lambda: None)  # a frame without windows
+    assert not over_ui(10.0, 10.0)

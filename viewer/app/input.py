@@ -37,6 +37,20 @@ def _key_codes(names: tuple[str, ...]) -> tuple[int, ...]:
     return tuple(getattr(glfw, f"KEY_{name}") for name in names)
 
 
+def over_ui(x: float, y: float) -> bool:
+    """True when (x, y) lies on a window ImGui drew last frame (panel, overlay, open popups).
+
+    Decided from the windows' rectangles rather than `io.want_capture_mouse`, which is only
+    updated in the next `new_frame` and so is stale by a whole (possibly slow) frame.
+    """
+    for window in imgui.get_current_context().windows:
+        if window.active and not window.hidden:
+            x0, y0 = window.pos.x, window.pos.y
+            if x0 <= x < x0 + window.size.x and y0 <= y < y0 + window.size.y:
+                return True
+    return False
+
+
 class InputRouter:
     """Installs the window's callbacks; feeds ImGui, then the handler when ImGui does not capture.
 
@@ -86,15 +100,14 @@ class InputRouter:
     def _on_button(self, window, button: int, action: int, mods: int) -> None:
         self.gui.mouse_button_callback(window, button, action, mods)
         name = _BUTTONS.get(button)
-        if action == glfw.PRESS and name and not imgui.get_io().want_capture_mouse:
+        if action == glfw.PRESS and name and not over_ui(*self._cursor):
             self._drag_button = name
-            self._cursor = glfw.get_cursor_pos(window)
         elif action == glfw.RELEASE and name == self._drag_button:
             self._drag_button = None
 
     def _on_scroll(self, window, x_offset: float, y_offset: float) -> None:
         self.gui.scroll_callback(window, x_offset, y_offset)
-        if not imgui.get_io().want_capture_mouse and y_offset:
+        if y_offset and not over_ui(*self._cursor):
             self.handler.scroll(y_offset)
 
     def _on_drop(self, window, paths: list[str]) -> None:
