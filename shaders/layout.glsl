@@ -9,4 +9,13 @@ struct Splat {            // std430, 48 bytes; mirrors SPLAT_DTYPE
     float depth;          // camera-space z
 };
 
+const uint NO_GAUSSIAN = 0xFFFFFFFFu;
+
+struct PixelRecord {      // std430, 16 bytes; mirrors PIXEL_DTYPE
+    uint top_gaussian;    // Gaussian with the largest alpha*T here, NO_GAUSSIAN if none
+    float top_weight;     // its alpha*T
+    uint blended;         // splats blended here
+    float median_depth;   // camera z of the splat taking T to 0.5 or below, else 0
+};
+
 uint ceil_div(uint a, uint b) { return (a + b - 1u) / b; }

@@ -1,6 +1,7 @@
 #version 430
 // Preprocess: cull, flags test, EWA projection, SH colour, footprint, depth key; append visible.
 #include "layout.glsl"
+#include "colormap.glsl"
 
 layout(local_size_x = WORKGROUP_SIZE) in;
 
@@ -10,6 +11,7 @@ layout(std430, binding = BINDING_ROTATIONS) readonly buffer Rotations { vec4 rot
 layout(std430, binding = BINDING_SH) readonly buffer SH { float sh[]; };                      // [n, K, 3]
 layout(std430, binding = BINDING_FLAGS) readonly buffer Flags { uint flags[]; };                 // [n]
 layout(std430, binding = BINDING_OPACITIES) readonly buffer Opacities { float opacities[]; };       // [n]
+layout(std430, binding = BINDING_HEAT) readonly buffer Heat { float heat[]; };                    // [n] in [0, 1]
 layout(std430, binding = BINDING_COUNTERS) buffer Counters { uint counters[]; };
 layout(std430, binding = BINDING_SPLATS) writeonly buffer Splats { Splat splats[]; };             // [capacity]
 layout(std430, binding = BINDING_DEPTH_KEYS) writeonly buffer Keys { uint depth_keys[]; };            // [capacity]
@@ -30,6 +32,10 @@ uniform uint chunk_offset;    // global index of this chunk's first Gaussian
 uniform uint chunk_count;
 uniform uint flag_mask;
 uniform uint capacity;
+uniform int colour_source;    // COLOUR_SH, COLOUR_DEPTH or COLOUR_HEAT
+uniform vec2 depth_range;     // camera z shown as the coldest and the hottest colour
+
+const vec3 SELECTED_COLOUR = vec3(1.0, 0.1, 0.9);
 
 uint sh_base;
 vec3 sh_at(int k) {
@@ -83,8 +89,16 @@ void main() {
     if (any(lessThanEqual(center + extent, vec2(0.0))) ||
         any(greaterThanEqual(center - extent, viewport))) return;
 
-    sh_base = local * uint(sh_coeffs) * 3u;
-    vec3 color = max(eval_sh(normalize(mean - camera_position), sh_degree) + 0.5, 0.0);
+    vec3 color;
+    if (colour_source == COLOUR_DEPTH) {
+        color = heat_colour((t.z - depth_range.x) / (depth_range.y - depth_range.x));
+    } else if (colour_source == COLOUR_HEAT) {
+        color = heat_colour(heat[local]);
+    } else {
+        sh_base = local * uint(sh_coeffs) * 3u;
+        color = max(eval_sh(normalize(mean - camera_position), sh_degree) + 0.5, 0.0);
+    }
+    if ((flags[local] & FLAG_SELECTED) != 0u) color = SELECTED_COLOUR;
 
     uint slot = atomicAdd(counters[COUNTER_VISIBLE], 1u);
     if (slot >= capacity) {

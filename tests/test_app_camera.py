@@ -341,3 +341,27 @@ def test_fov_is_clamped():
     assert controller.camera(100, 100).fov_y_degrees == pytest.approx(120.0)
     controller.set_fov(1.0)
     assert controller.camera(100, 100).fov_y_degrees == pytest.approx(10.0)
+
+
+def test_set_pivot_turns_to_face_the_point_from_the_same_eye():
+    controller = make_controller()
+    eye = controller.eye.copy()
+    point = np.array([0.4, 0.7, -0.3])
+    controller.set_pivot(point)
+    assert controller.in_transition
+    controller.update(TRANSITION_SECONDS + 1e-6, ())
+    np.testing.assert_allclose(controller.eye, eye, atol=1e-9)
+    np.testing.assert_allclose(controller.pivot, point, atol=1e-9)
+    assert controller.distance == pytest.approx(np.linalg.norm(point - eye))
+    assert controller.rotation[:, 0] @ controller.up == pytest.approx(0.0, abs=1e-9)
+    controller.orbit(0.3, 0.1)  # orbiting now keeps the distance to the new pivot
+    assert np.linalg.norm(controller.eye - point) == pytest.approx(controller.distance)
+
+
+def test_unproject_inverts_the_projection():
+    rng = np.random.default_rng()
+    camera = Camera.look_at(rng.normal(size=3) * 3, rng.normal(size=3), (0, 0, 1), 320, 200, 60.0)
+    point = rng.normal(size=3)
+    t = camera.world_to_camera[:3, :3] @ point + camera.world_to_camera[:3, 3]
+    x, y = camera.fx * t[0] / t[2] + camera.cx, camera.fy * t[1] / t[2] + camera.cy
+    np.testing.assert_allclose(camera.unproject(x, y, t[2]), point, atol=1e-9)

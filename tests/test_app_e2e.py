@@ -260,3 +260,76 @@ def test_timed_frames_with_vsync_off(server, tmp_path):
         assert viewer.process.wait(timeout=30) == 0
     finally:
         viewer.stop()
+
+
+def test_click_picks_and_highlights_double_click_sets_the_pivot_m_cycles_modes(server, tmp_path):
+    viewer = Viewer(server, ["--width", str(WIDTH), "--height", str(HEIGHT)], tmp_path)
+    try:
+        x, y, w, h = viewer.wait_for_window()
+
+        def window(screen):
+            return screen[y : y + h, x : x + w]
+
+        server.move(x + w - 5, y + h - 5)
+        with_panel = settled(server, window)
+        server.key("u")  # no panel: the whole window is view
+        start = changed(server, window, with_panel, 0.05)
+        spot = (w // 2 + 60, h // 2 + 40)  # on the golden sphere of the built-in scene
+        around = (slice(spot[1] - 2, spot[1] + 3), slice(spot[0] - 2, spot[0] + 3))
+        server.move(x + spot[0], y + spot[1])
+        server.xdotool("click", "1")
+        picked = changed(server, lambda screen: window(screen)[around], start[around], 0.2)
+        magenta = np.array([255, 26, 230])
+        before = np.abs(start[around].astype(int) - magenta).sum(axis=2).min()
+        after = np.abs(picked.astype(int) - magenta).sum(axis=2).min()
+        assert after < before, "the picked Gaussian is not highlighted"
+        shown = settled(server, window)
+
+        # a double click elsewhere turns the view to face the point under the cursor
+        server.move(x + w // 4, y + h // 2 + 60)
+        server.xdotool("click", "--repeat", "2", "--delay", "80", "1")
+        turned = changed(server, window, shown, 0.3)
+
+        server.key("m")  # colour -> depth mode: every splat changes colour
+        changed(server, window, turned, 0.3)
+        server.key("Escape")
+        assert viewer.process.wait(timeout=30) == 0
+        assert "Traceback" not in viewer.output()
+    finally:
+        viewer.stop()
+
+
+def test_picking_selects_the_top_contributor_and_pivots_on_the_surface(server, tmp_path):
+    out = run_app_script(
+        server,
+        """
+        from viewer.render.layout import FLAG_SELECTED
+        camera = app.camera()
+        full = app.renderer.measure(camera, app.settings.render).pixels
+        py, px = np.unravel_index(np.argmax(full["top_weight"]), full.shape)
+        scale_x = window.window_size[0] / window.framebuffer_size[0]
+        scale_y = window.window_size[1] / window.framebuffer_size[1]
+        app.click((px + 0.5) * scale_x, (py + 0.5) * scale_y)
+        app.frame()
+        print("selected:", app.selected.index == full[py, px]["top_gaussian"])
+        flags = np.frombuffer(app.renderer.scene.chunks[0].flags.read(), np.uint32)
+        print("flagged:", np.flatnonzero(flags & FLAG_SELECTED).tolist() == [app.selected.index])
+        app.perform("clear_selection")
+        app.frame()
+        flags = np.frombuffer(app.renderer.scene.chunks[0].flags.read(), np.uint32)
+        print("cleared:", app.selected is None and not (flags & FLAG_SELECTED).any())
+
+        app.double_click((px + 0.5) * scale_x, (py + 0.5) * scale_y)
+        app.frame()
+        while app.controller.in_transition and time.monotonic() < deadline:
+            app.frame()
+        depth = float(full[py, px]["median_depth"])
+        point = camera.unproject(px + 0.5, py + 0.5, depth)
+        print("pivot:", np.allclose(app.controller.pivot, point, atol=1e-5))
+        print("eye kept:", np.allclose(app.camera().position, camera.position, atol=1e-5))
+        """,
+        tmp_path,
+    )
+    printed = dict(line.split(": ", 1) for line in out.splitlines())
+    for key in ("selected", "flagged", "cleared", "pivot", "eye kept"):
+        assert printed[key] == "True", out

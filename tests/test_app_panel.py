@@ -268,3 +268,42 @@ def test_over_ui_knows_the_windows_drawn_last_frame(gui):
     assert not over_ui(100.0, 500.0)
     gui(lambda: None)  # a frame without windows
     assert not over_ui(10.0, 10.0)
+
+
+def test_panel_shows_a_picked_gaussian_and_clears_it(gui, monkeypatch):
+    from viewer.app.inspection import gaussian_details
+    from viewer.scene import GaussianScene
+
+    scene = GaussianScene.from_arrays(
+        [[1, 2, 3]], [[0.1, 0.2, 0.3]], [[1, 0, 0, 0]], [0.5], np.zeros((1, 1, 3))
+    )
+    details = gaussian_details(scene, 0, weight=0.25)
+    np.testing.assert_allclose(details.colour, 0.5)
+    assert details.opacity == 0.5 and details.position.tolist() == [1, 2, 3]
+    texts = []
+    monkeypatch.setattr(imgui, "text", lambda value: texts.append(value))
+    monkeypatch.setattr(imgui, "collapsing_header", lambda label, flags=0: True)
+    monkeypatch.setattr(imgui, "button", lambda label, *args: label == "Clear selection")
+    _, actions = gui(lambda: Panel().draw(panel_settings(), facts(selected=details)))
+    assert "Gaussian 0 (alpha*T 0.250 at the pixel)" in texts
+    assert any(t.startswith("  scale") and "0.2" in t for t in texts)
+    assert Action("clear_selection") in actions
+
+
+def test_panel_browse_button_only_with_a_file_dialog(gui, monkeypatch):
+    monkeypatch.setattr(imgui, "button", lambda label, *args: label == "Browse...")
+    disabled = []
+    monkeypatch.setattr(imgui, "begin_disabled", lambda flag=True: disabled.append(flag))
+    monkeypatch.setattr(imgui, "end_disabled", lambda: None)
+    _, actions = gui(lambda: Panel().draw(panel_settings(), facts(file_dialog=True)))
+    assert Action("browse") in actions and disabled[-1] is False
+    gui(lambda: Panel().draw(panel_settings(), facts(file_dialog=False)))
+    assert disabled[-1] is True
+
+
+def test_heat_legend_labels_its_ends(gui, monkeypatch):
+    texts = []
+    monkeypatch.setattr(imgui, "text", lambda value: texts.append(value))
+    settings = dataclasses.replace(panel_settings(), render=RenderSettings(mode="depth"))
+    gui(lambda: Panel().draw(settings, facts(heat_range=("camera z 0.5", "9.1"))))
+    assert "camera z 0.5" in texts and "9.1" in texts

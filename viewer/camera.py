@@ -65,6 +65,11 @@ class Camera:
         """Vertical field of view in degrees."""
         return math.degrees(2.0 * math.atan(self.tan_half_fov[1]))
 
+    def unproject(self, x: float, y: float, depth: float) -> np.ndarray:
+        """[3] float64 world point at camera z `depth` seen at pixel coordinates (x, y)."""
+        ray = np.array([(x - self.cx) / self.fx, (y - self.cy) / self.fy, 1.0])
+        return self.camera_to_world[:3, :3] @ (ray * depth) + self.position
+
     def resized(self, width: int, height: int) -> Camera:
         """The same view at another resolution, keeping the vertical field of view."""
         scale = height / self.height

@@ -9,6 +9,7 @@ import numpy as np
 from viewer.camera import Camera
 from viewer.render.context import create_headless_context
 from viewer.render.renderer import SplatRenderer
+from viewer.scalars import heat_values
 from viewer.scene import GaussianScene
 from viewer.settings import RasterSettings, RenderSettings
 
@@ -24,6 +25,8 @@ def render_scene(
     renderer = SplatRenderer(ctx, raster)
     try:
         renderer.set_scene(scene)
+        if settings.mode == "heatmap":
+            renderer.scene.write_heat(heat_values(scene, settings.heatmap).values)
         return renderer.render_image(camera, settings)
     finally:
         renderer.release()

@@ -178,10 +178,10 @@ def _colors(sh: torch.Tensor, means: torch.Tensor, camera: Camera, sh_degree: in
     return (eval_sh(sh, dirs, min(sh_degree, scene_degree)) + 0.5).clamp(min=0.0)
 
 
-def _composite(
+def _blend_weights(
     pixels: torch.Tensor, proj: Projection, select: torch.Tensor | slice = slice(None)
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Front-to-back blending of the selected Gaussians at some pixel centres.
+    """Front-to-back blending weights alpha * T of the selected Gaussians at some pixel centres.
 
     Args:
         pixels: [Q, 2] pixel centres (x, y).
@@ -189,11 +189,10 @@ def _composite(
         select: indices (ascending, so still front to back) or a slice of `proj`.
 
     Returns:
-        ([Q, 3] accumulated colour without background, [Q] final transmittance).
+        ([Q, M] weight of each selected Gaussian at each pixel, 0 where it is not blended;
+        [Q] final transmittance).
     """
     means2d, conics = proj.means2d[select], proj.conics[select]  # [M, 2], [M, 3]
-    if means2d.shape[0] == 0:
-        return pixels.new_zeros(pixels.shape[0], 3), pixels.new_ones(pixels.shape[0])
     d = pixels[:, None, :] - means2d[None, :, :]  # [Q, M, 2]
     dx, dy = d[..., 0], d[..., 1]
     a, b, c = conics.unbind(-1)
@@ -207,9 +206,18 @@ def _composite(
         # 1e-4 and every later one are dropped.
         blended = before * keep >= MIN_TRANSMITTANCE
     weights = torch.where(blended, alpha * before, 0.0)  # [Q, M]
-    rgb = weights @ proj.colors[select]  # [Q, 3]
     transmittance = torch.where(blended, keep, 1.0).prod(dim=1)  # [Q]
-    return rgb, transmittance
+    return weights, transmittance
+
+
+def _composite(
+    pixels: torch.Tensor, proj: Projection, select: torch.Tensor | slice = slice(None)
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """([Q, 3] colour without background, [Q] final transmittance) at pixel centres [Q, 2]."""
+    if proj.means2d[select].shape[0] == 0:
+        return pixels.new_zeros(pixels.shape[0], 3), pixels.new_ones(pixels.shape[0])
+    weights, transmittance = _blend_weights(pixels, proj, select)
+    return weights @ proj.colors[select], transmittance
 
 
 def _pixel_centres(x0: int, x1: int, y0: int, y1: int, dtype: torch.dtype) -> torch.Tensor:
@@ -316,3 +324,48 @@ def render_scene_reference(
     """[H, W, 3] float32 reference image of a scene (no gradients)."""
     with torch.no_grad():
         return render_reference(scene.to_torch(), camera, settings).image.numpy()
+
+
+@dataclass(frozen=True)
+class ReferenceContributions:
+    """What each Gaussian adds to a view, as the contributions pass measures it.
+
+    Attributes:
+        weights: [N] float64 sum over all pixels of the Gaussian's alpha * T.
+        top_gaussian: [H, W] int64 Gaussian of largest alpha * T at each pixel, -1 where none.
+        blended: [H, W] int64 Gaussians blended at each pixel.
+        median_depth: [H, W] camera z of the Gaussian taking T to 0.5 or below, 0 where none.
+    """
+
+    weights: np.ndarray
+    top_gaussian: np.ndarray
+    blended: np.ndarray
+    median_depth: np.ndarray
+
+
+def reference_contributions(
+    scene: GaussianScene, camera: Camera, settings: RenderSettings = DEFAULT_SETTINGS
+) -> ReferenceContributions:
+    """Per-Gaussian and per-pixel blending weights of a view (float64, every pixel at once)."""
+    with torch.no_grad():
+        proj = project_gaussians(scene.to_torch(), camera, settings, torch.float64)
+        pixels = _pixel_centres(0, camera.width, 0, camera.height, torch.float64)
+        shape = (camera.height, camera.width)
+        weights = np.zeros(scene.count)
+        if proj.ids.numel() == 0:
+            zeros = np.zeros(shape, np.int64)
+            return ReferenceContributions(weights, zeros - 1, zeros, np.zeros(shape))
+        w, _ = _blend_weights(pixels, proj)  # [Q, P]
+        np.add.at(weights, proj.ids.numpy(), w.sum(0).numpy())
+        best = w.argmax(1)
+        top = torch.where(w.max(1).values > 0, proj.ids[best], -1)
+        before = 1.0 - torch.cumsum(w, 1)  # T after each Gaussian: 1 - sum of weights so far
+        crossed = (before <= 0.5) & (w > 0)
+        first = crossed.float().argmax(1)
+        median = torch.where(crossed.any(1), proj.depths[first], 0.0)
+        return ReferenceContributions(
+            weights,
+            top.reshape(shape).numpy(),
+            (w > 0).sum(1).reshape(shape).numpy(),
+            median.reshape(shape).numpy(),
+        )

@@ -24,9 +24,29 @@ def setting(
     return field(default=default, metadata=meta)
 
 
+RENDER_MODES = ("colour", "depth", "heatmap", "points", "outlines", "overdraw")
+HEATMAP_SCALARS = ("opacity", "size")
+
+
 @dataclass(frozen=True)
 class RenderSettings:
-    """How Gaussians become an image; shared by the GPU pipeline and the CPU reference."""
+    """How Gaussians become an image; shared by the GPU pipeline and the CPU reference.
+
+    The reference renders mode "colour" only; the other modes are GPU views for inspection.
+    """
+
+    mode: str = setting(
+        "colour",
+        "what to show: SH colour; colour by camera depth; colour by a per-Gaussian value "
+        "(heatmap); centres as dots; ellipse outlines; overdraw (splats blended per pixel)",
+        choices=RENDER_MODES,
+    )
+    heatmap: str = setting(
+        "opacity",
+        "the per-Gaussian value the heatmap mode shows (size: largest scale, log)",
+        choices=HEATMAP_SCALARS,
+    )
+    point_size: float = setting(3.0, "dot size of the points mode", unit="pixels", range=(1, 16))
 
     sh_degree: int = setting(3, "highest SH degree evaluated (capped by the scene's)", range=(0, 3))
     background: tuple[float, float, float] = setting(

@@ -18,12 +18,19 @@ import OpenGL.GL as gl
 from imgui_bundle import imgui, implot
 from imgui_bundle.python_backends.glfw_backend import GlfwRenderer
 
+from viewer.app import file_dialog
 from viewer.app.camera_controller import CameraController, Pose
 from viewer.app.camera_path import CameraPath
 from viewer.app.capture import save_screenshot, screenshot_path, screenshot_size
 from viewer.app.help_window import draw_help
 from viewer.app.input import InputRouter
-from viewer.app.inspection import CropBox, crop_flags, scene_histograms
+from viewer.app.inspection import (
+    CropBox,
+    crop_flags,
+    gaussian_details,
+    scene_histograms,
+    selection_flags,
+)
 from viewer.app.options import CameraOptions, CaptureOptions, DisplayOptions
 from viewer.app.overlay import draw_overlay
 from viewer.app.panel import Action, Panel, PanelSettings, SceneFacts
@@ -32,11 +39,16 @@ from viewer.app.view_target import ViewTarget
 from viewer.app.window import Window
 from viewer.camera import Camera
 from viewer.errors import SceneError
+from viewer.features.flags import FlagLayers
 from viewer.framing import default_camera, guess_up_axis
 from viewer.render.context import REQUIRED_GL
+from viewer.render.contributions import OVERDRAW_MAX
+from viewer.render.layout import NO_GAUSSIAN
+from viewer.render.preprocess import depth_range
 from viewer.render.renderer import SplatRenderer
+from viewer.scalars import HeatValues, heat_values
 from viewer.scene import GaussianScene
-from viewer.settings import RasterSettings, RenderSettings
+from viewer.settings import RENDER_MODES, RasterSettings, RenderSettings
 from viewer.stats import StatsHistory
 
 IDLE_WAIT_SECONDS = 0.1  # longest wait for input while nothing moves
@@ -86,6 +98,8 @@ class ViewerApp:
         self.input = InputRouter(window.handle, self.gui, self)
         self.panel = Panel()
         self.loader = SceneLoader(read_scene)
+        self.dialog = file_dialog.FileDialog()
+        self.has_dialog = file_dialog.available()
         self.history = StatsHistory()
         self.settings = PanelSettings(
             render, raster, display, CameraOptions(), CaptureOptions(), CropBox()
@@ -93,7 +107,8 @@ class ViewerApp:
         self.path = CameraPath()
         self.play_time: float | None = None
         self.message = self.error = ""
-        self._versions = {"scene": 0, "flags": 0}
+        self._scene_version = 0
+        self._pick: tuple[str, float, float] | None = None  # ("select" or "pivot", x, y)
         self._clock = glfw.get_time()
         self._use_scene(scene)
 
@@ -113,7 +128,11 @@ class ViewerApp:
         self.camera_index = -1
         self.settings = dataclasses.replace(self.settings, crop=CropBox.around(*self.bounds))
         self.history = StatsHistory()
-        self._versions["scene"] += 1
+        self.flags = FlagLayers(scene.count)
+        self.selected = None
+        self.heat: HeatValues | None = None
+        self._heat_of = ""  # which value `heat` holds
+        self._scene_version += 1
         self.window.set_title(f"splatscope - {Path(scene.source).name} ({scene.count:,} Gaussians)")
 
     def _finish_load(self) -> None:
@@ -172,8 +191,11 @@ class ViewerApp:
         self._apply(settings)
         for action in actions:
             self.perform(action.name, action.argument)
+        self._poll_dialog()
+        self._update_heat()
+        self._run_pick()
         camera = self.camera()
-        state = (self.settings.raster, self._versions["scene"], self._versions["flags"])
+        state = (self.settings.raster, self._scene_version, self.flags.version, self._heat_of)
         stats = self.target.render(
             self.renderer, camera, self.settings.render, state, self.settings.display.redraw
         )
@@ -242,7 +264,24 @@ class ViewerApp:
             message=self.message,
             error=self.error,
             histograms=self.histograms,
+            selected=self.selected,
+            heat_range=self._heat_range(),
+            file_dialog=self.has_dialog,
         )
+
+    def _heat_range(self) -> tuple[str, str]:
+        """What the ends of the heat colour scale mean in the current mode."""
+        mode = self.settings.render.mode
+        if mode == "depth":
+            near, far = depth_range(
+                self.camera(), self.renderer.scene.bounds, self.settings.render.near_plane
+            )
+            return f"camera z {near:.3g}", f"{far:.3g}"
+        if mode == "heatmap" and self.heat is not None:
+            return self.heat.low, self.heat.high
+        if mode == "overdraw":
+            return "1 splat per pixel", f"{OVERDRAW_MAX:.0f}+"
+        return "", ""
 
     def _apply(self, new: PanelSettings) -> None:
         """Carry out the differences between `new` and the current settings."""
@@ -259,8 +298,72 @@ class ViewerApp:
         if camera.fov_y_degrees != current.fov_y_degrees:
             self.controller.set_fov(camera.fov_y_degrees)
         if new.crop != old.crop:
-            self.renderer.scene.write_flags(crop_flags(self.scene.means, new.crop))
-            self._versions["flags"] += 1
+            self._set_flags("crop", crop_flags(self.scene.means, new.crop))
+
+    def _set_flags(self, layer: str, flags) -> None:
+        """Replace one feature's flag layer and upload the composed flags."""
+        self.flags.set(layer, flags)
+        self.renderer.scene.write_flags(self.flags.compose())
+
+    def _update_heat(self) -> None:
+        """Upload the heatmap mode's values when it shows another value than the GPU holds."""
+        render = self.settings.render
+        if render.mode == "heatmap" and render.heatmap != self._heat_of:
+            self.heat = heat_values(self.scene, render.heatmap)
+            self.renderer.scene.write_heat(self.heat.values)
+            self._heat_of = render.heatmap
+
+    # -- picking ----------------------------------------------------------------------------------
+
+    def click(self, x: float, y: float) -> None:
+        """A click on the view: pick the Gaussian adding most to that pixel (next frame)."""
+        self._pick = ("select", x, y)
+
+    def double_click(self, x: float, y: float) -> None:
+        """A double click on the view: orbit the surface point under the cursor from now on."""
+        self._pick = ("pivot", x, y)
+
+    def _run_pick(self) -> None:
+        if self._pick is None:
+            return
+        kind, x, y = self._pick
+        self._pick = None
+        width, height = self.window.framebuffer_size
+        window_width, window_height = self.window.window_size
+        px = min(max(int(x * width / max(window_width, 1)), 0), width - 1)
+        py = min(max(int(y * height / max(window_height, 1)), 0), height - 1)
+        camera = self.camera(width, height)
+        record = self.renderer.measure(camera, self.settings.render, pixel=(px, py)).pixels[py, px]
+        index = int(record["top_gaussian"])
+        if kind == "select":
+            self._select(None if index == NO_GAUSSIAN else index, float(record["top_weight"]))
+            return
+        depth = float(record["median_depth"])
+        if depth <= 0.0 and index != NO_GAUSSIAN:  # never half opaque here: the top one's depth
+            w2c = camera.world_to_camera
+            depth = float(w2c[2, :3] @ self.scene.means[index] + w2c[2, 3])
+        if depth <= 0.0:
+            self.message = "nothing under the cursor to orbit"
+            return
+        self.play_time = None
+        self.controller.set_pivot(camera.unproject(px + 0.5, py + 0.5, depth))
+        self.message = f"orbiting the point at depth {depth:.3g}"
+
+    def _select(self, index: int | None, weight: float = 0.0) -> None:
+        """Highlight Gaussian `index` and show its parameters (None: clear the selection)."""
+        if index is None:
+            self.selected = None
+            self._set_flags("selection", None)
+            self.message = "no Gaussian at that pixel"
+            return
+        self.selected = gaussian_details(self.scene, index, weight)
+        self._set_flags("selection", selection_flags(self.scene.count, [index]))
+        self.message = f"picked Gaussian {index:,}"
+
+    def _poll_dialog(self) -> None:
+        path = self.dialog.poll()
+        if path:
+            self.open(path)
 
     # -- actions (shortcuts and panel buttons) --------------------------------------------------
 
@@ -279,6 +382,9 @@ class ViewerApp:
             "toggle_mode": lambda: controller.set_mode(
                 "fly" if controller.mode == "orbit" else "orbit"
             ),
+            "next_render_mode": self._next_render_mode,
+            "clear_selection": lambda: self._select(None),
+            "browse": lambda: self.dialog.show(start=str(Path(self.scene.source).parent)),
             "frame": controller.frame,
             "reset": controller.reset,
             "previous_camera": lambda: self._step_camera(-1),
@@ -300,6 +406,14 @@ class ViewerApp:
         display = self.settings.display
         new = dataclasses.replace(display, **{field: not getattr(display, field)})
         self._apply(dataclasses.replace(self.settings, display=new))
+
+    def _next_render_mode(self) -> None:
+        render = self.settings.render
+        mode = RENDER_MODES[(RENDER_MODES.index(render.mode) + 1) % len(RENDER_MODES)]
+        self._apply(
+            dataclasses.replace(self.settings, render=dataclasses.replace(render, mode=mode))
+        )
+        self.message = f"render mode: {mode}"
 
     def _step_camera(self, step: int) -> None:
         cameras = self.scene.cameras

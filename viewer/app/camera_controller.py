@@ -249,6 +249,20 @@ class CameraController:
         else:
             self._transition = _Transition(self.pose, target, distance, duration)
 
+    def set_pivot(self, point: np.ndarray, duration: float = TRANSITION_SECONDS) -> None:
+        """Orbit `point` from now on: the eye stays, the view turns smoothly to face it, level."""
+        self._settle()
+        eye = self.eye
+        offset = np.asarray(point, np.float64) - eye
+        distance = float(np.linalg.norm(offset))
+        if distance < 1e-9 * self.radius:
+            return
+        target = Pose(eye, _look_rotation(offset, self.up), self.fov_y_degrees)
+        if duration <= 0.0:
+            self.set_pose(target, distance)
+        else:
+            self._transition = _Transition(self.pose, target, distance, duration)
+
     def frame(self, duration: float = TRANSITION_SECONDS) -> None:
         """Move to a view of the whole scene bounds from above and in front."""
         from viewer.framing import frame_bounds

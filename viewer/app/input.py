@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Protocol
 
 import glfw
@@ -9,6 +10,9 @@ from imgui_bundle import imgui
 from imgui_bundle.python_backends.glfw_backend import GlfwRenderer
 
 from viewer.app.shortcuts import HELD, PRESSED
+
+CLICK_SLOP = 4.0  # window units a press may move and still count as a click
+DOUBLE_CLICK_SECONDS = 0.4
 
 _BUTTONS = {
     glfw.MOUSE_BUTTON_LEFT: "left",
@@ -28,6 +32,12 @@ class InputHandler(Protocol):
 
     def scroll(self, steps: float) -> None:
         """The wheel turned by `steps` over the view."""
+
+    def click(self, x: float, y: float) -> None:
+        """The left button was pressed and released at (x, y) window units over the view."""
+
+    def double_click(self, x: float, y: float) -> None:
+        """A second click at (x, y) soon after a first one nearby."""
 
     def drop(self, paths: list[str]) -> None:
         """Files were dropped on the window."""
@@ -55,6 +65,8 @@ class InputRouter:
     """Installs the window's callbacks; feeds ImGui, then the handler when ImGui does not capture.
 
     A drag starts only from a press outside ImGui's windows and then follows the mouse anywhere.
+    A left press and release that moved less than CLICK_SLOP is also a click; two clicks within
+    DOUBLE_CLICK_SECONDS and CLICK_SLOP of each other make a double click.
     """
 
     def __init__(self, window, gui: GlfwRenderer, handler: InputHandler) -> None:
@@ -63,6 +75,8 @@ class InputRouter:
         self.handler = handler
         self._drag_button: str | None = None
         self._cursor = glfw.get_cursor_pos(window)
+        self._press: tuple[float, float] | None = None  # where the left button went down
+        self._last_click: tuple[float, float, float] | None = None  # x, y, time
         self._held = [(shortcut.action, _key_codes(shortcut.keys)) for shortcut in HELD]
         self._pressed = {code: s.action for s in PRESSED for code in _key_codes(s.keys)}
         glfw.set_key_callback(window, self._on_key)
@@ -102,8 +116,23 @@ class InputRouter:
         name = _BUTTONS.get(button)
         if action == glfw.PRESS and name and not over_ui(*self._cursor):
             self._drag_button = name
+            self._press = self._cursor if name == "left" else None
         elif action == glfw.RELEASE and name == self._drag_button:
             self._drag_button = None
+            if name == "left" and self._press is not None:
+                if _near(self._press, self._cursor):
+                    self._clicked(*self._cursor)
+                self._press = None
+
+    def _clicked(self, x: float, y: float) -> None:
+        now = glfw.get_time()
+        last = self._last_click
+        if last is not None and now - last[2] < DOUBLE_CLICK_SECONDS and _near(last[:2], (x, y)):
+            self._last_click = None
+            self.handler.double_click(x, y)
+        else:
+            self._last_click = (x, y, now)
+            self.handler.click(x, y)
 
     def _on_scroll(self, window, x_offset: float, y_offset: float) -> None:
         self.gui.scroll_callback(window, x_offset, y_offset)
@@ -112,3 +141,7 @@ class InputRouter:
 
     def _on_drop(self, window, paths: list[str]) -> None:
         self.handler.drop(list(paths))
+
+
+def _near(a: tuple[float, float], b: tuple[float, float]) -> bool:
+    return math.hypot(a[0] - b[0], a[1] - b[1]) < CLICK_SLOP

@@ -1,4 +1,4 @@
-"""Scene inspection in numpy: the crop box's per-Gaussian flags and parameter histograms."""
+"""Scene inspection in numpy: the crop box's flags, a picked Gaussian's parameters, histograms."""
 
 from __future__ import annotations
 
@@ -6,8 +6,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from viewer.render.layout import FLAG_HIDDEN
+from viewer.render.layout import FLAG_HIDDEN, FLAG_SELECTED
 from viewer.scene import GaussianScene
+from viewer.sh import C0
 
 HISTOGRAM_BINS = 64
 
@@ -41,6 +42,46 @@ def crop_flags(means: np.ndarray, box: CropBox) -> np.ndarray:
     if box.enabled:
         inside = np.all((means >= np.asarray(box.lo)) & (means <= np.asarray(box.hi)), axis=1)
         flags[~inside] = FLAG_HIDDEN
+    return flags
+
+
+@dataclass(frozen=True)
+class GaussianDetails:
+    """One Gaussian's parameters, as the panel shows a picked one.
+
+    Attributes:
+        index: its row in the scene. position: [3] world centre. scale: [3] standard deviations.
+        rotation: [4] unit quaternion (w, x, y, z). opacity: in [0, 1].
+        colour: [3] RGB of the degree-0 (DC) term alone, C0 * dc + 0.5.
+        weight: its alpha * T at the picked pixel.
+    """
+
+    index: int
+    position: np.ndarray
+    scale: np.ndarray
+    rotation: np.ndarray
+    opacity: float
+    colour: np.ndarray
+    weight: float = 0.0
+
+
+def gaussian_details(scene: GaussianScene, index: int, weight: float = 0.0) -> GaussianDetails:
+    """The parameters of Gaussian `index` of `scene`."""
+    return GaussianDetails(
+        index,
+        scene.means[index].copy(),
+        scene.scales[index].copy(),
+        scene.rotations[index].copy(),
+        float(scene.opacities[index]),
+        scene.sh[index, 0] * np.float32(C0) + np.float32(0.5),
+        weight,
+    )
+
+
+def selection_flags(count: int, indices: list[int]) -> np.ndarray:
+    """[count] uint32 with FLAG_SELECTED at `indices` (drawn highlighted)."""
+    flags = np.zeros(count, dtype=np.uint32)
+    flags[np.asarray(indices, dtype=np.int64)] = FLAG_SELECTED
     return flags
 
 

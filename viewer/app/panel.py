@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 from imgui_bundle import imgui, implot
 
-from viewer.app.inspection import CropBox, Histogram
+from viewer.app.inspection import CropBox, GaussianDetails, Histogram
 from viewer.app.options import CameraOptions, CaptureOptions, DisplayOptions
 from viewer.app.widgets import edit_settings
 from viewer.settings import RasterSettings, RenderSettings
@@ -52,6 +52,9 @@ class SceneFacts:
         keyframes, path_seconds, playing: the camera path.
         loading: a path being loaded. message: the last status line. error: the last error.
         histograms: of opacity and scale.
+        selected: the picked Gaussian, or None.
+        heat_range: what the coldest and hottest colours mean in the heat modes (two labels).
+        file_dialog: whether a system file dialog is available.
     """
 
     source: str
@@ -73,9 +76,14 @@ class SceneFacts:
     message: str
     error: str
     histograms: tuple[Histogram, ...]
+    selected: GaussianDetails | None = None
+    heat_range: tuple[str, str] = ("", "")
+    file_dialog: bool = False
 
 
-PANEL_ACTIONS = ("open", "go_to_camera", "clear_path", "save_path", "load_path")
+PANEL_ACTIONS = (
+    "open", "browse", "go_to_camera", "clear_path", "save_path", "load_path", "clear_selection",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -121,11 +129,11 @@ class Panel:
         edited = dataclasses.replace(
             settings,
             camera=self._camera(settings.camera, facts, actions),
-            render=self._section("Render", settings.render),
+            render=self._render(settings.render, facts),
             raster=self._raster(settings.raster, facts),
             display=self._section("Display", settings.display),
             capture=self._capture(settings.capture, facts, actions),
-            crop=self._inspect(settings.crop, facts),
+            crop=self._inspect(settings.crop, facts, actions),
         )
         imgui.pop_item_width()
         imgui.end()
@@ -137,6 +145,13 @@ class Panel:
         if imgui.collapsing_header(title, flags):
             return edit_settings(settings)
         return settings
+
+    def _render(self, render: RenderSettings, facts: SceneFacts) -> RenderSettings:
+        render = self._section("Render", render)
+        low, high = facts.heat_range
+        if low or high:
+            _heat_legend(low, high)
+        return render
 
     def _scene(self, facts: SceneFacts, actions: list[Action]) -> None:
         imgui.text(f"Scene: {Path(facts.source).name or facts.source}")
@@ -150,8 +165,21 @@ class Panel:
         if imgui.button("Open") and self.open_path.strip():
             actions.append(Action("open", self.open_path.strip()))
         imgui.set_item_tooltip("open a scene file or training folder (or drop one on the window)")
+        imgui.same_line()
+        imgui.begin_disabled(not facts.file_dialog)
+        if imgui.button("Browse..."):
+            actions.append(Action("browse"))
+        imgui.end_disabled()
+        if imgui.is_item_hovered(imgui.HoveredFlags_.allow_when_disabled.value):
+            imgui.set_tooltip(
+                "choose a scene in a file dialog"
+                if facts.file_dialog
+                else "no file dialog: install zenity or kdialog, or type a path / drop a file"
+            )
         if facts.loading:
-            imgui.text(f"loading {facts.loading} ...")
+            # an indeterminate bar: a negative fraction makes ImGui animate it
+            imgui.progress_bar(-imgui.get_time(), imgui.ImVec2(-1.0, 0.0), "loading")
+            imgui.text_wrapped(facts.loading)
         if facts.error:
             imgui.push_text_wrap_pos(0.0)
             imgui.text_colored(ERROR_COLOUR, facts.error)
@@ -215,9 +243,10 @@ class Panel:
                 actions.append(Action(action, self.path_file.strip()))
         return options
 
-    def _inspect(self, crop: CropBox, facts: SceneFacts) -> CropBox:
+    def _inspect(self, crop: CropBox, facts: SceneFacts, actions: list[Action]) -> CropBox:
         if not imgui.collapsing_header("Inspect"):
             return crop
+        _selected(facts.selected, actions)
         _, enabled = imgui.checkbox("crop box", crop.enabled)
         imgui.set_item_tooltip("hide the Gaussians whose centre lies outside the box")
         lo, hi = list(crop.lo), list(crop.hi)
@@ -231,6 +260,47 @@ class Panel:
         for hist in facts.histograms:
             _plot_histogram(hist)
         return edited if edited != crop else crop
+
+
+def _selected(details: GaussianDetails | None, actions: list[Action]) -> None:
+    """The picked Gaussian's parameters, or how to pick one."""
+    if details is None:
+        imgui.text_disabled("click the view to pick the Gaussian that adds most to a pixel")
+        return
+    imgui.text(f"Gaussian {details.index:,} (alpha*T {details.weight:.3f} at the pixel)")
+    rows = (
+        ("position", details.position),
+        ("scale", details.scale),
+        ("rotation wxyz", details.rotation),
+        ("DC colour", details.colour),
+    )
+    for label, values in rows:
+        imgui.text(f"  {label:<14}" + "  ".join(f"{v: .4g}" for v in values))
+    imgui.text(f"  {'opacity':<14} {details.opacity:.4g}")
+    if imgui.button("Clear selection"):
+        actions.append(Action("clear_selection"))
+
+
+def _heat_legend(low: str, high: str) -> None:
+    """The heat colour scale as a bar, with what its two ends mean."""
+    from viewer.render.colormap import HEAT_COLOURS
+
+    draw = imgui.get_window_draw_list()
+    origin = imgui.get_cursor_screen_pos()
+    width, height = imgui.get_content_region_avail().x, imgui.get_text_line_height()
+    step = width / (len(HEAT_COLOURS) - 1)
+    for i in range(len(HEAT_COLOURS) - 1):
+        left, right = (imgui.color_convert_float4_to_u32(imgui.ImVec4(*c, 1.0))
+                       for c in HEAT_COLOURS[i : i + 2])  # fmt: skip
+        x0 = origin.x + i * step
+        draw.add_rect_filled_multi_color(
+            imgui.ImVec2(x0, origin.y), imgui.ImVec2(x0 + step + 1.0, origin.y + height),
+            left, right, right, left,
+        )  # fmt: skip
+    imgui.dummy(imgui.ImVec2(width, height))
+    imgui.text(low)
+    imgui.same_line(max(width - imgui.calc_text_size(high).x, 0.0))
+    imgui.text(high)
 
 
 def _plot_histogram(hist: Histogram) -> None:

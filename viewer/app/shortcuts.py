@@ -22,6 +22,7 @@ PRESSED = (
     Shortcut(("T",), "toggle_overlay", "show / hide the timing overlay"),
     Shortcut(("U",), "toggle_panel", "show / hide the settings panel"),
     Shortcut(("TAB",), "toggle_mode", "switch between orbit and fly mode"),
+    Shortcut(("M",), "next_render_mode", "next render mode (colour, depth, heatmap, ...)"),
     Shortcut(("F",), "frame", "frame the whole scene"),
     Shortcut(("R", "HOME"), "reset", "reset the view"),
     Shortcut(("LEFT_BRACKET",), "previous_camera", "go to the previous training camera"),
@@ -49,6 +50,8 @@ HELD = (
 
 MOUSE = (
     ("left drag", "orbit around the pivot (orbit mode) / look around (fly mode)"),
+    ("click", "pick the Gaussian adding most to that pixel (highlighted, details in Inspect)"),
+    ("double click", "orbit the surface point under the cursor"),
     ("right or middle drag", "pan"),
     ("scroll", "zoom (orbit mode) / flying speed (fly mode)"),
     ("drop a file on the window", "open that scene"),

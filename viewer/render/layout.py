@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from viewer.render.colormap import glsl_table
+
 WORKGROUP_SIZE = 256
 TILE_SIZE = 16
 
@@ -28,6 +30,9 @@ BINDING_PAIR_SPLATS = 12
 BINDING_TILE_RANGES = 13
 BINDING_BLOCK_SUMS = 14
 BINDING_OPACITIES = 15
+BINDING_PIXELS = 16
+BINDING_CONTRIBUTIONS = 17
+BINDING_HEAT = 18
 
 # Per-Gaussian flag bits written by features (pruning, LOD, foveation, crop); the preprocess pass
 # drops a Gaussian when `flags & flag_mask` is non-zero.
@@ -36,6 +41,12 @@ FLAG_PRUNED = 1 << 1  # pruning
 FLAG_LOD_CULLED = 1 << 2  # not in the current LOD cut
 FLAG_FOVEA_CULLED = 1 << 3  # outside the foveation level's subset
 ALL_FLAGS = FLAG_HIDDEN | FLAG_PRUNED | FLAG_LOD_CULLED | FLAG_FOVEA_CULLED
+FLAG_SELECTED = 1 << 8  # drawn highlighted (picked in the viewer); never culls
+
+# Where the preprocess pass takes each splat's colour from.
+COLOUR_SH = 0  # spherical harmonics (the image)
+COLOUR_DEPTH = 1  # heat colour of the camera depth
+COLOUR_HEAT = 2  # heat colour of the per-Gaussian `heat` values
 
 # Layout of the `counters` buffer: uint32 words. Words 0-3 are a DrawArraysIndirectCommand whose
 # instance count is the visible count, so the quad draw needs no CPU round trip.
@@ -64,21 +75,33 @@ SPLAT_DTYPE = np.dtype(
 )
 assert SPLAT_DTYPE.itemsize == 48
 
+# What the contributions pass records per pixel; mirrored by `PixelRecord` in layout.glsl.
+PIXEL_DTYPE = np.dtype(
+    [
+        ("top_gaussian", np.uint32),  # Gaussian with the largest alpha*T here, NO_GAUSSIAN if none
+        ("top_weight", np.float32),  # its alpha*T
+        ("blended", np.uint32),  # splats blended here (alpha >= 1/255, before the 1e-4 stop)
+        ("median_depth", np.float32),  # camera z of the splat taking T to 0.5 or below, else 0
+    ]
+)
+assert PIXEL_DTYPE.itemsize == 16
+NO_GAUSSIAN = 0xFFFFFFFF  # also in layout.glsl (a #define would lack GLSL's u suffix)
+
 GAUSSIAN_VEC4_BYTES = 16  # means_opacity, scales, rotations: one vec4 each per Gaussian
 FLAG_BYTES = 4
 
 
-def glsl_defines() -> dict[str, int]:
-    """Every constant above, for `shader_source(..., defines=...)`."""
+def glsl_defines() -> dict[str, int | str]:
+    """Every constant above and the heat-map colours, for `shader_source(..., defines=...)`."""
     names = [
         *(name for name in globals() if name.startswith("BINDING_")),
         "WORKGROUP_SIZE", "TILE_SIZE", "FLAG_HIDDEN", "FLAG_PRUNED", "FLAG_LOD_CULLED",
-        "FLAG_FOVEA_CULLED", "COUNTER_DRAW_VERTICES", "COUNTER_VISIBLE", "COUNTER_PAIRS",
-        "COUNTER_VISIBLE_OVERFLOW", "COUNTER_PAIRS_OVERFLOW", "DISPATCH_PER_VISIBLE",
-        "DISPATCH_PER_PAIR", "DISPATCH_SCAN_BLOCKS", "COUNTER_WORDS", "SCAN_ITEMS_PER_THREAD",
-        "SCAN_BLOCK",
+        "FLAG_FOVEA_CULLED", "FLAG_SELECTED", "COLOUR_SH", "COLOUR_DEPTH", "COLOUR_HEAT",
+        "COUNTER_DRAW_VERTICES", "COUNTER_VISIBLE", "COUNTER_PAIRS", "COUNTER_VISIBLE_OVERFLOW",
+        "COUNTER_PAIRS_OVERFLOW", "DISPATCH_PER_VISIBLE", "DISPATCH_PER_PAIR",
+        "DISPATCH_SCAN_BLOCKS", "COUNTER_WORDS", "SCAN_ITEMS_PER_THREAD", "SCAN_BLOCK",
     ]  # fmt: skip
-    return {name: int(globals()[name]) for name in names}
+    return {**{name: int(globals()[name]) for name in names}, "HEAT_COLOURS": glsl_table()}
 
 
 def initial_counters() -> np.ndarray:

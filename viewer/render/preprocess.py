@@ -7,7 +7,7 @@ import numpy as np
 
 from viewer.camera import Camera
 from viewer.render.frame_buffers import FrameBuffers
-from viewer.render.layout import WORKGROUP_SIZE
+from viewer.render.layout import COLOUR_DEPTH, COLOUR_HEAT, COLOUR_SH, WORKGROUP_SIZE
 from viewer.render.programs import compute_shader, set_uniforms
 from viewer.render.scene_buffers import SceneBuffers
 from viewer.settings import RenderSettings
@@ -21,6 +21,20 @@ def camera_uniforms(camera: Camera) -> dict[str, object]:
         "intrinsics": (camera.fx, camera.fy, camera.cx, camera.cy),
         "viewport": (float(camera.width), float(camera.height)),
     }
+
+
+COLOUR_SOURCES = {"depth": COLOUR_DEPTH, "heatmap": COLOUR_HEAT}  # other modes: COLOUR_SH
+
+
+def depth_range(camera: Camera, bounds: tuple[np.ndarray, np.ndarray], near: float) -> tuple:
+    """(near, far) camera z of the box `bounds` ([3] lo, [3] hi), starting at the near plane."""
+    lo, hi = bounds
+    corners = np.array(
+        [[x, y, z] for x in (lo[0], hi[0]) for y in (lo[1], hi[1]) for z in (lo[2], hi[2])]
+    )
+    z = corners @ camera.world_to_camera[2, :3] + camera.world_to_camera[2, 3]  # [8]
+    first = max(float(z.min()), near)
+    return first, max(float(z.max()), first * 1.01 + 1e-6)
 
 
 class PreprocessPass:
@@ -51,6 +65,8 @@ class PreprocessPass:
             antialias=settings.antialias,
             flag_mask=flag_mask,
             capacity=frame.capacity,
+            colour_source=COLOUR_SOURCES.get(settings.mode, COLOUR_SH),
+            depth_range=depth_range(camera, scene.bounds, settings.near_plane),
         )
         frame.bind()
         for chunk in scene.chunks:

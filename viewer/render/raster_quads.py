@@ -1,4 +1,9 @@
-"""Quads raster backend: instanced eigen-aligned quads, back to front (splat.vert/splat.frag)."""
+"""Quad rasters: one instanced quad per visible splat, blended back to front.
+
+The same draw serves three passes that differ only in their shaders: the quads backend (eigen-
+aligned quads, splat.vert/splat.frag), the points mode (dots at the centres, points.vert/
+points.frag) and the outlines mode (ellipse rings, splat.vert/outlines.frag).
+"""
 
 from __future__ import annotations
 
@@ -8,22 +13,34 @@ from viewer.camera import Camera
 from viewer.render.accum_target import AccumTarget
 from viewer.render.frame_buffers import FrameBuffers
 from viewer.render.programs import raster_program, set_uniforms
+from viewer.settings import RenderSettings
 
 
 class QuadsRaster:
-    """Blends premultiplied splats (ONE, ONE_MINUS_SRC_ALPHA) with an indirect instanced draw."""
+    """Blends premultiplied fragments (ONE, ONE_MINUS_SRC_ALPHA) with an indirect instanced draw."""
 
-    name = "quads"
-
-    def __init__(self, ctx: moderngl.Context) -> None:
+    def __init__(
+        self,
+        ctx: moderngl.Context,
+        name: str = "quads",
+        vertex: str = "splat.vert",
+        fragment: str = "splat.frag",
+    ) -> None:
         self.ctx = ctx
-        self.program = raster_program(ctx, "splat.vert", "splat.frag")
+        self.name = name
+        self.program = raster_program(ctx, vertex, fragment)
         self.vao = ctx.vertex_array(self.program, [])
 
-    def run(self, frame: FrameBuffers, camera: Camera, target: AccumTarget) -> None:
+    def run(
+        self, frame: FrameBuffers, camera: Camera, target: AccumTarget, settings: RenderSettings
+    ) -> None:
         """Draw every visible splat into `target` (cleared first)."""
         assert target.framebuffer is not None
-        set_uniforms(self.program, viewport=(float(camera.width), float(camera.height)))
+        set_uniforms(
+            self.program,
+            viewport=(float(camera.width), float(camera.height)),
+            point_size=settings.point_size,
+        )
         frame.bind()
         target.framebuffer.use()
         target.framebuffer.clear(0.0, 0.0, 0.0, 0.0)

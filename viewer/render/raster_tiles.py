@@ -26,6 +26,7 @@ from viewer.render.layout import (
 )
 from viewer.render.prefix_sum import PrefixSum
 from viewer.render.programs import compute_shader, set_uniforms
+from viewer.settings import RenderSettings
 
 INITIAL_PAIRS_PER_SPLAT = 4
 
@@ -94,35 +95,39 @@ class TilesRaster:
         self.ctx.memory_barrier()
 
     def sort_pairs(self, frame: FrameBuffers, camera: Camera) -> None:
-        """Stable sort of the pairs by tile id."""
+        """Stable sort of the pairs by tile id (then `find_ranges`)."""
         tiles_x, tiles_y = tile_grid(camera.width, camera.height)
         key_bits = max(1, (tiles_x * tiles_y - 1).bit_length())
         self.sort.sort(
             self.pair_tiles, self.pair_splats, frame.counters, COUNTER_PAIRS * 4, key_bits=key_bits
         )
 
-    def run(self, frame: FrameBuffers, camera: Camera, target: AccumTarget) -> None:
-        """Find each tile's range of pairs and composite every tile into `target`."""
+    def find_ranges(self, frame: FrameBuffers, camera: Camera) -> None:
+        """Find each tile's [start, end) in the tile-sorted pairs."""
         tiles_x, tiles_y = tile_grid(camera.width, camera.height)
         if self.ranges is None or self.ranges.size < tiles_x * tiles_y * 8:
             _release(self.ranges)
             self.ranges = self.ctx.buffer(reserve=tiles_x * tiles_y * 8)
         self.ranges.clear()
-        uniforms = {
-            "viewport": (float(camera.width), float(camera.height)),
-            "tile_grid": (tiles_x, tiles_y),
-        }
         frame.counters.bind_to_storage_buffer(BINDING_COUNTERS)
         self.pair_tiles.bind_to_storage_buffer(BINDING_PAIR_TILES)
         self.ranges.bind_to_storage_buffer(BINDING_TILE_RANGES)
         self.ranges_shader.run_indirect(frame.counters, DISPATCH_PER_PAIR * 4)
         self.ctx.memory_barrier()
+
+    def run(
+        self, frame: FrameBuffers, camera: Camera, target: AccumTarget, settings: RenderSettings
+    ) -> None:
+        """Composite every tile of the binned frame into `target`."""
+        grid = tile_grid(camera.width, camera.height)
         frame.bind()
         self.pair_splats.bind_to_storage_buffer(BINDING_PAIR_SPLATS)
         self.ranges.bind_to_storage_buffer(BINDING_TILE_RANGES)
         target.texture.bind_to_image(0, read=False, write=True)
-        set_uniforms(self.raster_shader, **uniforms)
-        self.raster_shader.run(tiles_x, tiles_y)
+        set_uniforms(
+            self.raster_shader, viewport=(float(camera.width), float(camera.height)), tile_grid=grid
+        )
+        self.raster_shader.run(*grid)
         self.ctx.memory_barrier()
 
     def release(self) -> None:

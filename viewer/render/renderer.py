@@ -2,6 +2,10 @@
 
     preprocess -> sort -> [bin] -> raster -> resolve
 
+The raster step is the chosen backend (quads or tiles) in the colour, depth and heatmap modes,
+and the points, outlines or overdraw pass in those modes. `measure` runs the contributions pass
+on a view instead (picking, pivots, pruning scores).
+
 Per-Gaussian data never leaves the GPU (except with the CPU sort, which reads the depth keys).
 Features change the image only through per-Gaussian flags (`scene_buffers.write_flags`) and the
 settings dataclasses.
@@ -9,7 +13,10 @@ settings dataclasses.
 
 from __future__ import annotations
 
+import dataclasses
 import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 
 import moderngl
 import numpy as np
@@ -17,6 +24,7 @@ import numpy as np
 from viewer.camera import Camera
 from viewer.render.accum_target import AccumTarget
 from viewer.render.context import DeviceInfo
+from viewer.render.contributions import Contributions, ContributionsPass
 from viewer.render.dispatch_args import DispatchArgsPass
 from viewer.render.frame_buffers import FrameBuffers
 from viewer.render.layout import (
@@ -39,6 +47,12 @@ from viewer.render.validation import validate_frame
 from viewer.scene import GaussianScene
 from viewer.settings import RasterSettings, RenderSettings
 from viewer.stats import FrameStats
+
+QUAD_MODES = ("points", "outlines")  # modes drawn by their own quad pass, whatever the backend
+
+
+def _untimed(name: str) -> AbstractContextManager[None]:
+    return nullcontext()
 
 
 def choose_backend(kind: str, device: DeviceInfo) -> str:
@@ -66,6 +80,11 @@ class SplatRenderer:
         self.preprocess = PreprocessPass(ctx)
         self.dispatch_args = DispatchArgsPass(ctx)
         self.quads = QuadsRaster(ctx)
+        self.mode_rasters = {
+            "points": QuadsRaster(ctx, "points", "points.vert", "points.frag"),
+            "outlines": QuadsRaster(ctx, "outlines", "splat.vert", "outlines.frag"),
+        }
+        self.contributions = ContributionsPass(ctx)
         self.resolve = ResolvePass(ctx)
         self.accum = AccumTarget(ctx)
         self.scene: SceneBuffers | None = None
@@ -105,10 +124,17 @@ class SplatRenderer:
         capacity = self.frame.capacity if self.frame else 1
         if self.depth_sort is None:
             self.depth_sort = make_sort(self.ctx, kind, capacity)
-        if self.backend == "tiles" and self.tiles is None:
-            self.tiles = TilesRaster(self.ctx, make_sort(self.ctx, kind, capacity))
+        if self.backend == "tiles":
+            self._ensure_tiles()
+
+    def _ensure_tiles(self) -> TilesRaster:
+        """The tiles backend's binning (made on first use: the contributions pass needs it too)."""
+        if self.tiles is None:
+            capacity = self.frame.capacity if self.frame else 1
+            self.tiles = TilesRaster(self.ctx, make_sort(self.ctx, self._sort_kind, capacity))
             if self.frame is not None:
                 self._grow_tiles(self.frame.capacity * INITIAL_PAIRS_PER_SPLAT)
+        return self.tiles
 
     def set_scene(self, scene: GaussianScene) -> None:
         """Upload a scene (replacing any previous one) and size the frame buffers for it."""
@@ -132,7 +158,7 @@ class SplatRenderer:
     @property
     def gpu_bytes(self) -> int:
         """GPU memory held by scene, frame and backend buffers."""
-        parts = [self.accum.nbytes]
+        parts = [self.accum.nbytes, self.contributions.nbytes]
         if self.scene is not None:
             parts += [self.scene.nbytes, self.frame.nbytes]
         if self.tiles is not None:
@@ -153,33 +179,92 @@ class SplatRenderer:
             raise RuntimeError("no scene: call set_scene first")
         start = time.perf_counter()
         self.accum.ensure_size(camera.width, camera.height)
-        backend = self.tiles if self.backend == "tiles" else self.quads
+        mode = settings.mode
+        binned = mode == "overdraw" or (self.backend == "tiles" and mode not in QUAD_MODES)
         timer = self.timer
         timer.begin_frame()
+        self._splats_in_view(camera, settings, binned, timer.section)
+        with timer.section("raster"):
+            if mode == "overdraw":
+                self.contributions.run(self.frame, self.tiles, camera)
+                self.contributions.colour_overdraw(camera, self.accum)
+            elif mode in QUAD_MODES:
+                self.mode_rasters[mode].run(self.frame, camera, self.accum, settings)
+            else:
+                backend = self.tiles if self.backend == "tiles" else self.quads
+                backend.run(self.frame, camera, self.accum, settings)
+        with timer.section("resolve"):
+            self.resolve.run(self.accum, output, settings.background)
+        if self.raster_settings.validate:
+            validate_frame(self, camera, binned)
+        self._queue_counters()
+        return self._collect((time.perf_counter() - start) * 1e3, binned)
+
+    def _splats_in_view(
+        self,
+        camera: Camera,
+        settings: RenderSettings,
+        binned: bool,
+        section: Callable[[str], AbstractContextManager[None]],
+    ) -> None:
+        """Preprocess and depth-sort the visible splats; with `binned`, also bin them in tiles."""
         self.frame.reset()
-        with timer.section("preprocess"):
+        with section("preprocess"):
             self.preprocess.run(
                 self.scene, self.frame, camera, settings, self.flag_mask, self.scene_sh_degree
             )
             self._dispatch_args()
-        with timer.section("sort"):
+        with section("sort"):
             self.depth_sort.sort(
                 self.frame.depth_keys, self.frame.sorted_splats, self.frame.counters,
                 COUNTER_VISIBLE * 4,
             )  # fmt: skip
-        if backend is self.tiles:
-            with timer.section("bin"):
-                self.tiles.bin(self.frame, camera)
+        if binned:
+            tiles = self._ensure_tiles()
+            with section("bin"):
+                tiles.bin(self.frame, camera)
                 self._dispatch_args()
-                self.tiles.sort_pairs(self.frame, camera)
-        with timer.section("raster"):
-            backend.run(self.frame, camera, self.accum)
-        with timer.section("resolve"):
-            self.resolve.run(self.accum, output, settings.background)
-        if self.raster_settings.validate:
-            validate_frame(self, camera)
-        self._queue_counters()
-        return self._collect((time.perf_counter() - start) * 1e3)
+                tiles.sort_pairs(self.frame, camera)
+                tiles.find_ranges(self.frame, camera)
+
+    def measure(
+        self,
+        camera: Camera,
+        settings: RenderSettings,
+        *,
+        weights: bool = False,
+        pixel: tuple[int, int] | None = None,
+    ) -> Contributions:
+        """Run the contributions pass on one view instead of drawing it (waits for the GPU).
+
+        Args:
+            weights: also sum each Gaussian's alpha*T over the image and count its tiles.
+            pixel: (x, y) measure only the tile holding this pixel (for picking).
+        """
+        if self.scene is None:
+            raise RuntimeError("no scene: call set_scene first")
+        for _attempt in range(3):  # the pair buffers grow on overflow
+            self._splats_in_view(camera, settings, True, _untimed)
+            counters = self.frame.read_counters()
+            if counters[COUNTER_PAIRS_OVERFLOW] == 0:
+                break
+            self._grow_tiles_for(counters)
+        gaussians = self.scene.count if weights else 0
+        self.contributions.run(self.frame, self.tiles, camera, gaussians, pixel)
+        result = self.contributions.read(camera, gaussians)
+        if weights:
+            result = dataclasses.replace(result, tiles=self._tiles_of_gaussians(counters))
+        return result
+
+    def _tiles_of_gaussians(self, counters: np.ndarray) -> np.ndarray:
+        """[N] uint32 tiles each Gaussian's splat touched in the frame just binned (0: culled)."""
+        visible, pairs = int(counters[COUNTER_VISIBLE]), int(counters[COUNTER_PAIRS])
+        offsets = self.frame.read_uint(self.tiles.tile_counts, visible)  # exclusive scan
+        splat_from_sorted = self.frame.read_uint(self.frame.sorted_splats, visible)
+        gaussian_from_splat = self.frame.read_uint(self.frame.gaussian_ids, visible)
+        tiles = np.zeros(self.scene.count, np.uint32)
+        tiles[gaussian_from_splat[splat_from_sorted]] = np.diff(offsets, append=pairs)
+        return tiles
 
     def render_image(self, camera: Camera, settings: RenderSettings) -> np.ndarray:
         """Render offscreen and read back: [H, W, 3] float32 linear RGB, row 0 at the top."""
@@ -220,7 +305,7 @@ class SplatRenderer:
         self.ctx.copy_buffer(buffer, self.frame.counters)
         self._readback.append(buffer)
 
-    def _collect(self, frame_ms: float) -> FrameStats | None:
+    def _collect(self, frame_ms: float, binned: bool) -> FrameStats | None:
         timed = self.timer.end_frame()
         if timed is None:
             return None
@@ -238,7 +323,7 @@ class SplatRenderer:
             frame_ms=frame_ms,
             total=self.scene.count,
             visible=int(counters[COUNTER_VISIBLE]),
-            pairs=int(counters[COUNTER_PAIRS]) if self.backend == "tiles" else 0,
+            pairs=int(counters[COUNTER_PAIRS]) if binned else 0,
             dropped=int(counters[COUNTER_VISIBLE_OVERFLOW] + counters[COUNTER_PAIRS_OVERFLOW]),
         )
 
@@ -263,6 +348,9 @@ class SplatRenderer:
         self.release_scene()
         self._release_sorts()
         self.quads.release()
+        for raster in self.mode_rasters.values():
+            raster.release()
+        self.contributions.release()
         self.resolve.release()
         self.accum.release()
         for buffer in self._readback + self._readback_free:

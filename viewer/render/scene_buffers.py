@@ -9,6 +9,7 @@ import numpy as np
 
 from viewer.render.layout import (
     BINDING_FLAGS,
+    BINDING_HEAT,
     BINDING_MEANS,
     BINDING_OPACITIES,
     BINDING_ROTATIONS,
@@ -39,6 +40,7 @@ class SceneChunk:
     rotations: moderngl.Buffer  # [count, 4] float32, wxyz
     sh: moderngl.Buffer  # [count, K, 3] float32
     flags: moderngl.Buffer  # [count] uint32, layout.FLAG_* bits
+    heat: moderngl.Buffer  # [count] float32 in [0, 1], what the heatmap mode colours by
 
     def bind(self) -> None:
         """Bind for the preprocess pass."""
@@ -48,18 +50,24 @@ class SceneChunk:
         self.sh.bind_to_storage_buffer(BINDING_SH)
         self.flags.bind_to_storage_buffer(BINDING_FLAGS)
         self.opacities.bind_to_storage_buffer(BINDING_OPACITIES)
+        self.heat.bind_to_storage_buffer(BINDING_HEAT)
 
     @property
     def buffers(self) -> tuple[moderngl.Buffer, ...]:
         """Every buffer of the chunk."""
-        return (self.means, self.opacities, self.scales, self.rotations, self.sh, self.flags)
+        return (
+            self.means, self.opacities, self.scales, self.rotations, self.sh, self.flags, self.heat
+        )  # fmt: skip
 
 
 class SceneBuffers:
     """A scene's Gaussians on the GPU, uploaded once, updated in place.
 
-    Features (pruning, LOD, foveation, crop) write only the per-Gaussian `flags`; live training
-    rewrites parameter ranges with `write`.
+    Features (pruning, LOD, foveation, crop) write only the per-Gaussian `flags` (and the
+    heatmap mode's `heat` values); live training rewrites parameter ranges with `write`.
+
+    Attributes:
+        bounds: ([3] lo, [3] hi) float64 robust bounds of the centres (the depth mode's range).
     """
 
     def __init__(
@@ -79,6 +87,7 @@ class SceneBuffers:
             raise ValueError("a scene on the GPU needs at least one Gaussian")
         self.count = count
         self.sh_coeffs = sh_coeffs
+        self.bounds = (-np.ones(3), np.ones(3))
         widest = max(GAUSSIAN_VEC4_BYTES, sh_coeffs * 3 * 4)
         self.chunk_size = max(1, min(count, max_block_bytes // widest, max_chunk_rows))
         self.chunks: list[SceneChunk] = []
@@ -94,6 +103,7 @@ class SceneBuffers:
                     ctx.buffer(reserve=n * GAUSSIAN_VEC4_BYTES),
                     ctx.buffer(reserve=n * sh_coeffs * 12),
                     ctx.buffer(reserve=n * FLAG_BYTES),
+                    ctx.buffer(reserve=n * 4),
                 )
             )
 
@@ -112,6 +122,9 @@ class SceneBuffers:
             sh=scene.sh,
         )
         buffers.write_flags(np.zeros(scene.count, dtype=np.uint32))
+        buffers.write_heat(np.zeros(scene.count, dtype=np.float32))
+        lo, hi = scene.robust_bounds()
+        buffers.bounds = (lo.astype(np.float64), hi.astype(np.float64))
         return buffers
 
     @property
@@ -149,6 +162,10 @@ class SceneBuffers:
     def write_flags(self, flags: np.ndarray, start: int = 0) -> None:
         """Overwrite per-Gaussian flags [start, start + len): [n] uint32 of layout.FLAG_* bits."""
         self._write_rows("flags", start, np.asarray(flags, dtype=np.uint32))
+
+    def write_heat(self, values: np.ndarray, start: int = 0) -> None:
+        """Overwrite the heatmap mode's values [start, start + len): [n] float32 in [0, 1]."""
+        self._write_rows("heat", start, np.asarray(values, dtype=np.float32))
 
     def _write_rows(self, name: str, start: int, rows: np.ndarray) -> None:
         stop = start + rows.shape[0]

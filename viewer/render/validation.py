@@ -22,8 +22,11 @@ def _check(condition: bool, message: str) -> None:
         raise PipelineInvariantError(message)
 
 
-def validate_frame(renderer: SplatRenderer, camera: Camera) -> None:
+def validate_frame(renderer: SplatRenderer, camera: Camera, binned: bool) -> None:
     """Check the frame just rendered (waits for the GPU): counts, finiteness, sort orders.
+
+    Args:
+        binned: whether the frame went through the tiles binning (whose pairs are checked too).
 
     Raises:
         PipelineInvariantError: naming the first invariant found broken.
@@ -44,7 +47,7 @@ def validate_frame(renderer: SplatRenderer, camera: Camera) -> None:
     _check(len(np.unique(ids)) == visible, "a Gaussian was appended twice")
     _check(bool((ids < renderer.scene.count).all()), "Gaussian id out of range")
     tiles = renderer.tiles
-    if renderer.backend != "tiles" or tiles is None:
+    if not binned:
         return
     pairs = int(counters[COUNTER_PAIRS])
     tile_of_pair = frame.read_uint(tiles.pair_tiles, pairs)

@@ -1,0 +1,87 @@
+"""Clicks, double clicks and drags told apart by the input router (no window: fake events)."""
+
+from __future__ import annotations
+
+import glfw
+import numpy as np
+import pytest
+
+from viewer.app import input as app_input
+from viewer.app.input import CLICK_SLOP, DOUBLE_CLICK_SECONDS, InputRouter
+from viewer.features.flags import FlagLayers
+
+
+class Recorder:
+    def __init__(self):
+        self.events = []
+
+    def drag(self, button, dx, dy):
+        self.events.append(("drag", button))
+
+    def click(self, x, y):
+        self.events.append(("click", x, y))
+
+    def double_click(self, x, y):
+        self.events.append(("double", x, y))
+
+
+class NoGui:
+    def mouse_button_callback(self, *args):
+        pass
+
+
+@pytest.fixture
+def router(monkeypatch):
+    clock = [10.0]
+    monkeypatch.setattr(glfw, "get_time", lambda: clock[0])
+    monkeypatch.setattr(app_input, "over_ui", lambda x, y: x < 100)  # a panel on the left
+    monkeypatch.setattr(app_input.imgui, "get_io", lambda: type("IO", (), {
+        "add_mouse_pos_event": lambda self, x, y: None})())  # fmt: skip
+    r = InputRouter.__new__(InputRouter)
+    r.gui, r.handler = NoGui(), Recorder()
+    r._drag_button, r._cursor, r._press, r._last_click = None, (0.0, 0.0), None, None
+    r.clock = clock
+    return r
+
+
+def press_release(r, at, to=None):
+    r._on_cursor(None, *at)
+    r._on_button(None, glfw.MOUSE_BUTTON_LEFT, glfw.PRESS, 0)
+    if to is not None:
+        r._on_cursor(None, *to)
+    r._on_button(None, glfw.MOUSE_BUTTON_LEFT, glfw.RELEASE, 0)
+
+
+def test_a_still_press_is_a_click_a_moving_one_a_drag(router):
+    press_release(router, (300, 200))
+    assert router.handler.events == [("click", 300, 200)]
+    router.clock[0] += 1.0
+    press_release(router, (300, 200), (300 + 3 * CLICK_SLOP, 200))
+    assert router.handler.events[1:] == [("drag", "left")]
+
+
+def test_two_quick_clicks_nearby_are_a_double_click(router):
+    press_release(router, (300, 200))
+    router.clock[0] += DOUBLE_CLICK_SECONDS / 2
+    press_release(router, (301, 200))
+    assert router.handler.events == [("click", 300, 200), ("double", 301, 200)]
+    router.clock[0] += DOUBLE_CLICK_SECONDS * 2  # too late for another double click
+    press_release(router, (301, 200))
+    assert router.handler.events[-1] == ("click", 301, 200)
+
+
+def test_clicks_on_the_ui_do_not_reach_the_view(router):
+    press_release(router, (50, 200))
+    assert router.handler.events == []
+
+
+def test_flag_layers_or_their_bits_and_count_versions():
+    layers = FlagLayers(4)
+    layers.set("crop", np.array([1, 0, 1, 0], np.uint32))
+    layers.set("selection", np.array([0, 0, 256, 0], np.uint32))
+    assert layers.compose().tolist() == [1, 0, 257, 0]
+    version = layers.version
+    layers.set("crop", None)
+    assert layers.compose().tolist() == [0, 0, 256, 0] and layers.version > version
+    with pytest.raises(ValueError, match="shape"):
+        layers.set("crop", np.zeros(3, np.uint32))

@@ -1,0 +1,41 @@
+"""The system's file dialog (imgui-bundle's portable-file-dialogs), polled without blocking."""
+
+from __future__ import annotations
+
+import shutil
+
+from imgui_bundle import portable_file_dialogs as pfd
+
+# Programs portable-file-dialogs drives on Linux; without one there is no dialog to show.
+HELPERS = ("zenity", "kdialog", "matedialog", "qarma")
+SCENE_FILTERS = ["Gaussian scenes", "*.ply *.splat *.spz", "All files", "*"]
+
+
+def available() -> bool:
+    """Whether a dialog can be shown on this machine."""
+    return any(shutil.which(helper) for helper in HELPERS)
+
+
+class FileDialog:
+    """At most one open-file dialog at a time; `poll` each frame returns the chosen path once."""
+
+    def __init__(self) -> None:
+        self._dialog: pfd.open_file | None = None
+
+    @property
+    def open(self) -> bool:
+        """Whether a dialog is showing."""
+        return self._dialog is not None
+
+    def show(self, title: str = "Open a scene", start: str = "") -> None:
+        """Show the dialog (no-op while one is already showing)."""
+        if self._dialog is None:
+            self._dialog = pfd.open_file(title, start, SCENE_FILTERS)
+
+    def poll(self) -> str | None:
+        """The path chosen, once the dialog closed with one; None otherwise."""
+        if self._dialog is None or not self._dialog.ready(0):
+            return None
+        chosen = self._dialog.result()
+        self._dialog = None
+        return chosen[0] if chosen else None

@@ -1,0 +1,152 @@
+"""Contributions pass: how much each splat adds to each pixel (contributions.comp), and the
+overdraw mode's colouring of it (overdraw.comp).
+
+It walks the tiles backend's bins exactly as tiles_raster.comp does, but instead of a colour it
+keeps, per pixel, a `PIXEL_DTYPE` record (the splat of largest weight alpha*T, the number of
+splats blended, the depth where T reaches 0.5) and, per Gaussian, the sum of its weights over the
+image in fixed point. Picking, the orbit pivot, the overdraw mode and pruning scores read these.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import moderngl
+import numpy as np
+
+from viewer.camera import Camera
+from viewer.render.accum_target import AccumTarget
+from viewer.render.frame_buffers import FrameBuffers
+from viewer.render.layout import (
+    BINDING_CONTRIBUTIONS,
+    BINDING_PAIR_SPLATS,
+    BINDING_PIXELS,
+    BINDING_TILE_RANGES,
+    PIXEL_DTYPE,
+    TILE_SIZE,
+)
+from viewer.render.programs import compute_shader, set_uniforms
+from viewer.render.raster_tiles import TilesRaster, tile_grid
+
+OVERDRAW_MAX = 256.0  # blended splats shown in the hottest colour
+
+
+def weight_scale(width: int, height: int) -> float:
+    """Fixed-point units per unit of weight such that no Gaussian's image sum overflows 32 bits.
+
+    A pixel's weights sum to at most 1, so a Gaussian's sum is at most width * height; each
+    pixel's rounding adds at most one unit more. At most 2^24, which float32 holds exactly.
+    """
+    return float(min(2**32 // (width * height) - 1, 2**24))
+
+
+@dataclass(frozen=True)
+class Contributions:
+    """What the contributions pass measured for one view.
+
+    Attributes:
+        pixels: [H, W] PIXEL_DTYPE records, row 0 at the top (only the picked tile's pixels are
+            filled when a single pixel was asked for; the others are zero).
+        weights: [N] float64 per-Gaussian sum of alpha*T over the image, or None when not asked.
+        tiles: [N] uint32 16x16 tiles each Gaussian's footprint touched (0 when culled), or None.
+    """
+
+    pixels: np.ndarray
+    weights: np.ndarray | None = None
+    tiles: np.ndarray | None = None
+
+
+class ContributionsPass:
+    """Runs contributions.comp over the binned tiles, into its own pixel and weight buffers."""
+
+    def __init__(self, ctx: moderngl.Context) -> None:
+        self.ctx = ctx
+        self.shader = compute_shader(ctx, "contributions.comp")
+        self.overdraw_shader = compute_shader(ctx, "overdraw.comp")
+        self.pixels: moderngl.Buffer | None = None  # [H * W] PIXEL_DTYPE
+        self.weights: moderngl.Buffer | None = None  # [N] uint32 fixed-point weight sums
+
+    @property
+    def nbytes(self) -> int:
+        """GPU memory held."""
+        return sum(b.size for b in (self.pixels, self.weights) if b is not None)
+
+    def run(
+        self,
+        frame: FrameBuffers,
+        tiles: TilesRaster,
+        camera: Camera,
+        gaussians: int = 0,
+        pixel: tuple[int, int] | None = None,
+    ) -> None:
+        """Measure the binned frame.
+
+        Args:
+            gaussians: sum the weights of this many Gaussians (the scene's count); 0: do not.
+            pixel: (x, y) to run only the tile holding that pixel; None: every tile.
+        """
+        width, height = camera.width, camera.height
+        self.pixels = _sized(self.ctx, self.pixels, width * height * PIXEL_DTYPE.itemsize)
+        self.pixels.clear()
+        if gaussians:
+            self.weights = _sized(self.ctx, self.weights, gaussians * 4)
+            self.weights.clear()
+        grid = tile_grid(width, height)
+        first, groups = ((0, 0), grid) if pixel is None else (_tile_of(pixel), (1, 1))
+        frame.bind()
+        tiles.pair_splats.bind_to_storage_buffer(BINDING_PAIR_SPLATS)
+        tiles.ranges.bind_to_storage_buffer(BINDING_TILE_RANGES)
+        self.pixels.bind_to_storage_buffer(BINDING_PIXELS)
+        if self.weights is not None:
+            self.weights.bind_to_storage_buffer(BINDING_CONTRIBUTIONS)
+        set_uniforms(
+            self.shader,
+            viewport=(float(width), float(height)),
+            tile_grid=grid,
+            first_tile=first,
+            accumulate=bool(gaussians),
+            weight_scale=weight_scale(width, height),
+        )
+        self.shader.run(*groups)
+        self.ctx.memory_barrier()
+
+    def read(self, camera: Camera, gaussians: int = 0) -> Contributions:
+        """The last run's results (waits for the GPU)."""
+        count = camera.width * camera.height
+        records = np.frombuffer(self.pixels.read(size=count * PIXEL_DTYPE.itemsize), PIXEL_DTYPE)
+        weights = None
+        if gaussians:
+            sums = np.frombuffer(self.weights.read(size=gaussians * 4), np.uint32)
+            weights = sums / weight_scale(camera.width, camera.height)
+        return Contributions(records.reshape(camera.height, camera.width).copy(), weights)
+
+    def colour_overdraw(self, camera: Camera, target: AccumTarget) -> None:
+        """Write the last run's blended counts into `target` as heat colours."""
+        self.pixels.bind_to_storage_buffer(BINDING_PIXELS)
+        target.texture.bind_to_image(0, read=False, write=True)
+        set_uniforms(
+            self.overdraw_shader,
+            viewport=(float(camera.width), float(camera.height)),
+            max_blended=OVERDRAW_MAX,
+        )
+        self.overdraw_shader.run(*tile_grid(camera.width, camera.height))
+        self.ctx.memory_barrier()
+
+    def release(self) -> None:
+        """Free GL objects."""
+        for obj in (self.shader, self.overdraw_shader, self.pixels, self.weights):
+            if obj is not None:
+                obj.release()
+
+
+def _tile_of(pixel: tuple[int, int]) -> tuple[int, int]:
+    return pixel[0] // TILE_SIZE, pixel[1] // TILE_SIZE
+
+
+def _sized(ctx: moderngl.Context, buffer: moderngl.Buffer | None, size: int) -> moderngl.Buffer:
+    """`buffer` if it holds `size` bytes, else a new one (the old one freed)."""
+    if buffer is not None and buffer.size >= size:
+        return buffer
+    if buffer is not None:
+        buffer.release()
+    return ctx.buffer(reserve=size)
