@@ -50,9 +50,9 @@ def draw_overlay(history: StatsHistory, backend: str, sort: str) -> None:
         imgui.end()
         return
     frame = summarize(history.frame_ms())
+    imgui.text(f"splats {1e3 / frame['mean']:5.1f} FPS  frame {frame['mean']:.2f} ms")
     imgui.text(
-        f"splats {1e3 / frame['mean']:5.1f} FPS  frame {frame['mean']:.2f} ms "
-        f"(p90 {frame['p90']:.2f}, max {frame['max']:.2f}) over {len(history.frames)} frames"
+        f"  p90 {frame['p90']:.2f}, max {frame['max']:.2f} ms over {len(history.frames)} frames"
     )
     imgui.text(f"clock {latest.clock}, {backend} raster, {sort} sort")
     imgui.text(

@@ -1,0 +1,78 @@
+"""The README's pictures of the viewer: the app under Xvfb, driven by real input events, and a
+gallery of the render modes rendered headless.
+
+Usage: python scripts/screenshots.py [--out docs/images]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from tests.app_driver import Viewer, XServer, changed, settled  # noqa: E402
+from viewer.builtin_scene import default_camera, load_builtin_scene  # noqa: E402
+from viewer.headless import render_scene, to_rgb8  # noqa: E402
+from viewer.settings import RENDER_MODES, RasterSettings, RenderSettings  # noqa: E402
+
+
+def app_screenshot(path: Path, size: tuple[int, int] = (1280, 720)) -> None:
+    """The viewer on the built-in scene: panel, timing overlay, a picked Gaussian."""
+    server = XServer((size[0] + 40, size[1] + 40))
+    with tempfile.TemporaryDirectory() as cwd:
+        viewer = Viewer(server, ["--width", str(size[0]), "--height", str(size[1])], Path(cwd))
+        try:
+            x, y, w, h = viewer.wait_for_window()
+
+            def window(screen):
+                return screen[y : y + h, x : x + w]
+
+            first = settled(server, window)
+            server.move(x + w // 2 + 130, y + h // 2 + 80)  # the golden sphere
+            server.xdotool("click", "1")
+            server.key("t")
+            changed(server, window, first, 0.01)
+            time.sleep(2.0)  # a couple of seconds of frame times in the graph
+            Image.fromarray(settled(server, window)).save(path)
+        finally:
+            viewer.stop()
+            server.close()
+
+
+def mode_gallery(path: Path, width: int = 400, height: int = 225) -> None:
+    """Every render mode of the built-in scene, two per row, each labelled."""
+    from PIL import ImageDraw
+
+    scene = load_builtin_scene()
+    camera = default_camera(width, height)
+    tiles = []
+    for mode in RENDER_MODES:
+        settings = RenderSettings(mode=mode, heatmap="size")
+        image = Image.fromarray(to_rgb8(render_scene(scene, camera, settings, RasterSettings())))
+        label = f"{mode} (size)" if mode == "heatmap" else mode
+        ImageDraw.Draw(image).text((8, 6), label, fill=(255, 255, 255))
+        tiles.append(np.asarray(image))
+    rows = [np.concatenate(tiles[i : i + 2], axis=1) for i in range(0, len(tiles), 2)]
+    Image.fromarray(np.concatenate(rows, axis=0)).save(path)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=REPO / "docs" / "images")
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    mode_gallery(args.out / "render_modes.png")
+    app_screenshot(args.out / "app.png")
+    print(f"wrote {args.out / 'render_modes.png'} and {args.out / 'app.png'}")
+
+
+if __name__ == "__main__":
+    main()
