@@ -163,9 +163,10 @@ def frames_until_loaded():
 
 def run_app_script(server: XServer, body: str, cwd: Path) -> str:
     """Run `body` after APP_PRELUDE (an app on the built-in scene) on `server`; its stdout."""
+    env = {**server.env(), "XDG_CACHE_HOME": str(cwd / "cache")}  # a private score cache
     result = subprocess.run(
         [sys.executable, "-c", APP_PRELUDE + textwrap.dedent(body) + "app.release()\n"],
-        env=server.env(), capture_output=True, text=True, timeout=120, cwd=cwd,
+        env=env, capture_output=True, text=True, timeout=120, cwd=cwd,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     return result.stdout
@@ -332,4 +333,53 @@ def test_picking_selects_the_top_contributor_and_pivots_on_the_surface(server, t
     )
     printed = dict(line.split(": ", 1) for line in out.splitlines())
     for key in ("selected", "flagged", "cleared", "pivot", "eye kept"):
+        assert printed[key] == "True", out
+
+
+def test_live_pruning_scores_prunes_compares_and_saves(server, tmp_path):
+    out = run_app_script(
+        server,
+        """
+        import dataclasses
+        from viewer.features.pruning import PruneSettings
+        from viewer.formats import load_scene
+        from viewer.render.layout import FLAG_PRUNED
+        uploads = []
+        original = app.renderer.scene.write
+        app.renderer.scene.write = lambda *a, **k: (uploads.append(1), original(*a, **k))
+        before = app.history.latest.visible
+        prune = PruneSettings(score="significance", keep=0.3, views=4, view_width=64)
+        app._apply(dataclasses.replace(app.settings, prune=prune))
+        frames = 0
+        app.frame()
+        print("scoring shown:", app._facts().pruning.scoring == (1, 4))
+        while app.pruning.job is not None and time.monotonic() < deadline:
+            app.frame()
+            frames += 1
+        app.frame()
+        print("one view per frame:", frames >= 3)
+        flags = np.frombuffer(app.renderer.scene.chunks[0].flags.read(), np.uint32)
+        kept = int(((flags & FLAG_PRUNED) == 0).sum())
+        print("kept:", kept == round(0.3 * scene.count) == app._facts().pruning.kept)
+        print("fewer visible:", app.history.latest.visible < before)
+        print("no data upload:", uploads == [])
+        app.perform("compare_pruning")
+        psnr, ssim = app.pruning.quality
+        print("compared:", 5 < psnr < 80 and 0 < ssim < 1.0)
+        app.perform("save_pruned", "kept.ply")
+        print("saved:", load_scene("kept.ply").count == kept)
+        app.perform("show_score")
+        app.frame()
+        print("heatmap of the score:", app.settings.render.mode == "heatmap"
+              and app._heat_of[0] == "significance")
+        app._apply(dataclasses.replace(app.settings, prune=dataclasses.replace(prune, keep=1.0)))
+        app.frame()
+        flags = np.frombuffer(app.renderer.scene.chunks[0].flags.read(), np.uint32)
+        print("unpruned again:", not (flags & FLAG_PRUNED).any())
+        """,
+        tmp_path,
+    )
+    printed = dict(line.split(": ", 1) for line in out.splitlines())
+    for key in ("scoring shown", "one view per frame", "kept", "fewer visible", "no data upload",
+                "compared", "saved", "heatmap of the score", "unpruned again"):  # fmt: skip
         assert printed[key] == "True", out

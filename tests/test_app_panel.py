@@ -307,3 +307,21 @@ def test_heat_legend_labels_its_ends(gui, monkeypatch):
     settings = dataclasses.replace(panel_settings(), render=RenderSettings(mode="depth"))
     gui(lambda: Panel().draw(settings, facts(heat_range=("camera z 0.5", "9.1"))))
     assert "camera z 0.5" in texts and "9.1" in texts
+
+
+def test_pruning_section_shows_counts_progress_and_asks_for_actions(gui, monkeypatch):
+    from viewer.app.panel import PruneFacts
+
+    texts = []
+    monkeypatch.setattr(imgui, "text", lambda value: texts.append(value))
+    monkeypatch.setattr(imgui, "collapsing_header", lambda label, flags=0: True)
+    pressed = {"Compare", "Save pruned", "Show scores"}
+    monkeypatch.setattr(imgui, "button", lambda label, *args: label in pressed)
+    shown = facts(pruning=PruneFacts(scoring=(3, 24), kept=300, score_range=(0.0, 2.5),
+                                     quality=(31.5, 0.97)))  # fmt: skip
+    _, actions = gui(lambda: Panel().draw(panel_settings(), shown))
+    assert "kept 300 (30.0 %), pruned 700" in texts
+    assert "vs unpruned: PSNR 31.50 dB, SSIM 0.9700" in texts
+    assert actions[-3:] == [
+        Action("compare_pruning"), Action("show_score"), Action("save_pruned", "pruned.ply"),
+    ]  # fmt: skip

@@ -119,10 +119,10 @@ def test_checked_in_sweeps_load(path: Path) -> None:
 
 
 def test_cli_exits_2_naming_the_bad_key(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    args = ["bench", "no-scene.ply", "--out", str(tmp_path), "--config", "a", "b:prune=0.5"]
+    args = ["bench", "no-scene.ply", "--out", str(tmp_path), "--config", "a", "b:foveation=0.5"]
     assert main(args) == EXIT_BAD_INPUT
     err = capsys.readouterr().err
-    assert "splatscope: error:" in err and "unknown key 'prune'" in err
+    assert "splatscope: error:" in err and "unknown key 'foveation'" in err
     assert not any(tmp_path.iterdir())
 
 

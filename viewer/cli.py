@@ -42,6 +42,9 @@ def build_parser() -> argparse.ArgumentParser:
     view.add_argument("--no-vsync", action="store_true", help="render as fast as possible")
     add_arguments(view, RenderSettings)
     add_arguments(view, RasterSettings)
+    from viewer.features.pruning import PruneSettings
+
+    add_arguments(view, PruneSettings)
 
     render = commands.add_parser("render", help="render one image headless (EGL, no display)")
     _scene_arg(render, optional=True)
@@ -56,6 +59,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     info = commands.add_parser("info", help="print what a scene file holds")
     _scene_arg(info)
+
+    prune = commands.add_parser(
+        "prune", help="write the scene without its least important Gaussians (by a score)"
+    )
+    _scene_arg(prune, optional=True)
+    prune.add_argument("--out", required=True, help="file to write (.ply or .splat)")
+    prune.add_argument(
+        "--near-plane", type=float, default=RenderSettings().near_plane,
+        help="near plane of the views the view scores are measured from",
+    )  # fmt: skip
+    add_arguments(prune, PruneSettings)
 
     convert = commands.add_parser("convert", help="convert between scene formats")
     convert.add_argument("input", help="scene to read")
@@ -128,6 +142,43 @@ def _run_convert(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run_prune(args: argparse.Namespace) -> int:
+    from viewer.features.pruning import PruneSettings, keep_mask
+    from viewer.features.score_cache import cached_scores
+    from viewer.formats import save_scene
+    from viewer.render.context import create_headless_context
+    from viewer.render.renderer import SplatRenderer
+
+    settings = from_arguments(PruneSettings, args)
+    scene = load_scene_or_builtin(args.scene)
+    if args.scene and Path(args.out).resolve() == Path(args.scene).resolve():
+        raise SceneError(args.out, "refusing to overwrite the input file")
+    ctx = create_headless_context()
+    renderer = SplatRenderer(ctx)
+    try:
+        renderer.set_scene(scene)
+        scores = cached_scores(renderer, scene, settings, args.near_plane, _progress_line)
+    finally:
+        renderer.release()
+        ctx.release()
+    keep = keep_mask(scores[settings.score], settings)
+    kept = int(keep.sum())
+    if kept == 0:
+        raise SceneError(args.out, f"nothing left to write: no Gaussian kept by {settings.score}")
+    save_scene(scene.subset(keep), args.out)
+    print(
+        f"kept {kept:,} of {scene.count:,} Gaussians ({100 * kept / scene.count:.1f} %) by "
+        f"{settings.score}; wrote {args.out}"
+    )
+    return 0
+
+
+def _progress_line(done: int, total: int) -> None:
+    """Scoring progress on stderr, one line rewritten in place."""
+    end = "\n" if done >= total else ""
+    print(f"\rscoring views {done}/{total}", end=end, file=sys.stderr, flush=True)
+
+
 def _run_view(args: argparse.Namespace) -> int:
     from viewer.app.main import run_viewer
 
@@ -145,6 +196,7 @@ COMMANDS = {
     "render": _run_render,
     "info": _run_info,
     "convert": _run_convert,
+    "prune": _run_prune,
     "bench": _run_bench,
 }
 

@@ -7,6 +7,8 @@ from pathlib import Path
 import numpy as np
 
 from viewer.camera import Camera
+from viewer.features.pruning import SCORES, PruneSettings
+from viewer.features.score_cache import cached_scores
 from viewer.render.context import create_headless_context
 from viewer.render.renderer import SplatRenderer
 from viewer.scalars import heat_values
@@ -26,7 +28,10 @@ def render_scene(
     try:
         renderer.set_scene(scene)
         if settings.mode == "heatmap":
-            renderer.scene.write_heat(heat_values(scene, settings.heatmap).values)
+            scores = None
+            if settings.heatmap in SCORES:
+                scores = cached_scores(renderer, scene, PruneSettings(), settings.near_plane)
+            renderer.scene.write_heat(heat_values(scene, settings.heatmap, scores).values)
         return renderer.render_image(camera, settings)
     finally:
         renderer.release()

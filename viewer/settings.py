@@ -25,7 +25,7 @@ def setting(
 
 
 RENDER_MODES = ("colour", "depth", "heatmap", "points", "outlines", "overdraw")
-HEATMAP_SCALARS = ("opacity", "size")
+HEATMAP_SCALARS = ("opacity", "size", "volume", "significance", "efficiency")  # + pruning scores
 
 
 @dataclass(frozen=True)
@@ -43,7 +43,8 @@ class RenderSettings:
     )
     heatmap: str = setting(
         "opacity",
-        "the per-Gaussian value the heatmap mode shows (size: largest scale, log)",
+        "the per-Gaussian value the heatmap mode shows (size: largest scale; volume, "
+        "significance, efficiency: pruning scores; log scales but opacity)",
         choices=HEATMAP_SCALARS,
     )
     point_size: float = setting(3.0, "dot size of the points mode", unit="pixels", range=(1, 16))

@@ -34,16 +34,20 @@ from viewer.app.inspection import (
 from viewer.app.options import CameraOptions, CaptureOptions, DisplayOptions
 from viewer.app.overlay import draw_overlay
 from viewer.app.panel import Action, Panel, PanelSettings, SceneFacts
+from viewer.app.pruning_state import PruningState
 from viewer.app.scene_loader import SceneLoader
 from viewer.app.view_target import ViewTarget
 from viewer.app.window import Window
+from viewer.bench.quality import compare
 from viewer.camera import Camera
 from viewer.errors import SceneError
 from viewer.features.flags import FlagLayers
+from viewer.features.pruning import SCORES, PruneSettings, prune_flags
+from viewer.formats import save_scene
 from viewer.framing import default_camera, guess_up_axis
 from viewer.render.context import REQUIRED_GL
 from viewer.render.contributions import OVERDRAW_MAX
-from viewer.render.layout import NO_GAUSSIAN
+from viewer.render.layout import ALL_FLAGS, FLAG_PRUNED, NO_GAUSSIAN
 from viewer.render.preprocess import depth_range
 from viewer.render.renderer import SplatRenderer
 from viewer.scalars import HeatValues, heat_values
@@ -84,6 +88,7 @@ class ViewerApp:
         render: RenderSettings,
         raster: RasterSettings,
         display: DisplayOptions,
+        prune: PruneSettings = PruneSettings(),
     ) -> None:
         """Set up GL, renderer and UI on `window` and show `scene`.
 
@@ -102,7 +107,7 @@ class ViewerApp:
         self.has_dialog = file_dialog.available()
         self.history = StatsHistory()
         self.settings = PanelSettings(
-            render, raster, display, CameraOptions(), CaptureOptions(), CropBox()
+            render, raster, display, CameraOptions(), CaptureOptions(), CropBox(), prune
         )
         self.path = CameraPath()
         self.play_time: float | None = None
@@ -131,7 +136,9 @@ class ViewerApp:
         self.flags = FlagLayers(scene.count)
         self.selected = None
         self.heat: HeatValues | None = None
-        self._heat_of = ""  # which value `heat` holds
+        self._heat_of: tuple = ()  # (value name, scores version) that `heat` holds
+        self.pruning = PruningState(self.renderer, scene)
+        self._pruned_by: tuple = ()  # (settings, scores version) the pruning flags were made of
         self._scene_version += 1
         self.window.set_title(f"splatscope - {Path(scene.source).name} ({scene.count:,} Gaussians)")
 
@@ -170,6 +177,7 @@ class ViewerApp:
             or self.play_time is not None
             or self.settings.display.redraw
             or self.loader.busy
+            or self.pruning.job is not None
             or self.input.held()
         )
         if moving:
@@ -192,6 +200,7 @@ class ViewerApp:
         for action in actions:
             self.perform(action.name, action.argument)
         self._poll_dialog()
+        self._update_pruning()
         self._update_heat()
         self._run_pick()
         camera = self.camera()
@@ -267,6 +276,7 @@ class ViewerApp:
             selected=self.selected,
             heat_range=self._heat_range(),
             file_dialog=self.has_dialog,
+            pruning=self.pruning.facts(self.settings.prune),
         )
 
     def _heat_range(self) -> tuple[str, str]:
@@ -305,13 +315,64 @@ class ViewerApp:
         self.flags.set(layer, flags)
         self.renderer.scene.write_flags(self.flags.compose())
 
+    def _update_pruning(self) -> None:
+        """Measure or load the scores wanted, and keep the pruning flags up to date."""
+        render, prune = self.settings.render, self.settings.prune
+        wanted = {prune.score} if prune.active else set()
+        if render.mode == "heatmap":
+            wanted.add(render.heatmap)
+        self.pruning.update(prune, wanted, render.near_plane)
+        made_of = (prune, self.pruning.version)
+        if made_of != self._pruned_by:
+            self._pruned_by = made_of
+            keep = self.pruning.keep(prune)
+            self._set_flags("pruning", None if keep is None else prune_flags(keep))
+            self.pruning.quality = None
+
     def _update_heat(self) -> None:
         """Upload the heatmap mode's values when it shows another value than the GPU holds."""
         render = self.settings.render
-        if render.mode == "heatmap" and render.heatmap != self._heat_of:
-            self.heat = heat_values(self.scene, render.heatmap)
-            self.renderer.scene.write_heat(self.heat.values)
-            self._heat_of = render.heatmap
+        wanted = (render.heatmap, self.pruning.version)
+        if render.mode != "heatmap" or wanted == self._heat_of:
+            return
+        if render.heatmap in SCORES and render.heatmap not in self.pruning.scores:
+            return  # still being measured
+        self.heat = heat_values(self.scene, render.heatmap, self.pruning.scores)
+        self.renderer.scene.write_heat(self.heat.values)
+        self._heat_of = wanted
+
+    def _compare_pruning(self) -> None:
+        """PSNR / SSIM of the current view pruned against unpruned (on demand: two renders)."""
+        camera, render = self.camera(), self.settings.render
+        try:
+            pruned = self.renderer.render_image(camera, render)
+            self.renderer.flag_mask = ALL_FLAGS & ~FLAG_PRUNED
+            full = self.renderer.render_image(camera, render)
+        finally:
+            self.renderer.flag_mask = ALL_FLAGS
+        self.pruning.quality = compare(pruned, full)
+        self.message = "PSNR {:.2f} dB, SSIM {:.4f} against the unpruned view".format(
+            *self.pruning.quality
+        )
+
+    def _save_pruned(self, file: str) -> None:
+        keep = self.pruning.keep(self.settings.prune)
+        if keep is None:
+            self.error = "nothing is pruned: lower 'keep' (and wait for the scores) first"
+            return
+        try:
+            save_scene(self.scene.subset(keep), file)
+        except SceneError as exc:
+            self.error = str(exc)
+            return
+        self.message = f"wrote {int(keep.sum()):,} Gaussians to {file}"
+
+    def _show_score(self) -> None:
+        """The heatmap mode of the pruning score."""
+        render = dataclasses.replace(
+            self.settings.render, mode="heatmap", heatmap=self.settings.prune.score
+        )
+        self._apply(dataclasses.replace(self.settings, render=render))
 
     # -- picking ----------------------------------------------------------------------------------
 
@@ -383,6 +444,9 @@ class ViewerApp:
                 "fly" if controller.mode == "orbit" else "orbit"
             ),
             "next_render_mode": self._next_render_mode,
+            "compare_pruning": self._compare_pruning,
+            "save_pruned": lambda: self._save_pruned(argument),
+            "show_score": self._show_score,
             "clear_selection": lambda: self._select(None),
             "browse": lambda: self.dialog.show(start=str(Path(self.scene.source).parent)),
             "frame": controller.frame,

@@ -25,9 +25,11 @@ def run_viewer(args: argparse.Namespace) -> int:
         GLUnavailableError: when no OpenGL 4.3 window can be opened.
     """
     from viewer.cli import load_scene_or_builtin
+    from viewer.features.pruning import PruneSettings
 
     render = from_arguments(RenderSettings, args)
     raster = from_arguments(RasterSettings, args)
+    prune = from_arguments(PruneSettings, args)
     try:
         init_glfw()
     except NoDisplayError as exc:
@@ -43,7 +45,8 @@ def run_viewer(args: argparse.Namespace) -> int:
         from viewer.app.app import ViewerApp
 
         display = DisplayOptions(vsync=not args.no_vsync, redraw=args.no_vsync)
-        ViewerApp(window, scene, load_scene_or_builtin, render, raster, display).run()
+        app = ViewerApp(window, scene, load_scene_or_builtin, render, raster, display, prune)
+        app.run()
     finally:
         glfw.terminate()
     return 0

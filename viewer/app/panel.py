@@ -17,6 +17,7 @@ from imgui_bundle import imgui, implot
 from viewer.app.inspection import CropBox, GaussianDetails, Histogram
 from viewer.app.options import CameraOptions, CaptureOptions, DisplayOptions
 from viewer.app.widgets import edit_settings
+from viewer.features.pruning import PruneSettings
 from viewer.settings import RasterSettings, RenderSettings
 from viewer.stats import FrameStats
 
@@ -36,6 +37,24 @@ class PanelSettings:
     camera: CameraOptions
     capture: CaptureOptions
     crop: CropBox
+    prune: PruneSettings = PruneSettings()
+
+
+@dataclass(frozen=True)
+class PruneFacts:
+    """What the pruning section shows.
+
+    Attributes:
+        scoring: (views done, views in all) while the view scores are being measured, else None.
+        kept: Gaussians pruning keeps (None while the score is not known yet).
+        score_range: (lowest, highest) value of the chosen score, or None.
+        quality: (PSNR dB, SSIM) of the pruned frame against the unpruned one, once compared.
+    """
+
+    scoring: tuple[int, int] | None = None
+    kept: int | None = None
+    score_range: tuple[float, float] | None = None
+    quality: tuple[float, float] | None = None
 
 
 @dataclass(frozen=True)
@@ -55,6 +74,7 @@ class SceneFacts:
         selected: the picked Gaussian, or None.
         heat_range: what the coldest and hottest colours mean in the heat modes (two labels).
         file_dialog: whether a system file dialog is available.
+        pruning: what the pruning section shows.
     """
 
     source: str
@@ -79,10 +99,12 @@ class SceneFacts:
     selected: GaussianDetails | None = None
     heat_range: tuple[str, str] = ("", "")
     file_dialog: bool = False
+    pruning: PruneFacts = PruneFacts()
 
 
 PANEL_ACTIONS = (
     "open", "browse", "go_to_camera", "clear_path", "save_path", "load_path", "clear_selection",
+    "compare_pruning", "save_pruned", "show_score",
 )  # fmt: skip
 
 
@@ -108,6 +130,7 @@ class Panel:
     def __init__(self) -> None:
         self.open_path = ""
         self.path_file = "camera_path.json"
+        self.pruned_file = "pruned.ply"
         self.camera_index = 0
 
     def draw(
@@ -134,6 +157,7 @@ class Panel:
             display=self._section("Display", settings.display),
             capture=self._capture(settings.capture, facts, actions),
             crop=self._inspect(settings.crop, facts, actions),
+            prune=self._prune(settings.prune, facts, actions),
         )
         imgui.pop_item_width()
         imgui.end()
@@ -242,6 +266,39 @@ class Panel:
             if imgui.button(label) and self.path_file.strip():
                 actions.append(Action(action, self.path_file.strip()))
         return options
+
+    def _prune(
+        self, prune: PruneSettings, facts: SceneFacts, actions: list[Action]
+    ) -> PruneSettings:
+        if not imgui.collapsing_header("Pruning"):
+            return prune
+        prune = edit_settings(prune)
+        shown = facts.pruning
+        if shown.scoring is not None:
+            done, total = shown.scoring
+            imgui.progress_bar(done / max(total, 1), imgui.ImVec2(-1.0, 0.0),
+                               f"scoring views {done}/{total}")  # fmt: skip
+        if shown.score_range is not None:
+            lo, hi = shown.score_range
+            imgui.text_disabled(f"{prune.score} scores span {lo:.4g} .. {hi:.4g}")
+        if shown.kept is not None:
+            share = 100.0 * shown.kept / max(facts.count, 1)
+            imgui.text(f"kept {shown.kept:,} ({share:.1f} %), pruned {facts.count - shown.kept:,}")
+        if imgui.button("Compare"):
+            actions.append(Action("compare_pruning"))
+        imgui.set_item_tooltip("PSNR / SSIM of this view pruned against it unpruned")
+        imgui.same_line()
+        if imgui.button("Show scores"):
+            actions.append(Action("show_score"))
+        imgui.set_item_tooltip("heatmap render mode of the chosen score")
+        if shown.quality is not None:
+            imgui.text(f"vs unpruned: PSNR {shown.quality[0]:.2f} dB, SSIM {shown.quality[1]:.4f}")
+        _, self.pruned_file = imgui.input_text("##pruned file", self.pruned_file)
+        imgui.same_line()
+        if imgui.button("Save pruned") and self.pruned_file.strip():
+            actions.append(Action("save_pruned", self.pruned_file.strip()))
+        imgui.set_item_tooltip("write the kept Gaussians (.ply or .splat by the name)")
+        return prune
 
     def _inspect(self, crop: CropBox, facts: SceneFacts, actions: list[Action]) -> CropBox:
         if not imgui.collapsing_header("Inspect"):

@@ -67,7 +67,8 @@ def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
         nargs="+",
         metavar="NAME[:key=value,...]",
         help=f"a configuration to compare (repeatable; the first is the baseline). Keys are the "
-        f"{groups} settings: {', '.join(sorted(config_keys()))}. Default: one config of defaults",
+        f"{groups} settings: {', '.join(sorted(config_keys()))}; prune=SCORE:KEEP stands for "
+        "score=SCORE,keep=KEEP. Default: one config of defaults",
     )
     parser.add_argument(
         "--sweep",

@@ -2,7 +2,8 @@
 
 Each key is a field of one settings dataclass in `CONFIG_SETTINGS` and is parsed by that field's
 one description (`viewer.setting_specs`). A feature with its own settings dataclass joins the bench
-by adding one entry to the table.
+by adding one entry to the table. Shorthand keys stand for several: `prune=significance:0.3` is
+`score=significance,keep=0.3`.
 """
 
 from __future__ import annotations
@@ -14,10 +15,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from viewer.features.pruning import PruneSettings, parse_shorthand
 from viewer.setting_specs import apply_overrides, specs
 from viewer.settings import RasterSettings, RenderSettings
 
-CONFIG_SETTINGS: dict[str, type] = {"render": RenderSettings, "raster": RasterSettings}
+CONFIG_SETTINGS: dict[str, type] = {
+    "render": RenderSettings,
+    "raster": RasterSettings,
+    "prune": PruneSettings,
+}
+SHORTHANDS = {"prune": parse_shorthand}  # key -> its value's text to {key: value text}
 NAME = re.compile(r"[A-Za-z0-9_.+-]+")
 DEFAULT_CONFIG = "auto"
 
@@ -46,6 +53,11 @@ class BenchConfig:
         """The raster settings."""
         return self.settings["raster"]
 
+    @property
+    def prune(self) -> PruneSettings:
+        """The pruning settings."""
+        return self.settings["prune"]
+
     def to_json(self) -> dict[str, dict[str, Any]]:
         """Every setting's value by group, JSON-ready."""
         return {group: dataclasses.asdict(value) for group, value in self.settings.items()}
@@ -64,6 +76,10 @@ def make_config(name: str, overrides: dict[str, str]) -> BenchConfig:
     """
     if not NAME.fullmatch(name):
         raise ValueError(f"config {name!r}: the name must be letters, digits, '_', '-', '.', '+'")
+    try:
+        overrides = _expand_shorthands(overrides)
+    except ValueError as exc:
+        raise ValueError(f"config {name!r}: {exc}") from None
     keys = config_keys()
     for key in overrides:
         if key not in keys:
@@ -121,6 +137,18 @@ def check_configs(configs: list[BenchConfig]) -> list[BenchConfig]:
         if names.count(name) > 1:
             raise ValueError(f"config name {name!r} is used twice")
     return configs
+
+
+def _expand_shorthands(overrides: dict[str, str]) -> dict[str, str]:
+    """`overrides` with each shorthand key replaced by the keys it stands for."""
+    out: dict[str, str] = {}
+    for key, value in overrides.items():
+        expanded = SHORTHANDS[key](value) if key in SHORTHANDS else {key: value}
+        for k, v in expanded.items():
+            if k in out:
+                raise ValueError(f"key {k!r} given twice (directly and by a shorthand)")
+            out[k] = v
+    return out
 
 
 def _text(value: Any) -> str:

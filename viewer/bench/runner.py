@@ -241,6 +241,7 @@ def measure(
         everything = renderers + ([reference] if reference else [])
         for renderer in everything:
             renderer.set_scene(scene)
+        prune_targets(scene, configs, renderers)
         targets = [Target(c, r, output) for c, r in zip(configs, renderers, strict=True)]
         probe = QualityProbe(reference, texture, len(configs)) if reference else None
         total = len(cameras) * len(targets)
@@ -273,6 +274,24 @@ def measure(
         output.release()
         texture.release()
         ctx.release()
+
+
+def prune_targets(
+    scene: GaussianScene, configs: Sequence[BenchConfig], renderers: Sequence[SplatRenderer]
+) -> None:
+    """Write the pruning flags of every config that prunes (scores cached, outside any timing)."""
+    from viewer.features.pruning import keep_mask, prune_flags
+    from viewer.features.score_cache import cached_scores
+
+    scores: dict[tuple[int, int], dict[str, np.ndarray]] = {}
+    for config, renderer in zip(configs, renderers, strict=True):
+        prune = config.prune
+        if not prune.active:
+            continue
+        views = (prune.views, prune.view_width)
+        if views not in scores:
+            scores[views] = cached_scores(renderer, scene, prune, config.render.near_plane)
+        renderer.scene.write_flags(prune_flags(keep_mask(scores[views][prune.score], prune)))
 
 
 def peak_rss_bytes() -> int:

@@ -1,0 +1,100 @@
+"""The viewer's pruning: the scene's scores (from the cache, or measured one view per frame so the
+window stays responsive) and the Gaussians the pruning settings keep."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from viewer.app.panel import PruneFacts
+from viewer.features.pruning import (
+    VIEW_SCORES,
+    PruneSettings,
+    ViewScoreJob,
+    keep_mask,
+    view_free_scores,
+)
+from viewer.features.score_cache import (
+    cache_key,
+    cache_paths,
+    load_scores,
+    save_scores,
+    scene_fingerprint,
+)
+from viewer.render.renderer import SplatRenderer
+from viewer.scene import GaussianScene
+
+
+class PruningState:
+    """Scores of one scene on one renderer; `update` once per frame.
+
+    Attributes:
+        scores: [N] float32 per score name known so far (the view-free ones from the start).
+        job: the view scores being measured, or None.
+        quality: (PSNR, SSIM) of the last comparison, or None.
+        version: increases whenever scores become known or are dropped.
+    """
+
+    def __init__(self, renderer: SplatRenderer, scene: GaussianScene) -> None:
+        self.renderer = renderer
+        self.scene = scene
+        self.scores: dict[str, np.ndarray] = view_free_scores(scene)
+        self.job: ViewScoreJob | None = None
+        self.quality: tuple[float, float] | None = None
+        self.version = 0
+        self._fingerprint = ""
+        self._views: tuple[int, int, float] | None = None  # what the view scores were made of
+
+    def update(self, settings: PruneSettings, wanted: set[str], near_plane: float) -> bool:
+        """Load or measure (one more view of) the view scores in `wanted`.
+
+        Returns:
+            True when new scores became known.
+        """
+        views = (settings.views, settings.view_width, near_plane)
+        if views != self._views:  # other views: the view scores measured so far are stale
+            self._views, self.job = views, None
+            for name in VIEW_SCORES:
+                self.scores.pop(name, None)
+            self.version += 1
+        if not wanted & set(VIEW_SCORES) or VIEW_SCORES[0] in self.scores:
+            return False
+        if self.job is None:
+            self._fingerprint = self._fingerprint or scene_fingerprint(self.scene)
+            cached = load_scores(self._paths(), self._key(settings, near_plane))
+            if cached is not None:
+                self.scores.update({name: cached[name] for name in VIEW_SCORES})
+                self.version += 1
+                return True
+            self.job = ViewScoreJob(self.renderer, self.scene, settings, near_plane)
+        if not self.job.step():
+            return False
+        self.scores.update(self.job.scores())
+        save_scores(self._paths(), self._key(settings, near_plane), self.scores)
+        self.job = None
+        self.version += 1
+        return True
+
+    def keep(self, settings: PruneSettings) -> np.ndarray | None:
+        """[N] bool of the Gaussians kept, or None when nothing is pruned or the score is not
+        known yet."""
+        if not settings.active or settings.score not in self.scores:
+            return None
+        return keep_mask(self.scores[settings.score], settings)
+
+    def facts(self, settings: PruneSettings) -> PruneFacts:
+        """What the panel shows of it."""
+        job = self.job
+        score = self.scores.get(settings.score)
+        keep = self.keep(settings)
+        return PruneFacts(
+            scoring=None if job is None else (job.done, len(job.views)),
+            kept=int(keep.sum()) if keep is not None else None,
+            score_range=None if score is None else (float(score.min()), float(score.max())),
+            quality=self.quality,
+        )
+
+    def _paths(self):
+        return cache_paths(self.scene, self._fingerprint)
+
+    def _key(self, settings: PruneSettings, near_plane: float) -> str:
+        return cache_key(self._fingerprint, settings, near_plane)

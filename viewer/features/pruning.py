@@ -1,0 +1,207 @@
+"""Pruning: per-Gaussian importance scores, and the FLAG_PRUNED bits that hide the least important.
+
+Scores (DESIGN.md, "LOD, foveation, pruning"):
+    opacity        the activated opacity;
+    volume         opacity * (V / V90)^0.1, V the product of the scales, V90 its 90th percentile
+                   (LightGaussian's view-free volume factor);
+    significance   the sum over the pixels of a set of views of the Gaussian's alpha * T
+                   (LightGaussian's global significance), from the GPU contributions pass;
+    efficiency     its alpha * T summed over one view divided by the 16x16 tiles it touches
+                   there, the maximum over the views (RTGS).
+The views are the scene's training cameras (cameras.json), else views on rings around its bounds
+(see `score_views`), all `PruneSettings.view_width` pixels wide. The view scores are computed at
+the default render settings (but the near plane), with every flag ignored, so they describe the
+whole scene.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from viewer.camera import Camera
+from viewer.framing import Ring
+from viewer.render.layout import FLAG_PRUNED
+from viewer.render.renderer import SplatRenderer
+from viewer.scene import GaussianScene
+from viewer.settings import RenderSettings, setting
+
+SCORES = ("opacity", "volume", "significance", "efficiency")
+VIEW_SCORES = ("significance", "efficiency")  # need renders of the views
+VOLUME_POWER = 0.1
+VOLUME_QUANTILE = 0.9
+RING_ELEVATIONS_DEGREES = (0.0, 25.0, -15.0)  # added to the framing elevation, in turn
+GOLDEN_ANGLE = math.pi * (3.0 - math.sqrt(5.0))
+MIN_CAMERA_VIEWS = 8  # fewer training cameras than this (and than the views asked): rings
+
+
+@dataclass(frozen=True)
+class PruneSettings:
+    """Which Gaussians pruning hides: all but the best-scoring `keep` fraction (or those below a
+    `threshold`), by one score."""
+
+    score: str = setting("significance", "importance score pruning ranks by", choices=SCORES)
+    keep: float = setting(
+        1.0, "fraction of Gaussians kept, best scores first (1: no pruning)", range=(0.0, 1.0)
+    )
+    threshold: float = setting(
+        0.0, "keep the Gaussians scoring at least this instead of a fraction (0: use keep)",
+        range=(0.0, 1e12),
+    )  # fmt: skip
+    views: int = setting(
+        24, "views the significance and efficiency scores are measured over", range=(1, 1024)
+    )
+    view_width: int = setting(
+        320, "width of those views (the height keeps their aspect)", unit="pixels",
+        range=(16, 4096),
+    )  # fmt: skip
+
+    @property
+    def active(self) -> bool:
+        """Whether anything is pruned."""
+        return self.keep < 1.0 or self.threshold > 0.0
+
+
+def parse_shorthand(text: str) -> dict[str, str]:
+    """The settings keys of a bench shorthand `SCORE:KEEP` ("significance:0.3").
+
+    Raises:
+        ValueError: when the text is not a score and a number.
+    """
+    score, sep, keep = text.partition(":")
+    if not sep or score not in SCORES:
+        raise ValueError(f"prune: {text!r} is not SCORE:KEEP with SCORE one of {', '.join(SCORES)}")
+    return {"score": score, "keep": keep}
+
+
+# -- scores -----------------------------------------------------------------------------------
+
+
+def volume_scores(scene: GaussianScene) -> np.ndarray:
+    """[N] float64 opacity * (V / V90)^0.1 with V the product of the three scales."""
+    volume = np.prod(scene.scales.astype(np.float64), axis=1)
+    v90 = max(float(np.quantile(volume, VOLUME_QUANTILE)), 1e-300)
+    return scene.opacities.astype(np.float64) * (volume / v90) ** VOLUME_POWER
+
+
+def score_views(scene: GaussianScene, settings: PruneSettings) -> list[Camera]:
+    """The views the view scores are measured over: up to `settings.views` of the scene's
+    cameras (evenly spread) when it has at least min(views, MIN_CAMERA_VIEWS) of them, else
+    `views` views on rings around its bounds, golden-angle spaced (a preset view or two, as the
+    built-in scene has, would see too little)."""
+    width = settings.view_width
+    if scene.cameras and len(scene.cameras) >= min(settings.views, MIN_CAMERA_VIEWS):
+        cameras = scene.cameras
+        count = min(settings.views, len(cameras))
+        picks = [cameras[i * len(cameras) // count] for i in range(count)]
+        return [c.resized(width, max(1, round(width * c.height / c.width))) for c in picks]
+    height = max(1, round(width * 9 / 16))
+    ring = Ring.framing(scene, width, height)
+    views = []
+    for i in range(settings.views):
+        lift = math.radians(RING_ELEVATIONS_DEGREES[i % len(RING_ELEVATIONS_DEGREES)])
+        elevation = float(np.clip(ring.elevation + lift, -1.4, 1.4))
+        views.append(ring.camera(i * GOLDEN_ANGLE, elevation, 1.0, width, height, f"view {i}"))
+    return views
+
+
+class ViewScoreJob:
+    """Significance and efficiency, one view per `step` (so a window can show progress).
+
+    Attributes:
+        views: the cameras measured. done: how many have been.
+        significance: [N] float64 running sum. efficiency: [N] float64 running maximum.
+    """
+
+    def __init__(
+        self,
+        renderer: SplatRenderer,
+        scene: GaussianScene,
+        settings: PruneSettings,
+        near_plane: float = RenderSettings().near_plane,
+    ) -> None:
+        self.renderer = renderer
+        self.views = score_views(scene, settings)
+        self.render = RenderSettings(near_plane=near_plane)
+        self.done = 0
+        self.significance = np.zeros(scene.count)
+        self.efficiency = np.zeros(scene.count)
+
+    @property
+    def finished(self) -> bool:
+        """Whether every view has been measured."""
+        return self.done >= len(self.views)
+
+    def step(self) -> bool:
+        """Measure the next view (flags ignored); returns `finished`."""
+        if self.finished:
+            return True
+        mask, self.renderer.flag_mask = self.renderer.flag_mask, 0
+        try:
+            measured = self.renderer.measure(self.views[self.done], self.render, weights=True)
+        finally:
+            self.renderer.flag_mask = mask
+        self.significance += measured.weights
+        per_tile = measured.weights / np.maximum(measured.tiles, 1)
+        np.maximum(self.efficiency, per_tile, out=self.efficiency)
+        self.done += 1
+        return self.finished
+
+    def scores(self) -> dict[str, np.ndarray]:
+        """{"significance", "efficiency"} as measured so far, [N] float32 each."""
+        return {
+            "significance": self.significance.astype(np.float32),
+            "efficiency": self.efficiency.astype(np.float32),
+        }
+
+
+def view_free_scores(scene: GaussianScene) -> dict[str, np.ndarray]:
+    """{"opacity", "volume"}: the scores that need no render, [N] float32 each."""
+    return {"opacity": scene.opacities.copy(), "volume": volume_scores(scene).astype(np.float32)}
+
+
+def compute_scores(
+    renderer: SplatRenderer,
+    scene: GaussianScene,
+    settings: PruneSettings,
+    near_plane: float = RenderSettings().near_plane,
+    progress: Callable[[int, int], None] | None = None,
+) -> dict[str, np.ndarray]:
+    """Every score of SCORES for `scene` (already on `renderer`), [N] float32 each (as cached).
+
+    Args:
+        progress: called with (views done, views in all) after each view.
+    """
+    job = ViewScoreJob(renderer, scene, settings, near_plane)
+    while not job.step():
+        if progress is not None:
+            progress(job.done, len(job.views))
+    if progress is not None:
+        progress(job.done, len(job.views))
+    return {**view_free_scores(scene), **job.scores()}
+
+
+# -- pruning ----------------------------------------------------------------------------------
+
+
+def keep_mask(scores: np.ndarray, settings: PruneSettings) -> np.ndarray:
+    """[N] bool: the Gaussians pruning keeps.
+
+    With a threshold, those scoring at least it; else the round(keep * N) best, ties going to
+    the lower index (a stable ranking: the same scores always keep the same Gaussians).
+    """
+    if settings.threshold > 0.0:
+        return scores >= settings.threshold
+    count = round(settings.keep * scores.shape[0])
+    order = np.argsort(-scores, kind="stable")
+    mask = np.zeros(scores.shape[0], dtype=bool)
+    mask[order[:count]] = True
+    return mask
+
+
+def prune_flags(keep: np.ndarray) -> np.ndarray:
+    """[N] uint32 with FLAG_PRUNED where `keep` is False."""
+    return np.where(keep, 0, FLAG_PRUNED).astype(np.uint32)

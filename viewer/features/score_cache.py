@@ -1,0 +1,109 @@
+"""Pruning scores cached on disk beside the scene, keyed by what they were computed from.
+
+The cache file is `<scene file>.scores.npz` next to the scene, or, where that folder cannot be
+written (or the scene has no file), `<user cache>/splatscope/scores/<fingerprint>.npz`. Its key
+holds a hash of the Gaussians' parameters and the score settings, so a changed scene or other
+views make it stale: it is then recomputed and rewritten.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import stat
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from viewer.features.pruning import SCORES, PruneSettings, compute_scores
+from viewer.render.renderer import SplatRenderer
+from viewer.scene import GaussianScene
+
+CACHE_VERSION = 1
+
+
+def scene_fingerprint(scene: GaussianScene) -> str:
+    """A hash of every per-Gaussian array (so any edit changes it)."""
+    digest = hashlib.sha1()
+    for array in (scene.means, scene.scales, scene.rotations, scene.opacities, scene.sh):
+        digest.update(np.ascontiguousarray(array).view(np.uint8).data)
+    return digest.hexdigest()
+
+
+def cache_key(fingerprint: str, settings: PruneSettings, near_plane: float) -> str:
+    """What a cache entry must match to be used."""
+    return (
+        f"v{CACHE_VERSION}:{fingerprint}:views={settings.views}:width={settings.view_width}"
+        f":near={near_plane!r}"
+    )
+
+
+def user_cache_dir() -> Path:
+    """$XDG_CACHE_HOME/splatscope/scores (default ~/.cache/splatscope/scores)."""
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "splatscope" / "scores"
+
+
+def writable_dir(folder: Path) -> bool:
+    """Whether `folder` may be written: by access rights and by its mode bits (root passes every
+    access check, yet a folder marked read-only should stay untouched)."""
+    try:
+        mode = folder.stat().st_mode
+    except OSError:
+        return False
+    bits = stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH
+    return bool(mode & bits) and os.access(folder, os.W_OK)
+
+
+def cache_paths(scene: GaussianScene, fingerprint: str) -> list[Path]:
+    """Where the cache may be, in order of preference."""
+    paths = []
+    source = Path(scene.source)
+    if (source.is_file() or source.is_dir()) and writable_dir(source.parent):
+        paths.append(source.with_name(source.name + ".scores.npz"))
+    return [*paths, user_cache_dir() / f"{fingerprint}.npz"]
+
+
+def load_scores(paths: list[Path], key: str) -> dict[str, np.ndarray] | None:
+    """The scores of the first readable cache file whose key is `key`, else None."""
+    for path in paths:
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                if str(data["key"]) == key:
+                    return {name: data[name] for name in SCORES}
+        except (OSError, KeyError, ValueError):
+            continue
+    return None
+
+
+def save_scores(paths: list[Path], key: str, scores: dict[str, np.ndarray]) -> Path | None:
+    """Write the scores to the first cache path that can be written; returns it (None: none)."""
+    for path in paths:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            partial = path.with_name(path.name + ".partial.npz")
+            np.savez(partial, key=np.array(key), **{n: scores[n] for n in SCORES})
+            partial.replace(path)
+            return path
+        except OSError:
+            continue
+    return None
+
+
+def cached_scores(
+    renderer: SplatRenderer,
+    scene: GaussianScene,
+    settings: PruneSettings,
+    near_plane: float,
+    progress: Callable[[int, int], None] | None = None,
+) -> dict[str, np.ndarray]:
+    """Every score of `scene` (on `renderer`): from the cache when fresh, else computed and
+    cached."""
+    fingerprint = scene_fingerprint(scene)
+    paths, key = cache_paths(scene, fingerprint), cache_key(fingerprint, settings, near_plane)
+    scores = load_scores(paths, key)
+    if scores is None:
+        scores = compute_scores(renderer, scene, settings, near_plane, progress)
+        save_scores(paths, key, scores)
+    return scores
