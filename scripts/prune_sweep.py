@@ -21,8 +21,9 @@ SCORES = ("opacity", "volume", "significance", "efficiency")
 def run_bench(scene: str, out: Path, frames: int, width: int, height: int) -> dict:
     """The report.json of the sweep on `scene` ("builtin": the built-in scene)."""
     command = [sys.executable, "-m", "viewer", "bench"] + ([] if scene == "builtin" else [scene])
-    command += ["--out", str(out), "--sweep", str(REPO / "benchmarks" / "prune.json"),
-                "--frames", str(frames), "--width", str(width), "--height", str(height)]  # fmt: skip
+    sweep = str(REPO / "benchmarks" / "prune.json")
+    command += ["--out", str(out), "--sweep", sweep, "--frames", str(frames),
+                "--width", str(width), "--height", str(height)]  # fmt: skip
     subprocess.run(command, check=True)
     return json.loads((out / "report.json").read_text())
 

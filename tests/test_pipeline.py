@@ -169,3 +169,14 @@ def test_tiles_pair_buffers_grow_on_overflow(gl_ctx):
         assert psnr(gpu, render_scene_reference(scene, camera, RenderSettings())) >= MIN_PSNR
     finally:
         renderer.release()
+
+
+def test_offscreen_renders_of_changing_sizes_leave_no_gl_error(renderer, gl_ctx):
+    rng = np.random.default_rng()
+    renderer.set_scene(random_scene(rng, 100, sh_degree=0))
+    gl_ctx.error  # noqa: B018 (reading clears it)
+    for width, height in ((40, 30), (40, 30), (23, 17), (64, 48)):
+        camera = Camera.look_at((0, -2.5, 0.5), (0, 0, 0), (0, 0, 1), width, height)
+        assert renderer.render_image(camera, RenderSettings()).shape == (height, width, 3)
+        renderer.measure(camera, RenderSettings(), pixel=(3, 3))
+        assert gl_ctx.error == "GL_NO_ERROR"

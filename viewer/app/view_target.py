@@ -14,6 +14,7 @@ import moderngl
 import OpenGL.GL as gl
 
 from viewer.camera import Camera
+from viewer.render.accum_target import release_framebuffer
 from viewer.render.renderer import SplatRenderer
 from viewer.settings import RenderSettings
 from viewer.stats import FrameStats
@@ -59,9 +60,6 @@ class ViewTarget:
         key = (camera_key(camera), settings, state)
         if not always and key == self._shown:
             return None
-        # moderngl re-binds the framebuffer it last bound after making a new one; when that one
-        # was freed since (render_image's, or ours on resize) the re-bind is an invalid operation
-        self.ctx.screen.use()
         self._ensure_size(camera.width, camera.height)
         stats = renderer.render(camera, settings, self.framebuffer)
         self._shown = key
@@ -96,7 +94,6 @@ class ViewTarget:
 
     def release(self) -> None:
         """Free the GL objects."""
-        for obj in (self.framebuffer, self.texture):
-            if obj is not None:
-                obj.release()
+        if self.framebuffer is not None:
+            release_framebuffer(self.ctx, self.framebuffer, self.texture)
         self.texture = self.framebuffer = None

@@ -5,6 +5,20 @@ from __future__ import annotations
 import moderngl
 
 
+def release_framebuffer(
+    ctx: moderngl.Context, *objects: moderngl.Framebuffer | moderngl.Texture | None
+) -> None:
+    """Free a framebuffer (and its attachments) without leaving moderngl pointing at it.
+
+    moderngl re-binds the framebuffer it bound last whenever it makes a new one; were that one
+    freed, the re-bind would be a GL_INVALID_OPERATION. So framebuffer 0 is bound first.
+    """
+    ctx.detect_framebuffer(0).use()
+    for obj in objects:
+        if obj is not None:
+            obj.release()
+
+
 class AccumTarget:
     """An RGBA float texture with its framebuffer, resized on demand."""
 
@@ -32,8 +46,7 @@ class AccumTarget:
 
     def release(self) -> None:
         """Free the GPU memory."""
-        for obj in (self.framebuffer, self.texture):
-            if obj is not None:
-                obj.release()
+        if self.framebuffer is not None:
+            release_framebuffer(self.ctx, self.framebuffer, self.texture)
         self.texture = self.framebuffer = None
         self.size = (0, 0)

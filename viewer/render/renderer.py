@@ -87,6 +87,7 @@ class SplatRenderer:
         self.contributions = ContributionsPass(ctx)
         self.resolve = ResolvePass(ctx)
         self.accum = AccumTarget(ctx)
+        self.image = AccumTarget(ctx)  # what `render_image` renders into and reads back
         self.scene: SceneBuffers | None = None
         self.frame: FrameBuffers | None = None
         self.scene_sh_degree = 0
@@ -158,7 +159,7 @@ class SplatRenderer:
     @property
     def gpu_bytes(self) -> int:
         """GPU memory held by scene, frame and backend buffers."""
-        parts = [self.accum.nbytes, self.contributions.nbytes]
+        parts = [self.accum.nbytes, self.image.nbytes, self.contributions.nbytes]
         if self.scene is not None:
             parts += [self.scene.nbytes, self.frame.nbytes]
         if self.tiles is not None:
@@ -268,21 +269,16 @@ class SplatRenderer:
 
     def render_image(self, camera: Camera, settings: RenderSettings) -> np.ndarray:
         """Render offscreen and read back: [H, W, 3] float32 linear RGB, row 0 at the top."""
-        texture = self.ctx.texture((camera.width, camera.height), 4, dtype="f4")
-        output = self.ctx.framebuffer(color_attachments=[texture])
-        try:
-            for _attempt in range(3):  # the tiles backend grows its pair buffers on overflow
-                self.render(camera, settings, output)
-                counters = self.frame.read_counters()
-                if counters[COUNTER_PAIRS_OVERFLOW] == 0:
-                    break
-                self._grow_tiles_for(counters)
-            image = np.frombuffer(texture.read(), dtype=np.float32)
-            image = image.reshape(camera.height, camera.width, 4)[::-1, :, :3]
-            return np.ascontiguousarray(image)
-        finally:
-            output.release()
-            texture.release()
+        self.image.ensure_size(camera.width, camera.height)
+        for _attempt in range(3):  # the tiles backend grows its pair buffers on overflow
+            self.render(camera, settings, self.image.framebuffer)
+            counters = self.frame.read_counters()
+            if counters[COUNTER_PAIRS_OVERFLOW] == 0:
+                break
+            self._grow_tiles_for(counters)
+        image = np.frombuffer(self.image.texture.read(), dtype=np.float32)
+        image = image.reshape(camera.height, camera.width, 4)[::-1, :, :3]
+        return np.ascontiguousarray(image)
 
     # -- internals -----------------------------------------------------------------------------
 
@@ -353,5 +349,6 @@ class SplatRenderer:
         self.contributions.release()
         self.resolve.release()
         self.accum.release()
+        self.image.release()
         for buffer in self._readback + self._readback_free:
             buffer.release()
