@@ -122,3 +122,29 @@ def test_loader_reports_unexpected_exceptions():
     loader.request("huge.ply")
     assert wait(loader).error == "MemoryError"
     loader.shutdown()
+
+
+def test_window_coordinates_map_to_framebuffer_pixels_on_hidpi():
+    from viewer.app.inspection import window_to_pixel
+
+    assert window_to_pixel(10.2, 5.9, (640, 360), (640, 360)) == (10, 5)
+    assert window_to_pixel(10.2, 5.9, (640, 360), (1280, 720)) == (20, 11)
+    assert window_to_pixel(-3.0, 900.0, (640, 360), (1280, 720)) == (0, 719)
+
+
+def test_surface_depth_prefers_the_half_opaque_depth_then_the_top_gaussian():
+    from viewer.app.inspection import surface_depth
+    from viewer.camera import Camera
+    from viewer.render.layout import NO_GAUSSIAN, PIXEL_DTYPE
+
+    camera = Camera(10, 10, 10, 10, 5, 5, np.eye(4))  # looks down +z
+    means = np.array([[0, 0, 4.0], [0, 0, -1.0]], np.float32)
+    record = np.zeros((), PIXEL_DTYPE)
+    record["median_depth"], record["top_gaussian"] = 2.5, 0
+    assert surface_depth(record, camera, means) == 2.5
+    record["median_depth"] = 0.0
+    assert surface_depth(record, camera, means) == 4.0
+    record["top_gaussian"] = 1  # behind the camera
+    assert surface_depth(record, camera, means) is None
+    record["top_gaussian"] = NO_GAUSSIAN
+    assert surface_depth(record, camera, means) is None

@@ -30,6 +30,8 @@ from viewer.app.inspection import (
     gaussian_details,
     scene_histograms,
     selection_flags,
+    surface_depth,
+    window_to_pixel,
 )
 from viewer.app.options import CameraOptions, CaptureOptions, DisplayOptions
 from viewer.app.overlay import draw_overlay
@@ -38,16 +40,14 @@ from viewer.app.pruning_state import PruningState
 from viewer.app.scene_loader import SceneLoader
 from viewer.app.view_target import ViewTarget
 from viewer.app.window import Window
-from viewer.bench.quality import compare
 from viewer.camera import Camera
 from viewer.errors import SceneError
 from viewer.features.flags import FlagLayers
 from viewer.features.pruning import SCORES, PruneSettings, prune_flags
-from viewer.formats import save_scene
 from viewer.framing import default_camera, guess_up_axis
 from viewer.render.context import REQUIRED_GL
 from viewer.render.contributions import OVERDRAW_MAX
-from viewer.render.layout import ALL_FLAGS, FLAG_PRUNED, NO_GAUSSIAN
+from viewer.render.layout import NO_GAUSSIAN
 from viewer.render.preprocess import depth_range
 from viewer.render.renderer import SplatRenderer
 from viewer.scalars import HeatValues, heat_values
@@ -342,30 +342,16 @@ class ViewerApp:
         self._heat_of = wanted
 
     def _compare_pruning(self) -> None:
-        """PSNR / SSIM of the current view pruned against unpruned (on demand: two renders)."""
-        camera, render = self.camera(), self.settings.render
-        try:
-            pruned = self.renderer.render_image(camera, render)
-            self.renderer.flag_mask = ALL_FLAGS & ~FLAG_PRUNED
-            full = self.renderer.render_image(camera, render)
-        finally:
-            self.renderer.flag_mask = ALL_FLAGS
-        self.pruning.quality = compare(pruned, full)
-        self.message = "PSNR {:.2f} dB, SSIM {:.4f} against the unpruned view".format(
-            *self.pruning.quality
-        )
+        psnr, ssim = self.pruning.compare(self.camera(), self.settings.render)
+        self.message = f"PSNR {psnr:.2f} dB, SSIM {ssim:.4f} against the unpruned view"
 
     def _save_pruned(self, file: str) -> None:
-        keep = self.pruning.keep(self.settings.prune)
-        if keep is None:
-            self.error = "nothing is pruned: lower 'keep' (and wait for the scores) first"
-            return
         try:
-            save_scene(self.scene.subset(keep), file)
+            kept = self.pruning.save(self.settings.prune, file)
         except SceneError as exc:
             self.error = str(exc)
             return
-        self.message = f"wrote {int(keep.sum()):,} Gaussians to {file}"
+        self.message = f"wrote {kept:,} Gaussians to {file}"
 
     def _show_score(self) -> None:
         """The heatmap mode of the pruning score."""
@@ -390,20 +376,19 @@ class ViewerApp:
         kind, x, y = self._pick
         self._pick = None
         width, height = self.window.framebuffer_size
-        window_width, window_height = self.window.window_size
-        px = min(max(int(x * width / max(window_width, 1)), 0), width - 1)
-        py = min(max(int(y * height / max(window_height, 1)), 0), height - 1)
+        px, py = window_to_pixel(x, y, self.window.window_size, (width, height))
         camera = self.camera(width, height)
         record = self.renderer.measure(camera, self.settings.render, pixel=(px, py)).pixels[py, px]
         index = int(record["top_gaussian"])
         if kind == "select":
-            self._select(None if index == NO_GAUSSIAN else index, float(record["top_weight"]))
+            if index == NO_GAUSSIAN:
+                self._select(None)
+                self.message = "no Gaussian at that pixel"
+            else:
+                self._select(index, float(record["top_weight"]))
             return
-        depth = float(record["median_depth"])
-        if depth <= 0.0 and index != NO_GAUSSIAN:  # never half opaque here: the top one's depth
-            w2c = camera.world_to_camera
-            depth = float(w2c[2, :3] @ self.scene.means[index] + w2c[2, 3])
-        if depth <= 0.0:
+        depth = surface_depth(record, camera, self.scene.means)
+        if depth is None:
             self.message = "nothing under the cursor to orbit"
             return
         self.play_time = None
@@ -415,7 +400,6 @@ class ViewerApp:
         if index is None:
             self.selected = None
             self._set_flags("selection", None)
-            self.message = "no Gaussian at that pixel"
             return
         self.selected = gaussian_details(self.scene, index, weight)
         self._set_flags("selection", selection_flags(self.scene.count, [index]))

@@ -6,7 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from viewer.render.layout import FLAG_HIDDEN, FLAG_SELECTED
+from viewer.camera import Camera
+from viewer.render.layout import FLAG_HIDDEN, FLAG_SELECTED, NO_GAUSSIAN
 from viewer.scene import GaussianScene
 from viewer.sh import C0
 
@@ -83,6 +84,33 @@ def selection_flags(count: int, indices: list[int]) -> np.ndarray:
     flags = np.zeros(count, dtype=np.uint32)
     flags[np.asarray(indices, dtype=np.int64)] = FLAG_SELECTED
     return flags
+
+
+def window_to_pixel(
+    x: float, y: float, window: tuple[int, int], framebuffer: tuple[int, int]
+) -> tuple[int, int]:
+    """The framebuffer pixel under window coordinates (x, y) (HiDPI: the two sizes differ)."""
+    px = int(x * framebuffer[0] / max(window[0], 1))
+    py = int(y * framebuffer[1] / max(window[1], 1))
+    return min(max(px, 0), framebuffer[0] - 1), min(max(py, 0), framebuffer[1] - 1)
+
+
+def surface_depth(record: np.void, camera: Camera, means: np.ndarray) -> float | None:
+    """Camera depth of the surface at a pixel: where it turns half opaque, else (never that
+    opaque) the depth of the Gaussian adding most there; None where nothing is drawn.
+
+    Args:
+        record: the pixel's PIXEL_DTYPE record from the contributions pass.
+        means: [N, 3] float32 Gaussian centres.
+    """
+    if record["median_depth"] > 0.0:
+        return float(record["median_depth"])
+    index = int(record["top_gaussian"])
+    if index == NO_GAUSSIAN:
+        return None
+    w2c = camera.world_to_camera
+    depth = float(w2c[2, :3] @ means[index] + w2c[2, 3])
+    return depth if depth > 0.0 else None
 
 
 @dataclass(frozen=True)

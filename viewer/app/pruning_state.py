@@ -6,6 +6,9 @@ from __future__ import annotations
 import numpy as np
 
 from viewer.app.panel import PruneFacts
+from viewer.bench.quality import compare
+from viewer.camera import Camera
+from viewer.errors import SceneError
 from viewer.features.pruning import (
     VIEW_SCORES,
     PruneSettings,
@@ -20,8 +23,11 @@ from viewer.features.score_cache import (
     save_scores,
     scene_fingerprint,
 )
+from viewer.formats import save_scene
+from viewer.render.layout import ALL_FLAGS, FLAG_PRUNED
 from viewer.render.renderer import SplatRenderer
 from viewer.scene import GaussianScene
+from viewer.settings import RenderSettings
 
 
 class PruningState:
@@ -80,6 +86,29 @@ class PruningState:
         if not settings.active or settings.score not in self.scores:
             return None
         return keep_mask(self.scores[settings.score], settings)
+
+    def compare(self, camera: Camera, render: RenderSettings) -> tuple[float, float]:
+        """(PSNR, SSIM) of the view pruned against unpruned (two renders); kept in `quality`."""
+        try:
+            pruned = self.renderer.render_image(camera, render)
+            self.renderer.flag_mask = ALL_FLAGS & ~FLAG_PRUNED
+            full = self.renderer.render_image(camera, render)
+        finally:
+            self.renderer.flag_mask = ALL_FLAGS
+        self.quality = compare(pruned, full)
+        return self.quality
+
+    def save(self, settings: PruneSettings, path: str) -> int:
+        """Write the kept Gaussians to `path` (format by its suffix); returns how many.
+
+        Raises:
+            SceneError: when nothing is pruned yet or the file cannot be written.
+        """
+        keep = self.keep(settings)
+        if keep is None:
+            raise SceneError(path, "nothing is pruned: lower 'keep' (and wait for the scores)")
+        save_scene(self.scene.subset(keep), path)
+        return int(keep.sum())
 
     def facts(self, settings: PruneSettings) -> PruneFacts:
         """What the panel shows of it."""
