@@ -138,4 +138,6 @@ def test_tiles_touched_match_the_reference_bins(renderer):
     expected = np.zeros(scene.count, np.int64)
     for members in lists:
         np.add.at(expected, proj.ids[members].numpy(), 1)
-    assert (got.tiles == expected).mean() > 0.99  # footprint edges may round either way
+    # the reference bins with a 0.01 px margin around each footprint: never fewer tiles
+    assert (got.tiles <= expected).all()
+    assert (got.tiles == expected).mean() >= 0.97
