@@ -316,12 +316,10 @@ class ViewerApp:
         self.renderer.scene.write_flags(self.flags.compose())
 
     def _update_pruning(self) -> None:
-        """Measure or load the scores wanted, and keep the pruning flags up to date."""
+        """Load or measure (a view per frame, from the scene's load on) the view scores, and keep
+        the pruning flags up to date."""
         render, prune = self.settings.render, self.settings.prune
-        wanted = {prune.score} if prune.active else set()
-        if render.mode == "heatmap":
-            wanted.add(render.heatmap)
-        self.pruning.update(prune, wanted, render.near_plane)
+        self.pruning.update(prune, render.near_plane)
         made_of = (prune, self.pruning.version)
         if made_of != self._pruned_by:
             self._pruned_by = made_of

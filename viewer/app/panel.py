@@ -200,6 +200,9 @@ class Panel:
                 if facts.file_dialog
                 else "no file dialog: install zenity or kdialog, or type a path / drop a file"
             )
+        scoring = facts.pruning.scoring
+        if scoring is not None:
+            imgui.text_disabled(f"measuring pruning scores: view {scoring[0]} of {scoring[1]}")
         if facts.loading:
             # an indeterminate bar: a negative fraction makes ImGui animate it
             imgui.progress_bar(-imgui.get_time(), imgui.ImVec2(-1.0, 0.0), "loading")

@@ -14,6 +14,7 @@ from viewer.features.pruning import (
     PruneSettings,
     ViewScoreJob,
     keep_mask,
+    ranking,
     view_free_scores,
 )
 from viewer.features.score_cache import (
@@ -31,7 +32,8 @@ from viewer.settings import RenderSettings
 
 
 class PruningState:
-    """Scores of one scene on one renderer; `update` once per frame.
+    """Scores of one scene on one renderer; `update` once per frame (from the scene's load on:
+    the view scores are measured in the background of the first frames, or read from the cache).
 
     Attributes:
         scores: [N] float32 per score name known so far (the view-free ones from the start).
@@ -47,11 +49,12 @@ class PruningState:
         self.job: ViewScoreJob | None = None
         self.quality: tuple[float, float] | None = None
         self.version = 0
+        self._orders: dict[str, np.ndarray] = {}  # ranking of each score, made on first use
         self._fingerprint = ""
         self._views: tuple[int, int, float] | None = None  # what the view scores were made of
 
-    def update(self, settings: PruneSettings, wanted: set[str], near_plane: float) -> bool:
-        """Load or measure (one more view of) the view scores in `wanted`.
+    def update(self, settings: PruneSettings, near_plane: float) -> bool:
+        """Load the view scores from the cache, or measure one more view of them.
 
         Returns:
             True when new scores became known.
@@ -61,8 +64,9 @@ class PruningState:
             self._views, self.job = views, None
             for name in VIEW_SCORES:
                 self.scores.pop(name, None)
+                self._orders.pop(name, None)
             self.version += 1
-        if not wanted & set(VIEW_SCORES) or VIEW_SCORES[0] in self.scores:
+        if VIEW_SCORES[0] in self.scores:
             return False
         if self.job is None:
             self._fingerprint = self._fingerprint or scene_fingerprint(self.scene)
@@ -83,9 +87,12 @@ class PruningState:
     def keep(self, settings: PruneSettings) -> np.ndarray | None:
         """[N] bool of the Gaussians kept, or None when nothing is pruned or the score is not
         known yet."""
-        if not settings.active or settings.score not in self.scores:
+        name = settings.score
+        if not settings.active or name not in self.scores:
             return None
-        return keep_mask(self.scores[settings.score], settings)
+        if name not in self._orders:
+            self._orders[name] = ranking(self.scores[name])
+        return keep_mask(self.scores[name], settings, self._orders[name])
 
     def compare(self, camera: Camera, render: RenderSettings) -> tuple[float, float]:
         """(PSNR, SSIM) of the view pruned against unpruned (two renders); kept in `quality`."""

@@ -48,9 +48,8 @@ class PruneSettings:
         1.0, "fraction of Gaussians kept, best scores first (1: no pruning)", range=(0.0, 1.0)
     )
     threshold: float = setting(
-        0.0, "keep the Gaussians scoring at least this instead of a fraction (0: use keep)",
-        range=(0.0, 1e12),
-    )  # fmt: skip
+        0.0, "keep the Gaussians scoring at least this instead of a fraction (0: use keep)"
+    )
     views: int = setting(
         24, "views the significance and efficiency scores are measured over", range=(1, 1024)
     )
@@ -187,16 +186,26 @@ def compute_scores(
 # -- pruning ----------------------------------------------------------------------------------
 
 
-def keep_mask(scores: np.ndarray, settings: PruneSettings) -> np.ndarray:
+def ranking(scores: np.ndarray) -> np.ndarray:
+    """[N] int64 indices from the best score to the worst, ties in index order (stable)."""
+    return np.argsort(-scores, kind="stable")
+
+
+def keep_mask(
+    scores: np.ndarray, settings: PruneSettings, order: np.ndarray | None = None
+) -> np.ndarray:
     """[N] bool: the Gaussians pruning keeps.
 
-    With a threshold, those scoring at least it; else the round(keep * N) best, ties going to
-    the lower index (a stable ranking: the same scores always keep the same Gaussians).
+    With a threshold, those scoring at least it; else the round(keep * N) best of the stable
+    `ranking` (so the same scores always keep the same Gaussians).
+
+    Args:
+        order: `ranking(scores)`, when already known (moving a keep slider needs no new sort).
     """
     if settings.threshold > 0.0:
         return scores >= settings.threshold
     count = round(settings.keep * scores.shape[0])
-    order = np.argsort(-scores, kind="stable")
+    order = ranking(scores) if order is None else order
     mask = np.zeros(scores.shape[0], dtype=bool)
     mask[order[:count]] = True
     return mask

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -72,8 +73,8 @@ def load_scores(paths: list[Path], key: str) -> dict[str, np.ndarray] | None:
             with np.load(path, allow_pickle=False) as data:
                 if str(data["key"]) == key:
                     return {name: data[name] for name in SCORES}
-        except (OSError, KeyError, ValueError):
-            continue
+        except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile):
+            continue  # missing, unreadable or not ours: try the next, else recompute
     return None
 
 
