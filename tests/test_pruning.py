@@ -241,3 +241,25 @@ def test_bench_prune_shorthand():
                          ("p:prune=opacity:0.5,keep=0.2", "given twice")):  # fmt: skip
         with pytest.raises(ValueError, match=message):
             parse_config(bad)
+
+
+def test_a_known_ranking_gives_the_same_mask():
+    from viewer.features.pruning import ranking
+
+    scores = np.random.default_rng().normal(size=500).astype(np.float32)
+    order = ranking(scores)
+    for keep in (0.0, 0.13, 0.5, 1.0):
+        settings = PruneSettings(keep=keep)
+        assert np.array_equal(keep_mask(scores, settings, order), keep_mask(scores, settings))
+
+
+def test_a_corrupt_cache_file_is_recomputed_and_replaced(renderer, tmp_path):
+    path = tmp_path / "scene.ply"
+    save_scene(random_scene(np.random.default_rng(), 120), path)
+    (tmp_path / "scene.ply.scores.npz").write_bytes(b"not a zip file")
+    scene = load_scene(path)
+    renderer.set_scene(scene)
+    scores = score_cache.cached_scores(renderer, scene, PruneSettings(views=2, view_width=32), 0.2)
+    assert set(scores) == set(SCORES)
+    with np.load(tmp_path / "scene.ply.scores.npz") as data:
+        assert set(data.files) == {"key", *SCORES}
