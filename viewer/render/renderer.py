@@ -93,12 +93,10 @@ class SplatRenderer:
         self.scene_sh_degree = 0
         self.flag_mask = ALL_FLAGS
         self._sort_kind = ""
-        self._tiles_sort_kind = ""
         self.depth_sort = None
         self.tiles: TilesRaster | None = None
         self._readback: list[moderngl.Buffer] = []  # counters copies awaiting their timer queries
         self._readback_free: list[moderngl.Buffer] = []
-        self._pair_capacity_wanted = 0
         self.set_raster(raster)
 
     # -- configuration -------------------------------------------------------------------------
