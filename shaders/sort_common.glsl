@@ -1,7 +1,6 @@
 // Constants and the state block shared by the sort passes (sort_*.comp).
 // viewer/render/sort.py passes THREADS, ITEMS, RADIX_BITS, SPLIT_BITS and the BINDING_* numbers
-// as #defines, so the host and the shaders agree on them by construction. A shader that defines
-// WORKGROUP_SCAN before the include also gets exclusive_scan().
+// as #defines, so the host and the shaders agree on them by construction.
 
 const uint RADIX = 1u << RADIX_BITS;       // buckets per pass
 const uint BLOCK = uint(THREADS * ITEMS);  // keys per workgroup of the block passes
@@ -17,22 +16,3 @@ layout(std430, binding = BINDING_STATE) buffer SortState {
 uint digit_of(uint key, uint pass) {
     return (key >> (pass * RADIX_BITS)) & (RADIX - 1u);
 }
-
-#ifdef WORKGROUP_SCAN
-shared uint s_sums[THREADS];
-
-// Exclusive prefix sum over a workgroup of THREADS, one value per invocation (Hillis-Steele);
-// every invocation must call it.
-uint exclusive_scan(uint value) {
-    uint t = gl_LocalInvocationIndex;
-    s_sums[t] = value;
-    barrier();
-    for (uint step = 1u; step < THREADS; step <<= 1u) {
-        uint add = t >= step ? s_sums[t - step] : 0u;
-        barrier();
-        s_sums[t] += add;
-        barrier();
-    }
-    return s_sums[t] - value;
-}
-#endif

@@ -1,8 +1,9 @@
 #version 430
 // Turns the per-(digit, block) counts into offsets among the keys of that digit, in place, one
 // workgroup per digit, and writes the digit's total.
-#define WORKGROUP_SCAN
 #include "sort_common.glsl"
+#define SCAN_THREADS THREADS
+#include "scan.glsl"
 
 layout(local_size_x = THREADS) in;
 
@@ -24,7 +25,7 @@ void main() {
     for (uint i = begin; i < end; i++) {
         sum += block_counts[i];
     }
-    uint offset = exclusive_scan(sum);
+    uint offset = workgroup_exclusive_scan(sum);
     if (t == THREADS - 1u) {
         state.digit_totals[digit] = offset + sum;
     }

@@ -6,8 +6,9 @@
 // The block sort is itself LSD over SPLIT_BITS-bit sub-digits (a counter per (sub-digit,
 // invocation) fits shared memory; one per (digit, invocation) would not). It moves one word per
 // key: the key's digit above its index in the block; keys and values are fetched at the end.
-#define WORKGROUP_SCAN
 #include "sort_common.glsl"
+#define SCAN_THREADS THREADS
+#include "scan.glsl"
 
 layout(local_size_x = THREADS) in;
 
@@ -54,7 +55,7 @@ void main() {
     uint block = gl_WorkGroupID.x;
     uint start = block * BLOCK;
     uint n = min(BLOCK, state.count - start);  // keys in this block
-    uint digit_start = exclusive_scan(t < RADIX ? state.digit_totals[t] : 0u);
+    uint digit_start = workgroup_exclusive_scan(t < RADIX ? state.digit_totals[t] : 0u);
     if (t < RADIX) {
         s_out[t] = digit_start + block_offsets[t * state.num_blocks + block];
     }
@@ -91,7 +92,7 @@ void main() {
         for (uint j = 0u; j < SPLIT_RADIX; j++) {
             sum += s_data[padded(t * SPLIT_RADIX + j)];
         }
-        uint offset = exclusive_scan(sum);
+        uint offset = workgroup_exclusive_scan(sum);
         for (uint j = 0u; j < SPLIT_RADIX; j++) {
             uint c = s_data[padded(t * SPLIT_RADIX + j)];
             s_data[padded(t * SPLIT_RADIX + j)] = offset;
