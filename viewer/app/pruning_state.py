@@ -50,6 +50,7 @@ class PruningState:
         self.quality: tuple[float, float] | None = None
         self.version = 0
         self._orders: dict[str, np.ndarray] = {}  # ranking of each score, made on first use
+        self._counts: tuple[tuple, int | None, tuple[float, float] | None] | None = None
         self._fingerprint = ""
         self._views: tuple[int, int, float] | None = None  # what the view scores were made of
 
@@ -118,14 +119,21 @@ class PruningState:
         return int(keep.sum())
 
     def facts(self, settings: PruneSettings) -> PruneFacts:
-        """What the panel shows of it."""
+        """What the panel shows of it (the O(N) counts only when settings or scores changed)."""
+        made_of = (settings, self.version)
+        if self._counts is None or self._counts[0] != made_of:
+            score = self.scores.get(settings.score)
+            keep = self.keep(settings)
+            self._counts = (
+                made_of,
+                None if keep is None else int(keep.sum()),
+                None if score is None else (float(score.min()), float(score.max())),
+            )
         job = self.job
-        score = self.scores.get(settings.score)
-        keep = self.keep(settings)
         return PruneFacts(
             scoring=None if job is None else (job.done, len(job.views)),
-            kept=int(keep.sum()) if keep is not None else None,
-            score_range=None if score is None else (float(score.min()), float(score.max())),
+            kept=self._counts[1],
+            score_range=self._counts[2],
             quality=self.quality,
         )
 
