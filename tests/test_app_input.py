@@ -85,3 +85,35 @@ def test_flag_layers_or_their_bits_and_count_versions():
     assert layers.compose().tolist() == [0, 0, 256, 0] and layers.version > version
     with pytest.raises(ValueError, match="shape"):
         layers.set("crop", np.zeros(3, np.uint32))
+
+
+def test_file_dialog_returns_the_chosen_path_once(monkeypatch):
+    from viewer.app import file_dialog
+
+    class FakeDialog:
+        shown = []
+
+        def __init__(self, title, start, filters):
+            FakeDialog.shown.append((title, start, filters))
+            self.polls = 0
+
+        def ready(self, timeout):
+            self.polls += 1
+            return self.polls > 1  # the user needs a moment
+
+        def result(self):
+            return ["/data/scene.ply"]
+
+    monkeypatch.setattr(file_dialog.pfd, "open_file", FakeDialog)
+    dialog = file_dialog.FileDialog()
+    assert dialog.poll() is None and not dialog.open
+    dialog.show(start="/data")
+    dialog.show(start="/elsewhere")  # one dialog at a time
+    assert len(FakeDialog.shown) == 1 and FakeDialog.shown[0][1] == "/data"
+    assert dialog.poll() is None and dialog.open
+    assert dialog.poll() == "/data/scene.ply"
+    assert dialog.poll() is None and not dialog.open
+    monkeypatch.setattr(file_dialog.shutil, "which", lambda name: None)
+    assert not file_dialog.available()
+    monkeypatch.setattr(file_dialog.shutil, "which", lambda name: f"/usr/bin/{name}")
+    assert file_dialog.available()
