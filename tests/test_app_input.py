@@ -90,11 +90,11 @@ def test_flag_layers_or_their_bits_and_count_versions():
 def test_file_dialog_returns_the_chosen_path_once(monkeypatch):
     from viewer.app import file_dialog
 
-    class FakeDialog:
-        shown = []
+    shown = []
 
+    class FakeDialog:
         def __init__(self, title, start, filters):
-            FakeDialog.shown.append((title, start, filters))
+            shown.append((title, start, filters))
             self.polls = 0
 
         def ready(self, timeout):
@@ -109,7 +109,7 @@ def test_file_dialog_returns_the_chosen_path_once(monkeypatch):
     assert dialog.poll() is None and not dialog.open
     dialog.show(start="/data")
     dialog.show(start="/elsewhere")  # one dialog at a time
-    assert len(FakeDialog.shown) == 1 and FakeDialog.shown[0][1] == "/data"
+    assert len(shown) == 1 and shown[0][1] == "/data"
     assert dialog.poll() is None and dialog.open
     assert dialog.poll() == "/data/scene.ply"
     assert dialog.poll() is None and not dialog.open
