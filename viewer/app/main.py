@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 import glfw
 
@@ -13,6 +14,7 @@ from viewer.setting_specs import from_arguments
 from viewer.settings import RasterSettings, RenderSettings
 
 EXIT_NO_DISPLAY = 2
+BIG_FILE_BYTES = 100 * 2**20  # files that take a noticeable time to read before the window opens
 
 
 def run_viewer(args: argparse.Namespace) -> int:
@@ -40,6 +42,7 @@ def run_viewer(args: argparse.Namespace) -> int:
         )
         return EXIT_NO_DISPLAY
     try:
+        _say_when_big(args.scene)
         scene = load_scene_or_builtin(args.scene)
         window = Window(args.width, args.height, "splatscope", vsync=not args.no_vsync)
         from viewer.app.app import ViewerApp
@@ -50,3 +53,10 @@ def run_viewer(args: argparse.Namespace) -> int:
     finally:
         glfw.terminate()
     return 0
+
+
+def _say_when_big(path: str | None) -> None:
+    """A line on stderr before a large scene file is read (the window opens after it)."""
+    if path and Path(path).is_file() and Path(path).stat().st_size >= BIG_FILE_BYTES:
+        size = Path(path).stat().st_size / 2**20
+        print(f"splatscope: loading {path} ({size:,.0f} MiB) ...", file=sys.stderr, flush=True)
