@@ -32,3 +32,17 @@ def test_every_shortcut_and_panel_action_has_a_handler():
     handled = set(app._handlers(None))
     wanted = {s.action for s in shortcuts.PRESSED} | set(PANEL_ACTIONS)
     assert handled == wanted
+
+
+def test_a_big_scene_file_is_announced_before_it_is_read(tmp_path, capsys):
+    from viewer.app.main import BIG_FILE_BYTES, _say_when_big
+
+    small, big = tmp_path / "small.ply", tmp_path / "big.ply"
+    small.write_bytes(b"ply\n")
+    with big.open("wb") as f:
+        f.truncate(BIG_FILE_BYTES)  # sparse: no disk used
+    _say_when_big(str(small))
+    _say_when_big(None)
+    assert capsys.readouterr().err == ""
+    _say_when_big(str(big))
+    assert capsys.readouterr().err == f"splatscope: loading {big} (100 MiB) ...\n"
