@@ -178,9 +178,17 @@ class GaussianScene:
         return sum(getattr(self, name).nbytes for name in ARRAY_FIELDS)
 
     def robust_bounds(self, quantile: float = 0.01) -> tuple[np.ndarray, np.ndarray]:
-        """Bounds of the centres ignoring the outer `quantile` on each side (for framing)."""
-        lo, hi = np.quantile(self.means, [quantile, 1.0 - quantile], axis=0)
-        return lo.astype(np.float32), hi.astype(np.float32)
+        """Bounds of the centres ignoring the outer `quantile` on each side (for framing).
+
+        Computed once per quantile (loading a scene asks for them several times, and on millions
+        of Gaussians each quantile costs a noticeable fraction of a second); copies are returned.
+        """
+        cache = self.__dict__.setdefault("_robust_bounds", {})  # frozen: no attribute assignment
+        if quantile not in cache:
+            lo, hi = np.quantile(self.means, [quantile, 1.0 - quantile], axis=0)
+            cache[quantile] = (lo.astype(np.float32), hi.astype(np.float32))
+        lo, hi = cache[quantile]
+        return lo.copy(), hi.copy()
 
     def subset(self, keep: np.ndarray) -> GaussianScene:
         """The Gaussians selected by a boolean mask or index array, same metadata."""
