@@ -17,13 +17,7 @@ from viewer.features.pruning import (
     ranking,
     view_free_scores,
 )
-from viewer.features.score_cache import (
-    cache_key,
-    cache_paths,
-    load_scores,
-    save_scores,
-    scene_fingerprint,
-)
+from viewer.features.score_cache import ScoreCache
 from viewer.formats import save_scene
 from viewer.render.layout import ALL_FLAGS, FLAG_PRUNED
 from viewer.render.renderer import SplatRenderer
@@ -51,7 +45,7 @@ class PruningState:
         self.version = 0
         self._orders: dict[str, np.ndarray] = {}  # ranking of each score, made on first use
         self._counts: tuple[tuple, int | None, tuple[float, float] | None] | None = None
-        self._fingerprint = ""
+        self.cache = ScoreCache(scene)
         self._views: tuple[int, int, float] | None = None  # what the view scores were made of
 
     def update(self, settings: PruneSettings, near_plane: float) -> bool:
@@ -70,8 +64,7 @@ class PruningState:
         if VIEW_SCORES[0] in self.scores:
             return False
         if self.job is None:
-            self._fingerprint = self._fingerprint or scene_fingerprint(self.scene)
-            cached = load_scores(self._paths(), self._key(settings, near_plane))
+            cached = self.cache.load(settings, near_plane)
             if cached is not None:
                 self.scores.update({name: cached[name] for name in VIEW_SCORES})
                 self.version += 1
@@ -80,7 +73,7 @@ class PruningState:
         if not self.job.step():
             return False
         self.scores.update(self.job.scores())
-        save_scores(self._paths(), self._key(settings, near_plane), self.scores)
+        self.cache.save(settings, near_plane, self.scores)
         self.job = None
         self.version += 1
         return True
@@ -136,9 +129,3 @@ class PruningState:
             score_range=self._counts[2],
             quality=self.quality,
         )
-
-    def _paths(self):
-        return cache_paths(self.scene, self._fingerprint)
-
-    def _key(self, settings: PruneSettings, near_plane: float) -> str:
-        return cache_key(self._fingerprint, settings, near_plane)

@@ -283,15 +283,15 @@ def prune_targets(
     from viewer.features.pruning import keep_mask, prune_flags
     from viewer.features.score_cache import cached_scores
 
-    scores: dict[tuple[int, int], dict[str, np.ndarray]] = {}
+    scores: dict[tuple[int, int, float], dict[str, np.ndarray]] = {}
     for config, renderer in zip(configs, renderers, strict=True):
-        prune = config.prune
+        prune, near = config.prune, config.render.near_plane
         if not prune.active:
             continue
-        views = (prune.views, prune.view_width)
-        if views not in scores:
-            scores[views] = cached_scores(renderer, scene, prune, config.render.near_plane)
-        renderer.scene.write_flags(prune_flags(keep_mask(scores[views][prune.score], prune)))
+        made_of = (prune.views, prune.view_width, near)  # what the scores depend on
+        if made_of not in scores:
+            scores[made_of] = cached_scores(renderer, scene, prune, near)
+        renderer.scene.write_flags(prune_flags(keep_mask(scores[made_of][prune.score], prune)))
 
 
 def peak_rss_bytes() -> int:

@@ -92,6 +92,35 @@ def save_scores(paths: list[Path], key: str, scores: dict[str, np.ndarray]) -> P
     return None
 
 
+class ScoreCache:
+    """The score cache of one scene: `load` and `save` by score settings (the scene's hash is
+    taken once, on first use)."""
+
+    def __init__(self, scene: GaussianScene) -> None:
+        self.scene = scene
+        self._fingerprint = ""
+
+    def load(self, settings: PruneSettings, near_plane: float) -> dict[str, np.ndarray] | None:
+        """Every score from a fresh cache entry, else None."""
+        return load_scores(self._paths(), self._key(settings, near_plane))
+
+    def save(
+        self, settings: PruneSettings, near_plane: float, scores: dict[str, np.ndarray]
+    ) -> Path | None:
+        """Cache every score of `scores`; returns the file written (None: none could be)."""
+        return save_scores(self._paths(), self._key(settings, near_plane), scores)
+
+    def _paths(self) -> list[Path]:
+        return cache_paths(self.scene, self._hash())
+
+    def _key(self, settings: PruneSettings, near_plane: float) -> str:
+        return cache_key(self._hash(), settings, near_plane)
+
+    def _hash(self) -> str:
+        self._fingerprint = self._fingerprint or scene_fingerprint(self.scene)
+        return self._fingerprint
+
+
 def cached_scores(
     renderer: SplatRenderer,
     scene: GaussianScene,
@@ -101,10 +130,9 @@ def cached_scores(
 ) -> dict[str, np.ndarray]:
     """Every score of `scene` (on `renderer`): from the cache when fresh, else computed and
     cached."""
-    fingerprint = scene_fingerprint(scene)
-    paths, key = cache_paths(scene, fingerprint), cache_key(fingerprint, settings, near_plane)
-    scores = load_scores(paths, key)
+    cache = ScoreCache(scene)
+    scores = cache.load(settings, near_plane)
     if scores is None:
         scores = compute_scores(renderer, scene, settings, near_plane, progress)
-        save_scores(paths, key, scores)
+        cache.save(settings, near_plane, scores)
     return scores
