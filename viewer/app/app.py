@@ -353,10 +353,7 @@ class ViewerApp:
 
     def _show_score(self) -> None:
         """The heatmap mode of the pruning score."""
-        render = dataclasses.replace(
-            self.settings.render, mode="heatmap", heatmap=self.settings.prune.score
-        )
-        self._apply(dataclasses.replace(self.settings, render=render))
+        self._change("render", mode="heatmap", heatmap=self.settings.prune.score)
 
     # -- picking ----------------------------------------------------------------------------------
 
@@ -448,17 +445,17 @@ class ViewerApp:
             "quit": self.window.close,
         }
 
+    def _change(self, group: str, **changes) -> None:
+        """Apply new values of some fields of one settings group ("render", "display", ...)."""
+        edited = dataclasses.replace(getattr(self.settings, group), **changes)
+        self._apply(dataclasses.replace(self.settings, **{group: edited}))
+
     def _toggle(self, field: str) -> None:
-        display = self.settings.display
-        new = dataclasses.replace(display, **{field: not getattr(display, field)})
-        self._apply(dataclasses.replace(self.settings, display=new))
+        self._change("display", **{field: not getattr(self.settings.display, field)})
 
     def _next_render_mode(self) -> None:
-        render = self.settings.render
-        mode = RENDER_MODES[(RENDER_MODES.index(render.mode) + 1) % len(RENDER_MODES)]
-        self._apply(
-            dataclasses.replace(self.settings, render=dataclasses.replace(render, mode=mode))
-        )
+        mode = RENDER_MODES[(RENDER_MODES.index(self.settings.render.mode) + 1) % len(RENDER_MODES)]
+        self._change("render", mode=mode)
         self.message = f"render mode: {mode}"
 
     def _step_camera(self, step: int) -> None:
