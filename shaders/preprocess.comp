@@ -61,7 +61,7 @@ void main() {
     vec3 t = (world_to_camera * vec4(mean, 1.0)).xyz;
     if (t.z <= near_plane) return;
     vec2 tan_half_fov = viewport / (2.0 * intrinsics.xy);
-    if (any(greaterThan(abs(t.xy / t.z), guard_band * tan_half_fov))) return;
+    if (guard_band > 0.0 && any(greaterThan(abs(t.xy / t.z), guard_band * tan_half_fov))) return;
 
     // EWA: cov2d = J W Sigma W^T J^T with the clamped Jacobian, + 0.3 px^2 low-pass.
     vec3 s = scales[local].xyz * splat_scale;

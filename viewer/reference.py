@@ -107,11 +107,13 @@ def project_gaussians(
         tz = t[:, 2]
         in_front = tz > settings.near_plane
         safe_z = torch.where(in_front, tz, 1.0)
-        keep = (
-            in_front
-            & ((t[:, 0] / safe_z).abs() <= settings.guard_band * tan_x)
-            & ((t[:, 1] / safe_z).abs() <= settings.guard_band * tan_y)
-        )
+        keep = in_front
+        if settings.guard_band > 0.0:  # opt-in centre cull; splats off the image add nothing
+            keep = (
+                keep
+                & ((t[:, 0] / safe_z).abs() <= settings.guard_band * tan_x)
+                & ((t[:, 1] / safe_z).abs() <= settings.guard_band * tan_y)
+            )
     ids = keep.nonzero().squeeze(1)  # [P0] int64
     t = t[ids]
 

@@ -64,9 +64,11 @@ class RenderSettings:
         range=(0.001, 10.0),
     )
     guard_band: float = setting(
-        2.0,
-        "cull Gaussians whose centre lies beyond this multiple of the half field of view",
-        range=(1.0, 10.0),
+        0.0,
+        "opt-in speed-up: also cull Gaussians whose centre lies beyond this multiple of the half "
+        "field of view (0: off; the original 3DGS culls only at the near plane, then drops "
+        "splats whose footprint misses the image)",
+        range=(0.0, 10.0),
     )
 
 
