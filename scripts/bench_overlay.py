@@ -23,7 +23,7 @@ def measure(scene: str | None, frames: int, width: int, height: int) -> None:
     from viewer.app.app import ViewerApp
     from viewer.app.options import DisplayOptions
     from viewer.app.window import Window, init_glfw
-    from viewer.cli import load_scene_or_builtin
+    from viewer.builtin_scene import load_scene_or_builtin
     from viewer.settings import RasterSettings, RenderSettings
 
     init_glfw()

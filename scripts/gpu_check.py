@@ -14,6 +14,8 @@ import numpy as np
 
 from viewer.camera import Camera
 from viewer.render.context import DeviceInfo, create_headless_context
+from viewer.render.frame_inputs import FrameInputs
+from viewer.render.gpu_scene import GpuScene
 from viewer.render.renderer import SplatRenderer
 from viewer.render.sort import sort_pairs
 from viewer.scene import GaussianScene
@@ -72,18 +74,18 @@ def main() -> None:
     rows = []
     for scene in scenes:
         count = scene.count
+        gpu_scene = GpuScene.from_scene(ctx, scene)
         for backend in ("quads", "tiles"):
             for sort in ("gpu", "cpu"):
                 renderer = SplatRenderer(
                     ctx, RasterSettings(backend=backend, sort=sort), "gl-timer"
                 )
-                renderer.set_scene(scene)
                 out = ctx.framebuffer(color_attachments=[ctx.texture((1920, 1080), 4, dtype="f4")])
                 stats, walls = [], []
                 for i in range(args.warmup + args.frames):
                     ctx.finish()
                     start = time.perf_counter()
-                    s = renderer.render(camera, RenderSettings(), out)
+                    s = renderer.render(gpu_scene, FrameInputs(camera), RenderSettings(), out)
                     ctx.finish()
                     if i >= args.warmup:
                         walls.append((time.perf_counter() - start) * 1e3)
@@ -108,6 +110,7 @@ def main() -> None:
                 print(rows[-1], flush=True)
                 out.release()
                 renderer.release()
+        gpu_scene.release()
     print()
     print(f"{width}x{height}, clock {args.clock}, medians of {args.frames} frames")
     print(

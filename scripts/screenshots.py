@@ -20,7 +20,8 @@ sys.path.insert(0, str(REPO))
 
 from tests.app_driver import Viewer, XServer, changed, settled  # noqa: E402
 from viewer.builtin_scene import default_camera, load_builtin_scene  # noqa: E402
-from viewer.headless import render_scene, to_rgb8  # noqa: E402
+from viewer.headless import render_scene  # noqa: E402
+from viewer.image_files import to_rgb8  # noqa: E402
 from viewer.settings import RENDER_MODES, RasterSettings, RenderSettings  # noqa: E402
 
 

@@ -9,7 +9,8 @@ layout(std430, binding = BINDING_MEANS) readonly buffer Means { vec4 means[]; };
 layout(std430, binding = BINDING_SCALES) readonly buffer Scales { vec4 scales[]; };               // [n] xyz, 0
 layout(std430, binding = BINDING_ROTATIONS) readonly buffer Rotations { vec4 rotations[]; };         // [n] wxyz
 layout(std430, binding = BINDING_SH) readonly buffer SH { float sh[]; };                      // [n, K, 3]
-layout(std430, binding = BINDING_FLAGS) readonly buffer Flags { uint flags[]; };                 // [n]
+layout(std430, binding = BINDING_FLAGS) readonly buffer Flags { uint flags[]; };                 // [n] CPU masks
+layout(std430, binding = BINDING_GPU_FLAGS) readonly buffer GpuFlags { uint gpu_flags[]; };      // [n] GPU passes' bits
 layout(std430, binding = BINDING_OPACITIES) readonly buffer Opacities { float opacities[]; };       // [n]
 layout(std430, binding = BINDING_HEAT) readonly buffer Heat { float heat[]; };                    // [n] in [0, 1]
 layout(std430, binding = BINDING_COUNTERS) buffer Counters { uint counters[]; };
@@ -28,6 +29,7 @@ uniform float splat_scale;
 uniform int sh_degree;        // evaluated degree, <= stored
 uniform int sh_coeffs;        // K stored per Gaussian
 uniform bool antialias;
+uniform bool raw_parameters;  // scales are log-scales, opacities logits (as a trainer holds them)
 uniform uint chunk_offset;    // global index of this chunk's first Gaussian
 uniform uint chunk_count;
 uniform uint flag_mask;
@@ -55,7 +57,7 @@ mat3 rotation_matrix(vec4 q) {  // q = (w, x, y, z), unit; columns of R
 void main() {
     uint local = gl_GlobalInvocationID.x;
     if (local >= chunk_count) return;
-    if ((flags[local] & flag_mask) != 0u) return;
+    if (((flags[local] | gpu_flags[local]) & flag_mask) != 0u) return;
 
     vec3 mean = means[local].xyz;
     vec3 t = (world_to_camera * vec4(mean, 1.0)).xyz;
@@ -64,8 +66,12 @@ void main() {
     if (guard_band > 0.0 && any(greaterThan(abs(t.xy / t.z), guard_band * tan_half_fov))) return;
 
     // EWA: cov2d = J W Sigma W^T J^T with the clamped Jacobian, + 0.3 px^2 low-pass.
-    vec3 s = scales[local].xyz * splat_scale;
-    mat3 m = rotation_matrix(normalize(rotations[local])) * mat3(s.x, 0, 0, 0, s.y, 0, 0, 0, s.z);
+    vec3 s = scales[local].xyz;
+    if (raw_parameters) s = exp(s);
+    s *= splat_scale;
+    vec4 q = rotations[local];
+    if (dot(q, q) == 0.0) return;  // a raw quaternion of zero length has no rotation
+    mat3 m = rotation_matrix(normalize(q)) * mat3(s.x, 0, 0, 0, s.y, 0, 0, 0, s.z);
     mat3 sigma = m * transpose(m);
     vec2 lim = 1.3 * tan_half_fov;
     vec2 txy = clamp(t.xy / t.z, -lim, lim) * t.z;
@@ -79,6 +85,7 @@ void main() {
     float det = c2.x * c2.z - c2.y * c2.y;
     if (det <= 0.0) return;
     float opacity = opacities[local];
+    if (raw_parameters) opacity = 1.0 / (1.0 + exp(-opacity));
     if (antialias) opacity *= sqrt(max(det0 / det, 0.0));
     if (opacity < 1.0 / 255.0) return;
 

@@ -46,3 +46,21 @@ def random_scene(rng: np.random.Generator, count: int, sh_degree: int = 3, sprea
         rng.normal(scale=0.4, size=(count, k, 3)),
         source="random",
     )
+
+
+@pytest.fixture
+def upload(gl_ctx):
+    """scene -> GpuScene on the session's GL context; every scene uploaded is freed after the
+    test."""
+    from viewer.render.gpu_scene import GpuScene
+
+    scenes = []
+
+    def put(scene, **options):
+        gpu_scene = GpuScene.from_scene(gl_ctx, scene)
+        scenes.append(gpu_scene)
+        return gpu_scene
+
+    yield put
+    for gpu_scene in scenes:
+        gpu_scene.release()

@@ -14,16 +14,16 @@ from viewer.app.camera_controller import (
     MAX_PITCH,
     TRANSITION_SECONDS,
     CameraController,
-    Pose,
     up_label,
 )
-from viewer.app.rotations import (
+from viewer.camera import Camera
+from viewer.pose import Pose
+from viewer.rotations import (
     matrix_from_quaternion,
     quaternion_from_matrix,
     slerp,
     slerp_matrices,
 )
-from viewer.camera import Camera
 
 
 def make_controller(up: str = "+Z") -> CameraController:

@@ -26,7 +26,7 @@ from tests.app_driver import (
     wait_until,
 )
 from tests.conftest import random_scene
-from viewer.app.camera_path import CameraPath
+from viewer.camera_path import CameraPath
 from viewer.formats import save_scene
 
 pytestmark = [
@@ -142,7 +142,7 @@ import numpy as np
 from viewer.app.app import ViewerApp
 from viewer.app.options import DisplayOptions
 from viewer.app.window import Window, init_glfw
-from viewer.cli import load_scene_or_builtin
+from viewer.builtin_scene import load_scene_or_builtin
 from viewer.settings import RasterSettings, RenderSettings
 
 init_glfw()
@@ -183,11 +183,11 @@ def test_a_failed_load_keeps_the_scene_and_shows_the_error(server, tmp_path):
         app.drop([{str(bad)!r}])
         frames_until_loaded()
         print("error:", app.error)
-        print("same scene:", app.scene is scene, app.renderer.scene.count == scene.count)
+        print("same scene:", app.scene is scene, app.gpu_scene.count == scene.count)
         app.open({str(good)!r})
         frames_until_loaded()
         print("error after good load:", repr(app.error))
-        print("loaded:", app.scene.count, app.renderer.scene.count)
+        print("loaded:", app.scene.count, app.gpu_scene.count)
         """,
         tmp_path,
     )
@@ -313,11 +313,11 @@ def test_picking_selects_the_top_contributor_and_pivots_on_the_surface(server, t
         app.click((px + 0.5) * scale_x, (py + 0.5) * scale_y)
         app.frame()
         print("selected:", app.selected.index == full[py, px]["top_gaussian"])
-        flags = np.frombuffer(app.renderer.scene.chunks[0].flags.read(), np.uint32)
+        flags = app.gpu_scene.read("flags")
         print("flagged:", np.flatnonzero(flags & FLAG_SELECTED).tolist() == [app.selected.index])
         app.perform("clear_selection")
         app.frame()
-        flags = np.frombuffer(app.renderer.scene.chunks[0].flags.read(), np.uint32)
+        flags = app.gpu_scene.read("flags")
         print("cleared:", app.selected is None and not (flags & FLAG_SELECTED).any())
 
         app.double_click((px + 0.5) * scale_x, (py + 0.5) * scale_y)
@@ -345,8 +345,8 @@ def test_live_pruning_scores_prunes_compares_and_saves(server, tmp_path):
         from viewer.formats import load_scene
         from viewer.render.layout import FLAG_PRUNED
         uploads = []
-        original = app.renderer.scene.write
-        app.renderer.scene.write = lambda *a, **k: (uploads.append(1), original(*a, **k))
+        original = app.gpu_scene.write
+        app.gpu_scene.write = lambda *a, **k: (uploads.append(1), original(*a, **k))
         before = app.history.latest.visible
         prune = PruneSettings(score="significance", keep=0.3, views=4, view_width=64)
         app._apply(dataclasses.replace(app.settings, prune=prune))
@@ -358,7 +358,7 @@ def test_live_pruning_scores_prunes_compares_and_saves(server, tmp_path):
             frames += 1
         app.frame()
         print("one view per frame:", frames >= 3)
-        flags = np.frombuffer(app.renderer.scene.chunks[0].flags.read(), np.uint32)
+        flags = app.gpu_scene.read("flags")
         kept = int(((flags & FLAG_PRUNED) == 0).sum())
         print("kept:", kept == round(0.3 * scene.count) == app._facts().pruning.kept)
         print("fewer visible:", app.history.latest.visible < before)
@@ -374,7 +374,7 @@ def test_live_pruning_scores_prunes_compares_and_saves(server, tmp_path):
               and app._heat_of[0] == "significance")
         app._apply(dataclasses.replace(app.settings, prune=dataclasses.replace(prune, keep=1.0)))
         app.frame()
-        flags = np.frombuffer(app.renderer.scene.chunks[0].flags.read(), np.uint32)
+        flags = app.gpu_scene.read("flags")
         print("unpruned again:", not (flags & FLAG_PRUNED).any())
         """,
         tmp_path,

@@ -9,6 +9,7 @@ import pytest
 from viewer.app import input as app_input
 from viewer.app.input import CLICK_SLOP, DOUBLE_CLICK_SECONDS, InputRouter
 from viewer.features.flags import FlagLayers
+from viewer.render.layout import FLAG_LOD_CULLED
 
 
 class Recorder:
@@ -75,16 +76,17 @@ def test_clicks_on_the_ui_do_not_reach_the_view(router):
     assert router.handler.events == []
 
 
-def test_flag_layers_or_their_bits_and_count_versions():
+def test_flag_layers_or_their_bits_and_refuse_gpu_bits():
     layers = FlagLayers(4)
     layers.set("crop", np.array([1, 0, 1, 0], np.uint32))
     layers.set("selection", np.array([0, 0, 256, 0], np.uint32))
     assert layers.compose().tolist() == [1, 0, 257, 0]
-    version = layers.version
     layers.set("crop", None)
-    assert layers.compose().tolist() == [0, 0, 256, 0] and layers.version > version
+    assert layers.compose().tolist() == [0, 0, 256, 0]
     with pytest.raises(ValueError, match="shape"):
         layers.set("crop", np.zeros(3, np.uint32))
+    with pytest.raises(ValueError, match="GPU passes own"):
+        layers.set("lod", np.full(4, FLAG_LOD_CULLED, np.uint32))
 
 
 def test_file_dialog_returns_the_chosen_path_once(monkeypatch):

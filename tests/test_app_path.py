@@ -8,8 +8,8 @@ import math
 import numpy as np
 import pytest
 
-from viewer.app.camera_path import PATH_FILE_VERSION, CameraPath, Keyframe
 from viewer.camera import Camera
+from viewer.camera_path import PATH_FILE_VERSION, CameraPath, Keyframe
 from viewer.errors import SceneError
 
 

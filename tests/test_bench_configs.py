@@ -15,7 +15,8 @@ from viewer.bench.configs import (
     load_sweep,
     parse_config,
 )
-from viewer.cli import EXIT_BAD_INPUT, main
+from viewer.cli import main
+from viewer.errors import EXIT_BAD_INPUT
 from viewer.setting_specs import specs
 from viewer.settings import RasterSettings, RenderSettings
 

@@ -9,6 +9,7 @@ import pytest
 from viewer.bench.configs import parse_config
 from viewer.bench.runner import FrameRecord, Target, run_interleaved
 from viewer.camera import Camera
+from viewer.render.frame_inputs import FrameInputs
 from viewer.stats import FrameStats
 
 
@@ -22,9 +23,10 @@ class FakeRenderer:
         self.timer = SimpleNamespace(frame=-1, lag=lag)
         self._pending: list[int] = []
 
-    def render(self, camera: Camera, settings, output) -> FrameStats | None:
+    def render(self, scene, inputs: FrameInputs, settings, output) -> FrameStats | None:
+        assert scene == f"scene of {self.name}"
         self.timer.frame += 1
-        self.log.append((self.name, camera.name))
+        self.log.append((self.name, inputs.camera.name))
         self._pending.append(self.timer.frame)
         if len(self._pending) <= self.timer.lag:
             return None
@@ -40,7 +42,9 @@ def path(frames: int) -> list[Camera]:
 
 def run(lag: int = 0, warmup: int = 2, frames: int = 3):
     log: list[tuple[str, str]] = []
-    targets = [Target(parse_config(n), FakeRenderer(n, log, lag)) for n in ("a", "b", "c")]
+    targets = [
+        Target(parse_config(n), FakeRenderer(n, log, lag), f"scene of {n}") for n in ("a", "b", "c")
+    ]
 
     def before(frame: int, camera: Camera) -> None:
         log.append(("before", camera.name))

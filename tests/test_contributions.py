@@ -11,6 +11,7 @@ import torch
 from tests.conftest import random_scene, scene_path
 from viewer.camera import Camera
 from viewer.reference import _tile_lists, project_gaussians, reference_contributions
+from viewer.render.frame_inputs import FrameInputs
 from viewer.render.layout import NO_GAUSSIAN
 from viewer.render.renderer import SplatRenderer
 from viewer.scene import GaussianScene
@@ -44,9 +45,9 @@ def axis_camera(size: int = 32) -> Camera:
     return Camera(size, size, size, size, size / 2, size / 2, np.eye(4))
 
 
-def check_against_reference(renderer, scene, camera, settings=RenderSettings()):
-    renderer.set_scene(scene)
-    got = renderer.measure(camera, settings, weights=True)
+def check_against_reference(upload, renderer, scene, camera, settings=RenderSettings()):
+    gpu_scene = upload(scene)
+    got = renderer.measure(gpu_scene, FrameInputs(camera), settings, weights=True)
     ref = reference_contributions(scene, camera, settings)
     pixels = camera.width * camera.height
     assert got.weights.shape == (scene.count,)
@@ -68,57 +69,59 @@ def got_scale(camera: Camera) -> float:
     return weight_scale(camera.width, camera.height)
 
 
-def test_random_scene_matches_reference(renderer):
+def test_random_scene_matches_reference(renderer, upload):
     rng = np.random.default_rng()
     scene = random_scene(rng, 300, sh_degree=1)
     camera = Camera.look_at(rng.normal(size=3) * 0.2 + (0, -2.0, 0.3), (0, 0, 0), (0, 0, 1), 48, 40)
-    _, ref = check_against_reference(renderer, scene, camera)
+    _, ref = check_against_reference(upload, renderer, scene, camera)
     assert (ref.weights > 0).sum() > 100  # most Gaussians seen
 
 
-def test_donut_matches_reference(renderer):
+def test_donut_matches_reference(renderer, upload):
     from viewer.formats import load_scene
     from viewer.framing import default_camera
 
     scene = load_scene(scene_path("donut.ply"))
-    check_against_reference(renderer, scene, default_camera(scene, 40, 30))
+    check_against_reference(upload, renderer, scene, default_camera(scene, 40, 30))
 
 
-def test_invisible_gaussians_weigh_nothing(renderer):
+def test_invisible_gaussians_weigh_nothing(renderer, upload):
     # behind the camera, below 1/255 opacity, far outside the view
     scene = layered_scene([0.9, 0.003, 0.9], [3.0, 2.0, -2.0])
     far_side = scene.means.copy()
     far_side[2] = (40.0, 0.0, 3.0)
     scene = GaussianScene.from_arrays(far_side, scene.scales, scene.rotations, scene.opacities,
                                       scene.sh)  # fmt: skip
-    renderer.set_scene(scene)
-    got = renderer.measure(axis_camera(), RenderSettings(), weights=True)
+    gpu_scene = upload(scene)
+    got = renderer.measure(gpu_scene, FrameInputs(axis_camera()), RenderSettings(), weights=True)
     assert got.weights[0] > 1.0
     assert got.weights[1] == 0.0 and got.weights[2] == 0.0
     assert got.tiles[1] == 0 and got.tiles[2] == 0
 
 
-def test_hidden_behind_an_opaque_one_weighs_less_and_is_not_picked(renderer):
+def test_hidden_behind_an_opaque_one_weighs_less_and_is_not_picked(renderer, upload):
     scene = layered_scene([0.99, 0.99], [5.0, 3.0])  # Gaussian 1 is in front
-    renderer.set_scene(scene)
+    gpu_scene = upload(scene)
     camera = axis_camera()
-    got = renderer.measure(camera, RenderSettings(), weights=True)
+    got = renderer.measure(gpu_scene, FrameInputs(camera), RenderSettings(), weights=True)
     assert got.weights[1] > 5 * got.weights[0] > 0
-    centre = renderer.measure(camera, RenderSettings(), pixel=(16, 16)).pixels[16, 16]
+    centre = renderer.measure(
+        gpu_scene, FrameInputs(camera), RenderSettings(), pixel=(16, 16)
+    ).pixels[16, 16]
     assert centre["top_gaussian"] == 1
     assert centre["blended"] == 2
     assert math.isclose(centre["median_depth"], 3.0, rel_tol=1e-6)
     assert centre["top_weight"] == pytest.approx(got.pixels[16, 16]["top_weight"])
 
 
-def test_picking_one_pixel_fills_only_its_tile(renderer):
+def test_picking_one_pixel_fills_only_its_tile(renderer, upload):
     rng = np.random.default_rng()
     scene = random_scene(rng, 200, sh_degree=0)
-    renderer.set_scene(scene)
+    gpu_scene = upload(scene)
     camera = Camera.look_at((0, -2.0, 0.2), (0, 0, 0), (0, 0, 1), 50, 40)
-    full = renderer.measure(camera, RenderSettings()).pixels
+    full = renderer.measure(gpu_scene, FrameInputs(camera), RenderSettings()).pixels
     x, y = int(rng.integers(0, 50)), int(rng.integers(0, 40))
-    picked = renderer.measure(camera, RenderSettings(), pixel=(x, y)).pixels
+    picked = renderer.measure(gpu_scene, FrameInputs(camera), RenderSettings(), pixel=(x, y)).pixels
     tile = (slice(y // 16 * 16, y // 16 * 16 + 16), slice(x // 16 * 16, x // 16 * 16 + 16))
     assert np.array_equal(picked[tile], full[tile])
     outside = np.ones(picked.shape, bool)
@@ -126,12 +129,12 @@ def test_picking_one_pixel_fills_only_its_tile(renderer):
     assert (picked["blended"][outside] == 0).all()
 
 
-def test_tiles_touched_match_the_reference_bins(renderer):
+def test_tiles_touched_match_the_reference_bins(renderer, upload):
     rng = np.random.default_rng()
     scene = random_scene(rng, 300, sh_degree=0)
     camera = Camera.look_at((0.1, -1.6, 0.3), (0, 0, 0), (0, 0, 1), 70, 45)
-    renderer.set_scene(scene)
-    got = renderer.measure(camera, RenderSettings(), weights=True)
+    gpu_scene = upload(scene)
+    got = renderer.measure(gpu_scene, FrameInputs(camera), RenderSettings(), weights=True)
     with torch.no_grad():
         proj = project_gaussians(scene.to_torch(), camera, RenderSettings(), torch.float64)
         lists = _tile_lists(proj, camera, 16)

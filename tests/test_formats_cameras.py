@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 from formats_helpers import random_scene
 
-from viewer.camera import load_camera_file
 from viewer.errors import SceneError
 from viewer.formats import load_inria_cameras, load_scene, parse_inria_cameras, save_scene
+from viewer.formats.camera_files import load_camera_file
 
 
 def _entry(index: int, seed: int) -> dict:

@@ -27,6 +27,7 @@ from viewer.features.pruning import (
 )
 from viewer.formats import load_scene, save_scene
 from viewer.reference import reference_contributions, render_scene_reference
+from viewer.render.frame_inputs import FrameInputs
 from viewer.render.layout import FLAG_PRUNED
 from viewer.render.renderer import SplatRenderer
 from viewer.settings import RasterSettings, RenderSettings
@@ -49,30 +50,29 @@ def with_cameras(scene, *cameras):
     return dataclasses.replace(scene, cameras=tuple(cameras))
 
 
-def scores_of(renderer, scene, **settings):
-    renderer.set_scene(scene)
-    return compute_scores(renderer, scene, PruneSettings(**settings))
+def scores_of(upload, renderer, scene, **settings):
+    return compute_scores(renderer, upload(scene), scene, PruneSettings(**settings))
 
 
-def test_invisible_gaussians_score_zero_significance_and_efficiency(renderer):
+def test_invisible_gaussians_score_zero_significance_and_efficiency(renderer, upload):
     # 0: in view; 1: below 1/255 opacity; 2: behind the camera
     scene = with_cameras(layered_scene([0.9, 0.003, 0.9], [3.0, 2.0, -2.0]), axis_camera(64))
-    scores = scores_of(renderer, scene, views=1, view_width=64)
+    scores = scores_of(upload, renderer, scene, views=1, view_width=64)
     assert scores["significance"][0] > 0 and scores["efficiency"][0] > 0
     assert scores["significance"][1:].tolist() == [0.0, 0.0]
     assert scores["efficiency"][1:].tolist() == [0.0, 0.0]
 
 
-def test_a_gaussian_behind_an_opaque_one_scores_less(renderer):
+def test_a_gaussian_behind_an_opaque_one_scores_less(renderer, upload):
     scene = with_cameras(layered_scene([0.99, 0.99], [6.0, 3.0]), axis_camera(64))
-    scores = scores_of(renderer, scene, views=1, view_width=64)
+    scores = scores_of(upload, renderer, scene, views=1, view_width=64)
     assert scores["significance"][1] > 5 * scores["significance"][0] > 0
     # per tile: the one behind covers fewer tiles, yet still scores less
     assert scores["efficiency"][1] > scores["efficiency"][0] > 0
     assert keep_mask(scores["significance"], PruneSettings(keep=0.5)).tolist() == [False, True]
 
 
-def test_significance_and_efficiency_match_the_reference_over_the_views(renderer):
+def test_significance_and_efficiency_match_the_reference_over_the_views(renderer, upload):
     rng = np.random.default_rng()
     scene = random_scene(rng, 250, sh_degree=0)
     views = [
@@ -80,7 +80,7 @@ def test_significance_and_efficiency_match_the_reference_over_the_views(renderer
         for _ in range(3)
     ]
     scene = with_cameras(scene, *views)
-    scores = scores_of(renderer, scene, views=3, view_width=48)
+    scores = scores_of(upload, renderer, scene, views=3, view_width=48)
     assert [v.width for v in score_views(scene, PruneSettings(views=3, view_width=48))] == [48] * 3
     assert len(score_views(scene, PruneSettings(views=24))) == 24  # too few cameras: rings
     per_view = [reference_contributions(scene, v) for v in views]
@@ -90,7 +90,12 @@ def test_significance_and_efficiency_match_the_reference_over_the_views(renderer
     seen = significance > 1e-3 * significance.max()
     assert seen.sum() > 100
     # tiles as the GPU binned them (checked against the reference in test_contributions)
-    tiles = [renderer.measure(view, RenderSettings(), weights=True).tiles for view in views]
+    gpu_scene = upload(scene)
+    settings = RenderSettings()
+    tiles = [
+        renderer.measure(gpu_scene, FrameInputs(view), settings, weights=True).tiles
+        for view in views
+    ]
     per_tile = [
         ref.weights / np.maximum(count, 1) for ref, count in zip(per_view, tiles, strict=True)
     ]
@@ -126,18 +131,18 @@ def test_ranking_is_stable_and_keeps_the_asked_share():
     assert np.array_equal(by_threshold, scores >= 3.0)
 
 
-def test_pruning_writes_only_the_flags(renderer):
+def test_pruning_writes_only_the_flags(renderer, upload):
     rng = np.random.default_rng()
     scene = random_scene(rng, 300, sh_degree=1)
     camera = Camera.look_at((0, -2.2, 0.4), (0, 0, 0), (0, 0, 1), 40, 30)
-    renderer.set_scene(scene)
-    chunk = renderer.scene.chunks[0]
-    data_before = [b.read() for b in chunk.buffers if b is not chunk.flags]
+    gpu_scene = upload(scene)
+    data = [b for name, b in gpu_scene.chunks[0].buffers.items() if name != "flags"]
+    data_before = [b.read() for b in data]
     keep = keep_mask(volume_scores(scene), PruneSettings(keep=0.4))
-    renderer.scene.write_flags(prune_flags(keep))
-    image = renderer.render_image(camera, RenderSettings())
-    assert [b.read() for b in chunk.buffers if b is not chunk.flags] == data_before
-    flags = np.frombuffer(chunk.flags.read(), np.uint32)
+    gpu_scene.write_flags(prune_flags(keep))
+    image = renderer.render_image(gpu_scene, FrameInputs(camera), RenderSettings())
+    assert [b.read() for b in data] == data_before
+    flags = gpu_scene.read("flags")
     assert np.array_equal(flags == FLAG_PRUNED, ~keep)
     ref = render_scene_reference(scene.subset(keep), camera, RenderSettings())
     assert psnr(image, ref) >= MIN_PSNR
@@ -155,14 +160,14 @@ def test_views_around_the_bounds_without_cameras():
 
 
 def test_scores_are_cached_beside_the_scene_and_recomputed_when_it_changes(
-    renderer, tmp_path, monkeypatch
+    renderer, tmp_path, monkeypatch, upload
 ):
     path = tmp_path / "scene.ply"
     save_scene(random_scene(np.random.default_rng(), 200), path)
     scene = load_scene(path)
-    renderer.set_scene(scene)
+    gpu_scene = upload(scene)
     settings = PruneSettings(views=3, view_width=40)
-    first = score_cache.cached_scores(renderer, scene, settings, 0.2)
+    first = score_cache.cached_scores(renderer, gpu_scene, scene, settings, 0.2)
     assert (tmp_path / "scene.ply.scores.npz").exists()
     assert set(first) == set(SCORES)
 
@@ -170,25 +175,29 @@ def test_scores_are_cached_beside_the_scene_and_recomputed_when_it_changes(
         raise AssertionError("the cache was not used")
 
     monkeypatch.setattr(score_cache, "compute_scores", no_compute)
-    again = score_cache.cached_scores(renderer, scene, settings, 0.2)
+    again = score_cache.cached_scores(renderer, gpu_scene, scene, settings, 0.2)
     for name in SCORES:
         np.testing.assert_array_equal(again[name], first[name])
     with pytest.raises(AssertionError, match="not used"):  # other views: stale
-        score_cache.cached_scores(renderer, scene, dataclasses.replace(settings, views=4), 0.2)
+        score_cache.cached_scores(
+            renderer, gpu_scene, scene, dataclasses.replace(settings, views=4), 0.2
+        )
     moved = dataclasses.replace(scene, means=scene.means + np.float32(0.01))
     with pytest.raises(AssertionError, match="not used"):  # other Gaussians: stale
-        score_cache.cached_scores(renderer, moved, settings, 0.2)
+        score_cache.cached_scores(renderer, upload(moved), moved, settings, 0.2)
 
 
-def test_read_only_folders_get_the_user_cache(renderer, tmp_path):
+def test_read_only_folders_get_the_user_cache(renderer, tmp_path, upload):
     folder = tmp_path / "ro"
     folder.mkdir()
     save_scene(random_scene(np.random.default_rng(), 100), folder / "s.ply")
     folder.chmod(0o555)
     try:
         scene = load_scene(folder / "s.ply")
-        renderer.set_scene(scene)
-        score_cache.cached_scores(renderer, scene, PruneSettings(views=2, view_width=32), 0.2)
+        gpu_scene = upload(scene)
+        score_cache.cached_scores(
+            renderer, gpu_scene, scene, PruneSettings(views=2, view_width=32), 0.2
+        )
         assert list(folder.iterdir()) == [folder / "s.ply"]
         assert len(list(score_cache.user_cache_dir().glob("*.npz"))) == 1
     finally:
@@ -253,13 +262,15 @@ def test_a_known_ranking_gives_the_same_mask():
         assert np.array_equal(keep_mask(scores, settings, order), keep_mask(scores, settings))
 
 
-def test_a_corrupt_cache_file_is_recomputed_and_replaced(renderer, tmp_path):
+def test_a_corrupt_cache_file_is_recomputed_and_replaced(renderer, tmp_path, upload):
     path = tmp_path / "scene.ply"
     save_scene(random_scene(np.random.default_rng(), 120), path)
     (tmp_path / "scene.ply.scores.npz").write_bytes(b"not a zip file")
     scene = load_scene(path)
-    renderer.set_scene(scene)
-    scores = score_cache.cached_scores(renderer, scene, PruneSettings(views=2, view_width=32), 0.2)
+    gpu_scene = upload(scene)
+    scores = score_cache.cached_scores(
+        renderer, gpu_scene, scene, PruneSettings(views=2, view_width=32), 0.2
+    )
     assert set(scores) == set(SCORES)
     with np.load(tmp_path / "scene.ply.scores.npz") as data:
         assert set(data.files) == {"key", *SCORES}

@@ -14,6 +14,7 @@ from viewer.camera import Camera
 from viewer.reference import reference_contributions, render_scene_reference
 from viewer.render.colormap import HEAT_COLOURS, heat_colour
 from viewer.render.contributions import OVERDRAW_MAX
+from viewer.render.frame_inputs import FrameInputs
 from viewer.render.layout import FLAG_HIDDEN, FLAG_SELECTED
 from viewer.render.preprocess import depth_range
 from viewer.render.renderer import SplatRenderer
@@ -42,27 +43,27 @@ def setup(rng, count=300):
     return scene, camera
 
 
-def test_heatmap_colours_by_the_values_given(renderer):
+def test_heatmap_colours_by_the_values_given(renderer, upload):
     rng = np.random.default_rng()
     scene, camera = setup(rng)
     values = rng.uniform(size=scene.count).astype(np.float32)
-    renderer.set_scene(scene)
-    renderer.scene.write_heat(values)
-    gpu = renderer.render_image(camera, RenderSettings(mode="heatmap"))
+    gpu_scene = upload(scene)
+    gpu_scene.write_heat(values)
+    gpu = renderer.render_image(gpu_scene, FrameInputs(camera), RenderSettings(mode="heatmap"))
     ref = render_scene_reference(coloured(scene, heat_colour(values)), camera, RenderSettings())
     assert psnr(gpu, ref) >= MIN_PSNR
 
 
-def test_depth_mode_colours_by_camera_depth(renderer):
+def test_depth_mode_colours_by_camera_depth(renderer, upload):
     rng = np.random.default_rng()
     scene, camera = setup(rng)
-    renderer.set_scene(scene)
+    gpu_scene = upload(scene)
     settings = RenderSettings(mode="depth")
-    near, far = depth_range(camera, renderer.scene.bounds, settings.near_plane)
+    near, far = depth_range(camera, gpu_scene.bounds, settings.near_plane)
     z = scene.means @ camera.world_to_camera[2, :3] + camera.world_to_camera[2, 3]
     ref_scene = coloured(scene, heat_colour((z - near) / (far - near)))
     ref = render_scene_reference(ref_scene, camera, RenderSettings())
-    assert psnr(renderer.render_image(camera, settings), ref) >= MIN_PSNR
+    assert psnr(renderer.render_image(gpu_scene, FrameInputs(camera), settings), ref) >= MIN_PSNR
 
 
 def test_depth_range_spans_the_bounds_in_front_of_the_camera():
@@ -82,7 +83,7 @@ def test_heat_colours_are_matplotlib_turbo():
     np.testing.assert_allclose(heat_colour(t), matplotlib.colormaps["turbo"](t)[:, :3], atol=0.035)
 
 
-def test_points_draw_dots_at_the_centres_in_depth_order(renderer):
+def test_points_draw_dots_at_the_centres_in_depth_order(renderer, upload):
     # two opaque Gaussians on the axis: red in front of green; a blue one off to the side
     scene = GaussianScene.from_arrays(
         [[0, 0, 3.0], [0, 0, 5.0], [1.0, 0.0, 5.0]],
@@ -90,9 +91,9 @@ def test_points_draw_dots_at_the_centres_in_depth_order(renderer):
         ((np.array([[1, 0, 0], [0, 1, 0], [0, 0, 1]]) - 0.5) / C0)[:, None, :],
     )  # fmt: skip
     camera = Camera(40, 40, 40, 40, 20, 20, np.eye(4))
-    renderer.set_scene(scene)
+    gpu_scene = upload(scene)
     background = (0.2, 0.2, 0.2)
-    image = renderer.render_image(camera, RenderSettings(mode="points", point_size=4.0,
+    image = renderer.render_image(gpu_scene, FrameInputs(camera), RenderSettings(mode="points", point_size=4.0,
                                                          background=background))  # fmt: skip
     np.testing.assert_allclose(image[20, 20], (1, 0, 0), atol=1e-5)  # the nearer one on top
     np.testing.assert_allclose(image[20, 28], (0, 0, 1), atol=1e-5)  # x = 20 + 40 * 1 / 5
@@ -100,13 +101,13 @@ def test_points_draw_dots_at_the_centres_in_depth_order(renderer):
     assert (np.abs(image - background).max(axis=2) > 1e-3).sum() == 2 * 16
 
 
-def test_outlines_draw_rings_not_discs(renderer):
+def test_outlines_draw_rings_not_discs(renderer, upload):
     scene = GaussianScene.from_arrays(
         [[0, 0, 4.0]], [[0.4, 0.4, 0.4]], [[1, 0, 0, 0]], [1.0], np.full((1, 1, 3), 1.0)
     )
     camera = Camera(64, 64, 64, 64, 32, 32, np.eye(4))
-    renderer.set_scene(scene)
-    image = renderer.render_image(camera, RenderSettings(mode="outlines"))
+    gpu_scene = upload(scene)
+    image = renderer.render_image(gpu_scene, FrameInputs(camera), RenderSettings(mode="outlines"))
     sigma_px = 64 * 0.4 / 4.0  # 6.4 px
     assert image[32, 32].max() < 1e-3  # the centre stays empty
     row = image[32, 32:].max(axis=1)
@@ -117,11 +118,11 @@ def test_outlines_draw_rings_not_discs(renderer):
     assert abs(radii.mean() - 2 * sigma_px) < 1.0
 
 
-def test_overdraw_counts_blended_splats(renderer):
+def test_overdraw_counts_blended_splats(renderer, upload):
     rng = np.random.default_rng()
     scene, camera = setup(rng)
-    renderer.set_scene(scene)
-    gpu = renderer.render_image(camera, RenderSettings(mode="overdraw"))
+    gpu_scene = upload(scene)
+    gpu = renderer.render_image(gpu_scene, FrameInputs(camera), RenderSettings(mode="overdraw"))
     blended = reference_contributions(scene, camera).blended
     expected = np.where(
         (blended > 0)[..., None],
@@ -133,16 +134,16 @@ def test_overdraw_counts_blended_splats(renderer):
     assert (blended > 3).any()
 
 
-def test_selected_gaussians_are_highlighted_never_culled(renderer):
+def test_selected_gaussians_are_highlighted_never_culled(renderer, upload):
     rng = np.random.default_rng()
     scene, camera = setup(rng, 200)
     scene = scene.with_sh_degree(0)
-    renderer.set_scene(scene)
+    gpu_scene = upload(scene)
     flags = np.zeros(scene.count, np.uint32)
     flags[7] = FLAG_SELECTED
     flags[8] = FLAG_SELECTED | FLAG_HIDDEN
-    renderer.scene.write_flags(flags)
-    gpu = renderer.render_image(camera, RenderSettings())
+    gpu_scene.write_flags(flags)
+    gpu = renderer.render_image(gpu_scene, FrameInputs(camera), RenderSettings())
     rgb = np.clip(scene.sh[:, 0] * C0 + 0.5, 0, None)
     rgb[7] = (1.0, 0.1, 0.9)
     keep = np.arange(scene.count) != 8

@@ -113,6 +113,15 @@ def load_builtin_scene() -> GaussianScene:
     return dataclasses.replace(scene, source="builtin", cameras=(default_camera(),))
 
 
+def load_scene_or_builtin(path: str | None) -> GaussianScene:
+    """The scene at `path`, or the built-in scene when None."""
+    if path is None:
+        return load_builtin_scene()
+    from viewer.formats import load_scene
+
+    return load_scene(path)
+
+
 # --- geometry helpers ----------------------------------------------------------------------
 
 

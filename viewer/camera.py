@@ -3,15 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
-
-from viewer.errors import SceneError
 
 
 @dataclass(frozen=True, eq=False)
@@ -135,29 +131,3 @@ class Camera:
             np.asarray(data["world_to_camera"], dtype=np.float64),
             name or str(data.get("name", "")),
         )
-
-
-def load_camera_file(path: str | Path, index: int = 0) -> Camera:
-    """Read a camera JSON: a single camera dict, or an INRIA cameras.json list (pick `index`).
-
-    Raises:
-        SceneError: when the file is missing, not JSON, or not a camera.
-    """
-    from viewer.formats.cameras_json import parse_inria_cameras
-
-    path = Path(path)
-    try:
-        data = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise SceneError(path, "no such file") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise SceneError(path, f"not a JSON camera file ({exc})") from None
-    if isinstance(data, list):
-        cameras = parse_inria_cameras(data, path)
-        if not -len(cameras) <= index < len(cameras):
-            raise SceneError(path, f"camera index {index} out of range (file has {len(cameras)})")
-        return cameras[index]
-    try:
-        return Camera.from_dict(data)
-    except (KeyError, TypeError, ValueError) as exc:
-        raise SceneError(path, f"not a camera: {exc!r}") from None

@@ -11,11 +11,10 @@ import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
-from viewer.errors import SceneError
+from viewer.builtin_scene import load_scene_or_builtin
+from viewer.errors import EXIT_BAD_INPUT, SceneError
 from viewer.setting_specs import add_arguments, from_arguments
 from viewer.settings import RasterSettings, RenderSettings
-
-EXIT_BAD_INPUT = 2
 
 
 def _scene_arg(parser: argparse.ArgumentParser, optional: bool = False) -> None:
@@ -83,20 +82,10 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def load_scene_or_builtin(path: str | None):
-    """The scene at `path`, or the built-in scene when None."""
-    if path is None:
-        from viewer.builtin_scene import load_builtin_scene
-
-        return load_builtin_scene()
-    from viewer.formats import load_scene
-
-    return load_scene(path)
-
-
 def _run_render(args: argparse.Namespace) -> int:
-    from viewer.camera import load_camera_file
-    from viewer.headless import render_scene, save_png
+    from viewer.formats.camera_files import load_camera_file
+    from viewer.headless import render_scene
+    from viewer.image_files import save_png
 
     if not (args.out or args.out_npy):
         raise SceneError("<command line>", "render needs --out and/or --out-npy")
@@ -147,6 +136,7 @@ def _run_prune(args: argparse.Namespace) -> int:
     from viewer.features.score_cache import cached_scores
     from viewer.formats import save_scene
     from viewer.render.context import create_headless_context
+    from viewer.render.gpu_scene import GpuScene
     from viewer.render.renderer import SplatRenderer
 
     settings = from_arguments(PruneSettings, args)
@@ -155,10 +145,12 @@ def _run_prune(args: argparse.Namespace) -> int:
         raise SceneError(args.out, "refusing to overwrite the input file")
     ctx = create_headless_context()
     renderer = SplatRenderer(ctx)
+    gpu_scene = GpuScene.from_scene(ctx, scene, renderer.device)
     try:
-        renderer.set_scene(scene)
-        scores = cached_scores(renderer, scene, settings, args.near_plane, _progress_line)
+        near = args.near_plane
+        scores = cached_scores(renderer, gpu_scene, scene, settings, near, _progress_line)
     finally:
+        gpu_scene.release()
         renderer.release()
         ctx.release()
     keep = keep_mask(scores[settings.score], settings)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+EXIT_BAD_INPUT = 2  # exit code of every command for bad input (one line on stderr)
+
 
 class SceneError(ValueError):
     """A scene, camera or path file that cannot be used, with the file it came from."""

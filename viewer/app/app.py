@@ -19,8 +19,7 @@ from imgui_bundle import imgui, implot
 from imgui_bundle.python_backends.glfw_backend import GlfwRenderer
 
 from viewer.app import file_dialog
-from viewer.app.camera_controller import CameraController, Pose
-from viewer.app.camera_path import CameraPath
+from viewer.app.camera_controller import CameraController
 from viewer.app.capture import save_screenshot, screenshot_path, screenshot_size
 from viewer.app.help_window import draw_help
 from viewer.app.input import InputRouter
@@ -41,12 +40,16 @@ from viewer.app.scene_loader import SceneLoader
 from viewer.app.view_target import ViewTarget
 from viewer.app.window import Window
 from viewer.camera import Camera
+from viewer.camera_path import CameraPath
 from viewer.errors import SceneError
 from viewer.features.flags import FlagLayers
 from viewer.features.pruning import SCORES, PruneSettings, prune_flags
 from viewer.framing import default_camera, guess_up_axis
+from viewer.pose import Pose
 from viewer.render.context import REQUIRED_GL
 from viewer.render.contributions import OVERDRAW_MAX
+from viewer.render.frame_inputs import FrameInputs
+from viewer.render.gpu_scene import GpuScene
 from viewer.render.layout import NO_GAUSSIAN
 from viewer.render.preprocess import depth_range
 from viewer.render.renderer import SplatRenderer
@@ -112,7 +115,7 @@ class ViewerApp:
         self.path = CameraPath()
         self.play_time: float | None = None
         self.message = self.error = ""
-        self._scene_version = 0
+        self.gpu_scene: GpuScene | None = None
         self._pick: tuple[str, float, float] | None = None  # ("select" or "pivot", x, y)
         self._clock = glfw.get_time()
         self._use_scene(scene)
@@ -120,8 +123,12 @@ class ViewerApp:
     # -- scene ----------------------------------------------------------------------------------
 
     def _use_scene(self, scene: GaussianScene) -> None:
-        """Upload `scene` and reset camera, crop box, statistics and histograms for it."""
-        self.renderer.set_scene(scene)
+        """Upload `scene` (the old one is freed once it is up) and reset camera, crop box,
+        statistics and histograms for it."""
+        gpu_scene = GpuScene.from_scene(self.ctx, scene, self.renderer.device)
+        if self.gpu_scene is not None:
+            self.gpu_scene.release()
+        self.gpu_scene = gpu_scene
         self.scene = scene
         width, height = self.window.framebuffer_size
         lo, hi = scene.robust_bounds()
@@ -137,9 +144,8 @@ class ViewerApp:
         self.selected = None
         self.heat: HeatValues | None = None
         self._heat_of: tuple = ()  # (value name, scores version) that `heat` holds
-        self.pruning = PruningState(self.renderer, scene)
+        self.pruning = PruningState(self.renderer, gpu_scene, scene)
         self._pruned_by: tuple = ()  # (settings, scores version) the pruning flags were made of
-        self._scene_version += 1
         self.window.set_title(f"splatscope - {Path(scene.source).name} ({scene.count:,} Gaussians)")
 
     def _finish_load(self) -> None:
@@ -149,12 +155,10 @@ class ViewerApp:
         if result.scene is None:
             self.error = f"could not open {result.path}: {result.error}"
             return
-        previous = self.scene
         try:
             self._use_scene(result.scene)
         except Exception as exc:  # e.g. out of GPU memory: keep showing the old scene
             self.error = f"could not show {result.path}: {exc}"
-            self._use_scene(previous)
             return
         self.error, self.message = "", f"opened {result.path}"
 
@@ -203,16 +207,23 @@ class ViewerApp:
         self._update_pruning()
         self._update_heat()
         self._run_pick()
-        camera = self.camera()
-        state = (self.settings.raster, self._scene_version, self.flags.version, self._heat_of)
         stats = self.target.render(
-            self.renderer, camera, self.settings.render, state, self.settings.display.redraw
+            self.renderer,
+            self.gpu_scene,
+            self.inputs(),
+            self.settings.render,
+            self.settings.raster,
+            self.settings.display.redraw,
         )
         self.history.add(stats)
         self.target.present()
         self.gui.render(imgui.get_draw_data())
         _restore_gl_state()
         self.window.swap()
+
+    def inputs(self, width: int = 0, height: int = 0) -> FrameInputs:
+        """The per-frame inputs of the current view (default size: the framebuffer's)."""
+        return FrameInputs(self.camera(width, height))
 
     def camera(self, width: int = 0, height: int = 0) -> Camera:
         """The current view for an image of the given size (default: the framebuffer's)."""
@@ -284,7 +295,7 @@ class ViewerApp:
         mode = self.settings.render.mode
         if mode == "depth":
             near, far = depth_range(
-                self.camera(), self.renderer.scene.bounds, self.settings.render.near_plane
+                self.camera(), self.gpu_scene.bounds, self.settings.render.near_plane
             )
             return f"camera z {near:.3g}", f"{far:.3g}"
         if mode == "heatmap" and self.heat is not None:
@@ -313,7 +324,7 @@ class ViewerApp:
     def _set_flags(self, layer: str, flags) -> None:
         """Replace one feature's flag layer and upload the composed flags."""
         self.flags.set(layer, flags)
-        self.renderer.scene.write_flags(self.flags.compose())
+        self.gpu_scene.write_flags(self.flags.compose())
 
     def _update_pruning(self) -> None:
         """Load or measure (a view per frame, from the scene's load on) the view scores, and keep
@@ -336,11 +347,11 @@ class ViewerApp:
         if render.heatmap in SCORES and render.heatmap not in self.pruning.scores:
             return  # still being measured
         self.heat = heat_values(self.scene, render.heatmap, self.pruning.scores)
-        self.renderer.scene.write_heat(self.heat.values)
+        self.gpu_scene.write_heat(self.heat.values)
         self._heat_of = wanted
 
     def _compare_pruning(self) -> None:
-        psnr, ssim = self.pruning.compare(self.camera(), self.settings.render)
+        psnr, ssim = self.pruning.compare(self.inputs(), self.settings.render)
         self.message = f"PSNR {psnr:.2f} dB, SSIM {ssim:.4f} against the unpruned view"
 
     def _save_pruned(self, file: str) -> None:
@@ -372,8 +383,12 @@ class ViewerApp:
         self._pick = None
         width, height = self.window.framebuffer_size
         px, py = window_to_pixel(x, y, self.window.window_size, (width, height))
-        camera = self.camera(width, height)
-        record = self.renderer.measure(camera, self.settings.render, pixel=(px, py)).pixels[py, px]
+        inputs = self.inputs(width, height)
+        camera = inputs.camera
+        measured = self.renderer.measure(
+            self.gpu_scene, inputs, self.settings.render, pixel=(px, py)
+        )
+        record = measured.pixels[py, px]
         index = int(record["top_gaussian"])
         if kind == "select":
             if index == NO_GAUSSIAN:
@@ -497,7 +512,8 @@ class ViewerApp:
         width, height = screenshot_size(self.window.framebuffer_size, capture.width, capture.height)
         path = screenshot_path(Path.cwd(), datetime.datetime.now())
         try:
-            save_screenshot(self.renderer, self.camera(width, height), self.settings.render, path)
+            inputs = self.inputs(width, height)
+            save_screenshot(self.renderer, self.gpu_scene, inputs, self.settings.render, path)
         except OSError as exc:
             self.error = f"could not save the screenshot: {exc}"
             return
@@ -547,4 +563,6 @@ class ViewerApp:
         implot.destroy_context()
         imgui.destroy_context()
         self.target.release()
+        if self.gpu_scene is not None:
+            self.gpu_scene.release()
         self.renderer.release()

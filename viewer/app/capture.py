@@ -5,8 +5,9 @@ from __future__ import annotations
 import datetime
 from pathlib import Path
 
-from viewer.camera import Camera
-from viewer.headless import save_png
+from viewer.image_files import save_png
+from viewer.render.frame_inputs import FrameInputs
+from viewer.render.gpu_scene import GpuScene
 from viewer.render.renderer import SplatRenderer
 from viewer.settings import RenderSettings
 
@@ -34,8 +35,12 @@ def screenshot_size(window: tuple[int, int], width: int, height: int) -> tuple[i
 
 
 def save_screenshot(
-    renderer: SplatRenderer, camera: Camera, settings: RenderSettings, path: Path
+    renderer: SplatRenderer,
+    scene: GpuScene,
+    inputs: FrameInputs,
+    settings: RenderSettings,
+    path: Path,
 ) -> Path:
-    """Render `camera`'s view offscreen and write it to `path` as an 8-bit PNG; returns `path`."""
-    save_png(renderer.render_image(camera, settings), path)
+    """Render the view offscreen and write it to `path` as an 8-bit PNG; returns `path`."""
+    save_png(renderer.render_image(scene, inputs, settings), path)
     return path

@@ -26,7 +26,7 @@ def run_viewer(args: argparse.Namespace) -> int:
         SceneError: when the scene cannot be read.
         GLUnavailableError: when no OpenGL 4.3 window can be opened.
     """
-    from viewer.cli import load_scene_or_builtin
+    from viewer.builtin_scene import load_scene_or_builtin
     from viewer.features.pruning import PruneSettings
 
     render = from_arguments(RenderSettings, args)

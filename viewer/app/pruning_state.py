@@ -3,11 +3,11 @@ window stays responsive) and the Gaussians the pruning settings keep."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
 from viewer.app.panel import PruneFacts
-from viewer.bench.quality import compare
-from viewer.camera import Camera
 from viewer.errors import SceneError
 from viewer.features.pruning import (
     VIEW_SCORES,
@@ -19,7 +19,10 @@ from viewer.features.pruning import (
 )
 from viewer.features.score_cache import ScoreCache
 from viewer.formats import save_scene
-from viewer.render.layout import ALL_FLAGS, FLAG_PRUNED
+from viewer.image_metrics import compare
+from viewer.render.frame_inputs import FrameInputs
+from viewer.render.gpu_scene import GpuScene
+from viewer.render.layout import FLAG_PRUNED
 from viewer.render.renderer import SplatRenderer
 from viewer.scene import GaussianScene
 from viewer.settings import RenderSettings
@@ -36,8 +39,9 @@ class PruningState:
         version: increases whenever scores become known or are dropped.
     """
 
-    def __init__(self, renderer: SplatRenderer, scene: GaussianScene) -> None:
+    def __init__(self, renderer: SplatRenderer, gpu_scene: GpuScene, scene: GaussianScene) -> None:
         self.renderer = renderer
+        self.gpu_scene = gpu_scene
         self.scene = scene
         self.scores: dict[str, np.ndarray] = view_free_scores(scene)
         self.job: ViewScoreJob | None = None
@@ -69,7 +73,7 @@ class PruningState:
                 self.scores.update({name: cached[name] for name in VIEW_SCORES})
                 self.version += 1
                 return True
-            self.job = ViewScoreJob(self.renderer, self.scene, settings, near_plane)
+            self.job = ViewScoreJob(self.renderer, self.gpu_scene, self.scene, settings, near_plane)
         if not self.job.step():
             return False
         self.scores.update(self.job.scores())
@@ -88,14 +92,11 @@ class PruningState:
             self._orders[name] = ranking(self.scores[name])
         return keep_mask(self.scores[name], settings, self._orders[name])
 
-    def compare(self, camera: Camera, render: RenderSettings) -> tuple[float, float]:
+    def compare(self, inputs: FrameInputs, render: RenderSettings) -> tuple[float, float]:
         """(PSNR, SSIM) of the view pruned against unpruned (two renders); kept in `quality`."""
-        try:
-            pruned = self.renderer.render_image(camera, render)
-            self.renderer.flag_mask = ALL_FLAGS & ~FLAG_PRUNED
-            full = self.renderer.render_image(camera, render)
-        finally:
-            self.renderer.flag_mask = ALL_FLAGS
+        pruned = self.renderer.render_image(self.gpu_scene, inputs, render)
+        unpruned = dataclasses.replace(inputs, flag_mask=inputs.flag_mask & ~FLAG_PRUNED)
+        full = self.renderer.render_image(self.gpu_scene, unpruned, render)
         self.quality = compare(pruned, full)
         return self.quality
 

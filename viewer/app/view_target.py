@@ -13,17 +13,12 @@ from collections.abc import Hashable
 import moderngl
 import OpenGL.GL as gl
 
-from viewer.camera import Camera
 from viewer.render.accum_target import release_framebuffer
+from viewer.render.frame_inputs import FrameInputs
+from viewer.render.gpu_scene import GpuScene
 from viewer.render.renderer import SplatRenderer
-from viewer.settings import RenderSettings
+from viewer.settings import RasterSettings, RenderSettings
 from viewer.stats import FrameStats
-
-
-def camera_key(camera: Camera) -> tuple:
-    """A hashable value equal for cameras that give the same image."""
-    intrinsics = (camera.width, camera.height, camera.fx, camera.fy, camera.cx, camera.cy)
-    return (*intrinsics, camera.world_to_camera.tobytes())
 
 
 class ViewTarget:
@@ -43,31 +38,26 @@ class ViewTarget:
     def render(
         self,
         renderer: SplatRenderer,
-        camera: Camera,
+        scene: GpuScene,
+        inputs: FrameInputs,
         settings: RenderSettings,
-        state: Hashable,
+        raster: RasterSettings,
         always: bool = False,
     ) -> FrameStats | None:
-        """Render the splats when the camera, settings or `state` changed (or `always`).
-
-        Args:
-            state: everything else the image depends on (raster settings, scene and flag
-                versions), compared with the last render's.
+        """Render the splats when the scene (its version), the inputs or the settings changed
+        since the last render (or `always`).
 
         Returns:
             The renderer's stats of the newest timed frame, or None when nothing was rendered.
         """
-        key = (camera_key(camera), settings, state)
+        key: Hashable = (scene.version, inputs.key(), settings, raster)
         if not always and key == self._shown:
             return None
+        camera = inputs.camera
         self._ensure_size(camera.width, camera.height)
-        stats = renderer.render(camera, settings, self.framebuffer)
+        stats = renderer.render(scene, inputs, settings, self.framebuffer)
         self._shown = key
         return stats
-
-    def invalidate(self) -> None:
-        """Make the next `render` draw whatever its arguments."""
-        self._shown = None
 
     def present(self) -> None:
         """Copy the image to the window's framebuffer, pixel for pixel from the bottom left."""

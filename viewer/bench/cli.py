@@ -21,7 +21,8 @@ from viewer.bench.configs import (
     parse_config,
 )
 from viewer.bench.paths import PATH_KINDS, camera_path
-from viewer.cli import EXIT_BAD_INPUT, load_scene_or_builtin
+from viewer.builtin_scene import load_scene_or_builtin
+from viewer.errors import EXIT_BAD_INPUT
 from viewer.render.timers import CLOCK_FINISH, CLOCK_GL_TIMER
 
 MIN_SIZE = 16  # SSIM's 11x11 window needs some room

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
-from viewer.app.camera_path import CameraPath
 from viewer.camera import Camera
+from viewer.camera_path import CameraPath
 from viewer.errors import SceneError
 from viewer.framing import Ring
 from viewer.scene import GaussianScene
@@ -59,7 +59,7 @@ def scene_cameras(scene: GaussianScene, width: int, height: int, frames: int) ->
 
 def path_file(path: str | Path, width: int, height: int, frames: int) -> list[Camera]:
     """A camera path recorded in the viewer, sampled at `frames` even times from its first
-    keyframe to its last, played back as the viewer plays it (`viewer.app.camera_path`).
+    keyframe to its last, played back as the viewer plays it (`viewer.camera_path`).
 
     Raises:
         SceneError: when the file is missing or not a camera path with keyframes.

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from viewer.bench.runner import BenchResult, ConfigRun, FrameRecord
-from viewer.headless import save_png
+from viewer.image_files import save_png
 from viewer.render.timers import CLOCK_GL_TIMER
 from viewer.settings import RenderSettings
 from viewer.stats import summarize

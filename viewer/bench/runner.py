@@ -13,15 +13,17 @@ import resource
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 import moderngl
 import numpy as np
 
 from viewer.bench.configs import BenchConfig
-from viewer.bench.quality import compare
 from viewer.camera import Camera
+from viewer.image_metrics import compare
 from viewer.render.context import DeviceInfo, create_headless_context
+from viewer.render.frame_inputs import FrameInputs
+from viewer.render.gpu_scene import GpuScene
 from viewer.render.renderer import SplatRenderer
 from viewer.scene import GaussianScene
 from viewer.settings import RenderSettings
@@ -42,7 +44,11 @@ class Renderer(Protocol):
     timer: FrameTimer
 
     def render(
-        self, camera: Camera, settings: RenderSettings, output: moderngl.Framebuffer
+        self,
+        scene: Any,
+        inputs: FrameInputs,
+        settings: RenderSettings,
+        output: moderngl.Framebuffer,
     ) -> FrameStats | None: ...
 
 
@@ -80,23 +86,29 @@ class FrameRecord:
 
 @dataclass
 class Target:
-    """A configuration, its renderer and the frames it has recorded."""
+    """A configuration, its renderer, the scene it draws and the frames it has recorded."""
 
     config: BenchConfig
     renderer: Renderer
+    scene: Any  # a GpuScene (whatever the renderer draws, for fakes in tests)
     output: moderngl.Framebuffer | None = None
     records: list[FrameRecord] = field(default_factory=list)
     _waiting: dict[int, FrameRecord] = field(default_factory=dict)
 
     def render(self, camera: Camera) -> None:
         """Render one untimed frame (stats that arrive still go to their timed frame)."""
-        self._take(self.renderer.render(camera, self.config.render, self.output))
+        self._take(self._draw(camera))
+
+    def _draw(self, camera: Camera) -> FrameStats | None:
+        return self.renderer.render(
+            self.scene, FrameInputs(camera), self.config.render, self.output
+        )
 
     def timed(self, camera: Camera, frame: int, finish: Callable[[], None]) -> FrameRecord:
         """Render path frame `frame` between two finish() calls and record it."""
         finish()
         start = time.perf_counter()
-        stats = self.renderer.render(camera, self.config.render, self.output)
+        stats = self._draw(camera)
         finish()
         record = FrameRecord(self.config.name, frame, (time.perf_counter() - start) * 1e3)
         self._waiting[self.renderer.timer.frame] = record
@@ -166,15 +178,22 @@ class QualityProbe:
     settings, rendered by a renderer of its own (so no configuration's state can leak into it).
     """
 
-    def __init__(self, reference: SplatRenderer, output: moderngl.Texture, configs: int) -> None:
+    def __init__(
+        self,
+        reference: SplatRenderer,
+        scene: GpuScene,
+        output: moderngl.Texture,
+        configs: int,
+    ) -> None:
         self.reference = reference
+        self.scene = scene
         self.output = output
         self.worst: list[WorstFrame | None] = [None] * configs
         self._image = np.empty(0, np.float32)
 
     def prepare(self, frame: int, camera: Camera) -> None:
         """Render the full-quality image of a path frame, before any configuration renders it."""
-        self._image = self.reference.render_image(camera, RenderSettings())
+        self._image = self.reference.render_image(self.scene, FrameInputs(camera), RenderSettings())
 
     def measure(self, index: int, record: FrameRecord) -> None:
         """Measure configuration `index`'s frame `record`, just rendered into the output."""
@@ -235,15 +254,18 @@ def measure(
     texture = ctx.texture((width, height), 4, dtype="f4")
     output = ctx.framebuffer(color_attachments=[texture])
     everything: list[SplatRenderer] = []
+    full = GpuScene.from_scene(ctx, scene)
+    scenes = [full]
     try:
         renderers = [SplatRenderer(ctx, config.raster, clock) for config in configs]
         reference = SplatRenderer(ctx, configs[0].raster, clock) if quality else None
         everything = renderers + ([reference] if reference else [])
-        for renderer in everything:
-            renderer.set_scene(scene)
-        prune_targets(scene, configs, renderers)
-        targets = [Target(c, r, output) for c, r in zip(configs, renderers, strict=True)]
-        probe = QualityProbe(reference, texture, len(configs)) if reference else None
+        pruned = pruned_scenes(ctx, scene, full, configs, renderers[0])
+        scenes += [s for s in pruned if s is not full]
+        targets = [
+            Target(c, r, s, output) for c, r, s in zip(configs, renderers, pruned, strict=True)
+        ]
+        probe = QualityProbe(reference, full, texture, len(configs)) if reference else None
         total = len(cameras) * len(targets)
 
         def after_frame(index: int, record: FrameRecord) -> None:
@@ -271,27 +293,39 @@ def measure(
     finally:
         for renderer in everything:
             renderer.release()
+        for gpu_scene in scenes:
+            gpu_scene.release()
         output.release()
         texture.release()
         ctx.release()
 
 
-def prune_targets(
-    scene: GaussianScene, configs: Sequence[BenchConfig], renderers: Sequence[SplatRenderer]
-) -> None:
-    """Write the pruning flags of every config that prunes (scores cached, outside any timing)."""
+def pruned_scenes(
+    ctx: moderngl.Context,
+    scene: GaussianScene,
+    full: GpuScene,
+    configs: Sequence[BenchConfig],
+    renderer: SplatRenderer,
+) -> list[GpuScene]:
+    """The scene each config draws: `full`, or for a config that prunes, a copy on the GPU with
+    its pruning flags (scores cached, all outside any timing)."""
     from viewer.features.pruning import keep_mask, prune_flags
     from viewer.features.score_cache import cached_scores
 
     scores: dict[tuple[int, int, float], dict[str, np.ndarray]] = {}
-    for config, renderer in zip(configs, renderers, strict=True):
+    out = []
+    for config in configs:
         prune, near = config.prune, config.render.near_plane
         if not prune.active:
+            out.append(full)
             continue
         made_of = (prune.views, prune.view_width, near)  # what the scores depend on
         if made_of not in scores:
-            scores[made_of] = cached_scores(renderer, scene, prune, near)
-        renderer.scene.write_flags(prune_flags(keep_mask(scores[made_of][prune.score], prune)))
+            scores[made_of] = cached_scores(renderer, full, scene, prune, near)
+        copy = GpuScene.from_scene(ctx, scene, renderer.device)
+        copy.write_flags(prune_flags(keep_mask(scores[made_of][prune.score], prune)))
+        out.append(copy)
+    return out
 
 
 def peak_rss_bytes() -> int:

@@ -4,33 +4,28 @@ from __future__ import annotations
 
 import numpy as np
 
+from viewer.render.layout import CPU_FLAGS
+
 
 class FlagLayers:
-    """Each feature owns one named layer of [N] uint32 flag bits; the GPU gets their OR.
-
-    Attributes:
-        version: increases whenever the composed flags change (for caches of the image).
-    """
+    """Each CPU-side feature (crop, pruning, selection) owns one named layer of [N] uint32 flag
+    bits; the GPU scene's `flags` buffer gets their OR (GPU passes own `gpu_flags`)."""
 
     def __init__(self, count: int) -> None:
         self.count = count
-        self.version = 0
         self._layers: dict[str, np.ndarray] = {}
 
     def set(self, name: str, flags: np.ndarray | None) -> None:
-        """Replace layer `name` with [N] uint32 `flags` (None removes it)."""
+        """Replace layer `name` with [N] uint32 `flags` of CPU_FLAGS bits (None removes it)."""
         if flags is None:
             self._layers.pop(name, None)
-        else:
-            flags = np.asarray(flags, np.uint32)
-            if flags.shape != (self.count,):
-                raise ValueError(f"flag layer {name!r} needs shape ({self.count},)")
-            self._layers[name] = flags
-        self.version += 1
-
-    def get(self, name: str) -> np.ndarray | None:
-        """Layer `name`, or None when it was never set."""
-        return self._layers.get(name)
+            return
+        flags = np.asarray(flags, np.uint32)
+        if flags.shape != (self.count,):
+            raise ValueError(f"flag layer {name!r} needs shape ({self.count},)")
+        if (flags & ~np.uint32(CPU_FLAGS)).any():
+            raise ValueError(f"flag layer {name!r} holds bits that GPU passes own")
+        self._layers[name] = flags
 
     def compose(self) -> np.ndarray:
         """[N] uint32: the OR of every layer."""

@@ -24,6 +24,8 @@ import numpy as np
 
 from viewer.camera import Camera
 from viewer.framing import Ring
+from viewer.render.frame_inputs import FrameInputs
+from viewer.render.gpu_scene import GpuScene
 from viewer.render.layout import FLAG_PRUNED
 from viewer.render.renderer import SplatRenderer
 from viewer.scene import GaussianScene
@@ -118,11 +120,13 @@ class ViewScoreJob:
     def __init__(
         self,
         renderer: SplatRenderer,
+        gpu_scene: GpuScene,
         scene: GaussianScene,
         settings: PruneSettings,
         near_plane: float = RenderSettings().near_plane,
     ) -> None:
         self.renderer = renderer
+        self.gpu_scene = gpu_scene
         self.views = score_views(scene, settings)
         self.render = RenderSettings(near_plane=near_plane)
         self.done = 0
@@ -138,11 +142,8 @@ class ViewScoreJob:
         """Measure the next view (flags ignored); returns `finished`."""
         if self.finished:
             return True
-        mask, self.renderer.flag_mask = self.renderer.flag_mask, 0
-        try:
-            measured = self.renderer.measure(self.views[self.done], self.render, weights=True)
-        finally:
-            self.renderer.flag_mask = mask
+        inputs = FrameInputs(self.views[self.done], flag_mask=0)
+        measured = self.renderer.measure(self.gpu_scene, inputs, self.render, weights=True)
         self.significance += measured.weights
         per_tile = measured.weights / np.maximum(measured.tiles, 1)
         np.maximum(self.efficiency, per_tile, out=self.efficiency)
@@ -164,17 +165,18 @@ def view_free_scores(scene: GaussianScene) -> dict[str, np.ndarray]:
 
 def compute_scores(
     renderer: SplatRenderer,
+    gpu_scene: GpuScene,
     scene: GaussianScene,
     settings: PruneSettings,
     near_plane: float = RenderSettings().near_plane,
     progress: Callable[[int, int], None] | None = None,
 ) -> dict[str, np.ndarray]:
-    """Every score of SCORES for `scene` (already on `renderer`), [N] float32 each (as cached).
+    """Every score of SCORES for `scene` (uploaded as `gpu_scene`), [N] float32 each (as cached).
 
     Args:
         progress: called with (views done, views in all) after each view.
     """
-    job = ViewScoreJob(renderer, scene, settings, near_plane)
+    job = ViewScoreJob(renderer, gpu_scene, scene, settings, near_plane)
     while not job.step():
         if progress is not None:
             progress(job.done, len(job.views))

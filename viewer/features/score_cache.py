@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from viewer.features.pruning import SCORES, PruneSettings, compute_scores
+from viewer.render.gpu_scene import GpuScene
 from viewer.render.renderer import SplatRenderer
 from viewer.scene import GaussianScene
 
@@ -123,16 +124,17 @@ class ScoreCache:
 
 def cached_scores(
     renderer: SplatRenderer,
+    gpu_scene: GpuScene,
     scene: GaussianScene,
     settings: PruneSettings,
     near_plane: float,
     progress: Callable[[int, int], None] | None = None,
 ) -> dict[str, np.ndarray]:
-    """Every score of `scene` (on `renderer`): from the cache when fresh, else computed and
-    cached."""
+    """Every score of `scene` (uploaded as `gpu_scene`): from the cache when fresh, else computed
+    and cached."""
     cache = ScoreCache(scene)
     scores = cache.load(settings, near_plane)
     if scores is None:
-        scores = compute_scores(renderer, scene, settings, near_plane, progress)
+        scores = compute_scores(renderer, gpu_scene, scene, settings, near_plane, progress)
         cache.save(settings, near_plane, scores)
     return scores

@@ -33,15 +33,19 @@ BINDING_OPACITIES = 15
 BINDING_PIXELS = 16
 BINDING_CONTRIBUTIONS = 17
 BINDING_HEAT = 18
+BINDING_GPU_FLAGS = 19
 
-# Per-Gaussian flag bits written by features (pruning, LOD, foveation, crop); the preprocess pass
-# drops a Gaussian when `flags & flag_mask` is non-zero.
-FLAG_HIDDEN = 1 << 0  # crop box / manual hide
-FLAG_PRUNED = 1 << 1  # pruning
-FLAG_LOD_CULLED = 1 << 2  # not in the current LOD cut
-FLAG_FOVEA_CULLED = 1 << 3  # outside the foveation level's subset
+# Per-Gaussian flag bits. The CPU writes its masks into the `flags` buffer, GPU passes write theirs
+# into `gpu_flags` every frame (so neither overwrites the other); the preprocess pass drops a
+# Gaussian when `(flags | gpu_flags) & flag_mask` is non-zero.
+FLAG_HIDDEN = 1 << 0  # CPU: crop box / manual hide
+FLAG_PRUNED = 1 << 1  # CPU: pruning
+FLAG_LOD_CULLED = 1 << 2  # GPU: not in the current LOD cut
+FLAG_FOVEA_CULLED = 1 << 3  # GPU: outside the foveation level's subset
 ALL_FLAGS = FLAG_HIDDEN | FLAG_PRUNED | FLAG_LOD_CULLED | FLAG_FOVEA_CULLED
-FLAG_SELECTED = 1 << 8  # drawn highlighted (picked in the viewer); never culls
+FLAG_SELECTED = 1 << 8  # CPU: drawn highlighted (picked in the viewer); never culls
+CPU_FLAGS = FLAG_HIDDEN | FLAG_PRUNED | FLAG_SELECTED
+GPU_FLAGS = FLAG_LOD_CULLED | FLAG_FOVEA_CULLED
 
 # Where the preprocess pass takes each splat's colour from.
 COLOUR_SH = 0  # spherical harmonics (the image)

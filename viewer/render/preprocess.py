@@ -7,9 +7,9 @@ import numpy as np
 
 from viewer.camera import Camera
 from viewer.render.frame_buffers import FrameBuffers
+from viewer.render.gpu_scene import GpuScene
 from viewer.render.layout import COLOUR_DEPTH, COLOUR_HEAT, COLOUR_SH, WORKGROUP_SIZE
 from viewer.render.programs import compute_shader, set_uniforms
-from viewer.render.scene_buffers import SceneBuffers
 from viewer.settings import RenderSettings
 
 
@@ -46,12 +46,11 @@ class PreprocessPass:
 
     def run(
         self,
-        scene: SceneBuffers,
+        scene: GpuScene,
         frame: FrameBuffers,
         camera: Camera,
         settings: RenderSettings,
         flag_mask: int,
-        scene_sh_degree: int,
     ) -> None:
         """Append every visible Gaussian of `scene` seen by `camera` to `frame`."""
         set_uniforms(
@@ -60,17 +59,18 @@ class PreprocessPass:
             near_plane=settings.near_plane,
             guard_band=settings.guard_band,
             splat_scale=settings.splat_scale,
-            sh_degree=min(settings.sh_degree, scene_sh_degree),
+            sh_degree=min(settings.sh_degree, scene.sh_degree),
             sh_coeffs=scene.sh_coeffs,
             antialias=settings.antialias,
+            raw_parameters=scene.raw,
             flag_mask=flag_mask,
             capacity=frame.capacity,
             colour_source=COLOUR_SOURCES.get(settings.mode, COLOUR_SH),
             depth_range=depth_range(camera, scene.bounds, settings.near_plane),
         )
         frame.bind()
-        for chunk in scene.chunks:
+        for chunk, count in scene.live_chunks():
             chunk.bind()
-            set_uniforms(self.shader, chunk_offset=chunk.offset, chunk_count=chunk.count)
-            self.shader.run(group_x=(chunk.count + WORKGROUP_SIZE - 1) // WORKGROUP_SIZE)
+            set_uniforms(self.shader, chunk_offset=chunk.offset, chunk_count=count)
+            self.shader.run(group_x=(count + WORKGROUP_SIZE - 1) // WORKGROUP_SIZE)
         self.ctx.memory_barrier()

@@ -6,9 +6,11 @@ The raster step is the chosen backend (quads or tiles) in the colour, depth and 
 and the points, outlines or overdraw pass in those modes. `measure` runs the contributions pass
 on a view instead (picking, pivots, pruning scores).
 
-Per-Gaussian data never leaves the GPU (except with the CPU sort, which reads the depth keys).
-Features change the image only through per-Gaussian flags (`scene_buffers.write_flags`) and the
-settings dataclasses.
+The scene (`GpuScene`) and the per-frame inputs (`FrameInputs`: camera, flag mask, gaze) are
+passed to every call; the renderer holds only its passes and their scratch buffers, which grow to
+what the scene and the frame need. Per-Gaussian data never leaves the GPU (except with the CPU
+sort, which reads the depth keys). Features change the image only through per-Gaussian flags
+(`GpuScene.write_flags`, GPU passes' `gpu_flags`) and the settings dataclasses.
 """
 
 from __future__ import annotations
@@ -21,34 +23,32 @@ from contextlib import AbstractContextManager, nullcontext
 import moderngl
 import numpy as np
 
-from viewer.camera import Camera
 from viewer.render.accum_target import AccumTarget
 from viewer.render.context import DeviceInfo
 from viewer.render.contributions import Contributions, ContributionsPass
 from viewer.render.dispatch_args import DispatchArgsPass
 from viewer.render.frame_buffers import FrameBuffers
+from viewer.render.frame_inputs import FrameInputs
+from viewer.render.gpu_scene import GROWTH, GpuScene
 from viewer.render.layout import (
-    ALL_FLAGS,
     COUNTER_PAIRS,
     COUNTER_PAIRS_OVERFLOW,
     COUNTER_VISIBLE,
     COUNTER_VISIBLE_OVERFLOW,
     COUNTER_WORDS,
-    WORKGROUP_SIZE,
 )
 from viewer.render.preprocess import PreprocessPass
 from viewer.render.raster_quads import QuadsRaster
 from viewer.render.raster_tiles import INITIAL_PAIRS_PER_SPLAT, TilesRaster
 from viewer.render.resolve import ResolvePass
-from viewer.render.scene_buffers import SceneBuffers
-from viewer.render.sort import make_sort
+from viewer.render.sort import KeyValueSort, choose_sort, make_sort
 from viewer.render.timers import PassTimer, choose_clock
 from viewer.render.validation import validate_frame
-from viewer.scene import GaussianScene
 from viewer.settings import RasterSettings, RenderSettings
 from viewer.stats import FrameStats
 
 QUAD_MODES = ("points", "outlines")  # modes drawn by their own quad pass, whatever the backend
+MAX_BIN_ATTEMPTS = 3  # binning again into grown pair buffers after an overflow
 
 
 def _untimed(name: str) -> AbstractContextManager[None]:
@@ -65,7 +65,7 @@ def choose_backend(kind: str, device: DeviceInfo) -> str:
 
 
 class SplatRenderer:
-    """Renders a GaussianScene held in GPU buffers with the chosen sort and raster backends."""
+    """Draws `GpuScene`s with the chosen sort and raster backends; one per GL context."""
 
     def __init__(
         self,
@@ -88,16 +88,13 @@ class SplatRenderer:
         self.resolve = ResolvePass(ctx)
         self.accum = AccumTarget(ctx)
         self.image = AccumTarget(ctx)  # what `render_image` renders into and reads back
-        self.scene: SceneBuffers | None = None
-        self.frame: FrameBuffers | None = None
-        self.scene_sh_degree = 0
-        self.flag_mask = ALL_FLAGS
-        self._sort_kind = ""
-        self.depth_sort = None
-        self.tiles: TilesRaster | None = None
-        self._readback: list[moderngl.Buffer] = []  # counters copies awaiting their timer queries
+        self.frame = FrameBuffers(ctx, 1, self.device.max_ssbo_bytes)
+        self._sort_kind = choose_sort(raster.sort, self.device)
+        self.depth_sort: KeyValueSort = make_sort(ctx, self._sort_kind, 1)
+        self._tiles: TilesRaster | None = None  # made on first use
+        # counters copies awaiting their timer queries, with the scene's count at that frame
+        self._readback: list[tuple[moderngl.Buffer, int]] = []
         self._readback_free: list[moderngl.Buffer] = []
-        self.set_raster(raster)
 
     # -- configuration -------------------------------------------------------------------------
 
@@ -113,41 +110,35 @@ class SplatRenderer:
 
     def set_raster(self, raster: RasterSettings) -> None:
         """Switch raster backend / sort (GL objects are made on first use)."""
-        from viewer.render.sort import choose_sort
-
         self.raster_settings = raster
         kind = choose_sort(raster.sort, self.device)
         if kind != self._sort_kind:
-            self._release_sorts()
             self._sort_kind = kind
-        capacity = self.frame.capacity if self.frame else 1
-        if self.depth_sort is None:
-            self.depth_sort = make_sort(self.ctx, kind, capacity)
-        if self.backend == "tiles":
-            self._ensure_tiles()
+            self.depth_sort.release()
+            self.depth_sort = make_sort(self.ctx, kind, self.frame.capacity)
+            if self._tiles is not None:
+                self._tiles.sort.release()
+                self._tiles.release()
+                self._tiles = None
 
-    def _ensure_tiles(self) -> TilesRaster:
+    @property
+    def tiles(self) -> TilesRaster:
         """The tiles backend's binning (made on first use: the contributions pass needs it too)."""
-        if self.tiles is None:
-            capacity = self.frame.capacity if self.frame else 1
-            self.tiles = TilesRaster(self.ctx, make_sort(self.ctx, self._sort_kind, capacity))
-            if self.frame is not None:
-                self._grow_tiles(self.frame.capacity * INITIAL_PAIRS_PER_SPLAT)
-        return self.tiles
+        if self._tiles is None:
+            capacity = self.frame.capacity
+            self._tiles = TilesRaster(self.ctx, make_sort(self.ctx, self._sort_kind, capacity))
+            self._grow_tiles(capacity * INITIAL_PAIRS_PER_SPLAT)
+        return self._tiles
 
-    def set_scene(self, scene: GaussianScene) -> None:
-        """Upload a scene (replacing any previous one) and size the frame buffers for it."""
-        self.release_scene()
-        self.scene = SceneBuffers.from_scene(
-            self.ctx,
-            scene,
-            self.device.max_ssbo_bytes,
-            self.device.max_workgroups_x * WORKGROUP_SIZE,
-        )
-        self.scene_sh_degree = scene.sh_degree
-        self.frame = FrameBuffers(self.ctx, scene.count, self.device.max_ssbo_bytes)
+    def _fit(self, scene: GpuScene) -> None:
+        """Grow the per-frame buffers to hold every Gaussian of `scene` as a visible splat."""
+        if scene.count <= self.frame.capacity:
+            return
+        capacity = max(scene.count, int(self.frame.capacity * GROWTH))
+        self.frame.release()
+        self.frame = FrameBuffers(self.ctx, capacity, self.device.max_ssbo_bytes)
         self.depth_sort.ensure_capacity(self.frame.capacity)
-        if self.tiles is not None:
+        if self._tiles is not None:
             self._grow_tiles(self.frame.capacity * INITIAL_PAIRS_PER_SPLAT)
 
     def _grow_tiles(self, pairs: int) -> None:
@@ -156,79 +147,93 @@ class SplatRenderer:
 
     @property
     def gpu_bytes(self) -> int:
-        """GPU memory held by scene, frame and backend buffers."""
-        parts = [self.accum.nbytes, self.image.nbytes, self.contributions.nbytes]
-        if self.scene is not None:
-            parts += [self.scene.nbytes, self.frame.nbytes]
-        if self.tiles is not None:
-            parts.append(self.tiles.nbytes)
+        """GPU memory held by the frame and backend buffers (not the scene's)."""
+        parts = [self.accum.nbytes, self.image.nbytes, self.contributions.nbytes, self.frame.nbytes]
+        if self._tiles is not None:
+            parts.append(self._tiles.nbytes)
         return sum(parts)
 
     # -- the frame -----------------------------------------------------------------------------
 
     def render(
-        self, camera: Camera, settings: RenderSettings, output: moderngl.Framebuffer
+        self,
+        scene: GpuScene,
+        inputs: FrameInputs,
+        settings: RenderSettings,
+        output: moderngl.Framebuffer,
     ) -> FrameStats | None:
-        """Render one frame into `output` (a framebuffer of the camera's size).
+        """Render one frame of `scene` into `output` (a framebuffer of the camera's size).
 
         Returns the stats of the newest frame whose GPU numbers are in (a few frames late with GL
         timer queries, this frame with finish+wall), or None while none is.
         """
-        if self.scene is None:
-            raise RuntimeError("no scene: call set_scene first")
         start = time.perf_counter()
+        camera = inputs.camera
         self.accum.ensure_size(camera.width, camera.height)
         mode = settings.mode
         binned = mode == "overdraw" or (self.backend == "tiles" and mode not in QUAD_MODES)
         timer = self.timer
         timer.begin_frame()
-        self._splats_in_view(camera, settings, binned, timer.section)
+        self._splats_in_view(scene, inputs, settings, binned, timer.section)
         with timer.section("raster"):
             if mode == "overdraw":
                 self.contributions.run(self.frame, self.tiles, camera)
                 self.contributions.colour_overdraw(camera, self.accum)
             elif mode in QUAD_MODES:
                 self.mode_rasters[mode].run(self.frame, camera, self.accum, settings)
+            elif self.backend == "tiles":
+                self.tiles.run(self.frame, camera, self.accum, settings)
             else:
-                backend = self.tiles if self.backend == "tiles" else self.quads
-                backend.run(self.frame, camera, self.accum, settings)
+                self.quads.run(self.frame, camera, self.accum, settings)
         with timer.section("resolve"):
             self.resolve.run(self.accum, output, settings.background)
         if self.raster_settings.validate:
-            validate_frame(self, camera, binned)
-        self._queue_counters()
+            validate_frame(self.frame, self.tiles if binned else None, scene.count)
+        self._queue_counters(scene.count)
         return self._collect((time.perf_counter() - start) * 1e3, binned)
 
     def _splats_in_view(
         self,
-        camera: Camera,
+        scene: GpuScene,
+        inputs: FrameInputs,
         settings: RenderSettings,
         binned: bool,
         section: Callable[[str], AbstractContextManager[None]],
     ) -> None:
-        """Preprocess and depth-sort the visible splats; with `binned`, also bin them in tiles."""
+        """Preprocess and depth-sort the visible splats; with `binned`, also bin them in tiles.
+
+        Binning checks the pair count (a read of the counters) and bins again into grown pair
+        buffers when they overflowed: the one growth mechanism of every binned frame.
+        """
+        self._fit(scene)
         self.frame.reset()
+        camera = inputs.camera
         with section("preprocess"):
-            self.preprocess.run(
-                self.scene, self.frame, camera, settings, self.flag_mask, self.scene_sh_degree
-            )
+            self.preprocess.run(scene, self.frame, camera, settings, inputs.flag_mask)
             self._dispatch_args()
         with section("sort"):
             self.depth_sort.sort(
                 self.frame.depth_keys, self.frame.sorted_splats, self.frame.counters,
                 COUNTER_VISIBLE * 4,
             )  # fmt: skip
-        if binned:
-            tiles = self._ensure_tiles()
-            with section("bin"):
-                tiles.bin(self.frame, camera)
+        if not binned:
+            return
+        with section("bin"):
+            for _attempt in range(MAX_BIN_ATTEMPTS):
+                self.tiles.bin(self.frame, camera)
                 self._dispatch_args()
-                tiles.sort_pairs(self.frame, camera)
-                tiles.find_ranges(self.frame, camera)
+                counters = self.frame.read_counters()
+                if counters[COUNTER_PAIRS_OVERFLOW] == 0:
+                    break
+                needed = int(counters[COUNTER_PAIRS]) + int(counters[COUNTER_PAIRS_OVERFLOW])
+                self._grow_tiles(needed + needed // 4)
+            self.tiles.sort_pairs(self.frame, camera)
+            self.tiles.find_ranges(self.frame, camera)
 
     def measure(
         self,
-        camera: Camera,
+        scene: GpuScene,
+        inputs: FrameInputs,
         settings: RenderSettings,
         *,
         weights: bool = False,
@@ -240,107 +245,79 @@ class SplatRenderer:
             weights: also sum each Gaussian's alpha*T over the image and count its tiles.
             pixel: (x, y) measure only the tile holding this pixel (for picking).
         """
-        if self.scene is None:
-            raise RuntimeError("no scene: call set_scene first")
-        for _attempt in range(3):  # the pair buffers grow on overflow
-            self._splats_in_view(camera, settings, True, _untimed)
-            counters = self.frame.read_counters()
-            if counters[COUNTER_PAIRS_OVERFLOW] == 0:
-                break
-            self._grow_tiles_for(counters)
-        gaussians = self.scene.count if weights else 0
+        self._splats_in_view(scene, inputs, settings, True, _untimed)
+        gaussians = scene.count if weights else 0
+        camera = inputs.camera
         self.contributions.run(self.frame, self.tiles, camera, gaussians, pixel)
         result = self.contributions.read(camera, gaussians)
         if weights:
-            result = dataclasses.replace(result, tiles=self._tiles_of_gaussians(counters))
+            result = dataclasses.replace(result, tiles=self._tiles_of_gaussians(scene.count))
         return result
 
-    def _tiles_of_gaussians(self, counters: np.ndarray) -> np.ndarray:
+    def _tiles_of_gaussians(self, count: int) -> np.ndarray:
         """[N] uint32 tiles each Gaussian's splat touched in the frame just binned (0: culled)."""
+        counters = self.frame.read_counters()
         visible, pairs = int(counters[COUNTER_VISIBLE]), int(counters[COUNTER_PAIRS])
         offsets = self.frame.read_uint(self.tiles.tile_counts, visible)  # exclusive scan
         splat_from_sorted = self.frame.read_uint(self.frame.sorted_splats, visible)
         gaussian_from_splat = self.frame.read_uint(self.frame.gaussian_ids, visible)
-        tiles = np.zeros(self.scene.count, np.uint32)
+        tiles = np.zeros(count, np.uint32)
         tiles[gaussian_from_splat[splat_from_sorted]] = np.diff(offsets, append=pairs)
         return tiles
 
-    def render_image(self, camera: Camera, settings: RenderSettings) -> np.ndarray:
-        """Render offscreen and read back: [H, W, 3] float32 linear RGB, row 0 at the top."""
+    def render_image(
+        self, scene: GpuScene, inputs: FrameInputs, settings: RenderSettings
+    ) -> np.ndarray:
+        """Render offscreen and read back: [H, W, 3] float32, row 0 at the top."""
+        camera = inputs.camera
         self.image.ensure_size(camera.width, camera.height)
-        for _attempt in range(3):  # the tiles backend grows its pair buffers on overflow
-            self.render(camera, settings, self.image.framebuffer)
-            counters = self.frame.read_counters()
-            if counters[COUNTER_PAIRS_OVERFLOW] == 0:
-                break
-            self._grow_tiles_for(counters)
+        self.render(scene, inputs, settings, self.image.framebuffer)
         image = np.frombuffer(self.image.texture.read(), dtype=np.float32)
         image = image.reshape(camera.height, camera.width, 4)[::-1, :, :3]
         return np.ascontiguousarray(image)
 
     # -- internals -----------------------------------------------------------------------------
 
-    def _grow_tiles_for(self, counters: np.ndarray) -> None:
-        """Grow the pair buffers past what a frame with these counters needed."""
-        if self.tiles is not None:
-            needed = int(counters[COUNTER_PAIRS]) + int(counters[COUNTER_PAIRS_OVERFLOW])
-            self._grow_tiles(needed + needed // 4)
-
     def _dispatch_args(self) -> None:
-        pairs = self.tiles.pair_capacity if self.tiles is not None else 0
+        pairs = self._tiles.pair_capacity if self._tiles is not None else 0
         self.dispatch_args.run(self.frame.counters, self.frame.capacity, pairs)
 
-    def _queue_counters(self) -> None:
+    def _queue_counters(self, count: int) -> None:
         """Copy this frame's counters aside, to be read when its timer queries are."""
         if self._readback_free:
             buffer = self._readback_free.pop()
         else:
             buffer = self.ctx.buffer(reserve=COUNTER_WORDS * 4)
         self.ctx.copy_buffer(buffer, self.frame.counters)
-        self._readback.append(buffer)
+        self._readback.append((buffer, count))
 
     def _collect(self, frame_ms: float, binned: bool) -> FrameStats | None:
         timed = self.timer.end_frame()
         if timed is None:
             return None
         index, pass_ms = timed
-        buffer = self._readback.pop(0)
+        buffer, count = self._readback.pop(0)
         counters = np.frombuffer(buffer.read(), dtype=np.uint32)
         self._readback_free.append(buffer)
-        if counters[COUNTER_PAIRS_OVERFLOW]:
-            self._grow_tiles_for(counters)
         return FrameStats(
             frame=index,
             clock=self.timer.clock,
             pass_ms=pass_ms,
             cpu_ms=dict(self.timer.cpu_ms),
             frame_ms=frame_ms,
-            total=self.scene.count,
+            total=count,
             visible=int(counters[COUNTER_VISIBLE]),
             pairs=int(counters[COUNTER_PAIRS]) if binned else 0,
             dropped=int(counters[COUNTER_VISIBLE_OVERFLOW] + counters[COUNTER_PAIRS_OVERFLOW]),
         )
 
-    def _release_sorts(self) -> None:
-        for sort in (self.depth_sort, self.tiles.sort if self.tiles else None):
-            if sort is not None:
-                sort.release()
-        if self.tiles is not None:
-            self.tiles.release()
-        self.depth_sort = None
-        self.tiles = None
-
-    def release_scene(self) -> None:
-        """Free the scene's GPU memory."""
-        for obj in (self.scene, self.frame):
-            if obj is not None:
-                obj.release()
-        self.scene = self.frame = None
-
     def release(self) -> None:
         """Free every GL object."""
-        self.release_scene()
-        self._release_sorts()
+        self.depth_sort.release()
+        if self._tiles is not None:
+            self._tiles.sort.release()
+            self._tiles.release()
+        self.frame.release()
         self.quads.release()
         for raster in self.mode_rasters.values():
             raster.release()
@@ -348,5 +325,5 @@ class SplatRenderer:
         self.resolve.release()
         self.accum.release()
         self.image.release()
-        for buffer in self._readback + self._readback_free:
+        for buffer in self._readback_free + [b for b, _ in self._readback]:
             buffer.release()

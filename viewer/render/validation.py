@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 
-from viewer.camera import Camera
+from viewer.render.frame_buffers import FrameBuffers
 from viewer.render.layout import COUNTER_PAIRS, COUNTER_VISIBLE
-
-if TYPE_CHECKING:
-    from viewer.render.renderer import SplatRenderer
+from viewer.render.raster_tiles import TilesRaster
 
 
 class PipelineInvariantError(RuntimeError):
@@ -22,19 +18,20 @@ def _check(condition: bool, message: str) -> None:
         raise PipelineInvariantError(message)
 
 
-def validate_frame(renderer: SplatRenderer, camera: Camera, binned: bool) -> None:
+def validate_frame(frame: FrameBuffers, tiles: TilesRaster | None, gaussians: int) -> None:
     """Check the frame just rendered (waits for the GPU): counts, finiteness, sort orders.
 
     Args:
-        binned: whether the frame went through the tiles binning (whose pairs are checked too).
+        frame: the frame's buffers.
+        tiles: the binning, when the frame was binned (its pairs are checked too).
+        gaussians: the scene's live count.
 
     Raises:
         PipelineInvariantError: naming the first invariant found broken.
     """
-    frame = renderer.frame
     counters = frame.read_counters()
     visible = int(counters[COUNTER_VISIBLE])
-    _check(visible <= min(frame.capacity, renderer.scene.count), f"visible count {visible} too big")
+    _check(visible <= min(frame.capacity, gaussians), f"visible count {visible} too big")
     splats = frame.read_splats(visible)
     for name in splats.dtype.names:
         _check(bool(np.isfinite(splats[name]).all()), f"non-finite splat field {name}")
@@ -45,9 +42,8 @@ def validate_frame(renderer: SplatRenderer, camera: Camera, binned: bool) -> Non
     _check(bool((np.diff(splats["depth"][order]) >= 0).all()), "depth order not monotone")
     ids = frame.read_uint(frame.gaussian_ids, visible)
     _check(len(np.unique(ids)) == visible, "a Gaussian was appended twice")
-    _check(bool((ids < renderer.scene.count).all()), "Gaussian id out of range")
-    tiles = renderer.tiles
-    if not binned:
+    _check(bool((ids < gaussians).all()), "Gaussian id out of range")
+    if tiles is None:
         return
     pairs = int(counters[COUNTER_PAIRS])
     tile_of_pair = frame.read_uint(tiles.pair_tiles, pairs)

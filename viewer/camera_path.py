@@ -17,10 +17,10 @@ from typing import Any
 
 import numpy as np
 
-from viewer.app.camera_controller import Pose
-from viewer.app.rotations import matrix_from_quaternion, quaternion_from_matrix
 from viewer.camera import Camera
 from viewer.errors import SceneError
+from viewer.pose import Pose
+from viewer.rotations import matrix_from_quaternion, quaternion_from_matrix
 
 PATH_FILE_VERSION = 1
 

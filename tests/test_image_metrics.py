@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from viewer.bench.quality import compare, psnr, ssim
+from viewer.image_metrics import compare, psnr, ssim
 
 
 def ssim_by_windows(a: np.ndarray, b: np.ndarray) -> float:
