@@ -251,23 +251,14 @@ def inside_out_shell(rng: np.random.Generator, camera, shell: int = 60, inside: 
 
 
 def render_on_gpu(renderer, scene, camera, settings) -> tuple[np.ndarray, int]:
-    """([H, W, 3] float32 GPU image, splats the preprocess pass counted visible) of one frame.
-
-    Works with both renderer APIs seen in this repository: `set_scene` + `render_image(camera,
-    settings)`, and `render_image(GpuScene, FrameInputs, settings)`.
-    """
+    """([H, W, 3] float32 GPU image, splats the preprocess pass counted visible) of one frame."""
+    from viewer.render.frame_inputs import FrameInputs
+    from viewer.render.gpu_scene import GpuScene
     from viewer.render.layout import COUNTER_VISIBLE
 
-    if hasattr(renderer, "set_scene"):
-        renderer.set_scene(scene)
-        image = renderer.render_image(camera, settings)
-    else:
-        from viewer.render.frame_inputs import FrameInputs
-        from viewer.render.gpu_scene import GpuScene
-
-        gpu_scene = GpuScene.from_scene(renderer.ctx, scene)
-        try:
-            image = renderer.render_image(gpu_scene, FrameInputs(camera), settings)
-        finally:
-            gpu_scene.release()
+    gpu_scene = GpuScene.from_scene(renderer.ctx, scene)
+    try:
+        image = renderer.render_image(gpu_scene, FrameInputs(camera), settings)
+    finally:
+        gpu_scene.release()
     return image, int(renderer.frame.read_counters()[COUNTER_VISIBLE])
