@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import gzip
 import struct
+import zlib
 from pathlib import Path
 
 import numpy as np
 import pytest
+import zstandard
 from plyfile import PlyData, PlyElement
 
 from viewer.scene import (
@@ -133,16 +135,14 @@ def _pack_v3_rotations(xyzw: np.ndarray) -> np.ndarray:
     return words.astype("<u4").view(np.uint8).reshape(-1, 4)
 
 
-def spz_bytes(
+def spz_sections(
     scene: GaussianScene,
     version: int = 3,
     fraction_bits: int = 12,
-    header: dict[str, int] | None = None,
-) -> bytes:
-    """`scene` encoded as .spz (gzip), in the RUB axes the format stores.
-
-    `header` overrides header fields (magic, version, points, degree, fraction_bits, flags).
-    """
+    degree4: np.ndarray | None = None,
+) -> tuple[int, list[np.ndarray]]:
+    """SH degree and the six .spz sections (uint8, file order) of `scene`, in the RUB axes the
+    format stores; `degree4` ([N, 9, 3]) appends degree-4 SH coefficients (then degree is 4)."""
     n, k = scene.count, scene.sh.shape[1]
     means = scene.means * AXIS_FLIP
     fixed = np.round(means * 2.0**fraction_bits).astype(np.int64) & 0xFFFFFF
@@ -158,13 +158,85 @@ def spz_bytes(
     else:
         rotations = _pack_v3_rotations(xyzw)
     rest = scene.sh[:, 1:] * SH_AXIS_FLIP[: k - 1, None]  # [N, K - 1, 3] coefficient-major
-    sh = np.clip(np.round(rest * 128.0) + 128.0, 0, 255).astype(np.uint8)
     degree = {1: 0, 4: 1, 9: 2, 16: 3}[k]
-    fields = {"magic": 0x5053474E, "version": version, "points": n, "degree": degree}
+    if degree4 is not None:
+        assert degree == 3 and degree4.shape == (n, 9, 3)
+        rest, degree = np.concatenate([rest, degree4], axis=1), 4
+    sh = np.clip(np.round(rest * 128.0) + 128.0, 0, 255).astype(np.uint8)
+    return degree, [positions, alphas, colours, scales, rotations, sh]
+
+
+def spz_bytes(
+    scene: GaussianScene,
+    version: int = 3,
+    fraction_bits: int = 12,
+    header: dict[str, int] | None = None,
+    degree4: np.ndarray | None = None,
+) -> bytes:
+    """`scene` encoded as a gzip .spz (versions 2 and 3), in the RUB axes the format stores.
+
+    `header` overrides header fields (magic, version, points, degree, fraction_bits, flags).
+    """
+    degree, body = spz_sections(scene, version, fraction_bits, degree4)
+    fields = {"magic": 0x5053474E, "version": version, "points": scene.count, "degree": degree}
     fields |= {"fraction_bits": fraction_bits, "flags": 0} | (header or {})
     head = struct.pack("<IIIBBBB", *fields.values(), 0)
-    body = [positions, alphas, colours, scales, rotations, sh]
     return gzip.compress(head + b"".join(a.tobytes() for a in body), mtime=0)
+
+
+def extension_record(kind: int, payload: bytes) -> bytes:
+    """One .spz extension record: u32 type, u32 payload length, payload."""
+    return struct.pack("<II", kind, len(payload)) + payload
+
+
+def spz_v4_bytes(
+    scene: GaussianScene,
+    fraction_bits: int = 12,
+    header: dict[str, int] | None = None,
+    extensions: bytes = b"",
+    degree4: np.ndarray | None = None,
+    streams: list[bytes] | None = None,
+    sizes: list[int] | None = None,
+) -> bytes:
+    """`scene` encoded as an NGSP .spz version 4, built by hand from the layout: a 32-byte
+    header, `extensions` (flag 0x2 set when given), the table of contents, one zstd stream per
+    non-empty section. `header` overrides fields; `streams`/`sizes` replace the compressed
+    streams / the uncompressed sizes written in the table."""
+    degree, body = spz_sections(scene, 3, fraction_bits, degree4)
+    body = [section for section in body if section.size]
+    if streams is None:
+        streams = [zstandard.ZstdCompressor(level=3).compress(a.tobytes()) for a in body]
+    if sizes is None:
+        sizes = [a.nbytes for a in body]
+    fields = {"magic": 0x5053474E, "version": 4, "points": scene.count, "degree": degree}
+    fields |= {"fraction_bits": fraction_bits, "flags": 2 if extensions else 0}
+    fields |= {"streams": len(streams), "toc": 32 + len(extensions)} | (header or {})
+    head = struct.pack("<IIIBBBBI", *fields.values()) + bytes(12)
+    toc = b"".join(struct.pack("<QQ", len(c), u) for c, u in zip(streams, sizes, strict=True))
+    return head + extensions + toc + b"".join(streams)
+
+
+def zeroed_spz(count: int) -> bytes:
+    """A gzip .spz v3 (SH degree 0) declaring `count` Gaussians whose bytes are all zero.
+
+    Built without deflating the whole payload (40M Gaussians: 800 MB that deflate to 0.78 MB):
+    after a full flush the compressor emits the same bytes for every 4 MiB of zeros, so that
+    block is repeated; only the CRC walks the data.
+    """
+    head = struct.pack("<IIIBBBB", 0x5053474E, 3, count, 0, 12, 0, 0)
+    deflater = zlib.compressobj(9, zlib.DEFLATED, -zlib.MAX_WBITS)  # raw deflate
+    zeros = bytes(1 << 22)
+    first = deflater.compress(head) + deflater.flush(zlib.Z_FULL_FLUSH)
+    block = deflater.compress(zeros) + deflater.flush(zlib.Z_FULL_FLUSH)
+    blocks, rest = divmod(count * 20, len(zeros))
+    tail = deflater.compress(zeros[:rest]) + deflater.flush()
+    crc = zlib.crc32(head)
+    for _ in range(blocks):
+        crc = zlib.crc32(zeros, crc)
+    crc = zlib.crc32(zeros[:rest], crc)
+    trailer = struct.pack("<II", crc, (len(head) + count * 20) & 0xFFFFFFFF)
+    gzip_header = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x02\xff"
+    return gzip_header + first + block * blocks + tail + trailer
 
 
 ARRAY_NAMES = ("means", "scales", "rotations", "opacities", "sh")

@@ -1,4 +1,5 @@
-"""SuperSplat compressed .ply: the real guitar scene, round trips through a test encoder."""
+"""SuperSplat compressed .ply: the real guitar scene, round trips through a test encoder and
+through the writer (within the chunk quantisation), layout of written files."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import numpy as np
 import pytest
 from formats_helpers import (
     C0,
+    inria_columns,
     random_scene,
     shared_scene,
     write_compressed_ply,
@@ -19,6 +21,8 @@ from plyfile import PlyData, PlyElement
 
 from viewer.errors import SceneError
 from viewer.formats import load_scene, save_scene
+from viewer.formats.compressed_ply_write import morton_order
+from viewer.scene import GaussianScene
 
 GUITAR_COUNT = 90_854
 
@@ -100,8 +104,83 @@ def test_round_trip_within_quantisation(tmp_path: Path, degree: int, colour_boun
 
 def test_inria_file_with_compressed_in_its_name_reads_as_inria(tmp_path: Path) -> None:
     scene = random_scene(10, 0)
-    save_scene(scene, tmp_path / "plain.compressed.ply")
+    write_vertex_ply(tmp_path / "plain.compressed.ply", inria_columns(scene))
     np.testing.assert_array_equal(load_scene(tmp_path / "plain.compressed.ply").means, scene.means)
+
+
+# "Smallest three" with 10-bit unorm fields over [-sqrt(1/2), sqrt(1/2)]: each stored component
+# to half a step of sqrt(2) / 1023, the quaternion to |dq| <= 2 sqrt(3) of that, so
+# |<q, q'>| = 1 - |dq|^2 / 2 >= 1 - 6 (step / 2)^2.
+ROTATION_MIN_COSINE = 1 - 6 * (np.sqrt(2) / 1023 / 2) ** 2 - 1e-6
+
+
+def _assert_within_chunk_quantisation(loaded: GaussianScene, expected: GaussianScene) -> None:
+    """Each value within half a step of its chunk's range (11/10/11 or 8 bits), or within the
+    1e-5 flat-range threshold; float32 lerp rounding on top."""
+    assert loaded.count == expected.count and loaded.sh_degree == expected.sh_degree
+    steps = np.array([2047, 1023, 2047], dtype=np.float64)
+    for name, got, want in (
+        ("means", loaded.means, expected.means),
+        ("log-scales", loaded.log_scales, expected.stored_log_scales()),
+    ):
+        ranges = _chunk_ranges(want.astype(np.float64))
+        bound = np.where(ranges < 1e-5, 1e-5, ranges / steps / 2) + 1e-6 * (1 + np.abs(want))
+        assert np.all(np.abs(got.astype(np.float64) - want) <= bound), name
+    rgb = 0.5 + C0 * expected.sh[:, 0].astype(np.float64)
+    ranges = _chunk_ranges(rgb)
+    bound = np.where(ranges < 1e-5, 1e-5, ranges / 255 / 2) + 1e-6 * (1 + np.abs(rgb))
+    assert np.all(np.abs(0.5 + C0 * loaded.sh[:, 0].astype(np.float64) - rgb) <= bound)
+    assert np.all(np.abs(loaded.opacities - expected.opacities) <= 0.5 / 255 + 1e-6)
+    cosines = np.abs(np.sum(loaded.rotations * expected.rotations, axis=1))
+    assert np.all(cosines >= ROTATION_MIN_COSINE)
+    inside = np.abs(expected.sh[:, 1:]) < 3.99  # the 8-bit SH range is [-4, 4)
+    assert np.all(np.abs(loaded.sh[:, 1:] - expected.sh[:, 1:])[inside] <= 1 / 64 + 1e-6)
+
+
+@pytest.mark.parametrize("degree", range(4))
+def test_writer_round_trip_within_chunk_quantisation(tmp_path: Path, degree: int) -> None:
+    scene = random_scene(700, degree, seed=degree)  # 3 chunks, the last one partial
+    save_scene(scene, tmp_path / "scene.compressed.ply")
+    order = morton_order(scene.means)
+    assert np.array_equal(np.sort(order), np.arange(scene.count))
+    _assert_within_chunk_quantisation(
+        load_scene(tmp_path / "scene.compressed.ply"), scene.subset(order)
+    )
+
+
+def test_writer_layout(tmp_path: Path) -> None:
+    save_scene(random_scene(300, 2), tmp_path / "scene.Compressed.PLY")
+    ply = PlyData.read(str(tmp_path / "scene.Compressed.PLY"))
+    assert [e.name for e in ply.elements] == ["chunk", "vertex", "sh"]
+    assert [len(e.data) for e in ply.elements] == [2, 300, 300]
+    assert [p.name for p in ply["chunk"].properties] == [
+        *(f"{end}_{axis}" for end in ("min", "max") for axis in "xyz"),
+        *(f"{end}_scale_{axis}" for end in ("min", "max") for axis in "xyz"),
+        *(f"{end}_{channel}" for end in ("min", "max") for channel in "rgb"),
+    ]
+    assert all(p.val_dtype in ("f4", "float32", "float") for p in ply["chunk"].properties)
+    assert [p.name for p in ply["vertex"].properties] == [
+        "packed_position",
+        "packed_rotation",
+        "packed_scale",
+        "packed_color",
+    ]
+    assert [p.name for p in ply["sh"].properties] == [f"f_rest_{i}" for i in range(24)]
+
+
+def test_plain_ply_name_gets_the_inria_layout(tmp_path: Path) -> None:
+    save_scene(random_scene(300, 0), tmp_path / "scene.ply")
+    assert [e.name for e in PlyData.read(str(tmp_path / "scene.ply")).elements] == ["vertex"]
+
+
+def test_guitar_written_again_stays_within_its_chunks(tmp_path: Path) -> None:
+    guitar = load_scene(shared_scene("guitar.compressed.ply"))
+    save_scene(guitar, tmp_path / "guitar.compressed.ply")
+    order = morton_order(guitar.means)
+    expected = guitar.subset(order)
+    _assert_within_chunk_quantisation(load_scene(tmp_path / "guitar.compressed.ply"), expected)
+    extent = np.ptp(guitar.means, axis=0).max()
+    assert np.median(_chunk_ranges(expected.means).max(axis=1)) < 0.1 * extent  # compact chunks
 
 
 def _read(path: Path) -> PlyData:

@@ -9,7 +9,13 @@ import itertools
 from pathlib import Path
 
 import pytest
-from formats_helpers import random_scene, spz_bytes, write_compressed_ply
+from formats_helpers import (
+    extension_record,
+    random_scene,
+    spz_bytes,
+    spz_v4_bytes,
+    write_compressed_ply,
+)
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -17,7 +23,11 @@ from viewer.errors import SceneError
 from viewer.formats import load_scene, save_scene
 from viewer.scene import GaussianScene
 
-pytestmark = pytest.mark.filterwarnings("error", "ignore::viewer.scene.DroppedGaussiansWarning")
+pytestmark = pytest.mark.filterwarnings(
+    "error",
+    "ignore::viewer.scene.DroppedGaussiansWarning",
+    "ignore::viewer.formats.spz.SpzWarning",  # SH degree 4, antialiased flag
+)
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 _names = itertools.count()
 
@@ -33,6 +43,11 @@ def seed_files(folder: Path) -> dict[str, bytes]:
     files["compressed.ply"] = (folder / "compressed.ply").read_bytes()
     files["v2.spz"] = spz_bytes(random_scene(12, 1), version=2)
     files["v3.spz"] = spz_bytes(random_scene(12, 2), version=3)
+    files["v4.spz"] = spz_v4_bytes(random_scene(12, 2), extensions=extension_record(7, b"ext"))
+    save_scene(scene, folder / "written.spz")
+    files["written.spz"] = (folder / "written.spz").read_bytes()
+    save_scene(scene, folder / "written.compressed.ply")
+    files["written.compressed.ply"] = (folder / "written.compressed.ply").read_bytes()
     return files
 
 
@@ -52,8 +67,21 @@ def assert_scene_or_scene_error(folder: Path, name: str, data: bytes) -> None:
         path.unlink()
 
 
-NAMES = st.sampled_from(["inria.ply", "compressed.ply", "scene.splat", "v2.spz", "v3.spz"])
-MAGICS = st.sampled_from([b"", b"ply\n", b"ply\nformat binary_little_endian 1.0\n", b"\x1f\x8b"])
+NAMES = st.sampled_from(
+    [
+        "inria.ply",
+        "compressed.ply",
+        "scene.splat",
+        "v2.spz",
+        "v3.spz",
+        "v4.spz",
+        "written.spz",
+        "written.compressed.ply",
+    ]
+)
+MAGICS = st.sampled_from(
+    [b"", b"ply\n", b"ply\nformat binary_little_endian 1.0\n", b"\x1f\x8b", b"NGSP\x04\0\0\0"]
+)
 
 
 @FUZZ

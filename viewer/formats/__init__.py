@@ -1,8 +1,11 @@
-"""Scene files: read INRIA .ply, SuperSplat compressed .ply, .splat, .spz and INRIA training
-output folders; write INRIA .ply and .splat.
+"""Scene files: read INRIA .ply, SuperSplat compressed .ply, .splat, .spz (v2-v4) and INRIA
+training output folders; write INRIA .ply, SuperSplat compressed .ply (a name ending in
+'.compressed.ply'), .splat and .spz (v4, or v3 for older tools).
 
-Readers raise SceneError(path, problem) for every bad input; Gaussians with NaN/Inf values or
-zero-length quaternions are dropped with one warning by GaussianScene.from_arrays.
+Readers raise SceneError(path, problem) for every bad input (non-regular files included, before
+they are opened); Gaussians with NaN/Inf values or zero-length quaternions are dropped with one
+warning by GaussianScene.from_arrays. Writers replace their file atomically; describe_losses
+says what a format would lose.
 """
 
 from __future__ import annotations
@@ -17,19 +20,27 @@ import numpy as np
 from viewer.errors import SceneError
 from viewer.formats.cameras_json import load_inria_cameras, parse_inria_cameras
 from viewer.formats.compressed_ply import is_compressed_ply, read_compressed_ply
+from viewer.formats.compressed_ply_write import write_compressed_ply
 from viewer.formats.files import read_bytes
 from viewer.formats.inria_output import latest_point_cloud, training_cameras
+from viewer.formats.losses import OUTPUT_FORMATS, describe_losses, output_format
 from viewer.formats.ply import read_inria_ply, write_inria_ply
 from viewer.formats.ply_binary import is_ply, open_binary_ply
 from viewer.formats.splat import read_splat, write_splat
-from viewer.formats.spz import GZIP_MAGIC, read_spz
+from viewer.formats.spz import GZIP_MAGIC, NGSP_MAGIC, SpzWarning, read_spz
+from viewer.formats.spz_write import DEFAULT_VERSION as DEFAULT_SPZ_VERSION
+from viewer.formats.spz_write import write_spz
 from viewer.scene import GaussianScene
 
 __all__ = [
+    "DEFAULT_SPZ_VERSION",
     "READABLE_SUFFIXES",
     "WRITABLE_SUFFIXES",
+    "SpzWarning",
+    "describe_losses",
     "load_inria_cameras",
     "load_scene",
+    "output_format",
     "parse_inria_cameras",
     "save_scene",
 ]
@@ -48,18 +59,19 @@ _READERS: dict[str, Callable[[Path], GaussianScene]] = {
 }
 _WRITERS: dict[str, Callable[[GaussianScene, Path], None]] = {
     ".ply": write_inria_ply,
+    ".compressed.ply": write_compressed_ply,
     ".splat": write_splat,
 }
 READABLE_SUFFIXES = tuple(_READERS)  # and INRIA training output folders
-WRITABLE_SUFFIXES = tuple(_WRITERS)
+WRITABLE_SUFFIXES = OUTPUT_FORMATS  # ".compressed.ply" wins over ".ply"
 
 
 def _reader_for(path: Path) -> Callable[[Path], GaussianScene]:
-    """The reader for a file: by magic (PLY, gzip), else by suffix (.splat has no magic)."""
+    """The reader for a file: by magic (PLY, NGSP, gzip), else by suffix (.splat has none)."""
     head = read_bytes(path, 4)
     if is_ply(head):
         return _read_ply
-    if head.startswith(GZIP_MAGIC):
+    if head.startswith((GZIP_MAGIC, NGSP_MAGIC)):
         return read_spz
     suffix = path.suffix.lower()
     if suffix not in _READERS:
@@ -94,15 +106,29 @@ def load_scene(path: str | Path) -> GaussianScene:
     return dataclasses.replace(scene, cameras=tuple(cameras))
 
 
-def save_scene(scene: GaussianScene, path: str | Path) -> None:
-    """Write `scene` in the format of the path's suffix (see WRITABLE_SUFFIXES).
+def save_scene(
+    scene: GaussianScene, path: str | Path, *, spz_version: int = DEFAULT_SPZ_VERSION
+) -> None:
+    """Write `scene` in the format the path's name selects (see WRITABLE_SUFFIXES), atomically.
+
+    A name ending in '.compressed.ply' gets the SuperSplat compressed PLY (never the INRIA one),
+    any other '.ply' the INRIA PLY; describe_losses(scene, path) says what the format loses.
+
+    Args:
+        scene: the Gaussians to write.
+        path: the file to create or replace; readers of it see the old or the new file, whole.
+        spz_version: 4 (zstd, the default) or 3 (gzip, for older tools); .spz only.
 
     Raises:
-        SceneError: for an unknown suffix or a file that cannot be written.
+        SceneError: for an unknown suffix, an unwritable .spz version, or a file that cannot be
+            written.
     """
     path = Path(path)
-    writer = _WRITERS.get(path.suffix.lower())
-    if writer is None:
+    kind = output_format(path)
+    if kind is None:
         writable = ", ".join(WRITABLE_SUFFIXES)
         raise SceneError(path, f"cannot write '{path.suffix}' files (writable: {writable})")
-    writer(scene, path)
+    if kind == ".spz":
+        write_spz(scene, path, spz_version)
+    else:
+        _WRITERS[kind](scene, path)

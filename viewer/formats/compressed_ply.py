@@ -1,4 +1,4 @@
-"""SuperSplat / PlayCanvas compressed .ply (read).
+"""SuperSplat / PlayCanvas compressed .ply (read; the writer is compressed_ply_write.py).
 
 Layout, as written by playcanvas/splat-transform (`write-compressed-ply.ts`) and decoded by
 playcanvas/engine (`gsplat-compressed-data.js`):
@@ -19,6 +19,7 @@ import numpy as np
 
 from viewer.errors import SceneError
 from viewer.formats.builder import build_scene
+from viewer.formats.limits import check_decoded_size, decoded_bytes
 from viewer.formats.ply_binary import BinaryPly, columns
 from viewer.formats.quaternions import expand_smallest_three, unpack_smallest_three
 from viewer.formats.sh_layout import (
@@ -84,7 +85,8 @@ def read_compressed_ply(ply: BinaryPly) -> GaussianScene:
     """Decode a SuperSplat compressed .ply.
 
     Raises:
-        SceneError: on missing or mistyped properties, or a chunk count that does not match.
+        SceneError: on missing or mistyped properties, a chunk count that does not match, or
+            more Gaussians than the memory available holds.
     """
     vertex = ply.require("vertex", PACKED, kind="u")
     chunk = ply.require("chunk", POSITION_BOUNDS + SCALE_BOUNDS, kind="f")
@@ -94,6 +96,10 @@ def read_compressed_ply(ply: BinaryPly) -> GaussianScene:
             ply.path,
             f"{chunk.count} chunks for {vertex.count} vertices (expected {expected_chunks})",
         )
+    rest = len(ply.elements["sh"].property_names) if "sh" in ply.elements else 0
+    # the decoded scene, plus the per-row chunk bounds [N, 18] and packed words [N, 4]
+    needed = decoded_bytes(vertex.count, rest // 3 + 1) + vertex.count * 4 * (18 + 4)
+    check_decoded_size(ply.path, vertex.count, needed)
     has_colours = all(name in chunk.property_names for name in COLOUR_BOUNDS)
     bounds_names = POSITION_BOUNDS + SCALE_BOUNDS + (COLOUR_BOUNDS if has_colours else ())
     ply.require("chunk", bounds_names, kind="f")

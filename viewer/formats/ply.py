@@ -11,6 +11,7 @@ from plyfile import PlyData, PlyElement
 from viewer.errors import SceneError
 from viewer.formats.builder import build_scene
 from viewer.formats.files import write_file
+from viewer.formats.limits import check_decoded_size, decoded_bytes
 from viewer.formats.ply_binary import BinaryPly, columns
 from viewer.formats.sh_layout import (
     assemble_sh,
@@ -49,11 +50,14 @@ def read_inria_ply(ply: BinaryPly) -> GaussianScene:
     """Decode the vertex element of an INRIA 3DGS .ply (any property order, float or double).
 
     Raises:
-        SceneError: naming missing properties or a bad f_rest count.
+        SceneError: naming missing properties or a bad f_rest count, or more Gaussians than
+            the memory available holds.
     """
     ply.require("vertex", REQUIRED, kind="f")
     rest = _rest_properties(ply)
     ply.require("vertex", rest, kind="f")
+    count = ply.elements["vertex"].count
+    check_decoded_size(ply.path, count, decoded_bytes(count, len(rest) // 3 + 1))
     rows = ply.read("vertex")  # [N] structured, memory-mapped
     log_scales = np.array(columns(rows, SCALE))  # [N, 3] float32
     opacity_logits = np.array(columns(rows, OPACITY)[:, 0])  # [N] float32

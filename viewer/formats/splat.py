@@ -14,6 +14,7 @@ import numpy as np
 from viewer.errors import SceneError
 from viewer.formats.builder import build_scene
 from viewer.formats.files import file_size, map_records, write_file
+from viewer.formats.limits import check_decoded_size, decoded_bytes
 from viewer.formats.sh_layout import dc_from_rgb, rgb_from_dc
 from viewer.scene import GaussianScene
 
@@ -31,12 +32,15 @@ def read_splat(path: Path) -> GaussianScene:
     """Decode a .splat file.
 
     Raises:
-        SceneError: when the file is missing, empty or not a whole number of 32-byte records.
+        SceneError: when the file is missing, empty or not a whole number of 32-byte records,
+            or holds more Gaussians than the memory available.
     """
     size = file_size(path)
     if size % RECORD.itemsize:
         raise SceneError(path, f"size {size} bytes is not a multiple of {RECORD.itemsize}")
-    records = map_records(path, RECORD, 0, size // RECORD.itemsize)  # [N] structured
+    count = size // RECORD.itemsize
+    check_decoded_size(path, count, decoded_bytes(count, 1))
+    records = map_records(path, RECORD, 0, count)  # [N] structured
     rgba = records["rgba"].astype(np.float32) / 255.0  # [N, 4] float32
     return build_scene(
         path,
