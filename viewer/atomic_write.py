@@ -17,6 +17,7 @@ Details:
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import stat
 import tempfile
@@ -66,9 +67,9 @@ def _target_mode(target: Path) -> int:
     except FileNotFoundError:
         return 0o666 & ~_umask()
     if stat.S_ISDIR(info.st_mode):
-        raise IsADirectoryError(21, "is a directory", str(target))
+        raise IsADirectoryError(errno.EISDIR, "is a directory", str(target))
     if not stat.S_ISREG(info.st_mode):
-        raise OSError(f"{target}: not a regular file, refusing to replace it")
+        raise OSError(errno.EINVAL, "not a regular file, refusing to replace it", str(target))
     return stat.S_IMODE(info.st_mode)
 
 
@@ -110,7 +111,10 @@ def atomic_output(path: StrPath) -> Iterator[BinaryIO]:
         with os.fdopen(fd, "wb") as file:
             yield file
             file.flush()
-            os.fchmod(file.fileno(), mode)
+            if hasattr(os, "fchmod"):  # not on Windows before Python 3.13
+                os.fchmod(file.fileno(), mode)
+            else:
+                os.chmod(temp, mode)
             os.fsync(file.fileno())
         os.replace(temp, target)
     except BaseException:

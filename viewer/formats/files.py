@@ -67,13 +67,16 @@ def read_bytes(path: Path, limit: int | None = None) -> bytes:
             (checked before it is opened, so a FIFO never blocks).
     """
     file_size(path)
+    nonblocking = getattr(os, "O_NONBLOCK", 0)  # POSIX: a FIFO swapped in since cannot block
+    flags = os.O_RDONLY | nonblocking | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+        fd = os.open(path, flags)
     except OSError as exc:
         raise SceneError(path, _os_problem(exc)) from None
     try:
         _check_regular(path, os.fstat(fd).st_mode)  # the path may have changed since the stat
-        os.set_blocking(fd, True)
+        if nonblocking:
+            os.set_blocking(fd, True)
         with os.fdopen(fd, "rb") as file:
             fd = -1  # owned by `file` now
             return file.read(-1 if limit is None else limit)
