@@ -7,7 +7,6 @@ Usage: python scripts/bench_overlay.py [--frames 40] [--width 1280 --height 720]
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import statistics
 import subprocess
 import sys
@@ -21,16 +20,17 @@ sys.path.insert(0, str(REPO))
 def measure(scene: str | None, frames: int, width: int, height: int) -> None:
     """Print the median frame time with the overlay off and on, and the difference."""
     from viewer.app.app import ViewerApp
-    from viewer.app.options import DisplayOptions
     from viewer.app.window import Window, init_glfw
     from viewer.builtin_scene import load_scene_or_builtin
-    from viewer.settings import RasterSettings, RenderSettings
+    from viewer.setting_specs import SettingsSet
+    from viewer.settings import DisplayOptions
 
     init_glfw()
     window = Window(width, height, "splatscope", vsync=False)
     display = DisplayOptions(vsync=False, redraw=True)
-    app = ViewerApp(window, load_scene_or_builtin(scene), load_scene_or_builtin,
-                    RenderSettings(), RasterSettings(), display)  # fmt: skip
+    app = ViewerApp(
+        window, load_scene_or_builtin(scene), load_scene_or_builtin, SettingsSet().replaced(display)
+    )
     for _ in range(5):
         app.frame()
     while app.pruning.job is not None:  # the pruning scores measured after load
@@ -38,8 +38,7 @@ def measure(scene: str | None, frames: int, width: int, height: int) -> None:
     times: dict[bool, list[float]] = {False: [], True: []}
     for _ in range(frames):
         for overlay in (False, True):
-            shown = dataclasses.replace(app.settings.display, overlay=overlay)
-            app.settings = dataclasses.replace(app.settings, display=shown)
+            app.settings = app.settings.changed("display", overlay=overlay)
             start = time.perf_counter()
             app.frame()
             times[overlay].append((time.perf_counter() - start) * 1e3)

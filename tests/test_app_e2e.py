@@ -140,16 +140,16 @@ APP_PRELUDE = """
 import time
 import numpy as np
 from viewer.app.app import ViewerApp
-from viewer.app.options import DisplayOptions
 from viewer.app.window import Window, init_glfw
 from viewer.builtin_scene import load_scene_or_builtin
-from viewer.settings import RasterSettings, RenderSettings
+from viewer.setting_specs import SettingsSet
+from viewer.settings import DisplayOptions, RenderSettings
 
 init_glfw()
 window = Window(320, 200, "splatscope", vsync=False)
 scene = load_scene_or_builtin(None)
-app = ViewerApp(window, scene, load_scene_or_builtin, RenderSettings(), RasterSettings(),
-                DisplayOptions(vsync=False))
+app = ViewerApp(window, scene, load_scene_or_builtin,
+                SettingsSet().replaced(DisplayOptions(vsync=False)))
 app.frame()
 deadline = time.monotonic() + 60
 
@@ -205,7 +205,7 @@ def test_crop_box_hides_gaussians_and_a_path_plays_back(server, tmp_path):
         from viewer.app.inspection import CropBox
         print("visible before:", app.history.latest.visible)
         box = CropBox(True, (-0.5, -0.5, -0.1), (0.5, 0.5, 0.1))
-        app._apply(dataclasses.replace(app.settings, crop=box))
+        app._apply(app.settings, box)
         app.frame()
         inside = int(np.all((scene.means >= box.lo) & (scene.means <= box.hi), axis=1).sum())
         print("visible cropped:", app.history.latest.visible)
@@ -305,8 +305,11 @@ def test_picking_selects_the_top_contributor_and_pivots_on_the_surface(server, t
         server,
         """
         from viewer.render.layout import FLAG_SELECTED
-        camera = app.camera()
-        full = app.renderer.measure(camera, app.settings.render).pixels
+        inputs = app.inputs()
+        camera = inputs.camera
+        full = app.renderer.measure(
+            app.gpu_scene, inputs, app.settings.of(RenderSettings)
+        ).pixels
         py, px = np.unravel_index(np.argmax(full["top_weight"]), full.shape)
         scale_x = window.window_size[0] / window.framebuffer_size[0]
         scale_y = window.window_size[1] / window.framebuffer_size[1]
@@ -341,7 +344,7 @@ def test_live_pruning_scores_prunes_compares_and_saves(server, tmp_path):
         server,
         """
         import dataclasses
-        from viewer.features.pruning import PruneSettings
+        from viewer.settings import PruneSettings
         from viewer.formats import load_scene
         from viewer.render.layout import FLAG_PRUNED
         uploads = []
@@ -349,7 +352,7 @@ def test_live_pruning_scores_prunes_compares_and_saves(server, tmp_path):
         app.gpu_scene.write = lambda *a, **k: (uploads.append(1), original(*a, **k))
         before = app.history.latest.visible
         prune = PruneSettings(score="significance", keep=0.3, views=4, view_width=64)
-        app._apply(dataclasses.replace(app.settings, prune=prune))
+        app._apply(app.settings.replaced(prune))
         frames = 0
         app.frame()
         print("scoring shown:", app._facts().pruning.scoring == (1, 4))
@@ -370,9 +373,9 @@ def test_live_pruning_scores_prunes_compares_and_saves(server, tmp_path):
         print("saved:", load_scene("kept.ply").count == kept)
         app.perform("show_score")
         app.frame()
-        print("heatmap of the score:", app.settings.render.mode == "heatmap"
+        print("heatmap of the score:", app.settings.of(RenderSettings).mode == "heatmap"
               and app._heat_of[0] == "significance")
-        app._apply(dataclasses.replace(app.settings, prune=dataclasses.replace(prune, keep=1.0)))
+        app._apply(app.settings.changed("prune", keep=1.0))
         app.frame()
         flags = app.gpu_scene.read("flags")
         print("unpruned again:", not (flags & FLAG_PRUNED).any())

@@ -11,15 +11,14 @@ from imgui_bundle import imgui, implot
 from viewer.app import shortcuts, widgets
 from viewer.app.help_window import draw_help
 from viewer.app.inspection import CropBox, histogram
-from viewer.app.options import CameraOptions, CaptureOptions, DisplayOptions
 from viewer.app.overlay import draw_overlay, stacked_passes
-from viewer.app.panel import Action, Panel, PanelSettings, SceneFacts
+from viewer.app.panel import Action, Panel, SceneFacts
 from viewer.app.widgets import edit_settings, edit_value, widget_kind
-from viewer.setting_specs import SettingSpec, specs
-from viewer.settings import RasterSettings, RenderSettings
+from viewer.setting_specs import SettingSpec, SettingsSet, specs
+from viewer.settings import GROUPS, RenderSettings
 from viewer.stats import FrameStats, StatsHistory
 
-SETTINGS_CLASSES = (RenderSettings, RasterSettings, DisplayOptions, CameraOptions, CaptureOptions)
+SETTINGS_CLASSES = tuple(group.cls for group in GROUPS)
 
 
 @pytest.fixture
@@ -78,11 +77,8 @@ def facts(**changes) -> SceneFacts:
     return dataclasses.replace(base, **changes)
 
 
-def panel_settings() -> PanelSettings:
-    return PanelSettings(
-        RenderSettings(), RasterSettings(), DisplayOptions(), CameraOptions(), CaptureOptions(),
-        CropBox(),
-    )  # fmt: skip
+def panel_settings() -> SettingsSet:
+    return SettingsSet()
 
 
 # -- generated widgets -----------------------------------------------------------------------
@@ -164,7 +160,7 @@ def test_every_value_drawn_passes_its_setting_check(gui):
 def test_panel_returns_the_settings_it_read_and_no_actions(gui):
     panel, settings = Panel(), panel_settings()
     for _ in range(2):
-        edited, actions = gui(lambda: panel.draw(settings, facts()))
+        edited, _, actions = gui(lambda: panel.draw(settings, CropBox(), facts()))
         assert edited == settings
         assert actions == []
 
@@ -175,7 +171,7 @@ def test_panel_buttons_become_actions(gui, monkeypatch):
     monkeypatch.setattr(imgui, "collapsing_header", lambda label, flags=0: True)  # all open
     panel = Panel()
     panel.open_path = " other.ply "
-    _, actions = gui(lambda: panel.draw(panel_settings(), facts()))
+    *_, actions = gui(lambda: panel.draw(panel_settings(), CropBox(), facts()))
     assert actions == [
         Action("open", "other.ply"),
         Action("frame"),
@@ -190,7 +186,7 @@ def test_panel_shows_errors_and_loading_without_failing(gui):
         error="could not open x.ply: truncated", loading="y.ply", message="saved",
         latest=FrameStats(frame=3, clock="finish+wall", total=1000, visible=10),
     )  # fmt: skip
-    edited, actions = gui(lambda: panel.draw(panel_settings(), shown))
+    edited, _, actions = gui(lambda: panel.draw(panel_settings(), CropBox(), shown))
     assert edited == panel_settings()
     assert actions == []
 
@@ -284,7 +280,7 @@ def test_panel_shows_a_picked_gaussian_and_clears_it(gui, monkeypatch):
     monkeypatch.setattr(imgui, "text", lambda value: texts.append(value))
     monkeypatch.setattr(imgui, "collapsing_header", lambda label, flags=0: True)
     monkeypatch.setattr(imgui, "button", lambda label, *args: label == "Clear selection")
-    _, actions = gui(lambda: Panel().draw(panel_settings(), facts(selected=details)))
+    *_, actions = gui(lambda: Panel().draw(panel_settings(), CropBox(), facts(selected=details)))
     assert "Gaussian 0 (alpha*T 0.250 at the pixel)" in texts
     assert any(t.startswith("  scale") and "0.2" in t for t in texts)
     assert Action("clear_selection") in actions
@@ -295,17 +291,17 @@ def test_panel_browse_button_only_with_a_file_dialog(gui, monkeypatch):
     disabled = []
     monkeypatch.setattr(imgui, "begin_disabled", lambda flag=True: disabled.append(flag))
     monkeypatch.setattr(imgui, "end_disabled", lambda: None)
-    _, actions = gui(lambda: Panel().draw(panel_settings(), facts(file_dialog=True)))
+    *_, actions = gui(lambda: Panel().draw(panel_settings(), CropBox(), facts(file_dialog=True)))
     assert Action("browse") in actions and disabled[-1] is False
-    gui(lambda: Panel().draw(panel_settings(), facts(file_dialog=False)))
+    gui(lambda: Panel().draw(panel_settings(), CropBox(), facts(file_dialog=False)))
     assert disabled[-1] is True
 
 
 def test_heat_legend_labels_its_ends(gui, monkeypatch):
     texts = []
     monkeypatch.setattr(imgui, "text", lambda value: texts.append(value))
-    settings = dataclasses.replace(panel_settings(), render=RenderSettings(mode="depth"))
-    gui(lambda: Panel().draw(settings, facts(heat_range=("camera z 0.5", "9.1"))))
+    settings = panel_settings().replaced(RenderSettings(mode="depth"))
+    gui(lambda: Panel().draw(settings, CropBox(), facts(heat_range=("camera z 0.5", "9.1"))))
     assert "camera z 0.5" in texts and "9.1" in texts
 
 
@@ -319,7 +315,7 @@ def test_pruning_section_shows_counts_progress_and_asks_for_actions(gui, monkeyp
     monkeypatch.setattr(imgui, "button", lambda label, *args: label in pressed)
     shown = facts(pruning=PruneFacts(scoring=(3, 24), kept=300, score_range=(0.0, 2.5),
                                      quality=(31.5, 0.97)))  # fmt: skip
-    _, actions = gui(lambda: Panel().draw(panel_settings(), shown))
+    *_, actions = gui(lambda: Panel().draw(panel_settings(), CropBox(), shown))
     assert "kept 300 (30.0 %), pruned 700" in texts
     assert "vs unpruned: PSNR 31.50 dB, SSIM 0.9700" in texts
     assert actions[-3:] == [

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from viewer.bench.configs import (
-    CONFIG_SETTINGS,
+    BENCH_GROUPS,
     DEFAULT_CONFIG,
     check_configs,
     config_keys,
@@ -46,11 +46,14 @@ def test_a_bare_name_keeps_every_default() -> None:
     )
 
 
-def test_every_settings_field_is_a_key_of_exactly_one_group() -> None:
+def test_every_setting_has_a_qualified_key_and_bare_ones_where_unambiguous() -> None:
     keys = config_keys()
-    fields = [s.name for cls in CONFIG_SETTINGS.values() for s in specs(cls)]
-    assert len(fields) == len(set(fields)) == len(keys)
-    assert keys["splat_scale"] == "render" and keys["sort"] == "raster"
+    for group in BENCH_GROUPS:
+        assert {f"{group.name}.{s.name}" for s in specs(group.cls)} <= set(keys)
+    assert "splat_scale" in keys and "render.splat_scale" in keys
+    qualified = parse_config("a:render.sh_degree=1,raster.sort=cpu,prune.keep=0.5")
+    assert qualified.render.sh_degree == 1 and qualified.raster.sort == "cpu"
+    assert qualified.prune.keep == 0.5
 
 
 @pytest.mark.parametrize(

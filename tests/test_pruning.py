@@ -16,7 +16,7 @@ from tests.test_pipeline import MIN_PSNR, psnr
 from viewer.camera import Camera
 from viewer.features import score_cache
 from viewer.features.pruning import (
-    SCORES,
+    PRUNING_SCORES,
     PruneSettings,
     compute_scores,
     keep_mask,
@@ -169,14 +169,14 @@ def test_scores_are_cached_beside_the_scene_and_recomputed_when_it_changes(
     settings = PruneSettings(views=3, view_width=40)
     first = score_cache.cached_scores(renderer, gpu_scene, scene, settings, 0.2)
     assert (tmp_path / "scene.ply.scores.npz").exists()
-    assert set(first) == set(SCORES)
+    assert set(first) == set(PRUNING_SCORES)
 
     def no_compute(*args, **kwargs):
         raise AssertionError("the cache was not used")
 
     monkeypatch.setattr(score_cache, "compute_scores", no_compute)
     again = score_cache.cached_scores(renderer, gpu_scene, scene, settings, 0.2)
-    for name in SCORES:
+    for name in PRUNING_SCORES:
         np.testing.assert_array_equal(again[name], first[name])
     with pytest.raises(AssertionError, match="not used"):  # other views: stale
         score_cache.cached_scores(
@@ -245,7 +245,7 @@ def test_bench_prune_shorthand():
     assert (config.prune.score, config.prune.keep, config.raster.backend) == (
         "significance", 0.3, "tiles",
     )  # fmt: skip
-    assert parse_shorthand("opacity:0.5") == {"score": "opacity", "keep": "0.5"}
+    assert parse_shorthand("opacity:0.5") == {"prune.score": "opacity", "prune.keep": "0.5"}
     for bad, message in (("p:prune=nonsense:0.3", "SCORE:KEEP"), ("p:prune=opacity:2", "keep"),
                          ("p:prune=opacity:0.5,keep=0.2", "given twice")):  # fmt: skip
         with pytest.raises(ValueError, match=message):
@@ -271,6 +271,6 @@ def test_a_corrupt_cache_file_is_recomputed_and_replaced(renderer, tmp_path, upl
     scores = score_cache.cached_scores(
         renderer, gpu_scene, scene, PruneSettings(views=2, view_width=32), 0.2
     )
-    assert set(scores) == set(SCORES)
+    assert set(scores) == set(PRUNING_SCORES)
     with np.load(tmp_path / "scene.ply.scores.npz") as data:
-        assert set(data.files) == {"key", *SCORES}
+        assert set(data.files) == {"key", *PRUNING_SCORES}

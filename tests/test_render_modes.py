@@ -93,8 +93,8 @@ def test_points_draw_dots_at_the_centres_in_depth_order(renderer, upload):
     camera = Camera(40, 40, 40, 40, 20, 20, np.eye(4))
     gpu_scene = upload(scene)
     background = (0.2, 0.2, 0.2)
-    image = renderer.render_image(gpu_scene, FrameInputs(camera), RenderSettings(mode="points", point_size=4.0,
-                                                         background=background))  # fmt: skip
+    settings = RenderSettings(mode="points", point_size=4.0, background=background)
+    image = renderer.render_image(gpu_scene, FrameInputs(camera), settings)
     np.testing.assert_allclose(image[20, 20], (1, 0, 0), atol=1e-5)  # the nearer one on top
     np.testing.assert_allclose(image[20, 28], (0, 0, 1), atol=1e-5)  # x = 20 + 40 * 1 / 5
     np.testing.assert_allclose(image[20, 24], background, atol=1e-5)  # nothing between

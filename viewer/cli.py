@@ -14,7 +14,7 @@ from pathlib import Path
 from viewer.builtin_scene import load_scene_or_builtin
 from viewer.errors import EXIT_BAD_INPUT, SceneError
 from viewer.setting_specs import add_arguments, from_arguments
-from viewer.settings import RasterSettings, RenderSettings
+from viewer.settings import PruneSettings, RasterSettings, RenderSettings
 
 
 def _scene_arg(parser: argparse.ArgumentParser, optional: bool = False) -> None:
@@ -39,11 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     view.add_argument("--width", type=int, default=1280, help="window width in pixels")
     view.add_argument("--height", type=int, default=720, help="window height in pixels")
     view.add_argument("--no-vsync", action="store_true", help="render as fast as possible")
-    add_arguments(view, RenderSettings)
-    add_arguments(view, RasterSettings)
-    from viewer.features.pruning import PruneSettings
-
-    add_arguments(view, PruneSettings)
+    add_arguments(view, "view")
 
     render = commands.add_parser("render", help="render one image headless (EGL, no display)")
     _scene_arg(render, optional=True)
@@ -53,8 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("--out-npy", help="output float32 [H, W, 3] linear RGB .npy")
     render.add_argument("--width", type=int, help="override the camera's width (keeps its FOV)")
     render.add_argument("--height", type=int, help="override the camera's height")
-    add_arguments(render, RenderSettings)
-    add_arguments(render, RasterSettings)
+    add_arguments(render, "render")
 
     info = commands.add_parser("info", help="print what a scene file holds")
     _scene_arg(info)
@@ -68,7 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--near-plane", type=float, default=RenderSettings().near_plane,
         help="near plane of the views the view scores are measured from",
     )  # fmt: skip
-    add_arguments(prune, PruneSettings)
+    add_arguments(prune, "prune")
 
     convert = commands.add_parser("convert", help="convert between scene formats")
     convert.add_argument("input", help="scene to read")
@@ -100,9 +95,8 @@ def _run_render(args: argparse.Namespace) -> int:
         width = args.width or round(camera.width * args.height / camera.height)
         height = args.height or round(camera.height * args.width / camera.width)
         camera = camera.resized(width, height)
-    image = render_scene(
-        scene, camera, from_arguments(RenderSettings, args), from_arguments(RasterSettings, args)
-    )
+    settings = from_arguments(args, "render")
+    image = render_scene(scene, camera, settings.of(RenderSettings), settings.of(RasterSettings))
     if args.out:
         save_png(image, args.out)
     if args.out_npy:
@@ -132,14 +126,14 @@ def _run_convert(args: argparse.Namespace) -> int:
 
 
 def _run_prune(args: argparse.Namespace) -> int:
-    from viewer.features.pruning import PruneSettings, keep_mask
+    from viewer.features.pruning import keep_mask
     from viewer.features.score_cache import cached_scores
     from viewer.formats import save_scene
     from viewer.render.context import create_headless_context
     from viewer.render.gpu_scene import GpuScene
     from viewer.render.renderer import SplatRenderer
 
-    settings = from_arguments(PruneSettings, args)
+    settings = from_arguments(args, "prune").of(PruneSettings)
     scene = load_scene_or_builtin(args.scene)
     if args.scene and Path(args.out).resolve() == Path(args.scene).resolve():
         raise SceneError(args.out, "refusing to overwrite the input file")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 
 from viewer.camera import Camera
-from viewer.features.pruning import SCORES, PruneSettings
 from viewer.features.score_cache import cached_scores
 from viewer.render.context import create_headless_context
 from viewer.render.frame_inputs import FrameInputs
@@ -13,7 +12,7 @@ from viewer.render.gpu_scene import GpuScene
 from viewer.render.renderer import SplatRenderer
 from viewer.scalars import heat_values
 from viewer.scene import GaussianScene
-from viewer.settings import RasterSettings, RenderSettings
+from viewer.settings import PRUNING_SCORES, PruneSettings, RasterSettings, RenderSettings
 
 
 def render_scene(
@@ -29,7 +28,7 @@ def render_scene(
     try:
         if settings.mode == "heatmap":
             scores = None
-            if settings.heatmap in SCORES:
+            if settings.heatmap in PRUNING_SCORES:
                 near = settings.near_plane
                 scores = cached_scores(renderer, gpu_scene, scene, PruneSettings(), near)
             gpu_scene.write_heat(heat_values(scene, settings.heatmap, scores).values)

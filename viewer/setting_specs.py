@@ -1,14 +1,21 @@
 """One description per setting drives the CLI flags, the bench config keys and the UI widgets.
 
-The description is the dataclass field's metadata (see `viewer.settings.setting`).
+The description is the dataclass field's metadata (`viewer.settings.setting`); the groups are the
+rows of `viewer.settings.GROUPS`. A setting's key is `group.name` (`prune.threshold`); its bare
+name (`threshold`) is accepted too wherever it names one setting only among the groups in reach
+(a command's flags, the bench's groups), and refused with the qualified choices where it is
+ambiguous.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar, get_type_hints
+
+from viewer.settings import GROUPS, SettingsGroup
 
 T = TypeVar("T")
 
@@ -27,7 +34,7 @@ class SettingSpec:
 
     @property
     def flag(self) -> str:
-        """The CLI flag, e.g. --sh-degree."""
+        """The bare CLI flag, e.g. --sh-degree."""
         return "--" + self.name.replace("_", "-")
 
     def parse(self, text: str) -> Any:
@@ -36,12 +43,13 @@ class SettingSpec:
         Raises:
             ValueError: with the setting's name, when the text is no valid value.
         """
+        value: Any
         try:
             if self.kind is bool:
                 lowered = text.strip().lower()
                 if lowered not in ("1", "0", "true", "false", "on", "off", "yes", "no"):
                     raise ValueError(text)
-                value: Any = lowered in ("1", "true", "on", "yes")
+                value = lowered in ("1", "true", "on", "yes")
             elif self.kind is tuple:
                 value = tuple(float(part) for part in text.split(","))
                 if len(value) != len(self.default):
@@ -85,30 +93,177 @@ def specs(settings_class: type) -> list[SettingSpec]:
     return out
 
 
-def add_arguments(parser: argparse.ArgumentParser, settings_class: type) -> None:
-    """Add one flag per setting (default None = keep the dataclass default)."""
-    group = parser.add_argument_group(settings_class.__name__)
-    for spec in specs(settings_class):
-        unit = f" [{spec.unit}]" if spec.unit else ""
-        help_text = f"{spec.help}{unit} (default: {_format(spec.default)})"
-        group.add_argument(
-            spec.flag, dest=spec.name, type=_argparse_type(spec), default=None,
-            metavar=_metavar(spec),
-            help=help_text,
-        )  # fmt: skip
+# -- one value of every group --------------------------------------------------------------------
 
 
-def from_arguments(settings_class: type[T], args: argparse.Namespace) -> T:
-    """Settings with every flag the user gave applied."""
-    given = {s.name: getattr(args, s.name) for s in specs(settings_class)}
-    return settings_class(**{k: v for k, v in given.items() if v is not None})
+class SettingsSet(Mapping[str, Any]):
+    """One instance of every settings group of `GROUPS`, by group name; immutable and hashable.
+
+    `of(RenderSettings)` gives a group's value typed; `replaced` and `changed` give new sets.
+    """
+
+    def __init__(self, values: Mapping[str, Any] | None = None) -> None:
+        given = dict(values or {})
+        unknown = set(given) - {g.name for g in GROUPS}
+        if unknown:
+            raise ValueError(f"unknown settings groups {sorted(unknown)}")
+        self._values = {g.name: given.get(g.name, g.cls()) for g in GROUPS}
+        for group in GROUPS:
+            if type(self._values[group.name]) is not group.cls:
+                raise TypeError(f"settings group {group.name!r} needs a {group.cls.__name__}")
+
+    def __getitem__(self, name: str) -> Any:
+        return self._values[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def __hash__(self) -> int:
+        return hash(tuple(self._values.values()))
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, SettingsSet) and self._values == other._values
+
+    def __repr__(self) -> str:
+        return f"SettingsSet({self._values!r})"
+
+    def of(self, cls: type[T]) -> T:
+        """The value of the group whose dataclass is `cls`."""
+        value = self._values[group_of(cls).name]
+        assert isinstance(value, cls)
+        return value
+
+    def replaced(self, value: Any) -> SettingsSet:
+        """This set with the group of `value`'s type replaced by `value`."""
+        return SettingsSet({**self._values, group_of(type(value)).name: value})
+
+    def changed(self, name: str, **fields: Any) -> SettingsSet:
+        """This set with some fields of group `name` changed."""
+        return self.replaced(dataclasses.replace(self._values[name], **fields))
+
+    def to_json(self, names: Iterable[str] | None = None) -> dict[str, dict[str, Any]]:
+        """Every setting's value of the named groups (default: all), JSON-ready."""
+        chosen = self._values if names is None else names
+        return {name: dataclasses.asdict(self._values[name]) for name in chosen}
 
 
-def apply_overrides(settings: T, overrides: dict[str, str]) -> T:
-    """`settings` with the keys it owns set from their text form; other keys are left alone."""
-    own = {s.name: s for s in specs(type(settings))}
-    changes = {k: own[k].parse(v) for k, v in overrides.items() if k in own}
-    return dataclasses.replace(settings, **changes)
+def group_of(cls: type) -> SettingsGroup:
+    """The group whose dataclass is `cls`."""
+    for group in GROUPS:
+        if group.cls is cls:
+            return group
+    raise KeyError(f"{cls.__name__} is no settings group")
+
+
+# -- keys: group.name, or the bare name where it is unambiguous ----------------------------------
+
+
+def _keys(groups: Iterable[SettingsGroup]) -> dict[str, list[tuple[str, SettingSpec]]]:
+    """Every key (qualified and bare) of the groups -> the (group, spec) pairs it may mean."""
+    keys: dict[str, list[tuple[str, SettingSpec]]] = {}
+    for group in groups:
+        for spec in specs(group.cls):
+            keys.setdefault(f"{group.name}.{spec.name}", []).append((group.name, spec))
+            keys.setdefault(spec.name, []).append((group.name, spec))
+    return keys
+
+
+def known_keys(groups: Iterable[SettingsGroup]) -> list[str]:
+    """The keys that name one setting of the groups, sorted."""
+    return sorted(key for key, meanings in _keys(groups).items() if len(meanings) == 1)
+
+
+def resolve_key(key: str, groups: Iterable[SettingsGroup]) -> tuple[str, SettingSpec]:
+    """(group name, spec) of the setting `key` names among `groups`.
+
+    Raises:
+        ValueError: for an unknown key, or a bare name two groups share (naming both keys).
+    """
+    groups = list(groups)
+    meanings = _keys(groups).get(key, [])
+    if not meanings:
+        raise ValueError(f"unknown key {key!r} (known keys: {', '.join(known_keys(groups))})")
+    if len(meanings) > 1:
+        choices = " or ".join(f"{group}.{spec.name}" for group, spec in meanings)
+        raise ValueError(f"key {key!r} is ambiguous: use {choices}")
+    return meanings[0]
+
+
+def apply_overrides(
+    settings: SettingsSet, overrides: Mapping[str, str], groups: Iterable[SettingsGroup]
+) -> SettingsSet:
+    """`settings` with each `key: value text` of `overrides` set (keys resolved among `groups`).
+
+    Raises:
+        ValueError: naming the bad key or value.
+    """
+    changes: dict[str, dict[str, Any]] = {}
+    groups = list(groups)
+    for key, text in overrides.items():
+        group, spec = resolve_key(key, groups)
+        if spec.name in changes.get(group, {}):
+            raise ValueError(f"key {group}.{spec.name} given twice")
+        changes.setdefault(group, {})[spec.name] = spec.parse(text)
+    for group, fields in changes.items():
+        settings = settings.changed(group, **fields)
+    return settings
+
+
+# -- command-line flags --------------------------------------------------------------------------
+
+
+def command_groups(command: str) -> list[SettingsGroup]:
+    """The groups whose flags `command` offers."""
+    return [g for g in GROUPS if command in g.commands]
+
+
+def add_arguments(parser: argparse.ArgumentParser, command: str) -> None:
+    """Add the flags of every group `command` offers: `--group.name` for each setting, and the bare
+    `--name` where it names one setting only (where it is ambiguous, it explains the choice)."""
+    groups = command_groups(command)
+    keys = _keys(groups)
+    for group in groups:
+        section = parser.add_argument_group(f"{group.title.lower()} settings ({group.name}.*)")
+        for spec in specs(group.cls):
+            unit = f" [{spec.unit}]" if spec.unit else ""
+            qualified = f"--{group.name}.{spec.name.replace('_', '-')}"
+            flags = [spec.flag, qualified] if len(keys[spec.name]) == 1 else [qualified]
+            section.add_argument(
+                *flags, dest=f"{group.name}.{spec.name}", type=_argparse_type(spec),
+                default=None, metavar=_metavar(spec),
+                help=f"{spec.help}{unit} (default: {_format(spec.default)})",
+            )  # fmt: skip
+    for key, meanings in keys.items():
+        if "." not in key and len(meanings) > 1:
+            parser.add_argument(
+                "--" + key.replace("_", "-"), action=_Ambiguous, help=argparse.SUPPRESS,
+                choices_text=" or ".join(
+                    f"--{g}.{s.name.replace('_', '-')}" for g, s in meanings
+                ),
+            )  # fmt: skip
+
+
+def from_arguments(args: argparse.Namespace, command: str) -> SettingsSet:
+    """The settings with every flag of `command` the user gave applied."""
+    values = {}
+    for group in command_groups(command):
+        given = {s.name: getattr(args, f"{group.name}.{s.name}") for s in specs(group.cls)}
+        values[group.name] = group.cls(**{k: v for k, v in given.items() if v is not None})
+    return SettingsSet(values)
+
+
+class _Ambiguous(argparse.Action):
+    """A bare flag two groups share: refused, naming the qualified flags."""
+
+    def __init__(self, *args: Any, choices_text: str, **kwargs: Any) -> None:
+        self.choices_text = choices_text
+        super().__init__(*args, **kwargs)
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: Any, **kwargs: Any) -> None:
+        raise ValueError(f"{self.option_strings[0]} is ambiguous: use {self.choices_text}")
 
 
 def _argparse_type(spec: SettingSpec) -> Any:

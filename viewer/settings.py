@@ -1,8 +1,10 @@
-"""Render settings as frozen dataclasses split by concern.
+"""Every setting, as frozen dataclasses split by concern, and the one table of settings groups.
 
 Each field carries one description (help, unit, range or choices) in its metadata; the CLI flags,
-the ImGui widgets and the bench config keys are all generated from it (see `viewer.setting_specs`).
-Change settings with `dataclasses.replace`.
+the ImGui widgets and the bench config keys are all generated from it (`viewer.setting_specs`).
+`GROUPS` names each dataclass (the namespace of its keys: `prune.keep`), its panel section, the
+commands that offer its flags and whether bench configs may set it: adding a settings group is
+one dataclass and one row there. Change settings with `dataclasses.replace`.
 """
 
 from __future__ import annotations
@@ -89,3 +91,115 @@ class RasterSettings:
     validate: bool = setting(
         False, "read intermediates back every frame and check invariants (slow; tests)"
     )
+
+
+PRUNING_SCORES = ("opacity", "volume", "significance", "efficiency")
+
+
+@dataclass(frozen=True)
+class PruneSettings:
+    """Which Gaussians pruning hides: all but the best-scoring `keep` fraction (or those below a
+    `threshold`), by one score."""
+
+    score: str = setting(
+        "significance", "importance score pruning ranks by", choices=PRUNING_SCORES
+    )
+    keep: float = setting(
+        1.0, "fraction of Gaussians kept, best scores first (1: no pruning)", range=(0.0, 1.0)
+    )
+    threshold: float = setting(
+        0.0, "keep the Gaussians scoring at least this instead of a fraction (0: use keep)"
+    )
+    views: int = setting(
+        24, "views the significance and efficiency scores are measured over", range=(1, 1024)
+    )
+    view_width: int = setting(
+        320, "width of those views (the height keeps their aspect)", unit="pixels",
+        range=(16, 4096),
+    )  # fmt: skip
+
+    @property
+    def active(self) -> bool:
+        """Whether anything is pruned."""
+        return self.keep < 1.0 or self.threshold > 0.0
+
+
+# -- the viewer window's own settings -----------------------------------------------------------
+
+NAVIGATION_MODES = ("orbit", "fly")
+UP_AXES: dict[str, tuple[float, float, float]] = {
+    "+Z": (0.0, 0.0, 1.0),
+    "-Z": (0.0, 0.0, -1.0),
+    "+Y": (0.0, 1.0, 0.0),
+    "-Y": (0.0, -1.0, 0.0),
+}
+FOV_RANGE = (10.0, 120.0)  # vertical field of view, degrees
+
+
+@dataclass(frozen=True)
+class CameraOptions:
+    """How the viewer's camera moves and projects."""
+
+    mode: str = setting(
+        "orbit", "orbit around a pivot, or fly (WASD + mouse look)", choices=NAVIGATION_MODES
+    )
+    up_axis: str = setting("+Z", "world direction shown up on screen", choices=tuple(UP_AXES))
+    fov_y_degrees: float = setting(50.0, "vertical field of view", unit="degrees", range=FOV_RANGE)
+
+
+@dataclass(frozen=True)
+class DisplayOptions:
+    """What the window shows and how often it draws."""
+
+    vsync: bool = setting(True, "wait for the display refresh before showing a frame")
+    redraw: bool = setting(
+        False,
+        "render the splats every frame even when nothing changed (for timing; "
+        "otherwise only on change)",
+    )
+    panel: bool = setting(True, "this settings panel (U brings it back)")
+    overlay: bool = setting(False, "timing overlay: FPS, frame-time graph, per-pass times")
+    help: bool = setting(False, "the window listing every shortcut")
+
+
+@dataclass(frozen=True)
+class CaptureOptions:
+    """Screenshots and camera path keyframes."""
+
+    width: int = setting(0, "screenshot width; 0 = the window's", unit="pixels", range=(0, 8192))
+    height: int = setting(0, "screenshot height; 0 = the window's", unit="pixels", range=(0, 8192))
+    keyframe_step: float = setting(
+        2.0, "time between a new keyframe and the previous one", unit="s", range=(0.1, 30.0)
+    )
+
+
+# -- the table ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SettingsGroup:
+    """One settings dataclass and where it is offered.
+
+    Attributes:
+        name: the namespace of its keys (`render.sh_degree`, CLI `--render.sh-degree`).
+        cls: the frozen settings dataclass.
+        title: the viewer panel's section title.
+        commands: the `splatscope` commands whose flags include its settings.
+        bench: whether bench configs may set it.
+    """
+
+    name: str
+    cls: type
+    title: str
+    commands: tuple[str, ...] = ()
+    bench: bool = False
+
+
+GROUPS: tuple[SettingsGroup, ...] = (
+    SettingsGroup("camera", CameraOptions, "Camera"),
+    SettingsGroup("render", RenderSettings, "Render", ("view", "render"), bench=True),
+    SettingsGroup("raster", RasterSettings, "Raster", ("view", "render"), bench=True),
+    SettingsGroup("display", DisplayOptions, "Display"),
+    SettingsGroup("capture", CaptureOptions, "Capture and camera path"),
+    SettingsGroup("prune", PruneSettings, "Pruning", ("view", "prune"), bench=True),
+)

@@ -7,7 +7,6 @@ window -> UI drawn over it -> swap.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime
 from collections.abc import Callable
 from pathlib import Path
@@ -32,9 +31,8 @@ from viewer.app.inspection import (
     surface_depth,
     window_to_pixel,
 )
-from viewer.app.options import CameraOptions, CaptureOptions, DisplayOptions
 from viewer.app.overlay import draw_overlay
-from viewer.app.panel import Action, Panel, PanelSettings, SceneFacts
+from viewer.app.panel import Action, Panel, SceneFacts
 from viewer.app.pruning_state import PruningState
 from viewer.app.scene_loader import SceneLoader
 from viewer.app.view_target import ViewTarget
@@ -43,7 +41,7 @@ from viewer.camera import Camera
 from viewer.camera_path import CameraPath
 from viewer.errors import SceneError
 from viewer.features.flags import FlagLayers
-from viewer.features.pruning import SCORES, PruneSettings, prune_flags
+from viewer.features.pruning import prune_flags
 from viewer.framing import default_camera, guess_up_axis
 from viewer.pose import Pose
 from viewer.render.context import REQUIRED_GL
@@ -55,7 +53,17 @@ from viewer.render.preprocess import depth_range
 from viewer.render.renderer import SplatRenderer
 from viewer.scalars import HeatValues, heat_values
 from viewer.scene import GaussianScene
-from viewer.settings import RENDER_MODES, RasterSettings, RenderSettings
+from viewer.setting_specs import SettingsSet
+from viewer.settings import (
+    PRUNING_SCORES,
+    RENDER_MODES,
+    CameraOptions,
+    CaptureOptions,
+    DisplayOptions,
+    PruneSettings,
+    RasterSettings,
+    RenderSettings,
+)
 from viewer.stats import StatsHistory
 
 IDLE_WAIT_SECONDS = 0.1  # longest wait for input while nothing moves
@@ -88,10 +96,7 @@ class ViewerApp:
         window: Window,
         scene: GaussianScene,
         read_scene,
-        render: RenderSettings,
-        raster: RasterSettings,
-        display: DisplayOptions,
-        prune: PruneSettings = PruneSettings(),
+        settings: SettingsSet,
     ) -> None:
         """Set up GL, renderer and UI on `window` and show `scene`.
 
@@ -100,7 +105,7 @@ class ViewerApp:
         """
         self.window = window
         self.ctx = moderngl.create_context(require=REQUIRED_GL)
-        self.renderer = SplatRenderer(self.ctx, raster)
+        self.renderer = SplatRenderer(self.ctx, settings.of(RasterSettings))
         self.target = ViewTarget(self.ctx)
         self.gui = _create_gui(window)
         self.input = InputRouter(window.handle, self.gui, self)
@@ -109,9 +114,8 @@ class ViewerApp:
         self.dialog = file_dialog.FileDialog()
         self.has_dialog = file_dialog.available()
         self.history = StatsHistory()
-        self.settings = PanelSettings(
-            render, raster, display, CameraOptions(), CaptureOptions(), CropBox(), prune
-        )
+        self.settings = settings
+        self.crop = CropBox()
         self.path = CameraPath()
         self.play_time: float | None = None
         self.message = self.error = ""
@@ -134,11 +138,11 @@ class ViewerApp:
         lo, hi = scene.robust_bounds()
         home = default_camera(scene, max(width, 1), max(height, 1))
         self.controller = CameraController.for_scene(lo, hi, guess_up_axis(scene), home)
-        self.controller.set_mode(self.settings.camera.mode)
+        self.controller.set_mode(self.settings.of(CameraOptions).mode)
         self.histograms = scene_histograms(scene)
         self.bounds = scene.bounds
         self.camera_index = -1
-        self.settings = dataclasses.replace(self.settings, crop=CropBox.around(*self.bounds))
+        self.crop = CropBox.around(*self.bounds)
         self.history = StatsHistory()
         self.flags = FlagLayers(scene.count)
         self.selected = None
@@ -179,7 +183,7 @@ class ViewerApp:
         moving = (
             self.controller.in_transition
             or self.play_time is not None
-            or self.settings.display.redraw
+            or self.settings.of(DisplayOptions).redraw
             or self.loader.busy
             or self.pruning.job is not None
             or self.input.held()
@@ -198,9 +202,9 @@ class ViewerApp:
         self._advance_path(dt)
         self.gui.process_inputs()
         imgui.new_frame()
-        settings, actions = self._draw_ui()
+        settings, crop, actions = self._draw_ui()
         imgui.render()
-        self._apply(settings)
+        self._apply(settings, crop)
         for action in actions:
             self.perform(action.name, action.argument)
         self._poll_dialog()
@@ -211,9 +215,9 @@ class ViewerApp:
             self.renderer,
             self.gpu_scene,
             self.inputs(),
-            self.settings.render,
-            self.settings.raster,
-            self.settings.display.redraw,
+            self.settings.of(RenderSettings),
+            self.settings.of(RasterSettings),
+            self.settings.of(DisplayOptions).redraw,
         )
         self.history.add(stats)
         self.target.present()
@@ -244,19 +248,17 @@ class ViewerApp:
 
     # -- UI -------------------------------------------------------------------------------------
 
-    def _draw_ui(self) -> tuple[PanelSettings, list[Action]]:
-        settings = dataclasses.replace(self.settings, camera=self._camera_options())
+    def _draw_ui(self) -> tuple[SettingsSet, CropBox, list[Action]]:
+        settings, crop = self.settings.replaced(self._camera_options()), self.crop
         actions: list[Action] = []
-        display = settings.display
+        display = settings.of(DisplayOptions)
         if display.panel:
-            settings, actions = self.panel.draw(settings, self._facts())
+            settings, crop, actions = self.panel.draw(settings, crop, self._facts())
         if display.overlay:
             draw_overlay(self.history, self.renderer.backend, self.renderer.sort_kind)
         if display.help and not draw_help():
-            settings = dataclasses.replace(
-                settings, display=dataclasses.replace(settings.display, help=False)
-            )
-        return settings, actions
+            settings = settings.changed("display", help=False)
+        return settings, crop, actions
 
     def _camera_options(self) -> CameraOptions:
         c = self.controller
@@ -287,15 +289,15 @@ class ViewerApp:
             selected=self.selected,
             heat_range=self._heat_range(),
             file_dialog=self.has_dialog,
-            pruning=self.pruning.facts(self.settings.prune),
+            pruning=self.pruning.facts(self.settings.of(PruneSettings)),
         )
 
     def _heat_range(self) -> tuple[str, str]:
         """What the ends of the heat colour scale mean in the current mode."""
-        mode = self.settings.render.mode
+        mode = self.settings.of(RenderSettings).mode
         if mode == "depth":
             near, far = depth_range(
-                self.camera(), self.gpu_scene.bounds, self.settings.render.near_plane
+                self.camera(), self.gpu_scene.bounds, self.settings.of(RenderSettings).near_plane
             )
             return f"camera z {near:.3g}", f"{far:.3g}"
         if mode == "heatmap" and self.heat is not None:
@@ -304,22 +306,24 @@ class ViewerApp:
             return "1 splat per pixel", f"{OVERDRAW_MAX:.0f}+"
         return "", ""
 
-    def _apply(self, new: PanelSettings) -> None:
-        """Carry out the differences between `new` and the current settings."""
+    def _apply(self, new: SettingsSet, crop: CropBox | None = None) -> None:
+        """Carry out the differences between `new` (and `crop`) and the current settings."""
         old, self.settings = self.settings, new
-        if new.raster != old.raster:
-            self.renderer.set_raster(new.raster)
-        if new.display.vsync != old.display.vsync:
-            self.window.set_vsync(new.display.vsync)
-        camera, current = new.camera, self._camera_options()
+        if new.of(RasterSettings) != old.of(RasterSettings):
+            self.renderer.set_raster(new.of(RasterSettings))
+        vsync = new.of(DisplayOptions).vsync
+        if vsync != old.of(DisplayOptions).vsync:
+            self.window.set_vsync(vsync)
+        camera, current = new.of(CameraOptions), self._camera_options()
         if camera.mode != current.mode:
             self.controller.set_mode(camera.mode)
         if camera.up_axis != current.up_axis:
             self.controller.set_up_axis(camera.up_axis)
         if camera.fov_y_degrees != current.fov_y_degrees:
             self.controller.set_fov(camera.fov_y_degrees)
-        if new.crop != old.crop:
-            self._set_flags("crop", crop_flags(self.scene.means, new.crop))
+        if crop is not None and crop != self.crop:
+            self.crop = crop
+            self._set_flags("crop", crop_flags(self.scene.means, crop))
 
     def _set_flags(self, layer: str, flags) -> None:
         """Replace one feature's flag layer and upload the composed flags."""
@@ -329,7 +333,7 @@ class ViewerApp:
     def _update_pruning(self) -> None:
         """Load or measure (a view per frame, from the scene's load on) the view scores, and keep
         the pruning flags up to date."""
-        render, prune = self.settings.render, self.settings.prune
+        render, prune = self.settings.of(RenderSettings), self.settings.of(PruneSettings)
         self.pruning.update(prune, render.near_plane)
         made_of = (prune, self.pruning.version)
         if made_of != self._pruned_by:
@@ -340,23 +344,23 @@ class ViewerApp:
 
     def _update_heat(self) -> None:
         """Upload the heatmap mode's values when it shows another value than the GPU holds."""
-        render = self.settings.render
+        render = self.settings.of(RenderSettings)
         wanted = (render.heatmap, self.pruning.version)
         if render.mode != "heatmap" or wanted == self._heat_of:
             return
-        if render.heatmap in SCORES and render.heatmap not in self.pruning.scores:
+        if render.heatmap in PRUNING_SCORES and render.heatmap not in self.pruning.scores:
             return  # still being measured
         self.heat = heat_values(self.scene, render.heatmap, self.pruning.scores)
         self.gpu_scene.write_heat(self.heat.values)
         self._heat_of = wanted
 
     def _compare_pruning(self) -> None:
-        psnr, ssim = self.pruning.compare(self.inputs(), self.settings.render)
+        psnr, ssim = self.pruning.compare(self.inputs(), self.settings.of(RenderSettings))
         self.message = f"PSNR {psnr:.2f} dB, SSIM {ssim:.4f} against the unpruned view"
 
     def _save_pruned(self, file: str) -> None:
         try:
-            kept = self.pruning.save(self.settings.prune, file)
+            kept = self.pruning.save(self.settings.of(PruneSettings), file)
         except SceneError as exc:
             self.error = str(exc)
             return
@@ -364,7 +368,7 @@ class ViewerApp:
 
     def _show_score(self) -> None:
         """The heatmap mode of the pruning score."""
-        self._change("render", mode="heatmap", heatmap=self.settings.prune.score)
+        self._change("render", mode="heatmap", heatmap=self.settings.of(PruneSettings).score)
 
     # -- picking ----------------------------------------------------------------------------------
 
@@ -386,7 +390,7 @@ class ViewerApp:
         inputs = self.inputs(width, height)
         camera = inputs.camera
         measured = self.renderer.measure(
-            self.gpu_scene, inputs, self.settings.render, pixel=(px, py)
+            self.gpu_scene, inputs, self.settings.of(RenderSettings), pixel=(px, py)
         )
         record = measured.pixels[py, px]
         index = int(record["top_gaussian"])
@@ -462,14 +466,15 @@ class ViewerApp:
 
     def _change(self, group: str, **changes) -> None:
         """Apply new values of some fields of one settings group ("render", "display", ...)."""
-        edited = dataclasses.replace(getattr(self.settings, group), **changes)
-        self._apply(dataclasses.replace(self.settings, **{group: edited}))
+        self._apply(self.settings.changed(group, **changes))
 
     def _toggle(self, field: str) -> None:
-        self._change("display", **{field: not getattr(self.settings.display, field)})
+        self._change("display", **{field: not getattr(self.settings["display"], field)})
 
     def _next_render_mode(self) -> None:
-        mode = RENDER_MODES[(RENDER_MODES.index(self.settings.render.mode) + 1) % len(RENDER_MODES)]
+        mode = RENDER_MODES[
+            (RENDER_MODES.index(self.settings.of(RenderSettings).mode) + 1) % len(RENDER_MODES)
+        ]
         self._change("render", mode=mode)
         self.message = f"render mode: {mode}"
 
@@ -508,12 +513,14 @@ class ViewerApp:
         self.controller.scroll(steps)
 
     def _screenshot(self) -> None:
-        capture = self.settings.capture
+        capture = self.settings.of(CaptureOptions)
         width, height = screenshot_size(self.window.framebuffer_size, capture.width, capture.height)
         path = screenshot_path(Path.cwd(), datetime.datetime.now())
         try:
             inputs = self.inputs(width, height)
-            save_screenshot(self.renderer, self.gpu_scene, inputs, self.settings.render, path)
+            save_screenshot(
+                self.renderer, self.gpu_scene, inputs, self.settings.of(RenderSettings), path
+            )
         except OSError as exc:
             self.error = f"could not save the screenshot: {exc}"
             return
@@ -523,7 +530,7 @@ class ViewerApp:
     def _add_keyframe(self) -> None:
         width, height = self.window.framebuffer_size
         self.path = self.path.appended(
-            self.camera(width, height), self.settings.capture.keyframe_step
+            self.camera(width, height), self.settings.of(CaptureOptions).keyframe_step
         )
         self.message = f"keyframe {len(self.path.keyframes)} at {self.path.duration:.1f} s"
 

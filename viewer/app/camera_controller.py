@@ -18,14 +18,8 @@ import numpy as np
 
 from viewer.camera import Camera
 from viewer.pose import Pose
+from viewer.settings import FOV_RANGE, NAVIGATION_MODES, UP_AXES
 
-UP_AXES: dict[str, tuple[float, float, float]] = {
-    "+Z": (0.0, 0.0, 1.0),
-    "-Z": (0.0, 0.0, -1.0),
-    "+Y": (0.0, 1.0, 0.0),
-    "-Y": (0.0, -1.0, 0.0),
-}
-MODES = ("orbit", "fly")
 MOVES = ("forward", "back", "left", "right", "up", "down")  # held-key actions that move
 ROLLS = {"roll_left": -1.0, "roll_right": 1.0}  # held-key actions that roll, with their sign
 FAST = "fast"  # held-key action that speeds up moving
@@ -37,7 +31,6 @@ SPEED_PER_STEP = 1.25  # fly speed factor per scroll step
 FAST_FACTOR = 4.0
 ROLL_RADIANS_PER_SECOND = math.radians(45.0)
 MAX_PITCH = math.radians(89.0)
-FOV_RANGE = (10.0, 120.0)  # vertical field of view, degrees
 DISTANCE_RANGE = (1e-3, 1e3)  # times the scene radius
 SPEED_RANGE = (1e-4, 1e3)  # per second, times the scene radius
 TRANSITION_SECONDS = 0.8
@@ -256,8 +249,8 @@ class CameraController:
         Raises:
             ValueError: for another mode.
         """
-        if mode not in MODES:
-            raise ValueError(f"unknown camera mode {mode!r}; use {' or '.join(MODES)}")
+        if mode not in NAVIGATION_MODES:
+            raise ValueError(f"unknown camera mode {mode!r}; use {' or '.join(NAVIGATION_MODES)}")
         self.mode = mode
 
     def set_fov(self, degrees: float) -> None:

@@ -8,10 +8,9 @@ from pathlib import Path
 
 import glfw
 
-from viewer.app.options import DisplayOptions
 from viewer.app.window import NoDisplayError, Window, init_glfw
 from viewer.setting_specs import from_arguments
-from viewer.settings import RasterSettings, RenderSettings
+from viewer.settings import DisplayOptions
 
 EXIT_NO_DISPLAY = 2
 BIG_FILE_BYTES = 100 * 2**20  # files that take a noticeable time to read before the window opens
@@ -27,11 +26,8 @@ def run_viewer(args: argparse.Namespace) -> int:
         GLUnavailableError: when no OpenGL 4.3 window can be opened.
     """
     from viewer.builtin_scene import load_scene_or_builtin
-    from viewer.features.pruning import PruneSettings
 
-    render = from_arguments(RenderSettings, args)
-    raster = from_arguments(RasterSettings, args)
-    prune = from_arguments(PruneSettings, args)
+    settings = from_arguments(args, "view")
     try:
         init_glfw()
     except NoDisplayError as exc:
@@ -48,7 +44,7 @@ def run_viewer(args: argparse.Namespace) -> int:
         from viewer.app.app import ViewerApp
 
         display = DisplayOptions(vsync=not args.no_vsync, redraw=args.no_vsync)
-        app = ViewerApp(window, scene, load_scene_or_builtin, render, raster, display, prune)
+        app = ViewerApp(window, scene, load_scene_or_builtin, settings.replaced(display))
         app.run()
     finally:
         glfw.terminate()

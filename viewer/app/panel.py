@@ -6,7 +6,6 @@ lays the sections out and adds buttons, which become `Action`s for the app to ca
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,29 +14,23 @@ import numpy as np
 from imgui_bundle import imgui, implot
 
 from viewer.app.inspection import CropBox, GaussianDetails, Histogram
-from viewer.app.options import CameraOptions, CaptureOptions, DisplayOptions
 from viewer.app.widgets import edit_settings
-from viewer.features.pruning import PruneSettings
-from viewer.settings import RasterSettings, RenderSettings
+from viewer.setting_specs import SettingsSet
+from viewer.settings import (
+    GROUPS,
+    CameraOptions,
+    CaptureOptions,
+    PruneSettings,
+    RasterSettings,
+    RenderSettings,
+)
 from viewer.stats import FrameStats
 
 ERROR_COLOUR = imgui.ImVec4(1.0, 0.45, 0.4, 1.0)
 PANEL_WIDTH = 380.0
 MARGIN = 8.0
 HISTOGRAM_HEIGHT = 110.0
-
-
-@dataclass(frozen=True)
-class PanelSettings:
-    """Everything the panel edits."""
-
-    render: RenderSettings
-    raster: RasterSettings
-    display: DisplayOptions
-    camera: CameraOptions
-    capture: CaptureOptions
-    crop: CropBox
-    prune: PruneSettings = PruneSettings()
+OPEN_GROUPS = ("camera", "render", "raster", "display")  # sections open at the start
 
 
 @dataclass(frozen=True)
@@ -134,9 +127,13 @@ class Panel:
         self.camera_index = 0
 
     def draw(
-        self, settings: PanelSettings, facts: SceneFacts
-    ) -> tuple[PanelSettings, list[Action]]:
-        """Draw the panel; returns the settings as edited and the actions asked for."""
+        self, settings: SettingsSet, crop: CropBox, facts: SceneFacts
+    ) -> tuple[SettingsSet, CropBox, list[Action]]:
+        """Draw the panel: a section per settings group (GROUPS, in order), then inspection.
+
+        Returns:
+            The settings and crop box as edited, and the actions asked for.
+        """
         actions: list[Action] = []
         viewport = imgui.get_main_viewport()
         imgui.set_next_window_pos(imgui.ImVec2(MARGIN, MARGIN), imgui.Cond_.first_use_ever)
@@ -149,33 +146,30 @@ class Panel:
         imgui.begin("splatscope")
         imgui.push_item_width(-150.0)
         self._scene(facts, actions)
-        edited = dataclasses.replace(
-            settings,
-            camera=self._camera(settings.camera, facts, actions),
-            render=self._render(settings.render, facts),
-            raster=self._raster(settings.raster, facts),
-            display=self._section("Display", settings.display),
-            capture=self._capture(settings.capture, facts, actions),
-            crop=self._inspect(settings.crop, facts, actions),
-            prune=self._prune(settings.prune, facts, actions),
-        )
+        extras = {
+            "camera": self._camera,
+            "render": self._render,
+            "raster": self._raster,
+            "capture": self._capture,
+            "prune": self._prune,
+        }
+        for group in GROUPS:
+            flags = imgui.TreeNodeFlags_.default_open.value if group.name in OPEN_GROUPS else 0
+            if not imgui.collapsing_header(group.title, flags):
+                continue
+            value = edit_settings(settings[group.name])
+            if group.name in extras:
+                extras[group.name](value, facts, actions)
+            settings = settings.replaced(value)
+        crop = self._inspect(crop, facts, actions)
         imgui.pop_item_width()
         imgui.end()
-        return edited, actions
+        return settings, crop, actions
 
-    @staticmethod
-    def _section(title: str, settings, open_: bool = True):
-        flags = imgui.TreeNodeFlags_.default_open.value if open_ else 0
-        if imgui.collapsing_header(title, flags):
-            return edit_settings(settings)
-        return settings
-
-    def _render(self, render: RenderSettings, facts: SceneFacts) -> RenderSettings:
-        render = self._section("Render", render)
+    def _render(self, render: RenderSettings, facts: SceneFacts, actions: list[Action]) -> None:
         low, high = facts.heat_range
         if low or high:
             _heat_legend(low, high)
-        return render
 
     def _scene(self, facts: SceneFacts, actions: list[Action]) -> None:
         imgui.text(f"Scene: {Path(facts.source).name or facts.source}")
@@ -214,12 +208,7 @@ class Panel:
         if facts.message:
             imgui.text_wrapped(facts.message)
 
-    def _camera(
-        self, options: CameraOptions, facts: SceneFacts, actions: list[Action]
-    ) -> CameraOptions:
-        if not imgui.collapsing_header("Camera", imgui.TreeNodeFlags_.default_open.value):
-            return options
-        options = edit_settings(options)
+    def _camera(self, options: CameraOptions, facts: SceneFacts, actions: list[Action]) -> None:
         imgui.text(f"fly speed {facts.fly_speed:.3g} units/s (scroll in fly mode)")
         for label, action in (("Frame scene", "frame"), ("Reset view", "reset")):
             if imgui.button(label):
@@ -234,19 +223,11 @@ class Panel:
             imgui.set_item_tooltip("fly to one of the scene's cameras ([ and ] step through them)")
             if changed:
                 actions.append(Action("go_to_camera", self.camera_index))
-        return options
 
-    def _raster(self, raster: RasterSettings, facts: SceneFacts) -> RasterSettings:
-        raster = self._section("Raster", raster)
+    def _raster(self, raster: RasterSettings, facts: SceneFacts, actions: list[Action]) -> None:
         imgui.text_disabled(f"in use: {facts.backend} raster, {facts.sort} sort")
-        return raster
 
-    def _capture(
-        self, options: CaptureOptions, facts: SceneFacts, actions: list[Action]
-    ) -> CaptureOptions:
-        if not imgui.collapsing_header("Capture and camera path"):
-            return options
-        options = edit_settings(options)
+    def _capture(self, options: CaptureOptions, facts: SceneFacts, actions: list[Action]) -> None:
         if imgui.button("Screenshot (F12)"):
             actions.append(Action("screenshot"))
         imgui.text(f"path: {facts.keyframes} keyframes, {facts.path_seconds:.1f} s")
@@ -268,14 +249,8 @@ class Panel:
                 imgui.same_line()
             if imgui.button(label) and self.path_file.strip():
                 actions.append(Action(action, self.path_file.strip()))
-        return options
 
-    def _prune(
-        self, prune: PruneSettings, facts: SceneFacts, actions: list[Action]
-    ) -> PruneSettings:
-        if not imgui.collapsing_header("Pruning"):
-            return prune
-        prune = edit_settings(prune)
+    def _prune(self, prune: PruneSettings, facts: SceneFacts, actions: list[Action]) -> None:
         shown = facts.pruning
         if shown.scoring is not None:
             done, total = shown.scoring
@@ -301,7 +276,6 @@ class Panel:
         if imgui.button("Save pruned") and self.pruned_file.strip():
             actions.append(Action("save_pruned", self.pruned_file.strip()))
         imgui.set_item_tooltip("write the kept Gaussians (.ply or .splat by the name)")
-        return prune
 
     def _inspect(self, crop: CropBox, facts: SceneFacts, actions: list[Action]) -> CropBox:
         if not imgui.collapsing_header("Inspect"):

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TextIO
 
 from viewer.bench.configs import (
-    CONFIG_SETTINGS,
+    BENCH_GROUPS,
     check_configs,
     config_keys,
     load_sweep,
@@ -45,7 +45,7 @@ def _count(minimum: int) -> Callable[[str], int]:
 
 def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the bench options to the `bench` subcommand's parser."""
-    groups = ", ".join(CONFIG_SETTINGS)
+    groups = ", ".join(group.name for group in BENCH_GROUPS)
     parser.add_argument("--out", required=True, type=Path, help="output folder (created)")
     parser.add_argument(
         "--path",
@@ -68,8 +68,9 @@ def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
         nargs="+",
         metavar="NAME[:key=value,...]",
         help=f"a configuration to compare (repeatable; the first is the baseline). Keys are the "
-        f"{groups} settings: {', '.join(sorted(config_keys()))}; prune=SCORE:KEEP stands for "
-        "score=SCORE,keep=KEEP. Default: one config of defaults",
+        f"{groups} settings, as group.name or the bare name where it is unambiguous: "
+        f"{', '.join(config_keys())}; prune=SCORE:KEEP stands for "
+        "prune.score=SCORE,prune.keep=KEEP. Default: one config of defaults",
     )
     parser.add_argument(
         "--sweep",

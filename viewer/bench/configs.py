@@ -1,29 +1,24 @@
-"""Bench configurations: `NAME:key=value,key=value` applied to the settings dataclasses.
+"""Bench configurations: `NAME:key=value,key=value` applied to the settings groups.
 
-Each key is a field of one settings dataclass in `CONFIG_SETTINGS` and is parsed by that field's
-one description (`viewer.setting_specs`). A feature with its own settings dataclass joins the bench
-by adding one entry to the table. Shorthand keys stand for several: `prune=significance:0.3` is
-`score=significance,keep=0.3`.
+Each key names a setting of a group marked `bench` in `viewer.settings.GROUPS`, as `group.name`
+(`prune.keep`) or its bare name where no other bench group has it (`keep`), and is parsed by that
+setting's one description (`viewer.setting_specs`). Shorthand keys stand for several:
+`prune=significance:0.3` is `prune.score=significance,prune.keep=0.3`.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from viewer.features.pruning import PruneSettings, parse_shorthand
-from viewer.setting_specs import apply_overrides, specs
-from viewer.settings import RasterSettings, RenderSettings
+from viewer.features.pruning import parse_shorthand
+from viewer.setting_specs import SettingsSet, apply_overrides, known_keys
+from viewer.settings import GROUPS, PruneSettings, RasterSettings, RenderSettings
 
-CONFIG_SETTINGS: dict[str, type] = {
-    "render": RenderSettings,
-    "raster": RasterSettings,
-    "prune": PruneSettings,
-}
+BENCH_GROUPS = tuple(group for group in GROUPS if group.bench)
 SHORTHANDS = {"prune": parse_shorthand}  # key -> its value's text to {key: value text}
 NAME = re.compile(r"[A-Za-z0-9_.+-]+")
 DEFAULT_CONFIG = "auto"
@@ -31,41 +26,41 @@ DEFAULT_CONFIG = "auto"
 
 @dataclass(frozen=True)
 class BenchConfig:
-    """A named set of settings, one instance per `CONFIG_SETTINGS` entry.
+    """A named set of settings.
 
     Attributes:
         name: label used in the report, the CSV and file names.
-        settings: settings dataclass instances by group ("render", "raster", ...).
+        settings: one value of every settings group.
         overrides: the key=value texts the user gave.
     """
 
     name: str
-    settings: dict[str, Any]
+    settings: SettingsSet
     overrides: dict[str, str]
 
     @property
     def render(self) -> RenderSettings:
         """The render settings."""
-        return self.settings["render"]
+        return self.settings.of(RenderSettings)
 
     @property
     def raster(self) -> RasterSettings:
         """The raster settings."""
-        return self.settings["raster"]
+        return self.settings.of(RasterSettings)
 
     @property
     def prune(self) -> PruneSettings:
         """The pruning settings."""
-        return self.settings["prune"]
+        return self.settings.of(PruneSettings)
 
     def to_json(self) -> dict[str, dict[str, Any]]:
-        """Every setting's value by group, JSON-ready."""
-        return {group: dataclasses.asdict(value) for group, value in self.settings.items()}
+        """Every bench setting's value by group, JSON-ready."""
+        return self.settings.to_json(group.name for group in BENCH_GROUPS)
 
 
-def config_keys() -> dict[str, str]:
-    """Every config key and the settings group that owns it."""
-    return {s.name: group for group, cls in CONFIG_SETTINGS.items() for s in specs(cls)}
+def config_keys() -> list[str]:
+    """Every key a config may set (qualified, and bare where unambiguous)."""
+    return known_keys(BENCH_GROUPS)
 
 
 def make_config(name: str, overrides: dict[str, str]) -> BenchConfig:
@@ -80,15 +75,8 @@ def make_config(name: str, overrides: dict[str, str]) -> BenchConfig:
         overrides = _expand_shorthands(overrides)
     except ValueError as exc:
         raise ValueError(f"config {name!r}: {exc}") from None
-    keys = config_keys()
-    for key in overrides:
-        if key not in keys:
-            known = ", ".join(sorted(keys))
-            raise ValueError(f"config {name!r}: unknown key {key!r} (known keys: {known})")
     try:
-        settings = {
-            group: apply_overrides(cls(), overrides) for group, cls in CONFIG_SETTINGS.items()
-        }
+        settings = apply_overrides(SettingsSet(), overrides, BENCH_GROUPS)
     except ValueError as exc:
         raise ValueError(f"config {name!r}: {exc}") from None
     return BenchConfig(name, settings, overrides)

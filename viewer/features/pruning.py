@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import numpy as np
 
@@ -29,41 +28,14 @@ from viewer.render.gpu_scene import GpuScene
 from viewer.render.layout import FLAG_PRUNED
 from viewer.render.renderer import SplatRenderer
 from viewer.scene import GaussianScene
-from viewer.settings import RenderSettings, setting
+from viewer.settings import PRUNING_SCORES, PruneSettings, RenderSettings
 
-SCORES = ("opacity", "volume", "significance", "efficiency")
 VIEW_SCORES = ("significance", "efficiency")  # need renders of the views
 VOLUME_POWER = 0.1
 VOLUME_QUANTILE = 0.9
 RING_ELEVATIONS_DEGREES = (0.0, 25.0, -15.0)  # added to the framing elevation, in turn
 GOLDEN_ANGLE = math.pi * (3.0 - math.sqrt(5.0))
 MIN_CAMERA_VIEWS = 8  # fewer training cameras than this (and than the views asked): rings
-
-
-@dataclass(frozen=True)
-class PruneSettings:
-    """Which Gaussians pruning hides: all but the best-scoring `keep` fraction (or those below a
-    `threshold`), by one score."""
-
-    score: str = setting("significance", "importance score pruning ranks by", choices=SCORES)
-    keep: float = setting(
-        1.0, "fraction of Gaussians kept, best scores first (1: no pruning)", range=(0.0, 1.0)
-    )
-    threshold: float = setting(
-        0.0, "keep the Gaussians scoring at least this instead of a fraction (0: use keep)"
-    )
-    views: int = setting(
-        24, "views the significance and efficiency scores are measured over", range=(1, 1024)
-    )
-    view_width: int = setting(
-        320, "width of those views (the height keeps their aspect)", unit="pixels",
-        range=(16, 4096),
-    )  # fmt: skip
-
-    @property
-    def active(self) -> bool:
-        """Whether anything is pruned."""
-        return self.keep < 1.0 or self.threshold > 0.0
 
 
 def parse_shorthand(text: str) -> dict[str, str]:
@@ -73,9 +45,11 @@ def parse_shorthand(text: str) -> dict[str, str]:
         ValueError: when the text is not a score and a number.
     """
     score, sep, keep = text.partition(":")
-    if not sep or score not in SCORES:
-        raise ValueError(f"prune: {text!r} is not SCORE:KEEP with SCORE one of {', '.join(SCORES)}")
-    return {"score": score, "keep": keep}
+    if not sep or score not in PRUNING_SCORES:
+        raise ValueError(
+            f"prune: {text!r} is not SCORE:KEEP with SCORE one of {', '.join(PRUNING_SCORES)}"
+        )
+    return {"prune.score": score, "prune.keep": keep}
 
 
 # -- scores -----------------------------------------------------------------------------------
@@ -171,7 +145,7 @@ def compute_scores(
     near_plane: float = RenderSettings().near_plane,
     progress: Callable[[int, int], None] | None = None,
 ) -> dict[str, np.ndarray]:
-    """Every score of SCORES for `scene` (uploaded as `gpu_scene`), [N] float32 each (as cached).
+    """Every pruning score of `scene` (uploaded as `gpu_scene`), [N] float32 each (as cached).
 
     Args:
         progress: called with (views done, views in all) after each view.

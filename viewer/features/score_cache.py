@@ -17,10 +17,11 @@ from pathlib import Path
 
 import numpy as np
 
-from viewer.features.pruning import SCORES, PruneSettings, compute_scores
+from viewer.features.pruning import compute_scores
 from viewer.render.gpu_scene import GpuScene
 from viewer.render.renderer import SplatRenderer
 from viewer.scene import GaussianScene
+from viewer.settings import PRUNING_SCORES, PruneSettings
 
 CACHE_VERSION = 1
 
@@ -73,7 +74,7 @@ def load_scores(paths: list[Path], key: str) -> dict[str, np.ndarray] | None:
         try:
             with np.load(path, allow_pickle=False) as data:
                 if str(data["key"]) == key:
-                    return {name: data[name] for name in SCORES}
+                    return {name: data[name] for name in PRUNING_SCORES}
         except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile):
             continue  # missing, unreadable or not ours: try the next, else recompute
     return None
@@ -85,7 +86,7 @@ def save_scores(paths: list[Path], key: str, scores: dict[str, np.ndarray]) -> P
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             partial = path.with_name(path.name + ".partial.npz")
-            np.savez(partial, key=np.array(key), **{n: scores[n] for n in SCORES})
+            np.savez(partial, key=np.array(key), **{n: scores[n] for n in PRUNING_SCORES})
             partial.replace(path)
             return path
         except OSError:

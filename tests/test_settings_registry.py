@@ -1,0 +1,88 @@
+"""The settings registry: namespaced keys for the CLI, the bench and the panel, from one table."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+
+import pytest
+
+from viewer import setting_specs, settings
+from viewer.setting_specs import SettingsSet, add_arguments, apply_overrides, from_arguments
+from viewer.settings import (
+    GROUPS,
+    PruneSettings,
+    RenderSettings,
+    SettingsGroup,
+    setting,
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class LodLike:
+    """A group that shares a field name with pruning (as LOD's threshold will)."""
+
+    threshold: float = setting(2.0, "a pixel threshold", range=(0.0, 100.0))
+    budget: int = setting(0, "splats at most", range=(0, 10**9))
+
+
+@pytest.fixture
+def two_thresholds(monkeypatch):
+    """GROUPS with a second group owning a `threshold` setting, offered by `view` and the bench."""
+    groups = (*GROUPS, SettingsGroup("lod", LodLike, "LOD", ("view",), bench=True))
+    monkeypatch.setattr(settings, "GROUPS", groups)
+    monkeypatch.setattr(setting_specs, "GROUPS", groups)
+    return groups
+
+
+def test_every_group_is_one_row_with_a_unique_name_and_dataclass() -> None:
+    assert len({g.name for g in GROUPS}) == len({g.cls for g in GROUPS}) == len(GROUPS)
+    values = SettingsSet()
+    assert {name: type(value) for name, value in values.items()} == {g.name: g.cls for g in GROUPS}
+    assert values.of(RenderSettings) == RenderSettings()
+
+
+def test_settings_sets_are_immutable_values() -> None:
+    base = SettingsSet()
+    edited = base.changed("render", sh_degree=1)
+    assert base.of(RenderSettings).sh_degree == 3 and edited.of(RenderSettings).sh_degree == 1
+    assert edited == SettingsSet().replaced(RenderSettings(sh_degree=1))
+    assert hash(edited) == hash(SettingsSet().replaced(RenderSettings(sh_degree=1)))
+    assert edited != base
+    with pytest.raises(TypeError, match="needs a RenderSettings"):
+        SettingsSet({"render": PruneSettings()})
+    with pytest.raises(ValueError, match="unknown settings groups"):
+        SettingsSet({"nope": PruneSettings()})
+
+
+def test_two_groups_may_own_the_same_name(two_thresholds) -> None:
+    bench_groups = [g for g in two_thresholds if g.bench]
+    both = apply_overrides(
+        SettingsSet(), {"lod.threshold": "5", "prune.threshold": "0.25"}, bench_groups
+    )
+    assert both["lod"].threshold == 5.0 and both.of(PruneSettings).threshold == 0.25
+    with pytest.raises(ValueError, match=r"ambiguous: use prune\.threshold or lod\.threshold"):
+        apply_overrides(SettingsSet(), {"threshold": "1"}, bench_groups)
+    bare = apply_overrides(SettingsSet(), {"budget": "7", "keep": "0.5"}, bench_groups)
+    assert bare["lod"].budget == 7 and bare.of(PruneSettings).keep == 0.5
+
+
+def test_cli_flags_are_namespaced_and_bare_ones_refused_where_ambiguous(two_thresholds) -> None:
+    parser = argparse.ArgumentParser()
+    add_arguments(parser, "view")
+    args = parser.parse_args(["--lod.threshold", "3", "--prune.threshold", "0.5", "--keep", "0.4"])
+    values = from_arguments(args, "view")
+    assert values["lod"].threshold == 3.0
+    assert values.of(PruneSettings) == PruneSettings(threshold=0.5, keep=0.4)
+    with pytest.raises(ValueError, match=r"--threshold is ambiguous: use --prune.threshold or"):
+        parser.parse_args(["--threshold", "1"])
+    assert parser.parse_args(["--sh-degree", "1"]).__dict__["render.sh_degree"] == 1
+    assert parser.parse_args(["--render.sh-degree", "2"]).__dict__["render.sh_degree"] == 2
+
+
+def test_commands_offer_only_their_groups() -> None:
+    parser = argparse.ArgumentParser()
+    add_arguments(parser, "render")
+    options = {o for action in parser._actions for o in action.option_strings}
+    assert "--render.sh-degree" in options and "--raster.backend" in options
+    assert not any(o.startswith("--prune.") for o in options)
