@@ -159,7 +159,7 @@ def test_views_around_the_bounds_without_cameras():
     assert len({tuple(np.round(v.position, 6)) for v in views}) == 7
 
 
-def test_scores_are_cached_beside_the_scene_and_recomputed_when_it_changes(
+def test_scores_are_cached_in_the_user_cache_and_recomputed_when_the_scene_changes(
     renderer, tmp_path, monkeypatch, upload
 ):
     path = tmp_path / "scene.ply"
@@ -168,7 +168,8 @@ def test_scores_are_cached_beside_the_scene_and_recomputed_when_it_changes(
     gpu_scene = upload(scene)
     settings = PruneSettings(views=3, view_width=40)
     first = score_cache.cached_scores(renderer, gpu_scene, scene, settings, 0.2)
-    assert (tmp_path / "scene.ply.scores.npz").exists()
+    assert list(tmp_path.glob("*.npz")) == []  # nothing beside the scene unasked
+    assert len(list(score_cache.user_cache_dir().glob("*.npz"))) == 1
     assert set(first) == set(PRUNING_SCORES)
 
     def no_compute(*args, **kwargs):
@@ -187,6 +188,46 @@ def test_scores_are_cached_beside_the_scene_and_recomputed_when_it_changes(
         score_cache.cached_scores(renderer, upload(moved), moved, settings, 0.2)
 
 
+def test_scores_beside_the_scene_on_request(renderer, tmp_path, upload):
+    path = tmp_path / "scene.ply"
+    save_scene(random_scene(np.random.default_rng(), 100), path)
+    scene = load_scene(path)
+    settings = PruneSettings(views=2, view_width=32, score_cache="beside")
+    score_cache.cached_scores(renderer, upload(scene), scene, settings, 0.2)
+    assert (tmp_path / "scene.ply.scores.npz").exists()
+    assert list(score_cache.user_cache_dir().glob("*.npz")) == []
+
+
+def test_concurrent_saves_of_one_cache_leave_a_whole_file(tmp_path):
+    """Processes saving the same cache at once (they used to share one temporary name)."""
+    import multiprocessing
+
+    target = tmp_path / "scores.npz"
+    context = multiprocessing.get_context("spawn")
+    start = context.Barrier(6)
+    workers = [
+        context.Process(target=_save_after_barrier, args=(target, seed, start)) for seed in range(6)
+    ]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(60)
+        assert worker.exitcode == 0
+    keys = {f"key {seed}" for seed in range(6)}
+    with np.load(target) as data:  # one whole file from one of the writers
+        assert str(data["key"]) in keys
+        seed = int(str(data["key"]).split()[1])
+        np.testing.assert_array_equal(data["opacity"], np.full(50_000, seed, np.float32))
+    assert [p.name for p in tmp_path.iterdir()] == ["scores.npz"]  # no temporaries left
+
+
+def _save_after_barrier(target, seed, barrier) -> None:
+    scores = {name: np.full(50_000, seed, np.float32) for name in PRUNING_SCORES}
+    barrier.wait()
+    for _ in range(5):
+        score_cache.save_scores([target], f"key {seed}", scores)
+
+
 def test_read_only_folders_get_the_user_cache(renderer, tmp_path, upload):
     folder = tmp_path / "ro"
     folder.mkdir()
@@ -195,9 +236,8 @@ def test_read_only_folders_get_the_user_cache(renderer, tmp_path, upload):
     try:
         scene = load_scene(folder / "s.ply")
         gpu_scene = upload(scene)
-        score_cache.cached_scores(
-            renderer, gpu_scene, scene, PruneSettings(views=2, view_width=32), 0.2
-        )
+        settings = PruneSettings(views=2, view_width=32, score_cache="beside")
+        score_cache.cached_scores(renderer, gpu_scene, scene, settings, 0.2)
         assert list(folder.iterdir()) == [folder / "s.ply"]
         assert len(list(score_cache.user_cache_dir().glob("*.npz"))) == 1
     finally:
@@ -268,9 +308,28 @@ def test_a_corrupt_cache_file_is_recomputed_and_replaced(renderer, tmp_path, upl
     (tmp_path / "scene.ply.scores.npz").write_bytes(b"not a zip file")
     scene = load_scene(path)
     gpu_scene = upload(scene)
-    scores = score_cache.cached_scores(
-        renderer, gpu_scene, scene, PruneSettings(views=2, view_width=32), 0.2
-    )
+    settings = PruneSettings(views=2, view_width=32, score_cache="beside")
+    scores = score_cache.cached_scores(renderer, gpu_scene, scene, settings, 0.2)
     assert set(scores) == set(PRUNING_SCORES)
     with np.load(tmp_path / "scene.ply.scores.npz") as data:
         assert set(data.files) == {"key", *PRUNING_SCORES}
+
+
+def test_the_viewer_measures_view_scores_only_when_something_needs_them(renderer, tmp_path, upload):
+    from viewer.app.pruning_state import PruningState
+
+    path = tmp_path / "scene.ply"
+    save_scene(random_scene(np.random.default_rng(), 100), path)
+    scene = load_scene(path)
+    state = PruningState(renderer, upload(scene), scene)
+    settings = PruneSettings(views=2, view_width=32)
+    for _ in range(3):  # a scene just opened: nothing measured, nothing written
+        assert not state.update(settings, 0.2, wanted=False)
+    assert state.job is None and "significance" not in state.scores
+    assert list(tmp_path.glob("*.npz")) == [] and not score_cache.user_cache_dir().exists()
+    state.update(settings, 0.2, wanted=True)  # pruning asked for: one view per update
+    assert state.job is not None and state.job.done == 1
+    while not state.update(settings, 0.2, wanted=False):  # a started measurement finishes
+        pass
+    assert {"significance", "efficiency"} <= set(state.scores)
+    assert len(list(score_cache.user_cache_dir().glob("*.npz"))) == 1

@@ -62,15 +62,20 @@ class _Splats:
 def default_camera(width: int = 1280, height: int = 720) -> Camera:
     """The view the built-in scene is composed for: above and in front, looking at the torus."""
     return Camera.look_at(
-        [2.0, -2.35, 1.3], [0.05, 0.0, 0.25], width=width, height=height, fov_y_degrees=42.0
+        np.array([2.0, -2.35, 1.3]),
+        np.array([0.05, 0.0, 0.25]),
+        width=width,
+        height=height,
+        fov_y_degrees=42.0,
     )
 
 
 def preview_cameras(width: int = 1280, height: int = 720) -> dict[str, Camera]:
     """A few more views of the still life, by name: from the left, from low down, from above."""
     eyes = {"left": [-2.6, -2.5, 1.1], "low": [1.0, -3.1, 0.35], "top": [0.4, -1.2, 3.6]}
+    target = np.array([0.0, 0.0, 0.3])
     return {
-        name: Camera.look_at(eye, [0.0, 0.0, 0.3], width=width, height=height, fov_y_degrees=42.0)
+        name: Camera.look_at(np.array(eye), target, width=width, height=height, fov_y_degrees=42.0)
         for name, eye in eyes.items()
     }
 
@@ -297,12 +302,12 @@ def _torus() -> _Splats:
     """A tilted iridescent ring: hue runs from violet (facing) through teal to pink (grazing)."""
     n_major, n_minor = 150, 48
     big, small = TORUS_RADII
-    u, v = np.meshgrid(
+    grid_u, grid_v = np.meshgrid(
         np.arange(n_major) * 2 * np.pi / n_major,
         (np.arange(n_minor) + 0.5) * 2 * np.pi / n_minor,
         indexing="ij",
     )
-    u, v = u.ravel(), v.ravel()
+    u, v = grid_u.ravel(), grid_v.ravel()
     e1 = _normalize(np.cross(TORUS_AXIS, [0.0, 0.0, 1.0]))
     e2 = np.cross(TORUS_AXIS, e1)
     radial = np.cos(u)[:, None] * e1 + np.sin(u)[:, None] * e2  # [n, 3]

@@ -120,7 +120,7 @@ def _key_vectors(cameras: list[Camera]) -> np.ndarray:
     q and -q are the same rotation; each is flipped to the sign nearer the previous one so the
     spline takes the short way between keyframes.
     """
-    rows = []
+    rows: list[np.ndarray] = []
     for camera in cameras:
         pose = Pose.of(camera)
         q = quaternion_from_matrix(pose.rotation)

@@ -16,17 +16,18 @@ def quaternion_from_matrix(matrix: np.ndarray) -> np.ndarray:
     largest = int(np.argmax(candidates))
     if largest == 0:
         s = 2.0 * np.sqrt(1.0 + trace)
-        q = [0.25 * s, (m[2, 1] - m[1, 2]) / s, (m[0, 2] - m[2, 0]) / s, (m[1, 0] - m[0, 1]) / s]
+        q = np.array(
+            [0.25 * s, (m[2, 1] - m[1, 2]) / s, (m[0, 2] - m[2, 0]) / s, (m[1, 0] - m[0, 1]) / s]
+        )
     else:
         i = largest - 1
         j, k = (i + 1) % 3, (i + 2) % 3
         s = 2.0 * np.sqrt(1.0 + m[i, i] - m[j, j] - m[k, k])
-        q = [0.0, 0.0, 0.0, 0.0]
+        q = np.zeros(4)
         q[0] = (m[k, j] - m[j, k]) / s
         q[1 + i] = 0.25 * s
         q[1 + j] = (m[j, i] + m[i, j]) / s
         q[1 + k] = (m[k, i] + m[i, k]) / s
-    q = np.array(q)
     q /= np.linalg.norm(q)
     return -q if q[0] < 0 else q
 

@@ -148,8 +148,12 @@ class GaussianScene:
         if off_unit.any():
             arrays[2] = arrays[2].copy()
             arrays[2][off_unit] = arrays[2][off_unit] / norms[off_unit, None]
+        means_, scales_, rotations_, opacities_ = arrays
         return cls(
-            *arrays,
+            means_,
+            scales_,
+            rotations_,
+            opacities_,
             sh,
             source=source,
             cameras=tuple(cameras),
@@ -202,7 +206,7 @@ class GaussianScene:
         """[N, 3] float32 log-scales to write: the file's own values while they still match."""
         raw = self.log_scales
         if raw is not None and np.array_equal(activate_scales(raw), self.scales):
-            return self.log_scales
+            return raw
         return np.log(self.scales.astype(np.float64)).astype(np.float32)
 
     def stored_opacity_logits(self) -> np.ndarray:

@@ -117,6 +117,12 @@ class PruneSettings:
         320, "width of those views (the height keeps their aspect)", unit="pixels",
         range=(16, 4096),
     )  # fmt: skip
+    score_cache: str = setting(
+        "user",
+        "where measured scores are cached: the user cache folder ($XDG_CACHE_HOME/splatscope), "
+        "or beside the scene file (<scene>.scores.npz) where its folder may be written",
+        choices=("user", "beside"),
+    )
 
     @property
     def active(self) -> bool:

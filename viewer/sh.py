@@ -7,7 +7,7 @@ generation) without importing either.
 
 from __future__ import annotations
 
-from typing import TypeVar
+from typing import Any
 
 C0 = 0.28209479177387814
 C1 = 0.4886025119029199
@@ -29,7 +29,7 @@ C3 = (
 )
 MAX_DEGREE = 3
 
-Array = TypeVar("Array")  # a torch tensor or a numpy array: only arithmetic is used
+Array = Any  # a torch tensor or a numpy array: only arithmetic is used
 
 
 def sh_terms(x: Array, y: Array, z: Array, degree: int) -> list[Array]:

@@ -24,6 +24,7 @@ from viewer.app.help_window import draw_help
 from viewer.app.input import InputRouter
 from viewer.app.inspection import (
     CropBox,
+    GaussianDetails,
     crop_flags,
     gaussian_details,
     scene_histograms,
@@ -41,8 +42,8 @@ from viewer.camera import Camera
 from viewer.camera_path import CameraPath
 from viewer.errors import SceneError
 from viewer.features.flags import FlagLayers
-from viewer.features.pruning import prune_flags
-from viewer.framing import default_camera, guess_up_axis
+from viewer.features.pruning import VIEW_SCORES, prune_flags
+from viewer.framing import default_camera, framing_bounds, resolve_up
 from viewer.pose import Pose
 from viewer.render.context import REQUIRED_GL
 from viewer.render.contributions import OVERDRAW_MAX
@@ -97,13 +98,22 @@ class ViewerApp:
         scene: GaussianScene,
         read_scene,
         settings: SettingsSet,
+        *,
+        camera: Camera | None = None,
+        up: str = "auto",
     ) -> None:
         """Set up GL, renderer and UI on `window` and show `scene`.
 
         Args:
             read_scene: path -> GaussianScene, for files opened or dropped later.
+            camera: the view to open `scene` at and return to on reset (default: the scene's
+                default view, viewer.framing.default_camera).
+            up: world up axis of every scene shown, a viewer.framing.UP_CHOICES value ("auto":
+                guessed per scene).
         """
         self.window = window
+        self.start_camera = camera
+        self.up_choice = up
         self.ctx = moderngl.create_context(require=REQUIRED_GL)
         self.renderer = SplatRenderer(self.ctx, settings.of(RasterSettings))
         self.target = ViewTarget(self.ctx)
@@ -119,7 +129,7 @@ class ViewerApp:
         self.path = CameraPath()
         self.play_time: float | None = None
         self.message = self.error = ""
-        self.gpu_scene: GpuScene | None = None
+        self.gpu_scene = GpuScene(self.ctx, self.renderer.device, 1)  # until the scene is up
         self._pick: tuple[str, float, float] | None = None  # ("select" or "pivot", x, y)
         self._clock = glfw.get_time()
         self._use_scene(scene)
@@ -130,14 +140,17 @@ class ViewerApp:
         """Upload `scene` (the old one is freed once it is up) and reset camera, crop box,
         statistics and histograms for it."""
         gpu_scene = GpuScene.from_scene(self.ctx, scene, self.renderer.device)
-        if self.gpu_scene is not None:
-            self.gpu_scene.release()
+        self.gpu_scene.release()
         self.gpu_scene = gpu_scene
         self.scene = scene
         width, height = self.window.framebuffer_size
-        lo, hi = scene.robust_bounds()
-        home = default_camera(scene, max(width, 1), max(height, 1))
-        self.controller = CameraController.for_scene(lo, hi, guess_up_axis(scene), home)
+        lo, hi = framing_bounds(scene)
+        home = self.start_camera or default_camera(
+            scene, max(width, 1), max(height, 1), self.up_choice
+        )
+        self.start_camera = None  # scenes opened later start at their own default view
+        up = resolve_up(scene, self.up_choice)
+        self.controller = CameraController.for_scene(lo, hi, up, home)
         self.controller.set_mode(self.settings.of(CameraOptions).mode)
         self.histograms = scene_histograms(scene)
         self.bounds = scene.bounds
@@ -145,7 +158,7 @@ class ViewerApp:
         self.crop = CropBox.around(*self.bounds)
         self.history = StatsHistory()
         self.flags = FlagLayers(scene.count)
-        self.selected = None
+        self.selected: GaussianDetails | None = None
         self.heat: HeatValues | None = None
         self._heat_of: tuple = ()  # (value name, scores version) that `heat` holds
         self.pruning = PruningState(self.renderer, gpu_scene, scene)
@@ -331,10 +344,12 @@ class ViewerApp:
         self.gpu_scene.write_flags(self.flags.compose())
 
     def _update_pruning(self) -> None:
-        """Load or measure (a view per frame, from the scene's load on) the view scores, and keep
-        the pruning flags up to date."""
+        """Load or measure (a view per frame) the view scores once something needs them (pruning
+        by a view score, or its heatmap), and keep the pruning flags up to date."""
         render, prune = self.settings.of(RenderSettings), self.settings.of(PruneSettings)
-        self.pruning.update(prune, render.near_plane)
+        shown = render.heatmap if render.mode == "heatmap" else None
+        wanted = (prune.active and prune.score in VIEW_SCORES) or shown in VIEW_SCORES
+        self.pruning.update(prune, render.near_plane, wanted)
         made_of = (prune, self.pruning.version)
         if made_of != self._pruned_by:
             self._pruned_by = made_of
@@ -570,6 +585,5 @@ class ViewerApp:
         implot.destroy_context()
         imgui.destroy_context()
         self.target.release()
-        if self.gpu_scene is not None:
-            self.gpu_scene.release()
+        self.gpu_scene.release()
         self.renderer.release()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,7 +31,13 @@ class CropBox:
     @classmethod
     def around(cls, lo: np.ndarray, hi: np.ndarray) -> CropBox:
         """A disabled box over [lo, hi]."""
-        return cls(False, tuple(float(v) for v in lo), tuple(float(v) for v in hi))
+        return cls(False, _triple(lo), _triple(hi))
+
+
+def _triple(values: Sequence[float] | np.ndarray) -> tuple[float, float, float]:
+    """Three floats."""
+    x, y, z = (float(v) for v in values)
+    return x, y, z
 
 
 def crop_flags(means: np.ndarray, box: CropBox) -> np.ndarray:

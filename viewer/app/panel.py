@@ -6,6 +6,7 @@ lays the sections out and adds buttons, which become `Action`s for the app to ca
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -146,7 +147,7 @@ class Panel:
         imgui.begin("splatscope")
         imgui.push_item_width(-150.0)
         self._scene(facts, actions)
-        extras = {
+        extras: dict[str, Callable[[Any, SceneFacts, list[Action]], None]] = {
             "camera": self._camera,
             "render": self._render,
             "raster": self._raster,
@@ -290,7 +291,7 @@ class Panel:
             _, lo[axis], hi[axis] = imgui.drag_float_range2(
                 name, lo[axis], hi[axis], span / 500.0, float(scene_lo[axis]), float(scene_hi[axis])
             )
-        edited = CropBox(enabled, tuple(lo), tuple(hi))
+        edited = CropBox(enabled, (lo[0], lo[1], lo[2]), (hi[0], hi[1], hi[2]))
         for hist in facts.histograms:
             _plot_histogram(hist)
         return edited if edited != crop else crop
@@ -324,7 +325,7 @@ def _heat_legend(low: str, high: str) -> None:
     width, height = imgui.get_content_region_avail().x, imgui.get_text_line_height()
     step = width / (len(HEAT_COLOURS) - 1)
     for i in range(len(HEAT_COLOURS) - 1):
-        left, right = (imgui.color_convert_float4_to_u32(imgui.ImVec4(*c, 1.0))
+        left, right = (imgui.color_convert_float4_to_u32(imgui.ImVec4(c[0], c[1], c[2], 1.0))
                        for c in HEAT_COLOURS[i : i + 2])  # fmt: skip
         x0 = origin.x + i * step
         draw.add_rect_filled_multi_color(

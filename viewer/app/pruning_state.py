@@ -29,8 +29,8 @@ from viewer.settings import RenderSettings
 
 
 class PruningState:
-    """Scores of one scene on one renderer; `update` once per frame (from the scene's load on:
-    the view scores are measured in the background of the first frames, or read from the cache).
+    """Scores of one scene on one renderer; `update` once per frame (the view scores are read
+    from the cache, or measured a view per frame, once something needs them).
 
     Attributes:
         scores: [N] float32 per score name known so far (the view-free ones from the start).
@@ -52,8 +52,12 @@ class PruningState:
         self.cache = ScoreCache(scene)
         self._views: tuple[int, int, float] | None = None  # what the view scores were made of
 
-    def update(self, settings: PruneSettings, near_plane: float) -> bool:
+    def update(self, settings: PruneSettings, near_plane: float, wanted: bool = True) -> bool:
         """Load the view scores from the cache, or measure one more view of them.
+
+        Args:
+            wanted: whether anything needs the view scores now (else nothing is read or measured;
+                a measurement under way goes on).
 
         Returns:
             True when new scores became known.
@@ -65,7 +69,7 @@ class PruningState:
                 self.scores.pop(name, None)
                 self._orders.pop(name, None)
             self.version += 1
-        if VIEW_SCORES[0] in self.scores:
+        if VIEW_SCORES[0] in self.scores or (self.job is None and not wanted):
             return False
         if self.job is None:
             cached = self.cache.load(settings, near_plane)

@@ -13,7 +13,7 @@ from collections.abc import Hashable
 import moderngl
 import OpenGL.GL as gl
 
-from viewer.render.accum_target import release_framebuffer
+from viewer.render.accum_target import AccumTarget
 from viewer.render.frame_inputs import FrameInputs
 from viewer.render.gpu_scene import GpuScene
 from viewer.render.renderer import SplatRenderer
@@ -22,18 +22,12 @@ from viewer.stats import FrameStats
 
 
 class ViewTarget:
-    """An RGBA8 framebuffer of the window's size holding the last splat image."""
+    """An RGBA8 image of the window's size holding the last splat frame."""
 
     def __init__(self, ctx: moderngl.Context) -> None:
         self.ctx = ctx
-        self.texture: moderngl.Texture | None = None
-        self.framebuffer: moderngl.Framebuffer | None = None
+        self.image = AccumTarget(ctx, dtype="f1")
         self._shown: Hashable | None = None  # key of what the image shows
-
-    @property
-    def size(self) -> tuple[int, int]:
-        """(width, height) in pixels; (0, 0) before the first frame."""
-        return self.texture.size if self.texture is not None else (0, 0)
 
     def render(
         self,
@@ -54,36 +48,25 @@ class ViewTarget:
         if not always and key == self._shown:
             return None
         camera = inputs.camera
-        self._ensure_size(camera.width, camera.height)
-        stats = renderer.render(scene, inputs, settings, self.framebuffer)
+        self.image.ensure_size(camera.width, camera.height)
+        stats = renderer.render(scene, inputs, settings, self.image.framebuffer)
         self._shown = key
         return stats
 
     def present(self) -> None:
         """Copy the image to the window's framebuffer, pixel for pixel from the bottom left."""
-        if self.framebuffer is None:
-            return
         error = self.ctx.error  # clears it: PyOpenGL would raise a pending error on its next call
         if error != "GL_NO_ERROR":
             warnings.warn(f"OpenGL error while rendering the splats: {error}", stacklevel=2)
-        width, height = self.size
+        width, height = self.image.size
         gl.glDisable(gl.GL_SCISSOR_TEST)  # blits are clipped by the scissor box
-        gl.glBindFramebuffer(gl.GL_READ_FRAMEBUFFER, self.framebuffer.glo)
+        gl.glBindFramebuffer(gl.GL_READ_FRAMEBUFFER, self.image.framebuffer.glo)
         gl.glBindFramebuffer(gl.GL_DRAW_FRAMEBUFFER, 0)
         gl.glBlitFramebuffer(
             0, 0, width, height, 0, 0, width, height, gl.GL_COLOR_BUFFER_BIT, gl.GL_NEAREST
         )
         gl.glBindFramebuffer(gl.GL_FRAMEBUFFER, 0)
 
-    def _ensure_size(self, width: int, height: int) -> None:
-        if self.size == (width, height):
-            return
-        self.release()
-        self.texture = self.ctx.texture((width, height), 4)
-        self.framebuffer = self.ctx.framebuffer(color_attachments=[self.texture])
-
     def release(self) -> None:
         """Free the GL objects."""
-        if self.framebuffer is not None:
-            release_framebuffer(self.ctx, self.framebuffer, self.texture)
-        self.texture = self.framebuffer = None
+        self.image.release()

@@ -8,13 +8,16 @@ drag fields. Each widget's tooltip is the setting's help and unit.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from imgui_bundle import imgui
 
 from viewer.setting_specs import SettingSpec, specs
 
-T = TypeVar("T")
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
+T = TypeVar("T", bound="DataclassInstance")
 LOG_SLIDER_RATIO = 100.0  # ranges spanning this factor or more get a logarithmic slider
 
 
@@ -41,9 +44,8 @@ def _label(spec: SettingSpec) -> str:
     return f"{spec.name.replace('_', ' ')}##{spec.name}"
 
 
-def _slider_flags(spec: SettingSpec) -> int:
+def _slider_flags(spec: SettingSpec, lo: float, hi: float) -> int:
     flags = imgui.SliderFlags_.always_clamp.value
-    lo, hi = spec.range
     if lo > 0 and hi / lo >= LOG_SLIDER_RATIO:
         flags |= imgui.SliderFlags_.logarithmic.value
     return flags
@@ -54,18 +56,21 @@ def edit_value(spec: SettingSpec, value: Any) -> tuple[bool, Any]:
     kind = widget_kind(spec)
     label = _label(spec)
     unit = f" {spec.unit}" if spec.unit else ""
+    lo, hi = spec.range or (0.0, 0.0)
+    new: Any
     if kind == "checkbox":
         changed, new = imgui.checkbox(label, bool(value))
     elif kind == "combo":
-        changed, index = imgui.combo(label, spec.choices.index(value), list(spec.choices))
-        new = spec.choices[index]
+        choices = list(spec.choices or ())
+        changed, index = imgui.combo(label, choices.index(value), choices)
+        new = choices[index]
     elif kind == "slider_int":
-        lo, hi = (int(v) for v in spec.range)
-        changed, new = imgui.slider_int(label, int(value), lo, hi, f"%d{unit}", _slider_flags(spec))
+        flags = _slider_flags(spec, lo, hi)
+        changed, new = imgui.slider_int(label, int(value), int(lo), int(hi), f"%d{unit}", flags)
     elif kind == "slider_float":
-        lo, hi = spec.range
         fmt = f"%.3g{unit}"
-        changed, new = imgui.slider_float(label, float(value), lo, hi, fmt, _slider_flags(spec))
+        flags = _slider_flags(spec, lo, hi)
+        changed, new = imgui.slider_float(label, float(value), lo, hi, fmt, flags)
     elif kind == "input_int":
         changed, new = imgui.input_int(label, int(value))
     elif kind == "input_float":
@@ -75,7 +80,6 @@ def edit_value(spec: SettingSpec, value: Any) -> tuple[bool, Any]:
         new = tuple(min(max(float(v), 0.0), 1.0) for v in rgb)
     else:
         draw = getattr(imgui, f"drag_float{len(value)}")
-        lo, hi = spec.range or (0.0, 0.0)
         changed, values = draw(label, [float(v) for v in value], 0.01, lo, hi)
         new = tuple(float(v) for v in values)
     imgui.set_item_tooltip(f"{spec.help}{f' [{spec.unit}]' if spec.unit else ''}")

@@ -8,6 +8,7 @@ from typing import Any
 
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from viewer.bench.runner import BenchResult
 
@@ -39,7 +40,7 @@ def frame_times(result: BenchResult, report: dict[str, Any], path: Path) -> None
     ax.set_xlabel("frame")
     ax.set_ylabel("frame time (ms, ctx.finish to ctx.finish)")
     ax.set_ylim(bottom=0)
-    ax.xaxis.get_major_locator().set_params(integer=True)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.legend()
     fig.savefig(path)
 

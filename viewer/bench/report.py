@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from viewer.bench.runner import BenchResult, ConfigRun, FrameRecord
+from viewer.bench.runner import BenchResult, ConfigRun, FrameRecord, WorstFrame
 from viewer.image_files import save_png
 from viewer.render.timers import CLOCK_GL_TIMER
 from viewer.settings import RenderSettings
@@ -154,11 +154,12 @@ def write_outputs(out: Path, setup: BenchSetup, result: BenchResult) -> dict[str
     """Write report.json, frames.csv and worst-frame PNG pairs into `out`; return the report."""
     out.mkdir(parents=True, exist_ok=True)
     for run in result.runs:
-        if run.worst is not None and math.isfinite(run.worst.psnr):
-            image, reference = _worst_paths(run)
+        worst = run.worst
+        if worst is not None and math.isfinite(worst.psnr):
+            image, reference = _worst_paths(run, worst)
             (out / WORST_DIR).mkdir(exist_ok=True)
-            save_png(run.worst.image, out / image)
-            save_png(run.worst.reference, out / reference)
+            save_png(worst.image, out / image)
+            save_png(worst.reference, out / reference)
     report = build_report(setup, result)
     (out / "report.json").write_text(json.dumps(report, indent=2, allow_nan=False) + "\n")
     write_frames_csv(out / "frames.csv", result)
@@ -183,8 +184,8 @@ def write_frames_csv(path: Path, result: BenchResult) -> None:
 
 def summary_table(report: dict[str, Any]) -> str:
     """A plain-text table of the configurations, one row each."""
-    header = ("config", "backend", "mean ms", "p50", "p90", "p99", "max", "FPS", "x first")
-    header += ("visible", "PSNR dB", "SSIM")
+    header: tuple[str, ...] = ("config", "backend", "mean ms", "p50", "p90", "p99", "max", "FPS")
+    header += ("x first", "visible", "PSNR dB", "SSIM")
     rows = [header]
     for c in report["configs"]:
         ms = c["frame_ms"]
@@ -224,8 +225,8 @@ def _quality_cell(summary: dict[str, Any] | None, fmt: str) -> str:
     return fmt.format(summary["mean"])
 
 
-def _worst_paths(run: ConfigRun) -> tuple[str, str]:
-    stem = f"{WORST_DIR}/{run.config.name}_frame{run.worst.frame:04d}"
+def _worst_paths(run: ConfigRun, worst: WorstFrame) -> tuple[str, str]:
+    stem = f"{WORST_DIR}/{run.config.name}_frame{worst.frame:04d}"
     return f"{stem}_render.png", f"{stem}_reference.png"
 
 
@@ -233,7 +234,7 @@ def _worst_entry(run: ConfigRun) -> dict[str, Any] | None:
     worst = run.worst
     if worst is None or not math.isfinite(worst.psnr):
         return None
-    image, reference = _worst_paths(run)
+    image, reference = _worst_paths(run, worst)
     return {
         "frame": worst.frame,
         "psnr": worst.psnr,

@@ -40,16 +40,21 @@ class FrameTimer(Protocol):
 class Renderer(Protocol):
     """What the loop needs of a renderer (SplatRenderer, or a fake in tests)."""
 
-    backend: str
-    timer: FrameTimer
+    @property
+    def backend(self) -> str:
+        """The raster backend in use."""
+        ...
+
+    @property
+    def timer(self) -> FrameTimer:
+        """The renderer's pass timer."""
+        ...
 
     def render(
-        self,
-        scene: Any,
-        inputs: FrameInputs,
-        settings: RenderSettings,
-        output: moderngl.Framebuffer,
-    ) -> FrameStats | None: ...
+        self, scene: Any, inputs: FrameInputs, settings: RenderSettings, output: Any
+    ) -> FrameStats | None:
+        """Render one frame of `scene` into `output`; stats of a (possibly earlier) frame."""
+        ...
 
 
 @dataclass
@@ -281,13 +286,13 @@ def measure(
             ConfigRun(
                 config=t.config,
                 records=t.records,
-                backend=t.renderer.backend,
-                sort=t.renderer.sort_kind,
-                clock=t.renderer.timer.clock,
-                gpu_bytes=t.renderer.gpu_bytes,
+                backend=r.backend,
+                sort=r.sort_kind,
+                clock=r.timer.clock,
+                gpu_bytes=r.gpu_bytes,
                 worst=probe.worst[i] if probe else None,
             )
-            for i, t in enumerate(targets)
+            for i, (t, r) in enumerate(zip(targets, renderers, strict=True))
         ]
         return BenchResult(runs, DeviceInfo.of(ctx), peak_rss_bytes())
     finally:

@@ -210,13 +210,13 @@ def covariances(
 
     The quaternions (w, x, y, z) are normalised first.
     """
-    q = np.asarray(quaternions, dtype=dtype)
+    q: np.ndarray = np.asarray(quaternions, dtype=dtype)
     q = q / np.sqrt(np.einsum("ij,ij->i", q, q))[:, None]
     (r00, r10, r20), (r01, r11, r21), (r02, r12, r22) = _rotation_columns(q)
     v0, v1, v2 = (np.asarray(scales, dtype=dtype) ** 2).T
     a0, a1, a2 = r00 * v0, r01 * v1, r02 * v2  # row 0 of R diag(s^2)
     b0, b1, b2 = r10 * v0, r11 * v1, r12 * v2  # row 1
-    out = np.empty((len(q), 6), dtype=dtype)
+    out: np.ndarray = np.empty((len(q), 6), dtype=dtype)
     out[:, 0] = a0 * r00 + a1 * r01 + a2 * r02
     out[:, 1] = a0 * r10 + a1 * r11 + a2 * r12
     out[:, 2] = a0 * r20 + a1 * r21 + a2 * r22

@@ -118,6 +118,7 @@ class ViewScoreJob:
             return True
         inputs = FrameInputs(self.views[self.done], flag_mask=0)
         measured = self.renderer.measure(self.gpu_scene, inputs, self.render, weights=True)
+        assert measured.weights is not None and measured.tiles is not None
         self.significance += measured.weights
         per_tile = measured.weights / np.maximum(measured.tiles, 1)
         np.maximum(self.efficiency, per_tile, out=self.efficiency)

@@ -1,9 +1,11 @@
-"""Pruning scores cached on disk beside the scene, keyed by what they were computed from.
+"""Pruning scores cached on disk, keyed by what they were computed from.
 
-The cache file is `<scene file>.scores.npz` next to the scene, or, where that folder cannot be
-written (or the scene has no file), `<user cache>/splatscope/scores/<fingerprint>.npz`. Its key
-holds a hash of the Gaussians' parameters and the score settings, so a changed scene or other
-views make it stale: it is then recomputed and rewritten.
+The cache file is `<user cache>/splatscope/scores/<fingerprint>.npz` ($XDG_CACHE_HOME, default
+~/.cache), or with `PruneSettings.score_cache == "beside"` `<scene file>.scores.npz` next to the
+scene where that folder may be written. Its key holds a hash of the Gaussians' parameters and
+the score settings, so a changed scene or other views make it stale: it is then recomputed and
+rewritten. Files are replaced atomically (`viewer.atomic_write`), so processes saving one cache
+at the same time leave one whole file, never a mix.
 """
 
 from __future__ import annotations
@@ -14,9 +16,11 @@ import stat
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from viewer.atomic_write import atomic_output
 from viewer.features.pruning import compute_scores
 from viewer.render.gpu_scene import GpuScene
 from viewer.render.renderer import SplatRenderer
@@ -59,11 +63,12 @@ def writable_dir(folder: Path) -> bool:
     return bool(mode & bits) and os.access(folder, os.W_OK)
 
 
-def cache_paths(scene: GaussianScene, fingerprint: str) -> list[Path]:
-    """Where the cache may be, in order of preference."""
+def cache_paths(scene: GaussianScene, fingerprint: str, where: str = "user") -> list[Path]:
+    """Where the cache may be, in order of preference (`where`: "user" or "beside")."""
     paths = []
     source = Path(scene.source)
-    if (source.is_file() or source.is_dir()) and writable_dir(source.parent):
+    beside = where == "beside" and (source.is_file() or source.is_dir())
+    if beside and writable_dir(source.parent):
         paths.append(source.with_name(source.name + ".scores.npz"))
     return [*paths, user_cache_dir() / f"{fingerprint}.npz"]
 
@@ -85,9 +90,10 @@ def save_scores(paths: list[Path], key: str, scores: dict[str, np.ndarray]) -> P
     for path in paths:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            partial = path.with_name(path.name + ".partial.npz")
-            np.savez(partial, key=np.array(key), **{n: scores[n] for n in PRUNING_SCORES})
-            partial.replace(path)
+            arrays: dict[str, Any] = {"key": np.array(key)}
+            arrays.update((name, scores[name]) for name in PRUNING_SCORES)
+            with atomic_output(path) as file:
+                np.savez(file, **arrays)
             return path
         except OSError:
             continue
@@ -104,16 +110,16 @@ class ScoreCache:
 
     def load(self, settings: PruneSettings, near_plane: float) -> dict[str, np.ndarray] | None:
         """Every score from a fresh cache entry, else None."""
-        return load_scores(self._paths(), self._key(settings, near_plane))
+        return load_scores(self._paths(settings), self._key(settings, near_plane))
 
     def save(
         self, settings: PruneSettings, near_plane: float, scores: dict[str, np.ndarray]
     ) -> Path | None:
         """Cache every score of `scores`; returns the file written (None: none could be)."""
-        return save_scores(self._paths(), self._key(settings, near_plane), scores)
+        return save_scores(self._paths(settings), self._key(settings, near_plane), scores)
 
-    def _paths(self) -> list[Path]:
-        return cache_paths(self.scene, self._hash())
+    def _paths(self, settings: PruneSettings) -> list[Path]:
+        return cache_paths(self.scene, self._hash(), settings.score_cache)
 
     def _key(self, settings: PruneSettings, near_plane: float) -> str:
         return cache_key(self._hash(), settings, near_plane)

@@ -35,8 +35,12 @@ def build_scene(
         opacities, opacity_logits: [N] activated opacities or their logits.
     """
     if scales is None:
+        if log_scales is None:
+            raise ValueError("give scales or log_scales")
         scales = activate_scales(log_scales)
     if opacities is None:
+        if opacity_logits is None:
+            raise ValueError("give opacities or opacity_logits")
         opacities = activate_opacities(opacity_logits)
     return GaussianScene.from_arrays(
         means,

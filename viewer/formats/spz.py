@@ -242,7 +242,7 @@ def _unzstd(path: Path, name: str, compressed: memoryview, size: int) -> np.ndar
     reader = zstandard.ZstdDecompressor(max_window_size=window).stream_reader(
         compressed, read_across_frames=True
     )
-    filled, view = 0, memoryview(out)
+    filled, view = 0, memoryview(out.data)
     try:
         with reader:
             while filled < size:

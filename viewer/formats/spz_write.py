@@ -133,7 +133,9 @@ def _v4_parts(header: SpzHeader, sections: dict[str, np.ndarray], flags: int) ->
     """The bytes of an NGSP (v4) file: header, table of contents, zstd streams."""
     compressor = zstandard.ZstdCompressor(level=ZSTD_LEVEL, threads=-1)
     streams = [
-        (compressor.compress(data), data.nbytes) for data in sections.values() if data.nbytes
+        (compressor.compress(data.tobytes()), data.nbytes)
+        for data in sections.values()
+        if data.nbytes
     ]
     yield V4_HEADER.pack(
         SPZ_MAGIC,
@@ -160,7 +162,7 @@ def _v3_parts(header: SpzHeader, sections: dict[str, np.ndarray], flags: int) ->
         )
     )
     for data in sections.values():
-        flat = memoryview(np.ascontiguousarray(data).reshape(-1))
+        flat = memoryview(np.ascontiguousarray(data).reshape(-1).data)
         for start in range(0, len(flat), _CHUNK):
             yield deflater.compress(flat[start : start + _CHUNK])
     yield deflater.flush()

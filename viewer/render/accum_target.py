@@ -20,23 +20,25 @@ def release_framebuffer(
 
 
 class AccumTarget:
-    """An RGBA float texture with its framebuffer, resized on demand."""
+    """An RGBA texture (float by default) with its framebuffer, resized on demand."""
 
     def __init__(self, ctx: moderngl.Context, dtype: str = "f4") -> None:
         self.ctx = ctx
         self.dtype = dtype
-        self.size = (0, 0)
-        self.texture: moderngl.Texture | None = None
-        self.framebuffer: moderngl.Framebuffer | None = None
+        self.size = (1, 1)
+        self.texture, self.framebuffer = self._allocate(1, 1)
+
+    def _allocate(self, width: int, height: int) -> tuple[moderngl.Texture, moderngl.Framebuffer]:
+        texture = self.ctx.texture((width, height), 4, dtype=self.dtype)
+        texture.filter = (moderngl.NEAREST, moderngl.NEAREST)
+        return texture, self.ctx.framebuffer(color_attachments=[texture])
 
     def ensure_size(self, width: int, height: int) -> None:
-        """(Re)allocate for a width x height image."""
+        """(Re)allocate for a width x height image (smaller sizes free the memory of larger)."""
         if self.size == (width, height):
             return
         self.release()
-        self.texture = self.ctx.texture((width, height), 4, dtype=self.dtype)
-        self.texture.filter = (moderngl.NEAREST, moderngl.NEAREST)
-        self.framebuffer = self.ctx.framebuffer(color_attachments=[self.texture])
+        self.texture, self.framebuffer = self._allocate(width, height)
         self.size = (width, height)
 
     @property
@@ -46,7 +48,5 @@ class AccumTarget:
 
     def release(self) -> None:
         """Free the GPU memory."""
-        if self.framebuffer is not None:
-            release_framebuffer(self.ctx, self.framebuffer, self.texture)
-        self.texture = self.framebuffer = None
+        release_framebuffer(self.ctx, self.framebuffer, self.texture)
         self.size = (0, 0)

@@ -63,13 +63,13 @@ class ContributionsPass:
         self.ctx = ctx
         self.shader = compute_shader(ctx, "contributions.comp")
         self.overdraw_shader = compute_shader(ctx, "overdraw.comp")
-        self.pixels: moderngl.Buffer | None = None  # [H * W] PIXEL_DTYPE
-        self.weights: moderngl.Buffer | None = None  # [N] uint32 fixed-point weight sums
+        self.pixels = ctx.buffer(reserve=PIXEL_DTYPE.itemsize)  # [H * W] PIXEL_DTYPE
+        self.weights = ctx.buffer(reserve=4)  # [N] uint32 fixed-point weight sums
 
     @property
     def nbytes(self) -> int:
         """GPU memory held."""
-        return sum(b.size for b in (self.pixels, self.weights) if b is not None)
+        return self.pixels.size + self.weights.size
 
     def run(
         self,
@@ -97,8 +97,7 @@ class ContributionsPass:
         tiles.pair_splats.bind_to_storage_buffer(BINDING_PAIR_SPLATS)
         tiles.ranges.bind_to_storage_buffer(BINDING_TILE_RANGES)
         self.pixels.bind_to_storage_buffer(BINDING_PIXELS)
-        if self.weights is not None:
-            self.weights.bind_to_storage_buffer(BINDING_CONTRIBUTIONS)
+        self.weights.bind_to_storage_buffer(BINDING_CONTRIBUTIONS)
         set_uniforms(
             self.shader,
             viewport=(float(width), float(height)),
@@ -135,18 +134,17 @@ class ContributionsPass:
     def release(self) -> None:
         """Free GL objects."""
         for obj in (self.shader, self.overdraw_shader, self.pixels, self.weights):
-            if obj is not None:
-                obj.release()
+            obj.release()
 
 
 def _tile_of(pixel: tuple[int, int]) -> tuple[int, int]:
     return pixel[0] // TILE_SIZE, pixel[1] // TILE_SIZE
 
 
-def _sized(ctx: moderngl.Context, buffer: moderngl.Buffer | None, size: int) -> moderngl.Buffer:
-    """`buffer` if it holds `size` bytes, else a new one (the old one freed)."""
-    if buffer is not None and buffer.size >= size:
+def _sized(ctx: moderngl.Context, buffer: moderngl.Buffer, size: int) -> moderngl.Buffer:
+    """`buffer` if it holds `size` bytes and not four times more, else a new one (the old one
+    freed: a view once huge does not keep its memory)."""
+    if size <= buffer.size < 4 * size:
         return buffer
-    if buffer is not None:
-        buffer.release()
+    buffer.release()
     return ctx.buffer(reserve=size)

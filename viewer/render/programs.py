@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import moderngl
@@ -12,7 +13,7 @@ from viewer.render.shader_source import shader_source
 
 
 def compute_shader(
-    ctx: moderngl.Context, name: str, defines: dict[str, int] | None = None
+    ctx: moderngl.Context, name: str, defines: Mapping[str, int] | None = None
 ) -> moderngl.ComputeShader:
     """Compile shaders/<name> as a compute shader, with the layout constants defined."""
     return ctx.compute_shader(shader_source(name, {**glsl_defines(), **(defines or {})}))
@@ -32,7 +33,9 @@ def set_uniforms(program: moderngl.Program | moderngl.ComputeShader, **values: A
     for name, value in values.items():
         if name not in program:
             continue
+        uniform = program[name]
+        assert isinstance(uniform, moderngl.Uniform)
         if isinstance(value, np.ndarray) and value.ndim == 2:
-            program[name].write(np.ascontiguousarray(value.T, dtype=np.float32).tobytes())
+            uniform.write(np.ascontiguousarray(value.T, dtype=np.float32).tobytes())
         else:
-            program[name].value = value
+            uniform.value = value

@@ -35,7 +35,6 @@ class QuadsRaster:
         self, frame: FrameBuffers, camera: Camera, target: AccumTarget, settings: RenderSettings
     ) -> None:
         """Draw every visible splat into `target` (cleared first)."""
-        assert target.framebuffer is not None
         set_uniforms(
             self.program,
             viewport=(float(camera.width), float(camera.height)),
@@ -46,8 +45,8 @@ class QuadsRaster:
         target.framebuffer.clear(0.0, 0.0, 0.0, 0.0)
         self.ctx.enable_only(moderngl.BLEND)
         self.ctx.blend_func = moderngl.ONE, moderngl.ONE_MINUS_SRC_ALPHA
-        self.ctx.blend_equation = moderngl.FUNC_ADD
-        self.vao.render_indirect(frame.counters, mode=moderngl.TRIANGLE_STRIP, count=1)
+        self.ctx.blend_equation = moderngl.FUNC_ADD, moderngl.FUNC_ADD
+        self.vao.render_indirect(frame.counters, moderngl.TRIANGLE_STRIP, 1)
         self.ctx.disable(moderngl.BLEND)
 
     def release(self) -> None:

@@ -26,6 +26,7 @@ from viewer.render.layout import (
 )
 from viewer.render.prefix_sum import PrefixSum
 from viewer.render.programs import compute_shader, set_uniforms
+from viewer.render.sort import KeyValueSort
 from viewer.settings import RenderSettings
 
 INITIAL_PAIRS_PER_SPLAT = 4
@@ -41,7 +42,8 @@ class TilesRaster:
 
     name = "tiles"
 
-    def __init__(self, ctx: moderngl.Context, sort: object) -> None:
+    def __init__(self, ctx: moderngl.Context, sort: KeyValueSort) -> None:
+        """A backend whose pair sort is `sort` (owned: released with the backend)."""
         self.ctx = ctx
         self.sort = sort
         self.count_shader = compute_shader(ctx, "tiles_count.comp")
@@ -49,22 +51,24 @@ class TilesRaster:
         self.ranges_shader = compute_shader(ctx, "tiles_ranges.comp")
         self.raster_shader = compute_shader(ctx, "tiles_raster.comp")
         self.prefix_sum = PrefixSum(ctx)
-        self.pair_capacity = 0
-        self.tile_counts: moderngl.Buffer | None = None  # [capacity] uint32, then pair offsets
-        self.pair_tiles: moderngl.Buffer | None = None  # [pair_capacity] uint32 tile_of_pair
-        self.pair_splats: moderngl.Buffer | None = None  # [pair_capacity] uint32 splat_of_pair
-        self.ranges: moderngl.Buffer | None = None  # [tiles] uvec2 pair_range_of_tile
-        self._splat_capacity = 0
+        self.pair_capacity = 1
+        self._splat_capacity = 1
+        self.tile_counts = ctx.buffer(reserve=4)  # [capacity] uint32, then pair offsets
+        self.pair_tiles = ctx.buffer(reserve=4)  # [pair_capacity] uint32 tile_of_pair
+        self.pair_splats = ctx.buffer(reserve=4)  # [pair_capacity] uint32 splat_of_pair
+        self.ranges = ctx.buffer(reserve=8)  # [tiles] uvec2 pair_range_of_tile
+        self.prefix_sum.ensure_capacity(1)
 
     def ensure_capacity(self, splat_capacity: int, pair_capacity: int) -> None:
         """Room for `splat_capacity` visible splats and `pair_capacity` pairs."""
         if splat_capacity > self._splat_capacity:
-            _release(self.tile_counts)
+            self.tile_counts.release()
             self.tile_counts = self.ctx.buffer(reserve=splat_capacity * 4)
             self.prefix_sum.ensure_capacity(splat_capacity)
             self._splat_capacity = splat_capacity
         if pair_capacity > self.pair_capacity:
-            _release(self.pair_tiles, self.pair_splats)
+            self.pair_tiles.release()
+            self.pair_splats.release()
             self.pair_tiles = self.ctx.buffer(reserve=pair_capacity * 4)
             self.pair_splats = self.ctx.buffer(reserve=pair_capacity * 4)
             self.sort.ensure_capacity(pair_capacity)
@@ -74,7 +78,7 @@ class TilesRaster:
     def nbytes(self) -> int:
         """GPU memory held by the backend's own buffers."""
         buffers = (self.tile_counts, self.pair_tiles, self.pair_splats, self.ranges)
-        return sum(b.size for b in buffers if b is not None)
+        return sum(b.size for b in buffers)
 
     def bin(self, frame: FrameBuffers, camera: Camera) -> None:
         """Count, scan and emit the (tile, splat) pairs; their count goes to the counters."""
@@ -105,9 +109,10 @@ class TilesRaster:
     def find_ranges(self, frame: FrameBuffers, camera: Camera) -> None:
         """Find each tile's [start, end) in the tile-sorted pairs."""
         tiles_x, tiles_y = tile_grid(camera.width, camera.height)
-        if self.ranges is None or self.ranges.size < tiles_x * tiles_y * 8:
-            _release(self.ranges)
-            self.ranges = self.ctx.buffer(reserve=tiles_x * tiles_y * 8)
+        size = tiles_x * tiles_y * 8
+        if not size <= self.ranges.size < 4 * size:  # a view once huge does not keep its memory
+            self.ranges.release()
+            self.ranges = self.ctx.buffer(reserve=size)
         self.ranges.clear()
         frame.counters.bind_to_storage_buffer(BINDING_COUNTERS)
         self.pair_tiles.bind_to_storage_buffer(BINDING_PAIR_TILES)
@@ -131,14 +136,10 @@ class TilesRaster:
         self.ctx.memory_barrier()
 
     def release(self) -> None:
-        """Free GL objects."""
-        _release(self.tile_counts, self.pair_tiles, self.pair_splats, self.ranges)
+        """Free GL objects (and the pair sort)."""
+        for buffer in (self.tile_counts, self.pair_tiles, self.pair_splats, self.ranges):
+            buffer.release()
         for shader in (self.count_shader, self.emit_shader, self.ranges_shader, self.raster_shader):
             shader.release()
         self.prefix_sum.release()
-
-
-def _release(*objects: moderngl.Buffer | None) -> None:
-    for obj in objects:
-        if obj is not None:
-            obj.release()
+        self.sort.release()

@@ -117,7 +117,6 @@ class SplatRenderer:
             self.depth_sort.release()
             self.depth_sort = make_sort(self.ctx, kind, self.frame.capacity)
             if self._tiles is not None:
-                self._tiles.sort.release()
                 self._tiles.release()
                 self._tiles = None
 
@@ -315,7 +314,6 @@ class SplatRenderer:
         """Free every GL object."""
         self.depth_sort.release()
         if self._tiles is not None:
-            self._tiles.sort.release()
             self._tiles.release()
         self.frame.release()
         self.quads.release()

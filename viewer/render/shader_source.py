@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from functools import cache
 
 from viewer.resources import shader_dir
@@ -21,7 +22,7 @@ def _expand(name: str, seen: tuple[str, ...]) -> str:
     return _INCLUDE.sub(lambda m: _expand(m.group(1), (*seen, name)), _read(name))
 
 
-def shader_source(name: str, defines: dict[str, int | float | str] | None = None) -> str:
+def shader_source(name: str, defines: Mapping[str, int | float | str] | None = None) -> str:
     """The full source of shader `name` with includes expanded and `#define`s after `#version`."""
     text = _expand(name, ())
     version, _, body = text.partition("\n")

@@ -280,7 +280,7 @@ def sort_pairs(
     buffers = [ctx.buffer(np.asarray(a, np.uint32)) for a in (keys, values, [n])]
     sorter = make_sort(ctx, backend, n)
     try:
-        sorter.sort(*buffers)
+        sorter.sort(buffers[0], buffers[1], buffers[2])
         sorted_keys, sorted_values = (np.frombuffer(b.read(4 * n), np.uint32) for b in buffers[:2])
         return sorted_keys, sorted_values
     finally:

@@ -33,7 +33,7 @@ def validate_frame(frame: FrameBuffers, tiles: TilesRaster | None, gaussians: in
     visible = int(counters[COUNTER_VISIBLE])
     _check(visible <= min(frame.capacity, gaussians), f"visible count {visible} too big")
     splats = frame.read_splats(visible)
-    for name in splats.dtype.names:
+    for name in splats.dtype.names or ():
         _check(bool(np.isfinite(splats[name]).all()), f"non-finite splat field {name}")
     _check(bool((splats["opacity"] >= 1 / 255).all()), "a visible splat is below 1/255 opacity")
     _check(bool((splats["depth"] > 0).all()), "a visible splat has non-positive depth")
