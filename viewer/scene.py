@@ -231,17 +231,3 @@ class GaussianScene:
         import torch
 
         return {name: torch.from_numpy(getattr(self, name)).to(device) for name in ARRAY_FIELDS}
-
-    @classmethod
-    def from_torch(
-        cls,
-        tensors: dict[str, torch.Tensor],
-        source: str = "<torch>",
-        cameras: Sequence[Camera] = (),
-    ) -> GaussianScene:
-        """A scene from float32 torch tensors, trusted as already activated and normalised.
-
-        Zero-copy for contiguous CPU tensors: the scene's arrays share their memory.
-        """
-        arrays = {name: tensors[name].detach().cpu().contiguous().numpy() for name in ARRAY_FIELDS}
-        return cls(**arrays, source=source, cameras=tuple(cameras))

@@ -21,6 +21,7 @@ import numpy as np
 from viewer.bench.configs import BenchConfig
 from viewer.camera import Camera
 from viewer.image_metrics import compare
+from viewer.render.accum_target import AccumTarget
 from viewer.render.context import DeviceInfo, create_headless_context
 from viewer.render.frame_inputs import FrameInputs
 from viewer.render.gpu_scene import GpuScene
@@ -187,7 +188,7 @@ class QualityProbe:
         self,
         reference: SplatRenderer,
         scene: GpuScene,
-        output: moderngl.Texture,
+        output: AccumTarget,
         configs: int,
     ) -> None:
         self.reference = reference
@@ -202,20 +203,13 @@ class QualityProbe:
 
     def measure(self, index: int, record: FrameRecord) -> None:
         """Measure configuration `index`'s frame `record`, just rendered into the output."""
-        image = read_texture(self.output)
+        image = self.output.read_rgb()
         record.psnr, record.ssim = compare(image, self._image)
         worst = self.worst[index]
         if worst is None or record.psnr < worst.psnr:
             self.worst[index] = WorstFrame(
                 record.frame, record.psnr, record.ssim, image, self._image
             )
-
-
-def read_texture(texture: moderngl.Texture) -> np.ndarray:
-    """[H, W, 3] float32 of an RGBA float texture, row 0 at the top."""
-    width, height = texture.size
-    image = np.frombuffer(texture.read(), dtype=np.float32).reshape(height, width, 4)
-    return np.ascontiguousarray(image[::-1, :, :3])
 
 
 @dataclass
@@ -256,8 +250,8 @@ def measure(
     """
     ctx = create_headless_context()
     width, height = cameras[0].width, cameras[0].height
-    texture = ctx.texture((width, height), 4, dtype="f4")
-    output = ctx.framebuffer(color_attachments=[texture])
+    output = AccumTarget(ctx)
+    output.ensure_size(width, height)
     everything: list[SplatRenderer] = []
     full = GpuScene.from_scene(ctx, scene)
     scenes = [full]
@@ -268,9 +262,10 @@ def measure(
         pruned = pruned_scenes(ctx, scene, full, configs, renderers[0])
         scenes += [s for s in pruned if s is not full]
         targets = [
-            Target(c, r, s, output) for c, r, s in zip(configs, renderers, pruned, strict=True)
+            Target(c, r, s, output.framebuffer)
+            for c, r, s in zip(configs, renderers, pruned, strict=True)
         ]
-        probe = QualityProbe(reference, full, texture, len(configs)) if reference else None
+        probe = QualityProbe(reference, full, output, len(configs)) if reference else None
         total = len(cameras) * len(targets)
 
         def after_frame(index: int, record: FrameRecord) -> None:
@@ -301,7 +296,6 @@ def measure(
         for gpu_scene in scenes:
             gpu_scene.release()
         output.release()
-        texture.release()
         ctx.release()
 
 
@@ -313,7 +307,8 @@ def pruned_scenes(
     renderer: SplatRenderer,
 ) -> list[GpuScene]:
     """The scene each config draws: `full`, or for a config that prunes, a copy on the GPU with
-    its pruning flags (scores cached, all outside any timing)."""
+    its pruning flags (scores cached, all outside any timing).
+    """
     from viewer.features.pruning import keep_mask, prune_flags
     from viewer.features.score_cache import cached_scores
 

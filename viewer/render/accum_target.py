@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import moderngl
+import numpy as np
 
 
 def release_framebuffer(
@@ -40,6 +41,12 @@ class AccumTarget:
         self.release()
         self.texture, self.framebuffer = self._allocate(width, height)
         self.size = (width, height)
+
+    def read_rgb(self) -> np.ndarray:
+        """[H, W, 3] float32 of a float target, row 0 at the top (waits for the GPU)."""
+        width, height = self.size
+        image = np.frombuffer(self.texture.read(), dtype=np.float32).reshape(height, width, 4)
+        return np.ascontiguousarray(image[::-1, :, :3])
 
     @property
     def nbytes(self) -> int:

@@ -271,9 +271,7 @@ class SplatRenderer:
         camera = inputs.camera
         self.image.ensure_size(camera.width, camera.height)
         self.render(scene, inputs, settings, self.image.framebuffer)
-        image = np.frombuffer(self.image.texture.read(), dtype=np.float32)
-        image = image.reshape(camera.height, camera.width, 4)[::-1, :, :3]
-        return np.ascontiguousarray(image)
+        return self.image.read_rgb()
 
     # -- internals -----------------------------------------------------------------------------
 

@@ -77,13 +77,3 @@ class PassTimer:
         times = {name: q.elapsed / 1e6 for name, q in queries.items()}
         self._free.extend(queries.values())
         return frame, times
-
-    def flush(self) -> tuple[int, dict[str, float]] | None:
-        """Read the newest frame's times at once (waits for the GPU); older pending ones dropped."""
-        if self.clock == CLOCK_FINISH or not self._pending:
-            return None if self.clock != CLOCK_FINISH else (self.frame, self._device_ms)
-        frame, queries = self._pending[-1]
-        for _, old in self._pending:
-            self._free.extend(old.values())
-        self._pending = []
-        return frame, {name: q.elapsed / 1e6 for name, q in queries.items()}
