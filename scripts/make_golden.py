@@ -75,7 +75,7 @@ def cases() -> dict[str, tuple[GaussianScene, Camera, RenderSettings]]:
             _scene(rng, 120, 0, 0.0, 0.02, -5.5),
             tiny,
             RenderSettings(near_plane=0.01),
-        ),  # fmt: skip
+        ),
     }
 
 
