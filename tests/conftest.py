@@ -64,3 +64,24 @@ def upload(gl_ctx):
     yield put
     for gpu_scene in scenes:
         gpu_scene.release()
+
+
+def _no_cuda_reason() -> str | None:
+    """Why the `gpu` tests cannot run here, or None when a CUDA device is present."""
+    try:
+        import torch
+    except ImportError:
+        return "torch is not installed"
+    if not torch.cuda.is_available():
+        return "needs a CUDA GPU (torch.cuda.is_available() is False); run on a GPU machine"
+    return None
+
+
+def pytest_collection_modifyitems(config, items):
+    """Skip the tests marked `gpu` with a reason where no CUDA device is."""
+    reason = _no_cuda_reason()
+    if reason is None:
+        return
+    for item in items:
+        if "gpu" in item.keywords:
+            item.add_marker(pytest.mark.skip(reason=reason))
