@@ -186,3 +186,25 @@ def test_render_command_draws_the_modes(tmp_path):
         images[mode] = np.load(out)
     assert psnr(images["colour"], images["heatmap"]) < 20
     assert psnr(images["colour"], images["overdraw"]) < 20
+
+
+def test_the_first_window_frame_of_overdraw_drops_no_pair(gl_ctx, upload):
+    """A window draws with `render` once per change: the first binned frame of a fresh renderer
+    (pair buffers at their smallest) must already be whole, as `render_image` is."""
+    from viewer.render.accum_target import AccumTarget
+
+    scene = random_scene(np.random.default_rng(5), 3000, sh_degree=0, spread=1.0)
+    camera = Camera.look_at((0, -1.2, 0), (0, 0, 0), (0, 0, 1), 160, 120, 70.0)
+    gpu_scene, settings = upload(scene), RenderSettings(mode="overdraw")
+    window = SplatRenderer(gl_ctx, RasterSettings(backend="quads", sort="cpu"), "finish+wall")
+    target = AccumTarget(gl_ctx)
+    target.ensure_size(camera.width, camera.height)
+    try:
+        stats = window.render(gpu_scene, FrameInputs(camera), settings, target.framebuffer)
+        assert stats is not None and stats.dropped == 0 and stats.pairs > 1024
+        first = target.read_rgb()
+    finally:
+        target.release()
+        window.release()
+    blended = reference_contributions(scene, camera).blended
+    assert (first.max(axis=2) > 0).mean() >= 0.99 * (blended > 0).mean()
