@@ -89,3 +89,36 @@ def test_bad_setting_value_exit_2():
     result = run_cli("render", "x.ply", "--sh-degree", "7", "--out", "x.png")
     assert result.returncode == 2
     assert "sh_degree" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_render_takes_a_keyframe_of_a_camera_path_file(tmp_path):
+    from viewer.camera import Camera
+    from viewer.camera_path import CameraPath
+
+    donut = scene_path("donut.ply")
+    first = Camera.from_dict(DONUT_CAMERA)
+    second = Camera.look_at((0.25, -0.25, 0.2), (0, 0, 0.03), (0, 0, 1), 40, 30)
+    path = tmp_path / "path.json"
+    CameraPath().appended(first, 1.0).appended(second, 1.0).save(path)
+    single = tmp_path / "second.json"
+    single.write_text(json.dumps(second.to_dict()))
+    images = []
+    for camera_args in (["--camera", str(path), "--camera-index", "1"], ["--camera", str(single)]):
+        npy = tmp_path / f"view{len(images)}.npy"
+        assert main(["render", str(donut), *camera_args, "--out-npy", str(npy)]) == 0
+        images.append(np.load(npy))
+    assert images[0].shape == (30, 40, 3) and images[0].max() > 0.2
+    np.testing.assert_allclose(images[0], images[1], atol=2e-3)  # sort ties may differ
+
+
+def test_render_frames_the_scene_with_the_up_axis_given(tmp_path):
+    from viewer.formats import load_scene
+    from viewer.framing import default_camera
+    from viewer.headless import render_scene
+
+    donut = scene_path("donut.ply")
+    npy = tmp_path / "side.npy"
+    args = ["render", str(donut), "--up", "-Y", "--width", "40", "--height", "30"]
+    assert main([*args, "--out-npy", str(npy)]) == 0
+    camera = default_camera(load_scene(donut), 40, 30, "-Y")
+    np.testing.assert_allclose(np.load(npy), render_scene(load_scene(donut), camera), atol=2e-3)

@@ -9,6 +9,78 @@ from typing import Any
 
 import numpy as np
 
+MAX_IMAGE_SIDE = 65536  # pixels: a camera's width and height are 1 to this (GL limits are lower)
+ROTATION_TOLERANCE = 1e-3  # largest |R R^T - I| entry of an accepted rotation (rounded files)
+
+
+def _pixels(name: str, value: Any) -> int:
+    """`value` as a whole number of pixels in 1..MAX_IMAGE_SIDE.
+
+    Raises:
+        ValueError: naming the field, for a fraction, a non-number or a size out of range.
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise ValueError(f"{name} must be a number of pixels, got {value!r}")
+    if not 1 <= value <= MAX_IMAGE_SIDE:  # also False for NaN
+        raise ValueError(f"{name} must be 1 to {MAX_IMAGE_SIDE} pixels, got {value:g}")
+    if value != int(value):
+        raise ValueError(f"{name} must be a whole number of pixels, got {value!r}")
+    return int(value)
+
+
+def check_camera_fields(
+    width: Any, height: Any, intrinsics: tuple[Any, Any, Any, Any], world_to_camera: Any
+) -> tuple[int, int, tuple[float, float, float, float], np.ndarray]:
+    """Validated camera fields: sizes as ints, intrinsics as floats, the pose as float64 4x4.
+
+    A usable camera has a size of 1 to MAX_IMAGE_SIDE whole pixels each way, finite positive
+    focal lengths, a finite principal point and a rigid world-to-camera transform: finite, an
+    orthonormal rotation block with determinant +1 (a proper rotation, no mirror, no scale) and
+    a last row of 0 0 0 1.
+
+    Args:
+        width, height: image size in pixels.
+        intrinsics: fx, fy, cx, cy in pixels.
+        world_to_camera: [4, 4] transform.
+
+    Raises:
+        ValueError: naming the first field that is not usable.
+    """
+    width, height = _pixels("width", width), _pixels("height", height)
+    values = []
+    for name, value in zip(("fx", "fy", "cx", "cy"), intrinsics, strict=True):
+        if isinstance(value, (str, bytes, bool)):
+            raise ValueError(f"{name} must be a number, got {value!r}")
+        try:
+            number = float(value)
+        except (TypeError, ValueError, OverflowError):
+            raise ValueError(f"{name} must be a number, got {value!r}") from None
+        if not math.isfinite(number):
+            raise ValueError(f"{name} must be finite, got {number}")
+        if name in ("fx", "fy") and number <= 0.0:
+            raise ValueError(f"focal length {name} must be positive, got {number:g}")
+        values.append(number)
+    try:
+        w2c = np.array(world_to_camera, dtype=np.float64)
+    except (TypeError, ValueError, OverflowError):
+        raise ValueError("world_to_camera must be a 4x4 matrix of numbers") from None
+    if w2c.shape != (4, 4):
+        raise ValueError(f"world_to_camera must be a 4x4 matrix, got shape {w2c.shape}")
+    if not np.isfinite(w2c).all():
+        raise ValueError("world_to_camera must hold finite numbers only")
+    if np.abs(w2c[3] - (0.0, 0.0, 0.0, 1.0)).max() > 1e-9:
+        raise ValueError(f"world_to_camera's last row must be 0 0 0 1, got {w2c[3].tolist()}")
+    rotation = w2c[:3, :3]
+    error = float(np.abs(rotation @ rotation.T - np.eye(3)).max())
+    if error > ROTATION_TOLERANCE:
+        raise ValueError(
+            f"world_to_camera's rotation block is not orthonormal (R R^T differs from I by "
+            f"{error:.3g}): a camera pose has no scale, shear or singular rotation"
+        )
+    if np.linalg.det(rotation) < 0.0:
+        raise ValueError("world_to_camera's rotation block is a mirror (determinant -1)")
+    return width, height, (values[0], values[1], values[2], values[3]), w2c
+
 
 @dataclass(frozen=True, eq=False)
 class Camera:
@@ -32,14 +104,19 @@ class Camera:
     name: str = ""
 
     def __post_init__(self) -> None:
-        w2c = np.asarray(self.world_to_camera, dtype=np.float64)
-        if w2c.shape != (4, 4) or not np.isfinite(w2c).all():
-            raise ValueError(f"world_to_camera must be a finite 4x4 matrix, got {w2c.shape}")
+        """Check and normalise the fields (see `check_camera_fields`).
+
+        Raises:
+            ValueError: naming the field, for a camera the renderer cannot use.
+        """
+        width, height, intrinsics, w2c = check_camera_fields(
+            self.width, self.height, (self.fx, self.fy, self.cx, self.cy), self.world_to_camera
+        )
+        for name, value in zip(("fx", "fy", "cx", "cy"), intrinsics, strict=True):
+            object.__setattr__(self, name, value)
+        object.__setattr__(self, "width", width)
+        object.__setattr__(self, "height", height)
         object.__setattr__(self, "world_to_camera", w2c)
-        if self.width <= 0 or self.height <= 0:
-            raise ValueError(f"camera size must be positive, got {self.width}x{self.height}")
-        if not (self.fx > 0 and self.fy > 0):
-            raise ValueError(f"focal lengths must be positive, got fx={self.fx} fy={self.fy}")
 
     @property
     def camera_to_world(self) -> np.ndarray:
@@ -53,7 +130,7 @@ class Camera:
 
     @property
     def tan_half_fov(self) -> tuple[float, float]:
-        """tan of half the horizontal and vertical field of view."""
+        """Tan of half the horizontal and vertical field of view."""
         return self.width / (2.0 * self.fx), self.height / (2.0 * self.fy)
 
     @property
@@ -118,16 +195,25 @@ class Camera:
         }
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any], name: str = "") -> Camera:
-        """Camera from {width, height, fx, fy, [cx, cy], world_to_camera}; cx, cy default to mid."""
-        width, height = int(data["width"]), int(data["height"])
+    def from_dict(cls, data: Any, name: str = "") -> Camera:
+        """Camera from {width, height, fx, fy, [cx, cy], world_to_camera}; cx, cy default to mid.
+
+        Raises:
+            ValueError: naming the missing or unusable field (see `check_camera_fields`).
+        """
+        if not isinstance(data, dict):
+            raise ValueError(f"a camera must be a JSON object, got {type(data).__name__}")
+        missing = [k for k in ("width", "height", "fx", "fy", "world_to_camera") if k not in data]
+        if missing:
+            raise ValueError(f"the camera has no {', '.join(repr(k) for k in missing)}")
+        width, height = _pixels("width", data["width"]), _pixels("height", data["height"])
         return cls(
             width,
             height,
-            float(data["fx"]),
-            float(data["fy"]),
-            float(data.get("cx", width / 2.0)),
-            float(data.get("cy", height / 2.0)),
-            np.asarray(data["world_to_camera"], dtype=np.float64),
+            data["fx"],
+            data["fy"],
+            data.get("cx", width / 2.0),
+            data.get("cy", height / 2.0),
+            data["world_to_camera"],
             name or str(data.get("name", "")),
         )

@@ -1,20 +1,86 @@
-"""The `splatscope` command: view, render, bench, info, convert.
+"""The `splatscope` command: view, render, bench, info, convert, prune.
 
-Bad input ends with one line on stderr naming the file and the problem, and exit code 2.
+Bad input (files, flags, cameras) ends with one line on stderr naming the file or flag and the
+problem, and exit code 2, with no traceback and nothing written:
+- argument errors are one line too (no usage block; `--help` shows it);
+- inputs and outputs are checked before any work: output folders and formats, an output that is
+  an input under another name (hard or symbolic link), camera files, the GL device's image size;
+- warnings raised while a command reads its inputs are held back until they are all read and
+  checked, so a command that fails on bad input prints its one error line only;
+- every file is written atomically (viewer.atomic_write): a failed write leaves the old file.
+Output cut short by its reader (`splatscope info scene.ply | head -3`) ends quietly with exit
+code 141, as a tool killed by SIGPIPE reports.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
+from typing import Any, NoReturn, TextIO
 
+from viewer.atomic_write import same_file
 from viewer.builtin_scene import load_scene_or_builtin
+from viewer.camera import MAX_IMAGE_SIDE, Camera
 from viewer.errors import EXIT_BAD_INPUT, SceneError
+from viewer.framing import UP_CHOICES
 from viewer.setting_specs import add_arguments, from_arguments
 from viewer.settings import PruneSettings, RasterSettings, RenderSettings
+
+EXIT_BROKEN_PIPE = 128 + 13  # 128 + SIGPIPE: what a tool killed by a closed pipe reports
+EXIT_INTERRUPTED = 130  # 128 + SIGINT
+WRITABLE_SCENES = ".ply, .compressed.ply, .splat, .spz"  # viewer.formats.WRITABLE_SUFFIXES
+SPZ_VERSIONS = (3, 4)  # viewer.formats.spz_write.WRITABLE_VERSIONS; 4 is the default
+DEFAULT_SIZE = (1280, 720)  # of a rendered framing when no camera gives one
+
+
+class UsageError(Exception):
+    """A bad command line; its message is the one line printed after `splatscope: error:`."""
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse that reports errors as one line (UsageError) instead of usage + exit.
+
+    Subcommand parsers made by `add_subparsers` are of this class too.
+    """
+
+    def error(self, message: str) -> NoReturn:
+        """Raise UsageError with argparse's message and where to read the usage."""
+        raise UsageError(f"{message} (see {self.prog} --help)")
+
+
+def integer_type(minimum: int, maximum: int | None = None) -> Callable[[str], int]:
+    """An argparse type: an integer in [minimum, maximum] (no upper bound when None)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"{value} is below the minimum {minimum}")
+        if maximum is not None and value > maximum:
+            raise argparse.ArgumentTypeError(f"{value} is above the maximum {maximum}")
+        return value
+
+    parse.__name__ = "integer"
+    return parse
+
+
+def _version() -> str:
+    """The installed package's version."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("splatscope")
+    except PackageNotFoundError:
+        return "(version unknown: not installed)"
+
+
+# -- the parser ----------------------------------------------------------------------------------
 
 
 def _scene_arg(parser: argparse.ArgumentParser, optional: bool = False) -> None:
@@ -26,48 +92,96 @@ def _scene_arg(parser: argparse.ArgumentParser, optional: bool = False) -> None:
     )
 
 
+def _camera_args(parser: argparse.ArgumentParser, what: str) -> None:
+    """--camera and --camera-index."""
+    parser.add_argument(
+        "--camera",
+        metavar="FILE",
+        help=f"{what}: a camera JSON {{width, height, fx, fy, [cx, cy], world_to_camera}}, an "
+        "INRIA cameras.json or a camera path file saved by the viewer",
+    )
+    parser.add_argument(
+        "--camera-index",
+        type=int,
+        metavar="N",
+        help="which camera of a cameras.json, or which keyframe of a path file (default 0)",
+    )
+
+
+def up_argument(parser: argparse.ArgumentParser) -> None:
+    """--up: the world's up axis, guessed or given."""
+    parser.add_argument(
+        "--up",
+        choices=UP_CHOICES,
+        default="auto",
+        help="world up axis of the default view: guessed from the scene's cameras or geometry "
+        "(auto, the default) or one of the six axis directions",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand."""
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog="splatscope",
         description="Real-time viewer, renderer and benchmark for 3D Gaussian Splatting scenes.",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     commands = parser.add_subparsers(dest="command")
+    pixels = integer_type(1, MAX_IMAGE_SIDE)
 
     view = commands.add_parser("view", help="open the scene in a window (the default command)")
     _scene_arg(view, optional=True)
-    view.add_argument("--width", type=int, default=1280, help="window width in pixels")
-    view.add_argument("--height", type=int, default=720, help="window height in pixels")
+    view.add_argument("--width", type=pixels, default=1280, help="window width in pixels")
+    view.add_argument("--height", type=pixels, default=720, help="window height in pixels")
     view.add_argument("--no-vsync", action="store_true", help="render as fast as possible")
+    _camera_args(view, "the view the window opens at (and returns to on R)")
+    up_argument(view)
     add_arguments(view, "view")
 
     render = commands.add_parser("render", help="render one image headless (EGL, no display)")
     _scene_arg(render, optional=True)
-    render.add_argument("--camera", help="camera JSON, or an INRIA cameras.json (--camera-index)")
-    render.add_argument("--camera-index", type=int, default=0, help="entry of a cameras.json")
-    render.add_argument("--out", help="output PNG")
-    render.add_argument("--out-npy", help="output float32 [H, W, 3] linear RGB .npy")
-    render.add_argument("--width", type=int, help="override the camera's width (keeps its FOV)")
-    render.add_argument("--height", type=int, help="override the camera's height")
+    _camera_args(render, "the view to render (default: the scene's first camera or a framing)")
+    render.add_argument("--out", metavar="FILE.png", help="output PNG")
+    render.add_argument(
+        "--out-npy", metavar="FILE.npy", help="output float32 [H, W, 3] linear RGB .npy"
+    )
+    render.add_argument(
+        "--width", type=pixels, help="image width (keeps the vertical field of view)"
+    )
+    render.add_argument("--height", type=pixels, help="image height")
+    up_argument(render)
     add_arguments(render, "render")
 
     info = commands.add_parser("info", help="print what a scene file holds")
-    _scene_arg(info)
+    _scene_arg(info, optional=True)
 
     prune = commands.add_parser(
         "prune", help="write the scene without its least important Gaussians (by a score)"
     )
     _scene_arg(prune, optional=True)
-    prune.add_argument("--out", required=True, help="file to write (.ply or .splat)")
+    prune.add_argument(
+        "--out", required=True, metavar="FILE", help=f"scene file to write ({WRITABLE_SCENES})"
+    )
     prune.add_argument(
         "--near-plane", type=float, default=RenderSettings().near_plane,
         help="near plane of the views the view scores are measured from",
     )  # fmt: skip
     add_arguments(prune, "prune")
 
-    convert = commands.add_parser("convert", help="convert between scene formats")
-    convert.add_argument("input", help="scene to read")
-    convert.add_argument("output", help="file to write (.ply or .splat)")
+    convert = commands.add_parser(
+        "convert", help=f"convert between scene formats (writes {WRITABLE_SCENES})"
+    )
+    convert.add_argument("input", help="scene to read (any readable format or an INRIA folder)")
+    convert.add_argument(
+        "output", help=f"file to write; its name picks the format ({WRITABLE_SCENES})"
+    )
+    convert.add_argument(
+        "--spz-version",
+        type=int,
+        choices=SPZ_VERSIONS,
+        default=SPZ_VERSIONS[-1],
+        help=".spz only: 4 (zstd, the default) or 3 (gzip, for older tools)",
+    )
 
     bench = commands.add_parser("bench", help="benchmark frame times along a camera path")
     _scene_arg(bench, optional=True)
@@ -77,32 +191,196 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# -- checks before any work ----------------------------------------------------------------------
+
+
+def _writable_folder(folder: Path, label: str) -> None:
+    """Raise SceneError (naming `label`) unless `folder` is an existing folder we may write in."""
+    if not folder.exists():
+        raise SceneError(label, f"no such folder {folder}")
+    if not folder.is_dir():
+        raise SceneError(label, f"{folder} is not a folder")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise SceneError(label, f"cannot write in the folder {folder} (no permission)")
+
+
+def _refuse_inputs(path: str | Path, label: str, inputs: Iterable[str | Path | None]) -> None:
+    """Raise SceneError when the output `path` is one of `inputs` (same file: links included)."""
+    for source in inputs:
+        if source is not None and same_file(path, source):
+            how = "" if Path(path).absolute() == Path(source).absolute() else " under another name"
+            raise SceneError(label, f"is the input file {source}{how}; refusing to overwrite it")
+
+
+def check_output_file(
+    path: str, flag: str, kind: str, inputs: Iterable[str | Path | None] = ()
+) -> None:
+    """Check, before any work, that `path` (given as `flag`) can be written as a `kind` file.
+
+    Args:
+        path: the output file.
+        flag: how the user gave it (`--out`, `output`), for the message.
+        kind: "scene" (a format viewer.formats.output_format knows) or a suffix (".png").
+        inputs: files the command reads; the output may not be one of them.
+
+    Raises:
+        SceneError: naming the flag and file, for an unknown format, a folder or special file
+            in its place, a missing or unwritable folder, or an output that is an input.
+    """
+    label = f"{flag} {path}"
+    target = Path(path)
+    if kind == "scene":
+        from viewer.formats import output_format
+
+        if output_format(target) is None:
+            suffix = target.suffix or "(no suffix)"
+            raise SceneError(label, f"cannot write '{suffix}' files (writable: {WRITABLE_SCENES})")
+    elif not target.name.lower().endswith(kind) or target.name.lower() == kind:
+        raise SceneError(label, f"the file name must end in {kind}")
+    real = Path(os.path.realpath(target))  # a symlink's target is what gets replaced
+    if str(path).endswith(("/", os.sep)) or real.is_dir():
+        raise SceneError(label, "is a folder, expected a file name")
+    if real.exists() and not real.is_file():
+        raise SceneError(label, "exists and is not a regular file; refusing to replace it")
+    _writable_folder(real.parent, label)
+    _refuse_inputs(target, label, inputs)
+
+
+def check_output_folder(path: str | Path, flag: str) -> None:
+    """Check, before any work, that `path` is a folder that exists or can be created.
+
+    Raises:
+        SceneError: naming the flag and folder, when it is a file, or the nearest folder that
+            exists above it cannot be written in.
+    """
+    label = f"{flag} {path}"
+    real = Path(os.path.realpath(path))
+    if real.exists():
+        if not real.is_dir():
+            raise SceneError(label, "is a file, expected a folder (several files are written)")
+        _writable_folder(real, label)
+        return
+    ancestor = real.parent
+    while not ancestor.exists() and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise SceneError(label, f"{ancestor} is a file, so the folder cannot be made")
+    _writable_folder(ancestor, label)
+
+
+def _scene_file(path: str | None) -> Path | None:
+    """The file a scene argument reads (an INRIA folder's latest point cloud), None if built in.
+
+    Raises:
+        SceneError: for a folder without a point cloud.
+    """
+    if path is None:
+        return None
+    if Path(path).is_dir():
+        from viewer.formats.inria_output import latest_point_cloud
+
+        return latest_point_cloud(Path(path))
+    return Path(path)
+
+
+def _check_camera_index(args: argparse.Namespace) -> None:
+    """--camera-index picks within --camera's file; alone it would be silently ignored."""
+    if args.camera_index is not None and not args.camera:
+        raise UsageError(
+            "--camera-index needs --camera (an INRIA cameras.json or a camera path file)"
+        )
+
+
+class _WarningLines:
+    """Warnings as 'splatscope: warning: ...' lines, held back until `release` (the command's
+    inputs are all read and checked), then printed as they come.
+    """
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self.held: list[str] | None = []
+
+    def show(self, message: Warning | str, *_: Any, **__: Any) -> None:
+        """warnings.showwarning replacement."""
+        line = f"splatscope: warning: {message}"
+        if self.held is None:
+            print(line, file=self.stream, flush=True)
+        else:
+            self.held.append(line)
+
+    def release(self) -> None:
+        """Print the held warnings; print later ones at once."""
+        held, self.held = self.held or [], None
+        for line in held:
+            print(line, file=self.stream, flush=True)
+
+
+_warning_lines: _WarningLines | None = None  # the running command's (set by `main`)
+
+
+def inputs_ready() -> None:
+    """Called by a command once its inputs are read and checked, before its work: the warnings
+    held back so far are printed (on failure before this, only the error line is).
+    """
+    if _warning_lines is not None:
+        _warning_lines.release()
+
+
+# -- the commands --------------------------------------------------------------------------------
+
+
+def _resized(camera: Camera, width: int | None, height: int | None) -> Camera:
+    """`camera` at --width/--height (a missing one keeps the aspect), or as it is."""
+    if width is None and height is None:
+        return camera
+    new_width = width or max(1, round(camera.width * height / camera.height))
+    new_height = height or max(1, round(camera.height * width / camera.width))
+    try:
+        return camera.resized(new_width, new_height)
+    except ValueError as exc:
+        raise SceneError("--width/--height", str(exc)) from None
+
+
 def _run_render(args: argparse.Namespace) -> int:
     from viewer.formats.camera_files import load_camera_file
+    from viewer.framing import default_camera
     from viewer.headless import render_scene
-    from viewer.image_files import save_png
+    from viewer.image_files import save_npy, save_png
+    from viewer.render.context import ImageSizeError
 
     if not (args.out or args.out_npy):
-        raise SceneError("<command line>", "render needs --out and/or --out-npy")
-    scene = load_scene_or_builtin(args.scene)
-    if args.camera:
-        camera = load_camera_file(args.camera, args.camera_index)
-    else:
-        from viewer.framing import default_camera
-
-        camera = default_camera(scene)
-    if args.width or args.height:
-        width = args.width or round(camera.width * args.height / camera.height)
-        height = args.height or round(camera.height * args.width / camera.width)
-        camera = camera.resized(width, height)
+        raise UsageError("render needs --out FILE.png and/or --out-npy FILE.npy")
+    _check_camera_index(args)
+    scene_file = _scene_file(args.scene)
+    inputs = (scene_file, args.camera)
+    if args.out:
+        check_output_file(args.out, "--out", ".png", inputs)
+    if args.out_npy:
+        check_output_file(args.out_npy, "--out-npy", ".npy", (*inputs, args.out))
     settings = from_arguments(args, "render")
-    image = render_scene(scene, camera, settings.of(RenderSettings), settings.of(RasterSettings))
+    render = settings.of(RenderSettings)
+    camera = load_camera_file(args.camera, args.camera_index) if args.camera else None
+    scene = load_scene_or_builtin(args.scene)
+    sized = args.width is not None or args.height is not None
+    if camera is not None:
+        camera = _resized(camera, args.width, args.height)
+    else:
+        camera = default_camera(scene, *DEFAULT_SIZE, args.up, render.near_plane)
+        framed = args.up != "auto" or not scene.cameras
+        if sized and framed:  # frame again at the final aspect
+            size = _resized(camera, args.width, args.height)
+            camera = default_camera(scene, size.width, size.height, args.up, render.near_plane)
+        camera = _resized(camera, args.width, args.height)
+    inputs_ready()
+    try:
+        image = render_scene(scene, camera, render, settings.of(RasterSettings))
+    except ImageSizeError as exc:
+        source = "--width/--height" if sized else args.camera or scene.source
+        raise SceneError(source, str(exc)) from None
     if args.out:
         save_png(image, args.out)
     if args.out_npy:
-        import numpy as np
-
-        np.save(args.out_npy, image)
+        save_npy(image, args.out_npy)
     print(f"rendered {scene.count} Gaussians at {camera.width}x{camera.height}")
     return 0
 
@@ -110,17 +388,31 @@ def _run_render(args: argparse.Namespace) -> int:
 def _run_info(args: argparse.Namespace) -> int:
     from viewer.scene_info import describe
 
-    print(describe(load_scene_or_builtin(args.scene)))
+    scene = load_scene_or_builtin(args.scene)
+    inputs_ready()
+    print(describe(scene))
     return 0
 
 
-def _run_convert(args: argparse.Namespace) -> int:
-    from viewer.formats import load_scene, save_scene
+def _print_losses(lines: list[str], output: str) -> None:
+    """What the output format loses, as notes on stderr (not errors)."""
+    if not lines:
+        return
+    print(f"splatscope: note: {output} does not keep everything:", file=sys.stderr)
+    for line in lines:
+        print(f"splatscope: note:   - {line}", file=sys.stderr)
+    sys.stderr.flush()
 
+
+def _run_convert(args: argparse.Namespace) -> int:
+    from viewer.formats import describe_losses, load_scene, save_scene
+
+    check_output_file(args.output, "output", "scene", [_scene_file(args.input)])
     scene = load_scene(args.input)
-    if Path(args.output).resolve() == Path(args.input).resolve():
-        raise SceneError(args.output, "refusing to overwrite the input file")
-    save_scene(scene, args.output)
+    losses = describe_losses(scene, args.output, spz_version=args.spz_version)
+    inputs_ready()
+    _print_losses(losses, args.output)
+    save_scene(scene, args.output, spz_version=args.spz_version)
     print(f"wrote {scene.count} Gaussians to {args.output}")
     return 0
 
@@ -128,15 +420,24 @@ def _run_convert(args: argparse.Namespace) -> int:
 def _run_prune(args: argparse.Namespace) -> int:
     from viewer.features.pruning import keep_mask
     from viewer.features.score_cache import cached_scores
-    from viewer.formats import save_scene
+    from viewer.formats import describe_losses, save_scene
     from viewer.render.context import create_headless_context
     from viewer.render.gpu_scene import GpuScene
     from viewer.render.renderer import SplatRenderer
 
     settings = from_arguments(args, "prune").of(PruneSettings)
+    by_share = settings.threshold <= 0.0
+    if by_share and settings.keep <= 0.0:
+        raise UsageError("--keep 0 keeps no Gaussian: nothing would be written")
+    check_output_file(args.out, "--out", "scene", [_scene_file(args.scene)])
     scene = load_scene_or_builtin(args.scene)
-    if args.scene and Path(args.out).resolve() == Path(args.scene).resolve():
-        raise SceneError(args.out, "refusing to overwrite the input file")
+    if by_share and round(settings.keep * scene.count) == 0:
+        raise UsageError(
+            f"--keep {settings.keep:g} of {scene.count:,} Gaussians keeps none: nothing would be "
+            "written"
+        )
+    losses = describe_losses(scene, args.out)
+    inputs_ready()
     ctx = create_headless_context()
     renderer = SplatRenderer(ctx)
     gpu_scene = GpuScene.from_scene(ctx, scene, renderer.device)
@@ -151,6 +452,7 @@ def _run_prune(args: argparse.Namespace) -> int:
     kept = int(keep.sum())
     if kept == 0:
         raise SceneError(args.out, f"nothing left to write: no Gaussian kept by {settings.score}")
+    _print_losses(losses, args.out)
     save_scene(scene.subset(keep), args.out)
     print(
         f"kept {kept:,} of {scene.count:,} Gaussians ({100 * kept / scene.count:.1f} %) by "
@@ -168,16 +470,18 @@ def _progress_line(done: int, total: int) -> None:
 def _run_view(args: argparse.Namespace) -> int:
     from viewer.app.main import run_viewer
 
+    _check_camera_index(args)
+    inputs_ready()  # the window runs long: warnings of the scene's load show as they come
     return run_viewer(args)
 
 
 def _run_bench(args: argparse.Namespace) -> int:
     from viewer.bench.cli import run_bench
 
-    return run_bench(args)
+    return run_bench(args, inputs_ready)
 
 
-COMMANDS = {
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "view": _run_view,
     "render": _run_render,
     "info": _run_info,
@@ -187,26 +491,92 @@ COMMANDS = {
 }
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of `splatscope`; returns the exit code."""
-    argv = list(sys.argv[1:] if argv is None else argv)
-    parser = build_parser()
-    if not argv or argv[0] not in (*COMMANDS, "-h", "--help"):
+def _attach_signed_axes(argv: list[str]) -> list[str]:
+    """`--up -Y` as `--up=-Y`: argparse takes a value starting with '-' for an option."""
+    out: list[str] = []
+    for word in argv:
+        if out and out[-1] == "--up" and word in UP_CHOICES:
+            out[-1] = f"--up={word}"
+        else:
+            out.append(word)
+    return out
+
+
+def parse_arguments(argv: Sequence[str]) -> argparse.Namespace:
+    """The parsed command line; `view` is the command when none is named.
+
+    Raises:
+        UsageError: for any bad argument or setting value, as one line.
+    """
+    argv = _attach_signed_axes(list(argv))
+    if not argv or argv[0] not in (*COMMANDS, "-h", "--help", "--version"):
         argv = ["view", *argv]
+    parser = build_parser()
     try:
-        args = parser.parse_args(argv)
+        args, extra = parser.parse_known_args(argv)
+        if extra:
+            where = f"splatscope {args.command}" if args.command else "splatscope"
+            raise UsageError(f"unrecognized arguments: {' '.join(extra)} (see {where} --help)")
+        if args.command is None:
+            raise UsageError("no command given (see splatscope --help)")
+        from_arguments(args, args.command)  # settings checked across fields too
     except ValueError as exc:  # a setting's value rejected by its description
-        print(f"splatscope: error: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+        raise UsageError(str(exc)) from None
+    return args
+
+
+def _quiet_stdout() -> None:
+    """Point stdout at /dev/null, so that flushing it at exit cannot fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of `splatscope`; returns the exit code.
+
+    0: done. 2: bad input (one line on stderr). 130: interrupted. 141: the reader of stdout went
+    away (`| head`), quietly, as a tool killed by SIGPIPE would.
+    """
+    global _warning_lines
     from viewer.render.context import GLUnavailableError
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("default")
-        warnings.formatwarning = lambda message, *rest: f"splatscope: warning: {message}\n"
-        try:
-            return COMMANDS[args.command](args)
-        except (SceneError, GLUnavailableError) as exc:
-            print(f"splatscope: error: {exc}", file=sys.stderr)
-            return EXIT_BAD_INPUT
-        except KeyboardInterrupt:
-            return 130
+    lines = _WarningLines(sys.stderr)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("default")
+            warnings.showwarning = lines.show
+            _warning_lines = lines
+            try:
+                code = _run(argv)
+                lines.release()
+            except (UsageError, SceneError, GLUnavailableError) as exc:
+                print(f"splatscope: error: {exc}", file=sys.stderr)
+                return EXIT_BAD_INPUT
+            except BrokenPipeError:
+                raise
+            except OSError as exc:  # e.g. a disk filled up while writing: the old file is kept
+                where = f"{exc.filename}: " if exc.filename else ""
+                print(f"splatscope: error: {where}{exc.strerror or exc}", file=sys.stderr)
+                return EXIT_BAD_INPUT
+            except KeyboardInterrupt:
+                return EXIT_INTERRUPTED
+            finally:
+                _warning_lines = None
+        sys.stdout.flush()  # a closed pipe shows here, not at interpreter exit
+        return code
+    except BrokenPipeError:
+        _quiet_stdout()
+        return EXIT_BROKEN_PIPE
+
+
+def _run(argv: Sequence[str] | None) -> int:
+    """Parse the command line and run the command; its exit code (0 for --help, --version)."""
+    try:
+        args = parse_arguments(sys.argv[1:] if argv is None else argv)
+    except SystemExit as exc:  # --help, --version: printed, done
+        return exc.code if isinstance(exc.code, int) else 0
+    return COMMANDS[args.command](args)

@@ -6,7 +6,7 @@ import numpy as np
 
 from viewer.camera import Camera
 from viewer.features.score_cache import cached_scores
-from viewer.render.context import create_headless_context
+from viewer.render.context import ImageSizeError, create_headless_context
 from viewer.render.frame_inputs import FrameInputs
 from viewer.render.gpu_scene import GpuScene
 from viewer.render.renderer import SplatRenderer
@@ -21,9 +21,20 @@ def render_scene(
     settings: RenderSettings = RenderSettings(),
     raster: RasterSettings = RasterSettings(),
 ) -> np.ndarray:
-    """One frame of `scene` through the GPU pipeline: [H, W, 3] float32 linear RGB."""
+    """One frame of `scene` through the GPU pipeline: [H, W, 3] float32 linear RGB.
+
+    Raises:
+        ImageSizeError: when the camera's image is larger than the GL device can render
+            (checked before anything is allocated for it).
+    """
     ctx = create_headless_context()
     renderer = SplatRenderer(ctx, raster)
+    try:
+        renderer.device.check_image_size(camera.width, camera.height)
+    except ImageSizeError:
+        renderer.release()
+        ctx.release()
+        raise
     gpu_scene = GpuScene.from_scene(ctx, scene, renderer.device)
     try:
         if settings.mode == "heatmap":

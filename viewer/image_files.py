@@ -1,10 +1,12 @@
-"""Image files: float renders written as 8-bit PNGs."""
+"""Image files: float renders written as 8-bit PNGs or float .npy arrays, atomically."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import numpy as np
+
+from viewer.atomic_write import atomic_write
 
 
 def to_rgb8(image: np.ndarray) -> np.ndarray:
@@ -13,7 +15,24 @@ def to_rgb8(image: np.ndarray) -> np.ndarray:
 
 
 def save_png(image: np.ndarray, path: str | Path) -> None:
-    """Write a float [H, W, 3] image as an 8-bit PNG."""
+    """Write a float [H, W, 3] image as an 8-bit PNG, atomically (viewer.atomic_write).
+
+    The file is a PNG whatever its name; readers see the old file or the new one, whole.
+
+    Raises:
+        OSError: when the file cannot be written (the old one, if any, is kept).
+    """
     from PIL import Image
 
-    Image.fromarray(to_rgb8(image)).save(path)
+    picture = Image.fromarray(to_rgb8(image))
+    atomic_write(path, lambda file: picture.save(file, format="PNG"))
+
+
+def save_npy(image: np.ndarray, path: str | Path) -> None:
+    """Write an array as a .npy file under exactly this name, atomically.
+
+    Raises:
+        OSError: when the file cannot be written (the old one, if any, is kept).
+    """
+    array = np.ascontiguousarray(image)
+    atomic_write(path, lambda file: np.save(file, array, allow_pickle=False))

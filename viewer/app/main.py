@@ -20,14 +20,21 @@ def run_viewer(args: argparse.Namespace) -> int:
     """Open the viewer window on `args.scene` (the built-in scene when None); block until closed.
 
     Without a display: one line on stderr pointing to the headless commands, exit code 2.
+    `args.camera` (a camera file, `args.camera_index` picking in it) is read before anything
+    else and is the view the window opens at; `args.up` the world up axis ("auto": guessed).
 
     Raises:
-        SceneError: when the scene cannot be read.
+        SceneError: when the scene or the camera file cannot be read.
         GLUnavailableError: when no OpenGL 4.3 window can be opened.
     """
     from viewer.builtin_scene import load_scene_or_builtin
 
     settings = from_arguments(args, "view")
+    camera = None
+    if getattr(args, "camera", None):
+        from viewer.formats.camera_files import load_camera_file
+
+        camera = load_camera_file(args.camera, getattr(args, "camera_index", None))
     try:
         init_glfw()
     except NoDisplayError as exc:
@@ -44,7 +51,14 @@ def run_viewer(args: argparse.Namespace) -> int:
         from viewer.app.app import ViewerApp
 
         display = DisplayOptions(vsync=not args.no_vsync, redraw=args.no_vsync)
-        app = ViewerApp(window, scene, load_scene_or_builtin, settings.replaced(display))
+        app = ViewerApp(
+            window,
+            scene,
+            load_scene_or_builtin,
+            settings.replaced(display),
+            camera=camera,
+            up=getattr(args, "up", "auto"),
+        )
         app.run()
     finally:
         glfw.terminate()

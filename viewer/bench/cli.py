@@ -20,9 +20,11 @@ from viewer.bench.configs import (
     load_sweep,
     parse_config,
 )
-from viewer.bench.paths import PATH_KINDS, camera_path
+from viewer.bench.paths import PATH_KINDS, camera_path, path_file
 from viewer.builtin_scene import load_scene_or_builtin
-from viewer.errors import EXIT_BAD_INPUT
+from viewer.camera import MAX_IMAGE_SIDE
+from viewer.cli import UsageError, check_output_folder, integer_type, up_argument
+from viewer.errors import SceneError
 from viewer.render.timers import CLOCK_FINISH, CLOCK_GL_TIMER
 
 MIN_SIZE = 16  # SSIM's 11x11 window needs some room
@@ -30,17 +32,7 @@ MIN_SIZE = 16  # SSIM's 11x11 window needs some room
 
 def _count(minimum: int) -> Callable[[str], int]:
     """An argparse type: an integer of at least `minimum`."""
-
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"{value} is below the minimum {minimum}")
-        return value
-
-    return parse
+    return integer_type(minimum)
 
 
 def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
@@ -58,10 +50,10 @@ def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--warmup", type=_count(0), default=10, help="untimed frames per config first (default 10)"
     )
-    parser.add_argument(
-        "--width", type=_count(MIN_SIZE), default=1280, help="pixels (default 1280)"
-    )
-    parser.add_argument("--height", type=_count(MIN_SIZE), default=720, help="pixels (default 720)")
+    pixels = integer_type(MIN_SIZE, MAX_IMAGE_SIDE)
+    parser.add_argument("--width", type=pixels, default=1280, help="pixels (default 1280)")
+    parser.add_argument("--height", type=pixels, default=720, help="pixels (default 720)")
+    up_argument(parser)
     parser.add_argument(
         "--config",
         action="extend",
@@ -99,6 +91,7 @@ def command_line(args: argparse.Namespace) -> list[str]:
     words += ["--out", str(args.out), "--path", args.path, "--frames", str(args.frames)]
     words += ["--warmup", str(args.warmup), "--width", str(args.width)]
     words += ["--height", str(args.height), "--clock", args.clock]
+    words += ["--up", args.up] if args.up != "auto" else []
     words += [w for path in args.sweep or [] for w in ("--sweep", path)]
     words += ["--config", *args.config] if args.config else []
     return words + (["--no-quality"] if args.no_quality else [])
@@ -123,8 +116,53 @@ class Progress:
         self.stream.flush()
 
 
-def run_bench(args: argparse.Namespace) -> int:
-    """Run `splatscope bench`; returns the exit code (2 for bad input)."""
+def _check_device(width: int, height: int) -> None:
+    """Fail before any work when the GL device cannot render `width` x `height` images.
+
+    Raises:
+        GLUnavailableError: when no OpenGL 4.3 context can be made.
+        SceneError: naming --width/--height, for an image larger than the device's limits.
+    """
+    from viewer.render.context import DeviceInfo, ImageSizeError, create_headless_context
+
+    ctx = create_headless_context()
+    try:
+        DeviceInfo.of(ctx).check_image_size(width, height)
+    except ImageSizeError as exc:
+        raise SceneError("--width/--height", str(exc)) from None
+    finally:
+        ctx.release()
+
+
+def _missing_cameras(scene_arg: str | None) -> None:
+    """For `--path cameras` on a scene that came without cameras: raise the error of its broken
+    cameras.json, if it has one (the scene loaded without it, with a warning held back).
+    """
+    if scene_arg is None:
+        return
+    from viewer.formats import load_inria_cameras
+    from viewer.formats.inria_output import latest_point_cloud, training_cameras
+
+    path = Path(scene_arg)
+    cameras_file = training_cameras(latest_point_cloud(path) if path.is_dir() else path)
+    if cameras_file is not None:
+        load_inria_cameras(cameras_file)
+
+
+def run_bench(args: argparse.Namespace, ready: Callable[[], None] | None = None) -> int:
+    """Run `splatscope bench`; returns the exit code.
+
+    Everything the run needs is checked before the first frame: the configurations, the output
+    folder, a path file, the GL device's image size limits, the scene.
+
+    Args:
+        ready: called once the inputs are read and checked, before measuring.
+
+    Raises:
+        UsageError: for a bad --config or --sweep.
+        SceneError: for a bad scene, path file or output folder, or an image too large.
+        GLUnavailableError: when no OpenGL 4.3 context can be made.
+    """
     from viewer.bench.report import BenchSetup, summary_table, write_outputs
     from viewer.bench.runner import measure
 
@@ -132,10 +170,17 @@ def run_bench(args: argparse.Namespace) -> int:
         configs = [c for path in args.sweep or [] for c in load_sweep(path)]
         configs = check_configs(configs + [parse_config(text) for text in args.config or []])
     except ValueError as exc:
-        print(f"splatscope: error: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+        raise UsageError(str(exc)) from None
+    check_output_folder(args.out, "--out")
+    if args.path not in PATH_KINDS:
+        path_file(args.path, args.width, args.height, 1)  # a broken file fails here, not later
+    _check_device(args.width, args.height)
     scene = load_scene_or_builtin(args.scene)
-    cameras = camera_path(args.path, scene, args.width, args.height, args.frames)
+    if args.path == "cameras" and not scene.cameras:
+        _missing_cameras(args.scene)
+    cameras = camera_path(args.path, scene, args.width, args.height, args.frames, up=args.up)
+    if ready is not None:
+        ready()
     quality = not args.no_quality
     result = measure(
         scene, configs, cameras, args.warmup, args.clock, quality, Progress(sys.stderr)

@@ -23,18 +23,22 @@ SPIRAL_ELEVATION_DEGREES = (60.0, 5.0)  # from, to
 SPIRAL_DISTANCE_SCALE = (1.4, 0.8)  # from, to; times the framing distance
 
 
-def orbit(scene: GaussianScene, width: int, height: int, frames: int) -> list[Camera]:
+def orbit(
+    scene: GaussianScene, width: int, height: int, frames: int, up: str = "auto"
+) -> list[Camera]:
     """One turn around the scene at the default framing's distance and elevation."""
-    ring = Ring.framing(scene, width, height)
+    ring = Ring.framing(scene, width, height, up)
     return [
         ring.camera(2.0 * math.pi * i / frames, ring.elevation, 1.0, width, height, f"orbit {i}")
         for i in range(frames)
     ]
 
 
-def spiral(scene: GaussianScene, width: int, height: int, frames: int) -> list[Camera]:
+def spiral(
+    scene: GaussianScene, width: int, height: int, frames: int, up: str = "auto"
+) -> list[Camera]:
     """SPIRAL_TURNS turns descending from high and far to low and close, looking at the centre."""
-    ring = Ring.framing(scene, width, height)
+    ring = Ring.framing(scene, width, height, up)
     cameras = []
     for i in range(frames):
         t = i / max(frames - 1, 1)
@@ -77,9 +81,11 @@ def path_file(path: str | Path, width: int, height: int, frames: int) -> list[Ca
 
 
 def camera_path(
-    kind: str, scene: GaussianScene, width: int, height: int, frames: int
+    kind: str, scene: GaussianScene, width: int, height: int, frames: int, up: str = "auto"
 ) -> list[Camera]:
     """The path named `kind` (one of PATH_KINDS) or read from the file `kind`.
+
+    `up` (viewer.framing.UP_CHOICES) is the world up of the orbit and the spiral.
 
     Raises:
         ValueError: when `frames` is not positive.
@@ -87,7 +93,8 @@ def camera_path(
     """
     if frames < 1:
         raise ValueError(f"a camera path needs at least one frame, got {frames}")
-    makers = {"orbit": orbit, "spiral": spiral, "cameras": scene_cameras}
-    if kind in makers:
-        return makers[kind](scene, width, height, frames)
+    if kind in ("orbit", "spiral"):
+        return (orbit if kind == "orbit" else spiral)(scene, width, height, frames, up)
+    if kind == "cameras":
+        return scene_cameras(scene, width, height, frames)
     return path_file(kind, width, height, frames)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import Any
 
 import moderngl
 
@@ -22,7 +23,8 @@ def create_headless_context() -> moderngl.Context:
     """
     os.environ.setdefault("EGL_PLATFORM", "surfaceless")
     try:
-        return moderngl.create_standalone_context(backend="egl", require=REQUIRED_GL)
+        settings: dict[str, Any] = {"backend": "egl", "require": REQUIRED_GL}
+        return moderngl.create_standalone_context(**settings)
     except Exception as exc:  # moderngl raises plain Exception for every EGL failure
         raise GLUnavailableError(
             f"cannot create an OpenGL {REQUIRED_GL // 100}.{REQUIRED_GL % 100 // 10} context "
@@ -30,15 +32,50 @@ def create_headless_context() -> moderngl.Context:
         ) from None
 
 
+class ImageSizeError(ValueError):
+    """An image larger than the GL device can render into (see DeviceInfo.check_image_size)."""
+
+
 @dataclass(frozen=True)
 class DeviceInfo:
-    """What the pipeline needs to know about the GL device."""
+    """What the pipeline needs to know about the GL device.
+
+    Attributes:
+        max_texture_size: GL_MAX_TEXTURE_SIZE, the widest and tallest texture (0: unknown).
+        max_viewport: GL_MAX_VIEWPORT_DIMS, the largest viewport ((0, 0): unknown).
+    """
 
     renderer: str
     vendor: str
     version: str
     max_ssbo_bytes: int
     max_workgroups_x: int
+    max_texture_size: int = 0
+    max_viewport: tuple[int, int] = (0, 0)
+
+    @property
+    def max_image_size(self) -> tuple[int, int] | None:
+        """Largest (width, height) an image rendered here may have; None when unknown."""
+        if not self.max_texture_size or not all(self.max_viewport):
+            return None
+        side = self.max_texture_size
+        return min(side, self.max_viewport[0]), min(side, self.max_viewport[1])
+
+    def check_image_size(self, width: int, height: int) -> None:
+        """Raise ImageSizeError when a `width` x `height` image exceeds the device's limits.
+
+        The renderer's targets are textures attached to framebuffers and drawn through a
+        viewport, so both GL_MAX_TEXTURE_SIZE and GL_MAX_VIEWPORT_DIMS bound them; checking first
+        turns a failed allocation (a traceback, or a crash in the driver) into one message.
+        """
+        limit = self.max_image_size
+        if limit is not None and (width > limit[0] or height > limit[1]):
+            raise ImageSizeError(
+                f"{width}x{height} pixels is larger than this GL device renders "
+                f"(at most {limit[0]}x{limit[1]}: GL_MAX_TEXTURE_SIZE {self.max_texture_size}, "
+                f"GL_MAX_VIEWPORT_DIMS {self.max_viewport[0]}x{self.max_viewport[1]} on "
+                f"{self.renderer})"
+            )
 
     @property
     def is_software(self) -> bool:
@@ -62,4 +99,9 @@ class DeviceInfo:
             version=str(info["GL_VERSION"]),
             max_ssbo_bytes=int(info["GL_MAX_SHADER_STORAGE_BLOCK_SIZE"]),
             max_workgroups_x=int(info["GL_MAX_COMPUTE_WORK_GROUP_COUNT"][0]),
+            max_texture_size=int(info["GL_MAX_TEXTURE_SIZE"]),
+            max_viewport=(
+                int(info["GL_MAX_VIEWPORT_DIMS"][0]),
+                int(info["GL_MAX_VIEWPORT_DIMS"][1]),
+            ),
         )

@@ -1,0 +1,423 @@
+"""The command line's promise under hostile input: one line on stderr naming the file or flag and
+the problem, exit code 2, no traceback, nothing written, nothing lost, and checks before work."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.conftest import random_scene
+from viewer.cli import main
+from viewer.errors import EXIT_BAD_INPUT
+from viewer.scene import GaussianScene
+
+GOOD_CAMERA = {
+    "width": 48,
+    "height": 36,
+    "fx": 24.0,
+    "fy": 24.0,
+    "cx": 24.0,
+    "cy": 18.0,
+    "world_to_camera": [[1, 0, 0, 0], [0, -1, 0, 0], [0, 0, -1, 3.0], [0, 0, 0, 1]],
+}
+
+
+def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    """The command in its own process, as a user runs it."""
+    return subprocess.run(
+        [sys.executable, "-m", "viewer", *args],
+        capture_output=True, text=True, timeout=300, cwd=cwd,
+        env={**os.environ, "EGL_PLATFORM": "surfaceless"},
+    )  # fmt: skip
+
+
+def assert_one_error_line(code: int, err: str, *fragments: str) -> str:
+    """Exit code 2 and exactly one 'splatscope: error:' line holding every fragment."""
+    lines = err.strip().splitlines()
+    assert code == EXIT_BAD_INPUT, err
+    assert len(lines) == 1, err
+    assert lines[0].startswith("splatscope: error: "), err
+    assert "usage:" not in err and "Traceback" not in err
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+    return lines[0]
+
+
+def fails(capsys: pytest.CaptureFixture, *args: str, fragments: tuple[str, ...] = ()) -> str:
+    """main(args) in this process: one error line with `fragments`, nothing on stdout."""
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    assert out == ""
+    return assert_one_error_line(code, err, *fragments)
+
+
+@pytest.fixture
+def small_scene(tmp_path) -> Path:
+    """A 300-Gaussian SH-3 scene as an INRIA .ply."""
+    from viewer.formats import save_scene
+
+    path = tmp_path / "small.ply"
+    save_scene(random_scene(np.random.default_rng(0), 300, sh_degree=3), path)
+    return path
+
+
+def write_json(path: Path, data) -> Path:
+    path.write_text(json.dumps(data))
+    return path
+
+
+# -- 1. one line means one line ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "args, fragments",
+    [
+        (["render", "--width", "-5", "--out", "x.png"], ("argument --width", "-5")),
+        (["render", "--width", "0", "--out", "x.png"], ("argument --width", "minimum 1")),
+        (["render", "--height", "0", "--out", "x.png"], ("argument --height",)),
+        (["render", "--width", "70000", "--out", "x.png"], ("--width", "maximum 65536")),
+        (["render", "--width", "wide", "--out", "x.png"], ("--width", "'wide'")),
+        (["bench", "--width", "0", "--out", "b"], ("argument --width", "minimum 16")),
+        (["view", "--height", "0"], ("argument --height",)),
+        (["render", "--sh-degree", "9", "--out", "x.png"], ("sh_degree", "[0, 3]")),
+        (["view", "--keep", "2"], ("keep",)),
+        (["render", "--bogus", "--out", "x.png"], ("--bogus", "splatscope render --help")),
+        (["--bogus"], ("--bogus",)),
+        (["render", "--up", "+W", "--out", "x.png"], ("--up", "+W")),
+        (["convert", "a.ply", "b.spz", "--spz-version", "2"], ("--spz-version",)),
+        (["convert", "a.ply"], ("output",)),
+        (["render", "--camera-index", "1", "--out", "x.png"], ("--camera-index needs --camera",)),
+        (["view", "--camera-index", "1"], ("--camera-index needs --camera",)),
+        (["render"], ("--out",)),
+        (["prune", "--keep", "0", "--out", "p.ply"], ("--keep 0",)),
+        (["prune", "--out"], ("--out",)),
+        (["info", "a.ply", "b.ply"], ("b.ply",)),
+    ],
+)
+def test_argument_errors_are_one_line(capsys, tmp_path, monkeypatch, args, fragments):
+    monkeypatch.chdir(tmp_path)
+    fails(capsys, *args, fragments=fragments)
+    assert not any(tmp_path.iterdir())
+
+
+def test_an_argument_error_is_one_line_from_the_shell_too():
+    result = run_cli("render", "--width", "-5", "--out", "x.png")
+    assert_one_error_line(result.returncode, result.stderr, "--width")
+
+
+def test_version_and_help(capsys):
+    from importlib.metadata import version
+
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out.strip() == f"splatscope {version('splatscope')}"
+    assert main(["convert", "--help"]) == 0
+    help_text = capsys.readouterr().out
+    assert all(f in help_text for f in (".ply", ".compressed.ply", ".splat", ".spz", "--spz"))
+    assert main(["prune", "--help"]) == 0
+    assert ".compressed.ply" in capsys.readouterr().out
+
+
+def test_the_flag_help_matches_what_the_writers_write():
+    from viewer.cli import SPZ_VERSIONS, WRITABLE_SCENES
+    from viewer.formats import DEFAULT_SPZ_VERSION, WRITABLE_SUFFIXES
+    from viewer.formats.spz_write import WRITABLE_VERSIONS
+
+    assert ", ".join(WRITABLE_SUFFIXES) == WRITABLE_SCENES
+    assert SPZ_VERSIONS == WRITABLE_VERSIONS and SPZ_VERSIONS[-1] == DEFAULT_SPZ_VERSION
+
+
+def test_info_without_a_scene_describes_the_builtin_one(capsys):
+    assert main(["info"]) == 0
+    out = capsys.readouterr().out
+    assert "builtin" in out and "23,561" in out
+
+
+def test_a_closed_pipe_ends_quietly_with_141(small_scene):
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader is gone before the command writes (`| head` done)
+    try:
+        for args in (["info", str(small_scene)], ["info"], ["--help"]):
+            result = subprocess.run(
+                [sys.executable, "-m", "viewer", *args], stdout=write_end,
+                stderr=subprocess.PIPE, text=True, timeout=120,
+            )  # fmt: skip
+            assert result.stderr == ""
+            # argparse itself swallows a failed write of --help (and exits 0)
+            assert result.returncode == (0 if args == ["--help"] else 141)
+    finally:
+        os.close(write_end)
+
+
+def test_a_broken_cameras_json_gives_one_line_not_a_warning_and_an_error(tmp_path, gl_ctx):
+    folder = tmp_path / "out"
+    ply = folder / "point_cloud" / "iteration_7" / "point_cloud.ply"
+    ply.parent.mkdir(parents=True)
+    from viewer.formats import save_scene
+
+    save_scene(random_scene(np.random.default_rng(1), 50, sh_degree=0), ply)
+    cameras = folder / "cameras.json"
+    cameras.write_text('[{"id": 0, "width": 10')
+    result = run_cli(
+        "render", str(folder), "--camera", str(cameras), "--out", "x.png", cwd=tmp_path
+    )
+    assert_one_error_line(result.returncode, result.stderr, str(cameras), "not a JSON")
+    result = run_cli("bench", str(folder), "--path", "cameras", "--out", "b", cwd=tmp_path)
+    assert_one_error_line(result.returncode, result.stderr, str(cameras), "not a JSON")
+    assert not (tmp_path / "x.png").exists() and not (tmp_path / "b").exists()
+    # without --camera the scene renders, the broken file a warning (before the result)
+    result = run_cli("render", str(folder), "--out", "x.png", "--width", "32", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("splatscope: warning: ")
+
+
+def test_prune_refuses_keeping_nothing_before_scoring(capsys, small_scene, tmp_path):
+    out = tmp_path / "pruned.ply"
+    line = fails(capsys, "prune", str(small_scene), "--keep", "0.001", "--out", str(out))
+    assert "keeps none" in line and "300" in line
+    assert not out.exists()
+
+
+# -- 2. outputs checked before any work ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "args, fragments",
+    [
+        (
+            ["render", "missing.ply", "--out", "nodir/x.png"],
+            ("--out nodir/x.png", "no such folder"),
+        ),
+        (["render", "missing.ply", "--out", "x.jpg"], ("--out x.jpg", ".png")),
+        (["render", "missing.ply", "--out", "folder.png"], ("--out folder.png", "is a folder")),
+        (["render", "missing.ply", "--out", "file.txt/x.png"], ("file.txt is not a folder",)),
+        (["render", "missing.ply", "--out-npy", "nodir/x.npy"], ("--out-npy", "no such folder")),
+        (["render", "missing.ply", "--out-npy", "x.dat"], ("--out-npy x.dat", ".npy")),
+        (["render", "missing.ply", "--out", "fifo.png"], ("not a regular file",)),
+        (["bench", "missing.ply", "--out", "file.txt"], ("--out file.txt", "is a file")),
+        (["bench", "missing.ply", "--out", "file.txt/b"], ("file.txt is a file",)),
+        (["convert", "missing.ply", "out.xyz"], ("output out.xyz", "cannot write '.xyz'")),
+        (["convert", "missing.ply", "nodir/out.ply"], ("no such folder",)),
+        (["convert", "missing.ply", "folder.png/"], ("cannot write",)),
+        (["prune", "missing.ply", "--out", "out.txt"], ("--out out.txt", "writable: .ply")),
+        (
+            ["render", "missing.ply", "--camera", "missing.json", "--out", "x.png"],
+            ("missing.json",),
+        ),
+    ],
+)
+def test_outputs_and_cameras_are_checked_before_the_scene_is_read(
+    capsys, tmp_path, monkeypatch, args, fragments
+):
+    # the scene is missing: an error naming the output instead shows it was checked first
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "folder.png").mkdir()
+    (tmp_path / "file.txt").write_text("keep me")
+    if hasattr(os, "mkfifo"):
+        os.mkfifo(tmp_path / "fifo.png")
+    elif "fifo.png" in args:
+        pytest.skip("no FIFOs here")
+    before = sorted(p.name for p in tmp_path.iterdir())
+    fails(capsys, *args, fragments=fragments)
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
+    assert (tmp_path / "file.txt").read_text() == "keep me"
+
+
+def test_an_unwritable_folder_is_refused_before_work(capsys, tmp_path, monkeypatch):
+    real_access = os.access
+    monkeypatch.setattr(
+        os, "access", lambda p, mode, **kw: False if Path(p) == tmp_path else real_access(p, mode)
+    )
+    fails(capsys, "render", "missing.ply", "--out", str(tmp_path / "x.png"),
+          fragments=("cannot write in the folder",))  # fmt: skip
+    fails(capsys, "bench", "missing.ply", "--out", str(tmp_path / "b" / "c"),
+          fragments=("cannot write in the folder",))  # fmt: skip
+
+
+def test_render_writes_png_and_npy_atomically(tmp_path, monkeypatch):
+    from viewer import image_files
+
+    image = np.full((4, 6, 3), 0.5, np.float32)
+    png, npy = tmp_path / "x.png", tmp_path / "x"
+    image_files.save_png(image, png)
+    image_files.save_npy(image, npy)
+    assert npy.exists() and not (tmp_path / "x.npy").exists()  # the name given, exactly
+    np.testing.assert_array_equal(np.load(npy), image)
+    old_png, old_npy = png.read_bytes(), npy.read_bytes()
+
+    def half_written(self, file, *args, **kwargs):
+        file.write(b"\x89PNG half")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("PIL.Image.Image.save", half_written)
+    with pytest.raises(OSError):
+        image_files.save_png(image * 0, png)
+    monkeypatch.setattr(np, "save", lambda file, *a, **k: half_written(None, file))
+    with pytest.raises(OSError):
+        image_files.save_npy(image * 0, npy)
+    assert png.read_bytes() == old_png and npy.read_bytes() == old_npy
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["x", "x.png"]  # no temporary files
+
+
+def test_a_failed_write_is_one_line_and_keeps_the_old_file(capsys, tmp_path, monkeypatch):
+    out = tmp_path / "x.png"
+    out.write_bytes(b"old")
+
+    def full_disk(path, write):
+        raise OSError(28, "No space left on device", str(path))
+
+    monkeypatch.setattr("viewer.image_files.atomic_write", full_disk)
+    line = fails(capsys, "render", "--out", str(out), "--width", "16", "--height", "16")
+    assert str(out) in line and "No space left" in line
+    assert out.read_bytes() == b"old"
+
+
+# -- 3. convert and prune: never over the input, say what the format loses -----------------------
+
+
+@pytest.mark.parametrize("how", ["same path", "hard link", "symlink", "spelled differently"])
+def test_convert_refuses_writing_over_its_input(capsys, small_scene, tmp_path, how):
+    original = small_scene.read_bytes()
+    if how == "same path":
+        out = small_scene
+    elif how == "hard link":
+        out = tmp_path / "linked.ply"
+        os.link(small_scene, out)
+    elif how == "symlink":
+        out = tmp_path / "alias.ply"
+        out.symlink_to(small_scene)
+    else:
+        out = tmp_path / "." / ".." / tmp_path.name / small_scene.name
+    line = fails(capsys, "convert", str(small_scene), str(out), fragments=("is the input file",))
+    assert "refusing" in line
+    assert small_scene.read_bytes() == original
+
+
+def test_convert_refuses_the_point_cloud_of_its_training_folder(capsys, tmp_path):
+    from viewer.formats import save_scene
+
+    ply = tmp_path / "out" / "point_cloud" / "iteration_30" / "point_cloud.ply"
+    ply.parent.mkdir(parents=True)
+    save_scene(random_scene(np.random.default_rng(2), 20, sh_degree=0), ply)
+    fails(capsys, "convert", str(tmp_path / "out"), str(ply), fragments=("is the input file",))
+
+
+def test_prune_refuses_writing_over_its_input_before_scoring(capsys, small_scene, tmp_path):
+    alias = tmp_path / "alias.splat"
+    alias.symlink_to(small_scene)
+    line = fails(capsys, "prune", str(small_scene), "--keep", "0.5", "--out", str(alias))
+    assert "is the input file" in line
+
+
+def test_convert_says_what_the_format_loses_then_writes(capsys, small_scene, tmp_path):
+    out = tmp_path / "small.splat"
+    assert main(["convert", str(small_scene), str(out)]) == 0
+    captured = capsys.readouterr()
+    notes = captured.err.strip().splitlines()
+    assert len(notes) >= 3 and all(line.startswith("splatscope: note: ") for line in notes)
+    assert any("SH degree 3 -> 0" in line for line in notes)
+    assert "wrote 300 Gaussians" in captured.out and out.stat().st_size == 300 * 32
+    assert main(["convert", str(small_scene), str(tmp_path / "copy.ply")]) == 0
+    assert capsys.readouterr().err == ""  # INRIA .ply keeps everything
+
+
+@pytest.mark.parametrize("version, magic", [(None, b"NGSP"), ("4", b"NGSP"), ("3", b"\x1f\x8b")])
+def test_convert_writes_the_spz_version_asked_for(capsys, small_scene, tmp_path, version, magic):
+    out = tmp_path / "small.spz"
+    args = ["convert", str(small_scene), str(out)] + (["--spz-version", version] if version else [])
+    assert main(args) == 0
+    assert out.read_bytes()[:4].startswith(magic)
+    err = capsys.readouterr().err
+    assert ("version 3 (gzip)" in err) == (version == "3")
+
+
+# -- 4. strange cameras and scenes ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "changes, fragment",
+    [
+        ({"width": 1e30}, "width must be 1 to 65536"),  # was: stack smashing, exit 134
+        ({"world_to_camera": np.diag([1.0, 0.0, 1.0, 1.0]).tolist()}, "not orthonormal"),
+        ({"cx": float("nan")}, "cx must be finite"),  # was: a black image and exit 0
+        ({"fx": float("inf")}, "fx must be finite"),
+    ],
+)
+def test_strange_cameras_are_one_line(tmp_path, small_scene, changes, fragment):
+    camera = write_json(tmp_path / "camera.json", {**GOOD_CAMERA, **changes})
+    out = tmp_path / "x.png"
+    result = run_cli("render", str(small_scene), "--camera", str(camera), "--out", str(out))
+    assert_one_error_line(result.returncode, result.stderr, str(camera), fragment)
+    assert not out.exists()
+
+
+def test_a_path_file_with_a_singular_keyframe_is_one_line(tmp_path, small_scene):
+    singular = {**GOOD_CAMERA, "world_to_camera": np.diag([1.0, 0.0, 1.0, 1.0]).tolist()}
+    path = write_json(
+        tmp_path / "path.json",
+        {"version": 1, "keyframes": [{"time": 0, "camera": GOOD_CAMERA},
+                                     {"time": 1, "camera": singular}]},
+    )  # fmt: skip
+    result = run_cli("bench", str(small_scene), "--path", str(path), "--out", str(tmp_path / "b"))
+    assert_one_error_line(result.returncode, result.stderr, str(path), "not orthonormal")
+    assert not (tmp_path / "b").exists()
+    result = run_cli("render", str(small_scene), "--camera", str(path), "--camera-index", "1",
+                     "--out", str(tmp_path / "x.png"))  # fmt: skip
+    assert_one_error_line(result.returncode, result.stderr, str(path), "not orthonormal")
+
+
+def test_images_beyond_the_gl_limits_are_one_line(capsys, tmp_path, small_scene, gl_ctx):
+    from viewer.render.context import DeviceInfo
+
+    limit = DeviceInfo.of(gl_ctx).max_image_size
+    if limit is None or limit[0] >= 65536:
+        pytest.skip("this device renders every size a camera may have")
+    wide = limit[0] + 1
+    camera = write_json(tmp_path / "wide.json", {**GOOD_CAMERA, "width": wide, "cx": wide / 2})
+    out = tmp_path / "x.png"
+    fails(capsys, "render", str(small_scene), "--camera", str(camera), "--out", str(out),
+          fragments=(str(camera), "GL_MAX_TEXTURE_SIZE"))  # fmt: skip
+    fails(capsys, "render", str(small_scene), "--width", str(wide), "--out", str(out),
+          fragments=("--width/--height", "larger than this GL device"))  # fmt: skip
+    fails(capsys, "bench", str(small_scene), "--width", str(wide), "--out", str(tmp_path / "b"),
+          fragments=("--width/--height",))  # fmt: skip
+    assert not out.exists() and not (tmp_path / "b").exists()
+
+
+def scene_file(tmp_path: Path, name: str, means: np.ndarray, scale: float = 0.05) -> Path:
+    from viewer.formats import save_scene
+
+    n = means.shape[0]
+    scene = GaussianScene.from_arrays(
+        means, np.full((n, 3), scale), np.tile([1.0, 0, 0, 0], (n, 1)), np.full(n, 0.95),
+        np.full((n, 1, 3), 1.8),
+    )  # fmt: skip
+    path = tmp_path / name
+    save_scene(scene, path)
+    return path
+
+
+def test_a_scene_reaching_3e38_is_one_line(tmp_path):
+    rng = np.random.default_rng(3)
+    huge = scene_file(tmp_path, "huge.ply", rng.uniform(-3e38, 3e38, (64, 3)))
+    result = run_cli("render", str(huge), "--out", str(tmp_path / "x.png"))
+    assert_one_error_line(result.returncode, result.stderr, str(huge), "float32")
+    assert not (tmp_path / "x.png").exists()
+
+
+@pytest.mark.parametrize("kind", ["one Gaussian", "all at one point"])
+def test_degenerate_scenes_render_the_splat(capsys, tmp_path, gl_ctx, kind):
+    means = np.array([[2.0, 1.0, -3.0]]) if kind == "one Gaussian" else np.zeros((30, 3))
+    path = scene_file(tmp_path, "degenerate.ply", means)
+    npy = tmp_path / "x.npy"
+    assert (
+        main(["render", str(path), "--out-npy", str(npy), "--width", "48", "--height", "32"]) == 0
+    )
+    image = np.load(npy)
+    assert image.shape == (32, 48, 3) and (image.max(axis=2) > 0.3).mean() > 0.01
