@@ -209,6 +209,7 @@ print(json.dumps({"code": code, **seen}))
 """
 
 
+@pytest.mark.window
 def test_view_opens_at_the_camera_of_a_camera_file(tmp_path):
     from tests.app_driver import XServer, missing_tools
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 MAX_IMAGE_SIDE = 65536  # pixels: a camera's width and height are 1 to this (GL limits are lower)
 ROTATION_TOLERANCE = 1e-3  # largest |R R^T - I| entry of an accepted rotation (rounded files)
@@ -159,17 +160,17 @@ class Camera:
     @classmethod
     def look_at(
         cls,
-        eye: np.ndarray,
-        target: np.ndarray,
-        up: np.ndarray = (0.0, 0.0, 1.0),
+        eye: npt.ArrayLike,
+        target: npt.ArrayLike,
+        up: npt.ArrayLike = (0.0, 0.0, 1.0),
         width: int = 1280,
         height: int = 720,
         fov_y_degrees: float = 50.0,
         name: str = "",
     ) -> Camera:
         """A camera at `eye` looking at `target`, with `up` pointing up on screen."""
-        eye = np.asarray(eye, dtype=np.float64)
-        forward = np.asarray(target, dtype=np.float64) - eye
+        position = np.asarray(eye, dtype=np.float64)
+        forward = np.asarray(target, dtype=np.float64) - position
         forward /= np.linalg.norm(forward)
         right = np.cross(forward, np.asarray(up, dtype=np.float64))
         if np.linalg.norm(right) < 1e-9:  # looking along `up`: pick any perpendicular
@@ -178,7 +179,7 @@ class Camera:
         down = np.cross(forward, right)
         w2c = np.eye(4)
         w2c[:3, :3] = np.stack([right, down, forward])
-        w2c[:3, 3] = -w2c[:3, :3] @ eye
+        w2c[:3, 3] = -w2c[:3, :3] @ position
         f = height / (2.0 * math.tan(math.radians(fov_y_degrees) / 2.0))
         return cls(width, height, f, f, width / 2.0, height / 2.0, w2c, name)
 

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
 from viewer.atomic_write import same_file
+from viewer.bench.cli import add_bench_arguments, writable_folder
 from viewer.builtin_scene import load_scene_or_builtin
 from viewer.camera import MAX_IMAGE_SIDE, Camera
 from viewer.errors import EXIT_BAD_INPUT, SceneError
@@ -185,23 +186,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     bench = commands.add_parser("bench", help="benchmark frame times along a camera path")
     _scene_arg(bench, optional=True)
-    from viewer.bench.cli import add_bench_arguments
-
     add_bench_arguments(bench)
     return parser
 
 
 # -- checks before any work ----------------------------------------------------------------------
-
-
-def _writable_folder(folder: Path, label: str) -> None:
-    """Raise SceneError (naming `label`) unless `folder` is an existing folder we may write in."""
-    if not folder.exists():
-        raise SceneError(label, f"no such folder {folder}")
-    if not folder.is_dir():
-        raise SceneError(label, f"{folder} is not a folder")
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise SceneError(label, f"cannot write in the folder {folder} (no permission)")
 
 
 def _refuse_inputs(path: str | Path, label: str, inputs: Iterable[str | Path | None]) -> None:
@@ -242,30 +231,8 @@ def check_output_file(
         raise SceneError(label, "is a folder, expected a file name")
     if real.exists() and not real.is_file():
         raise SceneError(label, "exists and is not a regular file; refusing to replace it")
-    _writable_folder(real.parent, label)
+    writable_folder(real.parent, label)
     _refuse_inputs(target, label, inputs)
-
-
-def check_output_folder(path: str | Path, flag: str) -> None:
-    """Check, before any work, that `path` is a folder that exists or can be created.
-
-    Raises:
-        SceneError: naming the flag and folder, when it is a file, or the nearest folder that
-            exists above it cannot be written in.
-    """
-    label = f"{flag} {path}"
-    real = Path(os.path.realpath(path))
-    if real.exists():
-        if not real.is_dir():
-            raise SceneError(label, "is a file, expected a folder (several files are written)")
-        _writable_folder(real, label)
-        return
-    ancestor = real.parent
-    while not ancestor.exists() and ancestor != ancestor.parent:
-        ancestor = ancestor.parent
-    if not ancestor.is_dir():
-        raise SceneError(label, f"{ancestor} is a file, so the folder cannot be made")
-    _writable_folder(ancestor, label)
 
 
 def _scene_file(path: str | None) -> Path | None:
@@ -331,12 +298,14 @@ def inputs_ready() -> None:
 
 def _resized(camera: Camera, width: int | None, height: int | None) -> Camera:
     """`camera` at --width/--height (a missing one keeps the aspect), or as it is."""
-    if width is None and height is None:
-        return camera
-    new_width = width or max(1, round(camera.width * height / camera.height))
-    new_height = height or max(1, round(camera.height * width / camera.width))
+    if height is None:
+        if width is None:
+            return camera
+        height = max(1, round(camera.height * width / camera.width))
+    elif width is None:
+        width = max(1, round(camera.width * height / camera.height))
     try:
-        return camera.resized(new_width, new_height)
+        return camera.resized(width, height)
     except ValueError as exc:
         raise SceneError("--width/--height", str(exc)) from None
 
@@ -469,8 +438,14 @@ def _progress_line(done: int, total: int) -> None:
 
 def _run_view(args: argparse.Namespace) -> int:
     from viewer.app.main import run_viewer
+    from viewer.settings import UP_AXES
 
     _check_camera_index(args)
+    if args.up != "auto" and args.up not in UP_AXES:
+        raise UsageError(
+            f"--up {args.up}: the viewer's camera turns about {', '.join(UP_AXES)} only "
+            "(render and bench take any axis)"
+        )
     inputs_ready()  # the window runs long: warnings of the scene's load show as they come
     return run_viewer(args)
 

@@ -16,6 +16,7 @@ import numpy as np
 from viewer.camera import Camera
 from viewer.errors import SceneError
 from viewer.scene import GaussianScene
+from viewer.settings import RenderSettings
 
 AXES: dict[str, tuple[float, float, float]] = {
     "+X": (1.0, 0.0, 0.0),
@@ -27,7 +28,8 @@ AXES: dict[str, tuple[float, float, float]] = {
 }
 UP_CHOICES = ("auto", *AXES)  # the --up flag: guess it, or one of the six axis directions
 
-DEFAULT_NEAR_PLANE = 0.2  # RenderSettings().near_plane: framings keep the scene beyond it
+# framings keep the scene beyond the renderer's near plane (0: fitted to the scene, far inside)
+DEFAULT_NEAR_PLANE = RenderSettings().near_plane
 DEFAULT_FOV_Y_DEGREES = 50.0
 
 # Guessing the up axis of a scene without cameras (see guess_up_axis)

@@ -7,6 +7,7 @@ The measuring modules (torch, GL) are imported only when the bench runs, not whe
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -23,16 +24,61 @@ from viewer.bench.configs import (
 from viewer.bench.paths import PATH_KINDS, camera_path, path_file
 from viewer.builtin_scene import load_scene_or_builtin
 from viewer.camera import MAX_IMAGE_SIDE
-from viewer.cli import UsageError, check_output_folder, integer_type, up_argument
 from viewer.errors import SceneError
+from viewer.framing import UP_CHOICES
 from viewer.render.timers import CLOCK_FINISH, CLOCK_GL_TIMER
 
 MIN_SIZE = 16  # SSIM's 11x11 window needs some room
 
 
-def _count(minimum: int) -> Callable[[str], int]:
-    """An argparse type: an integer of at least `minimum`."""
-    return integer_type(minimum)
+def _count(minimum: int, maximum: int | None = None) -> Callable[[str], int]:
+    """An argparse type: an integer in [minimum, maximum] (no upper bound when None)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"{value} is below the minimum {minimum}")
+        if maximum is not None and value > maximum:
+            raise argparse.ArgumentTypeError(f"{value} is above the maximum {maximum}")
+        return value
+
+    parse.__name__ = "integer"
+    return parse
+
+
+def writable_folder(folder: Path, label: str) -> None:
+    """Raise SceneError (naming `label`) unless `folder` is an existing folder we may write in."""
+    if not folder.exists():
+        raise SceneError(label, f"no such folder {folder}")
+    if not folder.is_dir():
+        raise SceneError(label, f"{folder} is not a folder")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise SceneError(label, f"cannot write in the folder {folder} (no permission)")
+
+
+def check_output_folder(path: str | Path, flag: str) -> None:
+    """Check, before any work, that `path` is a folder that exists or can be created.
+
+    Raises:
+        SceneError: naming the flag and folder, when it is a file, or the nearest folder that
+            exists above it cannot be written in.
+    """
+    label = f"{flag} {path}"
+    real = Path(os.path.realpath(path))
+    if real.exists():
+        if not real.is_dir():
+            raise SceneError(label, "is a file, expected a folder (several files are written)")
+        writable_folder(real, label)
+        return
+    ancestor = real.parent
+    while not ancestor.exists() and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise SceneError(label, f"{ancestor} is a file, so the folder cannot be made")
+    writable_folder(ancestor, label)
 
 
 def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
@@ -50,10 +96,16 @@ def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--warmup", type=_count(0), default=10, help="untimed frames per config first (default 10)"
     )
-    pixels = integer_type(MIN_SIZE, MAX_IMAGE_SIDE)
+    pixels = _count(MIN_SIZE, MAX_IMAGE_SIDE)
     parser.add_argument("--width", type=pixels, default=1280, help="pixels (default 1280)")
     parser.add_argument("--height", type=pixels, default=720, help="pixels (default 720)")
-    up_argument(parser)
+    parser.add_argument(
+        "--up",
+        choices=UP_CHOICES,
+        default="auto",
+        help="world up axis of the orbit and spiral paths: guessed from the scene's cameras or "
+        "geometry (auto, the default) or one of the six axis directions",
+    )
     parser.add_argument(
         "--config",
         action="extend",
@@ -159,8 +211,8 @@ def run_bench(args: argparse.Namespace, ready: Callable[[], None] | None = None)
         ready: called once the inputs are read and checked, before measuring.
 
     Raises:
-        UsageError: for a bad --config or --sweep.
-        SceneError: for a bad scene, path file or output folder, or an image too large.
+        SceneError: for a bad --config or --sweep, scene, path file or output folder, or an
+            image too large.
         GLUnavailableError: when no OpenGL 4.3 context can be made.
     """
     from viewer.bench.report import BenchSetup, summary_table, write_outputs
@@ -168,9 +220,16 @@ def run_bench(args: argparse.Namespace, ready: Callable[[], None] | None = None)
 
     try:
         configs = [c for path in args.sweep or [] for c in load_sweep(path)]
-        configs = check_configs(configs + [parse_config(text) for text in args.config or []])
     except ValueError as exc:
-        raise UsageError(str(exc)) from None
+        raise SceneError("--sweep", str(exc)) from None
+    try:
+        configs += [parse_config(text) for text in args.config or []]
+    except ValueError as exc:
+        raise SceneError("--config", str(exc)) from None
+    try:
+        configs = check_configs(configs)
+    except ValueError as exc:
+        raise SceneError("--config/--sweep", str(exc)) from None
     check_output_folder(args.out, "--out")
     if args.path not in PATH_KINDS:
         path_file(args.path, args.width, args.height, 1)  # a broken file fails here, not later
