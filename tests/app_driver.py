@@ -156,13 +156,19 @@ class Viewer:
         return self.log.read_text()
 
     def wait_for_window(self, timeout: float = 60.0) -> tuple[int, int, int, int]:
-        """Wait until the viewer's window shows a scene; returns its (x, y, width, height)."""
+        """Wait until the viewer's window shows a scene; returns its (x, y, width, height).
+
+        The window is looked for among the mapped ones: the viewer maps it just before swapping
+        its first frame. Its title names the scene from before that, while the first frame is
+        still being drawn (seconds under load), and a window found by title alone could still be
+        blank: three equal grabs of it read as a settled, empty view.
+        """
 
         def window():
             if self.process.poll() is not None:
                 raise RuntimeError(f"the viewer exited early:\n{self.output()}")
             found = subprocess.run(
-                ["xdotool", "search", "--name", "splatscope - "],
+                ["xdotool", "search", "--onlyvisible", "--name", "splatscope - "],
                 env=self.server.env(), capture_output=True, text=True,
             )  # fmt: skip
             return found.stdout.split()[:1]

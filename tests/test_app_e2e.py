@@ -202,7 +202,12 @@ def test_crop_box_hides_gaussians_and_a_path_plays_back(server, tmp_path):
         server,
         """
         import dataclasses
+        import glfw
         from viewer.app.inspection import CropBox
+        # the app's clock, stepped below: playback moves on by the time between frames, and one
+        # frame may take longer than the whole path on a loaded machine (software GL)
+        clock = [glfw.get_time()]
+        glfw.get_time = lambda: clock[0]
         print("visible before:", app.history.latest.visible)
         box = CropBox(True, (-0.5, -0.5, -0.1), (0.5, 0.5, 0.1))
         app._apply(app.settings, box)
@@ -221,6 +226,7 @@ def test_crop_box_hides_gaussians_and_a_path_plays_back(server, tmp_path):
         app.frame()
         views = []
         while app.play_time is not None and time.monotonic() < deadline:
+            clock[0] += 0.25
             app.frame()
             views.append(app.camera().world_to_camera.copy())
         print("frames played:", len(views) > 1)

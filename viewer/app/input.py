@@ -67,7 +67,18 @@ class InputRouter:
     A drag starts only from a press outside ImGui's windows and then follows the mouse anywhere.
     A left press and release that moved less than CLICK_SLOP is also a click; two clicks within
     DOUBLE_CLICK_SECONDS and CLICK_SLOP of each other make a double click.
+
+    The app reads input with `poll`, between frames. Callbacks run when the app reads an event,
+    which after a slow frame is long after it came: the frame a click starts (a pick is a whole
+    contributions pass) can outlast DOUBLE_CLICK_SECONDS on a slow GPU, and the second click of
+    a double click would then be read too late to count. So an event that queued up while the
+    app was drawing is dated to when the app stopped reading input, the earliest it can have
+    come (GLFW gives no event times); only events read while waiting are dated as they come.
     """
+
+    _queued_since: float | None = None  # set while `poll` reads events that queued up
+    _stopped_reading = 0.0  # when the last `poll` returned
+    _events = 0  # events read, to know whether `poll` need wait for more
 
     def __init__(self, window, gui: GlfwRenderer, handler: InputHandler) -> None:
         self.window = window
@@ -79,12 +90,31 @@ class InputRouter:
         self._last_click: tuple[float, float, float] | None = None  # x, y, time
         self._held = [(shortcut.action, _key_codes(shortcut.keys)) for shortcut in HELD]
         self._pressed = {code: s.action for s in PRESSED for code in _key_codes(s.keys)}
+        self._stopped_reading = glfw.get_time()
         glfw.set_key_callback(window, self._on_key)
-        glfw.set_char_callback(window, gui.char_callback)
+        glfw.set_char_callback(window, self._on_char)
         glfw.set_cursor_pos_callback(window, self._on_cursor)
         glfw.set_mouse_button_callback(window, self._on_button)
         glfw.set_scroll_callback(window, self._on_scroll)
         glfw.set_drop_callback(window, self._on_drop)
+        # not input, but a reason to draw a frame now rather than wait on
+        glfw.set_framebuffer_size_callback(window, self._on_window_event)
+        glfw.set_window_refresh_callback(window, self._on_window_event)
+        glfw.set_window_close_callback(window, self._on_window_event)
+
+    def poll(self, wait: float = 0.0) -> None:
+        """Read the events that came since the last call; when there were none and `wait` > 0,
+        sleep until one comes, for at most `wait` seconds.
+        """
+        self._events = 0
+        self._queued_since = self._stopped_reading
+        try:
+            glfw.poll_events()
+        finally:
+            self._queued_since = None
+        if wait > 0 and not self._events:
+            glfw.wait_events_timeout(wait)
+        self._stopped_reading = glfw.get_time()
 
     def held(self) -> frozenset[str]:
         """The HELD actions whose keys are down now (none while ImGui takes the keyboard)."""
@@ -96,7 +126,15 @@ class InputRouter:
             if any(glfw.get_key(self.window, code) == glfw.PRESS for code in codes)
         )
 
+    def _on_window_event(self, window, *args) -> None:
+        self._events += 1
+
+    def _on_char(self, window, char: int) -> None:
+        self._events += 1
+        self.gui.char_callback(window, char)
+
     def _on_key(self, window, key: int, scancode: int, action: int, mods: int) -> None:
+        self._events += 1
         self.gui.keyboard_callback(window, key, scancode, action, mods)
         if action != glfw.PRESS or imgui.get_io().want_capture_keyboard:
             return
@@ -105,6 +143,7 @@ class InputRouter:
 
     def _on_cursor(self, window, x: float, y: float) -> None:
         # fed directly: the backend's own callback ignores windows without focus (e.g. under Xvfb)
+        self._events += 1
         imgui.get_io().add_mouse_pos_event(x, y)
         dx, dy = x - self._cursor[0], y - self._cursor[1]
         self._cursor = (x, y)
@@ -112,6 +151,7 @@ class InputRouter:
             self.handler.drag(self._drag_button, dx, dy)
 
     def _on_button(self, window, button: int, action: int, mods: int) -> None:
+        self._events += 1
         self.gui.mouse_button_callback(window, button, action, mods)
         name = _BUTTONS.get(button)
         if action == glfw.PRESS and name and not over_ui(*self._cursor):
@@ -126,8 +166,9 @@ class InputRouter:
 
     def _clicked(self, x: float, y: float) -> None:
         now = glfw.get_time()
+        came = now if self._queued_since is None else self._queued_since  # at the earliest
         last = self._last_click
-        if last is not None and now - last[2] < DOUBLE_CLICK_SECONDS and _near(last[:2], (x, y)):
+        if last is not None and came - last[2] < DOUBLE_CLICK_SECONDS and _near(last[:2], (x, y)):
             self._last_click = None
             self.handler.double_click(x, y)
         else:
@@ -135,11 +176,13 @@ class InputRouter:
             self.handler.click(x, y)
 
     def _on_scroll(self, window, x_offset: float, y_offset: float) -> None:
+        self._events += 1
         self.gui.scroll_callback(window, x_offset, y_offset)
         if y_offset and not over_ui(*self._cursor):
             self.handler.scroll(y_offset)
 
     def _on_drop(self, window, paths: list[str]) -> None:
+        self._events += 1
         self.handler.drop(list(paths))
 
 

@@ -1,4 +1,9 @@
-"""The GLFW window: an OpenGL 4.3 core, forward-compatible context, HiDPI sizes and vsync."""
+"""The GLFW window: an OpenGL 4.3 core, forward-compatible context, HiDPI sizes and vsync.
+
+The window appears with its first frame, not before: drawing that frame (scene upload, shader
+builds, the first sort) can take seconds, and an empty window meanwhile looks like a hang (and
+reads as "ready" to anything that waits for the window to exist, such as the window tests).
+"""
 
 from __future__ import annotations
 
@@ -55,6 +60,7 @@ class Window:
         glfw.window_hint(glfw.OPENGL_FORWARD_COMPAT, glfw.TRUE)
         glfw.window_hint(glfw.RESIZABLE, glfw.TRUE)
         glfw.window_hint(glfw.SCALE_TO_MONITOR, glfw.TRUE)
+        glfw.window_hint(glfw.VISIBLE, glfw.FALSE)  # shown by the first `swap`
         self.handle = glfw.create_window(width, height, title, None, None)
         if not self.handle:
             raise GLUnavailableError(
@@ -63,6 +69,7 @@ class Window:
             )
         glfw.make_context_current(self.handle)
         self.set_vsync(vsync)
+        self.shown = False  # until the first frame is swapped
 
     @property
     def framebuffer_size(self) -> tuple[int, int]:
@@ -103,5 +110,12 @@ class Window:
         glfw.set_window_title(self.handle, title)
 
     def swap(self) -> None:
-        """Show the frame drawn."""
+        """Show the frame drawn; the first one also shows the window.
+
+        The window is mapped before the buffers are swapped: a frame swapped onto a window that
+        is not mapped yet may be dropped (software GL on X11 copies it into the window).
+        """
+        if not self.shown:
+            glfw.show_window(self.handle)
+            self.shown = True
         glfw.swap_buffers(self.handle)
