@@ -74,7 +74,7 @@ def _target_mode(target: Path) -> int:
 
 
 def _fsync_folder(folder: Path) -> None:
-    """fsync a folder so that a rename inside it is durable (best effort: not every OS/FS can)."""
+    """Fsync a folder so that a rename inside it is durable (best effort: not every OS/FS can)."""
     try:
         fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
     except OSError:

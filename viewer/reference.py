@@ -16,7 +16,12 @@ import numpy as np
 import torch
 
 from viewer.camera import Camera
-from viewer.scene import DEGREE_FOR_SH_COEFFS, GaussianScene
+from viewer.scene import (
+    DEGREE_FOR_SH_COEFFS,
+    GaussianScene,
+    fitted_near_plane,
+    robust_bounds,
+)
 from viewer.settings import RenderSettings
 from viewer.sh import eval_sh
 
@@ -105,7 +110,7 @@ def project_gaussians(
     tan_x, tan_y = camera.tan_half_fov
     with torch.no_grad():
         tz = t[:, 2]
-        in_front = tz > settings.near_plane
+        in_front = tz > (settings.near_plane or _fitted_near_plane(params["means"]))
         safe_z = torch.where(in_front, tz, 1.0)
         keep = in_front
         if settings.guard_band > 0.0:  # opt-in centre cull; splats off the image add nothing
@@ -167,6 +172,11 @@ def project_gaussians(
         colors=colors,
         extents=extents,
     )
+
+
+def _fitted_near_plane(means: torch.Tensor) -> float:
+    """The near plane `near_plane` 0 stands for, from the centres as GaussianScene computes it."""
+    return fitted_near_plane(*robust_bounds(means.detach().to("cpu", torch.float32).numpy()))
 
 
 def _colors(sh: torch.Tensor, means: torch.Tensor, camera: Camera, sh_degree: int) -> torch.Tensor:

@@ -16,6 +16,9 @@ from viewer.errors import SceneError
 if TYPE_CHECKING:
     import torch
 
+ORIGINAL_NEAR_PLANE = 0.2  # the original 3DGS rasterizer's near plane
+NEAR_PLANE_PER_SIZE = 0.02  # fitted near plane per unit of the scene's robust diagonal
+MIN_NEAR_PLANE = 1e-9
 SH_COEFFS_FOR_DEGREE = {0: 1, 1: 4, 2: 9, 3: 16}
 DEGREE_FOR_SH_COEFFS = {k: d for d, k in SH_COEFFS_FOR_DEGREE.items()}
 ARRAY_FIELDS = ("means", "scales", "rotations", "opacities", "sh")
@@ -29,6 +32,24 @@ def activate_scales(log_scales: np.ndarray) -> np.ndarray:
 def activate_opacities(logits: np.ndarray) -> np.ndarray:
     """sigmoid, in float32: the activation every reader and writer uses."""
     return (1.0 / (1.0 + np.exp(-logits.astype(np.float64)))).astype(np.float32)
+
+
+def robust_bounds(means: np.ndarray, quantile: float = 0.01) -> tuple[np.ndarray, np.ndarray]:
+    """([3] lo, [3] hi) float32 bounds of [N, 3] centres ignoring the outer `quantile` per side."""
+    lo, hi = np.quantile(means, [quantile, 1.0 - quantile], axis=0)
+    return lo.astype(np.float32), hi.astype(np.float32)
+
+
+def fitted_near_plane(lo: np.ndarray, hi: np.ndarray) -> float:
+    """The near plane for a scene whose robust centre bounds are [lo, hi] (`near_plane` 0).
+
+    2 % of the bounds' diagonal, so that small scenes can be looked at from close by, but never
+    above the original rasterizer's 0.2, so that COLMAP-scale scenes (10 units and more) render as
+    there.
+    """
+    size = float(np.linalg.norm(np.asarray(hi, np.float64) - np.asarray(lo, np.float64)))
+    size = size if np.isfinite(size) else 0.0
+    return min(ORIGINAL_NEAR_PLANE, max(NEAR_PLANE_PER_SIZE * size, MIN_NEAR_PLANE))
 
 
 class DroppedGaussiansWarning(UserWarning):
@@ -189,10 +210,13 @@ class GaussianScene:
         """
         cache = self.__dict__.setdefault("_robust_bounds", {})  # frozen: no attribute assignment
         if quantile not in cache:
-            lo, hi = np.quantile(self.means, [quantile, 1.0 - quantile], axis=0)
-            cache[quantile] = (lo.astype(np.float32), hi.astype(np.float32))
+            cache[quantile] = robust_bounds(self.means, quantile)
         lo, hi = cache[quantile]
         return lo.copy(), hi.copy()
+
+    def fitted_near_plane(self) -> float:
+        """The near plane that `near_plane` 0 stands for with this scene (`fitted_near_plane`)."""
+        return fitted_near_plane(*self.robust_bounds())
 
     def subset(self, keep: np.ndarray) -> GaussianScene:
         """The Gaussians selected by a boolean mask or index array, same metadata."""

@@ -60,10 +60,11 @@ class RenderSettings:
         False, "Mip-Splatting opacity compensation for the 0.3 px low-pass filter"
     )
     near_plane: float = setting(
-        0.2,
-        "Gaussians with camera depth at or below this are culled",
+        0.0,
+        "Gaussians with camera depth at or below this are culled; 0: fitted to the scene, 2 % of "
+        "its robust size but never above the original 3DGS rasterizer's 0.2",
         unit="world units",
-        range=(0.001, 10.0),
+        range=(0.0, 10.0),
     )
     guard_band: float = setting(
         0.0,
@@ -99,7 +100,8 @@ PRUNING_SCORES = ("opacity", "volume", "significance", "efficiency")
 @dataclass(frozen=True)
 class PruneSettings:
     """Which Gaussians pruning hides: all but the best-scoring `keep` fraction (or those below a
-    `threshold`), by one score."""
+    `threshold`), by one score.
+    """
 
     score: str = setting(
         "significance", "importance score pruning ranks by", choices=PRUNING_SCORES
@@ -138,6 +140,8 @@ UP_AXES: dict[str, tuple[float, float, float]] = {
     "-Z": (0.0, 0.0, -1.0),
     "+Y": (0.0, 1.0, 0.0),
     "-Y": (0.0, -1.0, 0.0),
+    "+X": (1.0, 0.0, 0.0),
+    "-X": (-1.0, 0.0, 0.0),
 }
 FOV_RANGE = (10.0, 120.0)  # vertical field of view, degrees
 

@@ -138,7 +138,8 @@ class ViewerApp:
 
     def _use_scene(self, scene: GaussianScene) -> None:
         """Upload `scene` (the old one is freed once it is up) and reset camera, crop box,
-        statistics and histograms for it."""
+        statistics and histograms for it.
+        """
         gpu_scene = GpuScene.from_scene(self.ctx, scene, self.renderer.device)
         self.gpu_scene.release()
         self.gpu_scene = gpu_scene
@@ -211,6 +212,7 @@ class ViewerApp:
         now = glfw.get_time()
         dt, self._clock = now - self._clock, now
         self._finish_load()
+        self.controller.near_plane = self.gpu_scene.near_plane(self.settings.of(RenderSettings))
         self.controller.update(dt, self.input.held())
         self._advance_path(dt)
         self.gui.process_inputs()
@@ -310,7 +312,9 @@ class ViewerApp:
         mode = self.settings.of(RenderSettings).mode
         if mode == "depth":
             near, far = depth_range(
-                self.camera(), self.gpu_scene.bounds, self.settings.of(RenderSettings).near_plane
+                self.camera(),
+                self.gpu_scene.bounds,
+                self.gpu_scene.near_plane(self.settings.of(RenderSettings)),
             )
             return f"camera z {near:.3g}", f"{far:.3g}"
         if mode == "heatmap" and self.heat is not None:
@@ -345,7 +349,8 @@ class ViewerApp:
 
     def _update_pruning(self) -> None:
         """Load or measure (a view per frame) the view scores once something needs them (pruning
-        by a view score, or its heatmap), and keep the pruning flags up to date."""
+        by a view score, or its heatmap), and keep the pruning flags up to date.
+        """
         render, prune = self.settings.of(RenderSettings), self.settings.of(PruneSettings)
         shown = render.heatmap if render.mode == "heatmap" else None
         wanted = (prune.active and prune.score in VIEW_SCORES) or shown in VIEW_SCORES

@@ -100,6 +100,7 @@ class CameraController:
         self.yaw = self.pitch = self.roll = 0.0
         self.fov_y_degrees = 50.0
         self.radius = radius
+        self.near_plane = 0.0  # the frame's near plane: orbit zoom stops at twice its distance
         self.fly_speed = 0.5 * radius
         self.home: Camera | None = None
         self.bounds: tuple[np.ndarray, np.ndarray] = (-np.ones(3) * radius, np.ones(3) * radius)
@@ -306,9 +307,15 @@ class CameraController:
         self.pivot = self.pivot - (dx * rotation[:, 0] + dy * rotation[:, 1]) * per_pixel
 
     def zoom(self, steps: float) -> None:
-        """Move the eye towards the pivot (positive steps) or away from it."""
+        """Move the eye towards the pivot (positive steps) or away from it.
+
+        Each step changes the distance by a factor, so zooming slows near the pivot; it stops at
+        twice the near plane, so the pivot's surface is never culled.
+        """
         self._settle()
-        self.distance = _scaled(self.distance, ZOOM_PER_STEP, steps, DISTANCE_RANGE, self.radius)
+        closest = max(DISTANCE_RANGE[0], 2.0 * self.near_plane / self.radius)
+        bounds = (min(closest, DISTANCE_RANGE[1]), DISTANCE_RANGE[1])
+        self.distance = _scaled(self.distance, ZOOM_PER_STEP, steps, bounds, self.radius)
 
     def update(self, dt: float, held: Collection[str]) -> bool:
         """Advance time by `dt` seconds with the actions in `held` (MOVES, ROLLS, FAST) down.
@@ -359,7 +366,7 @@ class CameraController:
 def _scaled(
     value: float, factor: float, steps: float, bounds: tuple[float, float], unit: float
 ) -> float:
-    """value * factor**steps, kept within bounds * unit (computed in logs: never overflows)."""
+    """Value * factor**steps, kept within bounds * unit (computed in logs: never overflows)."""
     lo, hi = (math.log(b * unit) for b in bounds)
     return math.exp(min(max(math.log(value) + steps * math.log(factor), lo), hi))
 

@@ -1,5 +1,6 @@
 """The viewer's pruning: the scene's scores (from the cache, or measured one view per frame so the
-window stays responsive) and the Gaussians the pruning settings keep."""
+window stays responsive) and the Gaussians the pruning settings keep.
+"""
 
 from __future__ import annotations
 
@@ -88,7 +89,8 @@ class PruningState:
 
     def keep(self, settings: PruneSettings) -> np.ndarray | None:
         """[N] bool of the Gaussians kept, or None when nothing is pruned or the score is not
-        known yet."""
+        known yet.
+        """
         name = settings.score
         if not settings.active or name not in self.scores:
             return None

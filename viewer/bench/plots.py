@@ -1,5 +1,6 @@
 """Bench plots (matplotlib, drawn off-screen with no pyplot state): frame time along the path,
-mean time per pass, and quality against FPS."""
+mean time per pass, and quality against FPS.
+"""
 
 from __future__ import annotations
 

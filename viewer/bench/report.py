@@ -1,5 +1,6 @@
 """Bench outputs: report.json (schema in docs/bench_report_schema.md), frames.csv, worst-frame PNGs
-and the summary table."""
+and the summary table.
+"""
 
 from __future__ import annotations
 
@@ -68,7 +69,8 @@ def pass_names(records: list[FrameRecord]) -> list[str]:
 
 def quality_summary(values: list[float]) -> dict[str, float | None] | None:
     """{"mean", "min"} of the finite per-frame values (None for each if none is); None if none
-    was measured (all NaN)."""
+    was measured (all NaN).
+    """
     array = np.asarray(values, np.float64)
     if array.size == 0 or np.isnan(array).all():
         return None
@@ -80,7 +82,8 @@ def quality_summary(values: list[float]) -> dict[str, float | None] | None:
 
 def psnr_summary(values: list[float]) -> dict[str, Any] | None:
     """quality_summary plus "identical_frames": frames equal to the reference (PSNR inf), which
-    mean and min leave out."""
+    mean and min leave out.
+    """
     summary = quality_summary(values)
     if summary is None:
         return None

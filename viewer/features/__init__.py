@@ -1,2 +1,3 @@
 """Features that change what is drawn only through per-Gaussian flag bits (crop, selection,
-pruning; LOD and foveation later)."""
+pruning; LOD and foveation later).
+"""

@@ -9,7 +9,8 @@ from viewer.render.layout import CPU_FLAGS
 
 class FlagLayers:
     """Each CPU-side feature (crop, pruning, selection) owns one named layer of [N] uint32 flag
-    bits; the GPU scene's `flags` buffer gets their OR (GPU passes own `gpu_flags`)."""
+    bits; the GPU scene's `flags` buffer gets their OR (GPU passes own `gpu_flags`).
+    """
 
     def __init__(self, count: int) -> None:
         self.count = count

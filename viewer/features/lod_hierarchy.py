@@ -151,7 +151,8 @@ def rotation_matrices(quaternions: np.ndarray) -> np.ndarray:
 
 def _rotation_columns(q: np.ndarray) -> tuple[tuple[np.ndarray, ...], ...]:
     """The columns ((r00, r10, r20), (r01, r11, r21), (r02, r12, r22)), each entry [n], of the
-    rotations of [n, 4] unit quaternions (w, x, y, z), in their dtype."""
+    rotations of [n, 4] unit quaternions (w, x, y, z), in their dtype.
+    """
     w, x, y, z = q.T
     xx, yy, zz = x * x, y * y, z * z
     xy, xz, yz = x * y, x * z, y * z
@@ -511,7 +512,8 @@ class _Nodes:
         opacities: np.ndarray,
     ) -> None:
         """What later merges read of nodes `ids`: [G, 3] means, [G, 3] scales, [G, 4] rotations
-        and [G] opacities, all float32 as stored."""
+        and [G] opacities, all float32 as stored.
+        """
         self.means[ids] = means
         self.covs[ids] = covariances(scales, rotations, np.float32)
         self.weights[ids] = opacities * _surfaces(scales)

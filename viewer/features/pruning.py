@@ -66,7 +66,8 @@ def score_views(scene: GaussianScene, settings: PruneSettings) -> list[Camera]:
     """The views the view scores are measured over: up to `settings.views` of the scene's
     cameras (evenly spread) when it has at least min(views, MIN_CAMERA_VIEWS) of them, else
     `views` views on rings around its bounds, golden-angle spaced (a preset view or two, as the
-    built-in scene has, would see too little)."""
+    built-in scene has, would see too little).
+    """
     width = settings.view_width
     if scene.cameras and len(scene.cameras) >= min(settings.views, MIN_CAMERA_VIEWS):
         cameras = scene.cameras

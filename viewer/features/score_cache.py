@@ -54,7 +54,8 @@ def user_cache_dir() -> Path:
 
 def writable_dir(folder: Path) -> bool:
     """Whether `folder` may be written: by access rights and by its mode bits (root passes every
-    access check, yet a folder marked read-only should stay untouched)."""
+    access check, yet a folder marked read-only should stay untouched).
+    """
     try:
         mode = folder.stat().st_mode
     except OSError:
@@ -102,7 +103,8 @@ def save_scores(paths: list[Path], key: str, scores: dict[str, np.ndarray]) -> P
 
 class ScoreCache:
     """The score cache of one scene: `load` and `save` by score settings (the scene's hash is
-    taken once, on first use)."""
+    taken once, on first use).
+    """
 
     def __init__(self, scene: GaussianScene) -> None:
         self.scene = scene
@@ -138,7 +140,8 @@ def cached_scores(
     progress: Callable[[int, int], None] | None = None,
 ) -> dict[str, np.ndarray]:
     """Every score of `scene` (uploaded as `gpu_scene`): from the cache when fresh, else computed
-    and cached."""
+    and cached.
+    """
     cache = ScoreCache(scene)
     scores = cache.load(settings, near_plane)
     if scores is None:

@@ -143,7 +143,8 @@ def _tile_of(pixel: tuple[int, int]) -> tuple[int, int]:
 
 def _sized(ctx: moderngl.Context, buffer: moderngl.Buffer, size: int) -> moderngl.Buffer:
     """`buffer` if it holds `size` bytes and not four times more, else a new one (the old one
-    freed: a view once huge does not keep its memory)."""
+    freed: a view once huge does not keep its memory).
+    """
     if size <= buffer.size < 4 * size:
         return buffer
     buffer.release()

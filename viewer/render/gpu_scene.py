@@ -40,7 +40,8 @@ from viewer.render.layout import (
     CPU_FLAGS,
     WORKGROUP_SIZE,
 )
-from viewer.scene import SH_COEFFS_FOR_DEGREE, GaussianScene
+from viewer.scene import SH_COEFFS_FOR_DEGREE, GaussianScene, fitted_near_plane
+from viewer.settings import RenderSettings
 
 PARAMETERS = ("means", "scales", "rotations", "opacities", "sh")
 MAX_SH_COEFFS = SH_COEFFS_FOR_DEGREE[3]
@@ -197,6 +198,15 @@ class GpuScene:
         return gpu
 
     @property
+    def fitted_near_plane(self) -> float:
+        """The near plane that `RenderSettings.near_plane` 0 stands for (from `bounds`)."""
+        return fitted_near_plane(*self.bounds)
+
+    def near_plane(self, settings: RenderSettings) -> float:
+        """The near plane a frame of this scene with `settings` culls at."""
+        return settings.near_plane or self.fitted_near_plane
+
+    @property
     def sh_coeffs(self) -> int:
         """SH coefficients stored per Gaussian, (degree + 1)^2."""
         return SH_COEFFS_FOR_DEGREE[self.sh_degree]
@@ -225,7 +235,8 @@ class GpuScene:
 
     def resize(self, count: int) -> None:
         """Set the live count (growing the buffers when needed); new rows are undefined until
-        written, but their flags are cleared."""
+        written, but their flags are cleared.
+        """
         if count < 0:
             raise ValueError(f"a scene cannot hold {count} Gaussians")
         if count > self.capacity:

@@ -56,7 +56,7 @@ class PreprocessPass:
         set_uniforms(
             self.shader,
             **camera_uniforms(camera),
-            near_plane=settings.near_plane,
+            near_plane=scene.near_plane(settings),
             guard_band=settings.guard_band,
             splat_scale=settings.splat_scale,
             sh_degree=min(settings.sh_degree, scene.sh_degree),
@@ -66,7 +66,7 @@ class PreprocessPass:
             flag_mask=flag_mask,
             capacity=frame.capacity,
             colour_source=COLOUR_SOURCES.get(settings.mode, COLOUR_SH),
-            depth_range=depth_range(camera, scene.bounds, settings.near_plane),
+            depth_range=depth_range(camera, scene.bounds, scene.near_plane(settings)),
         )
         frame.bind()
         for chunk, count in scene.live_chunks():
