@@ -86,3 +86,11 @@ def test_commands_offer_only_their_groups() -> None:
     options = {o for action in parser._actions for o in action.option_strings}
     assert "--render.sh-degree" in options and "--raster.backend" in options
     assert not any(o.startswith("--prune.") for o in options)
+
+
+@pytest.mark.parametrize("command", ["view", "render", "info", "convert", "prune", "bench"])
+def test_every_command_prints_its_help(command, capsys) -> None:
+    from viewer.cli import main
+
+    assert main([command, "--help"]) == 0
+    assert "usage: splatscope" in capsys.readouterr().out

@@ -235,7 +235,7 @@ def add_arguments(parser: argparse.ArgumentParser, command: str) -> None:
             section.add_argument(
                 *flags, dest=f"{group.name}.{spec.name}", type=_argparse_type(spec),
                 default=None, metavar=_metavar(spec),
-                help=f"{spec.help}{unit} (default: {_format(spec.default)})",
+                help=f"{spec.help}{unit} (default: {_format(spec.default)})".replace("%", "%%"),
             )  # fmt: skip
     for key, meanings in keys.items():
         if "." not in key and len(meanings) > 1:
