@@ -199,7 +199,7 @@ def _view_dependent_sh(colour: ColourFn) -> np.ndarray:
     """[n, 16, 3] SH fitted to view-dependent colours.
 
     Args:
-        colour: maps unit directions from the splats towards the viewer, [S, 3], to linear RGB
+        colour: maps unit directions from the splats towards the viewer, [S, 3], to RGB
             [n, S, 3]; polynomials of degree <= 3 in the direction are reproduced exactly.
     """
     dirs, fit = _fit_directions()  # SH directions point from the camera to the splat

@@ -21,7 +21,7 @@ def render_scene(
     settings: RenderSettings = RenderSettings(),
     raster: RasterSettings = RasterSettings(),
 ) -> np.ndarray:
-    """One frame of `scene` through the GPU pipeline: [H, W, 3] float32 linear RGB.
+    """One frame of `scene` through the GPU pipeline: [H, W, 3] float32 display-referred RGB.
 
     Raises:
         ImageSizeError: when the camera's image is larger than the GL device can render

@@ -65,6 +65,6 @@ def displayed(image: np.ndarray) -> np.ndarray:
 
 
 def compare(image: np.ndarray, reference: np.ndarray) -> tuple[float, float]:
-    """(PSNR, SSIM) of two linear-RGB renders, both clipped to the displayed range first."""
+    """(PSNR, SSIM) of two RGB renders, both clipped to the displayed range first."""
     a, b = displayed(image), displayed(reference)
     return psnr(a, b), ssim(a, b)

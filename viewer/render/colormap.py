@@ -29,7 +29,7 @@ HEAT_COLOURS = np.array(
         (0.4796, 0.0158, 0.0106),
     ],
     dtype=np.float32,
-)  # [17, 3] linear RGB from low (dark blue) to high (dark red)
+)  # [17, 3] RGB from low (dark blue) to high (dark red)
 
 
 def heat_colour(t: np.ndarray) -> np.ndarray:
