@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-__all__ = ["atomic_output", "atomic_write", "same_file"]
+__all__ = ["atomic_output", "atomic_write", "atomic_write_text", "same_file"]
 
 StrPath = str | os.PathLike[str]
 
@@ -132,3 +132,8 @@ def atomic_write(path: StrPath, write: Callable[[BinaryIO], object]) -> None:
     """
     with atomic_output(path) as file:
         write(file)
+
+
+def atomic_write_text(path: StrPath, text: str) -> None:
+    """Replace `path` atomically with `text`, UTF-8 encoded."""
+    atomic_write(path, lambda file: file.write(text.encode("utf-8")))

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from viewer.atomic_write import atomic_write_text
 from viewer.camera import Camera
 from viewer.errors import SceneError
 from viewer.pose import Pose
@@ -96,7 +97,7 @@ class CameraPath:
 
     def save(self, path: str | Path) -> None:
         """Write the path file."""
-        Path(path).write_text(json.dumps(self.to_json(), indent=1) + "\n")
+        atomic_write_text(path, json.dumps(self.to_json(), indent=1) + "\n")
 
     @classmethod
     def load(cls, path: str | Path) -> CameraPath:

@@ -1,5 +1,6 @@
-"""Bench plots (matplotlib, drawn off-screen with no pyplot state): frame time along the path,
-mean time per pass, and quality against FPS.
+"""Bench plots: frame time along the path, mean time per pass, and quality against FPS.
+
+Drawn with matplotlib off-screen, with no pyplot state.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
+from viewer.atomic_write import atomic_write
 from viewer.bench.runner import BenchResult
 
 FIGSIZE = (8.0, 4.5)
@@ -43,7 +45,7 @@ def frame_times(result: BenchResult, report: dict[str, Any], path: Path) -> None
     ax.set_ylim(bottom=0)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.legend()
-    fig.savefig(path)
+    _save(fig, path)
 
 
 def passes(report: dict[str, Any], path: Path) -> bool:
@@ -62,7 +64,7 @@ def passes(report: dict[str, Any], path: Path) -> bool:
     ax.scatter(labels, frame_ms, marker="_", s=600, color="black", label="frame (wall)", zorder=3)
     ax.set_ylabel(f"ms ({configs[0]['clock']})")
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0))
-    fig.savefig(path)
+    _save(fig, path)
     return True
 
 
@@ -86,7 +88,7 @@ def quality_fps(report: dict[str, Any], path: Path) -> bool:
     ax.axhline(ceiling, color="grey", lw=0.5, ls="--")
     ax.set_xlabel("FPS (from the mean frame time)")
     ax.set_ylabel("mean PSNR against full quality (dB)")
-    fig.savefig(path)
+    _save(fig, path)
     return True
 
 
@@ -98,3 +100,8 @@ def write_plots(out: Path, result: BenchResult, report: dict[str, Any]) -> list[
         if draw(report, out / name):
             written.append(out / name)
     return written
+
+
+def _save(fig: Figure, path: Path) -> None:
+    """Write the figure as a PNG, atomically."""
+    atomic_write(path, lambda file: fig.savefig(file, format="png"))

@@ -1,11 +1,13 @@
-"""Bench outputs: report.json (schema in docs/bench_report_schema.md), frames.csv, worst-frame PNGs
-and the summary table.
+"""Bench outputs: report.json, frames.csv, worst-frame PNGs and the summary table.
+
+The schema of report.json is in docs/bench_report_schema.md.
 """
 
 from __future__ import annotations
 
 import csv
 import dataclasses
+import io
 import json
 import math
 import platform
@@ -16,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from viewer.atomic_write import atomic_write_text
 from viewer.bench.runner import BenchResult, ConfigRun, FrameRecord, WorstFrame
 from viewer.image_files import save_png
 from viewer.render.timers import CLOCK_GL_TIMER
@@ -68,8 +71,9 @@ def pass_names(records: list[FrameRecord]) -> list[str]:
 
 
 def quality_summary(values: list[float]) -> dict[str, float | None] | None:
-    """{"mean", "min"} of the finite per-frame values (None for each if none is); None if none
-    was measured (all NaN).
+    """{"mean", "min"} of the finite per-frame values; None if none was measured (all NaN).
+
+    Both are None when no value is finite.
     """
     array = np.asarray(values, np.float64)
     if array.size == 0 or np.isnan(array).all():
@@ -81,8 +85,9 @@ def quality_summary(values: list[float]) -> dict[str, float | None] | None:
 
 
 def psnr_summary(values: list[float]) -> dict[str, Any] | None:
-    """quality_summary plus "identical_frames": frames equal to the reference (PSNR inf), which
-    mean and min leave out.
+    """quality_summary plus "identical_frames": frames equal to the reference (PSNR inf).
+
+    Mean and min leave those frames out.
     """
     summary = quality_summary(values)
     if summary is None:
@@ -164,7 +169,7 @@ def write_outputs(out: Path, setup: BenchSetup, result: BenchResult) -> dict[str
             save_png(worst.image, out / image)
             save_png(worst.reference, out / reference)
     report = build_report(setup, result)
-    (out / "report.json").write_text(json.dumps(report, indent=2, allow_nan=False) + "\n")
+    atomic_write_text(out / "report.json", json.dumps(report, indent=2, allow_nan=False) + "\n")
     write_frames_csv(out / "frames.csv", result)
     return report
 
@@ -175,14 +180,15 @@ def write_frames_csv(path: Path, result: BenchResult) -> None:
     names = pass_names(records)
     columns = ["config", "frame", "wall_ms", "gpu_ms", *[f"{n}_ms" for n in names]]
     columns += ["visible", "drawn", "dropped", "psnr", "ssim"]
-    with path.open("w", newline="") as stream:
-        writer = csv.writer(stream)
-        writer.writerow(columns)
-        for r in records:
-            passes = [_cell(r.pass_ms[n]) if n in r.pass_ms else "" for n in names]
-            times = [_cell(r.wall_ms), _cell(sum(r.pass_ms.values())), *passes]
-            quality = [_cell(r.psnr), _cell(r.ssim)]
-            writer.writerow([r.config, r.frame, *times, r.visible, r.drawn, r.dropped, *quality])
+    stream = io.StringIO(newline="")
+    writer = csv.writer(stream)
+    writer.writerow(columns)
+    for r in records:
+        passes = [_cell(r.pass_ms[n]) if n in r.pass_ms else "" for n in names]
+        times = [_cell(r.wall_ms), _cell(sum(r.pass_ms.values())), *passes]
+        quality = [_cell(r.psnr), _cell(r.ssim)]
+        writer.writerow([r.config, r.frame, *times, r.visible, r.drawn, r.dropped, *quality])
+    atomic_write_text(path, stream.getvalue())
 
 
 def summary_table(report: dict[str, Any]) -> str:
