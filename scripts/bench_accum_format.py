@@ -1,4 +1,4 @@
-"""Experiment: does the accumulation target's format change the frame time? (design log)
+"""Experiment (design log): does the accumulation target's format change the frame time?
 
 Renders donut.ply (or SCENE) at 1280x720 with the quads backend and the CPU sort into RGBA32F,
 RGBA16F and RGBA8 accumulation targets, interleaved frame by frame, and prints the medians.

@@ -81,8 +81,10 @@ def _quaternions_to(normals: np.ndarray, rng: np.random.Generator) -> np.ndarray
 
 
 def bench(scene: GaussianScene, runs: int) -> dict[str, float]:
-    """Median, min and max wall-clock and CPU seconds of `runs` builds (CPU time is what this
-    process used: steadier than the wall clock when other processes share the cores).
+    """Median, min and max wall-clock and CPU seconds of `runs` builds.
+
+    CPU time is what this process used: steadier than the wall clock when other processes share
+    the cores.
     """
     wall, cpu = [], []
     for _ in range(runs):

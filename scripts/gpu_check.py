@@ -1,5 +1,7 @@
-"""All GPU checks in one run: GPU sort vs numpy, and per-pass frame times of both raster backends
-and both sorts at 1920x1080 on synthetic 1M and 6M Gaussian scenes. Prints a markdown table.
+"""All GPU checks in one run: GPU sort vs numpy and per-pass frame times, as a markdown table.
+
+The frame times are of both raster backends and both sorts at 1920x1080 on synthetic 1M and 6M
+Gaussian scenes.
 
 Usage: python scripts/gpu_check.py [--sizes 1000000 6000000] [--frames 30]
        python scripts/gpu_check.py --scene ../shared/scenes/donut.ply --width 1280 --height 720

@@ -1,5 +1,6 @@
-"""The pruning sweep of the README: `splatscope bench --sweep benchmarks/prune.json` on each scene,
-then one figure of PSNR and FPS against the share of Gaussians kept, per score.
+"""The README's pruning sweep: `splatscope bench --sweep benchmarks/prune.json` on each scene.
+
+Then one figure of PSNR and FPS against the share of Gaussians kept, per score.
 
 Usage: python scripts/prune_sweep.py [--out bench/prune] [--frames 24] [--width 320 --height 180]
            [SCENE ...]   (default: ../shared/scenes/donut.ply and the built-in scene)

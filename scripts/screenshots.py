@@ -1,5 +1,6 @@
-"""The README's pictures of the viewer: the app under Xvfb, driven by real input events, and a
-gallery of the render modes rendered headless.
+"""The README's pictures of the viewer: the app, and a gallery of the render modes.
+
+The app runs under Xvfb, driven by real input events; the gallery is rendered headless.
 
 Usage: python scripts/screenshots.py [--out docs/images]
 """

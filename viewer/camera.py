@@ -40,7 +40,8 @@ def check_camera_fields(
     a last row of 0 0 0 1.
 
     Args:
-        width, height: image size in pixels.
+        width: image width in pixels, a whole number 1 to MAX_IMAGE_SIDE.
+        height: image height in pixels, a whole number 1 to MAX_IMAGE_SIDE.
         intrinsics: fx, fy, cx, cy in pixels.
         world_to_camera: [4, 4] transform.
 

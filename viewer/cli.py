@@ -259,8 +259,10 @@ def _check_camera_index(args: argparse.Namespace) -> None:
 
 
 class _WarningLines:
-    """Warnings as 'splatscope: warning: ...' lines, held back until `release` (the command's
-    inputs are all read and checked), then printed as they come.
+    """Warnings as 'splatscope: warning: ...' lines, held back until `release`.
+
+    `release` comes once the command's inputs are all read and checked; from then on, warnings
+    are printed as they come.
     """
 
     def __init__(self, stream: TextIO) -> None:
@@ -286,8 +288,9 @@ _warning_lines: _WarningLines | None = None  # the running command's (set by `ma
 
 
 def inputs_ready() -> None:
-    """Called by a command once its inputs are read and checked, before its work: the warnings
-    held back so far are printed (on failure before this, only the error line is).
+    """Print the warnings held back so far; a command calls this once its inputs are checked.
+
+    It comes before the command's work; on failure before this, only the error line is printed.
     """
     if _warning_lines is not None:
         _warning_lines.release()

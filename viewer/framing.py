@@ -99,8 +99,10 @@ def _sample(count: int) -> slice:
 
 
 def _trimmed(means: np.ndarray, scales: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """([M, 3] float64 centres, [M] float64 largest scales) of a sample of the Gaussians, those
-    whose centre lies inside the 1-99 % box of the centres."""
+    """([M, 3] float64 centres, [M] float64 largest scales) of a sample of the Gaussians.
+
+    Only those whose centre lies inside the 1-99 % box of the centres.
+    """
     rows = _sample(means.shape[0])
     points = np.asarray(means[rows], dtype=np.float64)
     sizes = np.asarray(scales[rows], dtype=np.float64).max(axis=1)
@@ -110,8 +112,10 @@ def _trimmed(means: np.ndarray, scales: np.ndarray) -> tuple[np.ndarray, np.ndar
 
 
 def _principal_axes(points: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
-    """(variances ascending, [D, D] unit axes as columns) of points [M, D], scale-free; None for
-    fewer than 4 points or no spread."""
+    """(variances ascending, [D, D] unit axes as columns) of points [M, D], scale-free.
+
+    None for fewer than 4 points or no spread.
+    """
     if points.shape[0] < 4:
         return None
     centred = points - points.mean(axis=0)
@@ -157,8 +161,9 @@ def guess_up_from_geometry(means: np.ndarray, scales: np.ndarray) -> np.ndarray:
 
 
 def _up_sign(values: np.ndarray, sizes: np.ndarray, axis: int) -> float:
-    """+1 or -1: which end of the coordinates `values` along `axis` is up (see
-    guess_up_from_geometry).
+    """+1 or -1: which end of the coordinates `values` along `axis` is up.
+
+    See guess_up_from_geometry.
     """
     lo, hi = float(values.min()), float(values.max())
     if not hi > lo:
@@ -180,16 +185,19 @@ def _up_sign(values: np.ndarray, sizes: np.ndarray, axis: int) -> float:
 
 
 def _horizontal_basis(up: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Two unit vectors perpendicular to `up` and each other (the first: frame_bounds' default
-    viewing side)."""
+    """Two unit vectors perpendicular to `up` and each other.
+
+    The first is frame_bounds' default viewing side.
+    """
     side = np.cross(up, [1.0, 0.0, 0.0] if abs(up[0]) < 0.9 else [0.0, 1.0, 0.0])
     side /= np.linalg.norm(side)
     return side, np.cross(side, up)
 
 
 def facing_direction(scene: GaussianScene, up: np.ndarray) -> np.ndarray | None:
-    """[3] float64 horizontal direction from the scene towards a viewer facing its broad side,
-    or None when the scene has none.
+    """[3] float64 horizontal direction from the scene towards a viewer facing its broad side.
+
+    None when the scene has none.
 
     A scene thin along a horizontal direction is best seen along it: its thinnest principal
     axis when that is more horizontal than vertical and its variance under FACE_RATIO of the
@@ -353,6 +361,9 @@ class Ring:
         """The ring through the default framing of the scene's `framing_bounds`.
 
         Args:
+            scene: the scene framed.
+            width: view width in pixels (with `height`, the aspect the framing fits).
+            height: view height in pixels.
             up: an UP_CHOICES value (`resolve_up`).
 
         Raises:

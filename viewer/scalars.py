@@ -51,6 +51,8 @@ def heat_values(
     """The heatmap value `name` (see `settings.HEATMAP_SCALARS`) of every Gaussian.
 
     Args:
+        scene: the scene whose Gaussians are valued.
+        name: "opacity", "size", or the name of a pruning score in `scores`.
         scores: pruning scores by name ([N] each), for the names that are one.
 
     Raises:

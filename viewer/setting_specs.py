@@ -221,8 +221,10 @@ def command_groups(command: str) -> list[SettingsGroup]:
 
 
 def add_arguments(parser: argparse.ArgumentParser, command: str) -> None:
-    """Add the flags of every group `command` offers: `--group.name` for each setting, and the bare
-    `--name` where it names one setting only (where it is ambiguous, it explains the choice).
+    """Add to `parser` the flags of every settings group `command` offers.
+
+    `--group.name` for each setting, and the bare `--name` where it names one setting only (where
+    it is ambiguous, it explains the choice).
     """
     groups = command_groups(command)
     keys = _keys(groups)

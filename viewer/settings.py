@@ -99,8 +99,9 @@ PRUNING_SCORES = ("opacity", "volume", "significance", "efficiency")
 
 @dataclass(frozen=True)
 class PruneSettings:
-    """Which Gaussians pruning hides: all but the best-scoring `keep` fraction (or those below a
-    `threshold`), by one score.
+    """Which Gaussians pruning hides, by one score.
+
+    All but the best-scoring `keep` fraction, or those below a `threshold`.
     """
 
     score: str = setting(

@@ -38,7 +38,9 @@ def sh_terms(x: Array, y: Array, z: Array, degree: int) -> list[Array]:
     Works on torch tensors (differentiably) and numpy arrays alike.
 
     Args:
-        x, y, z: [...] components of unit directions.
+        x: [...] x components of unit directions.
+        y: [...] y components, shaped like `x`.
+        z: [...] z components, shaped like `x`.
         degree: 0..3.
 
     Returns:

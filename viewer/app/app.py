@@ -105,7 +105,10 @@ class ViewerApp:
         """Set up GL, renderer and UI on `window` and show `scene`.
 
         Args:
+            window: the window to draw in; its OpenGL context is current on this thread.
+            scene: the scene shown first.
             read_scene: path -> GaussianScene, for files opened or dropped later.
+            settings: the initial settings of every group (render, raster, pruning, ...).
             camera: the view to open `scene` at and return to on reset (default: the scene's
                 default view, viewer.framing.default_camera).
             up: world up axis of every scene shown, a viewer.framing.UP_CHOICES value ("auto":
@@ -137,8 +140,9 @@ class ViewerApp:
     # -- scene ----------------------------------------------------------------------------------
 
     def _use_scene(self, scene: GaussianScene) -> None:
-        """Upload `scene` (the old one is freed once it is up) and reset camera, crop box,
-        statistics and histograms for it.
+        """Upload `scene` and reset camera, crop box, statistics and histograms for it.
+
+        The old scene is freed once the new one is up.
         """
         gpu_scene = GpuScene.from_scene(self.ctx, scene, self.renderer.device)
         self.gpu_scene.release()
@@ -348,8 +352,10 @@ class ViewerApp:
         self.gpu_scene.write_flags(self.flags.compose())
 
     def _update_pruning(self) -> None:
-        """Load or measure (a view per frame) the view scores once something needs them (pruning
-        by a view score, or its heatmap), and keep the pruning flags up to date.
+        """Load or measure the view scores once something needs them; keep pruning flags current.
+
+        The view scores are needed for pruning by a view score, or for its heatmap; they are
+        measured a view per frame.
         """
         render, prune = self.settings.of(RenderSettings), self.settings.of(PruneSettings)
         shown = render.heatmap if render.mode == "heatmap" else None

@@ -265,6 +265,10 @@ class CameraController:
         """A mouse drag of (dx, dy) pixels (y down) with `button` ("left", "right", "middle").
 
         Args:
+            button: "left" orbits (looks around in fly mode), "right" or "middle" pans; others
+                do nothing.
+            dx: horizontal movement in pixels, positive rightwards.
+            dy: vertical movement in pixels, positive downwards.
             viewport_height: height of the view in the same pixels as dx, dy (sets pan speed).
         """
         self._settle()

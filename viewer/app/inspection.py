@@ -45,6 +45,7 @@ def crop_flags(means: np.ndarray, box: CropBox) -> np.ndarray:
 
     Args:
         means: [N, 3] float32 Gaussian centres.
+        box: the crop box (world space, corners inclusive); a disabled one hides nothing.
     """
     flags = np.zeros(means.shape[0], dtype=np.uint32)
     if box.enabled:
@@ -103,11 +104,14 @@ def window_to_pixel(
 
 
 def surface_depth(record: np.void, camera: Camera, means: np.ndarray) -> float | None:
-    """Camera depth of the surface at a pixel: where it turns half opaque, else (never that
-    opaque) the depth of the Gaussian adding most there; None where nothing is drawn.
+    """Camera depth of the surface at a pixel; None where nothing is drawn.
+
+    The surface is where the pixel turns half opaque, else (never that opaque) the Gaussian
+    adding most there.
 
     Args:
         record: the pixel's PIXEL_DTYPE record from the contributions pass.
+        camera: the view the contributions pass measured.
         means: [N, 3] float32 Gaussian centres.
     """
     if record["median_depth"] > 0.0:

@@ -1,5 +1,7 @@
-"""The viewer's pruning: the scene's scores (from the cache, or measured one view per frame so the
-window stays responsive) and the Gaussians the pruning settings keep.
+"""The viewer's pruning: the scene's scores and the Gaussians the pruning settings keep.
+
+The scores come from the cache, or are measured one view per frame so the window stays
+responsive.
 """
 
 from __future__ import annotations
@@ -30,8 +32,10 @@ from viewer.settings import RenderSettings
 
 
 class PruningState:
-    """Scores of one scene on one renderer; `update` once per frame (the view scores are read
-    from the cache, or measured a view per frame, once something needs them).
+    """Scores of one scene on one renderer; `update` once per frame.
+
+    The view scores are read from the cache, or measured a view per frame, once something needs
+    them.
 
     Attributes:
         scores: [N] float32 per score name known so far (the view-free ones from the start).
@@ -57,6 +61,8 @@ class PruningState:
         """Load the view scores from the cache, or measure one more view of them.
 
         Args:
+            settings: the pruning settings (their views and view width select the view scores).
+            near_plane: near plane of the views in world units (0: fitted to the scene).
             wanted: whether anything needs the view scores now (else nothing is read or measured;
                 a measurement under way goes on).
 
@@ -88,9 +94,7 @@ class PruningState:
         return True
 
     def keep(self, settings: PruneSettings) -> np.ndarray | None:
-        """[N] bool of the Gaussians kept, or None when nothing is pruned or the score is not
-        known yet.
-        """
+        """[N] bool of the Gaussians kept; None when nothing is pruned or the score is unknown."""
         name = settings.score
         if not settings.active or name not in self.scores:
             return None

@@ -38,8 +38,9 @@ class ViewTarget:
         raster: RasterSettings,
         always: bool = False,
     ) -> FrameStats | None:
-        """Render the splats when the scene (its version), the inputs or the settings changed
-        since the last render (or `always`).
+        """Render the splats if the scene (its version), inputs or settings changed since last.
+
+        With `always`, render in any case.
 
         Returns:
             The renderer's stats of the newest timed frame, or None when nothing was rendered.

@@ -22,8 +22,10 @@ LOG_SLIDER_RATIO = 100.0  # ranges spanning this factor or more get a logarithmi
 
 
 def widget_kind(spec: SettingSpec) -> str:
-    """The widget that edits a setting: checkbox, combo, slider_int, slider_float, input_int,
-    input_float, color or drag_floats.
+    """The kind of widget that edits the setting `spec`.
+
+    One of checkbox, combo, slider_int, slider_float, input_int, input_float, color or
+    drag_floats.
 
     Raises:
         ValueError: for a setting type no widget edits.

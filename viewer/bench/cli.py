@@ -187,8 +187,9 @@ def _check_device(width: int, height: int) -> None:
 
 
 def _missing_cameras(scene_arg: str | None) -> None:
-    """For `--path cameras` on a scene that came without cameras: raise the error of its broken
-    cameras.json, if it has one (the scene loaded without it, with a warning held back).
+    """For `--path cameras` on a scene that came without cameras: raise its cameras.json's error.
+
+    Only if it has a (broken) cameras.json: the scene loaded without it, with a warning held back.
     """
     if scene_arg is None:
         return
@@ -208,6 +209,7 @@ def run_bench(args: argparse.Namespace, ready: Callable[[], None] | None = None)
     folder, a path file, the GL device's image size limits, the scene.
 
     Args:
+        args: the parsed `splatscope bench` command line.
         ready: called once the inputs are read and checked, before measuring.
 
     Raises:

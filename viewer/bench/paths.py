@@ -62,8 +62,10 @@ def scene_cameras(scene: GaussianScene, width: int, height: int, frames: int) ->
 
 
 def path_file(path: str | Path, width: int, height: int, frames: int) -> list[Camera]:
-    """A camera path recorded in the viewer, sampled at `frames` even times from its first
-    keyframe to its last, played back as the viewer plays it (`viewer.camera_path`).
+    """A camera path recorded in the viewer, sampled at `frames` even times.
+
+    The times run from its first keyframe to its last; the path is played back as the viewer
+    plays it (`viewer.camera_path`).
 
     Raises:
         SceneError: when the file is missing or not a camera path with keyframes.

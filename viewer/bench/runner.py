@@ -246,6 +246,13 @@ def measure(
     """Benchmark `configs` on `scene` along `cameras` in a headless GL context.
 
     Args:
+        scene: the scene every configuration draws.
+        configs: the configurations, interleaved frame by frame; the first's raster settings
+            also render the quality reference.
+        cameras: the path, one camera per timed frame; the first sets the image size.
+        warmup: untimed frames per configuration first.
+        clock: per-pass clock: "auto", "gl-timer" or "finish+wall" (`choose_clock`).
+        quality: compare each timed frame with a full-quality render (PSNR, SSIM).
         progress: called with (frames done, frames in all) after each timed frame.
     """
     ctx = create_headless_context()
@@ -306,8 +313,9 @@ def pruned_scenes(
     configs: Sequence[BenchConfig],
     renderer: SplatRenderer,
 ) -> list[GpuScene]:
-    """The scene each config draws: `full`, or for a config that prunes, a copy on the GPU with
-    its pruning flags (scores cached, all outside any timing).
+    """The scene each config draws: `full`, or a pruned copy on the GPU for a config that prunes.
+
+    A copy carries its pruning flags; the scores are cached, all outside any timing.
     """
     from viewer.features.pruning import keep_mask, prune_flags
     from viewer.features.score_cache import cached_scores

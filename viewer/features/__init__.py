@@ -1,3 +1,4 @@
-"""Features that change what is drawn only through per-Gaussian flag bits (crop, selection,
-pruning; LOD and foveation later).
+"""Features that change what is drawn only through per-Gaussian flag bits.
+
+Crop, selection, pruning; LOD and foveation later.
 """

@@ -8,8 +8,10 @@ from viewer.render.layout import CPU_FLAGS
 
 
 class FlagLayers:
-    """Each CPU-side feature (crop, pruning, selection) owns one named layer of [N] uint32 flag
-    bits; the GPU scene's `flags` buffer gets their OR (GPU passes own `gpu_flags`).
+    """Named layers of [N] uint32 flag bits, one per CPU-side feature, ORed for the GPU scene.
+
+    Each CPU-side feature (crop, pruning, selection) owns one layer; the GPU scene's `flags`
+    buffer gets their OR (GPU passes own `gpu_flags`).
     """
 
     def __init__(self, count: int) -> None:

@@ -1,5 +1,6 @@
-"""Level of detail (LOD): a merge tree over a scene's Gaussians built on the CPU, and the numpy
-reference of the per-frame cut that the GPU pass mirrors.
+"""Level of detail (LOD): a merge tree over a scene's Gaussians, and the per-frame cut.
+
+The tree is built on the CPU; the cut here is the numpy reference that the GPU pass mirrors.
 
 Build (Spark 2.0 voxel levels, Hierarchical 3DGS merge; DESIGN.md "LOD, foveation, pruning"):
     Nodes 0 .. N-1 are the scene's Gaussians (the leaves, unchanged); merged nodes follow them.
@@ -150,8 +151,9 @@ def rotation_matrices(quaternions: np.ndarray) -> np.ndarray:
 
 
 def _rotation_columns(q: np.ndarray) -> tuple[tuple[np.ndarray, ...], ...]:
-    """The columns ((r00, r10, r20), (r01, r11, r21), (r02, r12, r22)), each entry [n], of the
-    rotations of [n, 4] unit quaternions (w, x, y, z), in their dtype.
+    """The rotation matrix columns of [n, 4] unit quaternions (w, x, y, z), in their dtype.
+
+    The columns are ((r00, r10, r20), (r01, r11, r21), (r02, r12, r22)), each entry [n].
     """
     w, x, y, z = q.T
     xx, yy, zz = x * x, y * y, z * z
@@ -511,8 +513,10 @@ class _Nodes:
         rotations: np.ndarray,
         opacities: np.ndarray,
     ) -> None:
-        """What later merges read of nodes `ids`: [G, 3] means, [G, 3] scales, [G, 4] rotations
-        and [G] opacities, all float32 as stored.
+        """Store what later merges read of nodes `ids`.
+
+        From [G, 3] means, [G, 3] scales, [G, 4] rotations and [G] opacities, all float32 as
+        stored.
         """
         self.means[ids] = means
         self.covs[ids] = covariances(scales, rotations, np.float32)

@@ -63,10 +63,11 @@ def volume_scores(scene: GaussianScene) -> np.ndarray:
 
 
 def score_views(scene: GaussianScene, settings: PruneSettings) -> list[Camera]:
-    """The views the view scores are measured over: up to `settings.views` of the scene's
-    cameras (evenly spread) when it has at least min(views, MIN_CAMERA_VIEWS) of them, else
-    `views` views on rings around its bounds, golden-angle spaced (a preset view or two, as the
-    built-in scene has, would see too little).
+    """The views the view scores are measured over.
+
+    Up to `settings.views` of the scene's cameras (evenly spread) when it has at least
+    min(views, MIN_CAMERA_VIEWS) of them, else `views` views on rings around its bounds,
+    golden-angle spaced (a preset view or two, as the built-in scene has, would see too little).
     """
     width = settings.view_width
     if scene.cameras and len(scene.cameras) >= min(settings.views, MIN_CAMERA_VIEWS):
@@ -150,6 +151,11 @@ def compute_scores(
     """Every pruning score of `scene` (uploaded as `gpu_scene`), [N] float32 each (as cached).
 
     Args:
+        renderer: the renderer that measures the views.
+        gpu_scene: `scene` on the GPU, in `renderer`'s context.
+        scene: the scene scored; its cameras or bounds give the views (`score_views`).
+        settings: the pruning settings (number and width of the views).
+        near_plane: near plane of the views in world units (0: fitted to the scene).
         progress: called with (views done, views in all) after each view.
     """
     job = ViewScoreJob(renderer, gpu_scene, scene, settings, near_plane)
@@ -178,6 +184,8 @@ def keep_mask(
     `ranking` (so the same scores always keep the same Gaussians).
 
     Args:
+        scores: [N] scores of one kind, higher is better.
+        settings: the pruning settings (`keep` fraction, or `threshold` when above 0).
         order: `ranking(scores)`, when already known (moving a keep slider needs no new sort).
     """
     if settings.threshold > 0.0:

@@ -53,8 +53,10 @@ def user_cache_dir() -> Path:
 
 
 def writable_dir(folder: Path) -> bool:
-    """Whether `folder` may be written: by access rights and by its mode bits (root passes every
-    access check, yet a folder marked read-only should stay untouched).
+    """Whether `folder` may be written, by access rights and by its mode bits.
+
+    Both count: root passes every access check, yet a folder marked read-only should stay
+    untouched.
     """
     try:
         mode = folder.stat().st_mode
@@ -102,8 +104,9 @@ def save_scores(paths: list[Path], key: str, scores: dict[str, np.ndarray]) -> P
 
 
 class ScoreCache:
-    """The score cache of one scene: `load` and `save` by score settings (the scene's hash is
-    taken once, on first use).
+    """The score cache of one scene: `load` and `save` by score settings.
+
+    The scene's hash is taken once, on first use.
     """
 
     def __init__(self, scene: GaussianScene) -> None:
@@ -139,8 +142,9 @@ def cached_scores(
     near_plane: float,
     progress: Callable[[int, int], None] | None = None,
 ) -> dict[str, np.ndarray]:
-    """Every score of `scene` (uploaded as `gpu_scene`): from the cache when fresh, else computed
-    and cached.
+    """Every score of `scene` (uploaded as `gpu_scene`), from the cache when fresh.
+
+    Otherwise the scores are computed and cached.
     """
     cache = ScoreCache(scene)
     scores = cache.load(settings, near_plane)

@@ -1,6 +1,7 @@
-"""Scene files: read INRIA .ply, SuperSplat compressed .ply, .splat, .spz (v2-v4) and INRIA
-training output folders; write INRIA .ply, SuperSplat compressed .ply (a name ending in
-'.compressed.ply'), .splat and .spz (v4, or v3 for older tools).
+"""Scene files: read and write INRIA .ply, SuperSplat compressed .ply, .splat and .spz.
+
+Readers take .spz v2 to v4, and INRIA training output folders too. Writers write SuperSplat
+compressed .ply for a name ending in '.compressed.ply', and .spz v4 (or v3 for older tools).
 
 Readers raise SceneError(path, problem) for every bad input (non-regular files included, before
 they are opened); Gaussians with NaN/Inf values or zero-length quaternions are dropped with one

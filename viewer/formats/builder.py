@@ -31,8 +31,10 @@ def build_scene(
         means: [N, 3] centres.
         rotations: [N, 4] quaternions (w, x, y, z), any length.
         sh: [N, K, 3] SH coefficients.
-        scales, log_scales: [N, 3] activated or log standard deviations.
-        opacities, opacity_logits: [N] activated opacities or their logits.
+        scales: [N, 3] activated standard deviations (or give `log_scales`).
+        log_scales: [N, 3] log standard deviations (or give `scales`).
+        opacities: [N] activated opacities (or give `opacity_logits`).
+        opacity_logits: [N] opacity logits (or give `opacities`).
     """
     if scales is None:
         if log_scales is None:

@@ -1,5 +1,6 @@
-"""Camera files: one camera as JSON, an entry of an INRIA cameras.json, or a keyframe of one of
-the viewer's camera path files (viewer.camera_path).
+"""Camera files: one camera as JSON, an entry of an INRIA cameras.json, or a path keyframe.
+
+A path keyframe is one of a viewer camera path file (viewer.camera_path).
 
 Which kind a file is comes from its JSON shape: a list is an INRIA cameras.json, an object with
 "keyframes" a camera path file, any other object one camera {width, height, fx, fy, [cx, cy],

@@ -1,5 +1,6 @@
-"""INRIA training-output cameras.json: a list of {id, img_name, width, height, position,
-rotation (3x3 camera-to-world), fx, fy} in OpenCV camera axes.
+"""INRIA training-output cameras.json, in OpenCV camera axes.
+
+A list of {id, img_name, width, height, position, rotation (3x3 camera-to-world), fx, fy}.
 """
 
 from __future__ import annotations

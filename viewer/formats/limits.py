@@ -24,8 +24,10 @@ _UNLIMITED = 1 << 60  # cgroup v1 reports "no limit" as a huge number
 
 
 def decoded_bytes(count: int, sh_coeffs: int) -> int:
-    """Host memory a scene of `count` Gaussians with `sh_coeffs` SH coefficients needs at the
-    peak of its load (the scene and the validation temporaries; a reader adds its own data).
+    """Host memory in bytes that a scene of `count` Gaussians needs at the peak of its load.
+
+    With `sh_coeffs` SH coefficients; the scene and the validation temporaries (a reader adds
+    its own data).
     """
     per_point = SCENE_BYTES_PER_POINT + 12 * sh_coeffs + TRANSIENT_BYTES_PER_POINT
     return count * per_point

@@ -1,5 +1,6 @@
-"""Output formats: the one a file name selects, and what writing a scene in it loses (for
-`convert` to print).
+"""Output formats: the one a file name selects, and what writing a scene in it loses.
+
+What it loses is for `convert` to print.
 """
 
 from __future__ import annotations

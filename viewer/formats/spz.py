@@ -94,8 +94,9 @@ _V3_ROTATION = _V3_ROTATION.astype(np.float32)
 
 
 class SpzWarning(UserWarning):
-    """Something in an .spz file the viewer reads but cannot show as stored (SH degree 4, the
-    antialiased flag).
+    """Something in an .spz file the viewer reads but cannot show as stored.
+
+    SH degree 4, or the antialiased flag.
     """
 
 

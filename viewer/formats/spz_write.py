@@ -1,5 +1,7 @@
-"""Niantic .spz, write: version 4 (zstd streams, the library's default) or 3 (one gzip stream, for
-older tools). Layout and quantisation as in spz.py and the library's `packGaussians`:
+"""Niantic .spz, write: version 4 (zstd streams, the library's default) or 3 (one gzip stream).
+
+Version 3 is for older tools. Layout and quantisation as in spz.py and the library's
+`packGaussians`:
 
 - positions to 24-bit fixed point with 12 fractional bits (the library's choice), fewer only
   when the scene reaches past +-2048 (then the most that fit: FRACTION_BITS_FOR below);

@@ -1,5 +1,6 @@
-"""Contributions pass: how much each splat adds to each pixel (contributions.comp), and the
-overdraw mode's colouring of it (overdraw.comp).
+"""Contributions pass: how much each splat adds to each pixel, and the overdraw mode's colouring.
+
+The pass is contributions.comp, the colouring overdraw.comp.
 
 It walks the tiles backend's bins exactly as tiles_raster.comp does, but instead of a colour it
 keeps, per pixel, a `PIXEL_DTYPE` record (the splat of largest weight alpha*T, the number of
@@ -82,6 +83,9 @@ class ContributionsPass:
         """Measure the binned frame.
 
         Args:
+            frame: the frame's buffers, as the preprocess pass filled them.
+            tiles: the tiles backend that binned the frame (its tile ranges and splat pairs).
+            camera: the view binned; its size sets the pixel grid.
             gaussians: sum the weights of this many Gaussians (the scene's count); 0: do not.
             pixel: (x, y) to run only the tile holding that pixel; None: every tile.
         """
@@ -142,8 +146,9 @@ def _tile_of(pixel: tuple[int, int]) -> tuple[int, int]:
 
 
 def _sized(ctx: moderngl.Context, buffer: moderngl.Buffer, size: int) -> moderngl.Buffer:
-    """`buffer` if it holds `size` bytes and not four times more, else a new one (the old one
-    freed: a view once huge does not keep its memory).
+    """`buffer` if it holds `size` bytes and not four times more, else a new one.
+
+    The old one is then freed: a view once huge does not keep its memory.
     """
     if size <= buffer.size < 4 * size:
         return buffer

@@ -234,8 +234,9 @@ class GpuScene:
         self._touch()
 
     def resize(self, count: int) -> None:
-        """Set the live count (growing the buffers when needed); new rows are undefined until
-        written, but their flags are cleared.
+        """Set the live count, growing the buffers when needed.
+
+        New rows are undefined until written, but their flags are cleared.
         """
         if count < 0:
             raise ValueError(f"a scene cannot hold {count} Gaussians")
@@ -263,8 +264,9 @@ class GpuScene:
     # -- writes ----------------------------------------------------------------------------------
 
     def write(self, start: int = 0, **parameters: Any) -> None:
-        """Overwrite Gaussians [start, start + n) of the given parameters; the count grows to
-        cover them.
+        """Overwrite Gaussians [start, start + n) of the given parameters.
+
+        The count grows to cover them.
 
         Args:
             start: first Gaussian written.

@@ -241,6 +241,9 @@ class SplatRenderer:
         """Run the contributions pass on one view instead of drawing it (waits for the GPU).
 
         Args:
+            scene: the scene measured.
+            inputs: the view and its per-frame inputs (camera, flag mask, ...).
+            settings: the render settings the view is drawn with.
             weights: also sum each Gaussian's alpha*T over the image and count its tiles.
             pixel: (x, y) measure only the tile holding this pixel (for picking).
         """

@@ -61,11 +61,14 @@ class KeyValueSort(Protocol):
         count: moderngl.Buffer,
         count_offset: int = 0,
         key_bits: int = 32,
-    ) -> None: ...
+    ) -> None:
+        """Sort keys[0:count] ascending with values alongside, in place (`GpuRadixSort.sort`)."""
 
-    def ensure_capacity(self, capacity: int) -> None: ...
+    def ensure_capacity(self, capacity: int) -> None:
+        """Make room to sort at least `capacity` pairs."""
 
-    def release(self) -> None: ...
+    def release(self) -> None:
+        """Free the GL objects."""
 
 
 def _check_args(count_offset: int, key_bits: int) -> None:
