@@ -144,7 +144,9 @@ def build_parser() -> argparse.ArgumentParser:
     _camera_args(render, "the view to render (default: the scene's first camera or a framing)")
     render.add_argument("--out", metavar="FILE.png", help="output PNG")
     render.add_argument(
-        "--out-npy", metavar="FILE.npy", help="output float32 [H, W, 3] linear RGB .npy"
+        "--out-npy",
+        metavar="FILE.npy",
+        help="output float32 [H, W, 3] RGB .npy (display-referred, as the PNG)",
     )
     render.add_argument(
         "--width", type=pixels, help="image width (keeps the vertical field of view)"

@@ -53,7 +53,9 @@ class RenderSettings:
 
     sh_degree: int = setting(3, "highest SH degree evaluated (capped by the scene's)", range=(0, 3))
     background: tuple[float, float, float] = setting(
-        (0.0, 0.0, 0.0), "background colour, linear RGB in [0, 1]", range=(0.0, 1.0)
+        (0.0, 0.0, 0.0),
+        "background colour, RGB in [0, 1] (display-referred, as the splats)",
+        range=(0.0, 1.0),
     )
     splat_scale: float = setting(1.0, "multiplier on every Gaussian's scale", range=(0.05, 4.0))
     antialias: bool = setting(

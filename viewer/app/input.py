@@ -103,8 +103,9 @@ class InputRouter:
         glfw.set_window_close_callback(window, self._on_window_event)
 
     def poll(self, wait: float = 0.0) -> None:
-        """Read the events that came since the last call; when there were none and `wait` > 0,
-        sleep until one comes, for at most `wait` seconds.
+        """Read the events that came since the last call.
+
+        When there were none and `wait` > 0, sleep until one comes, for at most `wait` seconds.
         """
         self._events = 0
         self._queued_since = self._stopped_reading

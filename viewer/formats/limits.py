@@ -76,13 +76,30 @@ def _cgroup_headroom() -> int | None:
     return None
 
 
+def _address_space_headroom() -> int | None:
+    """The address-space limit (ulimit -v, RLIMIT_AS) minus this process's size, or None."""
+    try:
+        import resource
+
+        limit = resource.getrlimit(resource.RLIMIT_AS)[0]
+    except (ImportError, OSError, ValueError):
+        return None
+    if limit == resource.RLIM_INFINITY:
+        return None
+    pages = _read_int("/proc/self/statm")  # total program size, in pages
+    used = 0 if pages is None else pages * os.sysconf("SC_PAGE_SIZE")
+    return max(0, limit - used)
+
+
 def available_memory() -> int | None:
     """Bytes of memory this process can still allocate without swapping, or None if unknown.
 
-    The smallest of MemAvailable (/proc/meminfo) and the headroom of a memory cgroup limit;
-    without /proc, the free physical pages that os.sysconf reports.
+    The smallest of MemAvailable (/proc/meminfo), the headroom of a memory cgroup limit and that
+    of an address-space limit (ulimit -v); without /proc, the free physical pages that
+    os.sysconf reports.
     """
-    candidates = [value for value in (_meminfo_available(), _cgroup_headroom()) if value]
+    sources = (_meminfo_available(), _cgroup_headroom(), _address_space_headroom())
+    candidates = [value for value in sources if value is not None]
     if not candidates:
         try:
             candidates.append(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
