@@ -9,7 +9,6 @@ import zlib
 from pathlib import Path
 
 import numpy as np
-import pytest
 import zstandard
 from plyfile import PlyData, PlyElement
 
@@ -21,20 +20,11 @@ from viewer.scene import (
 )
 from viewer.sh import C0
 
-SHARED_SCENES = Path(__file__).resolve().parents[1].parent / "shared" / "scenes"
 
-
-def shared_scene(name: str) -> Path:
-    """Path of a real scene in ../shared/scenes, or skip the test when it is absent."""
-    path = SHARED_SCENES / name
-    if not path.is_file():
-        pytest.skip(f"real test scene {path} is absent (it lives beside the checkout)")
-    return path
-
-
-def random_scene(count: int, degree: int, seed: int = 0) -> GaussianScene:
+def stored_scene(count: int, degree: int, seed: int = 0) -> GaussianScene:
     """`count` random Gaussians with SH of `degree`, holding their pre-activation values like a
-    scene that comes from a trainer or a file."""
+    scene that comes from a trainer or a file (for write/read round trips; `conftest.random_scene`
+    makes scenes for rendering)."""
     rng = np.random.default_rng(seed)
     log_scales = rng.normal(-4.0, 1.0, size=(count, 3)).astype(np.float32)
     logits = rng.normal(0.0, 2.0, size=count).astype(np.float32)

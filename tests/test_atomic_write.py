@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from formats_helpers import ARRAY_NAMES, random_scene
 
+from tests.formats_helpers import ARRAY_NAMES, stored_scene
 from viewer.atomic_write import atomic_output, atomic_write, same_file
 from viewer.errors import SceneError
 from viewer.formats import load_scene, save_scene
@@ -48,9 +48,9 @@ def test_new_file_gets_the_umask_mode_not_0600(tmp_path: Path) -> None:
 
 def test_replacing_keeps_the_permission_bits(tmp_path: Path) -> None:
     target = tmp_path / "scene.ply"
-    save_scene(random_scene(10, 0), target)
+    save_scene(stored_scene(10, 0), target)
     target.chmod(0o604)
-    save_scene(random_scene(20, 1), target)
+    save_scene(stored_scene(20, 1), target)
     assert stat.S_IMODE(target.stat().st_mode) == 0o604
     assert load_scene(target).count == 20
 
@@ -76,7 +76,7 @@ def test_scene_writer_failure_is_a_scene_error_and_leaves_nothing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     target = tmp_path / "scene.splat"
-    save_scene(random_scene(10, 0), target)
+    save_scene(stored_scene(10, 0), target)
     before = target.read_bytes()
 
     def fsync(fd: int) -> None:
@@ -84,7 +84,7 @@ def test_scene_writer_failure_is_a_scene_error_and_leaves_nothing(
 
     monkeypatch.setattr(os, "fsync", fsync)
     with pytest.raises(SceneError, match=r"cannot write \(No space left on device\)"):
-        save_scene(random_scene(50, 0), target)
+        save_scene(stored_scene(50, 0), target)
     assert target.read_bytes() == before
     assert _leftovers(tmp_path, {"scene.splat"}) == []
 
@@ -101,12 +101,12 @@ def test_writing_through_a_symlink_replaces_its_target(tmp_path: Path) -> None:
 def test_special_targets_are_refused(tmp_path: Path) -> None:
     os.mkfifo(tmp_path / "fifo.ply")  # opening it would block: it must not be opened
     with pytest.raises(SceneError) as error:
-        save_scene(random_scene(5, 0), tmp_path / "fifo.ply")
+        save_scene(stored_scene(5, 0), tmp_path / "fifo.ply")
     assert error.value.problem == "cannot write (not a regular file, refusing to replace it)"
     assert stat.S_ISFIFO(os.stat(tmp_path / "fifo.ply").st_mode)
     (tmp_path / "folder.ply").mkdir()
     with pytest.raises(SceneError, match="is a directory"):
-        save_scene(random_scene(5, 0), tmp_path / "folder.ply")
+        save_scene(stored_scene(5, 0), tmp_path / "folder.ply")
     assert _leftovers(tmp_path, {"fifo.ply", "folder.ply"}) == []
 
 
@@ -131,13 +131,13 @@ CHILD = textwrap.dedent(
     import sys
 
     sys.path.insert(0, {tests!r})
-    from formats_helpers import random_scene
+    from tests.formats_helpers import stored_scene
 
     import viewer.formats.files as files
     from viewer.formats import save_scene
 
     mode, target, scratch = sys.argv[1:4]
-    scene = random_scene({count}, 3, seed=7)
+    scene = stored_scene({count}, 3, seed=7)
 
 
     def pause():
@@ -187,10 +187,10 @@ def scenes(
     """suffix -> (bytes of the old file, the new scene as read back from a reference write, the
     size of that write)."""
     folder = tmp_path_factory.mktemp("reference")
-    big = random_scene(BIG_COUNT, 3, seed=7)  # the child's scene
+    big = stored_scene(BIG_COUNT, 3, seed=7)  # the child's scene
     result = {}
     for suffix in (".ply", ".compressed.ply", ".splat", ".spz"):
-        save_scene(random_scene(OLD_COUNT, 1, seed=1), folder / f"old{suffix}")
+        save_scene(stored_scene(OLD_COUNT, 1, seed=1), folder / f"old{suffix}")
         save_scene(big, folder / f"new{suffix}")
         new, size = load_scene(folder / f"new{suffix}"), (folder / f"new{suffix}").stat().st_size
         result[suffix] = ((folder / f"old{suffix}").read_bytes(), new, size)

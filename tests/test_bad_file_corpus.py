@@ -19,14 +19,14 @@ import textwrap
 from pathlib import Path
 
 import numpy as np
-from formats_helpers import (
-    random_scene,
+
+from tests.formats_helpers import (
     spz_bytes,
     spz_v4_bytes,
+    stored_scene,
     write_compressed_ply,
     zeroed_spz,
 )
-
 from viewer.formats import save_scene
 
 ADDRESS_SPACE = 4 << 30  # the child's ulimit -v: torch and numpy need ~1.5 GiB of it
@@ -62,7 +62,7 @@ DRIVER = textwrap.dedent(
 
 def seed_files(folder: Path) -> dict[str, bytes]:
     """Small valid files of every readable kind, name -> bytes."""
-    scene = random_scene(200, 1, seed=11)
+    scene = stored_scene(200, 1, seed=11)
     save_scene(scene, folder / "seed.ply")
     save_scene(scene, folder / "seed.splat")
     save_scene(scene, folder / "seed.spz")
@@ -73,9 +73,9 @@ def seed_files(folder: Path) -> dict[str, bytes]:
         for name in ("seed.ply", "seed.splat", "seed.spz", "seed.compressed.ply",
                      "seed_supersplat.ply")
     }  # fmt: skip
-    files["seed_v2.spz"] = spz_bytes(random_scene(20, 1), version=2)
-    files["seed_v3.spz"] = spz_bytes(random_scene(20, 2), version=3)
-    files["seed_v4.spz"] = spz_v4_bytes(random_scene(20, 2))
+    files["seed_v2.spz"] = spz_bytes(stored_scene(20, 1), version=2)
+    files["seed_v3.spz"] = spz_bytes(stored_scene(20, 2), version=3)
+    files["seed_v4.spz"] = spz_v4_bytes(stored_scene(20, 2))
     return files
 
 

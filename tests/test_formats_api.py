@@ -9,8 +9,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from formats_helpers import random_scene, spz_bytes, spz_v4_bytes
 
+from tests.formats_helpers import spz_bytes, spz_v4_bytes, stored_scene
 from viewer.errors import SceneError
 from viewer.formats import (
     READABLE_SUFFIXES,
@@ -29,7 +29,7 @@ def test_suffix_constants() -> None:
 
 @pytest.mark.parametrize("suffix", WRITABLE_SUFFIXES)
 def test_writers_round_trip_through_load_scene(tmp_path: Path, suffix: str) -> None:
-    scene = random_scene(40, 0)
+    scene = stored_scene(40, 0)
     save_scene(scene, str(tmp_path / f"scene{suffix.upper()}"))  # str paths, any case
     loaded = load_scene(str(tmp_path / f"scene{suffix.upper()}"))
     assert loaded.count == scene.count
@@ -39,7 +39,7 @@ def test_writers_round_trip_through_load_scene(tmp_path: Path, suffix: str) -> N
 
 
 def test_content_wins_over_the_suffix(tmp_path: Path) -> None:
-    scene = random_scene(40, 2)
+    scene = stored_scene(40, 2)
     save_scene(scene, tmp_path / "scene.ply")
     (tmp_path / "scene.ply").rename(tmp_path / "really_a_ply.splat")
     assert load_scene(tmp_path / "really_a_ply.splat").sh_degree == 2
@@ -70,7 +70,7 @@ def test_unreadable_paths(tmp_path: Path, name: str, data: bytes | None, problem
 )
 def test_unwritable_paths(tmp_path: Path, name: str, problem: str) -> None:
     with pytest.raises(SceneError, match=problem):
-        save_scene(random_scene(4, 0), tmp_path / name)
+        save_scene(stored_scene(4, 0), tmp_path / name)
     assert not (tmp_path / name).exists()
 
 
@@ -124,7 +124,7 @@ def test_devices_behind_scene_names_are_refused(
 def test_scenes_larger_than_memory_are_refused(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, suffix: str
 ) -> None:
-    save_scene(random_scene(3000, 2), tmp_path / f"scene{suffix}")
+    save_scene(stored_scene(3000, 2), tmp_path / f"scene{suffix}")
     monkeypatch.setattr(format_limits, "available_memory", lambda: 50_000)
     with pytest.raises(SceneError, match=r"declares 3,000 points \(0\.\d GB decoded\), more than"):
         load_scene(tmp_path / f"scene{suffix}")

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from formats_helpers import random_scene
 
+from tests.formats_helpers import stored_scene
 from viewer.errors import SceneError
 from viewer.formats import load_inria_cameras, load_scene, parse_inria_cameras, save_scene
 from viewer.formats.camera_files import load_camera_file
@@ -83,7 +83,7 @@ def training_output(tmp_path: Path) -> Path:
     for iteration, count in ((7000, 5), (30000, 8)):
         folder = tmp_path / "point_cloud" / f"iteration_{iteration}"
         folder.mkdir(parents=True)
-        save_scene(random_scene(count, 1), folder / "point_cloud.ply")
+        save_scene(stored_scene(count, 1), folder / "point_cloud.ply")
     (tmp_path / "point_cloud" / "iteration_99999").mkdir()  # no point_cloud.ply inside
     (tmp_path / "cameras.json").write_text(json.dumps([_entry(i, seed=i) for i in range(4)]))
     return tmp_path

@@ -8,17 +8,17 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from formats_helpers import (
-    C0,
-    inria_columns,
-    random_scene,
-    shared_scene,
-    write_compressed_ply,
-    write_vertex_ply,
-)
 from numpy.lib.recfunctions import repack_fields
 from plyfile import PlyData, PlyElement
 
+from tests.conftest import scene_path
+from tests.formats_helpers import (
+    C0,
+    inria_columns,
+    stored_scene,
+    write_compressed_ply,
+    write_vertex_ply,
+)
 from viewer.errors import SceneError
 from viewer.formats import load_scene, save_scene
 from viewer.formats.compressed_ply_write import morton_order
@@ -40,7 +40,7 @@ def _chunk_ranges(values: np.ndarray) -> np.ndarray:
 
 
 def test_guitar_decodes_within_its_chunk_bounds() -> None:
-    path = shared_scene("guitar.compressed.ply")
+    path = scene_path("guitar.compressed.ply")
     scene = load_scene(path)
     assert scene.count == GUITAR_COUNT
     assert scene.sh_degree == 0
@@ -70,7 +70,7 @@ def test_guitar_decodes_within_its_chunk_bounds() -> None:
 
 
 def test_guitar_bounds_are_plausible() -> None:
-    scene = load_scene(shared_scene("guitar.compressed.ply"))
+    scene = load_scene(scene_path("guitar.compressed.ply"))
     lo, hi = scene.bounds
     assert np.all(hi - lo > 0.1) and np.all(hi - lo < 20.0)
     assert 1e-6 < float(np.median(scene.scales)) < 0.1
@@ -79,7 +79,7 @@ def test_guitar_bounds_are_plausible() -> None:
 @pytest.mark.parametrize("degree", range(4))
 @pytest.mark.parametrize("colour_bounds", [True, False])
 def test_round_trip_within_quantisation(tmp_path: Path, degree: int, colour_bounds: bool) -> None:
-    scene = random_scene(700, degree, seed=degree)  # 3 chunks, the last one partial
+    scene = stored_scene(700, degree, seed=degree)  # 3 chunks, the last one partial
     path = tmp_path / "scene.ply"  # detected by its content, not by a ".compressed" name
     write_compressed_ply(scene, path, colour_bounds)
     loaded = load_scene(path)
@@ -103,7 +103,7 @@ def test_round_trip_within_quantisation(tmp_path: Path, degree: int, colour_boun
 
 
 def test_inria_file_with_compressed_in_its_name_reads_as_inria(tmp_path: Path) -> None:
-    scene = random_scene(10, 0)
+    scene = stored_scene(10, 0)
     write_vertex_ply(tmp_path / "plain.compressed.ply", inria_columns(scene))
     np.testing.assert_array_equal(load_scene(tmp_path / "plain.compressed.ply").means, scene.means)
 
@@ -139,7 +139,7 @@ def _assert_within_chunk_quantisation(loaded: GaussianScene, expected: GaussianS
 
 @pytest.mark.parametrize("degree", range(4))
 def test_writer_round_trip_within_chunk_quantisation(tmp_path: Path, degree: int) -> None:
-    scene = random_scene(700, degree, seed=degree)  # 3 chunks, the last one partial
+    scene = stored_scene(700, degree, seed=degree)  # 3 chunks, the last one partial
     save_scene(scene, tmp_path / "scene.compressed.ply")
     order = morton_order(scene.means)
     assert np.array_equal(np.sort(order), np.arange(scene.count))
@@ -149,7 +149,7 @@ def test_writer_round_trip_within_chunk_quantisation(tmp_path: Path, degree: int
 
 
 def test_writer_layout(tmp_path: Path) -> None:
-    save_scene(random_scene(300, 2), tmp_path / "scene.Compressed.PLY")
+    save_scene(stored_scene(300, 2), tmp_path / "scene.Compressed.PLY")
     ply = PlyData.read(str(tmp_path / "scene.Compressed.PLY"))
     assert [e.name for e in ply.elements] == ["chunk", "vertex", "sh"]
     assert [len(e.data) for e in ply.elements] == [2, 300, 300]
@@ -169,12 +169,12 @@ def test_writer_layout(tmp_path: Path) -> None:
 
 
 def test_plain_ply_name_gets_the_inria_layout(tmp_path: Path) -> None:
-    save_scene(random_scene(300, 0), tmp_path / "scene.ply")
+    save_scene(stored_scene(300, 0), tmp_path / "scene.ply")
     assert [e.name for e in PlyData.read(str(tmp_path / "scene.ply")).elements] == ["vertex"]
 
 
 def test_guitar_written_again_stays_within_its_chunks(tmp_path: Path) -> None:
-    guitar = load_scene(shared_scene("guitar.compressed.ply"))
+    guitar = load_scene(scene_path("guitar.compressed.ply"))
     save_scene(guitar, tmp_path / "guitar.compressed.ply")
     order = morton_order(guitar.means)
     expected = guitar.subset(order)
@@ -222,7 +222,7 @@ def _rewrite(path: Path, element: str, rows: np.ndarray) -> None:
 )
 def test_bad_compressed_files(tmp_path: Path, break_file, problem: str) -> None:
     path = tmp_path / "broken.ply"
-    write_compressed_ply(random_scene(700, 1), path)
+    write_compressed_ply(stored_scene(700, 1), path)
     break_file(path)
     with pytest.raises(SceneError, match=re.escape(problem)):
         load_scene(path)

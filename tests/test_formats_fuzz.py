@@ -9,16 +9,16 @@ import itertools
 from pathlib import Path
 
 import pytest
-from formats_helpers import (
-    extension_record,
-    random_scene,
-    spz_bytes,
-    spz_v4_bytes,
-    write_compressed_ply,
-)
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.formats_helpers import (
+    extension_record,
+    spz_bytes,
+    spz_v4_bytes,
+    stored_scene,
+    write_compressed_ply,
+)
 from viewer.errors import SceneError
 from viewer.formats import load_scene, save_scene
 from viewer.scene import GaussianScene
@@ -35,15 +35,15 @@ _names = itertools.count()
 @functools.cache
 def seed_files(folder: Path) -> dict[str, bytes]:
     """Small valid files of every readable kind, name -> bytes."""
-    scene = random_scene(300, 1, seed=3)
-    save_scene(random_scene(12, 1), folder / "inria.ply")
+    scene = stored_scene(300, 1, seed=3)
+    save_scene(stored_scene(12, 1), folder / "inria.ply")
     save_scene(scene, folder / "scene.splat")
     write_compressed_ply(scene, folder / "compressed.ply")
     files = {name: (folder / name).read_bytes() for name in ("inria.ply", "scene.splat")}
     files["compressed.ply"] = (folder / "compressed.ply").read_bytes()
-    files["v2.spz"] = spz_bytes(random_scene(12, 1), version=2)
-    files["v3.spz"] = spz_bytes(random_scene(12, 2), version=3)
-    files["v4.spz"] = spz_v4_bytes(random_scene(12, 2), extensions=extension_record(7, b"ext"))
+    files["v2.spz"] = spz_bytes(stored_scene(12, 1), version=2)
+    files["v3.spz"] = spz_bytes(stored_scene(12, 2), version=3)
+    files["v4.spz"] = spz_v4_bytes(stored_scene(12, 2), extensions=extension_record(7, b"ext"))
     save_scene(scene, folder / "written.spz")
     files["written.spz"] = (folder / "written.spz").read_bytes()
     save_scene(scene, folder / "written.compressed.ply")

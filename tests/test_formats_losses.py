@@ -6,8 +6,8 @@ import dataclasses
 
 import numpy as np
 import pytest
-from formats_helpers import random_scene
 
+from tests.formats_helpers import stored_scene
 from viewer.camera import Camera
 from viewer.errors import SceneError
 from viewer.formats import describe_losses, output_format
@@ -24,25 +24,25 @@ def test_output_format_by_name() -> None:
 
 
 def test_inria_ply_is_lossless() -> None:
-    assert describe_losses(random_scene(50, 3), "out.ply") == []
+    assert describe_losses(stored_scene(50, 3), "out.ply") == []
 
 
 def test_cameras_are_never_written() -> None:
     camera = Camera(64, 48, 50.0, 50.0, 32.0, 24.0, np.eye(4), "cam")
-    scene = dataclasses.replace(random_scene(50, 0), cameras=(camera, camera))
+    scene = dataclasses.replace(stored_scene(50, 0), cameras=(camera, camera))
     assert describe_losses(scene, ".ply") == ["the 2 camera presets are not stored in the file"]
 
 
 def test_splat_drops_sh_and_quantises() -> None:
-    lines = describe_losses(random_scene(50, 3), "out.splat")
+    lines = describe_losses(stored_scene(50, 3), "out.splat")
     assert lines[0].startswith("SH degree 3 -> 0: the 45 higher-order coefficients")
     assert any("colour and opacity quantised to 8 bits" in line for line in lines)
     assert any("rotations quantised to 8 bits" in line for line in lines)
-    assert not any("SH degree" in line for line in describe_losses(random_scene(50, 0), ".splat"))
+    assert not any("SH degree" in line for line in describe_losses(stored_scene(50, 0), ".splat"))
 
 
 def test_splat_counts_clamped_colours() -> None:
-    scene = random_scene(50, 0)
+    scene = stored_scene(50, 0)
     sh = scene.sh.copy()
     sh[:3, 0, 0] = 5.0  # base colour 0.5 + C0 * 5 > 1
     lines = describe_losses(dataclasses.replace(scene, sh=sh), ".splat")
@@ -50,19 +50,19 @@ def test_splat_counts_clamped_colours() -> None:
 
 
 def test_spz_quantisation() -> None:
-    lines = describe_losses(random_scene(50, 2), "out.spz")
+    lines = describe_losses(stored_scene(50, 2), "out.spz")
     assert lines[0].startswith("positions rounded to 24-bit fixed point with 12 fractional bits")
     assert any("2^-12" in line for line in lines)
     assert any("log-scales quantised to steps of 1/16" in line for line in lines)
     assert any("SH above DC quantised to 5 bits (degree 1) and 4 bits" in line for line in lines)
     assert not any("version 3" in line for line in lines)
     assert any(
-        "version 3" in line for line in describe_losses(random_scene(5, 0), ".spz", spz_version=3)
+        "version 3" in line for line in describe_losses(stored_scene(5, 0), ".spz", spz_version=3)
     )
 
 
 def test_spz_far_scene_and_clamping() -> None:
-    scene = random_scene(50, 1)
+    scene = stored_scene(50, 1)
     log_scales = scene.stored_log_scales().copy()
     log_scales[:4, 0] = -12.0
     far = dataclasses.replace(
@@ -79,7 +79,7 @@ def test_spz_far_scene_and_clamping() -> None:
 
 
 def test_compressed_ply_quantises_per_chunk() -> None:
-    lines = describe_losses(random_scene(600, 1), "x.compressed.ply")
+    lines = describe_losses(stored_scene(600, 1), "x.compressed.ply")
     assert lines[0].startswith("Gaussians reordered along a Morton curve")
     assert any("11/10/11 bits of their chunk's range (steps up to" in line for line in lines)
     assert any("SH above DC quantised to 8 bits of [-4, 4)" in line for line in lines)
@@ -91,4 +91,4 @@ def test_compressed_ply_quantises_per_chunk() -> None:
 )
 def test_unwritable_targets(target: str, options: dict, problem: str) -> None:
     with pytest.raises(SceneError, match=problem):
-        describe_losses(random_scene(5, 0), target, **options)
+        describe_losses(stored_scene(5, 0), target, **options)

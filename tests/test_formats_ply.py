@@ -10,14 +10,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from formats_helpers import (
+
+from tests.conftest import scene_path
+from tests.formats_helpers import (
     assert_bit_exact,
     inria_columns,
-    random_scene,
-    shared_scene,
+    stored_scene,
     write_vertex_ply,
 )
-
 from viewer.errors import SceneError
 from viewer.formats import load_scene, save_scene
 from viewer.scene import DroppedGaussiansWarning
@@ -25,7 +25,7 @@ from viewer.scene import DroppedGaussiansWarning
 
 @pytest.mark.parametrize("degree", range(4))
 def test_scene_write_read_is_bit_exact(tmp_path: Path, degree: int) -> None:
-    scene = random_scene(300, degree, seed=degree)
+    scene = stored_scene(300, degree, seed=degree)
     save_scene(scene, tmp_path / "scene.ply")
     loaded = load_scene(tmp_path / "scene.ply")
     assert loaded.sh_degree == degree
@@ -33,7 +33,7 @@ def test_scene_write_read_is_bit_exact(tmp_path: Path, degree: int) -> None:
 
 
 def test_scene_without_raw_values_round_trips_within_an_ulp(tmp_path: Path) -> None:
-    scene = dataclasses.replace(random_scene(300, 1, seed=4), log_scales=None, opacity_logits=None)
+    scene = dataclasses.replace(stored_scene(300, 1, seed=4), log_scales=None, opacity_logits=None)
     save_scene(scene, tmp_path / "scene.ply")
     loaded = load_scene(tmp_path / "scene.ply")
     for name in ("means", "rotations", "sh"):
@@ -43,7 +43,7 @@ def test_scene_without_raw_values_round_trips_within_an_ulp(tmp_path: Path) -> N
 
 
 def test_real_file_read_write_read_is_bit_exact(tmp_path: Path) -> None:
-    first = load_scene(shared_scene("donut.ply"))
+    first = load_scene(scene_path("donut.ply"))
     save_scene(first, tmp_path / "again.ply")
     second = load_scene(tmp_path / "again.ply")
     assert_bit_exact(first, second)
@@ -52,7 +52,7 @@ def test_real_file_read_write_read_is_bit_exact(tmp_path: Path) -> None:
 
 
 def test_donut_is_read_as_published() -> None:
-    scene = load_scene(shared_scene("donut.ply"))
+    scene = load_scene(scene_path("donut.ply"))
     assert scene.count == 45_624
     assert scene.sh_degree == 0
     lo, hi = scene.bounds
@@ -62,7 +62,7 @@ def test_donut_is_read_as_published() -> None:
 
 
 def test_any_property_order_float64_and_extra_properties(tmp_path: Path) -> None:
-    scene = random_scene(64, 2, seed=5)
+    scene = stored_scene(64, 2, seed=5)
     columns = inria_columns(scene)
     names = list(columns)
     np.random.default_rng(0).shuffle(names)
@@ -76,13 +76,13 @@ def test_any_property_order_float64_and_extra_properties(tmp_path: Path) -> None
 
 
 def test_big_endian_file(tmp_path: Path) -> None:
-    scene = random_scene(32, 1, seed=6)
+    scene = stored_scene(32, 1, seed=6)
     write_vertex_ply(tmp_path / "be.ply", inria_columns(scene, ">f4"), byte_order=">")
     assert_bit_exact(scene, load_scene(tmp_path / "be.ply"))
 
 
 def test_f_rest_is_channel_major(tmp_path: Path) -> None:
-    columns = inria_columns(random_scene(4, 1, seed=7))
+    columns = inria_columns(stored_scene(4, 1, seed=7))
     for i in range(9):
         columns[f"f_rest_{i}"] = np.full(4, i, dtype=np.float32)
     write_vertex_ply(tmp_path / "layout.ply", columns)
@@ -93,7 +93,7 @@ def test_f_rest_is_channel_major(tmp_path: Path) -> None:
 
 
 def test_non_finite_rows_and_zero_quaternions_are_dropped_with_one_warning(tmp_path: Path) -> None:
-    columns = inria_columns(random_scene(10, 0, seed=8))
+    columns = inria_columns(stored_scene(10, 0, seed=8))
     columns["x"][2] = np.nan
     columns["scale_1"][3] = 1000.0  # exp overflows to Inf: dropped, without a numpy warning
     columns["opacity"][4] = -1000.0  # sigmoid underflows to 0: kept
@@ -118,7 +118,7 @@ def _edited_header(path: Path, old: bytes, new: bytes) -> Path:
 @pytest.fixture
 def small_ply(tmp_path: Path) -> Path:
     path = tmp_path / "small.ply"
-    save_scene(random_scene(20, 1, seed=9), path)
+    save_scene(stored_scene(20, 1, seed=9), path)
     return path
 
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from formats_helpers import C0, random_scene
 
+from tests.formats_helpers import C0, stored_scene
 from viewer.errors import SceneError
 from viewer.formats import load_scene, save_scene
 from viewer.scene import DroppedGaussiansWarning
@@ -16,7 +16,7 @@ from viewer.scene import DroppedGaussiansWarning
 
 @pytest.mark.parametrize("degree", [0, 3])
 def test_round_trip_within_quantisation(tmp_path: Path, degree: int) -> None:
-    scene = random_scene(500, degree, seed=degree)
+    scene = stored_scene(500, degree, seed=degree)
     save_scene(scene, tmp_path / "scene.splat")
     assert (tmp_path / "scene.splat").stat().st_size == 32 * scene.count
     loaded = load_scene(tmp_path / "scene.splat")
@@ -31,7 +31,7 @@ def test_round_trip_within_quantisation(tmp_path: Path, degree: int) -> None:
 
 
 def test_zero_rotation_records_are_dropped(tmp_path: Path) -> None:
-    save_scene(random_scene(3, 0), tmp_path / "scene.splat")
+    save_scene(stored_scene(3, 0), tmp_path / "scene.splat")
     data = bytearray((tmp_path / "scene.splat").read_bytes())
     data[32 + 28 : 32 + 32] = bytes([128, 128, 128, 128])  # the second record's quaternion = 0
     (tmp_path / "scene.splat").write_bytes(bytes(data))

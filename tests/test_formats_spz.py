@@ -14,17 +14,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 import zstandard
-from formats_helpers import (
+
+from tests.formats_helpers import (
     AXIS_FLIP,
     SH_AXIS_FLIP,
     extension_record,
-    random_scene,
     spz_bytes,
     spz_sections,
     spz_v4_bytes,
+    stored_scene,
     zeroed_spz,
 )
-
 from viewer.errors import SceneError
 from viewer.formats import SpzWarning, load_scene
 from viewer.formats import limits as format_limits
@@ -35,7 +35,7 @@ ADOBE_COORDINATES = 0xADBE0003
 
 def _scene(degree: int, count: int = 400) -> GaussianScene:
     """A random scene with SH inside the 8-bit .spz range [-1, 1)."""
-    scene = random_scene(count, degree, seed=degree)
+    scene = stored_scene(count, degree, seed=degree)
     return dataclasses.replace(scene, sh=np.clip(scene.sh, -0.99, 0.99))
 
 

@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import zstandard
-from formats_helpers import random_scene
 
+from tests.formats_helpers import stored_scene
 from viewer.errors import SceneError
 from viewer.formats import SpzWarning, load_scene, save_scene
 from viewer.formats.spz import read_spz_sections
@@ -30,7 +30,7 @@ ROTATION_MIN_COSINE = 1 - 6 * ROTATION_HALF_STEP**2 - 1e-6  # float32 rounding
 
 def _scene(degree: int, count: int = 1000, seed: int = 0) -> GaussianScene:
     """Random Gaussians inside the ranges .spz stores without clamping."""
-    scene = random_scene(count, degree, seed=seed + degree)
+    scene = stored_scene(count, degree, seed=seed + degree)
     log_scales = np.clip(scene.stored_log_scales(), -9.9, 5.9)
     return dataclasses.replace(
         scene,

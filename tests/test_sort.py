@@ -8,7 +8,7 @@ import moderngl
 import numpy as np
 import pytest
 
-from viewer.render.context import DeviceInfo, GLUnavailableError, create_headless_context
+from viewer.render.context import DeviceInfo
 from viewer.render.sort import (
     BLOCK,
     RADIX,
@@ -26,19 +26,9 @@ from viewer.resources import shader_dir
 SENTINEL = 0xDEADBEEF  # fills count buffers around the count word
 
 
-@pytest.fixture(scope="module")
-def ctx() -> Iterator[moderngl.Context]:
-    try:
-        context = create_headless_context()
-    except GLUnavailableError as exc:
-        pytest.skip(str(exc))
-    yield context
-    context.release()
-
-
 @pytest.fixture(scope="module", params=["gpu", "cpu"])
-def sorter(request: pytest.FixtureRequest, ctx: moderngl.Context) -> Iterator[KeyValueSort]:
-    backend = make_sort(ctx, request.param, 2 * BLOCK)
+def sorter(request: pytest.FixtureRequest, gl_ctx: moderngl.Context) -> Iterator[KeyValueSort]:
+    backend = make_sort(gl_ctx, request.param, 2 * BLOCK)
     yield backend
     backend.release()
 
@@ -58,7 +48,7 @@ def random_keys(rng: np.random.Generator, n: int, key_bits: int, ties: bool) -> 
 
 
 def sort_in_buffers(
-    ctx: moderngl.Context,
+    gl_ctx: moderngl.Context,
     sorter: KeyValueSort,
     keys: np.ndarray,
     values: np.ndarray,
@@ -69,7 +59,7 @@ def sort_in_buffers(
     """Upload [capacity] keys and values, sort the first `count`, return the buffers' contents."""
     count_words = np.full(count_offset // 4 + 4, SENTINEL, np.uint32)  # [words] uint32
     count_words[count_offset // 4] = count
-    buffers = [ctx.buffer(keys), ctx.buffer(values), ctx.buffer(count_words)]
+    buffers = [gl_ctx.buffer(keys), gl_ctx.buffer(values), gl_ctx.buffer(count_words)]
     sorter.sort(*buffers, count_offset=count_offset, key_bits=key_bits)
     sorted_keys, sorted_values, after = (np.frombuffer(b.read(), np.uint32) for b in buffers)
     np.testing.assert_array_equal(after, count_words, err_msg="the count buffer changed")
@@ -88,7 +78,7 @@ def expected(keys: np.ndarray, values: np.ndarray, count: int) -> tuple[np.ndarr
 
 
 def check_sort(
-    ctx: moderngl.Context,
+    gl_ctx: moderngl.Context,
     sorter: KeyValueSort,
     keys: np.ndarray,
     count: int,
@@ -97,7 +87,7 @@ def check_sort(
 ) -> None:
     """Sort keys[:count] with distinct values alongside and compare with numpy, stability too."""
     values = np.random.default_rng(len(keys)).permutation(len(keys)).astype(np.uint32)
-    got = sort_in_buffers(ctx, sorter, keys, values, count, count_offset, key_bits)
+    got = sort_in_buffers(gl_ctx, sorter, keys, values, count, count_offset, key_bits)
     want = expected(keys, values, min(count, len(keys)))
     np.testing.assert_array_equal(got[0], want[0], err_msg="keys")
     np.testing.assert_array_equal(got[1], want[1], err_msg="values (stability)")
@@ -109,7 +99,7 @@ def check_sort(
     "count", [0, 1, 2, 7, 999, BLOCK - 1, BLOCK, BLOCK + 1, 2 * BLOCK - 1, 3 * BLOCK + 5]
 )
 def test_random_keys_match_stable_argsort(
-    ctx: moderngl.Context,
+    gl_ctx: moderngl.Context,
     sorter: KeyValueSort,
     rng: np.random.Generator,
     count: int,
@@ -117,14 +107,14 @@ def test_random_keys_match_stable_argsort(
     ties: bool,
 ) -> None:
     capacity = count + int(rng.integers(1, 300))  # pairs past the count must stay untouched
-    check_sort(ctx, sorter, random_keys(rng, capacity, key_bits, ties), count, key_bits=key_bits)
+    check_sort(gl_ctx, sorter, random_keys(rng, capacity, key_bits, ties), count, key_bits=key_bits)
 
 
 @pytest.mark.parametrize(
     "pattern", ["sorted", "reversed", "all_equal", "top_bit", "all_ones", "one_digit"]
 )
 def test_key_patterns(
-    ctx: moderngl.Context, sorter: KeyValueSort, rng: np.random.Generator, pattern: str
+    gl_ctx: moderngl.Context, sorter: KeyValueSort, rng: np.random.Generator, pattern: str
 ) -> None:
     n = 2 * BLOCK + 17
     keys = rng.integers(0, 2**32, n, dtype=np.uint32)
@@ -136,49 +126,51 @@ def test_key_patterns(
         "all_ones": np.full(n, 0xFFFFFFFF, np.uint32),
         "one_digit": keys & np.uint32(0xF0),  # every pass but one sees a single bucket
     }[pattern]
-    check_sort(ctx, sorter, keys, n)
+    check_sort(gl_ctx, sorter, keys, n)
 
 
 @pytest.mark.parametrize("key_bits", [1, 7, 8, 9, 13, 20, 24])
 def test_key_bits_below_32(
-    ctx: moderngl.Context, sorter: KeyValueSort, rng: np.random.Generator, key_bits: int
+    gl_ctx: moderngl.Context, sorter: KeyValueSort, rng: np.random.Generator, key_bits: int
 ) -> None:
     # Odd pass counts (up to 8 and 17 to 24 bits) end in the scratch buffers and are copied back.
     keys = random_keys(rng, BLOCK + 500, key_bits, ties=False)
-    check_sort(ctx, sorter, keys, BLOCK + 321, key_bits=key_bits)
+    check_sort(gl_ctx, sorter, keys, BLOCK + 321, key_bits=key_bits)
 
 
 @pytest.mark.parametrize("count_offset", [4, 36])
 def test_count_read_at_offset(
-    ctx: moderngl.Context, sorter: KeyValueSort, rng: np.random.Generator, count_offset: int
+    gl_ctx: moderngl.Context, sorter: KeyValueSort, rng: np.random.Generator, count_offset: int
 ) -> None:
     keys = random_keys(rng, 3000, 32, ties=True)
-    check_sort(ctx, sorter, keys, 2500, count_offset=count_offset)
+    check_sort(gl_ctx, sorter, keys, 2500, count_offset=count_offset)
 
 
 def test_count_above_capacity_sorts_whole_buffers(
-    ctx: moderngl.Context, sorter: KeyValueSort, rng: np.random.Generator
+    gl_ctx: moderngl.Context, sorter: KeyValueSort, rng: np.random.Generator
 ) -> None:
     keys = random_keys(rng, 1000, 32, ties=False)
-    check_sort(ctx, sorter, keys, 5000)
+    check_sort(gl_ctx, sorter, keys, 5000)
 
 
 def test_buffers_larger_than_capacity_and_repeated_sorts(
-    ctx: moderngl.Context, rng: np.random.Generator
+    gl_ctx: moderngl.Context, rng: np.random.Generator
 ) -> None:
-    gpu = GpuRadixSort(ctx, capacity=10)
+    gpu = GpuRadixSort(gl_ctx, capacity=10)
     for n in (7 * BLOCK + 3, 100, 100_003):  # grows, then reuses its scratch
-        check_sort(ctx, gpu, random_keys(rng, n, 32, ties=False), n)
+        check_sort(gl_ctx, gpu, random_keys(rng, n, 32, ties=False), n)
     assert gpu.capacity >= 100_003
     gpu.release()
 
 
-def test_count_written_by_a_compute_pass(ctx: moderngl.Context, rng: np.random.Generator) -> None:
+def test_count_written_by_a_compute_pass(
+    gl_ctx: moderngl.Context, rng: np.random.Generator
+) -> None:
     # Like the preprocess pass: append survivors with an atomic counter, then sort on the GPU.
     n = BLOCK + 777
     depth = random_keys(rng, n, 32, ties=True)
     keep = rng.random(n) < 0.6
-    append = ctx.compute_shader("""
+    append = gl_ctx.compute_shader("""
         #version 430
         layout(local_size_x = 64) in;
         layout(std430, binding = 0) readonly buffer Depth { uint depth[]; };
@@ -195,13 +187,13 @@ def test_count_written_by_a_compute_pass(ctx: moderngl.Context, rng: np.random.G
             }
         }
     """)
-    inputs = [ctx.buffer(depth), ctx.buffer(keep.astype(np.uint32)), ctx.buffer(reserve=4)]
-    outputs = [ctx.buffer(reserve=4 * n), ctx.buffer(reserve=4 * n)]
+    inputs = [gl_ctx.buffer(depth), gl_ctx.buffer(keep.astype(np.uint32)), gl_ctx.buffer(reserve=4)]
+    outputs = [gl_ctx.buffer(reserve=4 * n), gl_ctx.buffer(reserve=4 * n)]
     inputs[2].clear()
     for binding, buffer in enumerate(inputs + outputs):
         buffer.bind_to_storage_buffer(binding)
     append.run(-(-n // 64))
-    gpu = GpuRadixSort(ctx, n)
+    gpu = GpuRadixSort(gl_ctx, n)
     gpu.sort(outputs[0], outputs[1], inputs[2])
 
     kept = int(keep.sum())
@@ -214,10 +206,10 @@ def test_count_written_by_a_compute_pass(ctx: moderngl.Context, rng: np.random.G
 
 
 @pytest.mark.parametrize("backend", ["gpu", "cpu"])
-def test_sort_pairs(ctx: moderngl.Context, rng: np.random.Generator, backend: str) -> None:
+def test_sort_pairs(gl_ctx: moderngl.Context, rng: np.random.Generator, backend: str) -> None:
     keys = random_keys(rng, 5000, 32, ties=True)
     values = rng.integers(0, 2**32, 5000, dtype=np.uint32)
-    got = sort_pairs(ctx, keys, values, backend)
+    got = sort_pairs(gl_ctx, keys, values, backend)
     want = expected(keys, values, len(keys))
     np.testing.assert_array_equal(got[0], want[0])
     np.testing.assert_array_equal(got[1], want[1])
@@ -228,17 +220,17 @@ def test_sort_pairs(ctx: moderngl.Context, rng: np.random.Generator, backend: st
     [({"key_bits": 0}, "key_bits"), ({"key_bits": 33}, "key_bits"), ({"count_offset": 2}, "count")],
 )
 def test_bad_arguments_raise(
-    ctx: moderngl.Context, sorter: KeyValueSort, kwargs: dict[str, int], message: str
+    gl_ctx: moderngl.Context, sorter: KeyValueSort, kwargs: dict[str, int], message: str
 ) -> None:
-    buffer = ctx.buffer(reserve=16)
+    buffer = gl_ctx.buffer(reserve=16)
     with pytest.raises(ValueError, match=message):
         sorter.sort(buffer, buffer, buffer, **kwargs)
     buffer.release()
 
 
-def test_state_block_matches_host_size(ctx: moderngl.Context) -> None:
+def test_state_block_matches_host_size(gl_ctx: moderngl.Context) -> None:
     defines = "\n".join(f"#define {key} {value}" for key, value in SHADER_DEFINES.items())
-    probe = ctx.compute_shader(
+    probe = gl_ctx.compute_shader(
         f"#version 430\n{defines}\n{(shader_dir() / 'sort_common.glsl').read_text()}\n"
         """
         layout(local_size_x = 1) in;
@@ -252,7 +244,7 @@ def test_state_block_matches_host_size(ctx: moderngl.Context) -> None:
         }
         """
     )
-    state = ctx.buffer(reserve=STATE_BYTES)
+    state = gl_ctx.buffer(reserve=STATE_BYTES)
     state.bind_to_storage_buffer(SHADER_DEFINES["BINDING_STATE"])
     probe.run(1)
     words = np.frombuffer(state.read(), np.uint32)
