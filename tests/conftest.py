@@ -9,6 +9,17 @@ import numpy as np
 import pytest
 
 SCENES = Path(__file__).resolve().parents[1].parent / "shared" / "scenes"
+# the view of donut.ply from its README: 0.3 above it, looking down -z (OpenCV axes)
+DONUT_TOP = np.array([[1, 0, 0, 0], [0, -1, 0, 0], [0, 0, -1, 0.3], [0, 0, 0, 1]], float)
+DONUT_CAMERA = {  # that view as a camera file, 48x36 with fx = fy = width / 2
+    "width": 48,
+    "height": 36,
+    "fx": 24.0,
+    "fy": 24.0,
+    "cx": 24.0,
+    "cy": 18.0,
+    "world_to_camera": DONUT_TOP.tolist(),
+}
 
 
 def scene_path(name: str) -> Path:

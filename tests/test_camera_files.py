@@ -13,25 +13,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.conftest import DONUT_CAMERA
 from viewer.camera import MAX_IMAGE_SIDE, Camera
 from viewer.camera_path import CameraPath
 from viewer.errors import SceneError
 from viewer.formats.camera_files import load_camera_file
 from viewer.render.context import DeviceInfo, ImageSizeError
 
-GOOD = {
-    "width": 48,
-    "height": 36,
-    "fx": 24.0,
-    "fy": 24.0,
-    "cx": 24.0,
-    "cy": 18.0,
-    "world_to_camera": [[1, 0, 0, 0], [0, -1, 0, 0], [0, 0, -1, 0.3], [0, 0, 0, 1]],
-}
-
 
 def camera_json(**changes) -> dict:
-    return {**GOOD, **changes}
+    return {**DONUT_CAMERA, **changes}
 
 
 def write(path: Path, data) -> Path:
@@ -90,7 +81,7 @@ def test_missing_fields_are_named():
 
 def test_resizing_past_the_limit_is_refused():
     with pytest.raises(ValueError, match="width"):
-        Camera.from_dict(GOOD).resized(MAX_IMAGE_SIDE * 2, 36)
+        Camera.from_dict(DONUT_CAMERA).resized(MAX_IMAGE_SIDE * 2, 36)
 
 
 # -- the GL device's limits ----------------------------------------------------------------------
@@ -115,7 +106,7 @@ def test_the_context_reports_its_limits(gl_ctx):
 
 
 def test_a_single_camera_file(tmp_path):
-    camera = load_camera_file(write(tmp_path / "c.json", GOOD))
+    camera = load_camera_file(write(tmp_path / "c.json", DONUT_CAMERA))
     assert (camera.width, camera.fx) == (48, 24.0)
     with pytest.raises(SceneError, match="single camera"):
         load_camera_file(tmp_path / "c.json", 1)
@@ -139,7 +130,7 @@ def test_an_inria_cameras_json_entry(tmp_path):
 
 
 def test_a_camera_path_file_keyframe(tmp_path):
-    first = Camera.from_dict(GOOD)
+    first = Camera.from_dict(DONUT_CAMERA)
     second = Camera.look_at((0, -1, 0.5), (0, 0, 0), (0, 0, 1), 64, 48, name="k1")
     path = tmp_path / "path.json"
     CameraPath().appended(first, 1.0).appended(second, 2.0).save(path)
@@ -217,7 +208,7 @@ def test_view_opens_at_the_camera_of_a_camera_file(tmp_path):
         pytest.skip(f"needs {', '.join(missing_tools())}")
     camera = Camera.look_at((0.4, -0.3, 0.25), (0, 0, 0), (0, 0, 1), 64, 48, 40.0)
     path = tmp_path / "path.json"
-    CameraPath().appended(Camera.from_dict(GOOD), 1.0).appended(camera, 1.0).save(path)
+    CameraPath().appended(Camera.from_dict(DONUT_CAMERA), 1.0).appended(camera, 1.0).save(path)
     server = XServer()
     try:
         args = ["view", "--camera", str(path), "--camera-index", "1", "--up", "-Y"]

@@ -9,18 +9,8 @@ import sys
 import numpy as np
 import pytest
 
-from tests.conftest import scene_path
+from tests.conftest import DONUT_CAMERA, scene_path
 from viewer.cli import main
-
-DONUT_CAMERA = {
-    "width": 48,
-    "height": 36,
-    "fx": 24.0,
-    "fy": 24.0,
-    "cx": 24.0,
-    "cy": 18.0,
-    "world_to_camera": [[1, 0, 0, 0], [0, -1, 0, 0], [0, 0, -1, 0.3], [0, 0, 0, 1]],
-}
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:

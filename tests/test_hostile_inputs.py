@@ -12,18 +12,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.conftest import random_scene
+from tests.conftest import DONUT_CAMERA, random_scene
 from viewer.cli import main
 from viewer.errors import EXIT_BAD_INPUT
 from viewer.scene import GaussianScene
 
 GOOD_CAMERA = {
-    "width": 48,
-    "height": 36,
-    "fx": 24.0,
-    "fy": 24.0,
-    "cx": 24.0,
-    "cy": 18.0,
+    **DONUT_CAMERA,
     "world_to_camera": [[1, 0, 0, 0], [0, -1, 0, 0], [0, 0, -1, 3.0], [0, 0, 0, 1]],
 }
 

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import torch
 
-from tests.conftest import random_scene, scene_path
+from tests.conftest import DONUT_TOP, random_scene, scene_path
 from tests.independent_render import (
     axis_camera,
     gsplat_torch_impl,
@@ -34,7 +34,6 @@ pytestmark = pytest.mark.skipif(_IMPL is None, reason=f"independent renderer una
 MAX_ABS = 1e-9  # float64 reference vs float64 independent
 MIN_PSNR_REF = 60.0
 MIN_PSNR_GPU = 40.0
-DONUT_TOP = np.array([[1, 0, 0, 0], [0, -1, 0, 0], [0, 0, -1, 0.3], [0, 0, 0, 1]], float)
 
 
 def independent(params, camera, settings: RenderSettings) -> np.ndarray:

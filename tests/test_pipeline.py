@@ -7,7 +7,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from tests.conftest import random_scene, scene_path
+from tests.conftest import DONUT_TOP, random_scene, scene_path
 from viewer.camera import Camera
 from viewer.reference import render_scene_reference
 from viewer.render.frame_inputs import FrameInputs
@@ -17,7 +17,6 @@ from viewer.settings import RasterSettings, RenderSettings
 
 BACKENDS = [("quads", "cpu"), ("quads", "gpu"), ("tiles", "cpu"), ("tiles", "gpu")]
 MIN_PSNR = 40.0
-DONUT_TOP = np.array([[1, 0, 0, 0], [0, -1, 0, 0], [0, 0, -1, 0.3], [0, 0, 0, 1]], float)
 
 
 def psnr(a: np.ndarray, b: np.ndarray) -> float:

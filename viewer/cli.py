@@ -28,7 +28,7 @@ from viewer.builtin_scene import load_scene_or_builtin
 from viewer.camera import MAX_IMAGE_SIDE, Camera
 from viewer.errors import EXIT_BAD_INPUT, SceneError
 from viewer.framing import UP_CHOICES
-from viewer.setting_specs import add_arguments, from_arguments
+from viewer.setting_specs import add_arguments, from_arguments, integer_type
 from viewer.settings import PruneSettings, RasterSettings, RenderSettings
 
 EXIT_BROKEN_PIPE = 128 + 13  # 128 + SIGPIPE: what a tool killed by a closed pipe reports
@@ -51,24 +51,6 @@ class ArgumentParser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         """Raise UsageError with argparse's message and where to read the usage."""
         raise UsageError(f"{message} (see {self.prog} --help)")
-
-
-def integer_type(minimum: int, maximum: int | None = None) -> Callable[[str], int]:
-    """An argparse type: an integer in [minimum, maximum] (no upper bound when None)."""
-
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"{value} is below the minimum {minimum}")
-        if maximum is not None and value > maximum:
-            raise argparse.ArgumentTypeError(f"{value} is above the maximum {maximum}")
-        return value
-
-    parse.__name__ = "integer"
-    return parse
 
 
 def _version() -> str:

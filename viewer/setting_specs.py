@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar, get_type_hints
 
@@ -256,6 +256,24 @@ def from_arguments(args: argparse.Namespace, command: str) -> SettingsSet:
         given = {s.name: getattr(args, f"{group.name}.{s.name}") for s in specs(group.cls)}
         values[group.name] = group.cls(**{k: v for k, v in given.items() if v is not None})
     return SettingsSet(values)
+
+
+def integer_type(minimum: int, maximum: int | None = None) -> Callable[[str], int]:
+    """An argparse type: an integer in [minimum, maximum] (no upper bound when None)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"{value} is below the minimum {minimum}")
+        if maximum is not None and value > maximum:
+            raise argparse.ArgumentTypeError(f"{value} is above the maximum {maximum}")
+        return value
+
+    parse.__name__ = "integer"
+    return parse
 
 
 class _Ambiguous(argparse.Action):

@@ -27,26 +27,9 @@ from viewer.camera import MAX_IMAGE_SIDE
 from viewer.errors import SceneError
 from viewer.framing import UP_CHOICES
 from viewer.render.timers import CLOCK_FINISH, CLOCK_GL_TIMER
+from viewer.setting_specs import integer_type
 
 MIN_SIZE = 16  # SSIM's 11x11 window needs some room
-
-
-def _count(minimum: int, maximum: int | None = None) -> Callable[[str], int]:
-    """An argparse type: an integer in [minimum, maximum] (no upper bound when None)."""
-
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"{value} is below the minimum {minimum}")
-        if maximum is not None and value > maximum:
-            raise argparse.ArgumentTypeError(f"{value} is above the maximum {maximum}")
-        return value
-
-    parse.__name__ = "integer"
-    return parse
 
 
 def writable_folder(folder: Path, label: str) -> None:
@@ -92,11 +75,16 @@ def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
         help="camera path: orbit or spiral around the scene, the scene's cameras.json views, or "
         "a path file recorded in the viewer (default: orbit)",
     )
-    parser.add_argument("--frames", type=_count(1), default=120, help="timed frames (default 120)")
     parser.add_argument(
-        "--warmup", type=_count(0), default=10, help="untimed frames per config first (default 10)"
+        "--frames", type=integer_type(1), default=120, help="timed frames (default 120)"
     )
-    pixels = _count(MIN_SIZE, MAX_IMAGE_SIDE)
+    parser.add_argument(
+        "--warmup",
+        type=integer_type(0),
+        default=10,
+        help="untimed frames per config first (default 10)",
+    )
+    pixels = integer_type(MIN_SIZE, MAX_IMAGE_SIDE)
     parser.add_argument("--width", type=pixels, default=1280, help="pixels (default 1280)")
     parser.add_argument("--height", type=pixels, default=720, help="pixels (default 720)")
     parser.add_argument(
