@@ -119,3 +119,25 @@ def test_file_dialog_returns_the_chosen_path_once(monkeypatch):
     assert not file_dialog.available()
     monkeypatch.setattr(file_dialog.shutil, "which", lambda name: f"/usr/bin/{name}")
     assert file_dialog.available()
+
+
+def test_a_second_click_read_after_a_slow_frame_is_dated_to_when_reading_stopped(
+    router, monkeypatch
+):
+    """The frame a click starts (a pick) can outlast DOUBLE_CLICK_SECONDS: the second click,
+    queued meanwhile, counts from when the app stopped reading input, not from when it is read."""
+    queued = []
+    monkeypatch.setattr(glfw, "poll_events", lambda: [event() for event in queued])
+    monkeypatch.setattr(glfw, "wait_events_timeout", lambda timeout: None)
+    router.poll()
+    press_release(router, (300, 200))  # read while waiting: dated as it comes
+    router.poll()
+    router.clock[0] += 3 * DOUBLE_CLICK_SECONDS  # a slow frame, the second click came during it
+    queued.append(lambda: press_release(router, (300, 200)))
+    router.poll()
+    assert router.handler.events == [("click", 300, 200), ("double", 300, 200)]
+
+    queued.clear()
+    router.clock[0] += 3 * DOUBLE_CLICK_SECONDS  # waited, then a click: too late for a double
+    press_release(router, (300, 200))
+    assert router.handler.events[-1] == ("click", 300, 200)

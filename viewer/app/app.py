@@ -206,10 +206,7 @@ class ViewerApp:
             or self.pruning.job is not None
             or self.input.held()
         )
-        if moving:
-            glfw.poll_events()
-        else:
-            glfw.wait_events_timeout(IDLE_WAIT_SECONDS)
+        self.input.poll(0.0 if moving else IDLE_WAIT_SECONDS)
 
     def frame(self) -> None:
         """One frame: update, UI, render if needed, show."""
