@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import Protocol
+from typing import Any, Protocol, cast
 
 import glfw
 from imgui_bundle import imgui
@@ -96,7 +96,8 @@ class InputRouter:
         glfw.set_cursor_pos_callback(window, self._on_cursor)
         glfw.set_mouse_button_callback(window, self._on_button)
         glfw.set_scroll_callback(window, self._on_scroll)
-        glfw.set_drop_callback(window, self._on_drop)
+        # pyGLFW calls it with a list of paths; its stub says (count, path)
+        glfw.set_drop_callback(window, cast(Any, self._on_drop))
         # not input, but a reason to draw a frame now rather than wait on
         glfw.set_framebuffer_size_callback(window, self._on_window_event)
         glfw.set_window_refresh_callback(window, self._on_window_event)

@@ -7,6 +7,8 @@ reads as "ready" to anything that waits for the window to exist, such as the win
 
 from __future__ import annotations
 
+from typing import Any, cast
+
 import glfw
 
 from viewer.render.context import REQUIRED_GL, GLUnavailableError
@@ -35,7 +37,7 @@ def init_glfw() -> None:
     Raises:
         NoDisplayError: when there is no display to open windows on.
     """
-    glfw.set_error_callback(_errors)
+    glfw.set_error_callback(cast(Any, _errors))  # pyGLFW passes bytes; its stub says str
     if not glfw.init():
         raise NoDisplayError(_errors.last or "GLFW could not start")
 
