@@ -3,7 +3,8 @@
 Checks out BASE in a temporary git worktree, then runs the bench of BASE and of this checkout
 alternately, ROUNDS times each, on the same scenes, configs and size (no quality probe), and
 prints per scene and config the median over rounds of each run's median frame time, and the
-ratio this/base. Whole runs interleave (not frames), so machine load spreads over both.
+ratio this/base. Whole runs interleave (not frames), in alternating order, so machine load
+spreads over both.
 
 Usage: python scripts/compare_revisions.py --base 24e65b7 [--this HEAD] [--rounds 3] [--frames 12]
            [--width 640 --height 360] [SCENE ...]   (default: donut.ply and the built-in scene)
@@ -62,7 +63,8 @@ def main() -> None:
             times: dict[tuple[str, str, str], list[float]] = {}
             for round_ in range(args.rounds):
                 for scene in scenes:
-                    for label, tree in (("base", base), ("this", this)):
+                    pair = [("base", base), ("this", this)]
+                    for label, tree in pair if round_ % 2 == 0 else pair[::-1]:
                         out = Path(tmp) / f"{label}-{round_}-{Path(scene or 'builtin').stem}"
                         for config, ms in bench(tree, scene, out, args).items():
                             key = (Path(scene or "builtin").name, config, label)
