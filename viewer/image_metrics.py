@@ -38,7 +38,7 @@ def gaussian_window() -> torch.Tensor:
 def _blur(maps: torch.Tensor) -> torch.Tensor:
     """[M, H, W] -> [M, H - 10, W - 10]: the Gaussian-weighted mean of each full window."""
     m = maps.shape[0]
-    g = gaussian_window()
+    g = gaussian_window().to(maps)
     rows = F.conv2d(maps[None], g.view(1, 1, 1, -1).expand(m, 1, 1, -1), groups=m)
     return F.conv2d(rows, g.view(1, 1, -1, 1).expand(m, 1, -1, 1), groups=m)[0]
 
@@ -47,16 +47,28 @@ def ssim(image: np.ndarray, reference: np.ndarray) -> float:
     """Mean structural similarity of two [H, W, C] images, H and W >= 11 (1.0 when equal)."""
     if image.shape != reference.shape or min(image.shape[:2]) < SSIM_WINDOW:
         raise ValueError(f"SSIM needs two images of one shape >= 11x11, got {image.shape}")
-    x, y = (
-        torch.from_numpy(np.asarray(a, np.float32)).permute(2, 0, 1) for a in (image, reference)
-    )
+    x, y = (torch.from_numpy(np.asarray(a, np.float32)) for a in (image, reference))
+    return float(_ssim_map(x, y).double().mean())
+
+
+def ssim_tensor(image: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
+    """`ssim` of two [H, W, C] tensors as a 0-d tensor: differentiable, on their device.
+
+    The training loss's D-SSIM term is 1 minus this.
+    """
+    return _ssim_map(image, reference).mean()
+
+
+def _ssim_map(image: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
+    """[C, H - 10, W - 10] SSIM index of every full window of two [H, W, C] tensors."""
+    x, y = image.permute(2, 0, 1), reference.permute(2, 0, 1)
     mx, my, xx, yy, xy = _blur(torch.cat([x, y, x * x, y * y, x * y])).chunk(5)
     c1, c2 = (SSIM_K1 * DATA_RANGE) ** 2, (SSIM_K2 * DATA_RANGE) ** 2
     var_x, var_y, cov = xx - mx * mx, yy - my * my, xy - mx * my
     index = ((2 * mx * my + c1) * (2 * cov + c2)) / (
         (mx * mx + my * my + c1) * (var_x + var_y + c2)
     )
-    return float(index.double().mean())
+    return index
 
 
 def displayed(image: np.ndarray) -> np.ndarray:

@@ -104,7 +104,7 @@ def project_gaussians(
         The surviving Gaussians sorted by camera depth (stable, so ties keep input order).
     """
     means = params["means"].to(dtype)  # [N, 3]
-    w2c = torch.as_tensor(camera.world_to_camera, dtype=dtype)  # [4, 4]
+    w2c = torch.as_tensor(camera.world_to_camera, dtype=dtype, device=means.device)  # [4, 4]
     view = w2c[:3, :3]  # [3, 3]
     t = means @ view.T + w2c[:3, 3]  # [N, 3] camera space
     tan_x, tan_y = camera.tan_half_fov
@@ -184,7 +184,7 @@ def _colors(sh: torch.Tensor, means: torch.Tensor, camera: Camera, sh_degree: in
     scene_degree = DEGREE_FOR_SH_COEFFS.get(sh.shape[1])
     if scene_degree is None:
         raise ValueError(f"sh must hold 1, 4, 9 or 16 coefficients, got {sh.shape[1]}")
-    position = torch.as_tensor(camera.position, dtype=means.dtype)  # [3]
+    position = torch.as_tensor(camera.position, dtype=means.dtype, device=means.device)  # [3]
     dirs = means - position
     dirs = dirs / dirs.norm(dim=-1, keepdim=True)  # [P, 3]
     return (eval_sh(sh, dirs, min(sh_degree, scene_degree)) + 0.5).clamp(min=0.0)
@@ -232,33 +232,47 @@ def _composite(
     return weights @ proj.colors[select], transmittance
 
 
-def _pixel_centres(x0: int, x1: int, y0: int, y1: int, dtype: torch.dtype) -> torch.Tensor:
+def _pixel_centres(
+    x0: int, x1: int, y0: int, y1: int, dtype: torch.dtype, device: torch.device | None = None
+) -> torch.Tensor:
     """[(y1 - y0) * (x1 - x0), 2] centres (i + 0.5, j + 0.5) of a pixel block, row-major."""
     ys, xs = torch.meshgrid(
-        torch.arange(y0, y1, dtype=dtype) + 0.5,
-        torch.arange(x0, x1, dtype=dtype) + 0.5,
+        torch.arange(y0, y1, dtype=dtype, device=device) + 0.5,
+        torch.arange(x0, x1, dtype=dtype, device=device) + 0.5,
         indexing="ij",
     )
     return torch.stack([xs.reshape(-1), ys.reshape(-1)], dim=-1)
 
 
-def _tile_lists(proj: Projection, camera: Camera, tile_size: int) -> list[torch.Tensor]:
-    """Per tile (row-major): ascending indices of the Gaussians whose footprint reaches it."""
+def _tile_pairs(
+    proj: Projection, camera: Camera, tile_size: int
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Every (tile, Gaussian) pair whose footprint reaches the tile, by tile, in depth order.
+
+    Returns:
+        ([pairs] tile index (row-major), [pairs] Gaussian index into `proj`, ascending within a
+        tile; [tiles] pairs per tile).
+    """
     tiles_x = math.ceil(camera.width / tile_size)
     tiles_y = math.ceil(camera.height / tile_size)
     with torch.no_grad():
         centre = proj.means2d.detach().double() - 0.5  # pixel index whose centre is at (u, v)
         reach = proj.extents.double() + FOOTPRINT_MARGIN  # [P, 2]
-        size = torch.tensor([camera.width, camera.height])
-        first = torch.maximum((centre - reach).ceil().long(), torch.zeros(2, dtype=torch.long))
+        device = centre.device
+        size = torch.tensor([camera.width, camera.height], device=device)
+        first = (centre - reach).ceil().long().clamp_min(0)
         last = torch.minimum((centre + reach).floor().long(), size - 1)
         nonempty = (first <= last).all(dim=1)
         tile_first = first.div(tile_size, rounding_mode="floor")  # [P, 2]
         tile_span = last.div(tile_size, rounding_mode="floor") - tile_first + 1  # [P, 2]
         counts = torch.where(nonempty, tile_span[:, 0] * tile_span[:, 1], 0)  # [P]
-        gaussian_from_pair = torch.repeat_interleave(torch.arange(counts.shape[0]), counts)
+        gaussian_from_pair = torch.repeat_interleave(
+            torch.arange(counts.shape[0], device=device), counts
+        )
         offsets = torch.cumsum(counts, 0) - counts
-        local = torch.arange(gaussian_from_pair.shape[0]) - offsets[gaussian_from_pair]
+        local = (
+            torch.arange(gaussian_from_pair.shape[0], device=device) - offsets[gaussian_from_pair]
+        )
         span_x = tile_span[gaussian_from_pair, 0]
         tile_xy = tile_first[gaussian_from_pair] + torch.stack(
             [local % span_x, local.div(span_x, rounding_mode="floor")], dim=-1
@@ -266,14 +280,20 @@ def _tile_lists(proj: Projection, camera: Camera, tile_size: int) -> list[torch.
         tile_of_pair = tile_xy[:, 1] * tiles_x + tile_xy[:, 0]
         tile_of_pair, order = torch.sort(tile_of_pair, stable=True)  # keeps depth order per tile
         per_tile = torch.bincount(tile_of_pair, minlength=tiles_x * tiles_y)
-        return list(torch.split(gaussian_from_pair[order], per_tile.tolist()))
+        return tile_of_pair, gaussian_from_pair[order], per_tile
+
+
+def _tile_lists(proj: Projection, camera: Camera, tile_size: int) -> list[torch.Tensor]:
+    """Per tile (row-major): ascending indices of the Gaussians whose footprint reaches it."""
+    _, gaussians, per_tile = _tile_pairs(proj, camera, tile_size)
+    return list(torch.split(gaussians, per_tile.tolist()))
 
 
 def _finish(
     rgb: torch.Tensor, transmittance: torch.Tensor, settings: RenderSettings, proj: Projection
 ) -> ReferenceOutput:
     """Blend in the background with the final transmittance."""
-    background = torch.as_tensor(settings.background, dtype=rgb.dtype)  # [3]
+    background = torch.as_tensor(settings.background, dtype=rgb.dtype, device=rgb.device)  # [3]
     image = rgb + transmittance[..., None] * background
     return ReferenceOutput(image=image, transmittance=transmittance, projection=proj)
 
@@ -313,6 +333,121 @@ def render_reference(
         rgb[y0:y1, x0:x1] = tile_rgb.reshape(y1 - y0, x1 - x0, 3)
         transmittance[y0:y1, x0:x1] = tile_t.reshape(y1 - y0, x1 - x0)
     return _finish(rgb, transmittance, settings, proj)
+
+
+def render_reference_batched(
+    params: dict[str, torch.Tensor],
+    camera: Camera,
+    settings: RenderSettings = DEFAULT_SETTINGS,
+    *,
+    dtype: torch.dtype = torch.float32,
+    tile_size: int = 16,
+    max_entries: int = 1 << 21,
+) -> ReferenceOutput:
+    """`render_reference` with the tiles composited in batches: the same image, fewer torch calls.
+
+    The per-tile loop of `render_reference` issues a few dozen small torch operations per tile;
+    training on the CPU spends most of its time there. Here tiles of similar Gaussian counts are
+    stacked into [tiles, pixels, Gaussians] tensors padded with Gaussians of alpha 0 (which blend
+    nothing and keep T): a batch holds tiles of more than half its largest count, so padding at
+    most doubles the work, and at most `max_entries` entries. Every pixel blends the same
+    Gaussians in the same order with the same arithmetic, so the image and its gradients match
+    the per-tile renderer's to float rounding (tests/test_reference_batched.py).
+
+    Args:
+        params: as `render_reference`.
+        camera: the pinhole camera (OpenCV axes).
+        settings: render settings shared with the GPU pipeline.
+        dtype: computation dtype.
+        tile_size: side of the square pixel tiles.
+        max_entries: most (pixel, Gaussian) pairs evaluated at once (bounds the memory).
+
+    Returns:
+        The image [H, W, 3], the final transmittance [H, W] and the projected Gaussians.
+    """
+    proj = project_gaussians(params, camera, settings, dtype)
+    height, width = camera.height, camera.width
+    tiles_x, tiles_y = math.ceil(width / tile_size), math.ceil(height / tile_size)
+    tiles = tiles_x * tiles_y
+    tile_of_pair, gaussians, counts = _tile_pairs(proj, camera, tile_size)
+    device = proj.means2d.device
+    rank = torch.arange(tile_of_pair.shape[0], device=device)
+    rank -= (torch.cumsum(counts, 0) - counts)[tile_of_pair]
+    local = _pixel_centres(0, tile_size, 0, tile_size, dtype, device)  # [Q, 2] within a tile
+    pixels_per_tile = local.shape[0]
+    rgb_parts: list[torch.Tensor] = []
+    t_parts: list[torch.Tensor] = []
+    tile_parts: list[torch.Tensor] = []
+    order = torch.argsort(counts, descending=True, stable=True)
+    order = order[counts[order] > 0]  # tiles with Gaussians, most first
+    row_of_tile = torch.full((tiles,), -1, dtype=torch.long, device=device)
+    start = 0
+    while start < order.shape[0]:
+        widest = int(counts[order[start]])  # the batch's tiles hold at most this many
+        size = max(1, max_entries // (pixels_per_tile * widest))
+        batch = order[start : start + size]
+        batch = batch[counts[batch] * 2 > widest]  # padding at most doubles the work
+        start += batch.shape[0]
+        row_of_tile.fill_(-1)
+        row_of_tile[batch] = torch.arange(batch.shape[0], device=device)
+        rows = row_of_tile[tile_of_pair]
+        mine = rows >= 0
+        select = torch.zeros(batch.shape[0], widest, dtype=torch.long, device=device)
+        valid = torch.zeros(batch.shape[0], widest, dtype=torch.bool, device=device)
+        select[rows[mine], rank[mine]] = gaussians[mine]
+        valid[rows[mine], rank[mine]] = True
+        origin = torch.stack([batch % tiles_x, batch // tiles_x], -1).to(dtype) * tile_size
+        pixels = origin[:, None, :] + local[None]  # [B, Q, 2]
+        rgb, transmittance = _composite_batch(pixels, proj, select, valid)
+        rgb_parts.append(rgb)
+        t_parts.append(transmittance)
+        tile_parts.append(batch)
+    rgb_tiles = torch.zeros(tiles, pixels_per_tile, 3, dtype=dtype, device=device)
+    t_tiles = torch.ones(tiles, pixels_per_tile, dtype=dtype, device=device)
+    if tile_parts:
+        ids = torch.cat(tile_parts)
+        rgb_tiles = rgb_tiles.index_copy(0, ids, torch.cat(rgb_parts))
+        t_tiles = t_tiles.index_copy(0, ids, torch.cat(t_parts))
+
+    def untile(values: torch.Tensor) -> torch.Tensor:
+        """[tiles, Q, ...] -> [H, W, ...]."""
+        rest = values.shape[2:]
+        grid = values.reshape(tiles_y, tiles_x, tile_size, tile_size, *rest)
+        image = grid.transpose(1, 2).reshape(tiles_y * tile_size, tiles_x * tile_size, *rest)
+        return image[:height, :width]
+
+    return _finish(untile(rgb_tiles), untile(t_tiles), settings, proj)
+
+
+def _composite_batch(
+    pixels: torch.Tensor, proj: Projection, select: torch.Tensor, valid: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """`_composite` of B tiles at once.
+
+    Args:
+        pixels: [B, Q, 2] pixel centres of each tile.
+        proj: the projected Gaussians.
+        select: [B, M] indices into `proj`, ascending where `valid` (padding after them).
+        valid: [B, M] which entries of `select` are Gaussians rather than padding.
+
+    Returns:
+        ([B, Q, 3] colour without background, [B, Q] final transmittance).
+    """
+    means2d, conics = proj.means2d[select], proj.conics[select]  # [B, M, 2], [B, M, 3]
+    d = pixels[:, :, None, :] - means2d[:, None, :, :]  # [B, Q, M, 2]
+    dx, dy = d[..., 0], d[..., 1]
+    a, b, c = (v[:, None, :] for v in conics.unbind(-1))
+    power = -0.5 * (a * dx * dx + c * dy * dy) - b * dx * dy  # [B, Q, M]
+    opacity = proj.opacities[select][:, None, :]
+    alpha = (opacity * power.clamp(max=0.0).exp()).clamp(max=MAX_ALPHA)
+    alpha = torch.where(valid[:, None, :] & (power <= 0.0) & (alpha >= MIN_ALPHA), alpha, 0.0)
+    keep = 1.0 - alpha
+    before = torch.cumprod(torch.cat([torch.ones_like(keep[..., :1]), keep[..., :-1]], -1), -1)
+    with torch.no_grad():
+        blended = before * keep >= MIN_TRANSMITTANCE  # a prefix, as in `_blend_weights`
+    weights = torch.where(blended, alpha * before, 0.0)  # [B, Q, M]
+    transmittance = torch.where(blended, keep, 1.0).prod(dim=-1)  # [B, Q]
+    return weights @ proj.colors[select], transmittance
 
 
 def _render_reference_dense(

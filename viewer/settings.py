@@ -186,6 +186,95 @@ class CaptureOptions:
     )
 
 
+# -- training (`splatscope train`) and the live view's controls ---------------------------------
+
+TRAIN_BACKENDS = ("auto", "gsplat", "reference")
+TRAIN_DEVICES = ("auto", "cpu", "cuda")
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    """How `splatscope train` fits Gaussians to a dataset (3DGS defaults unless noted)."""
+
+    iterations: int = setting(7000, "optimisation steps (one training image each)",
+                              range=(1, 10_000_000))  # fmt: skip
+    backend: str = setting(
+        "auto",
+        "differentiable rasterizer: gsplat (CUDA, extra [cuda]), the torch reference renderer, or "
+        "gsplat where it runs and the reference elsewhere",
+        choices=TRAIN_BACKENDS,
+    )
+    device: str = setting(
+        "auto", "torch device: cuda where a GPU is, else cpu", choices=TRAIN_DEVICES
+    )
+    sh_degree: int = setting(3, "highest SH degree of the model", range=(0, 3))
+    sh_degree_every: int = setting(
+        1000, "steps between raising the SH degree trained by one", range=(1, 1_000_000)
+    )
+    init: str = setting(
+        "auto",
+        "initial Gaussians: the dataset's points (COLMAP points3D, a NeRF-synthetic points3d.ply), "
+        "random in the cameras' view, or points where the dataset has some",
+        choices=("auto", "points", "random"),
+    )
+    init_count: int = setting(
+        100_000, "most initial Gaussians (random ones, or a subsample of the points)",
+        range=(1, 50_000_000),
+    )  # fmt: skip
+    position_lr: float = setting(
+        1.6e-4, "learning rate of the means (times the scene extent), decayed 100x over the run",
+        range=(0.0, 1.0),
+    )  # fmt: skip
+    lambda_dssim: float = setting(0.2, "weight of D-SSIM against L1 in the loss", range=(0, 1))
+    densify_from: int = setting(500, "first step of densification", range=(0, 10_000_000))
+    densify_until: int = setting(15_000, "last step of densification", range=(0, 10_000_000))
+    densify_every: int = setting(100, "steps between densifications", range=(1, 1_000_000))
+    densify_grad: float = setting(
+        0.0002, "mean screen-space gradient (NDC) above which a Gaussian is cloned or split",
+        range=(0.0, 1.0),
+    )  # fmt: skip
+    prune_opacity: float = setting(
+        0.005, "Gaussians below this opacity are pruned when densifying", range=(0.0, 1.0)
+    )
+    opacity_reset_every: int = setting(
+        3000, "steps between opacity resets (0: never)", range=(0, 10_000_000)
+    )
+    max_gaussians: int = setting(
+        0, "densification stops adding Gaussians beyond this many (0: no limit)",
+        range=(0, 1_000_000_000),
+    )  # fmt: skip
+    test_every: int = setting(
+        8, "every N-th image is held out for evaluation (datasets without a test split)",
+        range=(2, 1_000_000),
+    )  # fmt: skip
+    downscale: int = setting(1, "train on images shrunk by this factor", range=(1, 64))
+    background: str = setting(
+        "auto",
+        "background behind the Gaussians (and under transparent image pixels): white for images "
+        "with alpha, as NeRF-synthetic trainers do, black otherwise",
+        choices=("auto", "black", "white"),
+    )
+    save_every: int = setting(
+        0, "write point_cloud/iteration_N and a checkpoint every N steps (0: at the end only)",
+        range=(0, 10_000_000),
+    )  # fmt: skip
+    seed: int = setting(0, "random seed (initialisation, image order, splits)",
+                        range=(0, 2**31 - 1))  # fmt: skip
+
+
+@dataclass(frozen=True)
+class LiveControls:
+    """What the live view's panel steers in the training loop it is attached to."""
+
+    paused: bool = setting(False, "hold the training loop before its next step")
+    lr_scale: float = setting(1.0, "multiplier on every learning rate", range=(0.001, 100.0))
+    sh_degree: int = setting(3, "highest SH degree trained (capped by the model's)", range=(0, 3))
+    densify: bool = setting(True, "densify, prune and reset opacities on the schedule")
+    update_rate: float = setting(
+        10.0, "most model updates sent to the view per second", unit="Hz", range=(0.1, 60.0)
+    )
+
+
 # -- the table ----------------------------------------------------------------------------------
 
 
@@ -199,6 +288,8 @@ class SettingsGroup:
         title: the viewer panel's section title.
         commands: the `splatscope` commands whose flags include its settings.
         bench: whether bench configs may set it.
+        panel: whether the viewer's panel shows it as a section (the live view's controls have
+            their own window).
     """
 
     name: str
@@ -206,6 +297,7 @@ class SettingsGroup:
     title: str
     commands: tuple[str, ...] = ()
     bench: bool = False
+    panel: bool = True
 
 
 GROUPS: tuple[SettingsGroup, ...] = (
@@ -215,4 +307,6 @@ GROUPS: tuple[SettingsGroup, ...] = (
     SettingsGroup("display", DisplayOptions, "Display"),
     SettingsGroup("capture", CaptureOptions, "Capture and camera path"),
     SettingsGroup("prune", PruneSettings, "Pruning", ("view", "prune"), bench=True),
+    SettingsGroup("train", TrainSettings, "Training", ("train",), panel=False),
+    SettingsGroup("live", LiveControls, "Live training", panel=False),
 )

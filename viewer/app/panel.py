@@ -155,6 +155,8 @@ class Panel:
             "prune": self._prune,
         }
         for group in GROUPS:
+            if not group.panel:
+                continue
             flags = imgui.TreeNodeFlags_.default_open.value if group.name in OPEN_GROUPS else 0
             if not imgui.collapsing_header(group.title, flags):
                 continue

@@ -65,3 +65,38 @@ def load_inria_cameras(path: str | Path) -> list[Camera]:
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise SceneError(path, f"not a JSON file ({exc})") from None
     return parse_inria_cameras(data, path)
+
+
+def inria_camera_entries(cameras: list[Camera]) -> list[dict[str, Any]]:
+    """Cameras as INRIA cameras.json entries (id, img_name, size, position, rotation, fx, fy).
+
+    The principal point is not stored: INRIA readers put it at the image centre.
+    """
+    entries = []
+    for index, camera in enumerate(cameras):
+        camera_to_world = camera.camera_to_world
+        entries.append(
+            {
+                "id": index,
+                "img_name": Path(camera.name).stem if camera.name else str(index),
+                "width": camera.width,
+                "height": camera.height,
+                "position": camera_to_world[:3, 3].tolist(),
+                "rotation": camera_to_world[:3, :3].tolist(),
+                "fx": camera.fx,
+                "fy": camera.fy,
+            }
+        )
+    return entries
+
+
+def write_inria_cameras(path: str | Path, cameras: list[Camera]) -> None:
+    """Write an INRIA cameras.json of `cameras`, atomically.
+
+    Raises:
+        SceneError: when the file cannot be written.
+    """
+    from viewer.formats.files import write_file
+
+    text = json.dumps(inria_camera_entries(cameras), indent=1).encode()
+    write_file(Path(path), lambda file: file.write(text))

@@ -57,12 +57,24 @@ BUFFERS = (*PARAMETERS, "flags", "gpu_flags", "heat")
 
 
 class Upload(Protocol):
-    """Copies packed rows (numpy array or torch tensor) into a GL buffer at a byte offset."""
+    """Copies packed rows (numpy array or torch tensor) into a GL buffer at a byte offset.
+
+    `copy` may queue the work until `flush`, which `GpuScene.write` calls before returning (the
+    interop upload maps every buffer written once); `forget` comes before a buffer is freed.
+    """
 
     name: str
 
     def copy(self, buffer: moderngl.Buffer, offset: int, rows: Any) -> None:
         """Write `rows` (C-contiguous, already in the buffer's layout) at byte `offset`."""
+        ...
+
+    def flush(self) -> None:
+        """Finish every queued copy before GL reads the buffers."""
+        ...
+
+    def forget(self, buffer: moderngl.Buffer) -> None:
+        """Drop what is kept about `buffer`, which is about to be freed."""
         ...
 
 
@@ -74,6 +86,12 @@ class HostUpload:
     def copy(self, buffer: moderngl.Buffer, offset: int, rows: Any) -> None:
         """Write `rows` at byte `offset` of `buffer` (glBufferSubData)."""
         buffer.write(_host_array(rows), offset=offset)
+
+    def flush(self) -> None:
+        """Nothing is queued."""
+
+    def forget(self, buffer: moderngl.Buffer) -> None:
+        """Nothing is kept."""
 
 
 def _is_tensor(array: Any) -> bool:
@@ -256,6 +274,7 @@ class GpuScene:
             return
         self.sh_degree = degree
         for chunk in self.chunks:
+            self.upload.forget(chunk.buffers["sh"])
             chunk.buffers["sh"].release()
             chunk.buffers["sh"] = self.ctx.buffer(reserve=chunk.capacity * self.sh_coeffs * 12)
             chunk.buffers["sh"].clear()
@@ -290,6 +309,7 @@ class GpuScene:
             self.resize(stop)
         for name, packed in rows.items():
             self._write_rows(name, start, packed)
+        self.upload.flush()
         self._touch()
 
     def write_flags(self, flags: np.ndarray, start: int = 0) -> None:
@@ -331,7 +351,7 @@ class GpuScene:
     def release(self) -> None:
         """Free the GPU memory."""
         for chunk in self.chunks:
-            chunk.release()
+            self._release_chunk(chunk)
         self.chunks = []
         self.capacity = self.count = 0
 
@@ -357,8 +377,13 @@ class GpuScene:
         grown = self._new_chunk(chunk.offset, rows)
         for name, buffer in chunk.buffers.items():
             self.ctx.copy_buffer(grown.buffers[name], buffer, buffer.size)
-        chunk.release()
+        self._release_chunk(chunk)
         return grown
+
+    def _release_chunk(self, chunk: SceneChunk) -> None:
+        for buffer in chunk.buffers.values():
+            self.upload.forget(buffer)
+        chunk.release()
 
     def _spans(self, start: int, stop: int) -> list[tuple[SceneChunk, int, int]]:
         """(chunk, lo, hi) of the rows [start, stop) that lie in each chunk."""
