@@ -7,6 +7,8 @@ ratio this/base. Whole runs interleave (not frames), in alternating order, so ma
 spreads over both.
 
 Usage: python scripts/compare_revisions.py --base 24e65b7 [--this HEAD] [--rounds 3] [--frames 12]
+           [--keys near_plane=0.2,guard_band=2]   (settings added to both configs, e.g. to pin
+                                                    rules that changed between the revisions)
            [--width 640 --height 360] [SCENE ...]   (default: donut.ply and the built-in scene)
 """
 
@@ -31,7 +33,7 @@ def bench(tree: Path, scene: str | None, out: Path, args: argparse.Namespace) ->
     command = [sys.executable, "-m", "viewer", "bench", *([scene] if scene else []),
                "--out", str(out), "--frames", str(args.frames), "--warmup", "3",
                "--width", str(args.width), "--height", str(args.height), "--no-quality",
-               "--config", *CONFIGS]  # fmt: skip
+               "--config", *(f"{c},{args.keys}" if args.keys else c for c in CONFIGS)]  # fmt: skip
     env = {**os.environ, "PYTHONPATH": str(tree), "EGL_PLATFORM": "surfaceless"}
     subprocess.run(command, cwd=tree, env=env, check=True, capture_output=True, text=True)
     report = json.loads((out / "report.json").read_text())
@@ -50,6 +52,7 @@ def main() -> None:
     parser.add_argument("scenes", nargs="*")
     parser.add_argument("--base", required=True, help="git revision to compare against")
     parser.add_argument("--this", help="git revision to compare (default: this checkout as is)")
+    parser.add_argument("--keys", default="", help="key=value settings added to every config")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--frames", type=int, default=12)
     parser.add_argument("--width", type=int, default=640)
