@@ -18,6 +18,12 @@ layout(std430, binding = BINDING_SPLATS) writeonly buffer Splats { Splat splats[
 layout(std430, binding = BINDING_DEPTH_KEYS) writeonly buffer Keys { uint depth_keys[]; };            // [capacity]
 layout(std430, binding = BINDING_SORTED_SPLATS) writeonly buffer Values { uint splat_from_sorted[]; };   // [capacity]
 layout(std430, binding = BINDING_GAUSSIAN_IDS) writeonly buffer Ids { uint gaussian_from_splat[]; };    // [capacity]
+#ifdef LOD
+// Level of detail: per node, its parent's blend targets and this frame's weight t (lod_cut.comp).
+layout(std430, binding = BINDING_LOD_BLEND) readonly buffer LodBlend { vec4 lod_blend[]; };       // [n, 3]
+layout(std430, binding = BINDING_LOD_PARENT_SH) readonly buffer ParentSH { float parent_sh[]; };  // [n, K, 3]
+uniform float lod_top_level;  // the deepest level (the heat colour's hot end)
+#endif
 
 uniform mat4 world_to_camera;
 uniform vec3 camera_position;
@@ -40,9 +46,14 @@ uniform vec2 depth_range;     // camera z shown as the coldest and the hottest c
 const vec3 SELECTED_COLOUR = vec3(1.0, 0.1, 0.9);
 
 uint sh_base;
+float sh_blend = 0.0;  // LOD: weight of the parent's SH
 vec3 sh_at(int k) {
     uint i = sh_base + uint(k) * 3u;
-    return vec3(sh[i], sh[i + 1u], sh[i + 2u]);
+    vec3 own = vec3(sh[i], sh[i + 1u], sh[i + 2u]);
+#ifdef LOD
+    if (sh_blend > 0.0) return mix(own, vec3(parent_sh[i], parent_sh[i + 1u], parent_sh[i + 2u]), sh_blend);
+#endif
+    return own;
 }
 #include "sh.glsl"
 
@@ -60,6 +71,14 @@ void main() {
     if (((flags[local] | gpu_flags[local]) & flag_mask) != 0u) return;
 
     vec3 mean = means[local].xyz;
+#ifdef LOD
+    // Blend towards the parent (Hierarchical 3DGS): mean, covariance, opacity share, SH.
+    vec4 blend_mean = lod_blend[3u * local];      // parent mean, opacity share
+    vec4 blend_cov = lod_blend[3u * local + 1u];  // parent covariance xx, xy, xz, yy
+    vec4 blend_rest = lod_blend[3u * local + 2u]; // yz, zz, t, own level + 256 * parent level
+    float lod_t = blend_rest.z;
+    if (lod_t > 0.0) mean = mix(mean, blend_mean.xyz, lod_t);
+#endif
     vec3 t = (world_to_camera * vec4(mean, 1.0)).xyz;
     if (t.z <= near_plane) return;
     vec2 tan_half_fov = viewport / (2.0 * intrinsics.xy);
@@ -73,6 +92,14 @@ void main() {
     if (dot(q, q) == 0.0) return;  // a raw quaternion of zero length has no rotation
     mat3 m = rotation_matrix(normalize(q)) * mat3(s.x, 0, 0, 0, s.y, 0, 0, 0, s.z);
     mat3 sigma = m * transpose(m);
+#ifdef LOD
+    if (lod_t > 0.0) {
+        mat3 parent_sigma = mat3(blend_cov.x, blend_cov.y, blend_cov.z,
+                                 blend_cov.y, blend_cov.w, blend_rest.x,
+                                 blend_cov.z, blend_rest.x, blend_rest.y) * (splat_scale * splat_scale);
+        sigma = sigma + (parent_sigma - sigma) * lod_t;
+    }
+#endif
     vec2 lim = 1.3 * tan_half_fov;
     vec2 txy = clamp(t.xy / t.z, -lim, lim) * t.z;
     mat3 j = mat3(intrinsics.x / t.z, 0.0, 0.0,
@@ -86,6 +113,9 @@ void main() {
     if (det <= 0.0) return;
     float opacity = opacities[local];
     if (raw_parameters) opacity = 1.0 / (1.0 + exp(-opacity));
+#ifdef LOD
+    if (lod_t > 0.0) opacity = mix(opacity, blend_mean.w, lod_t);
+#endif
     if (antialias) opacity *= sqrt(max(det0 / det, 0.0));
     if (opacity < 1.0 / 255.0) return;
 
@@ -101,8 +131,19 @@ void main() {
         color = heat_colour((t.z - depth_range.x) / (depth_range.y - depth_range.x));
     } else if (colour_source == COLOUR_HEAT) {
         color = heat_colour(heat[local]);
+    } else if (colour_source == COLOUR_LOD_LEVEL) {
+#ifdef LOD
+        float own_level = mod(blend_rest.w, 256.0);
+        float level = mix(own_level, floor(blend_rest.w / 256.0), lod_t);
+        color = heat_colour(level / max(lod_top_level, 1.0));
+#else
+        color = heat_colour(0.0);
+#endif
     } else {
         sh_base = local * uint(sh_coeffs) * 3u;
+#ifdef LOD
+        sh_blend = lod_t;
+#endif
         color = max(eval_sh(normalize(mean - camera_position), sh_degree) + 0.5, 0.0);
     }
     if ((flags[local] & FLAG_SELECTED) != 0u) color = SELECTED_COLOUR;

@@ -15,6 +15,7 @@ from viewer.features.lod_hierarchy import (
     blend_weights,
     budget_tau,
     build_hierarchy,
+    heirs,
     projected_size,
     reference_cut,
     symmetric_eigen,
@@ -405,7 +406,7 @@ def blended_covariance(scene: GaussianScene) -> np.ndarray:
 
 
 def test_blend_ends_are_the_node_and_its_parent(tree_and_scene):
-    tree, _ = tree_and_scene
+    tree, scene = tree_and_scene
     ids = np.arange(tree.node_count - 1)
     parent = tree.parent_from_node[ids]
     at_node = blend_nodes(tree, ids, np.zeros(len(ids)))
@@ -421,10 +422,17 @@ def test_blend_ends_are_the_node_and_its_parent(tree_and_scene):
     theirs = cov64(tree.scales[parent], tree.rotations[parent])
     scale = np.abs(theirs).reshape(len(ids), -1).max(1)[:, None, None]
     np.testing.assert_allclose(blended_covariance(at_parent) / scale, theirs / scale, atol=2e-6)
-    # the k siblings at t = 1 stack to exactly the parent's opacity
-    k = tree.child_count[parent]
-    stacked = 1 - (1 - at_parent.opacities.astype(np.float64)) ** k
-    np.testing.assert_allclose(stacked, tree.opacities[parent], rtol=1e-5, atol=1e-6)
+    # at t = 1 the heir is its parent, its siblings have faded out
+    heir = heirs(tree)[ids]
+    np.testing.assert_allclose(at_parent.opacities[heir], tree.opacities[parent][heir], rtol=1e-6)
+    assert (at_parent.opacities[~heir] == 0).all()
+    merged = np.arange(scene.count, tree.node_count)
+    assert (np.bincount(parent[heir], minlength=tree.node_count)[merged] == 1).all()
+    for node in merged[:200]:  # the heir carries the most weight o (s0 s1 + s0 s2 + s1 s2)
+        kids = tree.children(node)
+        s = tree.scales[kids].astype(np.float64)
+        weight = tree.opacities[kids] * (s[:, 0] * s[:, 1] + s[:, 0] * s[:, 2] + s[:, 1] * s[:, 2])
+        assert kids[np.argmax(weight)] == kids[heirs(tree)[kids]][0]
     # the root blends with itself
     root = blend_nodes(tree, np.array([tree.root]), np.array([1.0]))
     np.testing.assert_allclose(root.opacities, tree.opacities[[tree.root]], rtol=1e-6)

@@ -19,17 +19,17 @@ from viewer.settings import (
 
 
 @dataclasses.dataclass(frozen=True)
-class LodLike:
-    """A group that shares a field name with pruning (as LOD's threshold will)."""
+class ThresholdLike:
+    """A group that shares a field name with pruning."""
 
     threshold: float = setting(2.0, "a pixel threshold", range=(0.0, 100.0))
-    budget: int = setting(0, "splats at most", range=(0, 10**9))
+    ceiling: int = setting(0, "splats at most", range=(0, 10**9))
 
 
 @pytest.fixture
 def two_thresholds(monkeypatch):
     """GROUPS with a second group owning a `threshold` setting, offered by `view` and the bench."""
-    groups = (*GROUPS, SettingsGroup("lod", LodLike, "LOD", ("view",), bench=True))
+    groups = (*GROUPS, SettingsGroup("extra", ThresholdLike, "Extra", ("view",), bench=True))
     monkeypatch.setattr(settings, "GROUPS", groups)
     monkeypatch.setattr(setting_specs, "GROUPS", groups)
     return groups
@@ -58,21 +58,23 @@ def test_settings_sets_are_immutable_values() -> None:
 def test_two_groups_may_own_the_same_name(two_thresholds) -> None:
     bench_groups = [g for g in two_thresholds if g.bench]
     both = apply_overrides(
-        SettingsSet(), {"lod.threshold": "5", "prune.threshold": "0.25"}, bench_groups
+        SettingsSet(), {"extra.threshold": "5", "prune.threshold": "0.25"}, bench_groups
     )
-    assert both["lod"].threshold == 5.0 and both.of(PruneSettings).threshold == 0.25
-    with pytest.raises(ValueError, match=r"ambiguous: use prune\.threshold or lod\.threshold"):
+    assert both["extra"].threshold == 5.0 and both.of(PruneSettings).threshold == 0.25
+    with pytest.raises(ValueError, match=r"ambiguous: use prune\.threshold or extra\.threshold"):
         apply_overrides(SettingsSet(), {"threshold": "1"}, bench_groups)
-    bare = apply_overrides(SettingsSet(), {"budget": "7", "keep": "0.5"}, bench_groups)
-    assert bare["lod"].budget == 7 and bare.of(PruneSettings).keep == 0.5
+    bare = apply_overrides(SettingsSet(), {"ceiling": "7", "keep": "0.5"}, bench_groups)
+    assert bare["extra"].ceiling == 7 and bare.of(PruneSettings).keep == 0.5
 
 
 def test_cli_flags_are_namespaced_and_bare_ones_refused_where_ambiguous(two_thresholds) -> None:
     parser = argparse.ArgumentParser()
     add_arguments(parser, "view")
-    args = parser.parse_args(["--lod.threshold", "3", "--prune.threshold", "0.5", "--keep", "0.4"])
+    args = parser.parse_args(
+        ["--extra.threshold", "3", "--prune.threshold", "0.5", "--keep", "0.4"]
+    )
     values = from_arguments(args, "view")
-    assert values["lod"].threshold == 3.0
+    assert values["extra"].threshold == 3.0
     assert values.of(PruneSettings) == PruneSettings(threshold=0.5, keep=0.4)
     with pytest.raises(ValueError, match=r"--threshold is ambiguous: use --prune.threshold or"):
         parser.parse_args(["--threshold", "1"])
@@ -94,3 +96,26 @@ def test_every_command_prints_its_help(command, capsys) -> None:
 
     assert main([command, "--help"]) == 0
     assert "usage: splatscope" in capsys.readouterr().out
+
+
+def test_an_lod_threshold_budget_or_frame_rate_alone_picks_its_cut() -> None:
+    from viewer.settings import LodSettings
+
+    bench = [g for g in GROUPS if g.bench]
+    for key, cut in (
+        ("lod.tau", "tau"),
+        ("lod.budget", "budget"),
+        ("lod.target_fps", "target_fps"),
+    ):
+        value = "2" if key != "lod.budget" else "200000"
+        lod = apply_overrides(SettingsSet(), {key: value}, bench).of(LodSettings)
+        assert lod.enabled and lod.cut == cut
+    explicit = apply_overrides(SettingsSet(), {"lod.budget": "9", "lod.cut": "tau"}, bench)
+    assert explicit.of(LodSettings).cut == "tau" and not explicit.of(LodSettings).enabled
+    off = apply_overrides(SettingsSet(), {"lod.tau": "3", "lod.enabled": "false"}, bench)
+    assert not off.of(LodSettings).enabled
+    parser = argparse.ArgumentParser()
+    add_arguments(parser, "render")
+    lod = from_arguments(parser.parse_args(["--lod.budget", "5000"]), "render").of(LodSettings)
+    assert lod == LodSettings(enabled=True, cut="budget", budget=5000)
+    assert from_arguments(parser.parse_args([]), "render").of(LodSettings) == LodSettings()

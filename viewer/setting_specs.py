@@ -208,8 +208,18 @@ def apply_overrides(
             raise ValueError(f"key {group}.{spec.name} given twice")
         changes.setdefault(group, {})[spec.name] = spec.parse(text)
     for group, fields in changes.items():
-        settings = settings.changed(group, **fields)
+        settings = settings.changed(group, **implied(type(settings[group]), fields))
     return settings
+
+
+def implied(cls: type, given: dict[str, Any]) -> dict[str, Any]:
+    """The fields `given` for a group of dataclass `cls`, with what they imply added.
+
+    A settings dataclass may define a classmethod `implied(given) -> fields` (e.g. setting an
+    LOD budget selects the budget cut and enables LOD); others take the fields as given.
+    """
+    rule = getattr(cls, "implied", None)
+    return dict(rule(dict(given))) if rule is not None else dict(given)
 
 
 # -- command-line flags --------------------------------------------------------------------------
@@ -254,7 +264,9 @@ def from_arguments(args: argparse.Namespace, command: str) -> SettingsSet:
     values = {}
     for group in command_groups(command):
         given = {s.name: getattr(args, f"{group.name}.{s.name}") for s in specs(group.cls)}
-        values[group.name] = group.cls(**{k: v for k, v in given.items() if v is not None})
+        values[group.name] = group.cls(
+            **implied(group.cls, {k: v for k, v in given.items() if v is not None})
+        )
     return SettingsSet(values)
 
 

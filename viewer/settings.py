@@ -27,7 +27,7 @@ def setting(
 
 
 RENDER_MODES = ("colour", "depth", "heatmap", "points", "outlines", "overdraw")
-HEATMAP_SCALARS = ("opacity", "size", "volume", "significance", "efficiency")  # + pruning scores
+HEATMAP_SCALARS = ("opacity", "size", "volume", "significance", "efficiency", "lod_level")
 
 
 @dataclass(frozen=True)
@@ -46,7 +46,8 @@ class RenderSettings:
     heatmap: str = setting(
         "opacity",
         "the per-Gaussian value the heatmap mode shows (size: largest scale; volume, "
-        "significance, efficiency: pruning scores; log scales but opacity)",
+        "significance, efficiency: pruning scores; log scales but opacity; lod_level: the "
+        "level of detail drawn, leaves cold, merged nodes warmer, blends in between)",
         choices=HEATMAP_SCALARS,
     )
     point_size: float = setting(3.0, "dot size of the points mode", unit="pixels", range=(1, 16))
@@ -133,6 +134,63 @@ class PruneSettings:
     def active(self) -> bool:
         """Whether anything is pruned."""
         return self.keep < 1.0 or self.threshold > 0.0
+
+
+LOD_CUTS = ("tau", "budget", "target_fps")
+
+
+@dataclass(frozen=True)
+class LodSettings:
+    """Level of detail: merged Gaussians drawn where the scene's own would be too small to see.
+
+    The merge tree is built when LOD is first enabled (cached per scene); every frame a GPU pass
+    picks the nodes to draw (the cut). Setting `tau`, `budget` or `target_fps` alone (on the
+    command line or in a bench config) enables LOD with that cut (`implied`).
+    """
+
+    enabled: bool = setting(False, "draw merged Gaussians far away (level of detail)")
+    cut: str = setting(
+        "tau",
+        "which nodes are drawn: those whose projected size is below tau while their parent's is "
+        "not; at most `budget` of them (tau found on the GPU); or as many as hold `target_fps` "
+        "while the camera moves (full quality at tau once it stops)",
+        choices=LOD_CUTS,
+    )
+    tau: float = setting(
+        2.0, "projected size (bounding radius) below which a merged node is drawn",
+        unit="pixels", range=(0.01, 1000.0),
+    )  # fmt: skip
+    budget: int = setting(
+        1_500_000, "most nodes (splats) drawn in the budget cut", unit="splats",
+        range=(1, 100_000_000),
+    )  # fmt: skip
+    blend: bool = setting(
+        True, "interpolate a node towards its parent near the threshold (no popping)"
+    )
+    blend_width: float = setting(
+        2.0, "a node blends over sizes from its parent's / width up to its parent's",
+        range=(1.0, 8.0),
+    )  # fmt: skip
+    target_fps: float = setting(
+        30.0, "frame rate the target_fps cut holds while the camera moves (by budget and "
+        "render scale)", unit="FPS", range=(1.0, 240.0),
+    )  # fmt: skip
+    min_scale: float = setting(
+        0.25, "smallest render scale (fraction of the window's width and height) target_fps "
+        "may use; the image is stretched to the window", range=(0.1, 1.0),
+    )  # fmt: skip
+
+    @classmethod
+    def implied(cls, given: dict[str, Any]) -> dict[str, Any]:
+        """`given` field values plus what they imply: tau, budget or target_fps alone pick the cut.
+
+        Setting one of them (and not `cut`) selects that cut, and enables LOD unless `enabled`
+        was given too.
+        """
+        chosen = [name for name in LOD_CUTS if name in given]
+        if "cut" in given or len(chosen) != 1:
+            return given
+        return {"enabled": True, **given, "cut": chosen[0]}
 
 
 # -- the viewer window's own settings -----------------------------------------------------------
@@ -307,6 +365,7 @@ GROUPS: tuple[SettingsGroup, ...] = (
     SettingsGroup("display", DisplayOptions, "Display"),
     SettingsGroup("capture", CaptureOptions, "Capture and camera path"),
     SettingsGroup("prune", PruneSettings, "Pruning", ("view", "prune"), bench=True),
+    SettingsGroup("lod", LodSettings, "Level of detail", ("view", "render"), bench=True),
     SettingsGroup("train", TrainSettings, "Training", ("train",), panel=False),
     SettingsGroup("live", LiveControls, "Live training", panel=False),
 )

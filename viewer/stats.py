@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-PASSES = ("preprocess", "sort", "raster", "resolve")
+PASSES = ("lod", "preprocess", "sort", "raster", "resolve")
 
 
 @dataclass(frozen=True)
@@ -24,6 +24,10 @@ class FrameStats:
         frame_ms: host wall time of the whole render call (milliseconds).
         total: Gaussians in the scene. visible: splats after culling. pairs: (tile, splat) pairs
             of the tiles backend (0 for quads). dropped: splats or pairs lost to full buffers.
+        render_scale: fraction of the output's width and height the splats were rendered at.
+        lod_drawn: level-of-detail nodes the cut drew (0: no LOD cut this frame).
+        lod_tau: the cut's threshold in pixels (the budget cut finds its own).
+        lod_levels: nodes drawn per level (0: the scene's own Gaussians).
     """
 
     frame: int
@@ -35,6 +39,10 @@ class FrameStats:
     visible: int = 0
     pairs: int = 0
     dropped: int = 0
+    render_scale: float = 1.0
+    lod_drawn: int = 0
+    lod_tau: float = 0.0
+    lod_levels: tuple[int, ...] = ()
 
     @property
     def gpu_ms(self) -> float:

@@ -46,12 +46,18 @@ Per-frame cut (what the GPU pass mirrors; camera position x, f = max(fx, fy)):
         lo = max(size(p) / w, size(n)), t = clamp((tau - lo) / (size(p) - lo), 0, 1), and t = 0
         for the root, when size(p) is inf, or when size(p) <= lo. t = 0: n itself; t = 1: its
         parent (reached when tau rises to size(p), where the cut switches to p).
-    Blended Gaussian (n, p = parent or n for the root, k = children of p):
+    Blended Gaussian (n, p = parent or n for the root):
         mean = lerp(mu_n, mu_p, t); Sigma = lerp(Sigma_n, Sigma_p, t) (blending the covariance,
         not scales and quaternions: a child's and a merged parent's axes have no common order,
         and lerping them spins the ellipsoid); SH = lerp(SH_n, SH_p, t);
-        opacity = lerp(o_n, 1 - (1 - o_p)^(1 / k), t), so that the k siblings, all at t = 1,
-        stack to exactly the parent's opacity.
+        opacity = lerp(o_n, o_p, t) for the heir of p (its child of largest merge weight
+        o A, the first in child order on ties), lerp(o_n, 0, t) for its other children.
+        At t = 1 the heir is the parent itself and its siblings are gone, so the switch to the
+        parent changes nothing. (Hierarchical 3DGS morphs every child into the parent, with
+        opacity 1 - (1 - o_p)^(1/k) so that k copies stack to o_p on the ray through the
+        centre; off centre k copies of alpha a g composite to 1 - (1 - a g)^k, far more
+        opaque than o_p g: on random scenes the switch popped more with that blend than
+        without any.)
 """
 
 from __future__ import annotations
@@ -826,6 +832,29 @@ def blend_weights(
     return t
 
 
+def heirs(hierarchy: LodHierarchy) -> np.ndarray:
+    """[M] bool: whether each node is its parent's heir (the root is not).
+
+    The heir of a merged node is its child of largest merge weight opacity x (s0 s1 + s0 s2 +
+    s1 s2), the first in child order on ties: at t = 1 of the blend it becomes the parent.
+    """
+    n, m = hierarchy.leaf_count, hierarchy.node_count
+    out = np.zeros(m, bool)
+    if m == n:
+        return out
+    children = hierarchy.child_from_slot  # [M - 1] grouped by parent, parents in id order
+    weight = hierarchy.opacities[children].astype(np.float64) * _surfaces(
+        hierarchy.scales[children]
+    )
+    first = hierarchy.first_child[n:]  # [M - N] segment starts
+    best = np.maximum.reduceat(weight, first)  # [M - N]
+    slot_parent = np.repeat(np.arange(m - n), hierarchy.child_count[n:])  # [M - 1]
+    slots = np.arange(len(children))
+    candidate = np.where(weight == best[slot_parent], slots, len(children))
+    out[children[np.minimum.reduceat(candidate, first)]] = True
+    return out
+
+
 def blend_nodes(hierarchy: LodHierarchy, ids: np.ndarray, t: np.ndarray) -> GaussianScene:
     """The Gaussians drawn for nodes `ids` at blend weights `t` (see the module docstring).
 
@@ -842,7 +871,6 @@ def blend_nodes(hierarchy: LodHierarchy, ids: np.ndarray, t: np.ndarray) -> Gaus
     t = np.clip(np.asarray(t, dtype=np.float64), 0.0, 1.0)  # [n]
     parent = hierarchy.parent_from_node[ids].astype(np.int64)
     parent_or_self = np.where(parent >= 0, parent, ids)  # [n]
-    kids = np.where(parent >= 0, hierarchy.child_count[parent_or_self], 1).astype(np.float64)
 
     def lerp(values: np.ndarray) -> np.ndarray:
         a = values[ids].astype(np.float64)
@@ -854,9 +882,10 @@ def blend_nodes(hierarchy: LodHierarchy, ids: np.ndarray, t: np.ndarray) -> Gaus
     cov = cov_node + (cov_parent - cov_node) * t[:, None]  # [n, 6]
     # no floors: t = 0 gives the node itself, flat leaves included
     scales, rotations = scales_rotations_from_covariances(cov, min_scale=None)
-    share = 1.0 - (1.0 - hierarchy.opacities[parent_or_self].astype(np.float64)) ** (1.0 / kids)
+    inherits = heirs(hierarchy)[ids] | (parent < 0)
+    target = np.where(inherits, hierarchy.opacities[parent_or_self].astype(np.float64), 0.0)
     own = hierarchy.opacities[ids].astype(np.float64)
-    opacities = own + (share - own) * t
+    opacities = own + (target - own) * t
     return GaussianScene(
         lerp(hierarchy.means).astype(np.float32),
         scales.astype(np.float32),

@@ -7,6 +7,11 @@ Who writes what (docs/design_log.md, "Buffer ownership"):
     heat        the heatmap mode's per-Gaussian values (`write_heat`);
     gpu_flags   what GPU passes decide every frame (an LOD cut, a foveation level); the CPU only
                 clears them. The preprocess pass reads flags and gpu_flags together.
+    extras      named per-row buffers a feature adds (`add_extra`): the LOD nodes' cut and blend
+                data (viewer/features/lod_gpu.py), chunk-aligned with the rest.
+
+Level of detail: the merged nodes of an LOD tree may follow the scene's Gaussians as rows
+[leaves, count) (`lod_nodes` of them). Frames without an LOD cut draw the leaves only.
 
 Buffers are split in chunks of at most `chunk_rows` Gaussians, so that no buffer exceeds the
 driver's largest SSBO block and one dispatch covers a chunk. Growing keeps the filled chunks and
@@ -196,6 +201,9 @@ class GpuScene:
         widest = max(16, MAX_SH_COEFFS * 12)
         self.chunk_rows = max(1, min(device.max_ssbo_bytes // widest, _max_dispatch_rows(device)))
         self.chunks: list[SceneChunk] = []
+        self.extras: dict[str, int] = {}  # extra per-row buffers: name -> 4-byte values per row
+        self.lod_nodes = 0  # merged LOD nodes after the leaves (rows leaves .. count - 1)
+        self.lod_levels = 0  # their deepest level (leaves are level 0)
         self.reserve(max(capacity, 1))
 
     @classmethod
@@ -223,6 +231,11 @@ class GpuScene:
     def near_plane(self, settings: RenderSettings) -> float:
         """The near plane a frame of this scene with `settings` culls at."""
         return settings.near_plane or self.fitted_near_plane
+
+    @property
+    def leaves(self) -> int:
+        """The scene's own Gaussians: rows [0, leaves); LOD nodes, if any, follow them."""
+        return self.count - self.lod_nodes
 
     @property
     def sh_coeffs(self) -> int:
@@ -272,6 +285,7 @@ class GpuScene:
             raise ValueError(f"SH degree must be 0 to 3, got {degree}")
         if degree == self.sh_degree:
             return
+        self.drop_lod()  # its parent SH copies have the old width
         self.sh_degree = degree
         for chunk in self.chunks:
             self.upload.forget(chunk.buffers["sh"])
@@ -325,10 +339,64 @@ class GpuScene:
         self._write_rows("heat", start, np.asarray(values, dtype=np.float32), self.count)
         self._touch()
 
+    def add_extra(self, name: str, width: int) -> None:
+        """Give every chunk (and every chunk made later) a per-row buffer `name`, zeroed.
+
+        Args:
+            name: the buffer's name in `SceneChunk.buffers`.
+            width: 4-byte values per row.
+        """
+        if name in BUFFERS:
+            raise ValueError(f"{name!r} is a standard buffer")
+        self.drop_extra(name)
+        self.extras[name] = width
+        for chunk in self.chunks:
+            chunk.buffers[name] = self.ctx.buffer(reserve=chunk.capacity * width * 4)
+            chunk.buffers[name].clear()
+        self._touch()
+
+    def drop_extra(self, name: str) -> None:
+        """Free the extra buffer `name` in every chunk (nothing if there is none)."""
+        if self.extras.pop(name, None) is None:
+            return
+        for chunk in self.chunks:
+            buffer = chunk.buffers.pop(name)
+            self.upload.forget(buffer)
+            buffer.release()
+        self._touch()
+
+    def write_extra(self, name: str, rows: np.ndarray, start: int = 0) -> None:
+        """Overwrite rows [start, start + n) of extra buffer `name`: [n, width] or [n] 4-byte."""
+        if name not in self.extras:
+            raise KeyError(f"no extra buffer {name!r} (add_extra first)")
+        rows = np.ascontiguousarray(rows)
+        stop = start + rows.shape[0]
+        if start < 0 or stop > self.count:
+            raise IndexError(f"rows [{start}, {stop}) outside the scene's {self.count} rows")
+        row_bytes = self.extras[name] * 4
+        for chunk, lo, hi in self._spans(start, stop):  # host data: never through `upload`
+            chunk.buffers[name].write(
+                rows[lo - start : hi - start], offset=(lo - chunk.offset) * row_bytes
+            )
+        self._touch()
+
+    def drop_lod(self) -> None:
+        """Forget the LOD nodes: the count falls back to the leaves, the `lod_*` extras go.
+
+        The GPU passes' bits are cleared (an old cut's FLAG_LOD_CULLED must not hide leaves).
+        """
+        if self.lod_nodes:
+            self.count -= self.lod_nodes
+            self.lod_nodes = self.lod_levels = 0
+            self._fill("gpu_flags", 0, self.count)
+        for name in [name for name in self.extras if name.startswith("lod_")]:
+            self.drop_extra(name)
+        self._touch()
+
     def read(self, name: str, start: int = 0, count: int | None = None) -> np.ndarray:
         """Rows [start, start + count) of one buffer as stored ([n, width] or [n]; tests)."""
         count = self.count - start if count is None else count
-        width = _row_floats(name, self.sh_coeffs)
+        width = self._width(name)
         dtype = np.uint32 if name in ("flags", "gpu_flags") else np.float32
         out = np.zeros((count, width), dtype)
         for chunk, lo, hi in self._spans(start, start + count):
@@ -340,12 +408,16 @@ class GpuScene:
 
     # -- dispatch -------------------------------------------------------------------------------
 
-    def live_chunks(self) -> list[tuple[SceneChunk, int]]:
-        """(chunk, live Gaussians in it) for every chunk holding some of the count."""
+    def live_chunks(self, rows: int | None = None) -> list[tuple[SceneChunk, int]]:
+        """(chunk, live Gaussians in it) for every chunk holding some of the first `rows`.
+
+        `rows` defaults to the count (every row, LOD nodes included).
+        """
+        rows = self.count if rows is None else min(rows, self.count)
         return [
-            (chunk, min(chunk.capacity, self.count - chunk.offset))
+            (chunk, min(chunk.capacity, rows - chunk.offset))
             for chunk in self.chunks
-            if chunk.offset < self.count
+            if chunk.offset < rows
         ]
 
     def release(self) -> None:
@@ -360,14 +432,20 @@ class GpuScene:
     def _touch(self) -> None:
         self.version = next(self._versions)
 
+    def _width(self, name: str) -> int:
+        """4-byte values per row of buffer `name` (standard or extra)."""
+        return self.extras.get(name) or _row_floats(name, self.sh_coeffs)
+
     def _allocated(self) -> int:
         return self.chunks[-1].offset + self.chunks[-1].capacity if self.chunks else 0
 
     def _new_chunk(self, offset: int, rows: int) -> SceneChunk:
         buffers = {
-            name: self.ctx.buffer(reserve=rows * _row_floats(name, self.sh_coeffs) * 4)
-            for name in BUFFERS
+            name: self.ctx.buffer(reserve=rows * self._width(name) * 4)
+            for name in (*BUFFERS, *self.extras)
         }
+        for name in self.extras:
+            buffers[name].clear()
         for name in ("flags", "gpu_flags"):
             buffers[name].clear()
         return SceneChunk(offset, rows, buffers)
@@ -399,7 +477,7 @@ class GpuScene:
         limit = self.capacity if limit is None else limit
         if start < 0 or stop > limit:
             raise IndexError(f"rows [{start}, {stop}) outside the scene's {limit} Gaussians")
-        row_bytes = _row_floats(name, self.sh_coeffs) * 4
+        row_bytes = self._width(name) * 4
         for chunk, lo, hi in self._spans(start, stop):
             part = rows[lo - start : hi - start]
             self.upload.copy(chunk.buffers[name], (lo - chunk.offset) * row_bytes, part)
@@ -407,7 +485,7 @@ class GpuScene:
     def _fill(self, name: str, start: int, stop: int) -> None:
         """Zero rows [start, stop) of one buffer."""
         for chunk, lo, hi in self._spans(start, stop):
-            row_bytes = _row_floats(name, self.sh_coeffs) * 4
+            row_bytes = self._width(name) * 4
             chunk.buffers[name].write(
                 bytes((hi - lo) * row_bytes), offset=(lo - chunk.offset) * row_bytes
             )

@@ -34,6 +34,11 @@ BINDING_PIXELS = 16
 BINDING_CONTRIBUTIONS = 17
 BINDING_HEAT = 18
 BINDING_GPU_FLAGS = 19
+BINDING_LOD_CUT = 20  # per node: its bounding sphere, its parent's, children and level
+BINDING_LOD_BLEND = 21  # per node: the parent's blend targets and this frame's weight t
+BINDING_LOD_PARENT_SH = 22  # per node: the parent's SH coefficients
+BINDING_LOD_STATE = 23  # the frame's cut: tau, its histogram bin, drawn counts per level
+BINDING_LOD_HISTOGRAM = 24  # budget cut: (children - 1) summed per projected-size bin
 
 # Per-Gaussian flag bits. The CPU writes its masks into the `flags` buffer, GPU passes write theirs
 # into `gpu_flags` every frame (so neither overwrites the other); the preprocess pass drops a
@@ -51,6 +56,27 @@ GPU_FLAGS = FLAG_LOD_CULLED | FLAG_FOVEA_CULLED
 COLOUR_SH = 0  # spherical harmonics (the image)
 COLOUR_DEPTH = 1  # heat colour of the camera depth
 COLOUR_HEAT = 2  # heat colour of the per-Gaussian `heat` values
+COLOUR_LOD_LEVEL = 3  # heat colour of the LOD level drawn (blends in between)
+
+# Level of detail (viewer/render/lod_cut.py, shaders/lod_cut.comp). Per-node rows, float32:
+# lod_cut: centre xyz, radius; parent centre xyz, radius (-1: root); children, level, 0, 0.
+# lod_blend: parent mean xyz, target opacity; parent cov xx xy xz yy; yz zz, t, levels.
+LOD_CUT_FLOATS = 12
+LOD_BLEND_FLOATS = 12
+# Projected sizes are binned on a log scale for the budget cut: bin b holds sizes in
+# [2^(LOD_LOG2_MIN + b / LOD_BINS_PER_OCTAVE), the next edge); sizes below the first edge go to
+# bin 0, above the last to the last bin; the extra bin LOD_BINS holds infinite sizes.
+LOD_BINS_PER_OCTAVE = 32
+LOD_LOG2_MIN = -24
+LOD_BINS = 64 * LOD_BINS_PER_OCTAVE  # 2^-24 .. 2^40 pixels
+# The `lod_state` buffer: uint words.
+LOD_STATE_TAU = 0  # float bits of the tau the cut used
+LOD_STATE_BIN = 1  # its bin (budget cut: expanded = bin(size) >= this)
+LOD_STATE_DRAWN = 2  # nodes drawn
+LOD_STATE_BUDGET_COUNT = 3  # budget cut: nodes the histogram says the chosen tau draws
+LOD_STATE_LEVELS = 4  # first of LOD_MAX_LEVELS counts of drawn nodes per level (last: and above)
+LOD_MAX_LEVELS = 60
+LOD_STATE_WORDS = LOD_STATE_LEVELS + LOD_MAX_LEVELS
 
 # Layout of the `counters` buffer: uint32 words. Words 0-3 are a DrawArraysIndirectCommand whose
 # instance count is the visible count, so the quad draw needs no CPU round trip.
@@ -101,6 +127,9 @@ def glsl_defines() -> dict[str, int | str]:
         *(name for name in globals() if name.startswith("BINDING_")),
         "WORKGROUP_SIZE", "TILE_SIZE", "FLAG_HIDDEN", "FLAG_PRUNED", "FLAG_LOD_CULLED",
         "FLAG_FOVEA_CULLED", "FLAG_SELECTED", "COLOUR_SH", "COLOUR_DEPTH", "COLOUR_HEAT",
+        "COLOUR_LOD_LEVEL", "LOD_CUT_FLOATS", "LOD_BLEND_FLOATS", "LOD_BINS_PER_OCTAVE",
+        "LOD_LOG2_MIN", "LOD_BINS", "LOD_STATE_TAU", "LOD_STATE_BIN", "LOD_STATE_DRAWN",
+        "LOD_STATE_BUDGET_COUNT", "LOD_STATE_LEVELS", "LOD_MAX_LEVELS", "LOD_STATE_WORDS",
         "COUNTER_DRAW_VERTICES", "COUNTER_VISIBLE", "COUNTER_PAIRS", "COUNTER_VISIBLE_OVERFLOW",
         "COUNTER_PAIRS_OVERFLOW", "DISPATCH_PER_VISIBLE", "DISPATCH_PER_PAIR",
         "DISPATCH_SCAN_BLOCKS", "COUNTER_WORDS", "SCAN_ITEMS_PER_THREAD", "SCAN_BLOCK",

@@ -8,7 +8,15 @@ import numpy as np
 from viewer.camera import Camera
 from viewer.render.frame_buffers import FrameBuffers
 from viewer.render.gpu_scene import GpuScene
-from viewer.render.layout import COLOUR_DEPTH, COLOUR_HEAT, COLOUR_SH, WORKGROUP_SIZE
+from viewer.render.layout import (
+    BINDING_LOD_BLEND,
+    BINDING_LOD_PARENT_SH,
+    COLOUR_DEPTH,
+    COLOUR_HEAT,
+    COLOUR_LOD_LEVEL,
+    COLOUR_SH,
+    WORKGROUP_SIZE,
+)
 from viewer.render.programs import compute_shader, set_uniforms
 from viewer.settings import RenderSettings
 
@@ -26,6 +34,13 @@ def camera_uniforms(camera: Camera) -> dict[str, object]:
 COLOUR_SOURCES = {"depth": COLOUR_DEPTH, "heatmap": COLOUR_HEAT}  # other modes: COLOUR_SH
 
 
+def colour_source(settings: RenderSettings) -> int:
+    """Where the preprocess pass takes a splat's colour from in `settings`' mode."""
+    if settings.mode == "heatmap" and settings.heatmap == "lod_level":
+        return COLOUR_LOD_LEVEL  # computed on the GPU from the level drawn
+    return COLOUR_SOURCES.get(settings.mode, COLOUR_SH)
+
+
 def depth_range(camera: Camera, bounds: tuple[np.ndarray, np.ndarray], near: float) -> tuple:
     """(near, far) camera z of the box `bounds` ([3] lo, [3] hi), starting at the near plane."""
     lo, hi = bounds
@@ -38,11 +53,23 @@ def depth_range(camera: Camera, bounds: tuple[np.ndarray, np.ndarray], near: flo
 
 
 class PreprocessPass:
-    """Runs preprocess.comp over every scene chunk, appending into the frame buffers."""
+    """Runs preprocess.comp over every scene chunk, appending into the frame buffers.
+
+    Frames with a level-of-detail cut run its LOD variant (compiled on first use), which blends
+    each drawn node towards its parent by the weight the cut pass wrote.
+    """
 
     def __init__(self, ctx: moderngl.Context) -> None:
         self.ctx = ctx
         self.shader = compute_shader(ctx, "preprocess.comp")
+        self._lod_shader: moderngl.ComputeShader | None = None
+
+    def _program(self, lod: bool) -> moderngl.ComputeShader:
+        if not lod:
+            return self.shader
+        if self._lod_shader is None:
+            self._lod_shader = compute_shader(self.ctx, "preprocess.comp", {"LOD": 1})
+        return self._lod_shader
 
     def run(
         self,
@@ -51,10 +78,23 @@ class PreprocessPass:
         camera: Camera,
         settings: RenderSettings,
         flag_mask: int,
+        rows: int | None = None,
+        lod: bool = False,
     ) -> None:
-        """Append every visible Gaussian of `scene` seen by `camera` to `frame`."""
+        """Append every visible Gaussian of `scene` seen by `camera` to `frame`.
+
+        Args:
+            scene: the Gaussians.
+            frame: the buffers appended to.
+            camera: the view.
+            settings: how splats are made.
+            flag_mask: flag bits that cull.
+            rows: only the first `rows` rows (default: all, LOD nodes included).
+            lod: blend drawn LOD nodes towards their parents (the cut pass ran this frame).
+        """
+        shader = self._program(lod)
         set_uniforms(
-            self.shader,
+            shader,
             **camera_uniforms(camera),
             near_plane=scene.near_plane(settings),
             guard_band=settings.guard_band,
@@ -65,12 +105,22 @@ class PreprocessPass:
             raw_parameters=scene.raw,
             flag_mask=flag_mask,
             capacity=frame.capacity,
-            colour_source=COLOUR_SOURCES.get(settings.mode, COLOUR_SH),
+            colour_source=colour_source(settings),
             depth_range=depth_range(camera, scene.bounds, scene.near_plane(settings)),
+            lod_top_level=float(scene.lod_levels),
         )
         frame.bind()
-        for chunk, count in scene.live_chunks():
+        for chunk, count in scene.live_chunks(rows):
             chunk.bind()
-            set_uniforms(self.shader, chunk_offset=chunk.offset, chunk_count=count)
-            self.shader.run(group_x=(count + WORKGROUP_SIZE - 1) // WORKGROUP_SIZE)
+            if lod:
+                chunk.buffers["lod_blend"].bind_to_storage_buffer(BINDING_LOD_BLEND)
+                chunk.buffers["lod_parent_sh"].bind_to_storage_buffer(BINDING_LOD_PARENT_SH)
+            set_uniforms(shader, chunk_offset=chunk.offset, chunk_count=count)
+            shader.run(group_x=(count + WORKGROUP_SIZE - 1) // WORKGROUP_SIZE)
         self.ctx.memory_barrier()
+
+    def release(self) -> None:
+        """Free the programs."""
+        self.shader.release()
+        if self._lod_shader is not None:
+            self._lod_shader.release()

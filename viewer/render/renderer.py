@@ -1,8 +1,9 @@
 """The splatting renderer: a frame is a short, straight list of passes.
 
-    preprocess -> sort -> [bin] -> raster -> resolve
+    [lod cut] -> preprocess -> sort -> [bin] -> raster -> resolve
 
-The raster step is the chosen backend (quads or tiles) in the colour, depth and heatmap modes,
+The LOD cut runs when the frame has one (`FrameInputs.lod`) and the scene LOD nodes. The raster
+step is the chosen backend (quads or tiles) in the colour, depth and heatmap modes,
 and the points, outlines or overdraw pass in those modes. `measure` runs the contributions pass
 on a view instead (picking, pivots, pruning scores).
 
@@ -28,7 +29,7 @@ from viewer.render.context import DeviceInfo
 from viewer.render.contributions import Contributions, ContributionsPass
 from viewer.render.dispatch_args import DispatchArgsPass
 from viewer.render.frame_buffers import FrameBuffers
-from viewer.render.frame_inputs import FrameInputs
+from viewer.render.frame_inputs import FrameInputs, LodCut
 from viewer.render.gpu_scene import GROWTH, GpuScene
 from viewer.render.layout import (
     COUNTER_PAIRS,
@@ -36,7 +37,10 @@ from viewer.render.layout import (
     COUNTER_VISIBLE,
     COUNTER_VISIBLE_OVERFLOW,
     COUNTER_WORDS,
+    FLAG_LOD_CULLED,
+    LOD_STATE_WORDS,
 )
+from viewer.render.lod_cut import LodCutPass, LodState
 from viewer.render.preprocess import PreprocessPass
 from viewer.render.raster_quads import QuadsRaster
 from viewer.render.raster_tiles import INITIAL_PAIRS_PER_SPLAT, TilesRaster
@@ -92,8 +96,10 @@ class SplatRenderer:
         self._sort_kind = choose_sort(raster.sort, self.device)
         self.depth_sort: KeyValueSort = make_sort(ctx, self._sort_kind, 1)
         self._tiles: TilesRaster | None = None  # made on first use
-        # counters copies awaiting their timer queries, with the scene's count at that frame
-        self._readback: list[tuple[moderngl.Buffer, int]] = []
+        self._lod_cut: LodCutPass | None = None  # made on first use
+        # counters (and LOD state) copies awaiting their timer queries, with the rows drawn,
+        # whether an LOD cut ran and the render scale of that frame
+        self._readback: list[tuple[moderngl.Buffer, int, bool, float]] = []
         self._readback_free: list[moderngl.Buffer] = []
 
     # -- configuration -------------------------------------------------------------------------
@@ -128,6 +134,13 @@ class SplatRenderer:
             self._tiles = TilesRaster(self.ctx, make_sort(self.ctx, self._sort_kind, capacity))
             self._grow_tiles(capacity * INITIAL_PAIRS_PER_SPLAT)
         return self._tiles
+
+    @property
+    def lod_cut(self) -> LodCutPass:
+        """The level-of-detail cut pass (made on first use)."""
+        if self._lod_cut is None:
+            self._lod_cut = LodCutPass(self.ctx)
+        return self._lod_cut
 
     def _fit(self, scene: GpuScene) -> None:
         """Grow the per-frame buffers to hold every Gaussian of `scene` as a visible splat."""
@@ -167,7 +180,7 @@ class SplatRenderer:
         timer queries, this frame with finish+wall), or None while none is.
         """
         start = time.perf_counter()
-        camera = inputs.camera
+        camera = inputs.render_camera
         self.accum.ensure_size(camera.width, camera.height)
         mode = settings.mode
         binned = mode == "overdraw" or (self.backend == "tiles" and mode not in QUAD_MODES)
@@ -188,7 +201,8 @@ class SplatRenderer:
             self.resolve.run(self.accum, output, settings.background)
         if self.raster_settings.validate:
             validate_frame(self.frame, self.tiles if binned else None, scene.count)
-        self._queue_counters(scene.count)
+        lod = _lod_of(scene, inputs)
+        self._queue_counters(_rows_of(scene, lod), lod, inputs.render_scale)
         return self._collect((time.perf_counter() - start) * 1e3, binned)
 
     def _splats_in_view(
@@ -206,9 +220,17 @@ class SplatRenderer:
         """
         self._fit(scene)
         self.frame.reset()
-        camera = inputs.camera
+        camera = inputs.render_camera
+        lod = _lod_of(scene, inputs)
+        mask = inputs.flag_mask
+        if lod:
+            with section("lod"):
+                self.lod_cut.run(scene, camera, lod)
+        elif scene.lod_nodes:  # a cut of an earlier frame must not hide the leaves
+            mask &= ~FLAG_LOD_CULLED
         with section("preprocess"):
-            self.preprocess.run(scene, self.frame, camera, settings, inputs.flag_mask)
+            rows = _rows_of(scene, lod)
+            self.preprocess.run(scene, self.frame, camera, settings, mask, rows, lod is not None)
             self._dispatch_args()
         with section("sort"):
             self.depth_sort.sort(
@@ -242,18 +264,21 @@ class SplatRenderer:
 
         Args:
             scene: the scene measured.
-            inputs: the view and its per-frame inputs (camera, flag mask, ...).
+            inputs: the view and its per-frame inputs (camera, flag mask, LOD cut, ...); it is
+                measured at full resolution whatever the render scale.
             settings: the render settings the view is drawn with.
-            weights: also sum each Gaussian's alpha*T over the image and count its tiles.
+            weights: also sum each Gaussian's alpha*T over the image and count its tiles (one
+                value per row drawn: the leaves, or every row with an LOD cut).
             pixel: (x, y) measure only the tile holding this pixel (for picking).
         """
+        inputs = dataclasses.replace(inputs, render_scale=1.0)
         self._splats_in_view(scene, inputs, settings, True, _untimed)
-        gaussians = scene.count if weights else 0
+        gaussians = _rows_of(scene, _lod_of(scene, inputs)) if weights else 0
         camera = inputs.camera
         self.contributions.run(self.frame, self.tiles, camera, gaussians, pixel)
         result = self.contributions.read(camera, gaussians)
         if weights:
-            result = dataclasses.replace(result, tiles=self._tiles_of_gaussians(scene.count))
+            result = dataclasses.replace(result, tiles=self._tiles_of_gaussians(gaussians))
         return result
 
     def _tiles_of_gaussians(self, count: int) -> np.ndarray:
@@ -282,22 +307,27 @@ class SplatRenderer:
         pairs = self._tiles.pair_capacity if self._tiles is not None else 0
         self.dispatch_args.run(self.frame.counters, self.frame.capacity, pairs)
 
-    def _queue_counters(self, count: int) -> None:
-        """Copy this frame's counters aside, to be read when its timer queries are."""
+    def _queue_counters(self, count: int, lod: LodCut | None, scale: float) -> None:
+        """Copy this frame's counters (and LOD state) aside, to be read with its timer queries."""
         if self._readback_free:
             buffer = self._readback_free.pop()
         else:
-            buffer = self.ctx.buffer(reserve=COUNTER_WORDS * 4)
-        self.ctx.copy_buffer(buffer, self.frame.counters)
-        self._readback.append((buffer, count))
+            buffer = self.ctx.buffer(reserve=(COUNTER_WORDS + LOD_STATE_WORDS) * 4)
+        self.ctx.copy_buffer(buffer, self.frame.counters, COUNTER_WORDS * 4)
+        if lod is not None:
+            state = self.lod_cut.state
+            self.ctx.copy_buffer(buffer, state, LOD_STATE_WORDS * 4, write_offset=COUNTER_WORDS * 4)
+        self._readback.append((buffer, count, lod is not None, scale))
 
     def _collect(self, frame_ms: float, binned: bool) -> FrameStats | None:
         timed = self.timer.end_frame()
         if timed is None:
             return None
         index, pass_ms = timed
-        buffer, count = self._readback.pop(0)
-        counters = np.frombuffer(buffer.read(), dtype=np.uint32)
+        buffer, count, lod, scale = self._readback.pop(0)
+        words = np.frombuffer(buffer.read(), dtype=np.uint32)
+        counters = words[:COUNTER_WORDS]
+        state = LodState.from_words(words[COUNTER_WORDS:]) if lod else None
         self._readback_free.append(buffer)
         return FrameStats(
             frame=index,
@@ -309,6 +339,10 @@ class SplatRenderer:
             visible=int(counters[COUNTER_VISIBLE]),
             pairs=int(counters[COUNTER_PAIRS]) if binned else 0,
             dropped=int(counters[COUNTER_VISIBLE_OVERFLOW] + counters[COUNTER_PAIRS_OVERFLOW]),
+            render_scale=scale,
+            lod_drawn=state.drawn if state else 0,
+            lod_tau=state.tau if state else 0.0,
+            lod_levels=state.levels if state else (),
         )
 
     def release(self) -> None:
@@ -316,6 +350,9 @@ class SplatRenderer:
         self.depth_sort.release()
         if self._tiles is not None:
             self._tiles.release()
+        if self._lod_cut is not None:
+            self._lod_cut.release()
+        self.preprocess.release()
         self.frame.release()
         self.quads.release()
         for raster in self.mode_rasters.values():
@@ -324,5 +361,15 @@ class SplatRenderer:
         self.resolve.release()
         self.accum.release()
         self.image.release()
-        for buffer in self._readback_free + [b for b, _ in self._readback]:
+        for buffer in self._readback_free + [b for b, *_ in self._readback]:
             buffer.release()
+
+
+def _lod_of(scene: GpuScene, inputs: FrameInputs) -> LodCut | None:
+    """The frame's LOD cut, if it has one and the scene LOD nodes to cut."""
+    return inputs.lod if scene.lod_nodes else None
+
+
+def _rows_of(scene: GpuScene, lod: LodCut | None) -> int:
+    """Rows a frame draws from: every row with an LOD cut, else the scene's own Gaussians."""
+    return scene.count if lod is not None else scene.leaves

@@ -22,12 +22,23 @@ class ResolvePass:
         output: moderngl.Framebuffer,
         background: tuple[float, float, float],
     ) -> None:
-        """Write the final image into `output` (same size as the accumulation image)."""
+        """Write the final image into `output`.
+
+        An accumulation image smaller than `output` (a render scale below 1) is stretched over
+        it with bilinear filtering; one of the same size is copied pixel for pixel.
+        """
         assert accum.texture is not None
         output.use()
         self.ctx.disable(moderngl.BLEND | moderngl.DEPTH_TEST)
+        stretch = tuple(accum.size) != tuple(output.size)
+        linear = moderngl.LINEAR if stretch else moderngl.NEAREST
+        accum.texture.filter = (linear, linear)
+        accum.texture.repeat_x = accum.texture.repeat_y = False
         accum.texture.use(0)
-        set_uniforms(self.program, accum=0, background=tuple(background))
+        set_uniforms(
+            self.program, accum=0, background=tuple(background), stretch=stretch,
+            output_size=(float(output.size[0]), float(output.size[1])),
+        )  # fmt: skip
         self.vao.render(moderngl.TRIANGLES, vertices=3)
 
     def release(self) -> None:

@@ -1,0 +1,138 @@
+"""An LOD tree on the GPU: its merged nodes after the scene's Gaussians, and per-node rows.
+
+The rows are what the cut and blend passes read (viewer/render/lod_cut.py, the LOD variant of
+preprocess.comp).
+
+Every row a node needs of its parent is copied into the node's own rows (the parent may sit in
+another chunk of the scene's buffers, which a pass cannot reach):
+    lod_cut        [M, 12]: bounding sphere (centre, radius); the parent's (radius -1 for the
+                   root); number of children, level, 0, 0;
+    lod_blend      [M, 12]: the parent's mean and the opacity blended towards (the parent's for
+                   its heir, 0 for the other children: see lod_hierarchy's blend); the
+                   parent's covariance (xx, xy, xz, yy, yz, zz); t (written by the cut every
+                   frame); level + 256 x the parent's level (the level heat map);
+    lod_parent_sh  [M, K * 3]: the parent's SH.
+The root's "parent" is itself. Memory: 96 + 12 K bytes per node on top of the node itself.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from viewer.features.lod_hierarchy import LodHierarchy, covariances, heirs
+from viewer.render.gpu_scene import GpuScene
+from viewer.render.layout import LOD_BLEND_FLOATS, LOD_CUT_FLOATS
+from viewer.render.lod_cut import BLEND_BUFFER, CUT_BUFFER, PARENT_SH_BUFFER
+
+
+def lod_rows(tree: LodHierarchy) -> dict[str, np.ndarray]:
+    """The per-node rows of the LOD buffers ({name: [M, width] float32})."""
+    m = tree.node_count
+    parent = tree.parent_from_node.astype(np.int64)
+    has_parent = parent >= 0
+    p = np.where(has_parent, parent, np.arange(m))  # [M] the root is its own parent
+    cut = np.zeros((m, LOD_CUT_FLOATS), np.float32)
+    cut[:, 0:3] = tree.bound_centers
+    cut[:, 3] = tree.bound_radii
+    cut[:, 4:7] = tree.bound_centers[p]
+    cut[:, 7] = np.where(has_parent, tree.bound_radii[p], -1.0)
+    cut[:, 8] = tree.child_count
+    cut[:, 9] = tree.level
+    blend = np.zeros((m, LOD_BLEND_FLOATS), np.float32)
+    blend[:, 0:3] = tree.means[p]
+    blend[:, 3] = np.where(heirs(tree) | ~has_parent, tree.opacities[p], 0.0)
+    cov = covariances(tree.scales, tree.rotations)[p]  # [M, 6] float64
+    blend[:, 4:10] = cov
+    blend[:, 11] = tree.level + 256.0 * tree.level[p]
+    return {
+        CUT_BUFFER: cut,
+        BLEND_BUFFER: blend,
+        PARENT_SH_BUFFER: tree.sh[p].reshape(m, -1).astype(np.float32),
+    }
+
+
+def attach_hierarchy(gpu_scene: GpuScene, tree: LodHierarchy) -> None:
+    """Upload the merged nodes of `tree` after the scene's Gaussians, and the LOD buffers.
+
+    Frames with an LOD cut then draw the cut; others still draw the leaves only. Any LOD
+    attached before is replaced.
+
+    Raises:
+        ValueError: when the GPU scene does not hold the tree's leaves (its count), or stores
+            raw parameters (the tree is made of activated ones).
+    """
+    gpu_scene.drop_lod()
+    n, m = tree.leaf_count, tree.node_count
+    if gpu_scene.count != n:
+        raise ValueError(f"the GPU scene holds {gpu_scene.count} Gaussians, the tree {n} leaves")
+    if gpu_scene.raw:
+        raise ValueError("level of detail needs a scene of activated parameters, not raw ones")
+    if tree.sh.shape[1] != gpu_scene.sh_coeffs:
+        raise ValueError("the tree's SH degree is not the GPU scene's")
+    if m == n:
+        return  # one Gaussian: nothing to merge
+    gpu_scene.write(
+        n,
+        means=tree.means[n:],
+        scales=tree.scales[n:],
+        rotations=tree.rotations[n:],
+        opacities=tree.opacities[n:],
+        sh=tree.sh[n:],
+    )
+    gpu_scene.lod_nodes = m - n
+    gpu_scene.lod_levels = int(tree.level.max())
+    for name, rows in lod_rows(tree).items():
+        gpu_scene.add_extra(name, rows.shape[1])
+        gpu_scene.write_extra(name, rows)
+
+
+def node_flags(tree: LodHierarchy, leaf_flags: np.ndarray) -> np.ndarray:
+    """[M] uint32 flags of every node: a merged node has the bits all its children have.
+
+    So a crop box or pruning that hides every Gaussian under a node hides the node too.
+
+    Args:
+        tree: the hierarchy.
+        leaf_flags: [N] uint32 flags of the scene's Gaussians.
+    """
+    n, m = tree.leaf_count, tree.node_count
+    flags = np.zeros(m, np.uint32)
+    flags[:n] = leaf_flags
+    if m == n:
+        return flags
+    levels = tree.level[n:]
+    # merged nodes are numbered level by level; each level's children lie below it
+    bounds = np.flatnonzero(np.diff(levels)) + 1
+    for start, stop in zip(
+        np.concatenate([[0], bounds]) + n, np.concatenate([bounds, [m - n]]) + n, strict=True
+    ):
+        first = tree.first_child[start:stop]
+        slots = tree.child_from_slot[first[0] : first[-1] + tree.child_count[stop - 1]]
+        flags[start:stop] = np.bitwise_and.reduceat(flags[slots], first - first[0])
+    return flags
+
+
+def node_values(tree: LodHierarchy, leaf_values: np.ndarray) -> np.ndarray:
+    """[M] float32 per-node values: a merged node gets the mean of its children's.
+
+    For per-Gaussian values shown on merged nodes too (the heatmap mode's).
+
+    Args:
+        tree: the hierarchy.
+        leaf_values: [N] values of the scene's Gaussians.
+    """
+    n, m = tree.leaf_count, tree.node_count
+    values = np.zeros(m, np.float32)
+    values[:n] = leaf_values
+    if m == n:
+        return values
+    levels = tree.level[n:]
+    bounds = np.flatnonzero(np.diff(levels)) + 1
+    for start, stop in zip(
+        np.concatenate([[0], bounds]) + n, np.concatenate([bounds, [m - n]]) + n, strict=True
+    ):
+        first = tree.first_child[start:stop]
+        slots = tree.child_from_slot[first[0] : first[-1] + tree.child_count[stop - 1]]
+        sums = np.add.reduceat(values[slots].astype(np.float64), first - first[0])
+        values[start:stop] = sums / tree.child_count[start:stop]
+    return values

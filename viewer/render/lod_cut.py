@@ -1,0 +1,142 @@
+"""The level-of-detail cut pass (shaders/lod_cut.comp): which LOD nodes a frame draws.
+
+Runs before preprocess when a frame has an `LodCut` and its scene LOD nodes
+(`GpuScene.lod_nodes`, attached by viewer/features/lod_gpu.py). Per node it writes
+`FLAG_LOD_CULLED` into `gpu_flags` and its blend weight t into the node's `lod_blend` row; the
+budget cut first bins every inner node's projected size (weighted by children - 1) and picks
+tau in one workgroup, all on the GPU. Nothing per node comes back to the CPU: the frame's tau
+and its drawn counts per level wait in a small state buffer that the renderer reads a frame late.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import moderngl
+import numpy as np
+
+from viewer.camera import Camera
+from viewer.render.frame_inputs import LodCut
+from viewer.render.gpu_scene import GpuScene
+from viewer.render.layout import (
+    BINDING_GPU_FLAGS,
+    BINDING_LOD_BLEND,
+    BINDING_LOD_CUT,
+    BINDING_LOD_HISTOGRAM,
+    BINDING_LOD_STATE,
+    LOD_BINS,
+    LOD_BINS_PER_OCTAVE,
+    LOD_LOG2_MIN,
+    LOD_MAX_LEVELS,
+    LOD_STATE_BUDGET_COUNT,
+    LOD_STATE_DRAWN,
+    LOD_STATE_LEVELS,
+    LOD_STATE_TAU,
+    LOD_STATE_WORDS,
+    WORKGROUP_SIZE,
+)
+from viewer.render.programs import compute_shader, set_uniforms
+
+CUT_BUFFER = "lod_cut"  # GpuScene extra: [n, LOD_CUT_FLOATS]
+BLEND_BUFFER = "lod_blend"  # GpuScene extra: [n, LOD_BLEND_FLOATS]
+PARENT_SH_BUFFER = "lod_parent_sh"  # GpuScene extra: [n, K * 3]
+
+
+def bin_edge(index: int) -> float:
+    """The smallest projected size (pixels) of histogram bin `index` (inf for LOD_BINS)."""
+    if index >= LOD_BINS:
+        return math.inf
+    return float(np.float32(2.0 ** (LOD_LOG2_MIN + index / LOD_BINS_PER_OCTAVE)))
+
+
+@dataclass(frozen=True)
+class LodState:
+    """What one frame's cut did (read back from the GPU).
+
+    Attributes:
+        tau: the threshold used, pixels (the budget cut's is a bin edge; inf: only the nodes
+            holding the camera are expanded).
+        drawn: nodes drawn.
+        levels: nodes drawn per level (index 0: the scene's Gaussians), trailing zeros cut.
+        budget_count: nodes the budget cut's histogram promised (0 in the tau cut).
+    """
+
+    tau: float
+    drawn: int
+    levels: tuple[int, ...]
+    budget_count: int = 0
+
+    @classmethod
+    def from_words(cls, words: np.ndarray) -> LodState:
+        """Decode [LOD_STATE_WORDS] uint32 of the state buffer."""
+        words = np.asarray(words, np.uint32)
+        levels = words[LOD_STATE_LEVELS : LOD_STATE_LEVELS + LOD_MAX_LEVELS]
+        used = int(np.flatnonzero(levels)[-1]) + 1 if levels.any() else 0
+        return cls(
+            tau=float(words[LOD_STATE_TAU : LOD_STATE_TAU + 1].view(np.float32)[0]),
+            drawn=int(words[LOD_STATE_DRAWN]),
+            levels=tuple(int(v) for v in levels[:used]),
+            budget_count=int(words[LOD_STATE_BUDGET_COUNT]),
+        )
+
+
+class LodCutPass:
+    """The three stages of lod_cut.comp and the frame's state and histogram buffers."""
+
+    def __init__(self, ctx: moderngl.Context) -> None:
+        self.ctx = ctx
+        self.histogram_stage = compute_shader(ctx, "lod_cut.comp", {"STAGE": 1})
+        self.select_stage = compute_shader(ctx, "lod_cut.comp", {"STAGE": 2})
+        self.cut_stage = compute_shader(ctx, "lod_cut.comp", {"STAGE": 3})
+        self.state = ctx.buffer(reserve=LOD_STATE_WORDS * 4)
+        self.histogram = ctx.buffer(reserve=(LOD_BINS + 1) * 4)
+
+    def run(self, scene: GpuScene, camera: Camera, cut: LodCut) -> None:
+        """Decide every node of `scene` for `camera` (the image as rendered, render scale in)."""
+        words = np.zeros(LOD_STATE_WORDS, np.uint32)
+        words[LOD_STATE_TAU] = np.float32(cut.tau).view(np.uint32)
+        self.state.write(words.tobytes())
+        self.state.bind_to_storage_buffer(BINDING_LOD_STATE)
+        self.histogram.bind_to_storage_buffer(BINDING_LOD_HISTOGRAM)
+        view = {
+            "camera_position": tuple(float(v) for v in camera.position),
+            "focal": float(max(camera.fx, camera.fy)),
+        }
+        chunks = scene.live_chunks()
+        if cut.budget > 0:
+            self.histogram.clear()
+            set_uniforms(self.histogram_stage, **view)
+            for chunk, count in chunks:
+                chunk.buffers[CUT_BUFFER].bind_to_storage_buffer(BINDING_LOD_CUT)
+                set_uniforms(self.histogram_stage, chunk_count=count)
+                self.histogram_stage.run(group_x=_groups(count))
+            self.ctx.memory_barrier()
+            set_uniforms(self.select_stage, budget=min(cut.budget, 2**32 - 1))
+            self.select_stage.run(1)
+            self.ctx.memory_barrier()
+        set_uniforms(
+            self.cut_stage, **view, use_budget=cut.budget > 0, blend_width=float(cut.blend_width)
+        )
+        for chunk, count in chunks:
+            chunk.buffers[CUT_BUFFER].bind_to_storage_buffer(BINDING_LOD_CUT)
+            chunk.buffers[BLEND_BUFFER].bind_to_storage_buffer(BINDING_LOD_BLEND)
+            chunk.buffers["gpu_flags"].bind_to_storage_buffer(BINDING_GPU_FLAGS)
+            set_uniforms(self.cut_stage, chunk_count=count)
+            self.cut_stage.run(group_x=_groups(count))
+        self.ctx.memory_barrier()
+
+    def read_state(self) -> LodState:
+        """The last cut's state (waits for the GPU; the renderer reads a copy a frame late)."""
+        return LodState.from_words(np.frombuffer(self.state.read(), np.uint32))
+
+    def release(self) -> None:
+        """Free the GL objects."""
+        for obj in (self.histogram_stage, self.select_stage, self.cut_stage):
+            obj.release()
+        self.state.release()
+        self.histogram.release()
+
+
+def _groups(count: int) -> int:
+    return max(1, (count + WORKGROUP_SIZE - 1) // WORKGROUP_SIZE)
