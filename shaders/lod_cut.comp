@@ -3,7 +3,10 @@
 //   1 histogram: per inner node, (children - 1) added to the bin of its projected size;
 //   2 select:    one workgroup finds the smallest tau (a bin edge) whose cut holds the budget;
 //   3 cut:       per node, drawn = not expanded and (root or parent expanded): FLAG_LOD_CULLED
-//                in gpu_flags, the blend weight t towards the parent, drawn counts per level.
+//                in gpu_flags, the blend weight t towards the parent, drawn counts per level
+//                (SHARED_COUNTS 1: summed per workgroup first, for GPUs, where many atomics
+//                on one word queue; 0: straight atomics, for llvmpipe, where a barrier makes
+//                every invocation a coroutine and costs more than the atomics).
 // Mirrors viewer/features/lod_hierarchy.py (reference_cut, budget_tau, blend_weights) in float32.
 #include "layout.glsl"
 
@@ -97,7 +100,9 @@ layout(std430, binding = BINDING_LOD_BLEND) buffer LodBlend { vec4 lod_blend[]; 
 uniform bool use_budget;         // expanded by bin (the budget's tau) rather than by tau
 uniform float blend_width;       // <= 1: no blending
 
-shared uint level_counts[LOD_MAX_LEVELS];
+#if SHARED_COUNTS
+shared uint level_counts[LOD_MAX_LEVELS];  // per workgroup, then one atomic per level
+#endif
 
 bool expanded(float size, float tau, uint tau_bin) {
     return use_budget ? size_bin(size) >= tau_bin : size >= tau;
@@ -105,9 +110,11 @@ bool expanded(float size, float tau, uint tau_bin) {
 
 void main() {
     uint i = gl_GlobalInvocationID.x;
+#if SHARED_COUNTS
     uint t = gl_LocalInvocationID.x;
     if (t < uint(LOD_MAX_LEVELS)) level_counts[t] = 0u;
     barrier();
+#endif
     if (i < chunk_count) {
         float tau = uintBitsToFloat(lod_state[LOD_STATE_TAU]);
         uint tau_bin = lod_state[LOD_STATE_BIN];
@@ -127,12 +134,22 @@ void main() {
             if (parent_size > low) weight = clamp((tau - low) / (parent_size - low), 0.0, 1.0);
         }
         lod_blend[3u * i + 2u].z = weight;
-        if (drawn) atomicAdd(level_counts[min(uint(info.y), uint(LOD_MAX_LEVELS - 1))], 1u);
+        uint level = min(uint(info.y), uint(LOD_MAX_LEVELS - 1));
+#if SHARED_COUNTS
+        if (drawn) atomicAdd(level_counts[level], 1u);
+#else
+        if (drawn) {
+            atomicAdd(lod_state[LOD_STATE_LEVELS + level], 1u);
+            atomicAdd(lod_state[LOD_STATE_DRAWN], 1u);
+        }
+#endif
     }
+#if SHARED_COUNTS
     barrier();
     if (t < uint(LOD_MAX_LEVELS) && level_counts[t] != 0u) {
         atomicAdd(lod_state[LOD_STATE_LEVELS + t], level_counts[t]);
         atomicAdd(lod_state[LOD_STATE_DRAWN], level_counts[t]);
     }
+#endif
 }
 #endif

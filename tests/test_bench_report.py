@@ -56,6 +56,9 @@ CONFIG = {
     "psnr": dict,
     "ssim": dict,
     "worst_frame": (dict, type(None)),
+    "render_scale_mean": NUMBER,
+    "lod_drawn_mean": type(None),
+    "temporal_change": NUMBER,
 }
 
 
@@ -95,7 +98,7 @@ def test_report_follows_the_schema(bench) -> None:
         check_types(config, CONFIG)
         assert set(config["frame_ms"]) == SUMMARY_KEYS
         assert set(config["passes_ms"]) == set(report["passes"])
-        assert set(config["settings"]) == {"render", "raster", "prune"}
+        assert set(config["settings"]) == {"render", "raster", "prune", "lod"}
         assert config["frame_ms"]["max"] >= config["frame_ms"]["p50"] > 0
         assert config["fps"] == pytest.approx(1e3 / config["frame_ms"]["mean"])
     assert (full["name"], lite["name"]) == ("full", "lite")

@@ -257,3 +257,21 @@ def test_camera_inside_a_node_expands_it(lod):
     camera = small(camera_at(eye, eye + np.array([1.0, 0.3, 0.2])))
     drawn, _ = gpu_cut(lod, camera, LodCut(tau=1e30))
     assert not drawn[node] and (drawn_per_leaf(tree, drawn) == 1).all()
+
+
+def test_both_ways_of_counting_the_levels_agree(lod, gl_ctx):
+    from viewer.render.lod_cut import LodCutPass
+
+    tree, _, gpu, _ = lod
+    camera = small(random_cameras(tree, np.random.default_rng(30), 1)[0])
+    states, flags = [], []
+    for shared in (True, False):
+        cut = LodCutPass(gl_ctx, shared_counts=shared)
+        try:
+            cut.run(gpu, camera, LodCut(budget=700))
+            states.append(cut.read_state())
+            flags.append(gpu.read("gpu_flags"))
+        finally:
+            cut.release()
+    assert states[0] == states[1] and states[0].drawn > 0
+    np.testing.assert_array_equal(flags[0], flags[1])

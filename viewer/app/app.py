@@ -32,6 +32,7 @@ from viewer.app.inspection import (
     surface_depth,
     window_to_pixel,
 )
+from viewer.app.lod_state import LodState
 from viewer.app.overlay import draw_overlay
 from viewer.app.panel import Action, Panel, SceneFacts
 from viewer.app.pruning_state import PruningState
@@ -61,6 +62,7 @@ from viewer.settings import (
     CameraOptions,
     CaptureOptions,
     DisplayOptions,
+    LodSettings,
     PruneSettings,
     RasterSettings,
     RenderSettings,
@@ -167,6 +169,7 @@ class ViewerApp:
         self.heat: HeatValues | None = None
         self._heat_of: tuple = ()  # (value name, scores version) that `heat` holds
         self.pruning = PruningState(self.renderer, gpu_scene, scene)
+        self.lod = LodState(self.renderer, gpu_scene, scene)
         self._pruned_by: tuple = ()  # (settings, scores version) the pruning flags were made of
         self.window.set_title(f"splatscope - {Path(scene.source).name} ({scene.count:,} Gaussians)")
 
@@ -204,6 +207,7 @@ class ViewerApp:
             or self.settings.of(DisplayOptions).redraw
             or self.loader.busy
             or self.pruning.job is not None
+            or self.lod.busy(glfw.get_time())
             or self.input.held()
         )
         self.input.poll(0.0 if moving else IDLE_WAIT_SECONDS)
@@ -226,11 +230,12 @@ class ViewerApp:
         self._poll_dialog()
         self._update_pruning()
         self._update_heat()
+        self._update_lod(now, dt)
         self._run_pick()
         stats = self.target.render(
             self.renderer,
             self.gpu_scene,
-            self.inputs(),
+            self.lod.frame_inputs(self.inputs(), self.settings.of(LodSettings)),
             self.settings.of(RenderSettings),
             self.settings.of(RasterSettings),
             self.settings.of(DisplayOptions).redraw,
@@ -306,6 +311,7 @@ class ViewerApp:
             heat_range=self._heat_range(),
             file_dialog=self.has_dialog,
             pruning=self.pruning.facts(self.settings.of(PruneSettings)),
+            lod=self.lod.facts(self.history.latest),
         )
 
     def _heat_range(self) -> tuple[str, str]:
@@ -318,6 +324,8 @@ class ViewerApp:
                 self.gpu_scene.near_plane(self.settings.of(RenderSettings)),
             )
             return f"camera z {near:.3g}", f"{far:.3g}"
+        if mode == "heatmap" and self.settings.of(RenderSettings).heatmap == "lod_level":
+            return "level 0: the scene's Gaussians", f"level {self.gpu_scene.lod_levels}"
         if mode == "heatmap" and self.heat is not None:
             return self.heat.low, self.heat.high
         if mode == "overdraw":
@@ -346,7 +354,7 @@ class ViewerApp:
     def _set_flags(self, layer: str, flags) -> None:
         """Replace one feature's flag layer and upload the composed flags."""
         self.flags.set(layer, flags)
-        self.gpu_scene.write_flags(self.flags.compose())
+        self.gpu_scene.write_flags(self.lod.node_flags(self.flags.compose()))
 
     def _update_pruning(self) -> None:
         """Load or measure the view scores once something needs them; keep pruning flags current.
@@ -369,13 +377,26 @@ class ViewerApp:
         """Upload the heatmap mode's values when it shows another value than the GPU holds."""
         render = self.settings.of(RenderSettings)
         wanted = (render.heatmap, self.pruning.version)
-        if render.mode != "heatmap" or wanted == self._heat_of:
+        if render.mode != "heatmap" or render.heatmap == "lod_level" or wanted == self._heat_of:
             return
         if render.heatmap in PRUNING_SCORES and render.heatmap not in self.pruning.scores:
             return  # still being measured
         self.heat = heat_values(self.scene, render.heatmap, self.pruning.scores)
-        self.gpu_scene.write_heat(self.heat.values)
+        self.gpu_scene.write_heat(self.lod.node_heat(self.heat.values))
         self._heat_of = wanted
+
+    def _update_lod(self, now: float, period: float) -> None:
+        """Build or attach the LOD tree; pick this frame's cut and render scale."""
+        view = FrameInputs(self.camera()).key()
+        if self.lod.update(self.settings.of(LodSettings), view, now, period):
+            # the nodes are in: they need the leaves' flags and heat values too
+            self.gpu_scene.write_flags(self.lod.node_flags(self.flags.compose()))
+            self._heat_of = ()
+
+    def _compare_lod(self) -> None:
+        inputs = self.lod.frame_inputs(self.inputs(), self.settings.of(LodSettings))
+        psnr, ssim = self.lod.compare(inputs, self.settings.of(RenderSettings))
+        self.message = f"PSNR {psnr:.2f} dB, SSIM {ssim:.4f} against the full render"
 
     def _compare_pruning(self) -> None:
         psnr, ssim = self.pruning.compare(self.inputs(), self.settings.of(RenderSettings))
@@ -466,6 +487,8 @@ class ViewerApp:
             ),
             "next_render_mode": self._next_render_mode,
             "compare_pruning": self._compare_pruning,
+            "compare_lod": self._compare_lod,
+            "show_lod_levels": lambda: self._change("render", mode="heatmap", heatmap="lod_level"),
             "save_pruned": lambda: self._save_pruned(argument),
             "show_score": self._show_score,
             "clear_selection": lambda: self._select(None),

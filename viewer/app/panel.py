@@ -7,7 +7,7 @@ lays the sections out and adds buttons, which become `Action`s for the app to ca
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -15,12 +15,15 @@ import numpy as np
 from imgui_bundle import imgui, implot
 
 from viewer.app.inspection import CropBox, GaussianDetails, Histogram
+from viewer.app.lod_panel import LOD_ACTIONS, draw_lod_section
+from viewer.app.lod_state import LodFacts
 from viewer.app.widgets import edit_settings
 from viewer.setting_specs import SettingsSet
 from viewer.settings import (
     GROUPS,
     CameraOptions,
     CaptureOptions,
+    LodSettings,
     PruneSettings,
     RasterSettings,
     RenderSettings,
@@ -69,6 +72,7 @@ class SceneFacts:
         heat_range: what the coldest and hottest colours mean in the heat modes (two labels).
         file_dialog: whether a system file dialog is available.
         pruning: what the pruning section shows.
+        lod: what the level-of-detail section shows.
     """
 
     source: str
@@ -94,11 +98,12 @@ class SceneFacts:
     heat_range: tuple[str, str] = ("", "")
     file_dialog: bool = False
     pruning: PruneFacts = PruneFacts()
+    lod: LodFacts = field(default_factory=LodFacts)
 
 
 PANEL_ACTIONS = (
     "open", "browse", "go_to_camera", "clear_path", "save_path", "load_path", "clear_selection",
-    "compare_pruning", "save_pruned", "show_score",
+    "compare_pruning", "save_pruned", "show_score", *LOD_ACTIONS,
 )  # fmt: skip
 
 
@@ -153,6 +158,7 @@ class Panel:
             "raster": self._raster,
             "capture": self._capture,
             "prune": self._prune,
+            "lod": self._lod,
         }
         for group in GROUPS:
             if not group.panel:
@@ -252,6 +258,9 @@ class Panel:
                 imgui.same_line()
             if imgui.button(label) and self.path_file.strip():
                 actions.append(Action(action, self.path_file.strip()))
+
+    def _lod(self, lod: LodSettings, facts: SceneFacts, actions: list[Action]) -> None:
+        actions.extend(Action(name) for name in draw_lod_section(lod, facts.lod, facts.count))
 
     def _prune(self, prune: PruneSettings, facts: SceneFacts, actions: list[Action]) -> None:
         shown = facts.pruning

@@ -16,7 +16,7 @@ from typing import Any
 
 from viewer.features.pruning import parse_shorthand
 from viewer.setting_specs import SettingsSet, apply_overrides, known_keys
-from viewer.settings import GROUPS, PruneSettings, RasterSettings, RenderSettings
+from viewer.settings import GROUPS, LodSettings, PruneSettings, RasterSettings, RenderSettings
 
 BENCH_GROUPS = tuple(group for group in GROUPS if group.bench)
 SHORTHANDS = {"prune": parse_shorthand}  # key -> its value's text to {key: value text}
@@ -52,6 +52,11 @@ class BenchConfig:
     def prune(self) -> PruneSettings:
         """The pruning settings."""
         return self.settings.of(PruneSettings)
+
+    @property
+    def lod(self) -> LodSettings:
+        """The level-of-detail settings."""
+        return self.settings.of(LodSettings)
 
     def to_json(self) -> dict[str, dict[str, Any]]:
         """Every bench setting's value by group, JSON-ready."""

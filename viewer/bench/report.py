@@ -120,7 +120,17 @@ def config_report(run: ConfigRun, first_mean_ms: float, trusted: bool) -> dict[s
         "psnr": psnr_summary([r.psnr for r in records]),
         "ssim": quality_summary([r.ssim for r in records]),
         "worst_frame": _worst_entry(run),
+        "render_scale_mean": float(np.mean([r.render_scale for r in records])),
+        "lod_drawn_mean": _mean_or_none([r.lod_drawn for r in records if r.lod_drawn]),
+        "temporal_change": _mean_or_none([r.change for r in records]),
     }
+
+
+def _mean_or_none(values: list[float]) -> float | None:
+    """The mean of the finite values, None when there is none."""
+    array = np.asarray(values, np.float64)
+    finite = array[np.isfinite(array)]
+    return float(finite.mean()) if finite.size else None
 
 
 def build_report(setup: BenchSetup, result: BenchResult) -> dict[str, Any]:
@@ -180,6 +190,7 @@ def write_frames_csv(path: Path, result: BenchResult) -> None:
     names = pass_names(records)
     columns = ["config", "frame", "wall_ms", "gpu_ms", *[f"{n}_ms" for n in names]]
     columns += ["visible", "drawn", "dropped", "psnr", "ssim"]
+    columns += ["render_scale", "lod_drawn", "lod_tau", "change"]
     stream = io.StringIO(newline="")
     writer = csv.writer(stream)
     writer.writerow(columns)
@@ -187,14 +198,15 @@ def write_frames_csv(path: Path, result: BenchResult) -> None:
         passes = [_cell(r.pass_ms[n]) if n in r.pass_ms else "" for n in names]
         times = [_cell(r.wall_ms), _cell(sum(r.pass_ms.values())), *passes]
         quality = [_cell(r.psnr), _cell(r.ssim)]
-        writer.writerow([r.config, r.frame, *times, r.visible, r.drawn, r.dropped, *quality])
+        lod = [_cell(r.render_scale), r.lod_drawn, _cell(r.lod_tau), _cell(r.change)]
+        writer.writerow([r.config, r.frame, *times, r.visible, r.drawn, r.dropped, *quality, *lod])
     atomic_write_text(path, stream.getvalue())
 
 
 def summary_table(report: dict[str, Any]) -> str:
     """A plain-text table of the configurations, one row each."""
     header: tuple[str, ...] = ("config", "backend", "mean ms", "p50", "p90", "p99", "max", "FPS")
-    header += ("x first", "visible", "PSNR dB", "SSIM")
+    header += ("x first", "visible", "PSNR dB", "SSIM", "pop /255")
     rows = [header]
     for c in report["configs"]:
         ms = c["frame_ms"]
@@ -208,6 +220,7 @@ def summary_table(report: dict[str, Any]) -> str:
                 f"{c['visible_mean']:.0f}",
                 _quality_cell(c["psnr"], "{:.2f}"),
                 _quality_cell(c["ssim"], "{:.4f}"),
+                "-" if c["temporal_change"] is None else f"{255 * c['temporal_change']:+.3f}",
             )
         )
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]

@@ -4,6 +4,11 @@ Each configuration has its own SplatRenderer on one shared GL context, so switch
 allocates nothing inside the timed region. A frame's wall time is bracketed by ctx.finish() on both
 sides; per-pass device times and counts come from the renderer's FrameStats, which with GL timer
 queries arrive a few frames late and are matched to their frame by index.
+
+Level of detail: configurations with LOD draw the scene's LOD tree (from the cache or built
+before anything is timed) through their cut; under the `target_fps` cut a FrameRateController
+sets each frame's budget and render scale from the frames timed before it (warm-up frames are
+timed for it too), as the window does while its camera moves.
 """
 
 from __future__ import annotations
@@ -20,6 +25,10 @@ import numpy as np
 
 from viewer.bench.configs import BenchConfig
 from viewer.camera import Camera
+from viewer.features.lod_cache import TerminalProgress, cached_hierarchy
+from viewer.features.lod_controller import FrameRateController, Quality, frame_cut
+from viewer.features.lod_gpu import attach_hierarchy, node_flags
+from viewer.features.lod_hierarchy import LodHierarchy
 from viewer.image_metrics import compare
 from viewer.render.accum_target import AccumTarget
 from viewer.render.context import DeviceInfo, create_headless_context
@@ -70,6 +79,10 @@ class FrameRecord:
         visible: splats after culling; drawn: instances rasterized (visible splats for quads,
             (tile, splat) pairs for tiles); dropped: splats or pairs lost to full buffers.
         psnr, ssim: quality against the full-quality render of the same frame (NaN if not measured).
+        render_scale: fraction of the image's width and height the splats were rendered at.
+        lod_drawn: LOD nodes the cut drew (0: no LOD). lod_tau: the cut's tau (pixels).
+        change: mean absolute change of the image since the previous frame minus that of the
+            full-quality render (what LOD popping adds; NaN for the first frame or unmeasured).
     """
 
     config: str
@@ -81,6 +94,10 @@ class FrameRecord:
     dropped: int = 0
     psnr: float = math.nan
     ssim: float = math.nan
+    render_scale: float = 1.0
+    lod_drawn: int = 0
+    lod_tau: float = math.nan
+    change: float = math.nan
 
     def attach(self, stats: FrameStats, backend: str) -> None:
         """Take the renderer's numbers for this frame."""
@@ -88,26 +105,50 @@ class FrameRecord:
         self.visible = stats.visible
         self.drawn = stats.pairs if backend == "tiles" else stats.visible
         self.dropped = stats.dropped
+        self.render_scale = stats.render_scale
+        self.lod_drawn = stats.lod_drawn
+        self.lod_tau = stats.lod_tau if stats.lod_drawn else math.nan
 
 
 @dataclass
 class Target:
-    """A configuration, its renderer, the scene it draws and the frames it has recorded."""
+    """A configuration, its renderer, the scene it draws and the frames it has recorded.
+
+    Attributes:
+        controller: the frame-rate target of a `target_fps` LOD configuration, else None; it
+            sees every frame's time, warm-up frames included (timed with `finish`).
+        finish: waits for the GPU (ctx.finish), to time warm-up frames for the controller.
+    """
 
     config: BenchConfig
     renderer: Renderer
     scene: Any  # a GpuScene (whatever the renderer draws, for fakes in tests)
     output: moderngl.Framebuffer | None = None
     records: list[FrameRecord] = field(default_factory=list)
+    controller: FrameRateController | None = None
+    finish: Callable[[], None] | None = None
     _waiting: dict[int, FrameRecord] = field(default_factory=dict)
 
     def render(self, camera: Camera) -> None:
         """Render one untimed frame (stats that arrive still go to their timed frame)."""
+        if self.controller is not None and self.finish is not None:
+            self.finish()
+            start = time.perf_counter()
+            self._take(self._draw(camera))
+            self.finish()
+            self.controller.observe(time.perf_counter() - start)
+            return
         self._take(self._draw(camera))
+
+    def inputs(self, camera: Camera) -> FrameInputs:
+        """The frame's inputs: the camera, and the configuration's LOD cut and render scale."""
+        quality = self.controller.moving_quality() if self.controller else Quality()
+        cut, scale = frame_cut(self.config.lod, quality)
+        return FrameInputs(camera, lod=cut, render_scale=scale)
 
     def _draw(self, camera: Camera) -> FrameStats | None:
         return self.renderer.render(
-            self.scene, FrameInputs(camera), self.config.render, self.output
+            self.scene, self.inputs(camera), self.config.render, self.output
         )
 
     def timed(self, camera: Camera, frame: int, finish: Callable[[], None]) -> FrameRecord:
@@ -117,6 +158,8 @@ class Target:
         stats = self._draw(camera)
         finish()
         record = FrameRecord(self.config.name, frame, (time.perf_counter() - start) * 1e3)
+        if self.controller is not None:
+            self.controller.observe(record.wall_ms / 1e3)
         self._waiting[self.renderer.timer.frame] = record
         self._take(stats)
         self.records.append(record)
@@ -196,20 +239,34 @@ class QualityProbe:
         self.output = output
         self.worst: list[WorstFrame | None] = [None] * configs
         self._image = np.empty(0, np.float32)
+        self._previous: list[np.ndarray | None] = [None] * configs  # each config's last frame
+        self._reference_change = math.nan  # the full render's change since the last frame
 
     def prepare(self, frame: int, camera: Camera) -> None:
         """Render the full-quality image of a path frame, before any configuration renders it."""
+        previous = self._image
         self._image = self.reference.render_image(self.scene, FrameInputs(camera), RenderSettings())
+        self._reference_change = _change(self._image, previous)
 
     def measure(self, index: int, record: FrameRecord) -> None:
         """Measure configuration `index`'s frame `record`, just rendered into the output."""
         image = self.output.read_rgb()
         record.psnr, record.ssim = compare(image, self._image)
+        record.change = _change(image, self._previous[index]) - self._reference_change
+        self._previous[index] = image
         worst = self.worst[index]
         if worst is None or record.psnr < worst.psnr:
             self.worst[index] = WorstFrame(
                 record.frame, record.psnr, record.ssim, image, self._image
             )
+
+
+def _change(image: np.ndarray, previous: np.ndarray | None) -> float:
+    """Mean absolute difference of two frames' displayed values; NaN without a previous one."""
+    if previous is None or previous.shape != image.shape:
+        return math.nan
+    shown = np.clip(image, 0.0, 1.0) - np.clip(previous, 0.0, 1.0)
+    return float(np.abs(shown).mean())
 
 
 @dataclass
@@ -255,23 +312,27 @@ def measure(
         quality: compare each timed frame with a full-quality render (PSNR, SSIM).
         progress: called with (frames done, frames in all) after each timed frame.
     """
+    tree = lod_tree(scene, configs)  # before the GL context: a build takes a while
     ctx = create_headless_context()
     width, height = cameras[0].width, cameras[0].height
     output = AccumTarget(ctx)
     output.ensure_size(width, height)
     everything: list[SplatRenderer] = []
     full = GpuScene.from_scene(ctx, scene)
+    if tree is not None:
+        attach_hierarchy(full, tree)
     scenes = [full]
     try:
         renderers = [SplatRenderer(ctx, config.raster, clock) for config in configs]
         reference = SplatRenderer(ctx, configs[0].raster, clock) if quality else None
         everything = renderers + ([reference] if reference else [])
-        pruned = pruned_scenes(ctx, scene, full, configs, renderers[0])
+        pruned = pruned_scenes(ctx, scene, full, configs, renderers[0], tree)
         scenes += [s for s in pruned if s is not full]
         targets = [
-            Target(c, r, s, output.framebuffer)
+            Target(c, r, s, output.framebuffer, controller=frame_rate_controller(c, scene.count),
+                   finish=ctx.finish)
             for c, r, s in zip(configs, renderers, pruned, strict=True)
-        ]
+        ]  # fmt: skip
         probe = QualityProbe(reference, full, output, len(configs)) if reference else None
         total = len(cameras) * len(targets)
 
@@ -306,16 +367,34 @@ def measure(
         ctx.release()
 
 
+def lod_tree(scene: GaussianScene, configs: Sequence[BenchConfig]) -> LodHierarchy | None:
+    """The scene's LOD tree when a configuration draws LOD (cached; a progress bar on stderr)."""
+    if not any(config.lod.enabled for config in configs):
+        return None
+    tree, _ = cached_hierarchy(scene, TerminalProgress("building the LOD tree"))
+    return tree
+
+
+def frame_rate_controller(config: BenchConfig, gaussians: int) -> FrameRateController | None:
+    """The controller of a `target_fps` LOD configuration, else None."""
+    lod = config.lod
+    if not (lod.enabled and lod.cut == "target_fps"):
+        return None
+    return FrameRateController(lod.target_fps, gaussians, lod.min_scale)
+
+
 def pruned_scenes(
     ctx: moderngl.Context,
     scene: GaussianScene,
     full: GpuScene,
     configs: Sequence[BenchConfig],
     renderer: SplatRenderer,
+    tree: LodHierarchy | None = None,
 ) -> list[GpuScene]:
     """The scene each config draws: `full`, or a pruned copy on the GPU for a config that prunes.
 
-    A copy carries its pruning flags; the scores are cached, all outside any timing.
+    A copy carries its pruning flags (and the LOD tree, whose merged nodes are hidden where all
+    their children are); the scores are cached, all outside any timing.
     """
     from viewer.features.pruning import keep_mask, prune_flags
     from viewer.features.score_cache import cached_scores
@@ -331,7 +410,11 @@ def pruned_scenes(
         if made_of not in scores:
             scores[made_of] = cached_scores(renderer, full, scene, prune, near)
         copy = GpuScene.from_scene(ctx, scene, renderer.device)
-        copy.write_flags(prune_flags(keep_mask(scores[made_of][prune.score], prune)))
+        flags = prune_flags(keep_mask(scores[made_of][prune.score], prune))
+        if tree is not None:
+            attach_hierarchy(copy, tree)
+            flags = node_flags(tree, flags)
+        copy.write_flags(flags)
         out.append(copy)
     return out
 

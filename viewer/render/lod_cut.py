@@ -84,11 +84,19 @@ class LodState:
 class LodCutPass:
     """The three stages of lod_cut.comp and the frame's state and histogram buffers."""
 
-    def __init__(self, ctx: moderngl.Context) -> None:
+    def __init__(self, ctx: moderngl.Context, shared_counts: bool = True) -> None:
+        """Compile the stages.
+
+        Args:
+            ctx: the GL context.
+            shared_counts: sum the drawn counts per workgroup before the global atomics (GPUs);
+                False for software GL, where barriers cost more than the atomics.
+        """
         self.ctx = ctx
         self.histogram_stage = compute_shader(ctx, "lod_cut.comp", {"STAGE": 1})
         self.select_stage = compute_shader(ctx, "lod_cut.comp", {"STAGE": 2})
-        self.cut_stage = compute_shader(ctx, "lod_cut.comp", {"STAGE": 3})
+        counts = int(shared_counts)
+        self.cut_stage = compute_shader(ctx, "lod_cut.comp", {"STAGE": 3, "SHARED_COUNTS": counts})
         self.state = ctx.buffer(reserve=LOD_STATE_WORDS * 4)
         self.histogram = ctx.buffer(reserve=(LOD_BINS + 1) * 4)
 

@@ -139,7 +139,7 @@ class SplatRenderer:
     def lod_cut(self) -> LodCutPass:
         """The level-of-detail cut pass (made on first use)."""
         if self._lod_cut is None:
-            self._lod_cut = LodCutPass(self.ctx)
+            self._lod_cut = LodCutPass(self.ctx, shared_counts=not self.device.is_software)
         return self._lod_cut
 
     def _fit(self, scene: GpuScene) -> None:

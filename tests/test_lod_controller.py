@@ -1,0 +1,111 @@
+"""The frame-rate target's controller and the LOD settings -> frame cut mapping (pure Python)."""
+
+from __future__ import annotations
+
+import pytest
+
+from viewer.features.lod_controller import (
+    MIN_BUDGET,
+    FrameRateController,
+    Quality,
+    frame_cut,
+)
+from viewer.render.frame_inputs import LodCut
+from viewer.settings import LodSettings
+
+
+def simulate(controller: FrameRateController, cost, frames: int, dt_still: float = 0.0):
+    """Drive the controller with a frame-cost model while the camera moves; [(quality, s)]."""
+    now, out = 0.0, []
+    for _ in range(frames):
+        quality = controller.quality(True, now)
+        seconds = cost(quality)
+        controller.observe(seconds)
+        out.append((quality, seconds))
+        now += seconds
+    return out, now
+
+
+def fragment_bound(full: float, fixed: float, gaussians: int):
+    """A frame costs `fixed` plus `full` scaled by the pixels and the splats drawn."""
+
+    def cost(quality: Quality) -> float:
+        share = 1.0 if quality.budget == 0 else quality.budget / gaussians
+        return fixed + full * quality.scale**2 * share
+
+    return cost
+
+
+@pytest.mark.parametrize("full", [0.4, 0.1, 2.0])
+def test_moving_frames_settle_at_the_target(full):
+    controller = FrameRateController(30.0, 100_000, min_scale=0.1)
+    frames, _ = simulate(controller, fragment_bound(full, 0.004, 100_000), 40)
+    tail = [seconds for _, seconds in frames[-10:]]
+    assert all(abs(s - 1 / 30) < 0.1 / 30 for s in tail), tail
+
+
+def test_a_fast_machine_keeps_full_quality():
+    controller = FrameRateController(30.0, 100_000)
+    frames, _ = simulate(controller, fragment_bound(0.01, 0.001, 100_000), 20)
+    assert all(q.full for q, _ in frames)
+
+
+def test_floors_hold_when_the_target_cannot_be_met():
+    controller = FrameRateController(60.0, 50_000, min_scale=0.3)
+    frames, _ = simulate(controller, lambda q: 0.5, 30)  # fixed cost far above the target
+    last = frames[-1][0]
+    assert last.scale == pytest.approx(0.3) and last.budget == max(MIN_BUDGET, round(0.02 * 50_000))
+    assert frames[0][0].full  # the first frame knows nothing yet
+    for quality, _ in frames[1:]:
+        assert 0.3 <= quality.scale < 1.0 and quality.budget >= 1000
+
+
+def test_scale_and_budget_share_the_reduction_until_the_scale_floor():
+    controller = FrameRateController(30.0, 1_000_000, min_scale=0.25)
+    controller.work = 0.25
+    quality = controller.moving_quality()
+    assert quality.scale**2 == pytest.approx(0.5, rel=1e-6)
+    assert quality.budget == pytest.approx(500_000, rel=1e-6)
+    controller.work = 0.003  # below what an even split allows: the budget takes the rest
+    quality = controller.moving_quality()
+    assert quality.scale == 0.25 and quality.budget == pytest.approx(48_000, rel=1e-6)
+
+
+def test_full_quality_once_the_camera_stops_and_the_last_work_is_kept():
+    controller = FrameRateController(30.0, 100_000, still_after=0.1)
+    _, now = simulate(controller, fragment_bound(0.4, 0.004, 100_000), 20)
+    moving = controller.moving_quality()
+    assert not moving.full
+    assert not controller.quality(False, now + 0.05).full and controller.settling(now + 0.05)
+    still = controller.quality(False, now + 0.1)
+    assert still.full and not controller.settling(now + 0.1)
+    assert controller.quality(True, now + 1.0) == moving  # motion again: where it left off
+
+
+def test_changes_per_frame_are_bounded():
+    controller = FrameRateController(30.0, 100_000, min_scale=0.1)
+    before = controller.work
+    controller.observe(100.0)  # one absurd frame
+    assert controller.work == pytest.approx(before / 2)
+    controller.observe(0.0)  # ignored
+    assert controller.work == pytest.approx(before / 2)
+
+
+def test_bad_arguments_are_refused():
+    with pytest.raises(ValueError, match="frame rate"):
+        FrameRateController(0.0, 10)
+    with pytest.raises(ValueError, match="render scale"):
+        FrameRateController(30.0, 10, min_scale=0.0)
+
+
+def test_frame_cut_follows_the_settings():
+    assert frame_cut(LodSettings()) == (None, 1.0)
+    tau = LodSettings(enabled=True, tau=3.0, blend_width=4.0)
+    assert frame_cut(tau) == (LodCut(tau=3.0, blend_width=4.0), 1.0)
+    hard = LodSettings(enabled=True, blend=False)
+    assert frame_cut(hard)[0] == LodCut(tau=2.0, blend_width=1.0)
+    budget = LodSettings(enabled=True, cut="budget", budget=7000)
+    assert frame_cut(budget) == (LodCut(tau=2.0, budget=7000), 1.0)
+    target = LodSettings(enabled=True, cut="target_fps")
+    assert frame_cut(target) == (LodCut(tau=2.0), 1.0)  # full quality: the tau cut
+    assert frame_cut(target, Quality(0.5, 900)) == (LodCut(tau=2.0, budget=900), 0.5)

@@ -1,0 +1,130 @@
+"""The frame-rate target: while the camera moves, an LOD budget and a render scale that hold it.
+
+Pure Python, fed by measured frame times (the window's frame period, or the bench's frame wall
+time). The state is one number, the share of full work w in [w_min, 1]; a frame is assumed to
+cost about scale^2 x budget share of a full one, and w is split evenly between the two
+(scale^2 = share = sqrt(w)) until the scale reaches its floor, after which the budget takes the
+rest. Each measured frame moves w by (target / measured)^GAIN (at most x2 or /2 per frame), so
+fixed costs that do not shrink with w are found by feedback rather than modelled. Once the
+camera has been still for `still_after` seconds the controller asks for full quality (scale 1,
+no budget); w is kept, so the next motion starts where the last one ended.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from viewer.render.frame_inputs import LodCut
+from viewer.settings import LodSettings
+
+GAIN = 0.7  # how much of the measured error one frame corrects (log domain)
+MAX_STEP = 2.0  # w changes by at most this factor per frame
+STILL_AFTER = 0.1  # seconds without camera motion before full quality
+MIN_SHARE = 0.02  # the budget never drops below this share of the Gaussians...
+MIN_BUDGET = 1000  # ... nor below this many splats
+
+
+@dataclass(frozen=True)
+class Quality:
+    """What one frame draws under the frame-rate target.
+
+    Attributes:
+        scale: render scale (fraction of the output's width and height).
+        budget: most LOD nodes drawn, or 0 for full quality (the tau cut).
+    """
+
+    scale: float = 1.0
+    budget: int = 0
+
+    @property
+    def full(self) -> bool:
+        """Whether this is full quality."""
+        return self.scale >= 1.0 and self.budget == 0
+
+
+class FrameRateController:
+    """Chooses each frame's render scale and LOD budget to hold `target_fps` while moving.
+
+    Args:
+        target_fps: the frame rate to hold while the camera moves.
+        gaussians: the scene's Gaussians (the budget is a share of them).
+        min_scale: the smallest render scale allowed (0 < min_scale <= 1).
+        still_after: seconds without motion after which full quality is drawn.
+    """
+
+    def __init__(
+        self,
+        target_fps: float,
+        gaussians: int,
+        min_scale: float = 0.25,
+        still_after: float = STILL_AFTER,
+    ) -> None:
+        if not target_fps > 0:
+            raise ValueError(f"the target frame rate must be positive, got {target_fps}")
+        if not 0 < min_scale <= 1:
+            raise ValueError(f"the smallest render scale must be in (0, 1], got {min_scale}")
+        self.target_fps = target_fps
+        self.gaussians = max(int(gaussians), 1)
+        self.min_scale = min_scale
+        self.still_after = still_after
+        self.min_share = min(1.0, max(MIN_SHARE, MIN_BUDGET / self.gaussians))
+        self.min_work = min_scale**2 * self.min_share
+        self.work = 1.0
+        self._last_motion = -math.inf
+
+    @property
+    def target_seconds(self) -> float:
+        """The frame time aimed at."""
+        return 1.0 / self.target_fps
+
+    def observe(self, seconds: float) -> None:
+        """Take the measured time of a frame drawn at the moving quality (`moving_quality`)."""
+        if not seconds > 0:
+            return
+        ratio = (self.target_seconds / seconds) ** GAIN
+        ratio = min(max(ratio, 1.0 / MAX_STEP), MAX_STEP)
+        self.work = min(max(self.work * ratio, self.min_work), 1.0)
+
+    def moving_quality(self) -> Quality:
+        """The scale and budget of the current work share."""
+        root = math.sqrt(self.work)
+        scale = max(math.sqrt(root), self.min_scale)
+        share = min(max(self.work / scale**2, self.min_share), 1.0)
+        if scale >= 1.0 and share >= 1.0:
+            return Quality()
+        return Quality(scale=min(scale, 1.0), budget=max(1, round(share * self.gaussians)))
+
+    def quality(self, moving: bool, now: float) -> Quality:
+        """The quality of a frame at time `now` (seconds), given whether the camera moved.
+
+        Full quality once the camera has been still for `still_after` seconds.
+        """
+        if moving:
+            self._last_motion = now
+        if now - self._last_motion >= self.still_after:
+            return Quality()
+        return self.moving_quality()
+
+    def settling(self, now: float) -> bool:
+        """Whether a still camera is still waiting for its full-quality frame."""
+        return now - self._last_motion < self.still_after
+
+
+def frame_cut(settings: LodSettings, quality: Quality = Quality()) -> tuple[LodCut | None, float]:
+    """(the LOD cut, the render scale) of a frame under `settings`.
+
+    Args:
+        settings: the LOD settings (disabled: no cut, full scale).
+        quality: the frame-rate target's choice for this frame (cut `target_fps`; full
+            quality draws the tau cut at full resolution, as does every other frame without
+            the controller, e.g. a headless render).
+    """
+    if not settings.enabled:
+        return None, 1.0
+    width = settings.blend_width if settings.blend else 1.0
+    if settings.cut == "budget":
+        return LodCut(tau=settings.tau, budget=settings.budget, blend_width=width), 1.0
+    if settings.cut == "target_fps":
+        return LodCut(tau=settings.tau, budget=quality.budget, blend_width=width), quality.scale
+    return LodCut(tau=settings.tau, blend_width=width), 1.0
