@@ -1,4 +1,4 @@
-"""The `splatscope` command: view, render, bench, info, convert, prune.
+"""The `splatscope` command: view, render, bench, info, convert, prune, train, make-dataset.
 
 Bad input (files, flags, cameras) ends with one line on stderr naming the file or flag and the
 problem, and exit code 2, with no traceback and nothing written:
@@ -171,6 +171,50 @@ def build_parser() -> argparse.ArgumentParser:
     bench = commands.add_parser("bench", help="benchmark frame times along a camera path")
     _scene_arg(bench, optional=True)
     add_bench_arguments(bench)
+
+    train = commands.add_parser(
+        "train", help="train Gaussians on a dataset (COLMAP or NeRF-synthetic folder)"
+    )
+    train.add_argument(
+        "data", help="dataset folder: images/ + sparse/0 (COLMAP) or transforms_*.json"
+    )
+    train.add_argument(
+        "--out", required=True, metavar="DIR",
+        help="output folder (INRIA layout: point_cloud/iteration_N, cameras.json); new or empty",
+    )  # fmt: skip
+    train.add_argument(
+        "--view", action="store_true",
+        help="watch the model learn in a window (its panel pauses, steps and steers training)",
+    )  # fmt: skip
+    train.add_argument("--resume", metavar="CHKPNT.pth", help="continue from a checkpoint")
+    train.add_argument("--width", type=pixels, default=1280, help="--view window width")
+    train.add_argument("--height", type=pixels, default=720, help="--view window height")
+    add_arguments(train, "train")
+
+    make = commands.add_parser(
+        "make-dataset",
+        help="render a NeRF-synthetic-style dataset (images + transforms) of a scene",
+    )
+    _scene_arg(make, optional=True)
+    make.add_argument("--views", type=integer_type(1, 100_000), required=True,
+                      help="training views")  # fmt: skip
+    make.add_argument(
+        "--test-views", type=integer_type(0, 100_000), metavar="N",
+        help="held-out views (default: views / 8, at least 1)",
+    )  # fmt: skip
+    make.add_argument("--width", type=pixels, required=True, help="image width")
+    make.add_argument("--height", type=pixels, required=True, help="image height")
+    make.add_argument("--out", required=True, metavar="DIR", help="dataset folder to create")
+    make.add_argument(
+        "--points", type=integer_type(0, 100_000_000), default=10_000,
+        help="Gaussian centres written to points3d.ply to start training from (0: none)",
+    )  # fmt: skip
+    make.add_argument("--seed", type=integer_type(0), default=0, help="points subsample seed")
+    make.add_argument(
+        "--renderer", choices=("auto", "gpu", "reference"), default="auto",
+        help="GPU pipeline (EGL), the torch reference renderer, or the GPU where it opens",
+    )  # fmt: skip
+    up_argument(make)
     return parser
 
 
@@ -445,6 +489,18 @@ def _run_bench(args: argparse.Namespace) -> int:
     return run_bench(args, inputs_ready)
 
 
+def _run_train(args: argparse.Namespace) -> int:
+    from viewer.train.run import run_train
+
+    return run_train(args, inputs_ready)
+
+
+def _run_make_dataset(args: argparse.Namespace) -> int:
+    from viewer.train.run import run_make_dataset
+
+    return run_make_dataset(args, inputs_ready)
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "view": _run_view,
     "render": _run_render,
@@ -452,6 +508,8 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "convert": _run_convert,
     "prune": _run_prune,
     "bench": _run_bench,
+    "train": _run_train,
+    "make-dataset": _run_make_dataset,
 }
 
 

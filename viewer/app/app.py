@@ -141,28 +141,37 @@ class ViewerApp:
 
     # -- scene ----------------------------------------------------------------------------------
 
-    def _use_scene(self, scene: GaussianScene) -> None:
+    def _use_scene(
+        self, scene: GaussianScene, gpu_scene: GpuScene | None = None, keep_view: bool = False
+    ) -> None:
         """Upload `scene` and reset camera, crop box, statistics and histograms for it.
 
         The old scene is freed once the new one is up.
+
+        Args:
+            scene: the scene shown from now on.
+            gpu_scene: a GPU scene already holding `scene` (a live training's), used as it is.
+            keep_view: keep the camera and crop box (the same scene, changed: live training).
         """
-        gpu_scene = GpuScene.from_scene(self.ctx, scene, self.renderer.device)
-        self.gpu_scene.release()
+        gpu_scene = gpu_scene or GpuScene.from_scene(self.ctx, scene, self.renderer.device)
+        if gpu_scene is not self.gpu_scene:
+            self.gpu_scene.release()
         self.gpu_scene = gpu_scene
         self.scene = scene
-        width, height = self.window.framebuffer_size
-        lo, hi = framing_bounds(scene)
-        home = self.start_camera or default_camera(
-            scene, max(width, 1), max(height, 1), self.up_choice
-        )
-        self.start_camera = None  # scenes opened later start at their own default view
-        up = resolve_up(scene, self.up_choice)
-        self.controller = CameraController.for_scene(lo, hi, up, home)
-        self.controller.set_mode(self.settings.of(CameraOptions).mode)
+        if not keep_view:
+            width, height = self.window.framebuffer_size
+            lo, hi = framing_bounds(scene)
+            home = self.start_camera or default_camera(
+                scene, max(width, 1), max(height, 1), self.up_choice
+            )
+            self.start_camera = None  # scenes opened later start at their own default view
+            up = resolve_up(scene, self.up_choice)
+            self.controller = CameraController.for_scene(lo, hi, up, home)
+            self.controller.set_mode(self.settings.of(CameraOptions).mode)
+            self.camera_index = -1
+            self.crop = CropBox.around(*scene.bounds)
         self.histograms = scene_histograms(scene)
         self.bounds = scene.bounds
-        self.camera_index = -1
-        self.crop = CropBox.around(*self.bounds)
         self.history = StatsHistory()
         self.flags = FlagLayers(scene.count)
         self.selected: GaussianDetails | None = None

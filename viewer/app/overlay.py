@@ -13,6 +13,7 @@ from viewer.stats import StatsHistory, summarize
 OVERLAY_WIDTH = 420.0
 GRAPH_HEIGHT = 160.0
 MARGIN = 8.0
+OVERLAY_TITLE = "timing"
 
 
 def stacked_passes(history: StatsHistory) -> tuple[list[str], np.ndarray]:
@@ -42,7 +43,7 @@ def draw_overlay(history: StatsHistory, backend: str, sort: str) -> None:
         | imgui.WindowFlags_.no_focus_on_appearing.value
         | imgui.WindowFlags_.no_nav.value
     )
-    imgui.begin("timing", None, flags)
+    imgui.begin(OVERLAY_TITLE, None, flags)
     latest = history.latest
     imgui.text(f"UI loop {imgui.get_io().framerate:5.1f} FPS")
     if latest is None:
@@ -85,3 +86,11 @@ def _graph(history: StatsHistory) -> None:
         implot.plot_shaded(name, xs, stack[i], stack[i + 1])
     implot.plot_line("frame", xs, history.frame_ms())
     implot.end_plot()
+
+
+def append_overlay_lines(lines: list[str]) -> None:
+    """Add lines at the end of the overlay drawn this frame (e.g. the live view's upload)."""
+    imgui.begin(OVERLAY_TITLE)
+    for line in lines:
+        imgui.text(line)
+    imgui.end()

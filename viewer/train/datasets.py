@@ -1,0 +1,339 @@
+"""Training datasets: INRIA/COLMAP folders and NeRF-synthetic (transforms) folders.
+
+    COLMAP          DATA/images/*, DATA/sparse/0/{cameras,images,points3D}.{bin,txt} (sparse/ or
+                    the folder itself also hold the model); pinhole cameras, or OPENCV and the
+                    radial models with all distortion coefficients zero (undistorted).
+    NeRF-synthetic  DATA/transforms_train.json (+ transforms_test.json): camera_angle_x and frames
+                    {file_path without or with extension, transform_matrix camera-to-world in
+                    OpenGL axes}; optional DATA/points3d.ply (x, y, z, red, green, blue) to start
+                    from, as the original 3DGS code writes it.
+    transforms.json one file of frames (instant-ngp / nerfstudio style; fl_x, fl_y, cx, cy, w, h
+                    at the top or per frame are honoured, else camera_angle_x).
+
+Held-out views: the test split where the dataset has one, else every `test_every`-th image by
+name (the LLFF convention of the 3DGS evaluation). Opening a dataset checks everything a
+training run needs before any work: the files exist, the camera models are pinholes, every
+image has one size (a run trains at one resolution), so a bad dataset ends with one line.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from viewer.camera import Camera
+from viewer.errors import SceneError
+from viewer.formats.files import read_bytes
+from viewer.train import colmap
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".PNG", ".JPG", ".JPEG")
+
+
+@dataclass(frozen=True)
+class View:
+    """One training or test image and the camera that saw it (named after the image)."""
+
+    camera: Camera
+    image: Path
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """A dataset's views and starting points.
+
+    Attributes:
+        source: the dataset folder.
+        kind: "colmap", "nerf-synthetic" or "transforms".
+        train: the views trained on. test: the held-out views (possibly none).
+        points: ([P, 3] float32 positions, [P, 3] uint8 colours) to start from, or None.
+        has_alpha: whether the images have an alpha channel (composited on the background).
+        size: (width, height) of every image.
+    """
+
+    source: Path
+    kind: str
+    train: tuple[View, ...]
+    test: tuple[View, ...]
+    points: tuple[np.ndarray, np.ndarray] | None
+    has_alpha: bool
+    size: tuple[int, int]
+
+    @property
+    def cameras(self) -> list[Camera]:
+        """Every camera, train then test (as INRIA's cameras.json lists them)."""
+        return [view.camera for view in (*self.train, *self.test)]
+
+
+def open_dataset(folder: str | Path, test_every: int = 8) -> Dataset:
+    """Read a dataset's cameras and check its images (sizes only; pixels are read later).
+
+    Raises:
+        SceneError: naming the file, for a folder that is no dataset, a missing image or camera
+            file, an unknown or distorted camera model, images of mixed sizes, bad JSON.
+    """
+    root = Path(folder)
+    if not root.is_dir():
+        problem = "no such folder" if not root.exists() else "is not a folder"
+        raise SceneError(root, f"{problem}; a dataset is a COLMAP or NeRF-synthetic folder")
+    if (root / "transforms_train.json").is_file():
+        return _nerf_synthetic(root, test_every)
+    if (root / "transforms.json").is_file():
+        return _transforms(root, test_every)
+    model = colmap.find_model(root)
+    if model is not None:
+        return _colmap(root, *model, test_every)
+    raise SceneError(
+        root,
+        "not a dataset: no transforms_train.json or transforms.json (NeRF-synthetic) and no "
+        "COLMAP model (sparse/0/cameras.bin, images.bin or their .txt)",
+    )
+
+
+# -- COLMAP ------------------------------------------------------------------------------------
+
+
+def _colmap(root: Path, model: Path, suffix: str, test_every: int) -> Dataset:
+    cameras, images, points = colmap.read_model(model, suffix)
+    image_folder = root / "images"
+    if not image_folder.is_dir():
+        raise SceneError(root, "COLMAP dataset without an images/ folder")
+    if not images:
+        raise SceneError(model / f"images{suffix}", "lists no registered images")
+    images = sorted(images, key=lambda image: image.name)
+    paths = [image_folder / image.name for image in images]
+    size, has_alpha = _image_sizes(paths, model / f"images{suffix}")
+    views = []
+    for image, path in zip(images, paths, strict=True):
+        if image.camera_id not in cameras:
+            raise SceneError(
+                model / f"images{suffix}",
+                f"image {image.name} uses camera {image.camera_id}, which cameras{suffix} lacks",
+            )
+        cam = cameras[image.camera_id]
+        fx, fy, cx, cy = cam.pinhole(model / f"cameras{suffix}")
+        sx, sy = size[0] / cam.width, size[1] / cam.height
+        if abs(sx - sy) > 0.01 * max(sx, sy):
+            raise SceneError(
+                path,
+                f"is {size[0]}x{size[1]} but its camera {cam.camera_id} is {cam.width}x"
+                f"{cam.height}: not the same image scaled",
+            )
+        camera = _camera(size, (fx * sx, fy * sy, cx * sx, cy * sy), image.world_to_camera(), path)
+        views.append(View(camera, path))
+    train, test = _split(views, test_every)
+    return Dataset(root, "colmap", train, test, points, has_alpha, size)
+
+
+# -- NeRF-synthetic and transforms.json ----------------------------------------------------------
+
+
+def _load_json(path: Path) -> dict:
+    try:
+        data = json.loads(read_bytes(path))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise SceneError(path, f"not a JSON file ({exc})") from None
+    if not isinstance(data, dict) or not isinstance(data.get("frames"), list):
+        raise SceneError(path, "expected a JSON object with a list of 'frames'")
+    return data
+
+
+def _frame_image(root: Path, frame: dict, index: int, source: Path) -> Path:
+    """The image file of one frame (file_path with or without its extension)."""
+    if not isinstance(frame, dict) or not isinstance(frame.get("file_path"), str):
+        raise SceneError(source, f"frame {index} has no file_path")
+    path = root / frame["file_path"]
+    if path.suffix in IMAGE_SUFFIXES and path.is_file():
+        return path
+    for suffix in IMAGE_SUFFIXES:
+        candidate = path.with_name(path.name + suffix)
+        if candidate.is_file():
+            return candidate
+    raise SceneError(source, f"frame {index}: image {frame['file_path']} is missing")
+
+
+def _frame_pose(frame: dict, index: int, source: Path) -> np.ndarray:
+    """World-to-camera (OpenCV axes) from a frame's OpenGL camera-to-world transform_matrix."""
+    try:
+        c2w = np.asarray(frame["transform_matrix"], dtype=np.float64)
+    except KeyError:
+        raise SceneError(source, f"frame {index} has no transform_matrix") from None
+    except (TypeError, ValueError):
+        raise SceneError(source, f"frame {index}: transform_matrix is not a matrix") from None
+    if c2w.shape == (3, 4):
+        c2w = np.vstack([c2w, [0.0, 0.0, 0.0, 1.0]])
+    if c2w.shape != (4, 4) or not np.isfinite(c2w).all():
+        raise SceneError(source, f"frame {index}: transform_matrix must be a finite 4x4 matrix")
+    c2w = c2w.copy()
+    c2w[:3, 1:3] *= -1.0  # OpenGL (y up, z back) -> OpenCV (y down, z forward)
+    try:
+        return np.linalg.inv(c2w)
+    except np.linalg.LinAlgError:
+        raise SceneError(source, f"frame {index}: transform_matrix is singular") from None
+
+
+def _intrinsics(
+    meta: dict, frame: dict, size: tuple[int, int], source: Path
+) -> tuple[float, float, float, float]:
+    """fx, fy, cx, cy of a frame: fl_x/fl_y/cx/cy (frame, then file) or camera_angle_x/y."""
+    width, height = size
+
+    def field(name: str) -> float | None:
+        value = frame.get(name, meta.get(name))
+        return None if value is None else float(value)
+
+    for name in ("k1", "k2", "k3", "k4", "p1", "p2"):
+        value = field(name)
+        if value:
+            raise SceneError(
+                source, f"the cameras have distortion ({name} = {value:g}): undistort the images"
+            )
+    given_w = field("w")
+    scale = width / given_w if given_w else 1.0  # images stored smaller than the intrinsics
+    fx, fy = field("fl_x"), field("fl_y")
+    if fx is None:
+        angle = field("camera_angle_x")
+        if angle is None:
+            raise SceneError(source, "the cameras have neither fl_x nor camera_angle_x")
+        fx = 0.5 * width / math.tan(0.5 * angle) / scale
+    if fy is None:
+        angle_y = field("camera_angle_y")
+        fy = fx if angle_y is None else 0.5 * height / math.tan(0.5 * angle_y) / scale
+    cx, cy = field("cx"), field("cy")
+    cx = width / 2.0 / scale if cx is None else cx
+    cy = height / 2.0 / scale if cy is None else cy
+    return fx * scale, fy * scale, cx * scale, cy * scale
+
+
+def _frames(root: Path, source: Path) -> tuple[list[View], bool, tuple[int, int]]:
+    meta = _load_json(source)
+    frames = meta["frames"]
+    if not frames:
+        raise SceneError(source, "lists no frames")
+    paths = [_frame_image(root, frame, i, source) for i, frame in enumerate(frames)]
+    size, has_alpha = _image_sizes(paths, source)
+    views = []
+    for index, (frame, path) in enumerate(zip(frames, paths, strict=True)):
+        pose = _frame_pose(frame, index, source)
+        views.append(View(_camera(size, _intrinsics(meta, frame, size, source), pose, path), path))
+    return views, has_alpha, size
+
+
+def _points_ply(root: Path) -> tuple[np.ndarray, np.ndarray] | None:
+    """points3d.ply of a NeRF-synthetic folder (x, y, z and 8-bit red, green, blue), if any."""
+    path = root / "points3d.ply"
+    if not path.is_file():
+        return None
+    from plyfile import PlyData
+
+    try:
+        vertex = PlyData.read(str(path))["vertex"]
+        xyz = np.stack([vertex["x"], vertex["y"], vertex["z"]], axis=1).astype(np.float32)
+        rgb = np.stack([vertex["red"], vertex["green"], vertex["blue"]], axis=1)
+    except (KeyError, ValueError, OSError) as exc:
+        raise SceneError(
+            path, f"not a point cloud with x, y, z, red, green, blue ({exc})"
+        ) from None
+    return xyz, np.clip(rgb, 0, 255).astype(np.uint8)
+
+
+def _nerf_synthetic(root: Path, test_every: int) -> Dataset:
+    train, has_alpha, size = _frames(root, root / "transforms_train.json")
+    test: list[View] = []
+    if (root / "transforms_test.json").is_file():
+        test, test_alpha, test_size = _frames(root, root / "transforms_test.json")
+        if test_size != size:
+            raise SceneError(
+                test[0].image,
+                f"images of mixed sizes: {test_size[0]}x{test_size[1]} here, {size[0]}x{size[1]} "
+                f"in the training split ({train[0].image.name})",
+            )
+        has_alpha = has_alpha or test_alpha
+        return Dataset(root, "nerf-synthetic", tuple(train), tuple(test), _points_ply(root),
+                       has_alpha, size)  # fmt: skip
+    train_split, test_split = _split(train, test_every)
+    return Dataset(root, "nerf-synthetic", train_split, test_split, _points_ply(root), has_alpha,
+                   size)  # fmt: skip
+
+
+def _transforms(root: Path, test_every: int) -> Dataset:
+    views, has_alpha, size = _frames(root, root / "transforms.json")
+    views.sort(key=lambda view: view.image.name)
+    train, test = _split(views, test_every)
+    return Dataset(root, "transforms", train, test, _points_ply(root), has_alpha, size)
+
+
+# -- shared ---------------------------------------------------------------------------------------
+
+
+def _camera(
+    size: tuple[int, int],
+    intrinsics: tuple[float, float, float, float],
+    w2c: np.ndarray,
+    path: Path,
+) -> Camera:
+    try:
+        return Camera(size[0], size[1], *intrinsics, world_to_camera=w2c, name=path.name)
+    except ValueError as exc:
+        raise SceneError(path, f"unusable camera ({exc})") from None
+
+
+def _split(views: list[View], test_every: int) -> tuple[tuple[View, ...], tuple[View, ...]]:
+    """Every `test_every`-th view (0, N, 2N, ...) held out; all kept for training when < 2."""
+    if len(views) < 2:
+        return tuple(views), ()
+    test = tuple(view for i, view in enumerate(views) if i % test_every == 0)
+    train = tuple(view for i, view in enumerate(views) if i % test_every != 0)
+    return train, test
+
+
+def _image_sizes(paths: list[Path], source: Path) -> tuple[tuple[int, int], bool]:
+    """(the one (width, height) of all images, whether any has alpha).
+
+    Raises:
+        SceneError: for a missing or unreadable image, or images of mixed sizes.
+    """
+    from PIL import Image, UnidentifiedImageError
+
+    size: tuple[int, int] | None = None
+    first = paths[0]
+    has_alpha = False
+    for path in paths:
+        if not path.is_file():
+            raise SceneError(path, f"is missing (listed in {source.name})")
+        try:
+            with Image.open(path) as image:
+                this = (int(image.size[0]), int(image.size[1]))
+                has_alpha = (
+                    has_alpha
+                    or image.mode in ("RGBA", "LA", "PA")
+                    or (image.mode == "P" and "transparency" in image.info)
+                )
+        except (OSError, UnidentifiedImageError) as exc:
+            raise SceneError(path, f"not a readable image ({exc})") from None
+        if size is None:
+            size = this
+        elif this != size:
+            raise SceneError(
+                path,
+                f"images of mixed sizes: this one is {this[0]}x{this[1]}, {first.name} is "
+                f"{size[0]}x{size[1]} (a training run uses one size; resize them to one)",
+            )
+    assert size is not None
+    return size, has_alpha
+
+
+def load_image(path: Path, size: tuple[int, int], background: tuple[float, float, float]):
+    """[H, W, 3] float32 RGB in [0, 1] at `size`, alpha composited on `background`."""
+    from PIL import Image
+
+    with Image.open(path) as image:
+        rgba = image.convert("RGBA")
+        if rgba.size != size:
+            rgba = rgba.resize(size, Image.Resampling.LANCZOS)
+        pixels = np.asarray(rgba, dtype=np.float32) / 255.0
+    alpha = pixels[..., 3:4]
+    return pixels[..., :3] * alpha + np.asarray(background, np.float32) * (1.0 - alpha)

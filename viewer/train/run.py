@@ -1,0 +1,220 @@
+"""The `train` and `make-dataset` commands: checks first, then the work, outputs atomic.
+
+`splatscope train DATA --out DIR` writes an INRIA training output folder, which `splatscope
+view DIR` opens:
+    DIR/cameras.json                              every camera (train, then test)
+    DIR/cfg_args                                  the original trainer's argument line
+    DIR/point_cloud/iteration_<N>/point_cloud.ply the model at step N (every --save-every, end)
+    DIR/chkpnt<N>.pth                             parameters, Adam moments, RNG (--resume)
+    DIR/results.json                              held-out PSNR / SSIM at the end
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import io
+import json
+import math
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from viewer.errors import SceneError
+from viewer.formats.cameras_json import write_inria_cameras
+from viewer.formats.files import write_file
+from viewer.formats.ply import write_inria_ply
+from viewer.setting_specs import from_arguments
+from viewer.settings import LiveControls, TrainSettings
+from viewer.train.backends import choose_backend, choose_device
+from viewer.train.datasets import open_dataset
+from viewer.train.progress import Progress
+from viewer.train.trainer import StepResult, Trainer
+
+
+def check_output_folder(path: Path, resuming: bool) -> None:
+    """Refuse an --out that is a file, cannot be made, or holds files (unless resuming there).
+
+    Raises:
+        SceneError: naming --out.
+    """
+    from viewer.bench.cli import check_output_folder as check_folder
+
+    check_folder(path, "--out")
+    if path.is_dir() and any(path.iterdir()) and not resuming:
+        raise SceneError(
+            f"--out {path}", "is not empty; choose a new folder (or --resume a checkpoint there)"
+        )
+
+
+def load_checkpoint(path: Path) -> dict[str, Any]:
+    """A checkpoint written by `save_checkpoint`.
+
+    Raises:
+        SceneError: for a missing or unreadable file, or one that is no checkpoint of ours.
+    """
+    from viewer.formats.files import read_bytes
+
+    data = read_bytes(path)
+    try:
+        state = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises many kinds for a bad file
+        raise SceneError(path, f"not a training checkpoint ({type(exc).__name__})") from None
+    if not isinstance(state, dict) or state.get("version") != 1 or "model" not in state:
+        raise SceneError(path, "not a splatscope training checkpoint")
+    return state
+
+
+def save_outputs(trainer: Trainer, out: Path, checkpoint: bool = True) -> None:
+    """point_cloud/iteration_<step>/point_cloud.ply and chkpnt<step>.pth, each atomic."""
+    step = trainer.step_count
+    folder = out / "point_cloud" / f"iteration_{step}"
+    folder.mkdir(parents=True, exist_ok=True)
+    write_inria_ply(trainer.model.to_scene(str(out)), folder / "point_cloud.ply")
+    if checkpoint:
+        state = trainer.checkpoint_state()
+        write_file(out / f"chkpnt{step}.pth", lambda file: torch.save(state, file))
+
+
+def _write_start(trainer: Trainer, out: Path, data: Path) -> None:
+    """cameras.json and cfg_args (read by INRIA tools such as SIBR)."""
+    out.mkdir(parents=True, exist_ok=True)
+    cameras = [*trainer.train_cameras, *trainer.test_cameras]
+    names = [view.camera.name for view in (*trainer.dataset.train, *trainer.dataset.test)]
+    named = [dataclasses.replace(c, name=n) for c, n in zip(cameras, names, strict=True)]
+    write_inria_cameras(out / "cameras.json", named)
+    white = trainer.background == (1.0, 1.0, 1.0)
+    line = (
+        f"Namespace(data_device='{trainer.device.type}', eval={bool(trainer.test_cameras)}, "
+        f"images='images', model_path='{out}', resolution={trainer.settings.downscale}, "
+        f"sh_degree={trainer.model.sh_degree}, source_path='{data}', white_background={white})"
+    )
+    write_file(out / "cfg_args", lambda file: file.write(line.encode()))
+
+
+def run_train(args: argparse.Namespace, inputs_ready: Callable[[], None]) -> int:
+    """`splatscope train DATA --out DIR [--view] [--resume FILE] [train settings]`."""
+    settings = from_arguments(args, "train").of(TrainSettings)
+    data, out = Path(args.data), Path(args.out)
+    dataset = open_dataset(data, settings.test_every)
+    checkpoint = load_checkpoint(Path(args.resume)) if args.resume else None
+    check_output_folder(out, resuming=checkpoint is not None)
+    device = choose_device(settings.device)
+    backend = choose_backend(settings.backend, device)
+    if checkpoint is not None and checkpoint["step"] >= settings.iterations:
+        raise SceneError(
+            args.resume, f"is at step {checkpoint['step']}, not before --iterations "
+            f"{settings.iterations}",
+        )  # fmt: skip
+    inputs_ready()
+    trainer = Trainer(dataset, settings, device, backend, checkpoint)
+    _write_start(trainer, out, data)
+    print(
+        f"training {trainer.model.count:,} Gaussians on {len(trainer.train_images)} images "
+        f"({len(trainer.test_images)} held out) of {dataset.kind} {data}, "
+        f"{trainer.train_cameras[0].width}x{trainer.train_cameras[0].height}, "
+        f"{backend.name} renderer on {device.type}",
+        flush=True,
+    )
+    view = _attach(args, trainer) if args.view else None
+    try:
+        _loop(trainer, out, view)
+    except KeyboardInterrupt:
+        save_outputs(trainer, out)
+        print(f"\ninterrupted: saved step {trainer.step_count} to {out}", file=sys.stderr)
+        raise
+    result = trainer.evaluate()
+    summary: dict[str, Any] = {
+        "iterations": trainer.step_count,
+        "gaussians": trainer.model.count,
+        "seconds": round(trainer.seconds, 2),
+        "renderer": backend.name,
+        "device": device.type,
+    }
+    if result.views:
+        summary.update(test_psnr=round(result.psnr, 3), test_ssim=round(result.ssim, 4),
+                       test_views=result.views)  # fmt: skip
+        print(
+            f"held-out views: PSNR {result.psnr:.2f} dB, SSIM {result.ssim:.4f} over "
+            f"{result.views} views"
+        )
+    text = json.dumps(summary, indent=1).encode()
+    write_file(out / "results.json", lambda file: file.write(text))
+    print(f"wrote {out} ({trainer.model.count:,} Gaussians at step {trainer.step_count})")
+    if view is not None:
+        view.finish(f"training done at step {trainer.step_count}")
+    return 0
+
+
+def _loop(trainer: Trainer, out: Path, view: Any) -> None:
+    settings = trainer.settings
+    progress = Progress("train", settings.iterations)
+    progress.begin(trainer.step_count)
+    controls = LiveControls()
+    recent: list[StepResult] = []
+    while trainer.step_count < settings.iterations:
+        if view is not None:
+            view.wait_while_paused()
+            controls = view.controls
+        result = trainer.step(controls)
+        recent = [*recent[-19:], result]
+        if view is not None:
+            view.update(
+                step=result.step, loss=result.loss, psnr=result.psnr, **trainer.model.params
+            )
+        if result.densified:
+            progress.note(f"step {result.step}: {result.densified}")
+        loss = sum(r.loss for r in recent) / len(recent)
+        finite = [r.psnr for r in recent if math.isfinite(r.psnr)]
+        psnr = sum(finite) / len(finite) if finite else math.inf
+        progress.update(result.step, f"loss {loss:.4f} PSNR {psnr:5.2f} dB N {result.gaussians:,}")
+        if settings.save_every and result.step % settings.save_every == 0:
+            save_outputs(trainer, out)
+    save_outputs(trainer, out)
+
+
+def _attach(args: argparse.Namespace, trainer: Trainer) -> Any:
+    """The live view of the model being trained (a window in its own process)."""
+    from viewer.live import attach
+
+    cameras = [*trainer.train_cameras, *trainer.test_cameras]
+    return attach(
+        title=f"training {Path(args.data).name}",
+        cameras=cameras,
+        background=trainer.background,
+        near_plane=trainer.near_plane,
+        width=getattr(args, "width", 1280),
+        height=getattr(args, "height", 720),
+    )
+
+
+def run_make_dataset(args: argparse.Namespace, inputs_ready: Callable[[], None]) -> int:
+    """`splatscope make-dataset SCENE --views N --width W --height H --out DIR`."""
+    from viewer.bench.cli import check_output_folder as check_folder
+    from viewer.builtin_scene import load_scene_or_builtin
+    from viewer.train.make_dataset import DatasetPlan, make_dataset
+
+    out = Path(args.out)
+    check_folder(out, "--out")
+    if out.exists() and any(out.iterdir()):
+        raise SceneError(f"--out {out}", "is not empty; choose a new folder")
+    test_views = args.test_views if args.test_views is not None else max(1, args.views // 8)
+    plan = DatasetPlan(
+        args.views, test_views, args.width, args.height, args.points, args.up, args.seed,
+        args.renderer,
+    )  # fmt: skip
+    scene = load_scene_or_builtin(args.scene)
+    inputs_ready()
+    start = time.monotonic()
+    progress = Progress("render", args.views + test_views)
+    renderer = make_dataset(scene, plan, out, lambda done, _: progress.update(done))
+    print(
+        f"wrote {args.views} training and {test_views} held-out views of {scene.source} at "
+        f"{args.width}x{args.height} to {out} ({renderer} renderer, "
+        f"{time.monotonic() - start:.1f} s)"
+    )
+    return 0

@@ -1,0 +1,293 @@
+"""One training run: images, model, rasterizer, loss, densification, evaluation, outputs.
+
+`Trainer.step` runs one iteration on one training image (a fresh random order each pass over
+the images, as the original 3DGS): learning rates (the means' decayed), the SH degree of the
+schedule, render, loss (1 - lambda) L1 + lambda (1 - SSIM), backward, densification statistics,
+Adam, then clone/split/prune and opacity resets when due. `LiveControls` (from the live view's
+panel, or their defaults) scale the learning rates, cap the SH degree and switch densification.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from viewer.camera import Camera
+from viewer.errors import SceneError
+from viewer.image_metrics import compare, ssim_tensor
+from viewer.scene import fitted_near_plane, robust_bounds
+from viewer.settings import LiveControls, RenderSettings, TrainSettings
+from viewer.train.backends import Backend, GsplatBackend, choose_backend
+from viewer.train.datasets import Dataset, load_image
+from viewer.train.model import (
+    GaussianModel,
+    LearningRates,
+    initial_parameters,
+    random_points,
+    scene_extent,
+)
+from viewer.train.strategy import Densifier, Schedule
+
+CHECKPOINT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class StepResult:
+    """One iteration's numbers.
+
+    Attributes:
+        step: the iteration just done (1-based). loss: its loss. psnr: of its training image.
+        gaussians: in the model after it. sh_degree: trained in it. densified: a note of what
+        densification did ("" when nothing).
+    """
+
+    step: int
+    loss: float
+    psnr: float
+    gaussians: int
+    sh_degree: int
+    densified: str = ""
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """Held-out views' quality: mean PSNR (dB) and SSIM over them, and how many."""
+
+    psnr: float
+    ssim: float
+    views: int
+
+
+def background_colour(settings: TrainSettings, dataset: Dataset) -> tuple[float, float, float]:
+    """The training background: white for "auto" on images with alpha, else black."""
+    white = settings.background == "white" or (settings.background == "auto" and dataset.has_alpha)
+    return (1.0, 1.0, 1.0) if white else (0.0, 0.0, 0.0)
+
+
+def scaled_camera(camera: Camera, downscale: int) -> Camera:
+    """`camera` for images shrunk by `downscale` (each side rounded, at least 1 pixel)."""
+    if downscale == 1:
+        return camera
+    width = max(1, round(camera.width / downscale))
+    height = max(1, round(camera.height / downscale))
+    sx, sy = width / camera.width, height / camera.height
+    return dataclasses.replace(
+        camera, width=width, height=height, fx=camera.fx * sx, fy=camera.fy * sy,
+        cx=camera.cx * sx, cy=camera.cy * sy,
+    )  # fmt: skip
+
+
+class Trainer:
+    """A training run over a dataset; `step` until `settings.iterations`."""
+
+    def __init__(
+        self,
+        dataset: Dataset,
+        settings: TrainSettings,
+        device: torch.device,
+        backend: Backend | None = None,
+        checkpoint: dict[str, Any] | None = None,
+    ) -> None:
+        """Load the images, build the model (or restore it from `checkpoint`) and its optimizers.
+
+        Raises:
+            SceneError: when the settings ask for what the dataset lacks (points to start from).
+        """
+        self.dataset = dataset
+        self.settings = settings
+        self.device = device
+        self.backend = backend or choose_backend(settings.backend, device)
+        self.background = background_colour(settings, dataset)
+        self.generator = torch.Generator().manual_seed(settings.seed)
+        self.train_cameras = [scaled_camera(v.camera, settings.downscale) for v in dataset.train]
+        self.test_cameras = [scaled_camera(v.camera, settings.downscale) for v in dataset.test]
+        size = (self.train_cameras[0].width, self.train_cameras[0].height)
+        self.train_images = [self._image(v.image, size) for v in dataset.train]
+        self.test_images = [self._image(v.image, size) for v in dataset.test]
+        self.extent = scene_extent(list(dataset.cameras))
+        rates = LearningRates(means=settings.position_lr)
+        if checkpoint is not None:
+            self.model = GaussianModel.from_state_dict(checkpoint["model"], rates, device)
+            self.step_count = int(checkpoint["step"])
+            self.generator.set_state(checkpoint["generator"])
+            self.near_plane = float(checkpoint["near_plane"])
+        else:
+            xyz, rgb = self._initial_points()
+            self.model = GaussianModel(
+                initial_parameters(xyz, rgb, settings.sh_degree, device), self.extent, rates
+            )
+            self.step_count = 0
+            self.near_plane = fitted_near_plane(*robust_bounds(xyz))
+        self.schedule = Schedule(
+            settings.densify_from, settings.densify_until, settings.densify_every,
+            settings.densify_grad, settings.prune_opacity, settings.opacity_reset_every,
+            settings.max_gaussians,
+        )  # fmt: skip
+        self.densifier = Densifier(self.schedule, self.extent, self.model.count, device)
+        self._gsplat_strategy: Any = None
+        self._gsplat_state: Any = None
+        if isinstance(self.backend, GsplatBackend):
+            self._start_gsplat_strategy()
+        self._order: list[int] = []
+        self.seconds = 0.0
+
+    # -- setup ------------------------------------------------------------------------------------
+
+    def _image(self, path: Path, size: tuple[int, int]) -> torch.Tensor:
+        """[H, W, 3] uint8 image (composited on the background) kept on the CPU."""
+        pixels = load_image(path, size, self.background)
+        return torch.from_numpy((np.clip(pixels, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8))
+
+    def _initial_points(self) -> tuple[np.ndarray, np.ndarray]:
+        """The points the model starts from: the dataset's (subsampled), or random ones."""
+        settings, points = self.settings, self.dataset.points
+        if settings.init == "points" and points is None:
+            raise SceneError(
+                self.dataset.source,
+                "has no points to start from (COLMAP points3D or points3d.ply); use --init random",
+            )
+        if settings.init == "random" or points is None or len(points[0]) == 0:
+            cameras = list(self.dataset.cameras)
+            return random_points(cameras, settings.init_count, self.generator)
+        xyz, rgb = points
+        if len(xyz) > settings.init_count:
+            chosen = torch.randperm(len(xyz), generator=self.generator)[: settings.init_count]
+            keep = chosen.sort().values.numpy()
+            xyz, rgb = xyz[keep], rgb[keep]
+        return xyz, rgb
+
+    def _start_gsplat_strategy(self) -> None:
+        from gsplat.strategy import DefaultStrategy
+
+        s = self.schedule
+        self._gsplat_strategy = DefaultStrategy(
+            prune_opa=s.prune_opacity, grow_grad2d=s.densify_grad, refine_start_iter=s.densify_from,
+            refine_stop_iter=s.densify_until, refine_every=s.densify_every,
+            reset_every=s.opacity_reset_every or 10**9,
+        )  # fmt: skip
+        self._gsplat_strategy.check_sanity(self.model.params, self.model.optimizers)
+        self._gsplat_state = self._gsplat_strategy.initialize_state(scene_scale=self.extent)
+
+    # -- one iteration ----------------------------------------------------------------------------
+
+    def render_settings(self, sh_degree: int) -> RenderSettings:
+        """What the trainer renders with (background, fitted near plane, SH degree)."""
+        return RenderSettings(
+            sh_degree=sh_degree, background=self.background, near_plane=self.near_plane
+        )
+
+    def sh_degree_at(self, step: int, controls: LiveControls) -> int:
+        """SH degree trained at `step`: one more every `sh_degree_every` steps, capped."""
+        scheduled = (step - 1) // self.settings.sh_degree_every
+        return max(0, min(scheduled, self.model.sh_degree, controls.sh_degree))
+
+    def _next_view(self) -> int:
+        if not self._order:
+            self._order = torch.randperm(len(self.train_images), generator=self.generator).tolist()
+        return self._order.pop()
+
+    def step(self, controls: LiveControls | None = None) -> StepResult:
+        """One iteration on one training image, steered by `controls` (default: none)."""
+        controls = controls or LiveControls()
+        start = time.perf_counter()
+        self.step_count += 1
+        step = self.step_count
+        model, settings = self.model, self.settings
+        model.set_learning_rates(step, settings.iterations, controls.lr_scale)
+        index = self._next_view()
+        camera = self.train_cameras[index]
+        target = self.train_images[index].to(self.device, torch.float32) / 255.0
+        degree = self.sh_degree_at(step, controls)
+        rendered = self.backend.render(model.params, camera, self.render_settings(degree))
+        gsplat = self._gsplat_strategy is not None and controls.densify
+        if gsplat:
+            self._gsplat_strategy.step_pre_backward(
+                model.params, model.optimizers, self._gsplat_state, step, rendered.info
+            )
+        l1 = (rendered.image - target).abs().mean()
+        loss = (1.0 - settings.lambda_dssim) * l1
+        if settings.lambda_dssim > 0.0:
+            loss = loss + settings.lambda_dssim * (1.0 - ssim_tensor(rendered.image, target))
+        loss.backward()
+        note = ""
+        densify = controls.densify and step <= self.schedule.densify_until
+        if densify and not gsplat:
+            self.densifier.observe(*rendered.gradients())
+        for optimizer in model.optimizers.values():
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
+        if gsplat:
+            before = model.count
+            self._gsplat_strategy.step_post_backward(
+                model.params, model.optimizers, self._gsplat_state, step, rendered.info,
+                packed=False,
+            )  # fmt: skip
+            if model.count != before:
+                note = f"{before:,} -> {model.count:,} Gaussians"
+        if controls.densify:
+            note = self._densify(step, gsplat) or note
+        with torch.no_grad():
+            mse = float(((rendered.image.detach().clamp(0, 1) - target) ** 2).mean())
+        psnr = 10.0 * math.log10(1.0 / mse) if mse > 0 else math.inf
+        self.seconds += time.perf_counter() - start
+        return StepResult(step, float(loss.detach()), psnr, model.count, degree, note)
+
+    def _densify(self, step: int, gsplat: bool) -> str:
+        """Refine and reset when due (reference backend; gsplat's strategy refines itself)."""
+        refine, reset = self.densifier.due(step)
+        note = ""
+        params, optimizers = self.model.params, self.model.optimizers
+        if refine and not gsplat:
+            report = self.densifier.refine(params, optimizers, step, self.generator)
+            note = (f"cloned {report.cloned:,}, split {report.split:,}, pruned "
+                    f"{report.pruned:,}")  # fmt: skip
+        if reset:  # gsplat 1.5's DefaultStrategy never resets (its test is always False)
+            self.densifier.reset_opacities(params, optimizers)
+            note = (note + "; " if note else "") + "opacities reset"
+        return note
+
+    # -- evaluation and outputs ------------------------------------------------------------------
+
+    @torch.no_grad()
+    def render(self, camera: Camera) -> np.ndarray:
+        """[H, W, 3] float32 render of the model from `camera` at its full SH degree."""
+        degree = min(self.model.sh_degree, (self.step_count - 1) // self.settings.sh_degree_every)
+        settings = self.render_settings(max(degree, 0))
+        image = self.backend.render(self.model.params, camera, settings).image
+        return image.detach().to("cpu", torch.float32).numpy()
+
+    def evaluate(self, views: str = "test") -> Evaluation:
+        """Mean PSNR and SSIM over the held-out views (or the training views when asked)."""
+        cameras, images = (
+            (self.test_cameras, self.test_images)
+            if views == "test"
+            else (self.train_cameras, self.train_images)
+        )
+        scores = [
+            compare(self.render(camera), image.numpy().astype(np.float32) / 255.0)
+            for camera, image in zip(cameras, images, strict=True)
+        ]
+        if not scores:
+            return Evaluation(math.nan, math.nan, 0)
+        return Evaluation(
+            float(np.mean([s[0] for s in scores])), float(np.mean([s[1] for s in scores])),
+            len(scores),
+        )  # fmt: skip
+
+    def checkpoint_state(self) -> dict[str, Any]:
+        """Everything `Trainer(..., checkpoint=...)` needs to continue this run."""
+        return {
+            "version": CHECKPOINT_VERSION,
+            "step": self.step_count,
+            "model": self.model.state_dict(),
+            "generator": self.generator.get_state(),
+            "near_plane": self.near_plane,
+            "settings": dataclasses.asdict(self.settings),
+        }
