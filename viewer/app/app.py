@@ -579,6 +579,8 @@ class ViewerApp:
         except OSError as exc:
             self.error = f"could not save the screenshot: {exc}"
             return
+        finally:
+            self.renderer.fit_view(*self.window.framebuffer_size)  # a big capture's memory
         self.message = f"saved {width}x{height} screenshot {path}"
         print(f"splatscope: {self.message}", flush=True)
 

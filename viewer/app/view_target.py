@@ -22,7 +22,11 @@ from viewer.stats import FrameStats
 
 
 class ViewTarget:
-    """An RGBA8 image of the window's size holding the last splat frame."""
+    """An RGBA8 image of the window's size holding the last splat frame.
+
+    When the window changes size, the renderer frees what it sized for a larger view
+    (`SplatRenderer.fit_view`): one huge window must not keep its memory.
+    """
 
     def __init__(self, ctx: moderngl.Context) -> None:
         self.ctx = ctx
@@ -49,10 +53,17 @@ class ViewTarget:
         if not always and key == self._shown:
             return None
         camera = inputs.camera
-        self.image.ensure_size(camera.width, camera.height)
+        if self.image.size != (camera.width, camera.height):  # the window changed size
+            self.image.ensure_size(camera.width, camera.height)
+            renderer.fit_view(camera.width, camera.height)
         stats = renderer.render(scene, inputs, settings, self.image.framebuffer)
         self._shown = key
         return stats
+
+    @property
+    def nbytes(self) -> int:
+        """GPU memory held by the image."""
+        return self.image.nbytes
 
     def present(self) -> None:
         """Copy the image to the window's framebuffer, pixel for pixel from the bottom left."""

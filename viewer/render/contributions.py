@@ -72,6 +72,16 @@ class ContributionsPass:
         """GPU memory held."""
         return self.pixels.size + self.weights.size
 
+    def fit_view(self, width: int, height: int) -> None:
+        """Free a pixel buffer of a view four or more times the size of width x height.
+
+        A pick in a huge window must not keep its memory once the window is small again; the
+        buffer is made again at the next `run`.
+        """
+        if self.pixels.size >= 4 * max(width * height, 1) * PIXEL_DTYPE.itemsize:
+            self.pixels.release()
+            self.pixels = self.ctx.buffer(reserve=PIXEL_DTYPE.itemsize)
+
     def run(
         self,
         frame: FrameBuffers,

@@ -58,6 +58,7 @@ class TilesRaster:
         self.pair_splats = ctx.buffer(reserve=4)  # [pair_capacity] uint32 splat_of_pair
         self.ranges = ctx.buffer(reserve=8)  # [tiles] uvec2 pair_range_of_tile
         self.prefix_sum.ensure_capacity(1)
+        self._largest_view = 0  # pixels of the largest view binned since the pairs last shrank
 
     def ensure_capacity(self, splat_capacity: int, pair_capacity: int) -> None:
         """Room for `splat_capacity` visible splats and `pair_capacity` pairs."""
@@ -74,14 +75,38 @@ class TilesRaster:
             self.sort.ensure_capacity(pair_capacity)
             self.pair_capacity = pair_capacity
 
+    def fit_view(self, width: int, height: int, least_pairs: int) -> None:
+        """Shrink what grew for views at least four times the area of width x height.
+
+        The pair buffers (and the pair sort's scratch) shrink with the area, to no fewer than
+        `least_pairs` pairs; they grow again when a frame's pairs overflow them. The tile
+        ranges are made again at the next binning.
+        """
+        area = max(width * height, 1)
+        if self._largest_view < 4 * area:
+            return
+        pairs = max(least_pairs, -(-self.pair_capacity * area // self._largest_view), 1)
+        if pairs < self.pair_capacity:
+            self.pair_tiles.release()
+            self.pair_splats.release()
+            self.pair_tiles = self.ctx.buffer(reserve=pairs * 4)
+            self.pair_splats = self.ctx.buffer(reserve=pairs * 4)
+            self.sort.trim(pairs)
+            self.pair_capacity = pairs
+        if self.ranges.size > 8:
+            self.ranges.release()
+            self.ranges = self.ctx.buffer(reserve=8)
+        self._largest_view = area
+
     @property
     def nbytes(self) -> int:
-        """GPU memory held by the backend's own buffers."""
+        """GPU memory held by the backend's own buffers (and its pair sort's)."""
         buffers = (self.tile_counts, self.pair_tiles, self.pair_splats, self.ranges)
-        return sum(b.size for b in buffers)
+        return sum(b.size for b in buffers) + self.sort.nbytes
 
     def bin(self, frame: FrameBuffers, camera: Camera) -> None:
         """Count, scan and emit the (tile, splat) pairs; their count goes to the counters."""
+        self._largest_view = max(self._largest_view, camera.width * camera.height)
         grid = tile_grid(camera.width, camera.height)
         uniforms = {"viewport": (float(camera.width), float(camera.height)), "tile_grid": grid}
         frame.bind()

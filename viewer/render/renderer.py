@@ -161,9 +161,26 @@ class SplatRenderer:
     def gpu_bytes(self) -> int:
         """GPU memory held by the frame and backend buffers (not the scene's)."""
         parts = [self.accum.nbytes, self.image.nbytes, self.contributions.nbytes, self.frame.nbytes]
+        parts.append(self.depth_sort.nbytes)
         if self._tiles is not None:
             parts.append(self._tiles.nbytes)
         return sum(parts)
+
+    def fit_view(self, width: int, height: int) -> None:
+        """Free what was sized for views four or more times the area of width x height.
+
+        The images, the contributions pass's pixels and the tile binning's pairs and ranges
+        follow the view's size; after a huge window or screenshot they would otherwise keep
+        their memory. What is freed is made again when a view needs it. The viewer calls this
+        whenever its window changes size.
+        """
+        area = max(width * height, 1)
+        for target in (self.accum, self.image):
+            if target.size[0] * target.size[1] >= 4 * area:
+                target.ensure_size(1, 1)
+        self.contributions.fit_view(width, height)
+        if self._tiles is not None:
+            self._tiles.fit_view(width, height, self.frame.capacity * INITIAL_PAIRS_PER_SPLAT)
 
     # -- the frame -----------------------------------------------------------------------------
 

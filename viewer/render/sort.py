@@ -67,6 +67,14 @@ class KeyValueSort(Protocol):
     def ensure_capacity(self, capacity: int) -> None:
         """Make room to sort at least `capacity` pairs."""
 
+    def trim(self, capacity: int) -> None:
+        """Free the room beyond `capacity` pairs (it grows again on demand)."""
+
+    @property
+    def nbytes(self) -> int:
+        """GPU memory held by the sort's own buffers."""
+        ...
+
     def release(self) -> None:
         """Free the GL objects."""
 
@@ -129,6 +137,17 @@ class GpuRadixSort:
             self._ctx.buffer(reserve=4 * RADIX * blocks),  # [RADIX * blocks] uint32
         ]
         self.capacity = capacity
+
+    def trim(self, capacity: int) -> None:
+        """Shrink the scratch buffers to `capacity` pairs when they hold more."""
+        if self.capacity > max(capacity, 1):
+            self._release_scratch()
+            self.ensure_capacity(capacity)
+
+    @property
+    def nbytes(self) -> int:
+        """GPU memory held by the scratch and state buffers."""
+        return self._state.size + sum(buffer.size for buffer in self._scratch)
 
     def sort(
         self,
@@ -235,6 +254,14 @@ class CpuSort:
 
     def ensure_capacity(self, capacity: int) -> None:
         """Nothing to allocate."""
+
+    def trim(self, capacity: int) -> None:
+        """Nothing to free."""
+
+    @property
+    def nbytes(self) -> int:
+        """No GPU memory of its own."""
+        return 0
 
     def release(self) -> None:
         """Nothing to free."""

@@ -1,0 +1,44 @@
+"""The viewer's cached view and what the renderer sizes by the window (headless GL)."""
+
+from __future__ import annotations
+
+from viewer.app.view_target import ViewTarget
+from viewer.builtin_scene import default_camera, load_builtin_scene
+from viewer.render.frame_inputs import FrameInputs
+from viewer.render.gpu_scene import GpuScene
+from viewer.render.renderer import SplatRenderer
+from viewer.settings import RasterSettings, RenderSettings
+
+
+def test_a_huge_window_does_not_keep_its_memory(gl_ctx):
+    """A 4096x4096 window (and a pick in it) used to leave its contributions pixels, tile
+    pairs and ranges allocated after the window was small again.
+
+    2048x2048 here (software GL draws it in seconds) is 18 times 640x360: enough to tell. The
+    pick bins the view in tiles whatever the backend (the tiles backend draws the same buffers
+    but takes minutes at this size on software GL).
+    """
+    raster = RasterSettings(backend="quads")
+    renderer = SplatRenderer(gl_ctx, raster)
+    scene = GpuScene.from_scene(gl_ctx, load_builtin_scene(), renderer.device)
+    target = ViewTarget(gl_ctx)
+    settings = RenderSettings()
+
+    def show(width: int, height: int) -> int:
+        """A frame of a window of that size and a pick in it; the GPU bytes held then."""
+        inputs = FrameInputs(default_camera(width, height))
+        target.render(renderer, scene, inputs, settings, raster)
+        renderer.measure(scene, inputs, settings, pixel=(width // 2, height // 2))
+        return renderer.gpu_bytes + target.nbytes
+
+    try:
+        small = show(640, 360)
+        huge = show(2048, 2048)
+        assert huge > 10 * small
+        assert show(640, 360) <= 1.1 * small
+        assert show(1, 1) <= small
+        assert show(640, 360) <= 1.1 * small
+    finally:
+        target.release()
+        scene.release()
+        renderer.release()
