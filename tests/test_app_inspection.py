@@ -93,7 +93,7 @@ def wait(loader: SceneLoader):
     return result
 
 
-def test_loader_returns_scenes_and_errors_in_order():
+def test_loader_returns_scenes_and_errors_of_the_newest_request():
     scene = random_scene(np.random.default_rng(4), 10)
 
     def read(path):
@@ -104,13 +104,14 @@ def test_loader_returns_scenes_and_errors_in_order():
     loader = SceneLoader(read)
     assert loader.busy == "" and loader.poll() is None
     loader.request("good.ply")
-    loader.request("bad.ply")
-    assert loader.busy == "good.ply"
     good = wait(loader)
     assert good.path == "good.ply" and good.scene is scene and good.error == ""
+    loader.request("good.ply")
+    loader.request("bad.ply")  # supersedes the first: its scene is dropped
+    assert loader.busy == "bad.ply"
     bad = wait(loader)
     assert bad.scene is None and "truncated file" in bad.error and "bad.ply" in bad.error
-    assert loader.busy == ""
+    assert loader.busy == "" and loader.poll() is None
     loader.shutdown()
 
 

@@ -187,12 +187,12 @@ class ViewerApp:
         if result is None:
             return
         if result.scene is None:
-            self.error = f"could not open {result.path}: {result.error}"
+            self.error, self.message = f"could not open {result.path}: {result.error}", ""
             return
         try:
             self._use_scene(result.scene)
         except Exception as exc:  # e.g. out of GPU memory: keep showing the old scene
-            self.error = f"could not show {result.path}: {exc}"
+            self.error, self.message = f"could not show {result.path}: {exc}", ""
             return
         self.error, self.message = "", f"opened {result.path}"
 
@@ -548,9 +548,12 @@ class ViewerApp:
         self.message = f"camera {index}: {camera.name}" if camera.name else f"camera {index}"
 
     def open(self, path: str) -> None:
-        """Start loading the scene at `path`; the current one stays until it is ready."""
-        self.error = ""
-        self.message = f"loading {path}"
+        """Start loading the scene at `path`; the current one stays until it is ready.
+
+        A load still running is superseded: its scene is dropped when it comes (the panel shows
+        the newest load's progress line, `loader.busy`).
+        """
+        self.error = self.message = ""
         self.loader.request(path)
 
     def drop(self, paths: list[str]) -> None:
