@@ -6,6 +6,7 @@ makes a GL context). Pixels are compared before and after each input; no timings
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import textwrap
@@ -129,7 +130,7 @@ def test_mouse_keys_resize_and_screenshot(server, tmp_path):
         resized = open_png(tmp_path, -1)
         assert resized.size == (560, 300)
 
-        server.key("Escape")
+        server.key("Escape", "Escape")  # nothing to undo: a second Esc within a second quits
         assert viewer.process.wait(timeout=30) == 0
         assert "Traceback" not in viewer.output()
     finally:
@@ -263,7 +264,7 @@ def test_timed_frames_with_vsync_off(server, tmp_path):
         first = corner()
         wait_until(lambda: changed_fraction(first, corner()) > 0.0, 30, "the overlay to update")
         time.sleep(0.1)
-        server.key("Escape")
+        server.key("ctrl+q")
         assert viewer.process.wait(timeout=30) == 0
     finally:
         viewer.stop()
@@ -290,6 +291,9 @@ def test_click_picks_and_highlights_double_click_sets_the_pivot_m_cycles_modes(s
         before = np.abs(start[around].astype(int) - magenta).sum(axis=2).min()
         after = np.abs(picked.astype(int) - magenta).sum(axis=2).min()
         assert after < before, "the picked Gaussian is not highlighted"
+        server.key("Escape")  # clears the selection (and does not quit)
+        cleared = changed(server, lambda screen: window(screen)[around], picked, 0.2)
+        assert np.abs(cleared.astype(int) - magenta).sum(axis=2).min() > after
         shown = settled(server, window)
 
         # a double click elsewhere turns the view to face the point under the cursor
@@ -299,7 +303,8 @@ def test_click_picks_and_highlights_double_click_sets_the_pivot_m_cycles_modes(s
 
         server.key("m")  # colour -> depth mode: every splat changes colour
         changed(server, window, turned, 0.3)
-        server.key("Escape")
+        # the double click's first click picked again: Esc clears that, then Esc twice quits
+        server.key("Escape", "Escape", "Escape")
         assert viewer.process.wait(timeout=30) == 0
         assert "Traceback" not in viewer.output()
     finally:
@@ -392,3 +397,249 @@ def test_live_pruning_scores_prunes_compares_and_saves(server, tmp_path):
     for key in ("scoring shown", "one view per frame", "kept", "fewer visible", "no data upload",
                 "compared", "saved", "heatmap of the score", "unpruned again"):  # fmt: skip
         assert printed[key] == "True", out
+
+
+def test_after_a_click_in_the_panel_tab_then_w_flies(server, tmp_path):
+    """A click in the panel used to let ImGui take Tab to jump into the open field: W then typed
+    "wwww" there instead of flying."""
+    viewer = Viewer(server, ["--width", str(WIDTH), "--height", str(HEIGHT)], tmp_path)
+    try:
+        x, y, w, h = viewer.wait_for_window()
+
+        def window(screen):
+            return screen[y : y + h, x : x + w]
+
+        def view(screen):
+            return window(screen)[:, VIEW_X:]
+
+        open_field = (slice(100, 124), slice(14, 216))
+        start = settled(server, window)
+        server.move(x + 330, y + 92)  # in the panel, beside the GL device line
+        server.xdotool("click", "1")
+        server.key("Tab")  # fly mode
+        server.xdotool("keydown", "w")
+        try:
+            wait_until(
+                lambda: changed_fraction(start[:, VIEW_X:], view(server.grab())) > 0.2,
+                30, "the camera to fly forward",
+            )  # fmt: skip
+        finally:
+            server.xdotool("keyup", "w")
+        flown = settled(server, window)
+
+        def text_pixels(image):  # white glyphs; the view shows dimly through the panel
+            return int((image[open_field].min(axis=-1) > 150).sum())
+
+        assert text_pixels(flown) == text_pixels(start) == 0, "typed into the open field"
+        server.key("ctrl+q")
+        assert viewer.process.wait(timeout=30) == 0
+        assert "Traceback" not in viewer.output()
+    finally:
+        viewer.stop()
+
+
+def test_esc_undoes_what_it_can_and_quits_only_when_pressed_again(server, tmp_path):
+    out = run_app_script(
+        server,
+        """
+        def state():
+            return (app.settings["display"].help, app.controller.mode,
+                    app.selected is not None, window.should_close)
+
+        app._change("display", help=True)
+        app.controller.set_mode("fly")
+        app._select(0)
+        app.perform("escape", True)
+        print("help closed:", state() == (False, "fly", True, False))
+        app.perform("escape", True)
+        print("orbit mode:", state() == (False, "orbit", True, False))
+        app.perform("escape", True)
+        print("selection cleared:", state() == (False, "orbit", False, False))
+        app.perform("escape", True)
+        print("asks:", app.message == "press Esc again to quit" and not window.should_close)
+        app.perform("escape", False)
+        print("too late:", app.message == "press Esc again to quit" and not window.should_close)
+        app.perform("escape", True)
+        print("quits:", window.should_close)
+        """,
+        tmp_path,
+    )
+    printed = dict(line.split(": ", 1) for line in out.splitlines())
+    for key in ("help closed", "orbit mode", "selection cleared", "asks", "too late", "quits"):
+        assert printed[key] == "True", out
+
+
+def test_a_hung_load_does_not_block_the_next_open(server, tmp_path):
+    """A FIFO once left "loading" forever and no later file opened; readers now refuse FIFOs,
+    but any read that hangs must leave later opens free."""
+    good = tmp_path / "small.ply"
+    save_scene(random_scene(np.random.default_rng(0), 300), good)
+    out = run_app_script(
+        server,
+        f"""
+        import threading
+        from viewer.app.scene_loader import SceneLoader
+
+        release = threading.Event()
+
+        def read(path):
+            if path.endswith("hung.ply"):
+                release.wait()
+            return load_scene_or_builtin(path)
+
+        app.loader = SceneLoader(read)
+        app.open("/somewhere/hung.ply")
+        app.frame()
+        print("loading shown:", app._facts().loading == "/somewhere/hung.ply")
+        app.open({str(good)!r})
+        print("newest shown:", app._facts().loading == {str(good)!r})
+        frames_until_loaded()
+        print("opened:", app.scene.count == 300 and app.message == "opened {good}")
+        print("no loading line:", app._facts().loading == "")
+        release.set()
+        for thread in threading.enumerate():
+            if thread.name == "scene-loader":
+                thread.join(timeout=30)
+        app.frame()
+        print("late result dropped:", app.scene.count == 300 and app.error == "")
+        app.open("/no/such/scene.ply")
+        frames_until_loaded()
+        print("failure clears the loading line:", app._facts().loading == ""
+              and app.message == "" and app.error.startswith("could not open /no/such"))
+        """,
+        tmp_path,
+    )
+    printed = dict(line.split(": ", 1) for line in out.splitlines())
+    for key in ("loading shown", "newest shown", "opened", "no loading line",
+                "late result dropped", "failure clears the loading line"):  # fmt: skip
+        assert printed[key] == "True", out
+
+
+def test_the_saved_camera_renders_the_view(server, tmp_path):
+    out = run_app_script(
+        server,
+        """
+        app.controller.orbit(0.7, 0.2)
+        app.frame()
+        app.perform("save_camera", "view.json")
+        print("message:", app.message)
+        image = app.renderer.render_image(app.gpu_scene, app.inputs(),
+                                          app.settings.of(RenderSettings))
+        np.save("app.npy", image)
+        """,
+        tmp_path,
+    )
+    assert "message: saved the 320x200 view to view.json" in out
+    result = subprocess.run(
+        [sys.executable, "-m", "viewer", "render", "--camera", "view.json", "--out-npy",
+         "cli.npy"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    app_view, cli_view = np.load(tmp_path / "app.npy"), np.load(tmp_path / "cli.npy")
+    assert cli_view.shape == app_view.shape == (200, 320, 3)
+    assert np.abs(cli_view - app_view).mean() < 1e-3
+
+
+RESIZE_SCRIPT = """
+import json
+import glfw
+from imgui_bundle import imgui
+
+fields = {}
+input_text = imgui.input_text
+
+
+def recording(label, text, *args):
+    result = input_text(label, text, *args)
+    fields[label] = (imgui.get_item_rect_min(), imgui.get_item_rect_max())
+    return result
+
+
+imgui.input_text = recording
+
+
+def size_to(width, height):
+    glfw.set_window_size(window.handle, width, height)
+    while window.framebuffer_size != (width, height) and time.monotonic() < deadline:
+        app.input.poll(0.05)
+        app.frame()
+    for _ in range(3):  # the panel is placed from the size it had in the last frame
+        app.input.poll(0.0)
+        app.frame()
+
+
+def panel():
+    found = imgui.internal.find_window_by_name("splatscope")
+    return [found.pos.x, found.pos.y, found.size.x, found.size.y]
+
+
+def gpu_bytes():
+    return app.renderer.gpu_bytes + app.target.image.nbytes
+
+
+facts = {}
+size_to(640, 360)
+app.click(500, 200)
+app.frame()
+facts["panel"], facts["bytes"] = panel(), gpu_bytes()
+size_to(2048, 2048)
+app.click(1000, 1000)  # a pick bins the whole view
+app.frame()
+facts["huge bytes"] = gpu_bytes()
+size_to(1, 1)
+size_to(50, 30)
+facts["tiny panel"] = panel()
+size_to(640, 360)
+app.click(500, 200)
+app.frame()
+facts["panel again"], facts["bytes again"] = panel(), gpu_bytes()
+left, top = glfw.get_window_pos(window.handle)
+low, high = fields["##open"]
+facts["open field"] = [left + (low.x + high.x) / 2, top + (low.y + high.y) / 2]
+print(json.dumps(facts), flush=True)
+wanted = sys.argv[1]
+while app.scene.source != wanted and time.monotonic() < deadline:
+    app.input.poll(0.05)
+    app.frame()
+print("opened:", app.scene.source == wanted, app.scene.count, flush=True)
+app.release()
+"""
+
+
+def test_a_window_shrunk_to_a_pixel_and_back_has_a_usable_panel_and_its_old_memory(
+    server, tmp_path
+):
+    """The panel stayed a 19x18 px box after the window was shrunk and restored; memory of a
+    huge window stayed allocated. Then a path typed into the open field and Enter open it."""
+    good = tmp_path / "small.ply"
+    save_scene(random_scene(np.random.default_rng(0), 300), good)
+    env = {**server.env(), "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    script = APP_PRELUDE + "import sys\n" + RESIZE_SCRIPT
+    process = subprocess.Popen(
+        [sys.executable, "-c", script, str(good)], env=env, cwd=tmp_path,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        assert line.startswith("{"), line + (process.stderr.read() if process.stderr else "")
+        facts = json.loads(line)
+        tiny = facts["tiny panel"]
+        assert tiny[2] <= 50 and tiny[3] <= 50  # squeezed with the window
+        assert facts["panel again"] == facts["panel"]  # back at its size and place
+        assert facts["huge bytes"] > 10 * facts["bytes"]
+        assert facts["bytes again"] <= 1.1 * facts["bytes"]
+
+        x, y = (round(v) for v in facts["open field"])
+        server.move(x, y)
+        server.xdotool("click", "1")
+        server.xdotool("type", "--delay", "20", str(good))
+        server.key("Return")
+        out, err = process.communicate(timeout=120)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.returncode == 0, err
+    assert "opened: True 300" in out, out + err

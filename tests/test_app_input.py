@@ -7,7 +7,12 @@ import numpy as np
 import pytest
 
 from viewer.app import input as app_input
-from viewer.app.input import CLICK_SLOP, DOUBLE_CLICK_SECONDS, InputRouter
+from viewer.app.input import (
+    CLICK_SLOP,
+    DOUBLE_CLICK_SECONDS,
+    DOUBLE_PRESS_SECONDS,
+    InputRouter,
+)
 from viewer.features.flags import FlagLayers
 from viewer.render.layout import FLAG_LOD_CULLED
 
@@ -141,3 +146,63 @@ def test_a_second_click_read_after_a_slow_frame_is_dated_to_when_reading_stopped
     router.clock[0] += 3 * DOUBLE_CLICK_SECONDS  # waited, then a click: too late for a double
     press_release(router, (300, 200))
     assert router.handler.events[-1] == ("click", 300, 200)
+
+
+class Keys:
+    def __init__(self):
+        self.fed = []
+
+    def keyboard_callback(self, window, key, scancode, action, mods):
+        self.fed.append((key, action))
+
+
+class Performer:
+    def __init__(self):
+        self.performed = []
+
+    def perform(self, action, argument=None):
+        self.performed.append((action, argument))
+
+
+@pytest.fixture
+def keys(router, monkeypatch):
+    monkeypatch.setattr(app_input, "text_field_active", lambda: False)
+    router.gui, router.handler = Keys(), Performer()
+    router._pressed = InputRouter._shortcut_table()
+    router._pending, router._last_press = [], None
+    return router
+
+
+def key(r, name, action=glfw.PRESS, mods=0):
+    r._on_key(None, getattr(glfw, f"KEY_{name}"), 0, action, mods)
+
+
+def test_esc_pressed_again_within_a_second_says_so_ctrl_q_quits(keys):
+    key(keys, "ESCAPE")
+    keys.clock[0] += DOUBLE_PRESS_SECONDS / 2
+    key(keys, "ESCAPE")
+    keys.clock[0] += DOUBLE_PRESS_SECONDS * 2
+    key(keys, "ESCAPE")
+    key(keys, "Q")  # alone: a held key (move down), no action
+    key(keys, "Q", mods=glfw.MOD_CONTROL)
+    key(keys, "T", mods=glfw.MOD_CONTROL)  # a plain shortcut does not fire with Ctrl held
+    keys.dispatch()
+    assert keys.handler.performed == [
+        ("escape", False),
+        ("escape", True),
+        ("escape", False),
+        ("quit", False),
+    ]
+
+
+def test_shortcut_presses_do_not_reach_imgui_outside_text_fields(keys, monkeypatch):
+    """ImGui would take Tab to jump into a text field; its release still goes (harmless)."""
+    key(keys, "TAB")
+    key(keys, "TAB", glfw.RELEASE)
+    key(keys, "W")
+    assert keys.gui.fed == [(glfw.KEY_TAB, glfw.RELEASE), (glfw.KEY_W, glfw.PRESS)]
+    monkeypatch.setattr(app_input, "text_field_active", lambda: True)
+    key(keys, "TAB")
+    keys.dispatch()
+    assert keys.gui.fed[-1] == (glfw.KEY_TAB, glfw.PRESS)
+    assert keys.handler.performed == []  # a text field is edited: the Tab was for it

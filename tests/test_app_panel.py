@@ -128,8 +128,8 @@ def test_clicking_in_a_generated_section_returns_replaced_settings(gui, monkeypa
     rects = {}
     original = widgets.edit_value
 
-    def recording(spec, value):
-        result = original(spec, value)
+    def recording(spec, value, *limit):
+        result = original(spec, value, *limit)
         rects[spec.name] = (imgui.get_item_rect_min(), imgui.get_item_rect_max())
         return result
 
@@ -227,7 +227,7 @@ def test_overlay_draws_any_history(gui, frames):
 
 
 def test_no_key_is_bound_twice():
-    keys = [key for s in (*shortcuts.PRESSED, *shortcuts.HELD) for key in s.keys]
+    keys = [(s.mods, key) for s in (*shortcuts.PRESSED, *shortcuts.HELD) for key in s.keys]
     assert len(keys) == len(set(keys))
 
 
@@ -251,6 +251,8 @@ def test_help_lists_every_shortcut_and_gesture(gui):
     assert ("F12 / P", "save a screenshot (PNG, without the UI)") in rows
     assert ("[", "go to the previous training camera") in rows
     assert ("Shift", "hold to move 4x faster") in rows
+    assert ("Ctrl+Q", "quit (or close the window)") in rows
+    assert any(keys == "Esc" and "twice" in text for keys, text in rows)
     assert gui(draw_help) is True
 
 
@@ -321,3 +323,292 @@ def test_pruning_section_shows_counts_progress_and_asks_for_actions(gui, monkeyp
     assert actions[-3:] == [
         Action("compare_pruning"), Action("show_score"), Action("save_pruned", "pruned.ply"),
     ]  # fmt: skip
+
+
+# -- keys: shortcuts reach the viewer unless a text field is being edited ----------------------
+
+
+class Performed:
+    def __init__(self):
+        self.actions = []
+
+    def perform(self, action, argument=None):
+        self.actions.append(action)
+
+
+class Keyboard:
+    """An InputRouter on the headless ImGui (no window) feeding a panel, driven by fake GLFW
+    events; `frame` draws the panel and then dispatches the shortcuts, as the app does."""
+
+    def __init__(self, gui, monkeypatch):
+        import glfw
+        from imgui_bundle.python_backends.glfw_backend import GlfwRenderer
+
+        from viewer.app.input import InputRouter
+
+        for name in dir(glfw):
+            if name.startswith("set_") and name.endswith("_callback"):
+                monkeypatch.setattr(glfw, name, lambda *args: None)
+        monkeypatch.setattr(glfw, "get_cursor_pos", lambda window: (0.0, 0.0))
+        monkeypatch.setattr(glfw, "get_time", lambda: 0.0)
+        self.down: set[int] = set()
+        monkeypatch.setattr(
+            glfw, "get_key", lambda window, key: glfw.PRESS if key in self.down else glfw.RELEASE
+        )
+        backend = GlfwRenderer.__new__(GlfwRenderer)  # its key and char callbacks, no window
+        backend.io = imgui.get_io()
+        backend._map_keys()
+        self.glfw, self.gui, self.handler = glfw, gui, Performed()
+        self.router = InputRouter(None, backend, self.handler)
+        self.panel, self.rects, self.actions = Panel(), {}, []
+        input_text, edit_value = imgui.input_text, widgets.edit_value
+
+        def field(label, text, *args):
+            result = input_text(label, text, *args)
+            self.rects[label] = (imgui.get_item_rect_min(), imgui.get_item_rect_max())
+            return result
+
+        def setting(spec, value, *args):
+            result = edit_value(spec, value, *args)
+            self.rects[spec.name] = (imgui.get_item_rect_min(), imgui.get_item_rect_max())
+            return result
+
+        monkeypatch.setattr(imgui, "input_text", field)
+        monkeypatch.setattr(widgets, "edit_value", setting)
+        self.frame(2)  # a new window may stay hidden in its first frame
+
+    def frame(self, count: int = 1):
+        for _ in range(count):
+            *_, actions = self.gui(
+                lambda: self.panel.draw(panel_settings(), CropBox(), facts(sh_degree=3))
+            )
+            self.actions += actions
+            self.router.dispatch()
+
+    def click(self, rect):
+        x, y = (rect[0].x + rect[1].x) / 2, (rect[0].y + rect[1].y) / 2
+        left = self.glfw.MOUSE_BUTTON_LEFT
+        self.router._on_cursor(None, x, y)
+        self.router._on_button(None, left, self.glfw.PRESS, 0)
+        self.router._on_button(None, left, self.glfw.RELEASE, 0)
+
+    def type(self, name: str, char: str = "", hold: bool = False):
+        key = getattr(self.glfw, f"KEY_{name}")
+        self.router._on_key(None, key, 0, self.glfw.PRESS, 0)
+        self.down.add(key)
+        if char:
+            self.router._on_char(None, ord(char))
+        if not hold:
+            self.release(name)
+
+    def release(self, name: str):
+        key = getattr(self.glfw, f"KEY_{name}")
+        self.router._on_key(None, key, 0, self.glfw.RELEASE, 0)
+        self.down.discard(key)
+
+
+def test_after_a_click_in_the_panel_tab_and_w_fly_instead_of_typing(gui, monkeypatch):
+    """A click on a panel widget used to leave ImGui's Tab navigation free to jump into the open
+    field: Tab then W typed "wwww" there and the camera never flew."""
+    keys = Keyboard(gui, monkeypatch)
+    keys.click(keys.rects["antialias"])
+    keys.frame(3)
+    keys.type("TAB")
+    keys.frame(2)
+    assert keys.handler.actions == ["toggle_mode"]
+    keys.type("W", "w", hold=True)
+    keys.frame(3)
+    assert keys.panel.open_path == ""
+    assert keys.router.held() == {"forward"}
+    keys.release("W")
+    assert keys.router.held() == frozenset()
+
+
+def test_keys_go_to_a_text_field_being_edited_and_enter_opens(gui, monkeypatch):
+    keys = Keyboard(gui, monkeypatch)
+    keys.click(keys.rects["##open"])
+    keys.frame(3)
+    for name in ("P", "T", "W"):  # screenshot, overlay, a held key: here just letters
+        keys.type(name, name.lower())
+        keys.frame()
+    assert keys.panel.open_path == "ptw"
+    keys.type("W", "w", hold=True)
+    keys.frame()
+    assert keys.router.held() == frozenset()  # no flying while typing
+    keys.release("W")
+    keys.type("ENTER")
+    keys.frame(2)
+    assert keys.actions == [Action("open", "ptww")]
+    assert keys.handler.actions == []
+
+
+def test_a_click_into_a_field_and_keys_read_in_one_batch_are_typing(gui, monkeypatch):
+    """Events read together (a slow frame) reach the field in order: the click first."""
+    keys = Keyboard(gui, monkeypatch)
+    keys.click(keys.rects["##open"])
+    keys.type("P", "p")
+    keys.frame(4)
+    assert keys.panel.open_path == "p"
+    assert keys.handler.actions == []
+
+
+def test_esc_in_a_text_field_only_leaves_it(gui, monkeypatch):
+    keys = Keyboard(gui, monkeypatch)
+    keys.click(keys.rects["##open"])
+    keys.frame(3)
+    keys.type("ESCAPE")
+    keys.frame(2)
+    assert keys.handler.actions == []
+    keys.type("ESCAPE")
+    keys.frame()
+    assert keys.handler.actions == ["escape"]
+
+
+# -- layout: values readable, status in a fixed place, the panel inside the window --------------
+
+
+def test_a_slider_prints_its_value_beside_the_bar_where_the_grab_cannot_hide_it(gui, monkeypatch):
+    from viewer.settings import CameraOptions
+
+    spec = next(s for s in specs(CameraOptions) if s.name == "fov_y_degrees")
+    bars, texts = [], []
+    slider, text = imgui.slider_float, imgui.text
+
+    def recording_slider(label, value, lo, hi, fmt, flags=0):
+        result = slider(label, value, lo, hi, fmt, flags)
+        bars.append((fmt, imgui.get_item_rect_max().x))
+        return result
+
+    def recording_text(value):
+        texts.append((value, imgui.get_cursor_screen_pos().x))
+        text(value)
+
+    monkeypatch.setattr(imgui, "slider_float", recording_slider)
+    monkeypatch.setattr(imgui, "text", recording_text)
+    gui(lambda: in_window(lambda: edit_value(spec, 50.0)))
+    ((fmt, bar_end),) = bars
+    assert fmt.startswith("##")  # the bar itself draws no text (ImGui hides what follows ##)
+    value_x = dict(texts)["50 degrees"]
+    assert value_x > bar_end
+    assert dict(texts)["fov y degrees"] > value_x
+
+
+def test_the_sh_degree_slider_offers_only_the_scenes_degrees(gui, monkeypatch):
+    calls = {}
+    slider = imgui.slider_int
+
+    def recording(label, value, lo, hi, *args):
+        calls[label] = (value, lo, hi)
+        return slider(label, value, lo, hi, *args)
+
+    monkeypatch.setattr(imgui, "slider_int", recording)
+    settings = panel_settings()
+    assert settings.of(RenderSettings).sh_degree == 3
+    for degree in (0, 1, 3):
+        calls.clear()
+        edited, _, _ = gui(lambda: Panel().draw(settings, CropBox(), facts(sh_degree=degree)))  # noqa: B023
+        (shown,) = [v for label, v in calls.items() if "sh_degree" in label]
+        assert shown == (degree, 0, degree)
+        assert edited == settings  # the setting itself stays; the renderer caps it
+
+
+def test_status_lines_coming_and_going_do_not_move_the_controls(gui, monkeypatch):
+    from viewer.app.panel import PruneFacts
+
+    positions = {}
+    edit_value = widgets.edit_value
+
+    def recording(spec, value, *args):
+        result = edit_value(spec, value, *args)
+        corner = imgui.get_item_rect_min()
+        positions[spec.name] = (corner.x, corner.y)
+        return result
+
+    monkeypatch.setattr(widgets, "edit_value", recording)
+    monkeypatch.setattr(imgui, "collapsing_header", lambda label, flags=0: True)
+    panel = Panel()
+    gui(lambda: panel.draw(panel_settings(), CropBox(), facts()))
+    quiet = dict(positions)
+    busy = facts(
+        loading="/data/big.ply", error="could not open x.ply: truncated " * 3,
+        message="saved camera.json", pruning=PruneFacts(scoring=(3, 24)),
+    )  # fmt: skip
+    gui(lambda: panel.draw(panel_settings(), CropBox(), busy))
+    assert positions == quiet
+    gui(lambda: panel.draw(panel_settings(), CropBox(), facts()))
+    assert positions == quiet
+
+
+def panel_window():
+    window = imgui.internal.find_window_by_name("splatscope")
+    return window.pos.x, window.pos.y, window.size.x, window.size.y
+
+
+@pytest.mark.parametrize("tiny", [(1.0, 1.0), (50.0, 30.0)])
+def test_the_panel_comes_back_at_a_usable_size_when_the_window_grows_again(gui, tiny):
+    from viewer.app.panel import MIN_PANEL_SIZE, PANEL_WIDTH
+
+    io, panel = imgui.get_io(), Panel()
+
+    def draw():
+        return panel.draw(panel_settings(), CropBox(), facts())
+
+    gui(draw)
+    first = panel_window()
+    assert first[2] == PANEL_WIDTH
+    io.display_size = imgui.ImVec2(*tiny)
+    for _ in range(3):
+        gui(draw)
+    assert panel_window()[2] < MIN_PANEL_SIZE[0]
+    io.display_size = imgui.ImVec2(1280.0, 720.0)
+    for _ in range(2):
+        gui(draw)
+    assert panel_window() == first
+
+
+def test_the_panel_keeps_inside_a_smaller_window(gui):
+    io, panel = imgui.get_io(), Panel()
+
+    def draw():
+        return panel.draw(panel_settings(), CropBox(), facts())
+
+    gui(draw)
+    io.display_size = imgui.ImVec2(300.0, 200.0)
+    for _ in range(2):
+        gui(draw)
+    x, y, width, height = panel_window()
+    assert x >= 0 and y >= 0 and x + width <= 300 and y + height <= 200
+    assert width >= 200 and height >= 150  # the window less its margins: still usable
+
+
+def test_enter_in_a_path_field_does_its_action(gui, monkeypatch):
+    typed = {
+        "##open": "new.ply", "##camera file": "view.json", "path file": "path.json",
+        "##pruned file": "kept.ply",
+    }  # fmt: skip
+    flags_of = {}
+    input_text = imgui.input_text
+
+    def entering(label, text, flags=0, *args):
+        flags_of[label] = flags
+        if label in typed:
+            return True, typed[label]
+        return input_text(label, text, flags, *args)
+
+    monkeypatch.setattr(imgui, "input_text", entering)
+    monkeypatch.setattr(imgui, "collapsing_header", lambda label, flags=0: True)
+    *_, actions = gui(lambda: Panel().draw(panel_settings(), CropBox(), facts(keyframes=2)))
+    assert actions == [
+        Action("open", "new.ply"), Action("save_camera", "view.json"),
+        Action("save_path", "path.json"), Action("save_pruned", "kept.ply"),
+    ]  # fmt: skip
+    enter = imgui.InputTextFlags_.enter_returns_true.value
+    assert all(flags_of[label] & enter for label in typed)
+    *_, actions = gui(lambda: Panel().draw(panel_settings(), CropBox(), facts(keyframes=0)))
+    assert Action("load_path", "path.json") in actions  # no keyframes to save: Enter loads
+
+
+def test_the_camera_section_saves_the_view(gui, monkeypatch):
+    monkeypatch.setattr(imgui, "button", lambda label, *args: label == "Save camera")
+    *_, actions = gui(lambda: Panel().draw(panel_settings(), CropBox(), facts()))
+    assert actions == [Action("save_camera", "camera.json")]

@@ -17,7 +17,7 @@ from tests.conftest import DONUT_CAMERA
 from viewer.camera import MAX_IMAGE_SIDE, Camera
 from viewer.camera_path import CameraPath
 from viewer.errors import SceneError
-from viewer.formats.camera_files import load_camera_file
+from viewer.formats.camera_files import load_camera_file, save_camera_file
 from viewer.render.context import DeviceInfo, ImageSizeError
 
 
@@ -110,6 +110,19 @@ def test_a_single_camera_file(tmp_path):
     assert (camera.width, camera.fx) == (48, 24.0)
     with pytest.raises(SceneError, match="single camera"):
         load_camera_file(tmp_path / "c.json", 1)
+
+
+def test_a_saved_camera_reads_back_the_same(tmp_path):
+    camera = Camera.look_at((0.4, -0.3, 0.25), (0, 0, 0), (0, 0, 1), 640, 360, 42.0)
+    path = tmp_path / "view.json"
+    write(path, "an older file")
+    save_camera_file(path, camera)
+    read = load_camera_file(path)
+    assert (read.width, read.height) == (640, 360)
+    np.testing.assert_allclose([read.fx, read.fy, read.cx, read.cy],
+                               [camera.fx, camera.fy, camera.cx, camera.cy])  # fmt: skip
+    np.testing.assert_allclose(read.world_to_camera, camera.world_to_camera)
+    assert [p.name for p in tmp_path.iterdir()] == ["view.json"]  # no temporary file left
 
 
 def test_an_inria_cameras_json_entry(tmp_path):

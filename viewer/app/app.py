@@ -44,6 +44,7 @@ from viewer.camera_path import CameraPath
 from viewer.errors import SceneError
 from viewer.features.flags import FlagLayers
 from viewer.features.pruning import VIEW_SCORES, prune_flags
+from viewer.formats.camera_files import save_camera_file
 from viewer.framing import default_camera, framing_bounds, resolve_up
 from viewer.pose import Pose
 from viewer.render.context import REQUIRED_GL
@@ -134,6 +135,7 @@ class ViewerApp:
         self.path = CameraPath()
         self.play_time: float | None = None
         self.message = self.error = ""
+        self._quit_armed = False  # the last Esc asked for a second one to quit
         self.gpu_scene = GpuScene(self.ctx, self.renderer.device, 1)  # until the scene is up
         self._pick: tuple[str, float, float] | None = None  # ("select" or "pivot", x, y)
         self._clock = glfw.get_time()
@@ -236,6 +238,7 @@ class ViewerApp:
         self._apply(settings, crop)
         for action in actions:
             self.perform(action.name, action.argument)
+        self.input.dispatch()  # shortcut keys, now that a click into a text field took effect
         self._poll_dialog()
         self._update_pruning()
         self._update_heat()
@@ -516,12 +519,42 @@ class ViewerApp:
             "save_path": lambda: self._save_path(argument),
             "load_path": lambda: self._load_path(argument),
             "open": lambda: self.open(argument),
+            "save_camera": lambda: self._save_camera(argument),
+            "escape": lambda: self._escape(again=bool(argument)),
             "quit": self.window.close,
         }
 
+    def _escape(self, again: bool) -> None:
+        """What Esc does: undo the first of help shown, fly mode, a selection, path playback.
+
+        With none of these, a first Esc asks for a second (`again`: pressed again within
+        `input.DOUBLE_PRESS_SECONDS`), which quits.
+        """
+        armed, self._quit_armed = self._quit_armed, False
+        if self.settings.of(DisplayOptions).help:
+            self._toggle("help")
+        elif self.controller.mode == "fly":
+            self.controller.set_mode("orbit")
+            self.message = "orbit mode (Tab: fly mode)"
+        elif self.selected is not None:
+            self._select(None)
+            self.message = "selection cleared"
+        elif self.play_time is not None:
+            self._toggle_playback()
+        elif again and armed:
+            self.window.close()
+        else:
+            self._quit_armed = True
+            self.message = "press Esc again to quit"
+
     def _change(self, group: str, **changes) -> None:
-        """Apply new values of some fields of one settings group ("render", "display", ...)."""
-        self._apply(self.settings.changed(group, **changes))
+        """Apply new values of some fields of one settings group ("render", "display", ...).
+
+        The camera options are taken from the controller first: a shortcut may have changed it
+        since the panel last read it (Tab, then Esc closing the help, in one frame).
+        """
+        current = self.settings.replaced(self._camera_options())
+        self._apply(current.changed(group, **changes))
 
     def _toggle(self, field: str) -> None:
         self._change("display", **{field: not getattr(self.settings["display"], field)})
@@ -613,6 +646,16 @@ class ViewerApp:
             self.error = f"could not save {file}: {exc}"
             return
         self.message = f"saved {len(self.path.keyframes)} keyframes to {file}"
+
+    def _save_camera(self, file: str) -> None:
+        """Write the current view as a camera file (`render --camera`, `view --camera` read it)."""
+        width, height = self.window.framebuffer_size
+        try:
+            save_camera_file(file, self.camera(width, height))
+        except OSError as exc:
+            self.error = f"could not save {file}: {exc}"
+            return
+        self.message = f"saved the {width}x{height} view to {file}"
 
     def _load_path(self, file: str) -> None:
         try:

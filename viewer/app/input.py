@@ -1,4 +1,9 @@
-"""GLFW input to ImGui first, then (what ImGui does not want) to the viewer's handler."""
+"""GLFW input to ImGui first, then (what ImGui does not want) to the viewer's handler.
+
+Keys: while a text field is being edited, every key goes to it. Otherwise the shortcuts' keys go
+to the viewer only, whatever window has focus (ImGui would take Tab to jump into a text field),
+and every other key to ImGui as well.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +18,7 @@ from viewer.app.shortcuts import HELD, PRESSED
 
 CLICK_SLOP = 4.0  # window units a press may move and still count as a click
 DOUBLE_CLICK_SECONDS = 0.4
+DOUBLE_PRESS_SECONDS = 1.0  # a shortcut key pressed again within this is pressed "again"
 
 _BUTTONS = {
     glfw.MOUSE_BUTTON_LEFT: "left",
@@ -24,8 +30,12 @@ _BUTTONS = {
 class InputHandler(Protocol):
     """What the viewer does with input ImGui left alone."""
 
-    def perform(self, action: str) -> None:
-        """Run a shortcut's action (see `viewer.app.shortcuts.PRESSED`)."""
+    def perform(self, action: str, argument=None) -> None:
+        """Run a shortcut's action (see `viewer.app.shortcuts.PRESSED`).
+
+        `argument` is True when the same key was pressed less than DOUBLE_PRESS_SECONDS before
+        (Esc twice quits).
+        """
 
     def drag(self, button: str, dx: float, dy: float) -> None:
         """The mouse moved by (dx, dy) window units with `button` held since a press on the view."""
@@ -45,6 +55,26 @@ class InputHandler(Protocol):
 
 def _key_codes(names: tuple[str, ...]) -> tuple[int, ...]:
     return tuple(getattr(glfw, f"KEY_{name}") for name in names)
+
+
+def _mod_bits(names: tuple[str, ...]) -> int:
+    bits = 0
+    for name in names:
+        bits |= getattr(glfw, f"MOD_{name}")
+    return bits
+
+
+SHORTCUT_MODS = _mod_bits(("CONTROL", "ALT", "SUPER"))  # modifiers a shortcut must match
+
+
+def text_field_active() -> bool:
+    """Whether a text field is being edited (an InputText, or a slider or drag typed into).
+
+    Read from ImGui's active item, which is current as soon as a frame has been drawn; ImGui's
+    `io.want_text_input` is only updated in the next `new_frame`.
+    """
+    active = imgui.internal.get_active_id()
+    return bool(active) and imgui.internal.get_input_text_state(active) is not None
 
 
 def over_ui(x: float, y: float) -> bool:
@@ -68,6 +98,10 @@ class InputRouter:
     A left press and release that moved less than CLICK_SLOP is also a click; two clicks within
     DOUBLE_CLICK_SECONDS and CLICK_SLOP of each other make a double click.
 
+    Shortcut keys pressed outside text fields are kept until `dispatch`, which the app calls
+    once the UI of the frame has been drawn: a click that lands in a text field in the same batch
+    of events then turns them into typing, as ImGui does with their characters.
+
     The app reads input with `poll`, between frames. Callbacks run when the app reads an event,
     which after a slow frame is long after it came: the frame a click starts (a pick is a whole
     contributions pass) can outlast DOUBLE_CLICK_SECONDS on a slow GPU, and the second click of
@@ -89,7 +123,9 @@ class InputRouter:
         self._press: tuple[float, float] | None = None  # where the left button went down
         self._last_click: tuple[float, float, float] | None = None  # x, y, time
         self._held = [(shortcut.action, _key_codes(shortcut.keys)) for shortcut in HELD]
-        self._pressed = {code: s.action for s in PRESSED for code in _key_codes(s.keys)}
+        self._pressed = self._shortcut_table()
+        self._pending: list[tuple[str, bool]] = []  # shortcuts to perform: (action, again)
+        self._last_press: tuple[str, float] | None = None  # the last shortcut and when it came
         self._stopped_reading = glfw.get_time()
         glfw.set_key_callback(window, self._on_key)
         glfw.set_char_callback(window, self._on_char)
@@ -102,6 +138,11 @@ class InputRouter:
         glfw.set_framebuffer_size_callback(window, self._on_window_event)
         glfw.set_window_refresh_callback(window, self._on_window_event)
         glfw.set_window_close_callback(window, self._on_window_event)
+
+    @staticmethod
+    def _shortcut_table() -> dict[tuple[int, int], str]:
+        """(GLFW key code, modifier bits) -> the PRESSED action."""
+        return {(code, _mod_bits(s.mods)): s.action for s in PRESSED for code in _key_codes(s.keys)}
 
     def poll(self, wait: float = 0.0) -> None:
         """Read the events that came since the last call.
@@ -118,9 +159,20 @@ class InputRouter:
             glfw.wait_events_timeout(wait)
         self._stopped_reading = glfw.get_time()
 
+    def dispatch(self) -> None:
+        """Perform the shortcuts pressed since the last call, unless a text field is now edited.
+
+        Called after the frame's UI is drawn (so a click into a text field has taken effect).
+        """
+        pending, self._pending = self._pending, []
+        if text_field_active():
+            return
+        for action, again in pending:
+            self.handler.perform(action, again)
+
     def held(self) -> frozenset[str]:
-        """The HELD actions whose keys are down now (none while ImGui takes the keyboard)."""
-        if imgui.get_io().want_capture_keyboard:
+        """The HELD actions whose keys are down now (none while a text field is being edited)."""
+        if text_field_active():
             return frozenset()
         return frozenset(
             action
@@ -137,11 +189,21 @@ class InputRouter:
 
     def _on_key(self, window, key: int, scancode: int, action: int, mods: int) -> None:
         self._events += 1
-        self.gui.keyboard_callback(window, key, scancode, action, mods)
-        if action != glfw.PRESS or imgui.get_io().want_capture_keyboard:
+        shortcut = self._pressed.get((key, mods & SHORTCUT_MODS))
+        editing = text_field_active()
+        if shortcut is None or editing or action == glfw.RELEASE:
+            self.gui.keyboard_callback(window, key, scancode, action, mods)
+        if shortcut is None or editing or action != glfw.PRESS:
             return
-        if key in self._pressed:
-            self.handler.perform(self._pressed[key])
+        came = self._event_time()
+        last = self._last_press
+        again = last is not None and last[0] == shortcut and came - last[1] < DOUBLE_PRESS_SECONDS
+        self._last_press = (shortcut, came)
+        self._pending.append((shortcut, again))
+
+    def _event_time(self) -> float:
+        """When the event being read came, at the earliest (see the class docstring)."""
+        return glfw.get_time() if self._queued_since is None else self._queued_since
 
     def _on_cursor(self, window, x: float, y: float) -> None:
         # fed directly: the backend's own callback ignores windows without focus (e.g. under Xvfb)
@@ -168,7 +230,7 @@ class InputRouter:
 
     def _clicked(self, x: float, y: float) -> None:
         now = glfw.get_time()
-        came = now if self._queued_since is None else self._queued_since  # at the earliest
+        came = self._event_time()
         last = self._last_click
         if last is not None and came - last[2] < DOUBLE_CLICK_SECONDS and _near(last[:2], (x, y)):
             self._last_click = None

@@ -2,6 +2,11 @@
 
 Settings widgets come from the settings' own descriptions (`viewer.app.widgets`); the panel only
 lays the sections out and adds buttons, which become `Action`s for the app to carry out.
+
+Layout: the controls scroll in the panel's upper part; status (loading, scoring progress, the
+last message and error) has a footer of fixed height below them, so status lines coming and
+going never move a control under the pointer. The panel keeps inside the window: shrunk with
+it, and back at a usable size when the window grows again.
 """
 
 from __future__ import annotations
@@ -32,7 +37,9 @@ from viewer.stats import FrameStats
 
 ERROR_COLOUR = imgui.ImVec4(1.0, 0.45, 0.4, 1.0)
 PANEL_WIDTH = 380.0
+MIN_PANEL_SIZE = (240.0, 200.0)  # smaller than this (window permitting) the panel is re-sized
 MARGIN = 8.0
+STATUS_LINES = 3  # the status footer's height, in lines of text
 HISTOGRAM_HEIGHT = 110.0
 OPEN_GROUPS = ("camera", "render", "raster", "display")  # sections open at the start
 
@@ -103,7 +110,7 @@ class SceneFacts:
 
 PANEL_ACTIONS = (
     "open", "browse", "go_to_camera", "clear_path", "save_path", "load_path", "clear_selection",
-    "compare_pruning", "save_pruned", "show_score", *LOD_ACTIONS,
+    "compare_pruning", "save_pruned", "show_score", "save_camera", *LOD_ACTIONS,
 )  # fmt: skip
 
 
@@ -123,6 +130,11 @@ def _mib(nbytes: int) -> str:
     return f"{nbytes / 2**20:,.1f} MiB"
 
 
+def _path_field(label: str, text: str) -> tuple[bool, str]:
+    """A file name field; returns (Enter pressed in it, the text)."""
+    return imgui.input_text(label, text, imgui.InputTextFlags_.enter_returns_true.value)
+
+
 class Panel:
     """The main window of the UI; keeps only text fields and selections between frames."""
 
@@ -130,7 +142,9 @@ class Panel:
         self.open_path = ""
         self.path_file = "camera_path.json"
         self.pruned_file = "pruned.ply"
+        self.camera_file = "camera.json"
         self.camera_index = 0
+        self.rect: tuple[float, float, float, float] | None = None  # x, y, w, h last drawn
 
     def draw(
         self, settings: SettingsSet, crop: CropBox, facts: SceneFacts
@@ -141,15 +155,16 @@ class Panel:
             The settings and crop box as edited, and the actions asked for.
         """
         actions: list[Action] = []
-        viewport = imgui.get_main_viewport()
-        imgui.set_next_window_pos(imgui.ImVec2(MARGIN, MARGIN), imgui.Cond_.first_use_ever)
-        imgui.set_next_window_size(imgui.ImVec2(PANEL_WIDTH, 0.0), imgui.Cond_.first_use_ever)
-        imgui.set_next_window_size_constraints(
-            imgui.ImVec2(0.0, 0.0),
-            imgui.ImVec2(viewport.work_size.x - 2 * MARGIN, viewport.work_size.y - 2 * MARGIN),
-        )
+        self._place()
         imgui.set_next_window_bg_alpha(0.85)
         imgui.begin("splatscope")
+        pos, size = imgui.get_window_pos(), imgui.get_window_size()
+        if not imgui.is_window_collapsed():
+            self.rect = (pos.x, pos.y, size.x, size.y)
+        style = imgui.get_style()
+        footer = STATUS_LINES * imgui.get_text_line_height_with_spacing()
+        footer += 2 * style.window_padding.y
+        imgui.begin_child("controls", imgui.ImVec2(0.0, -(footer + style.item_spacing.y)))
         imgui.push_item_width(-150.0)
         self._scene(facts, actions)
         extras: dict[str, Callable[[Any, SceneFacts, list[Action]], None]] = {
@@ -160,20 +175,51 @@ class Panel:
             "prune": self._prune,
             "lod": self._lod,
         }
+        limits = {"sh_degree": (0, facts.sh_degree)}  # not more than the scene has
         for group in GROUPS:
             if not group.panel:
                 continue
             flags = imgui.TreeNodeFlags_.default_open.value if group.name in OPEN_GROUPS else 0
             if not imgui.collapsing_header(group.title, flags):
                 continue
-            value = edit_settings(settings[group.name])
+            value = edit_settings(settings[group.name], limits)
             if group.name in extras:
                 extras[group.name](value, facts, actions)
             settings = settings.replaced(value)
         crop = self._inspect(crop, facts, actions)
         imgui.pop_item_width()
+        imgui.end_child()
+        _status(facts, footer)
         imgui.end()
         return settings, crop, actions
+
+    def _place(self) -> None:
+        """Keep the panel inside the window.
+
+        At most the window's size less the margins; back at a usable size (the default width,
+        the window's height) once the window has room again after squeezing it, and moved back
+        into the window when it lies (partly) outside.
+        """
+        viewport = imgui.get_main_viewport()
+        room = imgui.ImVec2(
+            max(viewport.work_size.x - 2 * MARGIN, 1.0), max(viewport.work_size.y - 2 * MARGIN, 1.0)
+        )
+        least = imgui.ImVec2(min(MIN_PANEL_SIZE[0], room.x), min(MIN_PANEL_SIZE[1], room.y))
+        origin = imgui.ImVec2(viewport.work_pos.x + MARGIN, viewport.work_pos.y + MARGIN)
+        imgui.set_next_window_pos(origin, imgui.Cond_.first_use_ever)
+        imgui.set_next_window_size(imgui.ImVec2(PANEL_WIDTH, room.y), imgui.Cond_.first_use_ever)
+        if self.rect is not None:
+            x, y, width, height = self.rect
+            if width < least.x - 0.5 or height < least.y - 0.5:  # squeezed by a smaller window
+                width, height = min(PANEL_WIDTH, room.x), room.y
+                imgui.set_next_window_size(imgui.ImVec2(width, height), imgui.Cond_.always)
+            width, height = min(width, room.x), min(height, room.y)
+            # its title bar stays in view when even the smallest panel is larger than the room
+            inside_x = max(min(x, origin.x + room.x - width), origin.x)
+            inside_y = max(min(y, origin.y + room.y - height), origin.y)
+            if (inside_x, inside_y) != (x, y):
+                imgui.set_next_window_pos(imgui.ImVec2(inside_x, inside_y), imgui.Cond_.always)
+        imgui.set_next_window_size_constraints(least, room)
 
     def _render(self, render: RenderSettings, facts: SceneFacts, actions: list[Action]) -> None:
         low, high = facts.heat_range
@@ -187,9 +233,10 @@ class Panel:
         imgui.text(f"{facts.count:,} Gaussians, {visible} visible, SH degree {facts.sh_degree}")
         imgui.text(f"GPU memory {_mib(facts.gpu_bytes)}, host {_mib(facts.host_bytes)}")
         imgui.text_disabled(facts.device)
-        _, self.open_path = imgui.input_text("##open", self.open_path)
+        entered, self.open_path = _path_field("##open", self.open_path)
+        imgui.set_item_tooltip("a scene file or training folder to open (Enter opens it)")
         imgui.same_line()
-        if imgui.button("Open") and self.open_path.strip():
+        if (imgui.button("Open") or entered) and self.open_path.strip():
             actions.append(Action("open", self.open_path.strip()))
         imgui.set_item_tooltip("open a scene file or training folder (or drop one on the window)")
         imgui.same_line()
@@ -203,19 +250,6 @@ class Panel:
                 if facts.file_dialog
                 else "no file dialog: install zenity or kdialog, or type a path / drop a file"
             )
-        scoring = facts.pruning.scoring
-        if scoring is not None:
-            imgui.text_disabled(f"measuring pruning scores: view {scoring[0]} of {scoring[1]}")
-        if facts.loading:
-            # an indeterminate bar: a negative fraction makes ImGui animate it
-            imgui.progress_bar(-imgui.get_time(), imgui.ImVec2(-1.0, 0.0), "loading")
-            imgui.text_wrapped(facts.loading)
-        if facts.error:
-            imgui.push_text_wrap_pos(0.0)
-            imgui.text_colored(ERROR_COLOUR, facts.error)
-            imgui.pop_text_wrap_pos()
-        if facts.message:
-            imgui.text_wrapped(facts.message)
 
     def _camera(self, options: CameraOptions, facts: SceneFacts, actions: list[Action]) -> None:
         imgui.text(f"fly speed {facts.fly_speed:.3g} units/s (scroll in fly mode)")
@@ -225,6 +259,14 @@ class Panel:
             imgui.same_line()
         if imgui.button("Help (F1)"):
             actions.append(Action("toggle_help"))
+        entered, self.camera_file = _path_field("##camera file", self.camera_file)
+        imgui.same_line()
+        if (imgui.button("Save camera") or entered) and self.camera_file.strip():
+            actions.append(Action("save_camera", self.camera_file.strip()))
+        imgui.set_item_tooltip(
+            "write this view as a camera file: `splatscope render --camera FILE` renders it, "
+            "`splatscope view --camera FILE` opens there"
+        )
         if facts.cameras:
             self.camera_index = min(self.camera_index, len(facts.cameras) - 1)
             names = [name or f"camera {i}" for i, name in enumerate(facts.cameras)]
@@ -250,7 +292,11 @@ class Panel:
                 imgui.same_line()
             if imgui.button(label):
                 actions.append(Action(action))
-        _, self.path_file = imgui.input_text("path file", self.path_file)
+        entered, self.path_file = _path_field("path file", self.path_file)
+        imgui.set_item_tooltip("Enter saves the keyframes there (loads the file if there are none)")
+        if entered and self.path_file.strip():
+            action = "save_path" if facts.keyframes else "load_path"
+            actions.append(Action(action, self.path_file.strip()))
         for i, (label, action) in enumerate(
             (("Save path", "save_path"), ("Load path", "load_path"))
         ):
@@ -263,17 +309,21 @@ class Panel:
         actions.extend(Action(name) for name in draw_lod_section(lod, facts.lod, facts.count))
 
     def _prune(self, prune: PruneSettings, facts: SceneFacts, actions: list[Action]) -> None:
-        shown = facts.pruning
+        shown = facts.pruning  # one line each, always there: nothing below moves
         if shown.scoring is not None:
             done, total = shown.scoring
-            imgui.progress_bar(done / max(total, 1), imgui.ImVec2(-1.0, 0.0),
-                               f"scoring views {done}/{total}")  # fmt: skip
-        if shown.score_range is not None:
+            line = imgui.ImVec2(-1.0, imgui.get_text_line_height())  # as high as the text
+            imgui.progress_bar(done / max(total, 1), line, f"scoring views {done}/{total}")
+        elif shown.score_range is not None:
             lo, hi = shown.score_range
             imgui.text_disabled(f"{prune.score} scores span {lo:.4g} .. {hi:.4g}")
+        else:
+            imgui.text_disabled(f"{prune.score} scores: measured when pruning or shown")
         if shown.kept is not None:
             share = 100.0 * shown.kept / max(facts.count, 1)
             imgui.text(f"kept {shown.kept:,} ({share:.1f} %), pruned {facts.count - shown.kept:,}")
+        else:
+            imgui.text(f"kept all {facts.count:,}")
         if imgui.button("Compare"):
             actions.append(Action("compare_pruning"))
         imgui.set_item_tooltip("PSNR / SSIM of this view pruned against it unpruned")
@@ -283,9 +333,11 @@ class Panel:
         imgui.set_item_tooltip("heatmap render mode of the chosen score")
         if shown.quality is not None:
             imgui.text(f"vs unpruned: PSNR {shown.quality[0]:.2f} dB, SSIM {shown.quality[1]:.4f}")
-        _, self.pruned_file = imgui.input_text("##pruned file", self.pruned_file)
+        else:
+            imgui.text_disabled("vs unpruned: - (Compare)")
+        entered, self.pruned_file = _path_field("##pruned file", self.pruned_file)
         imgui.same_line()
-        if imgui.button("Save pruned") and self.pruned_file.strip():
+        if (imgui.button("Save pruned") or entered) and self.pruned_file.strip():
             actions.append(Action("save_pruned", self.pruned_file.strip()))
         imgui.set_item_tooltip("write the kept Gaussians (.ply or .splat by the name)")
 
@@ -306,6 +358,34 @@ class Panel:
         for hist in facts.histograms:
             _plot_histogram(hist)
         return edited if edited != crop else crop
+
+
+def _status(facts: SceneFacts, height: float) -> None:
+    """The status footer: loading and scoring progress, the last error and message.
+
+    A child window of fixed height (scrolling when the lines do not fit), drawn whether or not
+    there is anything to say.
+    """
+    imgui.begin_child("status", imgui.ImVec2(0.0, height), imgui.ChildFlags_.borders.value)
+    if facts.loading:
+        # an indeterminate bar: a negative fraction makes ImGui animate it
+        name = Path(facts.loading).name or facts.loading
+        imgui.progress_bar(-imgui.get_time(), imgui.ImVec2(-1.0, 0.0), f"loading {name}")
+        imgui.set_item_tooltip(facts.loading)
+    scoring = facts.pruning.scoring
+    if scoring is not None:
+        done, total = scoring
+        imgui.progress_bar(done / max(total, 1), imgui.ImVec2(-1.0, 0.0),
+                           f"measuring pruning scores: view {done} of {total}")  # fmt: skip
+    if facts.error:
+        imgui.push_text_wrap_pos(0.0)
+        imgui.text_colored(ERROR_COLOUR, facts.error)
+        imgui.pop_text_wrap_pos()
+    if facts.message:
+        imgui.text_wrapped(facts.message)
+    if not (facts.loading or scoring or facts.error or facts.message):
+        imgui.text_disabled("F1: every shortcut")
+    imgui.end_child()
 
 
 def _selected(details: GaussianDetails | None, actions: list[Action]) -> None:

@@ -10,11 +10,20 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class Shortcut:
-    """Keys that trigger one action (on press), or hold one (while down)."""
+    """Keys that trigger one action (on press), or hold one (while down).
+
+    Attributes:
+        keys: GLFW key names, any of which does it.
+        action: the action's name.
+        help: what it does, for the help window.
+        mods: modifiers held with the key (GLFW MOD_ names: "CONTROL"); a shortcut without
+            them does not fire while Ctrl, Alt or Super is held.
+    """
 
     keys: tuple[str, ...]
     action: str
     help: str
+    mods: tuple[str, ...] = ()
 
 
 PRESSED = (
@@ -33,7 +42,13 @@ PRESSED = (
     Shortcut(("K",), "add_keyframe", "add the view as a camera path keyframe"),
     Shortcut(("SPACE",), "play_path", "play / stop the camera path"),
     Shortcut(("V",), "toggle_vsync", "vsync on / off"),
-    Shortcut(("ESCAPE",), "quit", "quit"),
+    Shortcut(
+        ("ESCAPE",),
+        "escape",
+        "close this help / leave fly mode / clear the selection; with none of them, Esc twice "
+        "within a second quits",
+    ),
+    Shortcut(("Q",), "quit", "quit (or close the window)", ("CONTROL",)),
 )
 
 HELD = (
@@ -77,10 +92,17 @@ def key_label(key: str) -> str:
     return _LABELS.get(key, key if len(key) == 1 or key[0] == "F" else key.title())
 
 
+_MOD_LABELS = {"CONTROL": "Ctrl", "ALT": "Alt", "SUPER": "Super", "SHIFT": "Shift"}
+
+
+def shortcut_label(shortcut: Shortcut) -> str:
+    """How a shortcut's keys are written in the help ("R / Home", "Ctrl+Q")."""
+    prefix = "".join(f"{_MOD_LABELS[mod]}+" for mod in shortcut.mods)
+    labels = [key_label(key) for key in shortcut.keys]
+    return " / ".join(prefix + label for label in labels if label)
+
+
 def help_rows() -> list[tuple[str, str]]:
     """(keys or gesture, what it does) for every shortcut and gesture, for the help window."""
-    rows = []
-    for shortcut in (*PRESSED, *HELD):
-        labels = [key_label(key) for key in shortcut.keys]
-        rows.append((" / ".join(label for label in labels if label), shortcut.help))
+    rows = [(shortcut_label(shortcut), shortcut.help) for shortcut in (*PRESSED, *HELD)]
     return rows + list(MOUSE)

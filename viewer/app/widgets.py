@@ -1,13 +1,15 @@
 """ImGui widgets generated from the setting descriptions (`viewer.setting_specs.specs`).
 
 bool -> checkbox, choices -> combo, int/float with a range -> slider (logarithmic over wide
-positive ranges), without one -> input field, 3-tuple in [0, 1] -> colour edit, other tuples ->
-drag fields. Each widget's tooltip is the setting's help and unit.
+positive ranges; its value printed beside the bar, where the grab cannot hide it), without one ->
+input field, 3-tuple in [0, 1] -> colour edit, other tuples -> drag fields. Each widget's tooltip
+is the setting's help and unit.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from imgui_bundle import imgui
@@ -19,6 +21,7 @@ if TYPE_CHECKING:
 
 T = TypeVar("T", bound="DataclassInstance")
 LOG_SLIDER_RATIO = 100.0  # ranges spanning this factor or more get a logarithmic slider
+MIN_BAR_WIDTH = 40.0  # a slider's bar is at least this wide, whatever its value's text
 
 
 def widget_kind(spec: SettingSpec) -> str:
@@ -53,12 +56,58 @@ def _slider_flags(spec: SettingSpec, lo: float, hi: float) -> int:
     return flags
 
 
-def edit_value(spec: SettingSpec, value: Any) -> tuple[bool, Any]:
-    """Draw the widget for one setting; returns (changed, new value)."""
+def _slider(
+    draw: Callable[..., tuple[bool, Any]],
+    spec: SettingSpec,
+    value: Any,
+    lo: Any,
+    hi: Any,
+    fmt: str,
+) -> tuple[bool, Any]:
+    """A slider bar without text, its value printed beside it, then its label.
+
+    The bar's text is hidden by starting its format with "##" (ImGui draws nothing after "##"
+    but still rounds and types, Ctrl+click, by the format). The bar takes the item width less
+    the widest value's text, so labels line up with the other widgets'. A range of one value
+    draws the slider disabled.
+    """
+    spacing = imgui.get_style().item_inner_spacing.x
+    widest = max(imgui.calc_text_size(fmt % v).x for v in (lo, hi, value))
+    start, full = imgui.get_cursor_pos_x(), imgui.calc_item_width()
+    bar = max(full - widest - 2 * spacing, MIN_BAR_WIDTH)
+    imgui.begin_group()
+    imgui.set_next_item_width(bar)
+    fixed = lo >= hi
+    if fixed:
+        imgui.begin_disabled()
+    changed, new = draw(f"##{spec.name}", value, lo, hi, f"##{fmt}", _slider_flags(spec, lo, hi))
+    if fixed:
+        imgui.end_disabled()
+    text = fmt % new
+    imgui.same_line(start + bar + spacing + widest - imgui.calc_text_size(text).x)
+    imgui.text(text)  # right-aligned, a gap before the label
+    imgui.same_line(start + max(full, bar + 2 * spacing + widest) + spacing)
+    imgui.text(spec.name.replace("_", " "))
+    imgui.end_group()
+    return changed, new
+
+
+def edit_value(
+    spec: SettingSpec, value: Any, limit: tuple[float, float] | None = None
+) -> tuple[bool, Any]:
+    """Draw the widget for one setting; returns (changed, new value).
+
+    Args:
+        spec: the setting's description.
+        value: its current value.
+        limit: a narrower range for a slider than the setting's (the scene's SH degree): the
+            slider offers only it and shows the value clamped to it; the value returned still
+            changes only when the slider is moved.
+    """
     kind = widget_kind(spec)
     label = _label(spec)
     unit = f" {spec.unit}" if spec.unit else ""
-    lo, hi = spec.range or (0.0, 0.0)
+    lo, hi = limit or spec.range or (0.0, 0.0)
     new: Any
     if kind == "checkbox":
         changed, new = imgui.checkbox(label, bool(value))
@@ -67,12 +116,11 @@ def edit_value(spec: SettingSpec, value: Any) -> tuple[bool, Any]:
         changed, index = imgui.combo(label, choices.index(value), choices)
         new = choices[index]
     elif kind == "slider_int":
-        flags = _slider_flags(spec, lo, hi)
-        changed, new = imgui.slider_int(label, int(value), int(lo), int(hi), f"%d{unit}", flags)
+        shown_int = min(max(int(value), int(lo)), int(hi))
+        changed, new = _slider(imgui.slider_int, spec, shown_int, int(lo), int(hi), f"%d{unit}")
     elif kind == "slider_float":
-        fmt = f"%.3g{unit}"
-        flags = _slider_flags(spec, lo, hi)
-        changed, new = imgui.slider_float(label, float(value), lo, hi, fmt, flags)
+        shown = min(max(float(value), lo), hi)
+        changed, new = _slider(imgui.slider_float, spec, shown, lo, hi, f"%.3g{unit}")
     elif kind == "input_int":
         changed, new = imgui.input_int(label, int(value))
     elif kind == "input_float":
@@ -88,15 +136,17 @@ def edit_value(spec: SettingSpec, value: Any) -> tuple[bool, Any]:
     return changed and new != value, new
 
 
-def edit_settings(settings: T) -> T:
+def edit_settings(settings: T, limits: Mapping[str, tuple[float, float]] | None = None) -> T:
     """Draw one widget per field of a settings dataclass; returns the settings as edited.
 
     The same object comes back when nothing changed; otherwise a `dataclasses.replace` copy.
+    `limits` narrows the sliders of the fields it names (see `edit_value`).
     """
     imgui.push_id(type(settings).__name__)
     changes = {}
     for spec in specs(type(settings)):
-        changed, value = edit_value(spec, getattr(settings, spec.name))
+        limit = (limits or {}).get(spec.name)
+        changed, value = edit_value(spec, getattr(settings, spec.name), limit)
         if changed:
             changes[spec.name] = value
     imgui.pop_id()

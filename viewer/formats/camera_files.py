@@ -13,6 +13,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from viewer.atomic_write import atomic_write_text
 from viewer.camera import Camera
 from viewer.camera_path import CameraPath
 from viewer.errors import SceneError
@@ -91,3 +92,12 @@ def load_camera_file(path: str | Path, index: int | None = None) -> Camera:
     except RecursionError:
         raise SceneError(path, "not a JSON camera file (nested too deeply)") from None
     return parse_camera_file(data, path, index)
+
+
+def save_camera_file(path: str | Path, camera: Camera) -> None:
+    """Write `camera` as a single-camera file (what `load_camera_file` reads back), atomically.
+
+    Raises:
+        OSError: when the file cannot be written (the old file, if any, is then kept).
+    """
+    atomic_write_text(path, json.dumps(camera.to_dict(), indent=1) + "\n")
