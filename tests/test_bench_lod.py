@@ -68,3 +68,23 @@ def test_the_checked_in_lod_sweep_parses() -> None:
     configs = load_sweep(REPO / "benchmarks" / "lod.json")
     cuts = {c.lod.cut for c in configs if c.lod.enabled}
     assert cuts == {"tau", "budget", "target_fps"} and not configs[0].lod.enabled
+
+
+def test_render_draws_the_cut_and_the_level_heat_map(tmp_path, monkeypatch, gl_ctx) -> None:
+    from PIL import Image
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    scene = tmp_path / "scene.ply"
+    save_scene(random_scene(np.random.default_rng(6), 800, sh_degree=1, spread=2.0), scene)
+    size = ["--width", "64", "--height", "48"]
+    images = {}
+    for name, flags in (
+        ("full", []),
+        ("budget", ["--lod.budget", "100"]),
+        ("levels", ["--lod.budget", "100", "--mode", "heatmap", "--heatmap", "lod_level"]),
+    ):
+        out = tmp_path / f"{name}.png"
+        assert main(["render", str(scene), "--out", str(out), *size, *flags]) == 0
+        images[name] = np.asarray(Image.open(out), np.float64)
+    assert np.abs(images["budget"] - images["full"]).mean() > 0.5  # coarser
+    assert np.abs(images["levels"] - images["budget"]).mean() > 5  # false colour

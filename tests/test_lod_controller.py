@@ -54,21 +54,25 @@ def test_floors_hold_when_the_target_cannot_be_met():
     controller = FrameRateController(60.0, 50_000, min_scale=0.3)
     frames, _ = simulate(controller, lambda q: 0.5, 30)  # fixed cost far above the target
     last = frames[-1][0]
-    assert last.scale == pytest.approx(0.3) and last.budget == max(MIN_BUDGET, round(0.02 * 50_000))
+    assert last.scale == pytest.approx(0.3) and last.budget == max(MIN_BUDGET, round(0.1 * 50_000))
     assert frames[0][0].full  # the first frame knows nothing yet
     for quality, _ in frames[1:]:
         assert 0.3 <= quality.scale < 1.0 and quality.budget >= 1000
 
 
-def test_scale_and_budget_share_the_reduction_until_the_scale_floor():
+def test_scale_and_budget_share_the_reduction_until_a_floor():
     controller = FrameRateController(30.0, 1_000_000, min_scale=0.25)
     controller.work = 0.25
     quality = controller.moving_quality()
     assert quality.scale**2 == pytest.approx(0.5, rel=1e-6)
     assert quality.budget == pytest.approx(500_000, rel=1e-6)
-    controller.work = 0.003  # below what an even split allows: the budget takes the rest
+    controller.work = 0.008  # the budget at its floor (10 %): the scale takes the rest
     quality = controller.moving_quality()
-    assert quality.scale == 0.25 and quality.budget == pytest.approx(48_000, rel=1e-6)
+    assert quality.budget == 100_000 and quality.scale**2 == pytest.approx(0.08, rel=1e-6)
+    controller = FrameRateController(30.0, 1_000_000, min_scale=0.5)
+    controller.work = 0.04  # the scale at its floor: the budget takes the rest
+    quality = controller.moving_quality()
+    assert quality.scale == 0.5 and quality.budget == pytest.approx(160_000, rel=1e-6)
 
 
 def test_full_quality_once_the_camera_stops_and_the_last_work_is_kept():

@@ -179,7 +179,8 @@ class Panel:
         for group in GROUPS:
             if not group.panel:
                 continue
-            flags = imgui.TreeNodeFlags_.default_open.value if group.name in OPEN_GROUPS else 0
+            opened = group.name in OPEN_GROUPS or (group.name == "lod" and settings["lod"].enabled)
+            flags = imgui.TreeNodeFlags_.default_open.value if opened else 0
             if not imgui.collapsing_header(group.title, flags):
                 continue
             value = edit_settings(settings[group.name], limits)

@@ -3,8 +3,7 @@
 Pure Python, fed by measured frame times (the window's frame period, or the bench's frame wall
 time). The state is one number, the share of full work w in [w_min, 1]; a frame is assumed to
 cost about scale^2 x budget share of a full one, and w is split evenly between the two
-(scale^2 = share = sqrt(w)) until the scale reaches its floor, after which the budget takes the
-rest. Each measured frame moves w by (target / measured)^GAIN (at most x2 or /2 per frame), so
+(scale^2 = share = sqrt(w)) until one reaches its floor, after which the other takes the rest. Each measured frame moves w by (target / measured)^GAIN (at most x2 or /2 per frame), so
 fixed costs that do not shrink with w are found by feedback rather than modelled. Once the
 camera has been still for `still_after` seconds the controller asks for full quality (scale 1,
 no budget); w is kept, so the next motion starts where the last one ended.
@@ -21,7 +20,7 @@ from viewer.settings import LodSettings
 GAIN = 0.7  # how much of the measured error one frame corrects (log domain)
 MAX_STEP = 2.0  # w changes by at most this factor per frame
 STILL_AFTER = 0.1  # seconds without camera motion before full quality
-MIN_SHARE = 0.02  # the budget never drops below this share of the Gaussians...
+MIN_SHARE = 0.1  # the budget never drops below this share of the Gaussians...
 MIN_BUDGET = 1000  # ... nor below this many splats
 
 
@@ -88,12 +87,17 @@ class FrameRateController:
 
     def moving_quality(self) -> Quality:
         """The scale and budget of the current work share."""
-        root = math.sqrt(self.work)
-        scale = max(math.sqrt(root), self.min_scale)
-        share = min(max(self.work / scale**2, self.min_share), 1.0)
+        pixels = share = math.sqrt(self.work)  # pixels: scale^2
+        if pixels < self.min_scale**2:  # the scale at its floor: the budget takes the rest
+            pixels = self.min_scale**2
+            share = self.work / pixels
+        if share < self.min_share:  # the budget at its floor: the scale takes the rest
+            share = self.min_share
+            pixels = max(self.work / share, self.min_scale**2)
+        scale, share = min(math.sqrt(pixels), 1.0), min(share, 1.0)
         if scale >= 1.0 and share >= 1.0:
             return Quality()
-        return Quality(scale=min(scale, 1.0), budget=max(1, round(share * self.gaussians)))
+        return Quality(scale=scale, budget=max(1, round(share * self.gaussians)))
 
     def quality(self, moving: bool, now: float) -> Quality:
         """The quality of a frame at time `now` (seconds), given whether the camera moved.

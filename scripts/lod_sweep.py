@@ -1,0 +1,180 @@
+"""The README's level-of-detail sweep: `splatscope bench --sweep benchmarks/lod.json` per scene.
+
+Each scene's run adds `budget-25`, a budget of a quarter of its Gaussians, so that the issue's
+targets are measured in the same interleaved run as the full render:
+    tau 1 px          >= 40 dB against the full render;
+    budget 25 %       >= 30 dB at <= 0.4 x the full frame time.
+Then one figure: quality against speed (mean PSNR over the path against FPS), quality along the
+path, and the temporal change (mean absolute frame-to-frame change of each configuration minus
+that of the full render: popping raises it, a blurrier image lowers it), one column per scene.
+
+Usage: python scripts/lod_sweep.py [--out bench/lod] [--frames 40] [--width 1280 --height 720]
+           [SCENE ...]   (default: ../shared/scenes/donut.ply and the built-in scene)
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT_SCENES = [str(REPO.parent / "shared" / "scenes" / "donut.ply"), "builtin"]
+ALONG_PATH = ("tau-1", "tau-4", "tau-16", "budget-25", "target-30fps")
+
+
+def scene_count(scene: str) -> int:
+    """Gaussians in `scene` ("builtin": the built-in scene)."""
+    sys.path.insert(0, str(REPO))
+    from viewer.builtin_scene import load_scene_or_builtin
+
+    return load_scene_or_builtin(None if scene == "builtin" else scene).count
+
+
+def run_bench(scene: str, out: Path, frames: int, width: int, height: int) -> dict:
+    """The report.json of the sweep (and budget-25) on `scene`."""
+    command = [sys.executable, "-m", "viewer", "bench"] + ([] if scene == "builtin" else [scene])
+    command += ["--out", str(out), "--sweep", str(REPO / "benchmarks" / "lod.json")]
+    command += ["--config", f"budget-25:lod.budget={scene_count(scene) // 4}"]
+    command += ["--frames", str(frames), "--width", str(width), "--height", str(height)]
+    subprocess.run(command, check=True)
+    return json.loads((out / "report.json").read_text())
+
+
+def per_frame(out: Path) -> dict[str, list[float]]:
+    """PSNR of every frame per configuration, from frames.csv (inf where identical)."""
+    rows: dict[str, list[float]] = {}
+    with (out / "frames.csv").open() as stream:
+        for row in csv.DictReader(stream):
+            rows.setdefault(row["config"], []).append(float(row["psnr"] or "nan"))
+    return rows
+
+
+def psnr_of(config: dict) -> float:
+    """Mean PSNR of a configuration (inf when every frame equalled the full render)."""
+    mean = config["psnr"]["mean"]
+    return float("inf") if mean is None else float(mean)
+
+
+def targets(report: dict) -> list[str]:
+    """The issue's targets on one scene, each a line saying met or not, with the numbers."""
+    configs = {c["name"]: c for c in report["configs"]}
+    tau, budget = configs["tau-1"], configs["budget-25"]
+    lines = [
+        f"tau 1 px: {psnr_of(tau):.2f} dB (target >= 40): "
+        + ("met" if psnr_of(tau) >= 40 else "NOT met"),
+        f"budget 25 % ({budget['settings']['lod']['budget']:,} splats): "
+        f"{psnr_of(budget):.2f} dB (target >= 30), {budget['ratio_to_first']:.2f} x the full "
+        f"frame time (target <= 0.4): "
+        + ("met" if psnr_of(budget) >= 30 and budget["ratio_to_first"] <= 0.4 else "NOT met"),
+    ]
+    target = configs.get("target-30fps")
+    if target is not None:
+        lines.append(
+            f"target 30 FPS: {target['fps']:.1f} FPS along the orbit (goal >= 15), render "
+            f"scale {target['render_scale_mean']:.2f}, {target['lod_drawn_mean']:,.0f} drawn, "
+            f"{psnr_of(target):.2f} dB while moving"
+        )
+    return lines
+
+
+def plot(results: dict[str, tuple[dict, dict[str, list[float]]]], path: Path) -> None:
+    """Quality against FPS, PSNR along the path, temporal change: a column per scene."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    columns = len(results)
+    fig, axes = plt.subplots(3, columns, figsize=(6.5 * columns, 12), squeeze=False)
+    for column, (label, (report, frames)) in enumerate(results.items()):
+        configs = [c for c in report["configs"] if c["name"] != "full"]
+        full = report["configs"][0]
+        top = max(psnr_of(c) for c in configs if psnr_of(c) < float("inf")) + 3
+        ax = axes[0][column]
+        for c in configs:
+            y = min(psnr_of(c), top)
+            ax.scatter(c["fps"], y, s=30)
+            ax.annotate(c["name"], (c["fps"], y), xytext=(4, 3), textcoords="offset points",
+                        fontsize=8)  # fmt: skip
+        ax.axvline(full["fps"], color="grey", ls="--", lw=0.8, label=f"full: {full['fps']:.1f} FPS")
+        ax.set_xlabel("FPS (mean frame time, interleaved run)")
+        ax.set_ylabel("mean PSNR vs full render (dB)")
+        size = f"{report['width']}x{report['height']}"
+        ax.set_title(f"{label}: {report['gaussians']:,} Gaussians, {size}, "
+                     f"{report['frames']} frames (orbit)")  # fmt: skip
+        ax.legend(fontsize=8)
+        ax = axes[1][column]
+        for name in ALONG_PATH:
+            if name in frames:
+                ax.plot([min(v, top) for v in frames[name]], label=name)
+        ax.set_xlabel("frame along the orbit")
+        ax.set_ylabel("PSNR vs full render (dB)")
+        ax.legend(fontsize=8)
+        ax = axes[2][column]
+        names = [c["name"] for c in configs]
+        change = [255 * (c["temporal_change"] or 0.0) for c in configs]
+        ax.bar(names, change, color=["C3" if v > 0 else "C0" for v in change])
+        ax.axhline(0, color="black", lw=0.6)
+        ax.set_ylabel("frame-to-frame change minus the full render's (1/255)")
+        ax.tick_params(axis="x", labelrotation=45, labelsize=8)
+        for axis in axes[:, column]:
+            axis.grid(alpha=0.3)
+    fig.suptitle(f"Level of detail on {next(iter(results.values()))[0]['device']}")
+    fig.tight_layout()
+    fig.savefig(path, dpi=80)
+
+
+def table(results: dict[str, tuple[dict, dict[str, list[float]]]]) -> str:
+    """A markdown table per scene: speed, quality, drawn splats, render scale, change."""
+    lines = []
+    for label, (report, _) in results.items():
+        size = f"{report['width']}x{report['height']}"
+        lines.append(f"\n{label} ({report['gaussians']:,} Gaussians, {size}, "
+                     f"{report['frames']} frames along the orbit)\n")  # fmt: skip
+        lines.append("| config | mean ms | FPS | x full | PSNR dB | SSIM | drawn | scale | "
+                     "change /255 |")  # fmt: skip
+        lines.append("|---|---|---|---|---|---|---|---|---|")
+        for c in report["configs"]:
+            psnr = psnr_of(c)
+            shown = "identical" if psnr == float("inf") else f"{psnr:.2f}"
+            drawn = c["lod_drawn_mean"] or c["visible_mean"]
+            change = 255 * (c["temporal_change"] or 0.0)
+            lines.append(
+                f"| {c['name']} | {c['frame_ms']['mean']:.1f} | {c['fps']:.1f} | "
+                f"{c['ratio_to_first']:.2f} | {shown} | {c['ssim']['mean']:.4f} | {drawn:,.0f} | "
+                f"{c['render_scale_mean']:.2f} | {change:+.3f} |"
+            )
+        lines += ["", *(f"- {line}" for line in targets(report))]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("scenes", nargs="*", default=DEFAULT_SCENES)
+    parser.add_argument("--out", type=Path, default=REPO / "bench" / "lod")
+    parser.add_argument("--frames", type=int, default=40)
+    parser.add_argument("--width", type=int, default=1280)
+    parser.add_argument("--height", type=int, default=720)
+    parser.add_argument("--plot", type=Path, default=REPO / "docs" / "images" / "lod_sweep.png")
+    parser.add_argument("--reuse", action="store_true", help="plot the reports already in --out")
+    args = parser.parse_args()
+    results = {}
+    for scene in args.scenes:
+        label = Path(scene).stem if scene != "builtin" else "built-in scene"
+        out = args.out / label
+        if args.reuse:
+            report = json.loads((out / "report.json").read_text())
+        else:
+            report = run_bench(scene, out, args.frames, args.width, args.height)
+        results[label] = (report, per_frame(out))
+    plot(results, args.plot)
+    print(table(results))
+    print(f"\nwrote {args.plot}")
+
+
+if __name__ == "__main__":
+    main()
