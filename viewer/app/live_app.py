@@ -188,10 +188,10 @@ class LiveViewerApp(ViewerApp):
             viewport.work_pos.x + viewport.work_size.x - MARGIN,
             viewport.work_pos.y + viewport.work_size.y - MARGIN,
         )
-        imgui.set_next_window_pos(corner, imgui.Cond_.first_use_ever, imgui.ImVec2(1.0, 1.0))
-        imgui.set_next_window_size(imgui.ImVec2(WINDOW_WIDTH, 0.0), imgui.Cond_.first_use_ever)
+        imgui.set_next_window_pos(corner, imgui.Cond_.always, imgui.ImVec2(1.0, 1.0))
+        imgui.set_next_window_size(imgui.ImVec2(WINDOW_WIDTH, 0.0))  # height: fits the contents
         imgui.set_next_window_bg_alpha(0.85)
-        imgui.begin("Training")
+        imgui.begin("Training", None, imgui.WindowFlags_.no_move.value)
         imgui.push_item_width(-130.0)
         imgui.text(f"step {feed.step:,}   {feed.count:,} Gaussians")
         loss, psnr = feed.stats.get("loss"), feed.stats.get("psnr")

@@ -122,8 +122,11 @@ def _cat(a: Any, b: Any) -> Any:
 class LiveFeed:
     """Applies `ModelUpdate`s to a GPU scene; keeps the tensors of the newest one.
 
+    The update's tensors are kept as sent and joined (sh0 + shN) at every `apply`, so values a
+    trainer changed in place since are what is drawn.
+
     Attributes:
-        tensors: the newest update's tensors (by the GPU scene's names), None before any.
+        tensors: the newest update's tensors as sent, None before any.
         step: its training step. serial: its serial. stats: its numbers.
         upload_ms: wall time of the newest apply (the copies finished), milliseconds.
         latency_ms: from the trainer sending it to it being on the GPU, milliseconds.
@@ -140,6 +143,7 @@ class LiveFeed:
         self.upload_ms = math.nan
         self.latency_ms = math.nan
         self.updates = 0
+        self._sent_at = 0.0
 
     @property
     def count(self) -> int:
@@ -154,7 +158,8 @@ class LiveFeed:
     def receive(self, update: ModelUpdate) -> None:
         """Take an update's tensors (or keep the last ones) and numbers, without drawing."""
         if update.tensors is not None:
-            self.tensors = canonical(update.tensors)
+            canonical(update.tensors)  # names and shapes checked now
+            self.tensors = dict(update.tensors)
         self.step, self.serial, self.stats = update.step, update.serial, dict(update.stats)
         self.raw = update.raw
         self.note = update.note or self.note
@@ -166,9 +171,9 @@ class LiveFeed:
         Returns:
             Whether the number of Gaussians changed.
         """
-        tensors = self.tensors
-        if tensors is None:
+        if self.tensors is None:
             return False
+        tensors = canonical(self.tensors)
         if gpu_scene.raw != self.raw:
             raise ValueError("the GPU scene's raw mode differs from the update's")
         start = time.perf_counter()
@@ -195,7 +200,7 @@ class LiveFeed:
         """The newest tensors as float32 numpy arrays on the host, activated (for inspection)."""
         assert self.tensors is not None
         arrays = {}
-        for name, value in self.tensors.items():
+        for name, value in canonical(self.tensors).items():
             if hasattr(value, "detach"):
                 value = value.detach().to("cpu").float().numpy()
             arrays[name] = np.asarray(value, np.float32)
