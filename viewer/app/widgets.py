@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 T = TypeVar("T", bound="DataclassInstance")
 LOG_SLIDER_RATIO = 100.0  # ranges spanning this factor or more get a logarithmic slider
 MIN_BAR_WIDTH = 40.0  # a slider's bar is at least this wide, whatever its value's text
+SLIDER_INT_LIMIT = 2**30 - 1  # ImGui's integer sliders take ranges within +-INT_MAX / 2
 
 
 def widget_kind(spec: SettingSpec) -> str:
@@ -41,7 +42,10 @@ def widget_kind(spec: SettingSpec) -> str:
         is_colour = len(spec.default) == 3 and spec.range == (0.0, 1.0)
         return "color" if is_colour else "drag_floats"
     if spec.kind in (int, float):
-        return f"{'slider' if spec.range else 'input'}_{spec.kind.__name__}"
+        slider = spec.range is not None
+        if spec.range is not None and spec.kind is int:  # a range too wide: a seed, say
+            slider = max(abs(v) for v in spec.range) <= SLIDER_INT_LIMIT
+        return f"{'slider' if slider else 'input'}_{spec.kind.__name__}"
     raise ValueError(f"{spec.name}: no widget edits {spec.kind.__name__} settings")
 
 
