@@ -163,6 +163,22 @@ def test_buffers_larger_than_capacity_and_repeated_sorts(
     gpu.release()
 
 
+def test_trimmed_scratch_frees_memory_and_still_sorts(
+    gl_ctx: moderngl.Context, rng: np.random.Generator
+) -> None:
+    gpu = GpuRadixSort(gl_ctx, capacity=1_000_003)
+    big = gpu.nbytes
+    gpu.trim(7 * BLOCK)  # e.g. the tile pairs of a window that was huge
+    assert gpu.capacity == 7 * BLOCK and gpu.nbytes < big / 10
+    check_sort(gl_ctx, gpu, random_keys(rng, 5 * BLOCK, 32, ties=False), 5 * BLOCK)
+    gpu.trim(10 * BLOCK)  # never grows
+    assert gpu.capacity == 7 * BLOCK
+    check_sort(gl_ctx, gpu, random_keys(rng, 9 * BLOCK, 32, ties=False), 9 * BLOCK)  # regrows
+    assert gpu.capacity >= 9 * BLOCK
+    gpu.release()
+    assert CpuSort().nbytes == 0
+
+
 def test_count_written_by_a_compute_pass(
     gl_ctx: moderngl.Context, rng: np.random.Generator
 ) -> None:
