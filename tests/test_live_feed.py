@@ -352,3 +352,22 @@ def test_interop_update_equals_the_host_path_on_a_gpu(renderer, scenes, gl_ctx):
     feed.receive(ModelUpdate(2, 2, None))
     feed.apply(device)
     np.testing.assert_array_equal(device.read("means")[:, :3], params["means"].cpu().numpy())
+
+
+def test_a_long_copy_holds_the_next_one_back(scenes):
+    from viewer.render.live_feed import UPLOAD_SHARE
+
+    gpu_scene = scenes()
+    feed = feed_of(raw_params(8, 50))
+    assert feed.due(0.0) and feed.pending
+    feed.apply(gpu_scene)
+    assert not feed.pending and not feed.due()
+    feed.receive(ModelUpdate(2, 2, None))
+    copy = feed.upload_ms / 1e3
+    hold = copy * (1.0 / UPLOAD_SHARE - 1.0)
+    import time
+
+    now = time.perf_counter()
+    assert feed.due(now + hold + 1e-3)
+    if hold > 1e-3:
+        assert not feed.due(now - hold)

@@ -66,7 +66,7 @@ def test_make_dataset_images_are_renders_of_their_cameras(tmp_path):
 
     out = tmp_path / "data"
     result = run_cli(
-        "make-dataset", "--views", "3", "--test-views", "1", "--width", "24", "--height", "16",
+        "make-dataset", "--views", "1", "--test-views", "1", "--width", "24", "--height", "16",
         "--out", str(out), "--renderer", "reference", "--points", "0",
     )  # fmt: skip
     assert result.returncode == 0, result.stderr

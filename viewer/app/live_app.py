@@ -141,9 +141,10 @@ class LiveViewerApp(ViewerApp):
             if not self.trainer_gone:
                 self.trainer_gone = True
                 self.feed.note = "the training process ended"
-        if newest is None:
-            return
-        self._notice()
+        if newest is not None:
+            self._notice()
+        if not self.feed.due():
+            return  # nothing new, or the last copy was recent (LiveFeed.due)
         if self.feed.apply(self.gpu_scene):
             self._use_scene(self._snapshot(), self.gpu_scene, keep_view=True)
         self._send_state()

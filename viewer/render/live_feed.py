@@ -9,7 +9,11 @@ the panel's `LiveControls`, Step presses, and which update it has drawn (at most
 in flight: the trainer sends the newest when the last one is acknowledged).
 
 `LiveFeed.apply` writes an update into a raw or activated `GpuScene` through the scene's
-upload (CUDA-GL interop device to device, or the host copy) and times it.
+upload (CUDA-GL interop device to device, or the host copy) and times it. `due` holds the next
+apply back until copying has taken at most UPLOAD_SHARE of the time: the host copy of a large
+model (about 0.1 s per million Gaussians on a CPU) would otherwise take a core from the
+training whenever the trainer offers an update; interop copies (under a millisecond) are never
+held. Updates arriving meanwhile replace each other (the newest is applied).
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from viewer.settings import LiveControls
 ALIASES = {"quats": "rotations", "rotations": "rotations", "means": "means", "scales": "scales",
            "opacities": "opacities", "sh": "sh", "sh0": "sh0", "shN": "shN"}  # fmt: skip
 REQUIRED = ("means", "scales", "rotations", "opacities")
+UPLOAD_SHARE = 0.1  # at most this share of the window's time goes to copying updates
 
 
 @dataclass(frozen=True)
@@ -143,7 +148,9 @@ class LiveFeed:
         self.upload_ms = math.nan
         self.latency_ms = math.nan
         self.updates = 0
+        self.pending = False  # received and not applied yet
         self._sent_at = 0.0
+        self._hold_until = -math.inf
 
     @property
     def count(self) -> int:
@@ -164,6 +171,12 @@ class LiveFeed:
         self.raw = update.raw
         self.note = update.note or self.note
         self._sent_at = update.sent_at
+        self.pending = True
+
+    def due(self, now: float | None = None) -> bool:
+        """Whether a received update should be applied now (see UPLOAD_SHARE)."""
+        now = time.perf_counter() if now is None else now
+        return self.pending and now >= self._hold_until
 
     def apply(self, gpu_scene: GpuScene) -> bool:
         """Write the newest tensors into `gpu_scene` (count, SH degree follow them).
@@ -190,6 +203,8 @@ class LiveFeed:
             torch.cuda.current_stream().synchronize()  # the copies done: an honest time
         now = time.perf_counter()
         self.upload_ms = 1e3 * (now - start)
+        self.pending = False
+        self._hold_until = now + (now - start) * (1.0 / UPLOAD_SHARE - 1.0)
         self.latency_ms = 1e3 * (time.time() - self._sent_at) if self._sent_at else math.nan
         self.updates += 1
         if changed or self.updates == 1:

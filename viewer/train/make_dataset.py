@@ -1,8 +1,9 @@
 """`splatscope make-dataset`: a NeRF-synthetic-style dataset rendered from any scene.
 
 Cameras on a sphere around the scene's framing (viewer.framing.Ring: its centre, distance and
-field of view), directions spread evenly (a Fibonacci lattice) between -30 and +80 degrees of
-elevation about the scene's up axis; training and held-out views interleave along the lattice.
+field of view), directions spread evenly (a Fibonacci lattice) between +80 and -30 degrees of
+elevation about the scene's up axis, highest first; training and held-out views interleave
+along the lattice.
 Written as NeRF-synthetic is: train/r_<i>.png, test/r_<i>.png, transforms_train.json and
 transforms_test.json (camera_angle_x, camera-to-world in OpenGL axes), plus points3d.ply, a
 subsample of the Gaussians' centres with their DC colours, the way COLMAP's sparse points seed
@@ -56,7 +57,7 @@ def sphere_cameras(scene: GaussianScene, plan: DatasetPlan) -> tuple[list[Camera
     golden = math.pi * (3.0 - math.sqrt(5.0))
     cameras = []
     for i in range(total):
-        fraction = (i + 0.5) / total
+        fraction = 1.0 - (i + 0.5) / total  # from the top down: r_0 looks from high above
         # evenly spread on the band's area: sin(elevation) uniform over the band
         elevation = math.asin(math.sin(lo) + fraction * (math.sin(hi) - math.sin(lo)))
         cameras.append(ring.camera(i * golden, elevation, 1.0, plan.width, plan.height, f"r_{i}"))
@@ -131,9 +132,17 @@ def renderer_for(plan: DatasetPlan, scene: GaussianScene) -> tuple[str, Callable
                 return renderer.render_image(gpu_scene, FrameInputs(camera), settings)
 
             return "gpu", render_gpu
-    from viewer.reference import render_scene_reference
+    import torch
 
-    return "reference", lambda camera: render_scene_reference(scene, camera, settings)
+    from viewer.reference import render_reference_batched
+
+    params = scene.to_torch()
+
+    def render_reference(camera: Camera) -> np.ndarray:
+        with torch.no_grad():
+            return render_reference_batched(params, camera, settings).image.numpy()
+
+    return "reference", render_reference
 
 
 def make_dataset(
