@@ -177,3 +177,11 @@ def test_the_attach_example_runs_in_a_window():
     assert "via host copy (CPU tensors)" in last, result.stdout
     drawn = int(last.split("drew ")[1].split()[0])
     assert drawn >= 1
+
+
+def test_a_wrong_parameter_name_is_the_trainers_error(pair):
+    view, _ = pair
+    model = params()
+    model["colours"] = model.pop("sh0")
+    with pytest.raises(ValueError, match="unknown parameters"):
+        view.update(1, **model)

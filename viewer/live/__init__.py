@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from viewer.camera import Camera
-from viewer.render.live_feed import ModelUpdate, ViewerState
+from viewer.render.live_feed import ModelUpdate, ViewerState, check_parameters
 from viewer.settings import LiveControls
 
 __all__ = ["LiveOptions", "LiveView", "attach"]
@@ -155,6 +155,10 @@ class LiveView:
 
         Returns:
             Whether an update was sent now (False: remembered, rate-limited, or no window).
+
+        Raises:
+            ValueError: for unknown or missing parameters, or lengths that differ (checked when
+                new tensors are sent).
         """
         start = time.perf_counter()
         try:
@@ -283,6 +287,7 @@ class LiveView:
     def _share(self, params: dict[str, Any]) -> dict[str, Any] | None:
         """The tensors to send, or None when they are the ones sent last (values changed)."""
         tensors = {name: _detach(value) for name, value in params.items()}
+        check_parameters(tensors)  # the trainer hears of a wrong name at once, not the window
         torch_only = all(hasattr(v, "data_ptr") for v in (*tensors.values(), *self._sent.values()))
         if self._sent and torch_only and _keys(tensors) == _keys(self._sent):
             return None  # the same memory: the window reads the new values there

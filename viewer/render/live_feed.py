@@ -81,34 +81,46 @@ class ViewerState:
     upload: str = ""
 
 
-def canonical(tensors: dict[str, Any]) -> dict[str, Any]:
-    """Tensors by the GPU scene's names; sh0 + shN joined into sh (a copy, on their device).
+def check_parameters(tensors: dict[str, Any]) -> None:
+    """Check a model update's names and shapes without copying anything.
 
     Raises:
-        ValueError: for an unknown name, a missing parameter, or lengths that differ.
+        ValueError: for an unknown name, a missing parameter, lengths that differ, or an SH
+            coefficient count that is no degree's.
     """
     unknown = set(tensors) - set(ALIASES)
     if unknown:
         raise ValueError(f"unknown parameters {sorted(unknown)} (known: {sorted(ALIASES)})")
-    out = {ALIASES[name]: value for name, value in tensors.items()}
-    missing = [name for name in REQUIRED if name not in out]
-    if "sh" not in out and "sh0" not in out:
+    names = {ALIASES[name] for name in tensors}
+    missing = [name for name in REQUIRED if name not in names]
+    if "sh" not in names and "sh0" not in names:
         missing.append("sh (or sh0 and shN)")
     if missing:
         raise ValueError(f"missing parameters: {', '.join(missing)}")
+    lengths = {name: value.shape[0] for name, value in tensors.items()}
+    n = lengths["means"]
+    if any(length != n for length in lengths.values()):
+        raise ValueError(f"parameters of different lengths: {lengths}")
+    coefficients = sum(tensors[name].shape[1] for name in ("sh", "sh0", "shN") if name in tensors)
+    if coefficients not in DEGREE_FOR_SH_COEFFS:
+        raise ValueError(f"sh holds {coefficients} coefficients, not 1, 4, 9 or 16")
+
+
+def canonical(tensors: dict[str, Any]) -> dict[str, Any]:
+    """Tensors by the GPU scene's names; sh0 + shN joined into sh (a copy, on their device).
+
+    Raises:
+        ValueError: as `check_parameters`.
+    """
+    check_parameters(tensors)
+    out = {ALIASES[name]: value for name, value in tensors.items()}
     if "sh" not in out:
         sh0 = _detached(out.pop("sh0"))
         shn = out.pop("shN", None)
         out["sh"] = sh0 if shn is None or shn.shape[1] == 0 else _cat(sh0, _detached(shn))
     out.pop("sh0", None)
     out.pop("shN", None)
-    n = out["means"].shape[0]
-    lengths = {name: value.shape[0] for name, value in out.items()}
-    if any(length != n for length in lengths.values()):
-        raise ValueError(f"parameters of different lengths: {lengths}")
-    if out["sh"].shape[1] not in DEGREE_FOR_SH_COEFFS:
-        raise ValueError(f"sh holds {out['sh'].shape[1]} coefficients, not 1, 4, 9 or 16")
-    out["opacities"] = out["opacities"].reshape(n)
+    out["opacities"] = out["opacities"].reshape(out["means"].shape[0])
     return out
 
 
@@ -165,7 +177,7 @@ class LiveFeed:
     def receive(self, update: ModelUpdate) -> None:
         """Take an update's tensors (or keep the last ones) and numbers, without drawing."""
         if update.tensors is not None:
-            canonical(update.tensors)  # names and shapes checked now
+            check_parameters(update.tensors)
             self.tensors = dict(update.tensors)
         self.step, self.serial, self.stats = update.step, update.serial, dict(update.stats)
         self.raw = update.raw
