@@ -4,9 +4,12 @@ Each scene's run adds `budget-25`, a budget of a quarter of its Gaussians, so th
 targets are measured in the same interleaved run as the full render:
     tau 1 px          >= 40 dB against the full render;
     budget 25 %       >= 30 dB at <= 0.4 x the full frame time.
-Then one figure: quality against speed (mean PSNR over the path against FPS), quality along the
-path, and the temporal change (mean absolute frame-to-frame change of each configuration minus
-that of the full render: popping raises it, a blurrier image lowers it), one column per scene.
+A second, smaller run per scene follows a smooth orbit (a 12 degree arc of the same orbit in
+`--frames` steps, as a camera path file) at half the resolution, tau and budget cuts with and
+without blending: its temporal change (the mean absolute frame-to-frame change of each
+configuration's images minus that of the full render) is where popping shows.
+Then one figure, a column per scene: quality against speed (mean PSNR over the path against
+FPS), quality along the path, and the temporal change on the smooth orbit.
 
 Usage: python scripts/lod_sweep.py [--out bench/lod] [--frames 40] [--width 1280 --height 720]
            [SCENE ...]   (default: ../shared/scenes/donut.ply and the built-in scene)
@@ -24,6 +27,12 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_SCENES = [str(REPO.parent / "shared" / "scenes" / "donut.ply"), "builtin"]
 ALONG_PATH = ("tau-1", "tau-4", "tau-16", "budget-25", "target-30fps")
+CEILING = 60.0  # dB: PSNRs above are drawn at the top of the plots
+ARC_KEYFRAMES = 9  # the smooth orbit: keyframes 1.5 degrees apart (of a 240-frame orbit)
+STABILITY = {  # configurations of the smooth-orbit run, with blending and without
+    "tau-4": "lod.tau=4", "tau-4-hard": "lod.tau=4,lod.blend=false",
+    "tau-16": "lod.tau=16", "tau-16-hard": "lod.tau=16,lod.blend=false",
+}  # fmt: skip
 
 
 def scene_count(scene: str) -> int:
@@ -39,6 +48,38 @@ def run_bench(scene: str, out: Path, frames: int, width: int, height: int) -> di
     command = [sys.executable, "-m", "viewer", "bench"] + ([] if scene == "builtin" else [scene])
     command += ["--out", str(out), "--sweep", str(REPO / "benchmarks" / "lod.json")]
     command += ["--config", f"budget-25:lod.budget={scene_count(scene) // 4}"]
+    command += ["--frames", str(frames), "--width", str(width), "--height", str(height)]
+    subprocess.run(command, check=True)
+    return json.loads((out / "report.json").read_text())
+
+
+def smooth_orbit(scene: str, path: Path, width: int, height: int) -> None:
+    """A camera path file: a short arc of the bench's orbit, keyframes 1 s apart."""
+    sys.path.insert(0, str(REPO))
+    from viewer.bench.paths import camera_path
+    from viewer.builtin_scene import load_scene_or_builtin
+    from viewer.camera_path import CameraPath
+
+    loaded = load_scene_or_builtin(None if scene == "builtin" else scene)
+    arc = CameraPath()
+    for camera in camera_path("orbit", loaded, width, height, 240)[:ARC_KEYFRAMES]:
+        arc = arc.appended(camera, 1.0)
+    arc.save(path)
+
+
+def run_stability(scene: str, out: Path, frames: int, width: int, height: int) -> dict:
+    """The report.json of the smooth-orbit run on `scene`."""
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / "smooth_orbit.json"
+    smooth_orbit(scene, path, width, height)
+    budget = scene_count(scene) // 4
+    configs = ["full", *(f"{name}:{keys}" for name, keys in STABILITY.items())]
+    configs += [
+        f"budget-25:lod.budget={budget}",
+        f"budget-25-hard:lod.budget={budget},lod.blend=false",
+    ]
+    command = [sys.executable, "-m", "viewer", "bench"] + ([] if scene == "builtin" else [scene])
+    command += ["--out", str(out), "--path", str(path), "--config", *configs]
     command += ["--frames", str(frames), "--width", str(width), "--height", str(height)]
     subprocess.run(command, check=True)
     return json.loads((out / "report.json").read_text())
@@ -81,7 +122,7 @@ def targets(report: dict) -> list[str]:
     return lines
 
 
-def plot(results: dict[str, tuple[dict, dict[str, list[float]]]], path: Path) -> None:
+def plot(results: dict[str, tuple[dict, dict[str, list[float]], dict]], path: Path) -> None:
     """Quality against FPS, PSNR along the path, temporal change: a column per scene."""
     import matplotlib
 
@@ -90,19 +131,20 @@ def plot(results: dict[str, tuple[dict, dict[str, list[float]]]], path: Path) ->
 
     columns = len(results)
     fig, axes = plt.subplots(3, columns, figsize=(6.5 * columns, 12), squeeze=False)
-    for column, (label, (report, frames)) in enumerate(results.items()):
+    for column, (label, (report, frames, stability)) in enumerate(results.items()):
         configs = [c for c in report["configs"] if c["name"] != "full"]
         full = report["configs"][0]
-        top = max(psnr_of(c) for c in configs if psnr_of(c) < float("inf")) + 3
+        top = CEILING
         ax = axes[0][column]
         for c in configs:
             y = min(psnr_of(c), top)
             ax.scatter(c["fps"], y, s=30)
-            ax.annotate(c["name"], (c["fps"], y), xytext=(4, 3), textcoords="offset points",
+            name = c["name"] + (f" ({psnr_of(c):.0f} dB)" if psnr_of(c) > top else "")
+            ax.annotate(name, (c["fps"], y), xytext=(4, 3), textcoords="offset points",
                         fontsize=8)  # fmt: skip
         ax.axvline(full["fps"], color="grey", ls="--", lw=0.8, label=f"full: {full['fps']:.1f} FPS")
         ax.set_xlabel("FPS (mean frame time, interleaved run)")
-        ax.set_ylabel("mean PSNR vs full render (dB)")
+        ax.set_ylabel(f"mean PSNR vs full render (dB, above {top:.0f} at the top)")
         size = f"{report['width']}x{report['height']}"
         ax.set_title(f"{label}: {report['gaussians']:,} Gaussians, {size}, "
                      f"{report['frames']} frames (orbit)")  # fmt: skip
@@ -112,13 +154,17 @@ def plot(results: dict[str, tuple[dict, dict[str, list[float]]]], path: Path) ->
             if name in frames:
                 ax.plot([min(v, top) for v in frames[name]], label=name)
         ax.set_xlabel("frame along the orbit")
-        ax.set_ylabel("PSNR vs full render (dB)")
+        ax.set_ylabel(f"PSNR vs full render (dB, above {top:.0f} at the top)")
         ax.legend(fontsize=8)
         ax = axes[2][column]
-        names = [c["name"] for c in configs]
-        change = [255 * (c["temporal_change"] or 0.0) for c in configs]
-        ax.bar(names, change, color=["C3" if v > 0 else "C0" for v in change])
+        smooth = [c for c in stability["configs"] if c["name"] != "full"]
+        names = [c["name"] for c in smooth]
+        change = [255 * (c["temporal_change"] or 0.0) for c in smooth]
+        ax.bar(names, change, color=["C3" if "hard" in n else "C0" for n in names])
         ax.axhline(0, color="black", lw=0.6)
+        ax.set_title(f"smooth orbit ({stability['frames']} frames over 12 degrees, "
+                     f"{stability['width']}x{stability['height']}): blended (blue), hard (red)",
+                     fontsize=9)  # fmt: skip
         ax.set_ylabel("frame-to-frame change minus the full render's (1/255)")
         ax.tick_params(axis="x", labelrotation=45, labelsize=8)
         for axis in axes[:, column]:
@@ -128,10 +174,10 @@ def plot(results: dict[str, tuple[dict, dict[str, list[float]]]], path: Path) ->
     fig.savefig(path, dpi=80)
 
 
-def table(results: dict[str, tuple[dict, dict[str, list[float]]]]) -> str:
+def table(results: dict[str, tuple[dict, dict[str, list[float]], dict]]) -> str:
     """A markdown table per scene: speed, quality, drawn splats, render scale, change."""
     lines = []
-    for label, (report, _) in results.items():
+    for label, (report, _, stability) in results.items():
         size = f"{report['width']}x{report['height']}"
         lines.append(f"\n{label} ({report['gaussians']:,} Gaussians, {size}, "
                      f"{report['frames']} frames along the orbit)\n")  # fmt: skip
@@ -149,6 +195,11 @@ def table(results: dict[str, tuple[dict, dict[str, list[float]]]]) -> str:
                 f"{c['render_scale_mean']:.2f} | {change:+.3f} |"
             )
         lines += ["", *(f"- {line}" for line in targets(report))]
+        changes = ", ".join(
+            f"{c['name']} {255 * (c['temporal_change'] or 0.0):+.3f}"
+            for c in stability["configs"][1:]
+        )
+        lines += ["", f"Smooth orbit, change /255 against the full render: {changes}"]
     return "\n".join(lines)
 
 
@@ -166,11 +217,15 @@ def main() -> None:
     for scene in args.scenes:
         label = Path(scene).stem if scene != "builtin" else "built-in scene"
         out = args.out / label
+        smooth = args.out / f"{label} smooth"
         if args.reuse:
             report = json.loads((out / "report.json").read_text())
+            stability = json.loads((smooth / "report.json").read_text())
         else:
             report = run_bench(scene, out, args.frames, args.width, args.height)
-        results[label] = (report, per_frame(out))
+            size = (args.width // 2, args.height // 2)
+            stability = run_stability(scene, smooth, args.frames, *size)
+        results[label] = (report, per_frame(out), stability)
     plot(results, args.plot)
     print(table(results))
     print(f"\nwrote {args.plot}")

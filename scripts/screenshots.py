@@ -1,8 +1,8 @@
-"""The README's pictures of the viewer: the app, and a gallery of the render modes.
+"""The README's pictures of the viewer: the app, a gallery of the render modes, the LOD levels.
 
 The app runs under Xvfb, driven by real input events; the gallery is rendered headless.
 
-Usage: python scripts/screenshots.py [--out docs/images]
+Usage: python scripts/screenshots.py [--out docs/images] [--only modes|app|lod]
 """
 
 from __future__ import annotations
@@ -49,6 +49,29 @@ def app_screenshot(path: Path, size: tuple[int, int] = (1280, 720)) -> None:
             server.close()
 
 
+def lod_screenshot(path: Path, size: tuple[int, int] = (1280, 720)) -> None:
+    """The level heat map of a budget cut, the panel scrolled to its LOD section."""
+    server = XServer((size[0] + 40, size[1] + 40))
+    with tempfile.TemporaryDirectory() as cwd:
+        args = ["--width", str(size[0]), "--height", str(size[1]), "--lod.budget", "6000",
+                "--mode", "heatmap", "--heatmap", "lod_level"]  # fmt: skip
+        viewer = Viewer(server, args, Path(cwd))
+        try:
+            x, y, w, h = viewer.wait_for_window()
+
+            def window(screen):
+                return screen[y : y + h, x : x + w]
+
+            settled(server, window, 120.0)  # the tree is built (or read) and cut
+            server.scroll((x + 150, y + h // 2), -60)  # the panel, down to its LOD section
+            server.move(x + w - 20, y + h - 20)  # no tooltip
+            time.sleep(1.0)
+            Image.fromarray(settled(server, window)).save(path)
+        finally:
+            viewer.stop()
+            server.close()
+
+
 def mode_gallery(path: Path, width: int = 400, height: int = 225) -> None:
     """Every render mode of the built-in scene, two per row, each labelled."""
     from PIL import ImageDraw
@@ -69,11 +92,18 @@ def mode_gallery(path: Path, width: int = 400, height: int = 225) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=REPO / "docs" / "images")
+    parser.add_argument("--only", choices=("modes", "app", "lod"), help="make one picture only")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
-    mode_gallery(args.out / "render_modes.png")
-    app_screenshot(args.out / "app.png")
-    print(f"wrote {args.out / 'render_modes.png'} and {args.out / 'app.png'}")
+    shots = {
+        "modes": (mode_gallery, "render_modes.png"),
+        "app": (app_screenshot, "app.png"),
+        "lod": (lod_screenshot, "lod_levels.png"),
+    }
+    for name, (make, file) in shots.items():
+        if args.only in (None, name):
+            make(args.out / file)
+            print(f"wrote {args.out / file}")
 
 
 if __name__ == "__main__":

@@ -27,14 +27,14 @@ def draw_lod_section(settings: LodSettings, facts: LodFacts, gaussians: int) -> 
         imgui.progress_bar(facts.building, imgui.ImVec2(-1.0, 0.0),
                            f"building the LOD tree {100 * facts.building:.0f} %")  # fmt: skip
     if facts.nodes:
-        imgui.text(f"tree: {facts.nodes:,} merged nodes, {facts.levels} levels ({facts.origin})")
+        imgui.text(f"tree: {facts.nodes:,} merged nodes, {facts.levels} levels")
+        imgui.set_item_tooltip(f"the scene's LOD tree, {facts.origin}")
     elif not settings.enabled and facts.building is None:
         imgui.text_disabled("enable to build the LOD tree (cached per scene)")
     if settings.enabled and facts.drawn:
         share = 100.0 * facts.drawn / max(gaussians, 1)
-        imgui.text(
-            f"drawn {facts.drawn:,} ({share:.1f} % of the Gaussians), tau {facts.tau:.3g} px"
-        )
+        imgui.text(f"drawn {facts.drawn:,} ({share:.1f} %), tau {facts.tau:.3g} px")
+        imgui.set_item_tooltip("nodes drawn in the newest frame, as a share of the Gaussians")
         if facts.render_scale < 1.0:
             imgui.text(f"render scale {facts.render_scale:.2f} (stretched to the window)")
         _levels(facts.drawn_per_level)

@@ -61,6 +61,11 @@ def draw_overlay(history: StatsHistory, backend: str, sort: str) -> None:
         + (f", pairs {latest.pairs:,}" if latest.pairs else "")
         + (f", dropped {latest.dropped:,}" if latest.dropped else "")
     )
+    if latest.lod_drawn or latest.render_scale < 1.0:
+        imgui.text(
+            f"LOD: drawn {latest.lod_drawn:,}, tau {latest.lod_tau:.3g} px, "
+            f"render scale {latest.render_scale:.2f}"
+        )
     _graph(history)
     means = history.pass_means()
     total = sum(means.values()) or 1.0
