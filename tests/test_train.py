@@ -328,3 +328,42 @@ def test_bad_training_input_is_one_line_and_writes_nothing(tmp_path, donut_data)
     (out / "mine.txt").write_text("keep")
     _one_error_line(run_cli("train", str(donut_data), "--out", str(out)), "not empty")
     assert [p.name for p in out.iterdir()] == ["mine.txt"]
+
+
+# -- on a CUDA GPU --------------------------------------------------------------------------------
+
+
+def _short_run(donut_data, backend: str):
+    from viewer.train.backends import choose_backend
+    from viewer.train.trainer import Trainer
+
+    settings = TrainSettings(
+        iterations=30, init_count=2000, sh_degree=0, backend=backend, device="cuda",
+        densify_from=10, densify_every=10, densify_until=25, densify_grad=0.0,
+    )  # fmt: skip
+    device = torch.device("cuda")
+    try:
+        chosen = choose_backend(backend, device)
+        trainer = Trainer(open_dataset(donut_data), settings, device, chosen)
+        trainer.step()  # gsplat compiles its kernels on first use (needs a CUDA toolkit)
+    except (RuntimeError, OSError, ImportError, SceneError) as exc:
+        pytest.skip(f"the {backend} backend does not run here: {exc}")
+    start = trainer.evaluate()
+    while trainer.step_count < settings.iterations:
+        trainer.step()
+    end = trainer.evaluate()
+    assert trainer.model.params["means"].is_cuda
+    assert end.psnr > start.psnr
+    return trainer
+
+
+@pytest.mark.gpu
+def test_reference_renderer_trains_on_cuda(donut_data):
+    trainer = _short_run(donut_data, "reference")
+    assert trainer.model.count != 2000  # densified on the GPU too
+
+
+@pytest.mark.gpu
+def test_gsplat_trains_with_its_strategy(donut_data):
+    trainer = _short_run(donut_data, "gsplat")
+    assert trainer.backend.name == "gsplat"
