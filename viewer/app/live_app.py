@@ -169,6 +169,10 @@ class LiveViewerApp(ViewerApp):
 
     def _draw_ui(self):
         settings, crop, actions = super()._draw_ui()
+        lod = settings.get("lod")
+        if lod is not None and lod.enabled:  # its merged nodes are built from one model
+            settings = settings.changed("lod", enabled=False)
+            self.message = "level of detail is off in the live view: the model changes each step"
         if settings.of(DisplayOptions).overlay:
             append_overlay_lines(self._overlay_lines())
         self._training_window()
