@@ -136,12 +136,17 @@ def plot(results: dict[str, tuple[dict, dict[str, list[float]], dict]], path: Pa
         full = report["configs"][0]
         top = CEILING
         ax = axes[0][column]
+        above = [c for c in configs if psnr_of(c) > top]
         for c in configs:
             y = min(psnr_of(c), top)
             ax.scatter(c["fps"], y, s=30)
-            name = c["name"] + (f" ({psnr_of(c):.0f} dB)" if psnr_of(c) > top else "")
-            ax.annotate(name, (c["fps"], y), xytext=(4, 3), textcoords="offset points",
-                        fontsize=8)  # fmt: skip
+            if c not in above:
+                ax.annotate(c["name"], (c["fps"], y), xytext=(4, 3), textcoords="offset points",
+                            fontsize=8)  # fmt: skip
+        if above:
+            names = ", ".join(f"{c['name']} ({psnr_of(c):.0f} dB)" for c in above)
+            ax.annotate(names, (above[0]["fps"], top), xytext=(4, -12),
+                        textcoords="offset points", fontsize=7)  # fmt: skip
         ax.axvline(full["fps"], color="grey", ls="--", lw=0.8, label=f"full: {full['fps']:.1f} FPS")
         ax.set_xlabel("FPS (mean frame time, interleaved run)")
         ax.set_ylabel(f"mean PSNR vs full render (dB, above {top:.0f} at the top)")
@@ -170,7 +175,7 @@ def plot(results: dict[str, tuple[dict, dict[str, list[float]], dict]], path: Pa
         for axis in axes[:, column]:
             axis.grid(alpha=0.3)
     fig.suptitle(f"Level of detail on {next(iter(results.values()))[0]['device']}")
-    fig.tight_layout()
+    fig.tight_layout(rect=(0.0, 0.0, 1.0, 0.97))
     fig.savefig(path, dpi=80)
 
 
