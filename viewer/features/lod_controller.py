@@ -3,7 +3,8 @@
 Pure Python, fed by measured frame times (the window's frame period, or the bench's frame wall
 time). The state is one number, the share of full work w in [w_min, 1]; a frame is assumed to
 cost about scale^2 x budget share of a full one, and w is split evenly between the two
-(scale^2 = share = sqrt(w)) until one reaches its floor, after which the other takes the rest. Each measured frame moves w by (target / measured)^GAIN (at most x2 or /2 per frame), so
+(scale^2 = share = sqrt(w)) until one reaches its floor, after which the other takes the
+rest. Each measured frame moves w by (target / measured)^GAIN (at most x2 or /2 per frame), so
 fixed costs that do not shrink with w are found by feedback rather than modelled. Once the
 camera has been still for `still_after` seconds the controller asks for full quality (scale 1,
 no budget); w is kept, so the next motion starts where the last one ended.
