@@ -174,12 +174,14 @@ def bench_attach(args: argparse.Namespace) -> dict:
         time.sleep(0.1)
     baseline: list[float] = []
     attached: list[float] = []
+    blocks: list[tuple[str, float]] = []  # (mode, median ms) of each block in order
     in_update = 0.0
     acked_before = view.acknowledged
     attached_seconds = 0.0
     step = 0
     for _ in range(args.blocks):
         for attach_on, times in ((False, baseline), (True, attached)):
+            first = len(times)
             for _ in range(args.steps):
                 step += 1
                 start = time.perf_counter()
@@ -192,6 +194,8 @@ def bench_attach(args: argparse.Namespace) -> dict:
                 times.append(elapsed)
                 if attach_on:
                     attached_seconds += elapsed
+            block = statistics.median(times[first:])
+            blocks.append(("attached" if attach_on else "baseline", round(1e3 * block, 1)))
     acked = view.acknowledged - acked_before
     upload = view.upload
     view.close()
@@ -207,6 +211,7 @@ def bench_attach(args: argparse.Namespace) -> dict:
         "cost of attaching (% of step)": round(100.0 * (live - base) / base, 2),
         "inside update ms (mean per step)": round(1e3 * in_update / len(attached), 3),
         "updates taken per second": round(acked / attached_seconds, 2),
+        "block medians ms, in order": blocks,
         "load average": os.getloadavg()[0],
     }
 

@@ -33,7 +33,7 @@ from viewer.settings import LiveControls
 ALIASES = {"quats": "rotations", "rotations": "rotations", "means": "means", "scales": "scales",
            "opacities": "opacities", "sh": "sh", "sh0": "sh0", "shN": "shN"}  # fmt: skip
 REQUIRED = ("means", "scales", "rotations", "opacities")
-UPLOAD_SHARE = 0.1  # at most this share of the window's time goes to copying updates
+UPLOAD_SHARE = 0.05  # at most this share of the window's time goes to copying updates
 
 
 @dataclass(frozen=True)
