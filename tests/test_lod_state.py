@@ -88,3 +88,20 @@ def test_frame_rate_target_scales_down_while_moving_and_refines_when_still(state
     still = lod.frame_inputs(FrameInputs(camera()), settings)
     assert still.render_scale == 1.0 and still.lod == LodCut(tau=settings.tau)
     assert not lod.busy(now + 0.2)
+
+
+def test_the_view_target_draws_a_scaled_frame_small_and_stretches_it(state, gl_ctx):
+    from viewer.app.view_target import ViewTarget
+    from viewer.settings import RasterSettings
+
+    lod, _, gpu = state
+    target = ViewTarget(gl_ctx)
+    try:
+        inputs = FrameInputs(camera(), render_scale=0.5)
+        stats = target.render(lod.renderer, gpu, inputs, RenderSettings(), RasterSettings())
+        assert target.image.size == (48, 32) and target.window_size == (96, 64)
+        assert stats is None or stats.render_scale == 0.5
+        target.render(lod.renderer, gpu, FrameInputs(camera()), RenderSettings(), RasterSettings())
+        assert target.image.size == (96, 64)
+    finally:
+        target.release()

@@ -23,6 +23,7 @@ MAX_STEP = 2.0  # w changes by at most this factor per frame
 STILL_AFTER = 0.1  # seconds without camera motion before full quality
 MIN_SHARE = 0.1  # the budget never drops below this share of the Gaussians...
 MIN_BUDGET = 1000  # ... nor below this many splats
+SCALE_STEP = 0.05  # render scales are multiples of this (or the floor)
 
 
 @dataclass(frozen=True)
@@ -95,7 +96,10 @@ class FrameRateController:
         if share < self.min_share:  # the budget at its floor: the scale takes the rest
             share = self.min_share
             pixels = max(self.work / share, self.min_scale**2)
-        scale, share = min(math.sqrt(pixels), 1.0), min(share, 1.0)
+        # the scale in steps of SCALE_STEP (images are not made again for every small change),
+        # the budget making up for the rounding
+        scale = min(max(round(math.sqrt(pixels) / SCALE_STEP) * SCALE_STEP, self.min_scale), 1.0)
+        share = min(max(self.work / scale**2, self.min_share), 1.0)
         if scale >= 1.0 and share >= 1.0:
             return Quality()
         return Quality(scale=scale, budget=max(1, round(share * self.gaussians)))
