@@ -17,6 +17,8 @@ The root's "parent" is itself. Memory: 96 + 12 K bytes per node on top of the no
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 
 from viewer.features.lod_hierarchy import LodHierarchy, covariances, heirs
@@ -95,20 +97,10 @@ def node_flags(tree: LodHierarchy, leaf_flags: np.ndarray) -> np.ndarray:
         tree: the hierarchy.
         leaf_flags: [N] uint32 flags of the scene's Gaussians.
     """
-    n, m = tree.leaf_count, tree.node_count
-    flags = np.zeros(m, np.uint32)
-    flags[:n] = leaf_flags
-    if m == n:
-        return flags
-    levels = tree.level[n:]
-    # merged nodes are numbered level by level; each level's children lie below it
-    bounds = np.flatnonzero(np.diff(levels)) + 1
-    for start, stop in zip(
-        np.concatenate([[0], bounds]) + n, np.concatenate([bounds, [m - n]]) + n, strict=True
-    ):
-        first = tree.first_child[start:stop]
-        slots = tree.child_from_slot[first[0] : first[-1] + tree.child_count[stop - 1]]
-        flags[start:stop] = np.bitwise_and.reduceat(flags[slots], first - first[0])
+    flags = np.zeros(tree.node_count, np.uint32)
+    flags[: tree.leaf_count] = leaf_flags
+    for start, stop, slots, offsets in _merged_levels(tree):
+        flags[start:stop] = np.bitwise_and.reduceat(flags[slots], offsets)
     return flags
 
 
@@ -121,18 +113,32 @@ def node_values(tree: LodHierarchy, leaf_values: np.ndarray) -> np.ndarray:
         tree: the hierarchy.
         leaf_values: [N] values of the scene's Gaussians.
     """
-    n, m = tree.leaf_count, tree.node_count
-    values = np.zeros(m, np.float32)
-    values[:n] = leaf_values
-    if m == n:
-        return values
-    levels = tree.level[n:]
-    bounds = np.flatnonzero(np.diff(levels)) + 1
-    for start, stop in zip(
-        np.concatenate([[0], bounds]) + n, np.concatenate([bounds, [m - n]]) + n, strict=True
-    ):
-        first = tree.first_child[start:stop]
-        slots = tree.child_from_slot[first[0] : first[-1] + tree.child_count[stop - 1]]
-        sums = np.add.reduceat(values[slots].astype(np.float64), first - first[0])
+    values = np.zeros(tree.node_count, np.float32)
+    values[: tree.leaf_count] = leaf_values
+    for start, stop, slots, offsets in _merged_levels(tree):
+        sums = np.add.reduceat(values[slots].astype(np.float64), offsets)
         values[start:stop] = sums / tree.child_count[start:stop]
     return values
+
+
+def _merged_levels(tree: LodHierarchy) -> Iterator[tuple[int, int, np.ndarray, np.ndarray]]:
+    """The merged nodes level by level, finest first, for reductions over their children.
+
+    Merged nodes are numbered level by level and each level's children lie below it, so a level
+    can be reduced once the levels under it are.
+
+    Yields:
+        (start, stop, slots, offsets): the level's nodes [start, stop), their children's node
+        indices [C] (each node's children contiguous) and where each node's children begin in
+        `slots` [stop - start].
+    """
+    n, m = tree.leaf_count, tree.node_count
+    if m == n:
+        return
+    bounds = np.flatnonzero(np.diff(tree.level[n:])) + 1
+    starts = np.concatenate([[0], bounds]) + n
+    stops = np.concatenate([bounds, [m - n]]) + n
+    for start, stop in zip(starts.tolist(), stops.tolist(), strict=True):
+        first = tree.first_child[start:stop]
+        slots = tree.child_from_slot[first[0] : first[-1] + tree.child_count[stop - 1]]
+        yield start, stop, slots, first - first[0]
