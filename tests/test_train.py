@@ -18,7 +18,7 @@ from tests.train_helpers import nerf_views, write_colmap, write_transforms
 from viewer.errors import SceneError
 from viewer.settings import TrainSettings
 from viewer.train.datasets import open_dataset
-from viewer.train.strategy import Densifier, Schedule
+from viewer.train.strategy import Densifier
 
 SINGLE_THREAD = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}  # two xdist workers, two cores
 
@@ -212,7 +212,7 @@ def _observe(densifier: Densifier, n: int, grad: float) -> None:
 
 def test_small_gaussians_with_high_gradients_are_cloned():
     model = _model(6, np.log(0.005))  # 0.5 % of the extent: small
-    densifier = Densifier(Schedule(densify_grad=0.1), 1.0, 6, torch.device("cpu"))
+    densifier = Densifier(TrainSettings(densify_grad=0.1), 1.0, 6, torch.device("cpu"))
     _observe(densifier, 4, grad=0.2)  # the first four seen, with a high gradient
     report = densifier.refine(model.params, model.optimizers, step=600)
     assert (report.cloned, report.split, report.pruned) == (4, 0, 0)
@@ -226,7 +226,7 @@ def test_small_gaussians_with_high_gradients_are_cloned():
 
 def test_large_gaussians_with_high_gradients_are_split_in_two_smaller_ones():
     model = _model(3, np.log(0.5))  # large
-    densifier = Densifier(Schedule(densify_grad=0.1), 1.0, 3, torch.device("cpu"))
+    densifier = Densifier(TrainSettings(densify_grad=0.1), 1.0, 3, torch.device("cpu"))
     _observe(densifier, 1, grad=0.2)
     parent = model.params["scales"][0].detach().clone()
     report = densifier.refine(model.params, model.optimizers, step=600,
@@ -242,7 +242,7 @@ def test_transparent_and_after_a_reset_huge_gaussians_are_pruned_and_resets_lowe
     with torch.no_grad():
         model.params["opacities"][0] = -10.0  # transparent
         model.params["scales"][1] = np.log(0.5)  # 50 % of the extent
-    schedule = Schedule(opacity_reset_every=3000)
+    schedule = TrainSettings(opacity_reset_every=3000)
     densifier = Densifier(schedule, 1.0, 4, torch.device("cpu"))
     assert densifier.refine(model.params, model.optimizers, step=600).pruned == 1
     assert densifier.refine(model.params, model.optimizers, step=3100).pruned == 1
@@ -254,7 +254,7 @@ def test_transparent_and_after_a_reset_huge_gaussians_are_pruned_and_resets_lowe
 
 def test_max_gaussians_caps_densification():
     model = _model(10, np.log(0.005))
-    densifier = Densifier(Schedule(densify_grad=0.1, max_gaussians=13), 1.0, 10,
+    densifier = Densifier(TrainSettings(densify_grad=0.1, max_gaussians=13), 1.0, 10,
                           torch.device("cpu"))  # fmt: skip
     _observe(densifier, 10, grad=0.2)
     assert densifier.refine(model.params, model.optimizers, step=600).cloned == 3

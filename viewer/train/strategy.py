@@ -21,23 +21,11 @@ from dataclasses import dataclass
 import torch
 
 from viewer.reference import quaternion_to_matrix
+from viewer.settings import TrainSettings
 
 GROW_SCALE3D = 0.01  # of the extent: clone at or below, split above
 PRUNE_SCALE3D = 0.1  # of the extent: pruned above, after the first opacity reset
 SPLIT_SHRINK = 1.6  # split children's scales are the parent's / this
-
-
-@dataclass(frozen=True)
-class Schedule:
-    """When and how densification runs (TrainSettings' fields of the same meaning)."""
-
-    densify_from: int = 500
-    densify_until: int = 15_000
-    densify_every: int = 100
-    densify_grad: float = 0.0002
-    prune_opacity: float = 0.005
-    opacity_reset_every: int = 3000
-    max_gaussians: int = 0
 
 
 @dataclass
@@ -53,7 +41,9 @@ class RefineReport:
 class Densifier:
     """The running statistics and the clone/split/prune/reset rules over a model's parameters."""
 
-    def __init__(self, schedule: Schedule, extent: float, count: int, device: torch.device) -> None:
+    def __init__(
+        self, schedule: TrainSettings, extent: float, count: int, device: torch.device
+    ) -> None:
         self.schedule = schedule
         self.extent = extent
         self.grad2d = torch.zeros(count, device=device)

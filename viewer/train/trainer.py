@@ -33,7 +33,7 @@ from viewer.train.model import (
     random_points,
     scene_extent,
 )
-from viewer.train.strategy import Densifier, Schedule
+from viewer.train.strategy import Densifier
 
 CHECKPOINT_VERSION = 1
 
@@ -125,12 +125,7 @@ class Trainer:
             )
             self.step_count = 0
             self.near_plane = fitted_near_plane(*robust_bounds(xyz))
-        self.schedule = Schedule(
-            settings.densify_from, settings.densify_until, settings.densify_every,
-            settings.densify_grad, settings.prune_opacity, settings.opacity_reset_every,
-            settings.max_gaussians,
-        )  # fmt: skip
-        self.densifier = Densifier(self.schedule, self.extent, self.model.count, device)
+        self.densifier = Densifier(settings, self.extent, self.model.count, device)
         self._gsplat_strategy: Any = None
         self._gsplat_state: Any = None
         if isinstance(self.backend, GsplatBackend):
@@ -166,7 +161,7 @@ class Trainer:
     def _start_gsplat_strategy(self) -> None:
         from gsplat.strategy import DefaultStrategy
 
-        s = self.schedule
+        s = self.settings
         self._gsplat_strategy = DefaultStrategy(
             prune_opa=s.prune_opacity, grow_grad2d=s.densify_grad, refine_start_iter=s.densify_from,
             refine_stop_iter=s.densify_until, refine_every=s.densify_every,
@@ -217,7 +212,7 @@ class Trainer:
             loss = loss + settings.lambda_dssim * (1.0 - ssim_tensor(rendered.image, target))
         loss.backward()
         note = ""
-        densify = controls.densify and step <= self.schedule.densify_until
+        densify = controls.densify and step <= self.settings.densify_until
         if densify and not gsplat:
             self.densifier.observe(*rendered.gradients())
         for optimizer in model.optimizers.values():
