@@ -24,6 +24,13 @@ layout(std430, binding = BINDING_LOD_BLEND) readonly buffer LodBlend { vec4 lod_
 layout(std430, binding = BINDING_LOD_PARENT_SH) readonly buffer ParentSH { float parent_sh[]; };  // [n, K, 3]
 uniform float lod_top_level;  // the deepest level (the heat colour's hot end)
 #endif
+#ifdef FOVEA
+// Foveation's nested subsets (fovea.glsl): a splat's weight at the lowest level its footprint
+// reaches scales its opacity (quads and the other per-splat rasters), or, where the tiles
+// raster weighs it per pixel, only drops splats of weight 0.
+#include "fovea.glsl"
+uniform bool fov_per_splat;
+#endif
 
 uniform mat4 world_to_camera;
 uniform vec3 camera_position;
@@ -125,6 +132,21 @@ void main() {
     vec2 center = intrinsics.xy * t.xy / t.z + intrinsics.zw;
     if (any(lessThanEqual(center + extent, vec2(0.0))) ||
         any(greaterThanEqual(center - extent, viewport))) return;
+#ifdef FOVEA
+    uint stored = fov_stored(chunk_offset + local);
+    if (stored < FOV_LEVEL_NONE) {
+        // the footprint's farthest reach: the ellipse's major radius
+        float major = 0.5 * (c2.x + c2.z) + length(vec2(0.5 * (c2.x - c2.z), c2.y));
+        float w = fov_weight(stored, fov_level_near(center, sqrt(cutoff * major)));
+        if (fov_per_splat) opacity *= w;
+        if (w <= 0.0 || opacity < 1.0 / 255.0) {
+            atomicAdd(counters[COUNTER_FOVEA_CULLED], 1u);
+            return;
+        }
+        cutoff = 2.0 * log(255.0 * opacity);
+        extent = sqrt(cutoff * vec2(c2.x, c2.z));
+    }
+#endif
 
     vec3 color;
     if (colour_source == COLOUR_DEPTH) {

@@ -12,6 +12,9 @@ layout(std430, binding = BINDING_PAIR_TILES) writeonly buffer PairKeys { uint ti
 layout(std430, binding = BINDING_PAIR_SPLATS) writeonly buffer PairValues { uint splat_of_pair[]; }; // [pair_capacity]
 
 uniform uint pair_capacity;
+#ifdef FOVEA
+#include "fovea_tiles.glsl"
+#endif
 
 void main() {
     uint i = gl_GlobalInvocationID.x;
@@ -19,11 +22,18 @@ void main() {
     uint slot = splat_from_sorted[i];
     uvec4 rect = tile_rect(splats[slot]);
     uint pair = pair_offset_of_sorted[i];
+#ifdef FOVEA
+    uint stored = fov_stored(gaussian_from_splat[slot]);
+#endif
     for (uint y = rect.y; y <= rect.w; ++y) {
-        for (uint x = rect.x; x <= rect.z; ++x, ++pair) {
+        for (uint x = rect.x; x <= rect.z; ++x) {
+#ifdef FOVEA
+            if (!fov_in_tile(stored, y * tile_grid.x + x)) continue;
+#endif
             if (pair >= pair_capacity) return;
             tile_of_pair[pair] = y * tile_grid.x + x;
             splat_of_pair[pair] = slot;
+            ++pair;
         }
     }
 }

@@ -14,13 +14,30 @@ uniform uvec2 tile_grid;
 shared vec3 s_color[TILE_SIZE * TILE_SIZE];
 vec3 C = vec3(0.0);
 
+#ifdef FOVEA
+// Foveation: each splat weighs w(b, l) at this pixel's level l (fovea.glsl).
+#include "fovea.glsl"
+layout(std430, binding = BINDING_GAUSSIAN_IDS) readonly buffer Ids { uint gaussian_from_splat[]; };
+shared uint s_stored[TILE_SIZE * TILE_SIZE];
+float pixel_level = 0.0;
+void stage(uint slot, uint splat, Splat s) {
+    s_color[slot] = s.color;
+    s_stored[slot] = fov_stored(gaussian_from_splat[splat]);
+}
+float opacity_scale(uint slot) { return fov_weight(s_stored[slot], pixel_level); }
+#define OPACITY_SCALE
+#else
 void stage(uint slot, uint splat, Splat s) { s_color[slot] = s.color; }
+#endif
 void blend(uint slot, float alpha, float T) { C += alpha * T * s_color[slot]; }
 #include "tiles_traverse.glsl"
 
 void main() {
     uvec2 pixel = gl_GlobalInvocationID.xy;
     bool inside = all(lessThan(vec2(pixel), viewport));
+#ifdef FOVEA
+    pixel_level = fov_level_near(vec2(pixel) + 0.5, 0.0);
+#endif
     uvec2 range = pair_range_of_tile[gl_WorkGroupID.y * tile_grid.x + gl_WorkGroupID.x];
     float T = traverse(vec2(pixel) + 0.5, range, inside);
     if (inside) imageStore(accum, ivec2(pixel.x, int(viewport.y) - 1 - int(pixel.y)), vec4(C, 1.0 - T));

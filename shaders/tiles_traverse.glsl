@@ -4,7 +4,8 @@
 // before this include, defines
 //   void stage(uint slot, uint splat, Splat s);     // copy what `blend` needs to shared memory
 //   void blend(uint slot, float alpha, float T);    // splat `slot` blended here, T before it
-// then calls `traverse` once per pixel.
+// and, with OPACITY_SCALE defined, float opacity_scale(uint slot) (this pixel's factor on the
+// splat's opacity: foveation's weight), then calls `traverse` once per pixel.
 
 const uint BATCH = TILE_SIZE * TILE_SIZE;
 shared vec2 s_center[BATCH];
@@ -17,7 +18,11 @@ void visit(uint k, vec2 p, inout float T, inout bool done) {
     vec2 d = p - s_center[k];
     vec4 co = s_conic_opacity[k];
     float power = -0.5 * (co.x * d.x * d.x + co.z * d.y * d.y) - co.y * d.x * d.y;
+#ifdef OPACITY_SCALE
+    float alpha = min(0.99, co.w * opacity_scale(k) * exp(power));
+#else
     float alpha = min(0.99, co.w * exp(power));
+#endif
     if (power > 0.0 || alpha < 1.0 / 255.0) return;
     float next_T = T * (1.0 - alpha);
     if (next_T < 1e-4) {

@@ -319,4 +319,10 @@ def _format(value: Any) -> str:
 def _metavar(spec: SettingSpec) -> str:
     if spec.choices:
         return "{" + ",".join(spec.choices) + "}"
-    return "R,G,B" if spec.kind is tuple else spec.kind.__name__.upper()
+    if spec.kind is tuple:
+        return (
+            "R,G,B"
+            if spec.range == (0.0, 1.0) and len(spec.default) == 3
+            else ",".join(["N"] * len(spec.default))
+        )
+    return spec.kind.__name__.upper()

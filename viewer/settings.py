@@ -193,6 +193,95 @@ class LodSettings:
         return {"enabled": True, **given, "cut": chosen[0]}
 
 
+GAZE_SOURCES = ("mouse", "centre", "fixed")
+FOVEA_MAPPINGS = ("bands", "pooling")
+FOVEA_SOURCES = ("subsets", "lod")
+
+
+@dataclass(frozen=True)
+class FoveationSettings:
+    """Foveated rendering: full detail around the gaze, less toward the edge of the view.
+
+    The view is split by eccentricity (the angle from the gaze) into four levels: level 0 (the
+    fovea) draws every Gaussian, coarser levels draw nested subsets of them (the best-scoring
+    `shares`, RTGS) or a coarser LOD cut (tau grows by `lod_tau_scale` per level). Two levels
+    blend smoothly across each border. Setting any of these keys but `outline` enables it
+    (`implied`); `gaze_x` or `gaze_y` alone also picks the fixed gaze.
+    """
+
+    enabled: bool = setting(False, "foveated rendering: less detail away from the gaze")
+    gaze: str = setting(
+        "centre",
+        "where the viewer looks: the mouse pointer over the view, the image centre, or the "
+        "fixed point gaze_x, gaze_y (scripts, the bench)",
+        choices=GAZE_SOURCES,
+    )
+    gaze_x: float = setting(0.5, "fixed gaze: fraction of the image width from the left",
+                            range=(0.0, 1.0))  # fmt: skip
+    gaze_y: float = setting(0.5, "fixed gaze: fraction of the image height from the top",
+                            range=(0.0, 1.0))  # fmt: skip
+    mapping: str = setting(
+        "bands",
+        "how eccentricity picks the level: bands of `fovea` and `bands` degrees, or RTGS's "
+        "pooling size (pooling radius alpha ecc^2, a level per step of its square root)",
+        choices=FOVEA_MAPPINGS,
+    )
+    fovea: float = setting(
+        10.0, "radius of the fovea (level 0, full detail), eccentricity", unit="degrees",
+        range=(0.0, 180.0),
+    )  # fmt: skip
+    bands: tuple[float, float] = setting(
+        (8.0, 8.0), "widths of levels 1 and 2 beyond the fovea (level 3 lies beyond them)",
+        unit="degrees", range=(0.0, 180.0),
+    )  # fmt: skip
+    band_blend: float = setting(
+        3.0, "width of the smoothstep blend beyond each border (0: hard borders)",
+        unit="degrees", range=(0.0, 45.0),
+    )  # fmt: skip
+    alpha: float = setting(
+        0.05, "pooling mapping: pooling radius = alpha x eccentricity^2 (radians; RTGS: 0.05)",
+        range=(0.001, 1.0),
+    )  # fmt: skip
+    display_fov: float = setting(
+        0.0, "horizontal angle the screen spans at the eye, for eccentricities (RTGS: 90); 0: "
+        "the camera's field of view", unit="degrees", range=(0.0, 170.0),
+    )  # fmt: skip
+    source: str = setting(
+        "subsets",
+        "coarser detail from nested subsets of the Gaussians by a pruning score (RTGS), or from "
+        "the LOD cut with tau growing with eccentricity (needs LOD enabled)",
+        choices=FOVEA_SOURCES,
+    )
+    shares: tuple[float, float, float, float] = setting(
+        (1.0, 0.4, 0.22, 0.17),
+        "subsets: fraction of the Gaussians levels 0-3 keep, best scores first (each level "
+        "keeps a subset of the one before)",
+        range=(0.0, 1.0),
+    )
+    subset_score: str = setting(
+        "significance", "subsets: the pruning score that ranks the Gaussians",
+        choices=PRUNING_SCORES,
+    )  # fmt: skip
+    lod_tau_scale: float = setting(
+        2.0, "lod source: tau is multiplied by this per level (level 3: scale^3)",
+        range=(1.0, 16.0),
+    )  # fmt: skip
+    outline: bool = setting(False, "draw the borders of the levels over the view")
+
+    @classmethod
+    def implied(cls, given: dict[str, Any]) -> dict[str, Any]:
+        """`given` plus what it implies: any key but `outline` enables foveation.
+
+        `gaze_x` or `gaze_y` without `gaze` also selects the fixed gaze.
+        """
+        out = dict(given)
+        if ("gaze_x" in given or "gaze_y" in given) and "gaze" not in given:
+            out["gaze"] = "fixed"
+        if "enabled" not in given and set(given) - {"outline"}:
+            out["enabled"] = True
+        return out
+
+
 # -- the viewer window's own settings -----------------------------------------------------------
 
 NAVIGATION_MODES = ("orbit", "fly")
@@ -366,6 +455,7 @@ GROUPS: tuple[SettingsGroup, ...] = (
     SettingsGroup("capture", CaptureOptions, "Capture and camera path"),
     SettingsGroup("prune", PruneSettings, "Pruning", ("view", "prune"), bench=True),
     SettingsGroup("lod", LodSettings, "Level of detail", ("view", "render"), bench=True),
+    SettingsGroup("fov", FoveationSettings, "Foveation", ("view", "render"), bench=True),
     SettingsGroup("train", TrainSettings, "Training", ("train",), panel=False),
     SettingsGroup("live", LiveControls, "Live training", panel=False),
 )

@@ -134,7 +134,8 @@ def edit_value(
         new = tuple(min(max(float(v), 0.0), 1.0) for v in rgb)
     else:
         draw = getattr(imgui, f"drag_float{len(value)}")
-        changed, values = draw(label, [float(v) for v in value], 0.01, lo, hi)
+        speed = max((hi - lo) / 500.0, 0.001)  # a drag across the field spans the range
+        changed, values = draw(label, [float(v) for v in value], speed, lo, hi)
         new = tuple(float(v) for v in values)
     imgui.set_item_tooltip(f"{spec.help}{f' [{spec.unit}]' if spec.unit else ''}")
     return changed and new != value, new

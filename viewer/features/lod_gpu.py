@@ -104,6 +104,20 @@ def node_flags(tree: LodHierarchy, leaf_flags: np.ndarray) -> np.ndarray:
     return flags
 
 
+def node_levels(tree: LodHierarchy, leaf_levels: np.ndarray) -> np.ndarray:
+    """[M] uint8 foveation levels of every node: a merged node keeps those any child keeps.
+
+    Args:
+        tree: the hierarchy.
+        leaf_levels: [N] uint8 levels of the scene's Gaussians (viewer/features/foveation.py).
+    """
+    levels = np.zeros(tree.node_count, np.uint8)
+    levels[: tree.leaf_count] = leaf_levels
+    for start, stop, slots, offsets in _merged_levels(tree):
+        levels[start:stop] = np.maximum.reduceat(levels[slots], offsets)
+    return levels
+
+
 def node_values(tree: LodHierarchy, leaf_values: np.ndarray) -> np.ndarray:
     """[M] float32 per-node values: a merged node gets the mean of its children's.
 

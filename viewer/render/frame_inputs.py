@@ -6,6 +6,7 @@ import dataclasses
 from dataclasses import dataclass
 
 from viewer.camera import Camera
+from viewer.render.fovea import Fovea
 from viewer.render.layout import ALL_FLAGS
 
 
@@ -35,6 +36,7 @@ class FrameInputs:
         flag_mask: flag bits that cull a Gaussian this frame (layout.FLAG_*); 0 ignores every
             flag (e.g. measuring pruning scores over the whole scene).
         gaze: (x, y) pixel the viewer looks at (foveated rendering), None for the image centre.
+        fovea: foveated rendering around the gaze (viewer/render/fovea.py), or None.
         lod: the level-of-detail cut, or None to draw the scene's own Gaussians (also when the
             scene has no LOD nodes attached).
         render_scale: the splats are rendered at this fraction of the camera's width and height
@@ -44,6 +46,7 @@ class FrameInputs:
     camera: Camera
     flag_mask: int = ALL_FLAGS
     gaze: tuple[float, float] | None = None
+    fovea: Fovea | None = None
     lod: LodCut | None = None
     render_scale: float = 1.0
 
@@ -57,8 +60,8 @@ class FrameInputs:
         c = self.camera
         intrinsics = (c.width, c.height, c.fx, c.fy, c.cx, c.cy)
         return (
-            *intrinsics, c.world_to_camera.tobytes(), self.flag_mask, self.gaze, self.lod,
-            self.render_scale,
+            *intrinsics, c.world_to_camera.tobytes(), self.flag_mask, self.gaze, self.fovea,
+            self.lod, self.render_scale,
         )  # fmt: skip
 
 

@@ -9,6 +9,9 @@ Who writes what (docs/design_log.md, "Buffer ownership"):
                 clears them. The preprocess pass reads flags and gpu_flags together.
     extras      named per-row buffers a feature adds (`add_extra`): the LOD nodes' cut and blend
                 data (viewer/features/lod_gpu.py), chunk-aligned with the rest.
+    levels      foveation's nested subsets (`write_levels`): per row the number of levels that
+                keep it, uint8, four to a word in one buffer indexed by the global row (the
+                tiles passes reach rows by global index, which chunked buffers cannot serve).
 
 Level of detail: the merged nodes of an LOD tree may follow the scene's Gaussians as rows
 [leaves, count) (`lod_nodes` of them). Frames without an LOD cut draw the leaves only.
@@ -33,6 +36,7 @@ import moderngl
 import numpy as np
 
 from viewer.render.context import DeviceInfo
+from viewer.render.fovea import pack_levels
 from viewer.render.layout import (
     BINDING_FLAGS,
     BINDING_GPU_FLAGS,
@@ -204,6 +208,8 @@ class GpuScene:
         self.extras: dict[str, int] = {}  # extra per-row buffers: name -> 4-byte values per row
         self.lod_nodes = 0  # merged LOD nodes after the leaves (rows leaves .. count - 1)
         self.lod_levels = 0  # their deepest level (leaves are level 0)
+        self.fov_levels: moderngl.Buffer | None = None  # write_levels: 4 uint8 per word
+        self.fov_level_rows = 0  # rows it holds (later rows: kept at every level)
         self.reserve(max(capacity, 1))
 
     @classmethod
@@ -245,7 +251,8 @@ class GpuScene:
     @property
     def nbytes(self) -> int:
         """GPU memory held."""
-        return sum(b.size for chunk in self.chunks for b in chunk.buffers.values())
+        levels = self.fov_levels.size if self.fov_levels is not None else 0
+        return levels + sum(b.size for chunk in self.chunks for b in chunk.buffers.values())
 
     # -- size ------------------------------------------------------------------------------------
 
@@ -339,6 +346,27 @@ class GpuScene:
         self._write_rows("heat", start, np.asarray(values, dtype=np.float32), self.count)
         self._touch()
 
+    def write_levels(self, stored: np.ndarray | None) -> None:
+        """Foveation's subsets: [n] uint8 per row, the levels that keep it (None: drop them).
+
+        A row keeps levels 0 .. b - 1 for a value b (0: none, 255: every level); rows at or past
+        n keep every level. The rows are the scene's, LOD nodes included when attached.
+        """
+        if self.fov_levels is not None:
+            self.fov_levels.release()
+            self.fov_levels, self.fov_level_rows = None, 0
+        if stored is not None:
+            words = pack_levels(stored)
+            self.fov_levels = self.ctx.buffer(words.tobytes())
+            self.fov_level_rows = int(np.asarray(stored).shape[0])
+        self._touch()
+
+    def read_levels(self) -> np.ndarray | None:
+        """The stored levels ([fov_level_rows] uint8), or None (tests)."""
+        if self.fov_levels is None:
+            return None
+        return np.frombuffer(self.fov_levels.read(), np.uint8)[: self.fov_level_rows].copy()
+
     def add_extra(self, name: str, width: int) -> None:
         """Give every chunk (and every chunk made later) a per-row buffer `name`, zeroed.
 
@@ -426,6 +454,9 @@ class GpuScene:
             self._release_chunk(chunk)
         self.chunks = []
         self.capacity = self.count = 0
+        if self.fov_levels is not None:
+            self.fov_levels.release()
+            self.fov_levels, self.fov_level_rows = None, 0
 
     # -- internals -------------------------------------------------------------------------------
 

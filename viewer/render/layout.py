@@ -39,6 +39,8 @@ BINDING_LOD_BLEND = 21  # per node: the parent's blend targets and this frame's 
 BINDING_LOD_PARENT_SH = 22  # per node: the parent's SH coefficients
 BINDING_LOD_STATE = 23  # the frame's cut: tau, its histogram bin, drawn counts per level
 BINDING_LOD_HISTOGRAM = 24  # budget cut: (children - 1) summed per projected-size bin
+BINDING_FOV_LEVELS = 25  # foveation: per row the levels keeping it, 4 uint8 per word
+BINDING_FOV_TILES = 26  # foveation: per tile its lowest level (float), this frame's
 
 # Per-Gaussian flag bits. The CPU writes its masks into the `flags` buffer, GPU passes write theirs
 # into `gpu_flags` every frame (so neither overwrites the other); the preprocess pass drops a
@@ -46,7 +48,7 @@ BINDING_LOD_HISTOGRAM = 24  # budget cut: (children - 1) summed per projected-si
 FLAG_HIDDEN = 1 << 0  # CPU: crop box / manual hide
 FLAG_PRUNED = 1 << 1  # CPU: pruning
 FLAG_LOD_CULLED = 1 << 2  # GPU: not in the current LOD cut
-FLAG_FOVEA_CULLED = 1 << 3  # GPU: outside the foveation level's subset
+FLAG_FOVEA_CULLED = 1 << 3  # reserved (foveation decides in preprocess and binning, no bit)
 ALL_FLAGS = FLAG_HIDDEN | FLAG_PRUNED | FLAG_LOD_CULLED | FLAG_FOVEA_CULLED
 FLAG_SELECTED = 1 << 8  # CPU: drawn highlighted (picked in the viewer); never culls
 CPU_FLAGS = FLAG_HIDDEN | FLAG_PRUNED | FLAG_SELECTED
@@ -85,6 +87,7 @@ COUNTER_VISIBLE = 1  # atomic append counter of the preprocess pass = instance c
 COUNTER_PAIRS = 4  # (tile, splat) pairs emitted by the tiles backend
 COUNTER_VISIBLE_OVERFLOW = 5  # visible Gaussians dropped: splat buffers full
 COUNTER_PAIRS_OVERFLOW = 6  # pairs needed beyond the pair buffers' capacity
+COUNTER_FOVEA_CULLED = 7  # Gaussians in view that foveation left out (weight 0 where they reach)
 DISPATCH_PER_VISIBLE = 8  # 3 words: workgroups covering one thread per visible splat
 DISPATCH_PER_PAIR = 11  # 3 words: workgroups covering one thread per tile pair
 DISPATCH_SCAN_BLOCKS = 14  # 3 words: workgroups of the block scan over visible splats
@@ -131,8 +134,9 @@ def glsl_defines() -> dict[str, int | str]:
         "LOD_LOG2_MIN", "LOD_BINS", "LOD_STATE_TAU", "LOD_STATE_BIN", "LOD_STATE_DRAWN",
         "LOD_STATE_BUDGET_COUNT", "LOD_STATE_LEVELS", "LOD_MAX_LEVELS", "LOD_STATE_WORDS",
         "COUNTER_DRAW_VERTICES", "COUNTER_VISIBLE", "COUNTER_PAIRS", "COUNTER_VISIBLE_OVERFLOW",
-        "COUNTER_PAIRS_OVERFLOW", "DISPATCH_PER_VISIBLE", "DISPATCH_PER_PAIR",
-        "DISPATCH_SCAN_BLOCKS", "COUNTER_WORDS", "SCAN_ITEMS_PER_THREAD", "SCAN_BLOCK",
+        "COUNTER_PAIRS_OVERFLOW", "COUNTER_FOVEA_CULLED", "DISPATCH_PER_VISIBLE",
+        "DISPATCH_PER_PAIR", "DISPATCH_SCAN_BLOCKS", "COUNTER_WORDS", "SCAN_ITEMS_PER_THREAD",
+        "SCAN_BLOCK",
     ]  # fmt: skip
     return {**{name: int(globals()[name]) for name in names}, "HEAT_COLOURS": glsl_table()}
 

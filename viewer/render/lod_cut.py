@@ -100,17 +100,36 @@ class LodCutPass:
         self.state = ctx.buffer(reserve=LOD_STATE_WORDS * 4)
         self.histogram = ctx.buffer(reserve=(LOD_BINS + 1) * 4)
 
-    def run(self, scene: GpuScene, camera: Camera, cut: LodCut) -> None:
-        """Decide every node of `scene` for `camera` (the image as rendered, render scale in)."""
+    def run(
+        self,
+        scene: GpuScene,
+        camera: Camera,
+        cut: LodCut,
+        fovea: dict[str, object] | None = None,
+        tau_scale: float = 1.0,
+    ) -> None:
+        """Decide every node of `scene` for `camera` (the image as rendered, render scale in).
+
+        With `fovea` (fovea.glsl's uniforms for `camera`) tau grows by `tau_scale` per level of
+        foveation at each node: the cut is coarser away from the gaze.
+        """
         words = np.zeros(LOD_STATE_WORDS, np.uint32)
         words[LOD_STATE_TAU] = np.float32(cut.tau).view(np.uint32)
         self.state.write(words.tobytes())
         self.state.bind_to_storage_buffer(BINDING_LOD_STATE)
         self.histogram.bind_to_storage_buffer(BINDING_LOD_HISTOGRAM)
-        view = {
+        view: dict[str, object] = {
             "camera_position": tuple(float(v) for v in camera.position),
             "focal": float(max(camera.fx, camera.fy)),
+            "fov_lod": fovea is not None and tau_scale > 1.0,
         }
+        if fovea is not None:
+            view.update(
+                fovea,
+                fov_tau_scale=float(tau_scale),
+                world_to_camera=camera.world_to_camera.astype(np.float32),
+                intrinsics=(camera.fx, camera.fy, camera.cx, camera.cy),
+            )
         chunks = scene.live_chunks()
         if cut.budget > 0:
             self.histogram.clear()

@@ -9,6 +9,7 @@ from viewer.camera import Camera
 from viewer.render.frame_buffers import FrameBuffers
 from viewer.render.gpu_scene import GpuScene
 from viewer.render.layout import (
+    BINDING_FOV_LEVELS,
     BINDING_LOD_BLEND,
     BINDING_LOD_PARENT_SH,
     COLOUR_DEPTH,
@@ -55,21 +56,24 @@ def depth_range(camera: Camera, bounds: tuple[np.ndarray, np.ndarray], near: flo
 class PreprocessPass:
     """Runs preprocess.comp over every scene chunk, appending into the frame buffers.
 
-    Frames with a level-of-detail cut run its LOD variant (compiled on first use), which blends
-    each drawn node towards its parent by the weight the cut pass wrote.
+    Frames with a level-of-detail cut run its LOD variant, which blends each drawn node towards
+    its parent by the weight the cut pass wrote; foveated frames drawing the scene's nested
+    subsets run the FOVEA variant (either or both; compiled on first use).
     """
 
     def __init__(self, ctx: moderngl.Context) -> None:
         self.ctx = ctx
         self.shader = compute_shader(ctx, "preprocess.comp")
-        self._lod_shader: moderngl.ComputeShader | None = None
+        self._variants: dict[tuple[bool, bool], moderngl.ComputeShader] = {}
 
-    def _program(self, lod: bool) -> moderngl.ComputeShader:
-        if not lod:
+    def _program(self, lod: bool, fovea: bool) -> moderngl.ComputeShader:
+        if not (lod or fovea):
             return self.shader
-        if self._lod_shader is None:
-            self._lod_shader = compute_shader(self.ctx, "preprocess.comp", {"LOD": 1})
-        return self._lod_shader
+        if (lod, fovea) not in self._variants:
+            defines = {"LOD": 1} if lod else {}
+            defines.update({"FOVEA": 1} if fovea else {})
+            self._variants[lod, fovea] = compute_shader(self.ctx, "preprocess.comp", defines)
+        return self._variants[lod, fovea]
 
     def run(
         self,
@@ -80,6 +84,7 @@ class PreprocessPass:
         flag_mask: int,
         rows: int | None = None,
         lod: bool = False,
+        fovea: dict[str, object] | None = None,
     ) -> None:
         """Append every visible Gaussian of `scene` seen by `camera` to `frame`.
 
@@ -91,8 +96,14 @@ class PreprocessPass:
             flag_mask: flag bits that cull.
             rows: only the first `rows` rows (default: all, LOD nodes included).
             lod: blend drawn LOD nodes towards their parents (the cut pass ran this frame).
+            fovea: draw the scene's nested subsets with these uniforms (fovea.glsl's and
+                `fov_per_splat`); the scene must hold levels (`GpuScene.write_levels`).
         """
-        shader = self._program(lod)
+        shader = self._program(lod, fovea is not None)
+        if fovea is not None:
+            assert scene.fov_levels is not None, "foveated subsets need the scene's levels"
+            set_uniforms(shader, **fovea, fov_level_rows=scene.fov_level_rows)
+            scene.fov_levels.bind_to_storage_buffer(BINDING_FOV_LEVELS)
         set_uniforms(
             shader,
             **camera_uniforms(camera),
@@ -122,5 +133,5 @@ class PreprocessPass:
     def release(self) -> None:
         """Free the programs."""
         self.shader.release()
-        if self._lod_shader is not None:
-            self._lod_shader.release()
+        for shader in self._variants.values():
+            shader.release()

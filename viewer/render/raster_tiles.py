@@ -4,17 +4,26 @@ Steps: count the tiles each depth-sorted splat touches (tiles_count.comp), prefi
 (PrefixSum), emit (tile, splat) pairs in depth order (tiles_emit.comp), stable-sort the pairs by
 tile (the depth order survives inside each tile), find each tile's range (tiles_ranges.comp) and
 composite (tiles_raster.comp). Dispatch sizes come from the GPU counters.
+
+Foveated frames drawing nested subsets (`fovea` given to `bin` and `run`) first find each tile's
+lowest level (fov_tiles.comp), bin a splat only into the tiles whose level its subset reaches,
+and weigh each splat per pixel by its level there (the FOVEA variants, compiled on first use).
 """
 
 from __future__ import annotations
 
 import moderngl
+import numpy as np
 
 from viewer.camera import Camera
 from viewer.render.accum_target import AccumTarget
+from viewer.render.fovea import TILE_REACH
 from viewer.render.frame_buffers import FrameBuffers
+from viewer.render.gpu_scene import GpuScene
 from viewer.render.layout import (
     BINDING_COUNTERS,
+    BINDING_FOV_LEVELS,
+    BINDING_FOV_TILES,
     BINDING_PAIR_SPLATS,
     BINDING_PAIR_TILES,
     BINDING_TILE_COUNTS,
@@ -23,6 +32,7 @@ from viewer.render.layout import (
     DISPATCH_PER_PAIR,
     DISPATCH_PER_VISIBLE,
     TILE_SIZE,
+    WORKGROUP_SIZE,
 )
 from viewer.render.prefix_sum import PrefixSum
 from viewer.render.programs import compute_shader, set_uniforms
@@ -57,6 +67,8 @@ class TilesRaster:
         self.pair_tiles = ctx.buffer(reserve=4)  # [pair_capacity] uint32 tile_of_pair
         self.pair_splats = ctx.buffer(reserve=4)  # [pair_capacity] uint32 splat_of_pair
         self.ranges = ctx.buffer(reserve=8)  # [tiles] uvec2 pair_range_of_tile
+        self.tile_levels = ctx.buffer(reserve=4)  # [tiles] float: foveation's lowest level
+        self._fovea_shaders: dict[str, moderngl.ComputeShader] = {}  # made on first use
         self.prefix_sum.ensure_capacity(1)
         self._largest_view = 0  # pixels of the largest view binned since the pairs last shrank
 
@@ -101,27 +113,83 @@ class TilesRaster:
     @property
     def nbytes(self) -> int:
         """GPU memory held by the backend's own buffers (and its pair sort's)."""
-        buffers = (self.tile_counts, self.pair_tiles, self.pair_splats, self.ranges)
+        buffers = (
+            self.tile_counts,
+            self.pair_tiles,
+            self.pair_splats,
+            self.ranges,
+            self.tile_levels,
+        )
         return sum(b.size for b in buffers) + self.sort.nbytes
 
-    def bin(self, frame: FrameBuffers, camera: Camera) -> None:
-        """Count, scan and emit the (tile, splat) pairs; their count goes to the counters."""
+    def _fovea_shader(self, name: str) -> moderngl.ComputeShader:
+        """The FOVEA variant of shaders/<name> (fov_tiles.comp is one already)."""
+        if name not in self._fovea_shaders:
+            self._fovea_shaders[name] = compute_shader(self.ctx, name, {"FOVEA": 1})
+        return self._fovea_shaders[name]
+
+    def _fovea_levels(
+        self, scene: GpuScene, camera: Camera, fovea: dict[str, object]
+    ) -> dict[str, object]:
+        """Find every tile's lowest level; bind the scene's levels. Returns the uniforms."""
+        tiles_x, tiles_y = tile_grid(camera.width, camera.height)
+        size = tiles_x * tiles_y * 4
+        if not size <= self.tile_levels.size < 4 * size:
+            self.tile_levels.release()
+            self.tile_levels = self.ctx.buffer(reserve=size)
+        assert scene.fov_levels is not None, "foveated subsets need the scene's levels"
+        uniforms = {**fovea, "fov_level_rows": scene.fov_level_rows}
+        shader = self._fovea_shader("fov_tiles.comp")
+        set_uniforms(shader, **uniforms, tile_grid=(tiles_x, tiles_y), tile_reach=TILE_REACH)
+        self.tile_levels.bind_to_storage_buffer(BINDING_FOV_TILES)
+        shader.run(group_x=-(-tiles_x * tiles_y // WORKGROUP_SIZE))
+        self.ctx.memory_barrier()
+        scene.fov_levels.bind_to_storage_buffer(BINDING_FOV_LEVELS)
+        return uniforms
+
+    def bin(
+        self,
+        frame: FrameBuffers,
+        camera: Camera,
+        scene: GpuScene | None = None,
+        fovea: dict[str, object] | None = None,
+    ) -> None:
+        """Count, scan and emit the (tile, splat) pairs; their count goes to the counters.
+
+        With `fovea` (fovea.glsl's uniforms) a splat is binned only into the tiles whose lowest
+        level its stored levels (in `scene`) reach.
+        """
         self._largest_view = max(self._largest_view, camera.width * camera.height)
         grid = tile_grid(camera.width, camera.height)
-        uniforms = {"viewport": (float(camera.width), float(camera.height)), "tile_grid": grid}
+        uniforms: dict[str, object] = {
+            "viewport": (float(camera.width), float(camera.height)), "tile_grid": grid,
+        }  # fmt: skip
+        count_shader, emit_shader = self.count_shader, self.emit_shader
+        if fovea is not None:
+            assert scene is not None
+            uniforms.update(self._fovea_levels(scene, camera, fovea))
+            count_shader = self._fovea_shader("tiles_count.comp")
+            emit_shader = self._fovea_shader("tiles_emit.comp")
+            self.tile_levels.bind_to_storage_buffer(BINDING_FOV_TILES)
         frame.bind()
         self.tile_counts.bind_to_storage_buffer(BINDING_TILE_COUNTS)
-        set_uniforms(self.count_shader, **uniforms)
-        self.count_shader.run_indirect(frame.counters, DISPATCH_PER_VISIBLE * 4)
+        set_uniforms(count_shader, **uniforms)
+        count_shader.run_indirect(frame.counters, DISPATCH_PER_VISIBLE * 4)
         self.ctx.memory_barrier()
         self.prefix_sum.run(self.tile_counts, frame.counters)
         frame.bind()
         self.tile_counts.bind_to_storage_buffer(BINDING_TILE_COUNTS)
         self.pair_tiles.bind_to_storage_buffer(BINDING_PAIR_TILES)
         self.pair_splats.bind_to_storage_buffer(BINDING_PAIR_SPLATS)
-        set_uniforms(self.emit_shader, **uniforms, pair_capacity=self.pair_capacity)
-        self.emit_shader.run_indirect(frame.counters, DISPATCH_PER_VISIBLE * 4)
+        set_uniforms(emit_shader, **uniforms, pair_capacity=self.pair_capacity)
+        emit_shader.run_indirect(frame.counters, DISPATCH_PER_VISIBLE * 4)
         self.ctx.memory_barrier()
+
+    def read_tile_levels(self, camera: Camera) -> np.ndarray:
+        """[tiles y, tiles x] float32: the last foveated binning's lowest level per tile (tests)."""
+        tiles_x, tiles_y = tile_grid(camera.width, camera.height)
+        data = self.tile_levels.read(size=tiles_x * tiles_y * 4)
+        return np.frombuffer(data, np.float32).reshape(tiles_y, tiles_x).copy()
 
     def sort_pairs(self, frame: FrameBuffers, camera: Camera) -> None:
         """Stable sort of the pairs by tile id (then `find_ranges`)."""
@@ -146,25 +214,42 @@ class TilesRaster:
         self.ctx.memory_barrier()
 
     def run(
-        self, frame: FrameBuffers, camera: Camera, target: AccumTarget, settings: RenderSettings
+        self,
+        frame: FrameBuffers,
+        camera: Camera,
+        target: AccumTarget,
+        settings: RenderSettings,
+        scene: GpuScene | None = None,
+        fovea: dict[str, object] | None = None,
     ) -> None:
-        """Composite every tile of the binned frame into `target`."""
+        """Composite every tile of the binned frame into `target`.
+
+        With `fovea` (the uniforms `bin` had) each splat weighs its stored levels' weight at
+        each pixel's level.
+        """
         grid = tile_grid(camera.width, camera.height)
+        shader = self.raster_shader
+        uniforms: dict[str, object] = {"viewport": (float(camera.width), float(camera.height))}
+        if fovea is not None:
+            assert scene is not None and scene.fov_levels is not None
+            shader = self._fovea_shader("tiles_raster.comp")
+            uniforms.update(fovea, fov_level_rows=scene.fov_level_rows)
+            scene.fov_levels.bind_to_storage_buffer(BINDING_FOV_LEVELS)
         frame.bind()
         self.pair_splats.bind_to_storage_buffer(BINDING_PAIR_SPLATS)
         self.ranges.bind_to_storage_buffer(BINDING_TILE_RANGES)
         target.texture.bind_to_image(0, read=False, write=True)
-        set_uniforms(
-            self.raster_shader, viewport=(float(camera.width), float(camera.height)), tile_grid=grid
-        )
-        self.raster_shader.run(*grid)
+        set_uniforms(shader, **uniforms, tile_grid=grid)
+        shader.run(*grid)
         self.ctx.memory_barrier()
 
     def release(self) -> None:
         """Free GL objects (and the pair sort)."""
-        for buffer in (self.tile_counts, self.pair_tiles, self.pair_splats, self.ranges):
+        buffers = (self.tile_counts, self.pair_tiles, self.pair_splats, self.ranges)
+        for buffer in (*buffers, self.tile_levels):
             buffer.release()
-        for shader in (self.count_shader, self.emit_shader, self.ranges_shader, self.raster_shader):
+        shaders = (self.count_shader, self.emit_shader, self.ranges_shader, self.raster_shader)
+        for shader in (*shaders, *self._fovea_shaders.values()):
             shader.release()
         self.prefix_sum.release()
         self.sort.release()

@@ -28,6 +28,8 @@ from viewer.render.accum_target import AccumTarget
 from viewer.render.context import DeviceInfo
 from viewer.render.contributions import Contributions, ContributionsPass
 from viewer.render.dispatch_args import DispatchArgsPass
+from viewer.render.fovea import render_gaze
+from viewer.render.fovea import uniforms as fovea_uniforms
 from viewer.render.frame_buffers import FrameBuffers
 from viewer.render.frame_inputs import FrameInputs, LodCut
 from viewer.render.gpu_scene import GROWTH, GpuScene
@@ -201,9 +203,11 @@ class SplatRenderer:
         self.accum.ensure_size(camera.width, camera.height)
         mode = settings.mode
         binned = mode == "overdraw" or (self.backend == "tiles" and mode not in QUAD_MODES)
+        per_pixel = binned and mode != "overdraw"  # the tiles raster weighs foveation per pixel
+        fovea = _subsets_of(scene, inputs)
         timer = self.timer
         timer.begin_frame()
-        self._splats_in_view(scene, inputs, settings, binned, timer.section)
+        self._splats_in_view(scene, inputs, settings, binned, timer.section, fovea, per_pixel)
         with timer.section("raster"):
             if mode == "overdraw":
                 self.contributions.run(self.frame, self.tiles, camera)
@@ -211,7 +215,8 @@ class SplatRenderer:
             elif mode in QUAD_MODES:
                 self.mode_rasters[mode].run(self.frame, camera, self.accum, settings)
             elif self.backend == "tiles":
-                self.tiles.run(self.frame, camera, self.accum, settings)
+                pixel_fovea = fovea if per_pixel else None
+                self.tiles.run(self.frame, camera, self.accum, settings, scene, pixel_fovea)
             else:
                 self.quads.run(self.frame, camera, self.accum, settings)
         with timer.section("resolve"):
@@ -229,11 +234,17 @@ class SplatRenderer:
         settings: RenderSettings,
         binned: bool,
         section: Callable[[str], AbstractContextManager[None]],
+        fovea: dict[str, object] | None = None,
+        per_pixel: bool = False,
     ) -> None:
         """Preprocess and depth-sort the visible splats; with `binned`, also bin them in tiles.
 
         Binning checks the pair count (a read of the counters) and bins again into grown pair
         buffers when they overflowed: the one growth mechanism of every binned frame.
+
+        With `fovea` (fovea.glsl's uniforms) the scene's nested subsets are drawn: weighed per
+        splat in preprocess, or, `per_pixel`, only dropped where they weigh 0 there and binned
+        by tile level for the tiles raster to weigh per pixel.
         """
         self._fit(scene)
         self.frame.reset()
@@ -242,12 +253,18 @@ class SplatRenderer:
         mask = inputs.flag_mask
         if lod:
             with section("lod"):
-                self.lod_cut.run(scene, camera, lod)
+                fov = inputs.fovea
+                tau_scale = 1.0 if fov is None else fov.lod_tau_scale
+                cut_fovea = _fovea_uniforms(inputs) if tau_scale > 1.0 else None
+                self.lod_cut.run(scene, camera, lod, cut_fovea, tau_scale)
         elif scene.lod_nodes:  # a cut of an earlier frame must not hide the leaves
             mask &= ~FLAG_LOD_CULLED
         with section("preprocess"):
             rows = _rows_of(scene, lod)
-            self.preprocess.run(scene, self.frame, camera, settings, mask, rows, lod is not None)
+            splat_fovea = None if fovea is None else {**fovea, "fov_per_splat": not per_pixel}
+            self.preprocess.run(
+                scene, self.frame, camera, settings, mask, rows, lod is not None, splat_fovea
+            )
             self._dispatch_args()
         with section("sort"):
             self.depth_sort.sort(
@@ -257,8 +274,9 @@ class SplatRenderer:
         if not binned:
             return
         with section("bin"):
+            bin_fovea = fovea if per_pixel else None
             for _attempt in range(MAX_BIN_ATTEMPTS):
-                self.tiles.bin(self.frame, camera)
+                self.tiles.bin(self.frame, camera, scene, bin_fovea)
                 self._dispatch_args()
                 counters = self.frame.read_counters()
                 if counters[COUNTER_PAIRS_OVERFLOW] == 0:
@@ -288,7 +306,7 @@ class SplatRenderer:
                 value per row drawn: the leaves, or every row with an LOD cut).
             pixel: (x, y) measure only the tile holding this pixel (for picking).
         """
-        inputs = dataclasses.replace(inputs, render_scale=1.0)
+        inputs = dataclasses.replace(inputs, render_scale=1.0)  # whole: no foveation either
         self._splats_in_view(scene, inputs, settings, True, _untimed)
         gaussians = _rows_of(scene, _lod_of(scene, inputs)) if weights else 0
         camera = inputs.camera
@@ -380,6 +398,25 @@ class SplatRenderer:
         self.image.release()
         for buffer in self._readback_free + [b for b, *_ in self._readback]:
             buffer.release()
+
+
+def _subsets_of(scene: GpuScene, inputs: FrameInputs) -> dict[str, object] | None:
+    """fovea.glsl's uniforms when the frame draws the scene's nested subsets, else None.
+
+    That is when it is foveated with subsets and the scene holds levels (none yet: the whole
+    scene is drawn, as it is while the viewer measures the scores that make them).
+    """
+    fovea = inputs.fovea
+    if fovea is None or not fovea.subsets or scene.fov_levels is None:
+        return None
+    return _fovea_uniforms(inputs)
+
+
+def _fovea_uniforms(inputs: FrameInputs) -> dict[str, object]:
+    """fovea.glsl's uniforms of a foveated frame, for the image its passes render."""
+    assert inputs.fovea is not None
+    camera = inputs.render_camera
+    return fovea_uniforms(camera, inputs.fovea, render_gaze(inputs.camera, camera, inputs.gaze))
 
 
 def _lod_of(scene: GpuScene, inputs: FrameInputs) -> LodCut | None:
