@@ -77,6 +77,15 @@ def test_bad_configs_name_the_problem(text: str, message: str) -> None:
     assert message in str(caught.value)
 
 
+def test_a_preset_sets_its_keys_and_the_config_overrides_them() -> None:
+    config = parse_config("b:preset=balanced,keep=0.5,fov.fovea=12")
+    assert config.lod.enabled and config.fov.enabled and config.prune.score == "significance"
+    assert config.prune.keep == 0.5 and config.fov.fovea == 12.0
+    assert config.fov.shares == (1.0, 0.4, 0.22, 0.17)
+    with pytest.raises(ValueError, match="'fast' is not one of balanced"):
+        parse_config("b:preset=fast")
+
+
 def test_unknown_key_error_lists_the_known_keys() -> None:
     with pytest.raises(ValueError) as caught:
         parse_config("a:lod=1")

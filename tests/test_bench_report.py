@@ -98,7 +98,7 @@ def test_report_follows_the_schema(bench) -> None:
         check_types(config, CONFIG)
         assert set(config["frame_ms"]) == SUMMARY_KEYS
         assert set(config["passes_ms"]) == set(report["passes"])
-        assert set(config["settings"]) == {"render", "raster", "prune", "lod"}
+        assert set(config["settings"]) == {"render", "raster", "prune", "lod", "fov"}
         assert config["frame_ms"]["max"] >= config["frame_ms"]["p50"] > 0
         assert config["fps"] == pytest.approx(1e3 / config["frame_ms"]["mean"])
     assert (full["name"], lite["name"]) == ("full", "lite")

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from viewer.image_metrics import compare, psnr, ssim
+from viewer.image_metrics import compare, compare_regions, psnr, ssim
 
 
 def ssim_by_windows(a: np.ndarray, b: np.ndarray) -> float:
@@ -80,3 +80,20 @@ def test_compare_clips_to_the_displayed_range() -> None:
     brighter = reference + np.where(over > 0.9, 1.0, 0.0)  # 1.5 where `over` is 1.0
     value, similarity = compare(brighter, over)
     assert value == math.inf and similarity == pytest.approx(1.0, abs=1e-6)
+
+
+def test_region_metrics_split_the_image_by_the_mask() -> None:
+    rng = np.random.default_rng(3)
+    reference = rng.random((40, 50, 3), dtype=np.float32)
+    image = reference.copy()
+    image[:, 25:] = np.clip(image[:, 25:] + 0.1, 0.0, 1.0)  # the right half differs
+    mask = np.zeros((40, 50), bool)
+    mask[:, :25] = True
+    regions = compare_regions(image, reference, mask)
+    assert regions["fovea_psnr"] == math.inf and regions["fovea_ssim"] < 1.0  # windows reach over
+    assert regions["periphery_psnr"] == pytest.approx(psnr(image[:, 25:], reference[:, 25:]))
+    assert (regions["psnr"], regions["ssim"]) == pytest.approx(compare(image, reference))
+    inner = compare_regions(image, reference, np.pad(mask[5:-5, :15], ((5, 5), (0, 35))))
+    assert inner["fovea_ssim"] == pytest.approx(1.0, abs=1e-6)  # windows wholly in the left half
+    empty = compare_regions(image, reference, np.zeros_like(mask))
+    assert math.isnan(empty["fovea_psnr"]) and math.isnan(empty["fovea_ssim"])

@@ -28,6 +28,7 @@ class FrameStats:
         lod_drawn: level-of-detail nodes the cut drew (0: no LOD cut this frame).
         lod_tau: the cut's threshold in pixels (the budget cut finds its own).
         lod_levels: nodes drawn per level (0: the scene's own Gaussians).
+        fovea_culled: Gaussians in view that foveation left out (weight 0 where they reach).
     """
 
     frame: int
@@ -43,6 +44,7 @@ class FrameStats:
     lod_drawn: int = 0
     lod_tau: float = 0.0
     lod_levels: tuple[int, ...] = ()
+    fovea_culled: int = 0
 
     @property
     def gpu_ms(self) -> float:

@@ -3,7 +3,8 @@
 Each key names a setting of a group marked `bench` in `viewer.settings.GROUPS`, as `group.name`
 (`prune.keep`) or its bare name where no other bench group has it (`keep`), and is parsed by that
 setting's one description (`viewer.setting_specs`). Shorthand keys stand for several:
-`prune=significance:0.3` is `prune.score=significance,prune.keep=0.3`.
+`prune=significance:0.3` is `prune.score=significance,prune.keep=0.3`; `preset=balanced` is the
+keys of that preset (viewer/features/presets.py), which other keys of the config may override.
 """
 
 from __future__ import annotations
@@ -14,12 +15,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from viewer.features.presets import preset_keys
 from viewer.features.pruning import parse_shorthand
-from viewer.setting_specs import SettingsSet, apply_overrides, known_keys
-from viewer.settings import GROUPS, LodSettings, PruneSettings, RasterSettings, RenderSettings
+from viewer.setting_specs import SettingsSet, apply_overrides, known_keys, resolve_key
+from viewer.settings import (
+    GROUPS,
+    FoveationSettings,
+    LodSettings,
+    PruneSettings,
+    RasterSettings,
+    RenderSettings,
+)
 
 BENCH_GROUPS = tuple(group for group in GROUPS if group.bench)
 SHORTHANDS = {"prune": parse_shorthand}  # key -> its value's text to {key: value text}
+PRESET_KEY = "preset"  # preset=NAME: that preset's keys, under the config's own
 NAME = re.compile(r"[A-Za-z0-9_.+-]+")
 DEFAULT_CONFIG = "auto"
 
@@ -57,6 +67,11 @@ class BenchConfig:
     def lod(self) -> LodSettings:
         """The level-of-detail settings."""
         return self.settings.of(LodSettings)
+
+    @property
+    def fov(self) -> FoveationSettings:
+        """The foveation settings."""
+        return self.settings.of(FoveationSettings)
 
     def to_json(self) -> dict[str, dict[str, Any]]:
         """Every bench setting's value by group, JSON-ready."""
@@ -133,15 +148,35 @@ def check_configs(configs: list[BenchConfig]) -> list[BenchConfig]:
 
 
 def _expand_shorthands(overrides: dict[str, str]) -> dict[str, str]:
-    """`overrides` with each shorthand key replaced by the keys it stands for."""
+    """`overrides` with each shorthand key replaced by the keys it stands for.
+
+    A preset's keys come first; the config's own keys (shorthands expanded) replace those of
+    the preset they name.
+    """
     out: dict[str, str] = {}
+    preset = overrides.get(PRESET_KEY)
     for key, value in overrides.items():
+        if key == PRESET_KEY:
+            continue
         expanded = SHORTHANDS[key](value) if key in SHORTHANDS else {key: value}
         for k, v in expanded.items():
             if k in out:
                 raise ValueError(f"key {k!r} given twice (directly and by a shorthand)")
             out[k] = v
-    return out
+    if preset is None:
+        return out
+    mine = {_qualified(key) for key in out}
+    under = {k: v for k, v in preset_keys(preset).items() if k not in mine}
+    return {**under, **out}
+
+
+def _qualified(key: str) -> str:
+    """`group.name` of a config key (the key itself when it names no setting: checked later)."""
+    try:
+        group, spec = resolve_key(key, BENCH_GROUPS)
+    except ValueError:
+        return key
+    return f"{group}.{spec.name}"
 
 
 def _text(value: Any) -> str:

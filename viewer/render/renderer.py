@@ -34,6 +34,7 @@ from viewer.render.frame_buffers import FrameBuffers
 from viewer.render.frame_inputs import FrameInputs, LodCut
 from viewer.render.gpu_scene import GROWTH, GpuScene
 from viewer.render.layout import (
+    COUNTER_FOVEA_CULLED,
     COUNTER_PAIRS,
     COUNTER_PAIRS_OVERFLOW,
     COUNTER_VISIBLE,
@@ -378,6 +379,7 @@ class SplatRenderer:
             lod_drawn=state.drawn if state else 0,
             lod_tau=state.tau if state else 0.0,
             lod_levels=state.levels if state else (),
+            fovea_culled=int(counters[COUNTER_FOVEA_CULLED]),
         )
 
     def release(self) -> None:

@@ -1,0 +1,37 @@
+"""Named presets: sets of settings keys applied in one go (panel button, bench `preset=NAME`).
+
+`balanced` combines level of detail, foveation and pruning for frames several times faster
+than the full render with the fovea kept sharp (README, "Foveated rendering": what it costs in
+quality, measured on donut.ply and the built-in scene).
+"""
+
+from __future__ import annotations
+
+PRESETS: dict[str, dict[str, str]] = {
+    "balanced": {
+        "lod.enabled": "true",
+        "lod.cut": "tau",
+        "lod.tau": "2",
+        "fov.enabled": "true",
+        "fov.source": "subsets",
+        "fov.mapping": "bands",
+        "fov.fovea": "10",
+        "fov.bands": "8,8",
+        "fov.band_blend": "3",
+        "fov.shares": "1,0.4,0.22,0.17",
+        "fov.subset_score": "significance",
+        "prune.score": "significance",
+        "prune.keep": "0.7",
+    },
+}
+
+
+def preset_keys(name: str) -> dict[str, str]:
+    """The settings keys (qualified) and value texts of preset `name`.
+
+    Raises:
+        ValueError: for an unknown preset, naming the known ones.
+    """
+    if name not in PRESETS:
+        raise ValueError(f"preset: {name!r} is not one of {', '.join(PRESETS)}")
+    return dict(PRESETS[name])
