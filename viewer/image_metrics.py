@@ -92,9 +92,7 @@ def _region_psnr(a: np.ndarray, b: np.ndarray, mask: np.ndarray) -> float:
     return psnr(a[mask], b[mask])
 
 
-def compare_regions(
-    image: np.ndarray, reference: np.ndarray, mask: np.ndarray
-) -> dict[str, float]:
+def compare_regions(image: np.ndarray, reference: np.ndarray, mask: np.ndarray) -> dict[str, float]:
     """PSNR and SSIM of the whole image, inside `mask` and outside it (one SSIM map for all).
 
     Args:
