@@ -29,7 +29,13 @@ from viewer.camera import MAX_IMAGE_SIDE, Camera
 from viewer.errors import EXIT_BAD_INPUT, SceneError
 from viewer.framing import UP_CHOICES
 from viewer.setting_specs import add_arguments, from_arguments, integer_type
-from viewer.settings import LodSettings, PruneSettings, RasterSettings, RenderSettings
+from viewer.settings import (
+    FoveationSettings,
+    LodSettings,
+    PruneSettings,
+    RasterSettings,
+    RenderSettings,
+)
 
 EXIT_BROKEN_PIPE = 128 + 13  # 128 + SIGPIPE: what a tool killed by a closed pipe reports
 EXIT_INTERRUPTED = 130  # 128 + SIGINT
@@ -374,7 +380,12 @@ def _run_render(args: argparse.Namespace) -> int:
     inputs_ready()
     try:
         image = render_scene(
-            scene, camera, render, settings.of(RasterSettings), settings.of(LodSettings)
+            scene,
+            camera,
+            render,
+            settings.of(RasterSettings),
+            settings.of(LodSettings),
+            settings.of(FoveationSettings),
         )
     except ImageSizeError as exc:
         source = "--width/--height" if sized else args.camera or scene.source

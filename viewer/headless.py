@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from viewer.camera import Camera
+from viewer.features.foveation import frame_fovea, frame_gaze, scene_levels
 from viewer.features.lod_cache import TerminalProgress, cached_hierarchy
 from viewer.features.lod_controller import frame_cut
 from viewer.features.lod_gpu import attach_hierarchy, node_values
@@ -17,6 +18,7 @@ from viewer.scalars import heat_values
 from viewer.scene import GaussianScene
 from viewer.settings import (
     PRUNING_SCORES,
+    FoveationSettings,
     LodSettings,
     PruneSettings,
     RasterSettings,
@@ -30,11 +32,14 @@ def render_scene(
     settings: RenderSettings = RenderSettings(),
     raster: RasterSettings = RasterSettings(),
     lod: LodSettings = LodSettings(),
+    fov: FoveationSettings = FoveationSettings(),
 ) -> np.ndarray:
     """One frame of `scene` through the GPU pipeline: [H, W, 3] float32 display-referred RGB.
 
     With LOD enabled the scene's LOD tree is taken from the cache or built (a progress bar on
-    stderr) and its cut drawn; the target_fps cut draws its full quality (the tau cut).
+    stderr) and its cut drawn; the target_fps cut draws its full quality (the tau cut). With
+    foveation enabled the image is foveated around the fixed gaze, or the centre (the `mouse`
+    source has no pointer here); the subsets' scores come from the cache or are measured.
 
     Raises:
         ImageSizeError: when the camera's image is larger than the GL device can render
@@ -50,21 +55,27 @@ def render_scene(
         raise
     gpu_scene = GpuScene.from_scene(ctx, scene, renderer.device)
     try:
-        heat = None
-        if settings.mode == "heatmap" and settings.heatmap != "lod_level":
-            scores = None
-            if settings.heatmap in PRUNING_SCORES:
-                near = settings.near_plane
-                scores = cached_scores(renderer, gpu_scene, scene, PruneSettings(), near)
-            heat = heat_values(scene, settings.heatmap, scores).values
         cut, _ = frame_cut(lod)
+        fovea = frame_fovea(fov, lod=cut is not None)
+        heat = None
+        scores = None
+        heatmap_score = settings.mode == "heatmap" and settings.heatmap in PRUNING_SCORES
+        if heatmap_score or (fovea is not None and fovea.subsets):
+            near = settings.near_plane
+            scores = cached_scores(renderer, gpu_scene, scene, PruneSettings(), near)
+        if settings.mode == "heatmap" and settings.heatmap != "lod_level":
+            heat = heat_values(scene, settings.heatmap, scores).values
+        tree = None
         if cut is not None:
             tree, _ = cached_hierarchy(scene, TerminalProgress("building the LOD tree"))
             attach_hierarchy(gpu_scene, tree)
             heat = None if heat is None else node_values(tree, heat)
         if heat is not None:
             gpu_scene.write_heat(heat)
-        return renderer.render_image(gpu_scene, FrameInputs(camera, lod=cut), settings)
+        if fovea is not None and fovea.subsets and scores is not None:
+            gpu_scene.write_levels(scene_levels(scores[fov.subset_score], fov, tree))
+        inputs = FrameInputs(camera, gaze=frame_gaze(fov, camera), fovea=fovea, lod=cut)
+        return renderer.render_image(gpu_scene, inputs, settings)
     finally:
         gpu_scene.release()
         renderer.release()

@@ -20,6 +20,8 @@ from imgui_bundle.python_backends.glfw_backend import GlfwRenderer
 from viewer.app import file_dialog
 from viewer.app.camera_controller import CameraController
 from viewer.app.capture import save_screenshot, screenshot_path, screenshot_size
+from viewer.app.fovea_panel import draw_outlines
+from viewer.app.fovea_state import FoveaState
 from viewer.app.help_window import draw_help
 from viewer.app.input import InputRouter
 from viewer.app.inspection import (
@@ -43,12 +45,15 @@ from viewer.camera import Camera
 from viewer.camera_path import CameraPath
 from viewer.errors import SceneError
 from viewer.features.flags import FlagLayers
+from viewer.features.foveation import frame_gaze
+from viewer.features.presets import with_preset
 from viewer.features.pruning import VIEW_SCORES, prune_flags
 from viewer.formats.camera_files import save_camera_file
 from viewer.framing import default_camera, framing_bounds, resolve_up
 from viewer.pose import Pose
 from viewer.render.context import REQUIRED_GL
 from viewer.render.contributions import OVERDRAW_MAX
+from viewer.render.fovea import gaze_pixel
 from viewer.render.frame_inputs import FrameInputs
 from viewer.render.gpu_scene import GpuScene
 from viewer.render.layout import NO_GAUSSIAN
@@ -58,11 +63,13 @@ from viewer.scalars import HeatValues, heat_values
 from viewer.scene import GaussianScene
 from viewer.setting_specs import SettingsSet
 from viewer.settings import (
+    GROUPS,
     PRUNING_SCORES,
     RENDER_MODES,
     CameraOptions,
     CaptureOptions,
     DisplayOptions,
+    FoveationSettings,
     LodSettings,
     PruneSettings,
     RasterSettings,
@@ -181,6 +188,7 @@ class ViewerApp:
         self._heat_of: tuple = ()  # (value name, scores version) that `heat` holds
         self.pruning = PruningState(self.renderer, gpu_scene, scene)
         self.lod = LodState(self.renderer, gpu_scene, scene)
+        self.fovea = FoveaState(self.renderer, gpu_scene)
         self._pruned_by: tuple = ()  # (settings, scores version) the pruning flags were made of
         self.window.set_title(f"splatscope - {Path(scene.source).name} ({scene.count:,} Gaussians)")
 
@@ -233,6 +241,7 @@ class ViewerApp:
         self._advance_path(dt)
         self.gui.process_inputs()
         imgui.new_frame()
+        self._track_pointer()
         settings, crop, actions = self._draw_ui()
         imgui.render()
         self._apply(settings, crop)
@@ -243,11 +252,12 @@ class ViewerApp:
         self._update_pruning()
         self._update_heat()
         self._update_lod(now, dt)
+        self._update_fovea()
         self._run_pick()
         stats = self.target.render(
             self.renderer,
             self.gpu_scene,
-            self.lod.frame_inputs(self.inputs(), self.settings.of(LodSettings)),
+            self.frame_inputs(),
             self.settings.of(RenderSettings),
             self.settings.of(RasterSettings),
             self.settings.of(DisplayOptions).redraw,
@@ -261,6 +271,11 @@ class ViewerApp:
     def inputs(self, width: int = 0, height: int = 0) -> FrameInputs:
         """The per-frame inputs of the current view (default size: the framebuffer's)."""
         return FrameInputs(self.camera(width, height))
+
+    def frame_inputs(self) -> FrameInputs:
+        """The inputs of the frame drawn in the window: LOD cut, render scale, foveation."""
+        inputs = self.lod.frame_inputs(self.inputs(), self.settings.of(LodSettings))
+        return self.fovea.frame_inputs(inputs, self.settings.of(FoveationSettings))
 
     def camera(self, width: int = 0, height: int = 0) -> Camera:
         """The current view for an image of the given size (default: the framebuffer's)."""
@@ -291,7 +306,33 @@ class ViewerApp:
             draw_overlay(self.history, self.renderer.backend, self.renderer.sort_kind)
         if display.help and not draw_help():
             settings = settings.changed("display", help=False)
+        self._draw_outlines()
         return settings, crop, actions
+
+    def _draw_outlines(self) -> None:
+        """The foveation levels' borders and the gaze over the view, when asked for."""
+        fov = self.settings.of(FoveationSettings)
+        inputs = self.inputs()
+        lines = self.fovea.outlines(inputs, fov)
+        if lines:
+            gaze = gaze_pixel(inputs.camera, frame_gaze(fov, inputs.camera, self.fovea.pointer))
+            (window_w, window_h), (width, height) = (
+                self.window.window_size,
+                (inputs.camera.width, inputs.camera.height),
+            )
+            draw_outlines(lines, gaze, (window_w / max(width, 1), window_h / max(height, 1)))
+
+    def _track_pointer(self) -> None:
+        """Keep the mouse pointer's position over the view (not over the UI) for the gaze."""
+        if imgui.get_io().want_capture_mouse:
+            return
+        x, y = glfw.get_cursor_pos(self.window.handle)
+        (window_w, window_h), (width, height) = (
+            self.window.window_size,
+            self.window.framebuffer_size,
+        )
+        if 0.0 <= x < window_w and 0.0 <= y < window_h:
+            self.fovea.pointer = (x * width / window_w, y * height / window_h)
 
     def _camera_options(self) -> CameraOptions:
         c = self.controller
@@ -324,6 +365,7 @@ class ViewerApp:
             file_dialog=self.has_dialog,
             pruning=self.pruning.facts(self.settings.of(PruneSettings)),
             lod=self.lod.facts(self.history.latest),
+            fovea=self.fovea.facts(self.history.latest),
         )
 
     def _heat_range(self) -> tuple[str, str]:
@@ -376,7 +418,11 @@ class ViewerApp:
         """
         render, prune = self.settings.of(RenderSettings), self.settings.of(PruneSettings)
         shown = render.heatmap if render.mode == "heatmap" else None
-        wanted = (prune.active and prune.score in VIEW_SCORES) or shown in VIEW_SCORES
+        ranked_by = self.fovea.wanted_score(self.settings.of(FoveationSettings))
+        wanted = any(
+            name in VIEW_SCORES
+            for name in (prune.score if prune.active else None, shown, ranked_by)
+        )
         self.pruning.update(prune, render.near_plane, wanted)
         made_of = (prune, self.pruning.version)
         if made_of != self._pruned_by:
@@ -404,6 +450,29 @@ class ViewerApp:
             # the nodes are in: they need the leaves' flags and heat values too
             self.gpu_scene.write_flags(self.lod.node_flags(self.flags.compose()))
             self._heat_of = ()
+
+    def _update_fovea(self) -> None:
+        """Upload the nested subsets once their scores are known or the settings change them."""
+        fov = self.settings.of(FoveationSettings)
+        self.fovea.update(fov, self.pruning.scores, self.pruning.version, self.lod.tree)
+
+    def _compare_fovea(self) -> None:
+        quality = self.fovea.compare(
+            self.frame_inputs(),
+            self.settings.of(RenderSettings),
+            self.settings.of(FoveationSettings),
+            self.ctx.finish,
+        )
+        self.message = (
+            f"fovea PSNR {quality.fovea[0]:.2f} dB, periphery {quality.periphery[0]:.2f} dB, "
+            f"frame time x{quality.time_ratio:.2f} of the full render"
+        )
+
+    def _apply_preset(self, name: str) -> None:
+        """Set the keys of preset `name` (viewer/features/presets.py)."""
+        panel_groups = [group for group in GROUPS if group.panel]
+        self._apply(with_preset(self.settings, name, panel_groups))
+        self.message = f"preset {name}: LOD, foveation and pruning set"
 
     def _compare_lod(self) -> None:
         inputs = self.lod.frame_inputs(self.inputs(), self.settings.of(LodSettings))
@@ -500,6 +569,8 @@ class ViewerApp:
             "next_render_mode": self._next_render_mode,
             "compare_pruning": self._compare_pruning,
             "compare_lod": self._compare_lod,
+            "compare_fovea": self._compare_fovea,
+            "apply_preset": lambda: self._apply_preset(argument),
             "show_lod_levels": lambda: self._change("render", mode="heatmap", heatmap="lod_level"),
             "save_pruned": lambda: self._save_pruned(argument),
             "show_score": self._show_score,

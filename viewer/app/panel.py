@@ -19,6 +19,8 @@ from typing import Any
 import numpy as np
 from imgui_bundle import imgui, implot
 
+from viewer.app.fovea_panel import FOVEA_ACTIONS, draw_fovea_section
+from viewer.app.fovea_state import FoveaFacts
 from viewer.app.inspection import CropBox, GaussianDetails, Histogram
 from viewer.app.lod_panel import LOD_ACTIONS, draw_lod_section
 from viewer.app.lod_state import LodFacts
@@ -28,6 +30,7 @@ from viewer.settings import (
     GROUPS,
     CameraOptions,
     CaptureOptions,
+    FoveationSettings,
     LodSettings,
     PruneSettings,
     RasterSettings,
@@ -80,6 +83,7 @@ class SceneFacts:
         file_dialog: whether a system file dialog is available.
         pruning: what the pruning section shows.
         lod: what the level-of-detail section shows.
+        fovea: what the foveation section shows.
     """
 
     source: str
@@ -106,11 +110,13 @@ class SceneFacts:
     file_dialog: bool = False
     pruning: PruneFacts = PruneFacts()
     lod: LodFacts = field(default_factory=LodFacts)
+    fovea: FoveaFacts = field(default_factory=FoveaFacts)
 
 
 PANEL_ACTIONS = (
     "open", "browse", "go_to_camera", "clear_path", "save_path", "load_path", "clear_selection",
     "compare_pruning", "save_pruned", "show_score", "save_camera", *LOD_ACTIONS,
+    *FOVEA_ACTIONS,
 )  # fmt: skip
 
 
@@ -174,12 +180,14 @@ class Panel:
             "capture": self._capture,
             "prune": self._prune,
             "lod": self._lod,
+            "fov": self._fov,
         }
         limits = {"sh_degree": (0, facts.sh_degree)}  # not more than the scene has
         for group in GROUPS:
             if not group.panel:
                 continue
-            opened = group.name in OPEN_GROUPS or (group.name == "lod" and settings["lod"].enabled)
+            enabled = group.name in ("lod", "fov") and settings[group.name].enabled
+            opened = group.name in OPEN_GROUPS or enabled
             flags = imgui.TreeNodeFlags_.default_open.value if opened else 0
             if not imgui.collapsing_header(group.title, flags):
                 continue
@@ -308,6 +316,9 @@ class Panel:
 
     def _lod(self, lod: LodSettings, facts: SceneFacts, actions: list[Action]) -> None:
         actions.extend(Action(name) for name in draw_lod_section(lod, facts.lod, facts.count))
+
+    def _fov(self, fov: FoveationSettings, facts: SceneFacts, actions: list[Action]) -> None:
+        actions.extend(Action(*asked) for asked in draw_fovea_section(fov, facts.fovea))
 
     def _prune(self, prune: PruneSettings, facts: SceneFacts, actions: list[Action]) -> None:
         shown = facts.pruning  # one line each, always there: nothing below moves

@@ -15,6 +15,8 @@ import dataclasses
 import numpy as np
 
 from viewer.camera import Camera
+from viewer.features.lod_gpu import node_levels
+from viewer.features.lod_hierarchy import LodHierarchy
 from viewer.features.pruning import ranking
 from viewer.render.fovea import Fovea
 from viewer.settings import FoveationSettings
@@ -42,6 +44,25 @@ def subset_levels(
     rank[order] = np.arange(count)
     kept = subset_counts(shares, count)
     return (rank[:, None] < kept[None, :]).sum(axis=1).astype(np.uint8)
+
+
+def scene_levels(
+    scores: np.ndarray,
+    settings: FoveationSettings,
+    tree: LodHierarchy | None = None,
+    order: np.ndarray | None = None,
+) -> np.ndarray:
+    """The stored levels of every row of a GPU scene (`GpuScene.write_levels`).
+
+    Args:
+        scores: [N] the subset score of each of the scene's Gaussians, higher is better.
+        settings: the shares of the levels.
+        tree: the LOD tree attached to the GPU scene, if any (its merged nodes keep the levels
+            any child keeps).
+        order: `ranking(scores)`, when already known.
+    """
+    levels = subset_levels(scores, settings.shares, order)
+    return levels if tree is None else node_levels(tree, levels)
 
 
 def frame_fovea(settings: FoveationSettings, lod: bool = False) -> Fovea | None:

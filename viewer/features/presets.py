@@ -7,6 +7,11 @@ quality, measured on donut.ply and the built-in scene).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
+from viewer.setting_specs import SettingsSet, apply_overrides
+from viewer.settings import SettingsGroup
+
 PRESETS: dict[str, dict[str, str]] = {
     "balanced": {
         "lod.enabled": "true",
@@ -35,3 +40,8 @@ def preset_keys(name: str) -> dict[str, str]:
     if name not in PRESETS:
         raise ValueError(f"preset: {name!r} is not one of {', '.join(PRESETS)}")
     return dict(PRESETS[name])
+
+
+def with_preset(settings: SettingsSet, name: str, groups: Iterable[SettingsGroup]) -> SettingsSet:
+    """`settings` with the keys of preset `name` set (among `groups`), what they imply too."""
+    return apply_overrides(settings, preset_keys(name), groups)

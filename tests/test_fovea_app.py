@@ -1,0 +1,142 @@
+"""Foveation in the viewer and in `render`: the subsets uploaded once scores are known, the mouse
+gaze, the region readout, the outlines, the panel section, the preset, the headless image."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+import pytest
+from imgui_bundle import imgui
+
+from tests.test_app_panel import facts, gui, panel_settings  # noqa: F401 (gui: a fixture)
+from tests.test_foveation import front_camera, front_scene
+from viewer.app.fovea_state import FoveaFacts, FoveaState, RegionQuality
+from viewer.app.inspection import CropBox
+from viewer.app.panel import Action, Panel
+from viewer.features.foveation import region_fovea, subset_levels
+from viewer.features.presets import PRESETS, with_preset
+from viewer.headless import render_scene
+from viewer.render.fovea import fovea_mask
+from viewer.render.frame_inputs import FrameInputs
+from viewer.render.gpu_scene import GpuScene
+from viewer.render.renderer import SplatRenderer
+from viewer.settings import (
+    GROUPS,
+    FoveationSettings,
+    LodSettings,
+    PruneSettings,
+    RasterSettings,
+    RenderSettings,
+)
+
+FOV = FoveationSettings(enabled=True, fovea=6.0, bands=(4.0, 4.0), band_blend=2.0)
+
+
+@pytest.fixture(scope="module")
+def state(gl_ctx):
+    """(scene, gpu scene, renderer, a FoveaState of them, the scores it ranks by)."""
+    rng = np.random.default_rng(11)
+    scene = front_scene(rng, 2000)
+    gpu = GpuScene.from_scene(gl_ctx, scene)
+    renderer = SplatRenderer(gl_ctx, RasterSettings(sort="cpu"))
+    scores = {"significance": rng.uniform(size=scene.count).astype(np.float32)}
+    yield scene, gpu, renderer, FoveaState(renderer, gpu), scores
+    renderer.release()
+    gpu.release()
+
+
+def test_subsets_are_uploaded_once_their_scores_are_known(state) -> None:
+    _, gpu, _, fovea, scores = state
+    fovea.update(FOV, {}, 0, None)
+    assert "significance scores" in fovea.facts(None).waiting and gpu.read_levels() is None
+    fovea.update(FOV, scores, 1, None)
+    expected = subset_levels(scores["significance"], FOV.shares)
+    np.testing.assert_array_equal(gpu.read_levels(), expected)
+    assert fovea.facts(None).waiting == ""
+    version = gpu.version
+    fovea.update(FOV, scores, 1, None)  # nothing changed: nothing uploaded
+    assert gpu.version == version
+    fovea.update(dataclasses.replace(FOV, shares=(1.0, 0.5, 0.3, 0.1)), scores, 1, None)
+    assert gpu.version > version
+    fovea.update(FOV, scores, 2, None)
+    assert FoveaState.wanted_score(FoveationSettings()) is None  # off: no scores wanted
+    assert FoveaState.wanted_score(FOV) == "significance"
+
+
+def test_the_mouse_gaze_follows_the_pointer(state) -> None:
+    *_, fovea, _ = state
+    camera = front_camera()
+    mouse = FoveationSettings(enabled=True, gaze="mouse")
+    fovea.pointer = None
+    assert fovea.frame_inputs(FrameInputs(camera), mouse).gaze is None  # the centre
+    fovea.pointer = (30.0, 20.0)
+    inputs = fovea.frame_inputs(FrameInputs(camera), mouse)
+    assert inputs.gaze == (30.0, 20.0) and inputs.fovea is not None
+    assert fovea.frame_inputs(FrameInputs(camera), FoveationSettings()) == FrameInputs(camera)
+    fixed = FoveationSettings(enabled=True, gaze="fixed", gaze_x=0.25, gaze_y=0.5)
+    assert fovea.frame_inputs(FrameInputs(camera), fixed).gaze == (40.0, 48.0)
+
+
+def test_outlines_only_when_asked_for(state) -> None:
+    *_, fovea, _ = state
+    inputs = FrameInputs(front_camera())
+    assert fovea.outlines(inputs, FOV) == []
+    lines = fovea.outlines(inputs, FoveationSettings(enabled=True, outline=True))
+    assert len(lines) == 3 and all(line.shape[1] == 2 for line in lines)
+
+
+def test_the_readout_compares_fovea_and_periphery_with_the_full_render(state, gl_ctx) -> None:
+    *_, fovea, scores = state
+    fovea.update(FOV, scores, 3, None)
+    fovea.pointer = None
+    inputs = fovea.frame_inputs(FrameInputs(front_camera()), FOV)
+    quality = fovea.compare(inputs, RenderSettings(), FOV, gl_ctx.finish)
+    assert quality.fovea[0] == math.inf  # the fovea is the full render
+    assert 5.0 < quality.periphery[0] < 60.0 and quality.periphery[1] < 1.0
+    assert quality.fovea[0] > quality.whole[0] > quality.periphery[0]
+    assert quality.time_ratio == pytest.approx(quality.drawn_ms / quality.full_ms)
+    assert fovea.facts(None).quality is quality
+    fovea.update(FOV, scores, 4, None)  # new subsets: the readout is stale
+    assert fovea.quality is None
+
+
+def test_the_panel_section_shows_the_readout_and_asks_for_actions(gui, monkeypatch):  # noqa: F811
+    texts = []
+    monkeypatch.setattr(imgui, "text", lambda value: texts.append(value))
+    monkeypatch.setattr(imgui, "collapsing_header", lambda label, flags=0: True)
+    pressed = {"Compare##fovea", "Preset: balanced"}
+    monkeypatch.setattr(imgui, "button", lambda label, *args: label in pressed)
+    quality = RegionQuality(fovea=(math.inf, 1.0), periphery=(31.25, 0.9), whole=(38.5, 0.95),
+                            time_ratio=0.42, drawn_ms=21.0, full_ms=50.0)  # fmt: skip
+    shown = facts(fovea=FoveaFacts(culled=1234, quality=quality))
+    settings = panel_settings().changed("fov", enabled=True)
+    *_, actions = gui(lambda: Panel().draw(settings, CropBox(), shown))
+    assert "left out in view: 1,234 Gaussians" in texts
+    assert "fovea     PSNR identical  SSIM 1.0000" in texts
+    assert "periphery PSNR  31.25 dB  SSIM 0.9000" in texts
+    assert "frame time x0.42 (21.0 ms vs 50.0 ms in full)" in texts
+    assert actions[-2:] == [Action("compare_fovea"), Action("apply_preset", "balanced")]
+
+
+def test_the_balanced_preset_sets_lod_foveation_and_pruning() -> None:
+    groups = [group for group in GROUPS if group.panel]
+    settings = with_preset(panel_settings(), "balanced", groups)
+    assert settings.of(LodSettings).enabled and settings.of(FoveationSettings).enabled
+    assert settings.of(PruneSettings).active
+    assert settings.of(RenderSettings) == RenderSettings()  # nothing else changed
+    assert set(PRESETS) == {"balanced"}
+
+
+def test_render_foveates_around_the_fixed_gaze(monkeypatch) -> None:
+    scene = front_scene(np.random.default_rng(2), 1500)
+    camera = front_camera()
+    scores = {"significance": np.random.default_rng(3).uniform(size=scene.count)}
+    monkeypatch.setattr("viewer.headless.cached_scores", lambda *args: scores)
+    full = render_scene(scene, camera)
+    fov = FoveationSettings(enabled=True, gaze="fixed", gaze_x=0.3, gaze_y=0.4, fovea=8.0)
+    image = render_scene(scene, camera, fov=fov)
+    mask = fovea_mask(camera, region_fovea(fov), (0.3 * camera.width, 0.4 * camera.height))
+    np.testing.assert_allclose(image[mask], full[mask], atol=1e-6)
+    assert np.abs(image - full)[~mask].max() > 0.1
