@@ -23,6 +23,7 @@ TOP = {
     "gaussians": int,
     "sh_degree": int,
     "path": str,
+    "gaze_grid": bool,
     "width": int,
     "height": int,
     "frames": int,
@@ -55,10 +56,15 @@ CONFIG = {
     "gpu_bytes": int,
     "psnr": dict,
     "ssim": dict,
+    "fovea_psnr": dict,
+    "fovea_ssim": dict,
+    "periphery_psnr": dict,
+    "periphery_ssim": dict,
     "worst_frame": (dict, type(None)),
     "render_scale_mean": NUMBER,
     "lod_drawn_mean": type(None),
     "temporal_change": NUMBER,
+    "fovea_culled_mean": NUMBER,
 }
 
 
@@ -105,6 +111,13 @@ def test_report_follows_the_schema(bench) -> None:
     assert full["ratio_to_first"] == 1.0
     assert lite["settings"]["render"]["splat_scale"] == 0.7
     assert lite["psnr"]["mean"] < 60.0 and lite["ssim"]["min"] < 1.0
+    assert report["gaze_grid"] is False
+    for config in (full, lite):  # no foveation: the region of the default settings at the centre
+        assert config["fovea_culled_mean"] == 0
+        for region in ("fovea", "periphery"):
+            assert set(config[f"{region}_psnr"]) == {"mean", "min", "identical_frames"}
+            assert set(config[f"{region}_ssim"]) == {"mean", "min"}
+    assert lite["fovea_psnr"]["mean"] != lite["periphery_psnr"]["mean"]
 
 
 def test_worst_frame_images_are_written(bench) -> None:
@@ -131,6 +144,9 @@ def test_frames_csv_has_a_row_per_config_and_frame(bench) -> None:
             rel=1e-4,
         )
         assert 0.0 < float(row["ssim"]) <= 1.0 + 1e-6
+        assert (float(row["gaze_x"]), float(row["gaze_y"])) == (32.0, 18.0)  # the centre
+        for region in ("fovea", "periphery"):
+            assert 0.0 < float(row[f"{region}_ssim"]) <= 1.0 + 1e-6
 
 
 @pytest.mark.skipif(importlib.util.find_spec("matplotlib") is None, reason="needs matplotlib")

@@ -7,6 +7,7 @@ from types import SimpleNamespace
 import pytest
 
 from viewer.bench.configs import parse_config
+from viewer.bench.paths import PathFrame, path_frames
 from viewer.bench.runner import FrameRecord, Target, run_interleaved
 from viewer.camera import Camera
 from viewer.render.frame_inputs import FrameInputs
@@ -36,8 +37,8 @@ class FakeRenderer:
         )
 
 
-def path(frames: int) -> list[Camera]:
-    return [Camera(8, 8, 8.0, 8.0, 4.0, 4.0, name=f"c{i}") for i in range(frames)]
+def path(frames: int) -> list[PathFrame]:
+    return path_frames([Camera(8, 8, 8.0, 8.0, 4.0, 4.0, name=f"c{i}") for i in range(frames)])
 
 
 def run(lag: int = 0, warmup: int = 2, frames: int = 3):
@@ -46,8 +47,8 @@ def run(lag: int = 0, warmup: int = 2, frames: int = 3):
         Target(parse_config(n), FakeRenderer(n, log, lag), f"scene of {n}") for n in ("a", "b", "c")
     ]
 
-    def before(frame: int, camera: Camera) -> None:
-        log.append(("before", camera.name))
+    def before(frame: int, view: PathFrame) -> None:
+        log.append(("before", view.camera.name))
 
     def after(index: int, record: FrameRecord) -> None:
         log.append(("after", f"{record.config}{record.frame}"))

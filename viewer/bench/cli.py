@@ -21,7 +21,7 @@ from viewer.bench.configs import (
     load_sweep,
     parse_config,
 )
-from viewer.bench.paths import PATH_KINDS, camera_path, path_file
+from viewer.bench.paths import PATH_KINDS, camera_path, path_file, path_frames
 from viewer.builtin_scene import load_scene_or_builtin
 from viewer.camera import MAX_IMAGE_SIDE
 from viewer.errors import SceneError
@@ -76,7 +76,17 @@ def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
         "a path file recorded in the viewer (default: orbit)",
     )
     parser.add_argument(
-        "--frames", type=integer_type(1), default=120, help="timed frames (default 120)"
+        "--frames",
+        type=integer_type(1),
+        default=120,
+        help="cameras along the path, each a timed frame (default 120)",
+    )
+    parser.add_argument(
+        "--gaze-grid",
+        action="store_true",
+        help="render each camera 9 times, the gaze at 1/6, 1/2 and 5/6 of the image's width and "
+        "height (RTGS's measure of foveated rendering); configurations with a fixed gaze "
+        "(fov.gaze=fixed) keep theirs",
     )
     parser.add_argument(
         "--warmup",
@@ -132,6 +142,7 @@ def command_line(args: argparse.Namespace) -> list[str]:
     words += ["--warmup", str(args.warmup), "--width", str(args.width)]
     words += ["--height", str(args.height), "--clock", args.clock]
     words += ["--up", args.up] if args.up != "auto" else []
+    words += ["--gaze-grid"] if args.gaze_grid else []
     words += [w for path in args.sweep or [] for w in ("--sweep", path)]
     words += ["--config", *args.config] if args.config else []
     return words + (["--no-quality"] if args.no_quality else [])
@@ -228,12 +239,11 @@ def run_bench(args: argparse.Namespace, ready: Callable[[], None] | None = None)
     if args.path == "cameras" and not scene.cameras:
         _missing_cameras(args.scene)
     cameras = camera_path(args.path, scene, args.width, args.height, args.frames, up=args.up)
+    frames = path_frames(cameras, args.gaze_grid)
     if ready is not None:
         ready()
     quality = not args.no_quality
-    result = measure(
-        scene, configs, cameras, args.warmup, args.clock, quality, Progress(sys.stderr)
-    )
+    result = measure(scene, configs, frames, args.warmup, args.clock, quality, Progress(sys.stderr))
     setup = BenchSetup(
         scene=scene.source,
         gaussians=scene.count,
@@ -241,11 +251,12 @@ def run_bench(args: argparse.Namespace, ready: Callable[[], None] | None = None)
         path=args.path,
         width=args.width,
         height=args.height,
-        frames=args.frames,
+        frames=len(frames),
         warmup=args.warmup,
         clock=args.clock,
         quality=quality,
         command=tuple(command_line(args)),
+        gaze_grid=args.gaze_grid,
     )
     report = write_outputs(args.out, setup, result)
     written = ["report.json", "frames.csv"]

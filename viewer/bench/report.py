@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from viewer.atomic_write import atomic_write_text
-from viewer.bench.runner import BenchResult, ConfigRun, FrameRecord, WorstFrame
+from viewer.bench.runner import REGION_METRICS, BenchResult, ConfigRun, FrameRecord, WorstFrame
 from viewer.image_files import save_png
 from viewer.render.timers import CLOCK_GL_TIMER
 from viewer.settings import RenderSettings
@@ -45,6 +45,7 @@ class BenchSetup:
     clock: str
     quality: bool
     command: tuple[str, ...]
+    gaze_grid: bool = False
 
 
 def versions() -> dict[str, str]:
@@ -95,6 +96,16 @@ def psnr_summary(values: list[float]) -> dict[str, Any] | None:
     return {**summary, "identical_frames": int(np.isinf(values).sum())}
 
 
+def region_summaries(records: list[FrameRecord]) -> dict[str, dict[str, Any] | None]:
+    """The fovea's and the periphery's PSNR (`psnr_summary`) and SSIM (`quality_summary`)."""
+    return {
+        name: (psnr_summary if name.endswith("psnr") else quality_summary)(
+            [getattr(r, name) for r in records]
+        )
+        for name in REGION_METRICS
+    }
+
+
 def config_report(run: ConfigRun, first_mean_ms: float, trusted: bool) -> dict[str, Any]:
     """The report entry of one configuration."""
     records = run.records
@@ -119,10 +130,12 @@ def config_report(run: ConfigRun, first_mean_ms: float, trusted: bool) -> dict[s
         "gpu_bytes": run.gpu_bytes,
         "psnr": psnr_summary([r.psnr for r in records]),
         "ssim": quality_summary([r.ssim for r in records]),
+        **region_summaries(records),
         "worst_frame": _worst_entry(run),
         "render_scale_mean": float(np.mean([r.render_scale for r in records])),
         "lod_drawn_mean": _mean_or_none([r.lod_drawn for r in records if r.lod_drawn]),
         "temporal_change": _mean_or_none([r.change for r in records]),
+        "fovea_culled_mean": float(np.mean([r.fovea_culled for r in records])),
     }
 
 
@@ -152,6 +165,7 @@ def build_report(setup: BenchSetup, result: BenchResult) -> dict[str, Any]:
         "gaussians": setup.gaussians,
         "sh_degree": setup.sh_degree,
         "path": setup.path,
+        "gaze_grid": setup.gaze_grid,
         "width": setup.width,
         "height": setup.height,
         "frames": setup.frames,
@@ -189,24 +203,27 @@ def write_frames_csv(path: Path, result: BenchResult) -> None:
     records = [r for run in result.runs for r in run.records]
     names = pass_names(records)
     columns = ["config", "frame", "wall_ms", "gpu_ms", *[f"{n}_ms" for n in names]]
-    columns += ["visible", "drawn", "dropped", "psnr", "ssim"]
+    columns += ["visible", "drawn", "dropped", "psnr", "ssim", *REGION_METRICS]
     columns += ["render_scale", "lod_drawn", "lod_tau", "change"]
+    columns += ["gaze_x", "gaze_y", "fovea_culled"]
     stream = io.StringIO(newline="")
     writer = csv.writer(stream)
     writer.writerow(columns)
     for r in records:
         passes = [_cell(r.pass_ms[n]) if n in r.pass_ms else "" for n in names]
         times = [_cell(r.wall_ms), _cell(sum(r.pass_ms.values())), *passes]
-        quality = [_cell(r.psnr), _cell(r.ssim)]
+        quality = [_cell(r.psnr), _cell(r.ssim), *(_cell(getattr(r, n)) for n in REGION_METRICS)]
         lod = [_cell(r.render_scale), r.lod_drawn, _cell(r.lod_tau), _cell(r.change)]
-        writer.writerow([r.config, r.frame, *times, r.visible, r.drawn, r.dropped, *quality, *lod])
+        fovea = [_cell(r.gaze[0]), _cell(r.gaze[1]), r.fovea_culled]
+        counts = [r.visible, r.drawn, r.dropped]
+        writer.writerow([r.config, r.frame, *times, *counts, *quality, *lod, *fovea])
     atomic_write_text(path, stream.getvalue())
 
 
 def summary_table(report: dict[str, Any]) -> str:
     """A plain-text table of the configurations, one row each."""
     header: tuple[str, ...] = ("config", "backend", "mean ms", "p50", "p90", "p99", "max", "FPS")
-    header += ("x first", "visible", "PSNR dB", "SSIM", "pop /255")
+    header += ("x first", "visible", "PSNR dB", "SSIM", "fovea dB", "periph dB", "pop /255")
     rows = [header]
     for c in report["configs"]:
         ms = c["frame_ms"]
@@ -220,6 +237,8 @@ def summary_table(report: dict[str, Any]) -> str:
                 f"{c['visible_mean']:.0f}",
                 _quality_cell(c["psnr"], "{:.2f}"),
                 _quality_cell(c["ssim"], "{:.4f}"),
+                _quality_cell(c["fovea_psnr"], "{:.2f}"),
+                _quality_cell(c["periphery_psnr"], "{:.2f}"),
                 "-" if c["temporal_change"] is None else f"{255 * c['temporal_change']:+.3f}",
             )
         )
@@ -234,7 +253,7 @@ def summary_table(report: dict[str, Any]) -> str:
     title = (
         f"{report['scene']}: {report['gaussians']} Gaussians, "
         f"{report['width']}x{report['height']}, {report['frames']} frames along "
-        f"{report['path']}, {report['device']}"
+        f"{report['path']}{' (3x3 gaze grid)' if report['gaze_grid'] else ''}, {report['device']}"
     )
     return "\n".join([title, *lines])
 

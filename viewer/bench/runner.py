@@ -9,10 +9,16 @@ Level of detail: configurations with LOD draw the scene's LOD tree (from the cac
 before anything is timed) through their cut; under the `target_fps` cut a FrameRateController
 sets each frame's budget and render scale from the frames timed before it (warm-up frames are
 timed for it too), as the window does while its camera moves.
+
+Foveation: each frame has a gaze, the configuration's own (`fov.gaze`: the centre or its fixed
+point) or, on the gaze grid, the frame's (a fixed gaze stays where it is). Quality is measured
+over the whole frame and over the fovea region of the configuration's `fov` settings at that
+gaze and outside it (the periphery), also for configurations that do not foveate.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 import resource
 import time
@@ -24,20 +30,25 @@ import moderngl
 import numpy as np
 
 from viewer.bench.configs import BenchConfig
+from viewer.bench.paths import PathFrame
+from viewer.bench.scenes import ConfigScenes, lod_tree
 from viewer.camera import Camera
-from viewer.features.lod_cache import TerminalProgress, cached_hierarchy
+from viewer.features.foveation import frame_fovea, frame_gaze, region_fovea
 from viewer.features.lod_controller import FrameRateController, Quality, frame_cut
-from viewer.features.lod_gpu import attach_hierarchy, node_flags
-from viewer.features.lod_hierarchy import LodHierarchy
-from viewer.image_metrics import compare
+from viewer.features.lod_gpu import attach_hierarchy
+from viewer.image_metrics import compare_regions
 from viewer.render.accum_target import AccumTarget
 from viewer.render.context import DeviceInfo, create_headless_context
+from viewer.render.fovea import Fovea, fovea_mask, gaze_pixel
 from viewer.render.frame_inputs import FrameInputs
 from viewer.render.gpu_scene import GpuScene
 from viewer.render.renderer import SplatRenderer
 from viewer.scene import GaussianScene
 from viewer.settings import RenderSettings
 from viewer.stats import FrameStats
+
+REGION_METRICS = ("fovea_psnr", "fovea_ssim", "periphery_psnr", "periphery_ssim")
+REGION_MASKS = 96  # fovea regions kept (one per config, image size and gaze; 0.9 MB at 720p)
 
 
 class FrameTimer(Protocol):
@@ -79,6 +90,11 @@ class FrameRecord:
         visible: splats after culling; drawn: instances rasterized (visible splats for quads,
             (tile, splat) pairs for tiles); dropped: splats or pairs lost to full buffers.
         psnr, ssim: quality against the full-quality render of the same frame (NaN if not measured).
+        fovea_psnr, fovea_ssim, periphery_psnr, periphery_ssim: the same inside the fovea region
+            of the configuration's `fov` settings at `gaze` and outside it (NaN if not measured
+            or the region is empty).
+        gaze: the pixel looked at (foveation, and the fovea region of the quality numbers).
+        fovea_culled: splats in view that foveation left out.
         render_scale: fraction of the image's width and height the splats were rendered at.
         lod_drawn: LOD nodes the cut drew (0: no LOD). lod_tau: the cut's tau (pixels).
         change: mean absolute change of the image since the previous frame minus that of the
@@ -98,6 +114,12 @@ class FrameRecord:
     lod_drawn: int = 0
     lod_tau: float = math.nan
     change: float = math.nan
+    fovea_psnr: float = math.nan
+    fovea_ssim: float = math.nan
+    periphery_psnr: float = math.nan
+    periphery_ssim: float = math.nan
+    gaze: tuple[float, float] = (math.nan, math.nan)
+    fovea_culled: int = 0
 
     def attach(self, stats: FrameStats, backend: str) -> None:
         """Take the renderer's numbers for this frame."""
@@ -108,6 +130,7 @@ class FrameRecord:
         self.render_scale = stats.render_scale
         self.lod_drawn = stats.lod_drawn
         self.lod_tau = stats.lod_tau if stats.lod_drawn else math.nan
+        self.fovea_culled = stats.fovea_culled
 
 
 @dataclass
@@ -129,35 +152,47 @@ class Target:
     finish: Callable[[], None] | None = None
     _waiting: dict[int, FrameRecord] = field(default_factory=dict)
 
-    def render(self, camera: Camera) -> None:
+    def render(self, view: PathFrame) -> None:
         """Render one untimed frame (stats that arrive still go to their timed frame)."""
         if self.controller is not None and self.finish is not None:
             self.finish()
             start = time.perf_counter()
-            self._take(self._draw(camera))
+            self._take(self._draw(view))
             self.finish()
             self.controller.observe(time.perf_counter() - start)
             return
-        self._take(self._draw(camera))
+        self._take(self._draw(view))
 
-    def inputs(self, camera: Camera) -> FrameInputs:
-        """The frame's inputs: the camera, and the configuration's LOD cut and render scale."""
+    def gaze(self, view: PathFrame) -> tuple[float, float]:
+        """The pixel looked at: the gaze grid's point, else the configuration's own gaze.
+
+        A configuration with a fixed gaze (`fov.gaze=fixed`) keeps it on the grid too.
+        """
+        camera, fov = view.camera, self.config.fov
+        if view.gaze is not None and fov.gaze != "fixed":
+            return view.gaze[0] * camera.width, view.gaze[1] * camera.height
+        return gaze_pixel(camera, frame_gaze(fov, camera))
+
+    def inputs(self, view: PathFrame) -> FrameInputs:
+        """The frame's inputs: camera, gaze, and the configuration's fovea, cut and scale."""
         quality = self.controller.moving_quality() if self.controller else Quality()
         cut, scale = frame_cut(self.config.lod, quality)
-        return FrameInputs(camera, lod=cut, render_scale=scale)
-
-    def _draw(self, camera: Camera) -> FrameStats | None:
-        return self.renderer.render(
-            self.scene, self.inputs(camera), self.config.render, self.output
+        fovea = frame_fovea(self.config.fov, lod=cut is not None)
+        return FrameInputs(
+            view.camera, gaze=self.gaze(view), fovea=fovea, lod=cut, render_scale=scale
         )
 
-    def timed(self, camera: Camera, frame: int, finish: Callable[[], None]) -> FrameRecord:
+    def _draw(self, view: PathFrame) -> FrameStats | None:
+        return self.renderer.render(self.scene, self.inputs(view), self.config.render, self.output)
+
+    def timed(self, view: PathFrame, frame: int, finish: Callable[[], None]) -> FrameRecord:
         """Render path frame `frame` between two finish() calls and record it."""
         finish()
         start = time.perf_counter()
-        stats = self._draw(camera)
+        stats = self._draw(view)
         finish()
         record = FrameRecord(self.config.name, frame, (time.perf_counter() - start) * 1e3)
+        record.gaze = self.gaze(view)
         if self.controller is not None:
             self.controller.observe(record.wall_ms / 1e3)
         self._waiting[self.renderer.timer.frame] = record
@@ -170,43 +205,43 @@ class Target:
         if stats is not None and stats.frame in self._waiting:
             self._waiting.pop(stats.frame).attach(stats, self.renderer.backend)
 
-    def drain(self, camera: Camera) -> None:
+    def drain(self, view: PathFrame) -> None:
         """Render untimed frames until the stats of every timed frame are in."""
         for _ in range(self.renderer.timer.lag):
-            self.render(camera)
+            self.render(view)
 
 
 def run_interleaved(
     targets: Sequence[Target],
-    cameras: Sequence[Camera],
+    frames: Sequence[PathFrame],
     warmup: int,
     finish: Callable[[], None],
-    before_frame: Callable[[int, Camera], None] | None = None,
+    before_frame: Callable[[int, PathFrame], None] | None = None,
     after_frame: Callable[[int, FrameRecord], None] | None = None,
 ) -> None:
     """Warm up, then time frame i of every target before frame i + 1 of any.
 
     Args:
         targets: the configurations in report order.
-        cameras: the camera path, one camera per timed frame.
+        frames: the path, one entry per timed frame.
         warmup: untimed frames per target first (along the start of the path, interleaved too).
         finish: waits for the GPU (ctx.finish).
-        before_frame: called with (frame, camera) before any target renders that frame.
+        before_frame: called with (frame, path frame) before any target renders that frame.
         after_frame: called with (target index, record) after each timed frame, outside the
             timed region.
     """
     for k in range(warmup):
         for target in targets:
-            target.render(cameras[k % len(cameras)])
-    for frame, camera in enumerate(cameras):
+            target.render(frames[k % len(frames)])
+    for frame, view in enumerate(frames):
         if before_frame is not None:
-            before_frame(frame, camera)
+            before_frame(frame, view)
         for index, target in enumerate(targets):
-            record = target.timed(camera, frame, finish)
+            record = target.timed(view, frame, finish)
             if after_frame is not None:
                 after_frame(index, record)
     for target in targets:
-        target.drain(cameras[-1])
+        target.drain(frames[-1])
 
 
 @dataclass
@@ -224,7 +259,15 @@ class QualityProbe:
     """Compares each timed frame with the full-quality render of the same camera.
 
     Full quality: default RenderSettings (SH degree 3, ...) with the first configuration's raster
-    settings, rendered by a renderer of its own (so no configuration's state can leak into it).
+    settings, rendered without a fovea by a renderer of its own (so no configuration's state can
+    leak into it). Besides the whole frame, the fovea region of each configuration's `fov`
+    settings around the frame's gaze, and the rest of the frame, are measured apart.
+
+    Args:
+        reference: the reference's renderer.
+        scene: the scene uploaded whole.
+        output: what the configurations render into.
+        regions: per configuration, the `Fovea` whose level-0 pixels are its fovea region.
     """
 
     def __init__(
@@ -232,26 +275,36 @@ class QualityProbe:
         reference: SplatRenderer,
         scene: GpuScene,
         output: AccumTarget,
-        configs: int,
+        regions: Sequence[Fovea],
     ) -> None:
         self.reference = reference
         self.scene = scene
         self.output = output
-        self.worst: list[WorstFrame | None] = [None] * configs
+        self.regions = list(regions)
+        self.worst: list[WorstFrame | None] = [None] * len(regions)
         self._image = np.empty(0, np.float32)
-        self._previous: list[np.ndarray | None] = [None] * configs  # each config's last frame
+        self._camera: Camera | None = None
+        self._previous: list[np.ndarray | None] = [None] * len(regions)  # each config's last
         self._reference_change = math.nan  # the full render's change since the last frame
 
-    def prepare(self, frame: int, camera: Camera) -> None:
+    def prepare(self, frame: int, view: PathFrame) -> None:
         """Render the full-quality image of a path frame, before any configuration renders it."""
         previous = self._image
-        self._image = self.reference.render_image(self.scene, FrameInputs(camera), RenderSettings())
+        self._camera = view.camera
+        self._image = self.reference.render_image(
+            self.scene, FrameInputs(view.camera), RenderSettings()
+        )
         self._reference_change = _change(self._image, previous)
 
     def measure(self, index: int, record: FrameRecord) -> None:
         """Measure configuration `index`'s frame `record`, just rendered into the output."""
+        assert self._camera is not None, "prepare() renders the reference first"
         image = self.output.read_rgb()
-        record.psnr, record.ssim = compare(image, self._image)
+        mask = region_mask(self._camera, self.regions[index], record.gaze)
+        quality = compare_regions(image, self._image, mask)
+        record.psnr, record.ssim = quality["psnr"], quality["ssim"]
+        for name in REGION_METRICS:
+            setattr(record, name, quality[name])
         record.change = _change(image, self._previous[index]) - self._reference_change
         self._previous[index] = image
         worst = self.worst[index]
@@ -259,6 +312,26 @@ class QualityProbe:
             self.worst[index] = WorstFrame(
                 record.frame, record.psnr, record.ssim, image, self._image
             )
+
+
+def region_mask(camera: Camera, fovea: Fovea, gaze: tuple[float, float]) -> np.ndarray:
+    """[H, W] bool: the fovea region of `fovea` around `gaze` (pixels) in `camera`'s image.
+
+    Cached: it depends on the camera's intrinsics, not its pose (0.4 s at 1280x720).
+    """
+    c = camera
+    return _region_mask((c.width, c.height, c.fx, c.fy, c.cx, c.cy), fovea, gaze)
+
+
+@functools.lru_cache(maxsize=REGION_MASKS)
+def _region_mask(
+    intrinsics: tuple[int, int, float, float, float, float],
+    fovea: Fovea,
+    gaze: tuple[float, float],
+) -> np.ndarray:
+    mask = fovea_mask(Camera(*intrinsics), fovea, gaze)
+    mask.setflags(write=False)  # shared by every frame that asks for it
+    return mask
 
 
 def _change(image: np.ndarray, previous: np.ndarray | None) -> float:
@@ -294,7 +367,7 @@ class BenchResult:
 def measure(
     scene: GaussianScene,
     configs: Sequence[BenchConfig],
-    cameras: Sequence[Camera],
+    frames: Sequence[PathFrame],
     warmup: int,
     clock: str = "auto",
     quality: bool = True,
@@ -306,35 +379,36 @@ def measure(
         scene: the scene every configuration draws.
         configs: the configurations, interleaved frame by frame; the first's raster settings
             also render the quality reference.
-        cameras: the path, one camera per timed frame; the first sets the image size.
+        frames: the path, one entry per timed frame; the first camera sets the image size.
         warmup: untimed frames per configuration first.
         clock: per-pass clock: "auto", "gl-timer" or "finish+wall" (`choose_clock`).
-        quality: compare each timed frame with a full-quality render (PSNR, SSIM).
+        quality: compare each timed frame with a full-quality render (PSNR, SSIM; whole, fovea
+            region and periphery).
         progress: called with (frames done, frames in all) after each timed frame.
     """
     tree = lod_tree(scene, configs)  # before the GL context: a build takes a while
     ctx = create_headless_context()
-    width, height = cameras[0].width, cameras[0].height
+    width, height = frames[0].camera.width, frames[0].camera.height
     output = AccumTarget(ctx)
     output.ensure_size(width, height)
     everything: list[SplatRenderer] = []
     full = GpuScene.from_scene(ctx, scene)
     if tree is not None:
         attach_hierarchy(full, tree)
-    scenes = [full]
+    scenes: ConfigScenes | None = None
     try:
         renderers = [SplatRenderer(ctx, config.raster, clock) for config in configs]
         reference = SplatRenderer(ctx, configs[0].raster, clock) if quality else None
         everything = renderers + ([reference] if reference else [])
-        pruned = pruned_scenes(ctx, scene, full, configs, renderers[0], tree)
-        scenes += [s for s in pruned if s is not full]
+        scenes = ConfigScenes(ctx, scene, full, renderers[0], tree)
         targets = [
-            Target(c, r, s, output.framebuffer, controller=frame_rate_controller(c, scene.count),
-                   finish=ctx.finish)
-            for c, r, s in zip(configs, renderers, pruned, strict=True)
+            Target(c, r, scenes.of(c), output.framebuffer,
+                   controller=frame_rate_controller(c, scene.count), finish=ctx.finish)
+            for c, r in zip(configs, renderers, strict=True)
         ]  # fmt: skip
-        probe = QualityProbe(reference, full, output, len(configs)) if reference else None
-        total = len(cameras) * len(targets)
+        regions = [region_fovea(c.fov) for c in configs]
+        probe = QualityProbe(reference, full, output, regions) if reference else None
+        total = len(frames) * len(targets)
 
         def after_frame(index: int, record: FrameRecord) -> None:
             if probe is not None:
@@ -343,7 +417,7 @@ def measure(
                 progress(record.frame * len(targets) + index + 1, total)
 
         run_interleaved(
-            targets, cameras, warmup, ctx.finish, probe.prepare if probe else None, after_frame
+            targets, frames, warmup, ctx.finish, probe.prepare if probe else None, after_frame
         )
         runs = [
             ConfigRun(
@@ -361,18 +435,11 @@ def measure(
     finally:
         for renderer in everything:
             renderer.release()
-        for gpu_scene in scenes:
-            gpu_scene.release()
+        if scenes is not None:
+            scenes.release()
+        full.release()
         output.release()
         ctx.release()
-
-
-def lod_tree(scene: GaussianScene, configs: Sequence[BenchConfig]) -> LodHierarchy | None:
-    """The scene's LOD tree when a configuration draws LOD (cached; a progress bar on stderr)."""
-    if not any(config.lod.enabled for config in configs):
-        return None
-    tree, _ = cached_hierarchy(scene, TerminalProgress("building the LOD tree"))
-    return tree
 
 
 def frame_rate_controller(config: BenchConfig, gaussians: int) -> FrameRateController | None:
@@ -381,42 +448,6 @@ def frame_rate_controller(config: BenchConfig, gaussians: int) -> FrameRateContr
     if not (lod.enabled and lod.cut == "target_fps"):
         return None
     return FrameRateController(lod.target_fps, gaussians, lod.min_scale)
-
-
-def pruned_scenes(
-    ctx: moderngl.Context,
-    scene: GaussianScene,
-    full: GpuScene,
-    configs: Sequence[BenchConfig],
-    renderer: SplatRenderer,
-    tree: LodHierarchy | None = None,
-) -> list[GpuScene]:
-    """The scene each config draws: `full`, or a pruned copy on the GPU for a config that prunes.
-
-    A copy carries its pruning flags (and the LOD tree, whose merged nodes are hidden where all
-    their children are); the scores are cached, all outside any timing.
-    """
-    from viewer.features.pruning import keep_mask, prune_flags
-    from viewer.features.score_cache import cached_scores
-
-    scores: dict[tuple[int, int, float], dict[str, np.ndarray]] = {}
-    out = []
-    for config in configs:
-        prune, near = config.prune, config.render.near_plane
-        if not prune.active:
-            out.append(full)
-            continue
-        made_of = (prune.views, prune.view_width, near)  # what the scores depend on
-        if made_of not in scores:
-            scores[made_of] = cached_scores(renderer, full, scene, prune, near)
-        copy = GpuScene.from_scene(ctx, scene, renderer.device)
-        flags = prune_flags(keep_mask(scores[made_of][prune.score], prune))
-        if tree is not None:
-            attach_hierarchy(copy, tree)
-            flags = node_flags(tree, flags)
-        copy.write_flags(flags)
-        out.append(copy)
-    return out
 
 
 def peak_rss_bytes() -> int:
