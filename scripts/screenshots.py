@@ -1,8 +1,8 @@
-"""The README's pictures of the viewer: the app, a gallery of the render modes, the LOD levels.
+"""The README's pictures of the viewer: the app, the render modes, the LOD levels, foveation.
 
 The app runs under Xvfb, driven by real input events; the gallery is rendered headless.
 
-Usage: python scripts/screenshots.py [--out docs/images] [--only modes|app|lod]
+Usage: python scripts/screenshots.py [--out docs/images] [--only modes|app|lod|fovea]
 """
 
 from __future__ import annotations
@@ -72,6 +72,35 @@ def lod_screenshot(path: Path, size: tuple[int, int] = (1280, 720)) -> None:
             server.close()
 
 
+def fovea_screenshot(path: Path, size: tuple[int, int] = (1280, 720)) -> None:
+    """Foveation around the mouse pointer, its borders drawn, the panel's region readout."""
+    server = XServer((size[0] + 40, size[1] + 40))
+    with tempfile.TemporaryDirectory() as cwd:
+        args = ["--width", str(size[0]), "--height", str(size[1]), "--fov.gaze", "mouse",
+                "--fov.outline", "on", "--fov.fovea", "6", "--fov.bands", "5,5"]  # fmt: skip
+        viewer = Viewer(server, args, Path(cwd))
+        try:
+            x, y, w, h = viewer.wait_for_window()
+
+            def window(screen):
+                return screen[y : y + h, x : x + w]
+
+            gaze = (x + 760, y + 420)  # the golden sphere
+            server.move(*gaze)
+            settled(server, window, 60.0)  # the significance scores are measured or read
+            server.scroll((x + 150, y + h // 2), -30)  # the panel, down to its Foveation section
+            server.move(x + 44, y + 600)  # its Compare button
+            server.xdotool("click", "1")
+            time.sleep(20.0)  # two renders and six timed frames on a software rasterizer
+            server.scroll((x + 150, y + h // 2), -10)  # the readout below the buttons
+            server.move(*gaze)
+            time.sleep(2.0)
+            Image.fromarray(settled(server, window)).save(path)
+        finally:
+            viewer.stop()
+            server.close()
+
+
 def mode_gallery(path: Path, width: int = 400, height: int = 225) -> None:
     """Every render mode of the built-in scene, two per row, each labelled."""
     from PIL import ImageDraw
@@ -92,13 +121,16 @@ def mode_gallery(path: Path, width: int = 400, height: int = 225) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=REPO / "docs" / "images")
-    parser.add_argument("--only", choices=("modes", "app", "lod"), help="make one picture only")
+    parser.add_argument(
+        "--only", choices=("modes", "app", "lod", "fovea"), help="make one picture only"
+    )
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     shots = {
         "modes": (mode_gallery, "render_modes.png"),
         "app": (app_screenshot, "app.png"),
         "lod": (lod_screenshot, "lod_levels.png"),
+        "fovea": (fovea_screenshot, "foveation_app.png"),
     }
     for name, (make, file) in shots.items():
         if args.only in (None, name):

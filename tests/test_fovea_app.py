@@ -140,3 +140,16 @@ def test_render_foveates_around_the_fixed_gaze(monkeypatch) -> None:
     mask = fovea_mask(camera, region_fovea(fov), (0.3 * camera.width, 0.4 * camera.height))
     np.testing.assert_allclose(image[mask], full[mask], atol=1e-6)
     assert np.abs(image - full)[~mask].max() > 0.1
+
+
+def test_the_overlay_counts_what_foveation_left_out(gui, monkeypatch) -> None:  # noqa: F811
+    from viewer.app.overlay import draw_overlay
+    from viewer.stats import FrameStats, StatsHistory
+
+    texts = []
+    monkeypatch.setattr(imgui, "text", lambda value: texts.append(value))
+    history = StatsHistory()
+    history.add(FrameStats(frame=0, clock="finish+wall", pass_ms={"preprocess": 1.0},
+                           frame_ms=20.0, total=2000, visible=280, fovea_culled=1500))  # fmt: skip
+    gui(lambda: draw_overlay(history, "quads", "cpu"))
+    assert "foveation: 1,500 in view left out" in texts

@@ -20,7 +20,7 @@ from imgui_bundle.python_backends.glfw_backend import GlfwRenderer
 from viewer.app import file_dialog
 from viewer.app.camera_controller import CameraController
 from viewer.app.capture import save_screenshot, screenshot_path, screenshot_size
-from viewer.app.fovea_panel import draw_outlines
+from viewer.app.fovea_panel import draw_outlines, psnr_text
 from viewer.app.fovea_state import FoveaState
 from viewer.app.help_window import draw_help
 from viewer.app.input import InputRouter
@@ -464,7 +464,8 @@ class ViewerApp:
             self.ctx.finish,
         )
         self.message = (
-            f"fovea PSNR {quality.fovea[0]:.2f} dB, periphery {quality.periphery[0]:.2f} dB, "
+            f"fovea PSNR {psnr_text(quality.fovea[0]).strip()}, "
+            f"periphery {psnr_text(quality.periphery[0]).strip()}, "
             f"frame time x{quality.time_ratio:.2f} of the full render"
         )
 

@@ -46,7 +46,7 @@ def draw_fovea_section(
     return actions
 
 
-def _db(psnr: float) -> str:
+def psnr_text(psnr: float) -> str:
     """A PSNR as text: "identical" for equal images, "-" for a region without pixels."""
     if psnr == float("inf"):
         return "identical"
@@ -60,7 +60,7 @@ def _readout(quality: RegionQuality) -> None:
         ("periphery", quality.periphery),
         ("whole", quality.whole),
     ):
-        imgui.text(f"{name:<9} PSNR {_db(psnr)}  SSIM {ssim:.4f}")
+        imgui.text(f"{name:<9} PSNR {psnr_text(psnr)}  SSIM {ssim:.4f}")
     imgui.text(
         f"frame time x{quality.time_ratio:.2f} "
         f"({quality.drawn_ms:.1f} ms vs {quality.full_ms:.1f} ms in full)"

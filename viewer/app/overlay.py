@@ -66,6 +66,8 @@ def draw_overlay(history: StatsHistory, backend: str, sort: str) -> None:
             f"LOD: drawn {latest.lod_drawn:,}, tau {latest.lod_tau:.3g} px, "
             f"render scale {latest.render_scale:.2f}"
         )
+    if latest.fovea_culled:
+        imgui.text(f"foveation: {latest.fovea_culled:,} in view left out")
     _graph(history)
     means = history.pass_means()
     total = sum(means.values()) or 1.0
