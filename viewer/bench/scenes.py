@@ -17,9 +17,9 @@ import moderngl
 import numpy as np
 
 from viewer.bench.configs import BenchConfig
-from viewer.features.foveation import subset_levels
+from viewer.features.foveation import scene_levels
 from viewer.features.lod_cache import TerminalProgress, cached_hierarchy
-from viewer.features.lod_gpu import attach_hierarchy, node_flags, node_levels
+from viewer.features.lod_gpu import attach_hierarchy, node_flags
 from viewer.features.lod_hierarchy import LodHierarchy
 from viewer.features.pruning import keep_mask, prune_flags
 from viewer.features.score_cache import cached_scores
@@ -122,8 +122,7 @@ class ConfigScenes:
 
     def _write_levels(self, gpu: GpuScene, config: BenchConfig) -> None:
         fov = config.fov
-        levels = subset_levels(self.scores(config)[fov.subset_score], fov.shares)
-        gpu.write_levels(levels if self.tree is None else node_levels(self.tree, levels))
+        gpu.write_levels(scene_levels(self.scores(config)[fov.subset_score], fov, self.tree))
 
 
 def _scores_key(config: BenchConfig) -> tuple:
