@@ -61,6 +61,11 @@ def test_subsets_are_uploaded_once_their_scores_are_known(state) -> None:
     fovea.update(dataclasses.replace(FOV, shares=(1.0, 0.5, 0.3, 0.1)), scores, 1, None)
     assert gpu.version > version
     fovea.update(FOV, scores, 2, None)
+    lod_source = dataclasses.replace(FOV, source="lod")
+    fovea.update(lod_source, scores, 2, None, lod_cut=False)
+    assert "enable LOD" in fovea.facts(None).waiting
+    fovea.update(lod_source, scores, 2, None, lod_cut=True)
+    assert fovea.facts(None).waiting == ""
     assert FoveaState.wanted_score(FoveationSettings()) is None  # off: no scores wanted
     assert FoveaState.wanted_score(FOV) == "significance"
 

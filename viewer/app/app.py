@@ -454,7 +454,8 @@ class ViewerApp:
     def _update_fovea(self) -> None:
         """Upload the nested subsets once their scores are known or the settings change them."""
         fov = self.settings.of(FoveationSettings)
-        self.fovea.update(fov, self.pruning.scores, self.pruning.version, self.lod.tree)
+        lod_cut = self.settings.of(LodSettings).enabled and self.lod.tree is not None
+        self.fovea.update(fov, self.pruning.scores, self.pruning.version, self.lod.tree, lod_cut)
 
     def _compare_fovea(self) -> None:
         quality = self.fovea.compare(

@@ -94,6 +94,7 @@ class FoveaState:
         scores: dict[str, np.ndarray],
         scores_version: int,
         tree: LodHierarchy | None,
+        lod_cut: bool = False,
     ) -> None:
         """Upload the nested subsets when the settings, the scores or the LOD tree changed.
 
@@ -102,10 +103,12 @@ class FoveaState:
             scores: the pruning scores known so far, by name.
             scores_version: changes whenever `scores` does.
             tree: the LOD tree attached to the GPU scene, or None.
+            lod_cut: whether frames are drawn through an LOD cut (the `lod` source needs one).
         """
         name = self.wanted_score(settings)
         if name is None:
-            self._waiting = ""
+            lod_wanted = settings.enabled and settings.source == "lod" and not lod_cut
+            self._waiting = "the lod source coarsens the LOD cut: enable LOD" if lod_wanted else ""
             return
         if name not in scores:
             self._waiting = f"drawn in full until the {name} scores are known"
