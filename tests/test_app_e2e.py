@@ -643,3 +643,46 @@ def test_a_window_shrunk_to_a_pixel_and_back_has_a_usable_panel_and_its_old_memo
             process.wait()
     assert process.returncode == 0, err
     assert "opened: True 300" in out, out + err
+
+
+def test_foveation_follows_the_pointer_compares_and_takes_the_preset(server, tmp_path):
+    out = run_app_script(
+        server,
+        """
+        import glfw
+        from viewer.settings import FoveationSettings, LodSettings, PruneSettings
+        app._apply(app.settings.replaced(PruneSettings(views=4, view_width=64)).replaced(
+            FoveationSettings(enabled=True, gaze="mouse", outline=True, fovea=4.0,
+                              bands=(3.0, 3.0))))
+        app.frame()
+        print("waiting for scores:", "significance" in app.fovea.facts(None).waiting)
+        while app.gpu_scene.read_levels() is None and time.monotonic() < deadline:
+            app.frame()
+        app.frame()
+        app.frame()
+        print("levels uploaded:", app.gpu_scene.read_levels() is not None)
+        print("some left out:", app.history.latest.fovea_culled > 0)
+        width, height = app.window.framebuffer_size
+        gazes = []
+        for x in (0.75, 0.9):
+            glfw.set_cursor_pos(app.window.handle, x * app.window.window_size[0], 100.0)
+            for _ in range(3):
+                app.frame()
+            gazes.append(app.frame_inputs().gaze)
+        print("gaze follows:", gazes[0][0] < gazes[1][0] and gazes[0][1] == gazes[1][1])
+        app.perform("compare_fovea")
+        quality = app.fovea.quality
+        print("compared:", quality.fovea[0] > quality.periphery[0] and quality.time_ratio > 0)
+        app.perform("apply_preset", "balanced")
+        app.frame()
+        s = app.settings
+        print("preset:", s.of(LodSettings).enabled and s.of(FoveationSettings).shares
+              == (1.0, 0.4, 0.22, 0.17) and s.of(PruneSettings).active)
+        """,
+        tmp_path,
+    )
+    printed = dict(line.split(": ", 1) for line in out.splitlines() if ": " in line)
+    keys = ("waiting for scores", "levels uploaded", "some left out", "gaze follows", "compared",
+            "preset")  # fmt: skip
+    for key in keys:
+        assert printed[key] == "True", out
