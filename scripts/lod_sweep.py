@@ -20,12 +20,10 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import subprocess
-import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-DEFAULT_SCENES = [str(REPO.parent / "shared" / "scenes" / "donut.ply"), "builtin"]
+from sweep_runs import DEFAULT_SCENES, REPO, bench_report, psnr_of, save_figure, scene_label
+
 ALONG_PATH = ("tau-1", "tau-4", "tau-16", "budget-25", "target-30fps")
 CEILING = 60.0  # dB: PSNRs above are drawn at the top of the plots
 ARC_KEYFRAMES = 9  # the smooth orbit: keyframes 1.5 degrees apart (of a 240-frame orbit)
@@ -37,7 +35,6 @@ STABILITY = {  # configurations of the smooth-orbit run, with blending and witho
 
 def scene_count(scene: str) -> int:
     """Gaussians in `scene` ("builtin": the built-in scene)."""
-    sys.path.insert(0, str(REPO))
     from viewer.builtin_scene import load_scene_or_builtin
 
     return load_scene_or_builtin(None if scene == "builtin" else scene).count
@@ -45,17 +42,14 @@ def scene_count(scene: str) -> int:
 
 def run_bench(scene: str, out: Path, frames: int, width: int, height: int) -> dict:
     """The report.json of the sweep (and budget-25) on `scene`."""
-    command = [sys.executable, "-m", "viewer", "bench"] + ([] if scene == "builtin" else [scene])
-    command += ["--out", str(out), "--sweep", str(REPO / "benchmarks" / "lod.json")]
-    command += ["--config", f"budget-25:lod.budget={scene_count(scene) // 4}"]
-    command += ["--frames", str(frames), "--width", str(width), "--height", str(height)]
-    subprocess.run(command, check=True)
-    return json.loads((out / "report.json").read_text())
+    options = ["--sweep", str(REPO / "benchmarks" / "lod.json")]
+    options += ["--config", f"budget-25:lod.budget={scene_count(scene) // 4}"]
+    options += ["--frames", str(frames), "--width", str(width), "--height", str(height)]
+    return bench_report(scene, out, options)
 
 
 def smooth_orbit(scene: str, path: Path, width: int, height: int) -> None:
     """A camera path file: a short arc of the bench's orbit, keyframes 1 s apart."""
-    sys.path.insert(0, str(REPO))
     from viewer.bench.paths import camera_path
     from viewer.builtin_scene import load_scene_or_builtin
     from viewer.camera_path import CameraPath
@@ -78,11 +72,9 @@ def run_stability(scene: str, out: Path, frames: int, width: int, height: int) -
         f"budget-25:lod.budget={budget}",
         f"budget-25-hard:lod.budget={budget},lod.blend=false",
     ]
-    command = [sys.executable, "-m", "viewer", "bench"] + ([] if scene == "builtin" else [scene])
-    command += ["--out", str(out), "--path", str(path), "--config", *configs]
-    command += ["--frames", str(frames), "--width", str(width), "--height", str(height)]
-    subprocess.run(command, check=True)
-    return json.loads((out / "report.json").read_text())
+    options = ["--path", str(path), "--config", *configs]
+    options += ["--frames", str(frames), "--width", str(width), "--height", str(height)]
+    return bench_report(scene, out, options)
 
 
 def per_frame(out: Path) -> dict[str, list[float]]:
@@ -92,12 +84,6 @@ def per_frame(out: Path) -> dict[str, list[float]]:
         for row in csv.DictReader(stream):
             rows.setdefault(row["config"], []).append(float(row["psnr"] or "nan"))
     return rows
-
-
-def psnr_of(config: dict) -> float:
-    """Mean PSNR of a configuration (inf when every frame equalled the full render)."""
-    mean = config["psnr"]["mean"]
-    return float("inf") if mean is None else float(mean)
 
 
 def targets(report: dict) -> list[str]:
@@ -176,7 +162,7 @@ def plot(results: dict[str, tuple[dict, dict[str, list[float]], dict]], path: Pa
             axis.grid(alpha=0.3)
     fig.suptitle(f"Level of detail on {next(iter(results.values()))[0]['device']}")
     fig.tight_layout(rect=(0.0, 0.0, 1.0, 0.97))
-    fig.savefig(path, dpi=80)
+    save_figure(fig, path, dpi=80)
 
 
 def table(results: dict[str, tuple[dict, dict[str, list[float]], dict]]) -> str:
@@ -220,7 +206,7 @@ def main() -> None:
     args = parser.parse_args()
     results = {}
     for scene in args.scenes:
-        label = Path(scene).stem if scene != "builtin" else "built-in scene"
+        label = scene_label(scene)
         out = args.out / label
         smooth = args.out / f"{label} smooth"
         if args.reuse:

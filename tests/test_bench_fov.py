@@ -4,6 +4,7 @@ the scenes that hold subset levels, the checked-in sweep."""
 from __future__ import annotations
 
 import csv
+import importlib.util
 import json
 from pathlib import Path
 from types import SimpleNamespace
@@ -34,14 +35,17 @@ SCORES = "prune.views=2,prune.view_width=32"  # quick scores
 
 @pytest.fixture(scope="module")
 def fov_bench(tmp_path_factory, gl_ctx) -> Path:
-    """Three configurations on the gaze grid: no foveation, foveation, a fixed gaze."""
+    """Four configurations on the gaze grid: none, foveation, a fixed gaze, the preset."""
     folder = tmp_path_factory.mktemp("fov_bench")
     scene = folder / "scene.ply"
     save_scene(random_scene(np.random.default_rng(8), 1200, sh_degree=1, spread=2.0), scene)
     args = ["bench", str(scene), "--out", str(folder / "out"), "--frames", str(CAMERAS)]
     args += ["--warmup", "1", "--width", str(W), "--height", str(H), "--gaze-grid"]
     args += ["--config", f"full:{SCORES}", f"fov:fov.fovea=5,fov.bands=3,3,{SCORES}"]
-    args += [f"fixed:fov.gaze_x=0.25,fov.gaze_y=0.75,{SCORES}"]
+    args += [
+        f"fixed:fov.gaze_x=0.25,fov.gaze_y=0.75,{SCORES}",
+        f"balanced:preset=balanced,{SCORES}",
+    ]
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("XDG_CACHE_HOME", str(folder / "cache"))
         assert main(args) == 0
@@ -77,6 +81,9 @@ def test_the_report_has_quality_by_region(fov_bench) -> None:
     assert db(fov["fovea_psnr"]) > 60.0  # the fovea is the full render
     assert db(fov["periphery_psnr"]) < 45.0 and db(fov["psnr"]) < 45.0
     assert fov["settings"]["fov"]["enabled"] and fov["settings"]["fov"]["fovea"] == 5.0
+    balanced = configs["balanced"]  # LOD, pruning and the subsets on a scene of its own
+    assert balanced["lod_drawn_mean"] > 0 and balanced["fovea_culled_mean"] > 0
+    assert balanced["visible_mean"] < full["visible_mean"]
 
 
 def test_the_gaze_grid_moves_the_gaze_but_not_a_fixed_one(fov_bench) -> None:
@@ -180,3 +187,23 @@ def test_the_checked_in_fov_sweep_parses() -> None:
     assert any(c.fov.enabled and not c.lod.enabled and not c.prune.active for c in configs)
     balanced = {c.name: c for c in configs}["balanced"]
     assert balanced.fov.enabled and balanced.lod.enabled and balanced.prune.active
+
+
+@pytest.mark.skipif(importlib.util.find_spec("matplotlib") is None, reason="needs matplotlib")
+def test_the_sweep_script_writes_numbers_and_the_figure(fov_bench, tmp_path, monkeypatch) -> None:
+    monkeypatch.syspath_prepend(str(REPO / "scripts"))
+    import fov_sweep
+
+    report = json.loads((fov_bench / "report.json").read_text())
+    reports = {"a scene": report}
+    numbers = json.loads(json.dumps(fov_sweep.numbers(reports), allow_nan=False))
+    scene = numbers["scenes"]["a scene"]
+    assert set(scene["configs"]) == {"full", "fov", "fixed", "balanced"}
+    assert scene["configs"]["full"]["ratio_to_full"] == 1.0
+    assert (
+        scene["configs"]["fov"]["fovea_psnr"] is None or scene["configs"]["fov"]["fovea_psnr"] > 60
+    )
+    assert all(isinstance(t["met"], bool) for t in scene["targets"].values())
+    assert "| balanced |" in fov_sweep.table(reports)
+    fov_sweep.plot(reports, tmp_path / "fov.png")
+    assert (tmp_path / "fov.png").read_bytes()[:4] == b"\x89PNG"
