@@ -26,7 +26,7 @@ PRESETS: dict[str, dict[str, str]] = {
         "fov.shares": "1,0.4,0.22,0.17",
         "fov.subset_score": "significance",
         "prune.score": "significance",
-        "prune.keep": "0.7",
+        "prune.keep": "0.95",
     },
 }
 
