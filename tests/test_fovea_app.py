@@ -86,9 +86,9 @@ def test_the_mouse_gaze_follows_the_pointer(state) -> None:
 
 def test_outlines_only_when_asked_for(state) -> None:
     *_, fovea, _ = state
-    inputs = FrameInputs(front_camera())
-    assert fovea.outlines(inputs, FOV) == []
-    lines = fovea.outlines(inputs, FoveationSettings(enabled=True, outline=True))
+    camera = front_camera()
+    assert fovea.outlines(camera, FOV) == []
+    lines = fovea.outlines(camera, FoveationSettings(enabled=True, outline=True))
     assert len(lines) == 3 and all(line.shape[1] == 2 for line in lines)
 
 

@@ -45,7 +45,6 @@ from viewer.camera import Camera
 from viewer.camera_path import CameraPath
 from viewer.errors import SceneError
 from viewer.features.flags import FlagLayers
-from viewer.features.foveation import frame_gaze
 from viewer.features.presets import with_preset
 from viewer.features.pruning import VIEW_SCORES, prune_flags
 from viewer.formats.camera_files import save_camera_file
@@ -311,26 +310,20 @@ class ViewerApp:
 
     def _draw_outlines(self) -> None:
         """The foveation levels' borders and the gaze over the view, when asked for."""
-        fov = self.settings.of(FoveationSettings)
-        inputs = self.inputs()
-        lines = self.fovea.outlines(inputs, fov)
+        fov, camera = self.settings.of(FoveationSettings), self.camera()
+        lines = self.fovea.outlines(camera, fov)
         if lines:
-            gaze = gaze_pixel(inputs.camera, frame_gaze(fov, inputs.camera, self.fovea.pointer))
-            (window_w, window_h), (width, height) = (
-                self.window.window_size,
-                (inputs.camera.width, inputs.camera.height),
-            )
-            draw_outlines(lines, gaze, (window_w / max(width, 1), window_h / max(height, 1)))
+            window_w, window_h = self.window.window_size
+            gaze = gaze_pixel(camera, self.fovea.gaze(fov, camera))
+            draw_outlines(lines, gaze, (window_w / camera.width, window_h / camera.height))
 
     def _track_pointer(self) -> None:
         """Keep the mouse pointer's position over the view (not over the UI) for the gaze."""
         if imgui.get_io().want_capture_mouse:
             return
         x, y = glfw.get_cursor_pos(self.window.handle)
-        (window_w, window_h), (width, height) = (
-            self.window.window_size,
-            self.window.framebuffer_size,
-        )
+        window_w, window_h = self.window.window_size
+        width, height = self.window.framebuffer_size
         if 0.0 <= x < window_w and 0.0 <= y < window_h:
             self.fovea.pointer = (x * width / window_w, y * height / window_h)
 

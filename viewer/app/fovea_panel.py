@@ -83,6 +83,6 @@ def draw_outlines(
     colour = imgui.get_color_u32(OUTLINE_COLOUR)
     sx, sy = to_window
     for line in lines:
-        points: list = [(float(x) * sx, float(y) * sy) for x, y in line]
+        points: list[imgui.ImVec2Like] = [(float(x) * sx, float(y) * sy) for x, y in line]
         draw.add_polyline(points, colour, OUTLINE_THICKNESS, imgui.ImDrawFlags_.closed.value)
     draw.add_circle(imgui.ImVec2(gaze[0] * sx, gaze[1] * sy), GAZE_RADIUS, colour)

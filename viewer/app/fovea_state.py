@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from viewer.camera import Camera
 from viewer.features.foveation import frame_fovea, frame_gaze, region_fovea, scene_levels
 from viewer.features.lod_hierarchy import LodHierarchy
 from viewer.image_metrics import compare_regions
@@ -120,20 +121,22 @@ class FoveaState:
             self._levels_of = made_of
             self.quality = None
 
+    def gaze(self, settings: FoveationSettings, camera: Camera) -> tuple[float, float] | None:
+        """Where the viewer looks in `camera`'s pixels (None: the centre), by `settings`."""
+        return frame_gaze(settings, camera, self.pointer)
+
     def frame_inputs(self, inputs: FrameInputs, settings: FoveationSettings) -> FrameInputs:
         """`inputs` foveated by `settings` around this frame's gaze (unchanged when off)."""
         fovea = frame_fovea(settings, lod=inputs.lod is not None)
         if fovea is None:
             return inputs
-        gaze = frame_gaze(settings, inputs.camera, self.pointer)
-        return dataclasses.replace(inputs, fovea=fovea, gaze=gaze)
+        return dataclasses.replace(inputs, fovea=fovea, gaze=self.gaze(settings, inputs.camera))
 
-    def outlines(self, inputs: FrameInputs, settings: FoveationSettings) -> list[np.ndarray]:
-        """The level borders of `settings` over `inputs`' image (pixels): [] when not shown."""
+    def outlines(self, camera: Camera, settings: FoveationSettings) -> list[np.ndarray]:
+        """The level borders of `settings` over `camera`'s image (pixels): [] when not shown."""
         if not (settings.enabled and settings.outline):
             return []
-        gaze = frame_gaze(settings, inputs.camera, self.pointer)
-        return outlines(inputs.camera, region_fovea(settings), gaze)
+        return outlines(camera, region_fovea(settings), self.gaze(settings, camera))
 
     def compare(
         self,
@@ -156,8 +159,7 @@ class FoveaState:
         )  # fmt: skip
         drawn_image = self.renderer.render_image(self.gpu_scene, inputs, render)
         full_image = self.renderer.render_image(self.gpu_scene, full, render)
-        gaze = frame_gaze(settings, inputs.camera, self.pointer)
-        mask = fovea_mask(inputs.camera, region_fovea(settings), gaze)
+        mask = fovea_mask(inputs.camera, region_fovea(settings), self.gaze(settings, inputs.camera))
         metrics = compare_regions(drawn_image, full_image, mask)
         times: dict[str, list[float]] = {"drawn": [], "full": []}
         for _ in range(TIMED_PAIRS):
