@@ -158,3 +158,20 @@ def test_the_overlay_counts_what_foveation_left_out(gui, monkeypatch) -> None:  
                            frame_ms=20.0, total=2000, visible=280, fovea_culled=1500))  # fmt: skip
     gui(lambda: draw_overlay(history, "quads", "cpu"))
     assert "foveation: 1,500 in view left out" in texts
+
+
+def test_view_takes_a_preset_under_the_flags_given() -> None:
+    from viewer.cli import UsageError, parse_arguments
+    from viewer.features.presets import preset_of
+    from viewer.setting_specs import from_arguments
+
+    args = parse_arguments(["--preset", "balanced", "--fov.fovea", "14", "--lod.budget", "900"])
+    settings = from_arguments(args, "view", preset_of(args))
+    fov, lod = settings.of(FoveationSettings), settings.of(LodSettings)
+    assert fov.enabled and fov.fovea == 14.0 and fov.shares == (1.0, 0.4, 0.22, 0.17)
+    assert lod.enabled and (lod.cut, lod.budget) == ("budget", 900)  # the flag's cut, not tau
+    assert settings.of(PruneSettings).active
+    plain = parse_arguments(["--fov.outline", "on"])
+    assert not from_arguments(plain, "view", preset_of(plain)).of(FoveationSettings).enabled
+    with pytest.raises(UsageError, match="invalid choice: 'fast'"):
+        parse_arguments(["--preset", "fast"])

@@ -27,6 +27,7 @@ from viewer.bench.cli import add_bench_arguments, writable_folder
 from viewer.builtin_scene import load_scene_or_builtin
 from viewer.camera import MAX_IMAGE_SIDE, Camera
 from viewer.errors import EXIT_BAD_INPUT, SceneError
+from viewer.features.presets import PRESETS, preset_of
 from viewer.framing import UP_CHOICES
 from viewer.setting_specs import add_arguments, from_arguments, integer_type
 from viewer.settings import (
@@ -125,6 +126,11 @@ def build_parser() -> argparse.ArgumentParser:
     view.add_argument("--no-vsync", action="store_true", help="render as fast as possible")
     _camera_args(view, "the view the window opens at (and returns to on R)")
     up_argument(view)
+    view.add_argument(
+        "--preset", choices=tuple(PRESETS),
+        help="start with a preset's LOD, foveation and pruning settings (flags given replace "
+        "the preset's): balanced",
+    )  # fmt: skip
     add_arguments(view, "view")
 
     render = commands.add_parser("render", help="render one image headless (EGL, no display)")
@@ -552,7 +558,7 @@ def parse_arguments(argv: Sequence[str]) -> argparse.Namespace:
             raise UsageError(f"unrecognized arguments: {' '.join(extra)} (see {where} --help)")
         if args.command is None:
             raise UsageError("no command given (see splatscope --help)")
-        from_arguments(args, args.command)  # settings checked across fields too
+        from_arguments(args, args.command, preset_of(args))  # checked across fields too
     except ValueError as exc:  # a setting's value rejected by its description
         raise UsageError(str(exc)) from None
     return args

@@ -259,14 +259,28 @@ def add_arguments(parser: argparse.ArgumentParser, command: str) -> None:
             )  # fmt: skip
 
 
-def from_arguments(args: argparse.Namespace, command: str) -> SettingsSet:
-    """The settings with every flag of `command` the user gave applied."""
+def from_arguments(
+    args: argparse.Namespace, command: str, under: Mapping[str, str] | None = None
+) -> SettingsSet:
+    """The settings with every flag of `command` the user gave applied.
+
+    Args:
+        args: the parsed command line.
+        command: the command whose settings groups it offers.
+        under: qualified keys (`lod.tau`) and value texts set first, a preset's: the flags
+            given replace those they name.
+    """
+    groups = command_groups(command)
+    base: dict[str, dict[str, Any]] = {}
+    for key, text in (under or {}).items():
+        group_name, spec = resolve_key(key, groups)
+        base.setdefault(group_name, {})[spec.name] = spec.parse(text)
     values = {}
-    for group in command_groups(command):
+    for group in groups:
         given = {s.name: getattr(args, f"{group.name}.{s.name}") for s in specs(group.cls)}
-        values[group.name] = group.cls(
-            **implied(group.cls, {k: v for k, v in given.items() if v is not None})
-        )
+        flags = {k: v for k, v in given.items() if v is not None}
+        fields = {**base.get(group.name, {}), **implied(group.cls, flags)}
+        values[group.name] = group.cls(**implied(group.cls, fields))
     return SettingsSet(values)
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import glfw
 
 from viewer.app.window import NoDisplayError, Window, init_glfw
+from viewer.features.presets import preset_of
 from viewer.setting_specs import from_arguments
 from viewer.settings import DisplayOptions
 
@@ -29,7 +30,7 @@ def run_viewer(args: argparse.Namespace) -> int:
     """
     from viewer.builtin_scene import load_scene_or_builtin
 
-    settings = from_arguments(args, "view")
+    settings = from_arguments(args, "view", preset_of(args))
     camera = None
     if getattr(args, "camera", None):
         from viewer.formats.camera_files import load_camera_file

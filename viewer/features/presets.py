@@ -7,6 +7,7 @@ quality, measured on donut.ply and the built-in scene).
 
 from __future__ import annotations
 
+import argparse
 from collections.abc import Iterable
 
 from viewer.setting_specs import SettingsSet, apply_overrides
@@ -40,6 +41,12 @@ def preset_keys(name: str) -> dict[str, str]:
     if name not in PRESETS:
         raise ValueError(f"preset: {name!r} is not one of {', '.join(PRESETS)}")
     return dict(PRESETS[name])
+
+
+def preset_of(args: argparse.Namespace) -> dict[str, str] | None:
+    """The keys of the preset a command line names with `--preset`, or None."""
+    name = getattr(args, "preset", None)
+    return preset_keys(name) if name else None
 
 
 def with_preset(settings: SettingsSet, name: str, groups: Iterable[SettingsGroup]) -> SettingsSet:
