@@ -5,8 +5,9 @@ One interleaved run per scene on the 3x3 gaze grid (each orbit camera rendered w
 the same run:
     foveation alone (`fov`)  fovea >= 45 dB at <= 0.5 x the full frame time;
     `balanced` preset        whole frame >= 35 dB at <= 0.3 x the full frame time, fovea >= 40 dB.
-Writes benchmarks/fov.json (the numbers) and docs/images/foveation.png: PSNR of the fovea and of
-the whole frame against the frame-time ratio, a panel per scene.
+The same numbers over the frames with the gaze at the image centre follow (the grid's middle
+point). Writes benchmarks/fov.json (the numbers) and docs/images/foveation.png: PSNR of the
+fovea and of the whole frame against the frame-time ratio, a panel per scene.
 
 Usage: python scripts/fov_sweep.py [--out bench/fov] [--frames 3] [--width 1280 --height 720]
            [--reuse] [SCENE ...]   (default: ../shared/scenes/donut.ply and the built-in scene)
@@ -16,14 +17,24 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 from pathlib import Path
 from typing import Any
 
-from sweep_runs import DEFAULT_SCENES, REPO, bench_report, psnr_of, save_figure, scene_label
+from sweep_runs import (
+    DEFAULT_SCENES,
+    REPO,
+    bench_report,
+    frame_rows,
+    psnr_of,
+    save_figure,
+    scene_label,
+)
 
 SWEEP = REPO / "benchmarks" / "fov_sweep.json"
 CEILING = 60.0  # dB: PSNRs above (identical frames too) are drawn at the top
 QUALITY = ("psnr", "fovea_psnr", "periphery_psnr", "ssim", "fovea_ssim", "periphery_ssim")
+GRID_POINTS, CENTRE = 9, 4  # a camera's frames on the gaze grid; the middle one, row by row
 
 
 def run_bench(scene: str, out: Path, frames: int, width: int, height: int) -> dict[str, Any]:
@@ -31,6 +42,33 @@ def run_bench(scene: str, out: Path, frames: int, width: int, height: int) -> di
     options = ["--sweep", str(SWEEP), "--gaze-grid", "--frames", str(frames)]
     options += ["--warmup", "2", "--width", str(width), "--height", str(height)]
     return bench_report(scene, out, options)
+
+
+def centre_gaze(rows: dict[str, list[dict[str, str]]]) -> dict[str, dict[str, float]]:
+    """Per configuration, over the frames with the grid's gaze at the image centre.
+
+    Returns:
+        {config: {"ratio", "psnr", "fovea_psnr"}}: the mean frame time over the full render's
+        (the first configuration's), the mean PSNR of the whole frame and of the fovea.
+    """
+
+    def mean(values: list[float]) -> float:
+        finite = [v for v in values if math.isfinite(v)]  # PSNR inf: identical, left out
+        return sum(finite) / len(finite) if finite else float("inf")
+
+    middle = {
+        name: [r for r in config if int(r["frame"]) % GRID_POINTS == CENTRE]
+        for name, config in rows.items()
+    }
+    full_ms = mean([float(r["wall_ms"]) for r in next(iter(middle.values()))])
+    return {
+        name: {
+            "ratio": mean([float(r["wall_ms"]) for r in config]) / full_ms,
+            "psnr": mean([float(r["psnr"]) for r in config]),
+            "fovea_psnr": mean([float(r["fovea_psnr"]) for r in config]),
+        }
+        for name, config in middle.items()
+    }
 
 
 def finite(value: Any) -> Any:
@@ -75,14 +113,20 @@ def targets(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
     }
 
 
-def numbers(reports: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    """benchmarks/fov.json: the run's setup, then per scene its configurations and targets."""
+def numbers(reports: dict[str, dict[str, Any]], centres: dict[str, dict]) -> dict[str, Any]:
+    """benchmarks/fov.json: the run's setup, then per scene its configurations and targets.
+
+    Args:
+        reports: the report.json of each scene's run, by scene label.
+        centres: `centre_gaze` of each scene's run, by scene label.
+    """
     first = next(iter(reports.values()))
     return {
         "description": "scripts/fov_sweep.py: benchmarks/fov_sweep.json on the 3x3 gaze grid, "
         "one interleaved run per scene; PSNR/SSIM (whole frame, fovea region, periphery) "
         "against the full render of each frame, null PSNR: identical; ratio_to_full: mean "
-        "frame time / the full render's",
+        "frame time / the full render's; centre_gaze: the same over the frames with the gaze at "
+        "the image centre",
         "device": first["device"],
         "platform": first["versions"]["platform"],
         "width": first["width"],
@@ -92,7 +136,13 @@ def numbers(reports: dict[str, dict[str, Any]]) -> dict[str, Any]:
             label: {
                 "scene": report["scene"],
                 "gaussians": report["gaussians"],
-                "configs": {c["name"]: summary(c) for c in report["configs"]},
+                "configs": {
+                    c["name"]: {
+                        **summary(c),
+                        "centre_gaze": {k: finite(v) for k, v in centres[label][c["name"]].items()},
+                    }
+                    for c in report["configs"]
+                },
                 "targets": {
                     name: {key: finite(value) for key, value in target.items()}
                     for name, target in targets(report).items()
@@ -142,23 +192,26 @@ def plot(reports: dict[str, dict[str, Any]], path: Path) -> None:
     save_figure(fig, path, dpi=80)
 
 
-def table(reports: dict[str, dict[str, Any]]) -> str:
-    """A markdown table per scene: time, ratio, PSNR of the whole, fovea and periphery."""
+def table(reports: dict[str, dict[str, Any]], centres: dict[str, dict]) -> str:
+    """A markdown table per scene: time, ratio, PSNR (whole, fovea, periphery), centre gaze."""
+
+    def db(value: float) -> str:
+        return "identical" if value == float("inf") else f"{value:.2f}"
+
     lines = []
     for label, report in reports.items():
         lines.append(f"\n{label} ({report['gaussians']:,} Gaussians, {report['width']}x"
                      f"{report['height']}, {report['frames']} frames)\n")  # fmt: skip
         lines.append("| config | mean ms | x full | whole dB | fovea dB | periphery dB | SSIM | "
-                     "left out |")  # fmt: skip
-        lines.append("|---|---|---|---|---|---|---|---|")
+                     "left out | centre gaze: x full, whole dB |")  # fmt: skip
+        lines.append("|---|---|---|---|---|---|---|---|---|")
         for c in report["configs"]:
-            cells = []
-            for key in ("psnr", "fovea_psnr", "periphery_psnr"):
-                value = psnr_of(c, key)
-                cells.append("identical" if value == float("inf") else f"{value:.2f}")
+            cells = " | ".join(db(psnr_of(c, k)) for k in ("psnr", "fovea_psnr", "periphery_psnr"))
+            centre = centres[label][c["name"]]
             lines.append(
                 f"| {c['name']} | {c['frame_ms']['mean']:.1f} | {c['ratio_to_first']:.2f} | "
-                f"{' | '.join(cells)} | {c['ssim']['mean']:.4f} | {c['fovea_culled_mean']:,.0f} |"
+                f"{cells} | {c['ssim']['mean']:.4f} | {c['fovea_culled_mean']:,.0f} | "
+                f"{centre['ratio']:.2f}, {db(centre['psnr'])} |"
             )
         for name, target in targets(report).items():
             values = ", ".join(f"{k} {v:.2f}" for k, v in target.items() if k != "met")
@@ -179,18 +232,18 @@ def main() -> None:
     args = parser.parse_args()
     from viewer.atomic_write import atomic_write_text
 
-    reports = {}
+    reports, centres = {}, {}
     for scene in args.scenes:
-        out = args.out / scene_label(scene)
+        label = scene_label(scene)
+        out = args.out / label
         if args.reuse:
-            reports[scene_label(scene)] = json.loads((out / "report.json").read_text())
+            reports[label] = json.loads((out / "report.json").read_text())
         else:
-            reports[scene_label(scene)] = run_bench(
-                scene, out, args.frames, args.width, args.height
-            )
-    atomic_write_text(args.numbers, json.dumps(numbers(reports), indent=2) + "\n")
+            reports[label] = run_bench(scene, out, args.frames, args.width, args.height)
+        centres[label] = centre_gaze(frame_rows(out))
+    atomic_write_text(args.numbers, json.dumps(numbers(reports, centres), indent=2) + "\n")
     plot(reports, args.plot)
-    print(table(reports))
+    print(table(reports, centres))
     print(f"\nwrote {args.numbers} and {args.plot}")
 
 

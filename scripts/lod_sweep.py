@@ -18,11 +18,18 @@ Usage: python scripts/lod_sweep.py [--out bench/lod] [--frames 40] [--width 1280
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 from pathlib import Path
 
-from sweep_runs import DEFAULT_SCENES, REPO, bench_report, psnr_of, save_figure, scene_label
+from sweep_runs import (
+    DEFAULT_SCENES,
+    REPO,
+    bench_report,
+    frame_rows,
+    psnr_of,
+    save_figure,
+    scene_label,
+)
 
 ALONG_PATH = ("tau-1", "tau-4", "tau-16", "budget-25", "target-30fps")
 CEILING = 60.0  # dB: PSNRs above are drawn at the top of the plots
@@ -79,11 +86,10 @@ def run_stability(scene: str, out: Path, frames: int, width: int, height: int) -
 
 def per_frame(out: Path) -> dict[str, list[float]]:
     """PSNR of every frame per configuration, from frames.csv (inf where identical)."""
-    rows: dict[str, list[float]] = {}
-    with (out / "frames.csv").open() as stream:
-        for row in csv.DictReader(stream):
-            rows.setdefault(row["config"], []).append(float(row["psnr"] or "nan"))
-    return rows
+    return {
+        name: [float(row["psnr"] or "nan") for row in rows]
+        for name, rows in frame_rows(out).items()
+    }
 
 
 def targets(report: dict) -> list[str]:

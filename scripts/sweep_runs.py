@@ -6,6 +6,7 @@ folder is on the import path).
 
 from __future__ import annotations
 
+import csv
 import json
 import subprocess
 import sys
@@ -27,6 +28,15 @@ def bench_report(scene: str, out: Path, options: list[str]) -> dict[str, Any]:
     command = [sys.executable, "-m", "viewer", "bench"] + ([] if scene == "builtin" else [scene])
     subprocess.run([*command, "--out", str(out), *options], check=True)
     return json.loads((out / "report.json").read_text())
+
+
+def frame_rows(out: Path) -> dict[str, list[dict[str, str]]]:
+    """The rows of the run's frames.csv by configuration, in frame order."""
+    rows: dict[str, list[dict[str, str]]] = {}
+    with (out / "frames.csv").open() as stream:
+        for row in csv.DictReader(stream):
+            rows.setdefault(row["config"], []).append(row)
+    return rows
 
 
 def psnr_of(config: dict[str, Any], key: str = "psnr") -> float:

@@ -196,7 +196,10 @@ def test_the_sweep_script_writes_numbers_and_the_figure(fov_bench, tmp_path, mon
 
     report = json.loads((fov_bench / "report.json").read_text())
     reports = {"a scene": report}
-    numbers = json.loads(json.dumps(fov_sweep.numbers(reports), allow_nan=False))
+    centres = {"a scene": fov_sweep.centre_gaze(fov_sweep.frame_rows(fov_bench))}
+    assert centres["a scene"]["full"]["ratio"] == 1.0
+    assert set(centres["a scene"]) == {"full", "fov", "fixed", "balanced"}
+    numbers = json.loads(json.dumps(fov_sweep.numbers(reports, centres), allow_nan=False))
     scene = numbers["scenes"]["a scene"]
     assert set(scene["configs"]) == {"full", "fov", "fixed", "balanced"}
     assert scene["configs"]["full"]["ratio_to_full"] == 1.0
@@ -204,6 +207,18 @@ def test_the_sweep_script_writes_numbers_and_the_figure(fov_bench, tmp_path, mon
         scene["configs"]["fov"]["fovea_psnr"] is None or scene["configs"]["fov"]["fovea_psnr"] > 60
     )
     assert all(isinstance(t["met"], bool) for t in scene["targets"].values())
-    assert "| balanced |" in fov_sweep.table(reports)
+    assert "| balanced |" in fov_sweep.table(reports, centres)
+    assert scene["configs"]["fov"]["centre_gaze"]["ratio"] > 0
     fov_sweep.plot(reports, tmp_path / "fov.png")
     assert (tmp_path / "fov.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_the_checked_in_numbers_cover_the_sweep_on_both_scenes() -> None:
+    numbers = json.loads((REPO / "benchmarks" / "fov.json").read_text())
+    names = {c.name for c in load_sweep(REPO / "benchmarks" / "fov_sweep.json")}
+    assert set(numbers["scenes"]) == {"donut", "built-in scene"}
+    assert (numbers["width"], numbers["height"]) == (1280, 720)
+    for scene in numbers["scenes"].values():
+        assert set(scene["configs"]) == names
+        assert len(scene["targets"]) == 2
+        assert all(isinstance(t["met"], bool) for t in scene["targets"].values())
