@@ -171,7 +171,7 @@ def test_view_takes_a_preset_under_the_flags_given() -> None:
     assert fov.enabled and fov.fovea == 14.0 and fov.shares == (1.0, 0.4, 0.22, 0.17)
     assert lod.enabled and (lod.cut, lod.budget) == ("budget", 900)  # the flag's cut, not tau
     assert settings.of(PruneSettings).active
-    plain = parse_arguments(["--fov.outline", "on"])
-    assert not from_arguments(plain, "view", preset_of(plain)).of(FoveationSettings).enabled
+    plain = parse_arguments(["--fov.outline", "on"])  # any fov key enables foveation
+    assert from_arguments(plain, "view", preset_of(plain)).of(FoveationSettings).enabled
     with pytest.raises(UsageError, match="invalid choice: 'fast'"):
         parse_arguments(["--preset", "fast"])

@@ -98,7 +98,7 @@ def test_every_command_prints_its_help(command, capsys) -> None:
     assert "usage: splatscope" in capsys.readouterr().out
 
 
-def test_an_lod_threshold_budget_or_frame_rate_alone_picks_its_cut() -> None:
+def test_any_lod_key_enables_it_and_a_threshold_budget_or_frame_rate_alone_picks_its_cut() -> None:
     from viewer.settings import LodSettings
 
     bench = [g for g in GROUPS if g.bench]
@@ -111,7 +111,11 @@ def test_an_lod_threshold_budget_or_frame_rate_alone_picks_its_cut() -> None:
         lod = apply_overrides(SettingsSet(), {key: value}, bench).of(LodSettings)
         assert lod.enabled and lod.cut == cut
     explicit = apply_overrides(SettingsSet(), {"lod.budget": "9", "lod.cut": "tau"}, bench)
-    assert explicit.of(LodSettings).cut == "tau" and not explicit.of(LodSettings).enabled
+    assert explicit.of(LodSettings).cut == "tau" and explicit.of(LodSettings).enabled
+    blend = apply_overrides(SettingsSet(), {"lod.blend": "false"}, bench).of(LodSettings)
+    assert blend.enabled and blend.cut == "tau"
+    with pytest.raises(ValueError, match="tau and budget given: choose the cut with lod.cut"):
+        apply_overrides(SettingsSet(), {"lod.tau": "3", "lod.budget": "9"}, bench)
     off = apply_overrides(SettingsSet(), {"lod.tau": "3", "lod.enabled": "false"}, bench)
     assert not off.of(LodSettings).enabled
     parser = argparse.ArgumentParser()
@@ -119,3 +123,17 @@ def test_an_lod_threshold_budget_or_frame_rate_alone_picks_its_cut() -> None:
     lod = from_arguments(parser.parse_args(["--lod.budget", "5000"]), "render").of(LodSettings)
     assert lod == LodSettings(enabled=True, cut="budget", budget=5000)
     assert from_arguments(parser.parse_args([]), "render").of(LodSettings) == LodSettings()
+
+
+def test_any_fov_key_enables_it_and_shares_stay_nested() -> None:
+    from viewer.settings import FoveationSettings
+
+    bench = [g for g in GROUPS if g.bench]
+    for key, value in (("fov.outline", "on"), ("fov.fovea", "12"), ("fov.source", "lod")):
+        fov = apply_overrides(SettingsSet(), {key: value}, bench).of(FoveationSettings)
+        assert fov.enabled, key
+    fixed = apply_overrides(SettingsSet(), {"fov.gaze_x": "0.2"}, bench).of(FoveationSettings)
+    assert fixed.gaze == "fixed"
+    for shares in ("0.5,0.4,0.2,0.1", "1,0.4,0.5,0.2"):
+        with pytest.raises(ValueError, match="must start at 1 .* and not grow"):
+            apply_overrides(SettingsSet(), {"fov.shares": shares}, bench)

@@ -9,6 +9,7 @@ one dataclass and one row there. Change settings with `dataclasses.replace`.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -144,8 +145,9 @@ class LodSettings:
     """Level of detail: merged Gaussians drawn where the scene's own would be too small to see.
 
     The merge tree is built when LOD is first enabled (cached per scene); every frame a GPU pass
-    picks the nodes to draw (the cut). Setting `tau`, `budget` or `target_fps` alone (on the
-    command line or in a bench config) enables LOD with that cut (`implied`).
+    picks the nodes to draw (the cut). Setting any of these keys (on the command line, in a bench
+    config or a preset) enables LOD, and `tau`, `budget` or `target_fps` alone picks that cut
+    (`implied`).
     """
 
     enabled: bool = setting(False, "draw merged Gaussians far away (level of detail)")
@@ -182,15 +184,23 @@ class LodSettings:
 
     @classmethod
     def implied(cls, given: dict[str, Any]) -> dict[str, Any]:
-        """`given` field values plus what they imply: tau, budget or target_fps alone pick the cut.
+        """`given` field values plus what they imply.
 
-        Setting one of them (and not `cut`) selects that cut, and enables LOD unless `enabled`
-        was given too.
+        Any key enables LOD unless `enabled` is given too; one of tau, budget and target_fps
+        without `cut` selects that cut.
+
+        Raises:
+            ValueError: for two or more of them without `cut` (which one is meant).
         """
+        out = dict(given)
+        if given and "enabled" not in given:
+            out["enabled"] = True
         chosen = [name for name in LOD_CUTS if name in given]
-        if "cut" in given or len(chosen) != 1:
-            return given
-        return {"enabled": True, **given, "cut": chosen[0]}
+        if "cut" in given or not chosen:
+            return out
+        if len(chosen) > 1:
+            raise ValueError(f"lod: {' and '.join(chosen)} given: choose the cut with lod.cut")
+        return {**out, "cut": chosen[0]}
 
 
 GAZE_SOURCES = ("mouse", "centre", "fixed")
@@ -205,8 +215,8 @@ class FoveationSettings:
     The view is split by eccentricity (the angle from the gaze) into four levels: level 0 (the
     fovea) draws every Gaussian, coarser levels draw nested subsets of them (the best-scoring
     `shares`, RTGS) or a coarser LOD cut (tau grows by `lod_tau_scale` per level). Two levels
-    blend smoothly across each border. Setting any of these keys but `outline` enables it
-    (`implied`); `gaze_x` or `gaze_y` alone also picks the fixed gaze.
+    blend smoothly across each border. Setting any of these keys enables it (`implied`);
+    `gaze_x` or `gaze_y` alone also picks the fixed gaze.
     """
 
     enabled: bool = setting(False, "foveated rendering: less detail away from the gaze")
@@ -270,15 +280,27 @@ class FoveationSettings:
 
     @classmethod
     def implied(cls, given: dict[str, Any]) -> dict[str, Any]:
-        """`given` plus what it implies: any key but `outline` enables foveation.
+        """`given` plus what it implies: any key enables foveation unless `enabled` is given.
 
         `gaze_x` or `gaze_y` without `gaze` also selects the fixed gaze.
+
+        Raises:
+            ValueError: for shares that do not start at 1 (the fovea keeps every Gaussian) or
+                that grow from one level to the next (the subsets are nested).
         """
         out = dict(given)
         if ("gaze_x" in given or "gaze_y" in given) and "gaze" not in given:
             out["gaze"] = "fixed"
-        if "enabled" not in given and set(given) - {"outline"}:
+        if given and "enabled" not in given:
             out["enabled"] = True
+        shares = given.get("shares")
+        if shares is not None and (
+            shares[0] != 1.0 or any(b > a for a, b in itertools.pairwise(shares))
+        ):
+            raise ValueError(
+                f"shares: {','.join(f'{v:g}' for v in shares)} must start at 1 (the fovea keeps "
+                "every Gaussian) and not grow from one level to the next (nested subsets)"
+            )
         return out
 
 
