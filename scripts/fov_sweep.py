@@ -169,8 +169,6 @@ def plot(reports: dict[str, dict[str, Any]], path: Path) -> None:
             ax.plot([x, x], [whole, fovea], color=colour, lw=1, alpha=0.6)
             ax.scatter(x, fovea, color=colour, s=40, label=c["name"])
             ax.scatter(x, whole, facecolors="none", edgecolors=colour, s=40)
-            ax.annotate(c["name"], (x, whole), xytext=(4, -10), textcoords="offset points",
-                        fontsize=8)  # fmt: skip
         ax.axhline(45, color="grey", ls=":", lw=0.8)
         ax.axhline(35, color="grey", ls="--", lw=0.8)
         ax.axvline(0.5, color="grey", ls=":", lw=0.8)
