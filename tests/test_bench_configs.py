@@ -112,14 +112,17 @@ def test_sweep_files_hold_json_values(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("content", "message"),
     [
-        ("{", "not a sweep file"),
-        ('{"configs": []}', "not a sweep file"),
+        ("{", "not a sweep file (Expecting property name enclosed in double quotes at line 1)"),
+        ('{"configs": []}', 'not a sweep file (expected {"configs": {NAME: {key: value}}})'),
+        ('{"configs": {"a": 1}}', 'not a sweep file (expected {"configs"'),
+        (None, "cannot read it (No such file or directory)"),
         ('{"configs": {"a": {"nope": 1}}}', "unknown key 'nope'"),
     ],
 )
-def test_bad_sweep_files_name_the_file(tmp_path: Path, content: str, message: str) -> None:
+def test_bad_sweep_files_name_the_file(tmp_path: Path, content: str | None, message: str) -> None:
     path = tmp_path / "bad.json"
-    path.write_text(content)
+    if content is not None:
+        path.write_text(content)
     with pytest.raises(ValueError, match=r"bad\.json") as caught:
         load_sweep(path)
     assert message in str(caught.value)

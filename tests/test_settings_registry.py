@@ -114,7 +114,7 @@ def test_any_lod_key_enables_it_and_a_threshold_budget_or_frame_rate_alone_picks
     assert explicit.of(LodSettings).cut == "tau" and explicit.of(LodSettings).enabled
     blend = apply_overrides(SettingsSet(), {"lod.blend": "false"}, bench).of(LodSettings)
     assert blend.enabled and blend.cut == "tau"
-    with pytest.raises(ValueError, match="tau and budget given: choose the cut with lod.cut"):
+    with pytest.raises(ValueError, match=r"tau and budget given: choose the cut with lod\.cut"):
         apply_overrides(SettingsSet(), {"lod.tau": "3", "lod.budget": "9"}, bench)
     off = apply_overrides(SettingsSet(), {"lod.tau": "3", "lod.enabled": "false"}, bench)
     assert not off.of(LodSettings).enabled
@@ -135,5 +135,5 @@ def test_any_fov_key_enables_it_and_shares_stay_nested() -> None:
     fixed = apply_overrides(SettingsSet(), {"fov.gaze_x": "0.2"}, bench).of(FoveationSettings)
     assert fixed.gaze == "fixed"
     for shares in ("0.5,0.4,0.2,0.1", "1,0.4,0.5,0.2"):
-        with pytest.raises(ValueError, match="must start at 1 .* and not grow"):
+        with pytest.raises(ValueError, match=r"must start at 1 .* and not grow"):
             apply_overrides(SettingsSet(), {"fov.shares": shares}, bench)

@@ -121,14 +121,25 @@ def load_sweep(path: str | Path) -> list[BenchConfig]:
         ValueError: naming the file when it cannot be read or holds a bad config.
     """
     try:
-        data = json.loads(Path(path).read_text())
+        text = Path(path).read_text()
+    except OSError as exc:
+        raise ValueError(f"{path}: cannot read it ({exc.strerror or exc})") from None
+    except UnicodeDecodeError:
+        raise ValueError(f"{path}: not a sweep file (not text)") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{path}: not a sweep file ({exc.msg} at line {exc.lineno})") from None
+    try:
         entries = data["configs"].items()
         return [
             make_config(name, {key: _text(value) for key, value in keys.items()})
             for name, keys in entries
         ]
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, AttributeError) as exc:
-        raise ValueError(f"{path}: not a sweep file ({exc!r})") from None
+    except (KeyError, AttributeError, TypeError):
+        raise ValueError(
+            f'{path}: not a sweep file (expected {{"configs": {{NAME: {{key: value}}}}}})'
+        ) from None
     except ValueError as exc:
         raise ValueError(f"{path}: {exc}") from None
 
