@@ -86,6 +86,12 @@ def test_a_preset_sets_its_keys_and_the_config_overrides_them() -> None:
         parse_config("b:preset=fast")
 
 
+def test_keys_take_the_flags_spelling_and_typos_get_the_closest_keys() -> None:
+    assert parse_config("a:fov.gaze-x=0.2,band-blend=1").fov.gaze_x == 0.2
+    with pytest.raises(ValueError, match=r"did you mean fov\.enabled or"):
+        parse_config("a:fov.enable=1")
+
+
 def test_unknown_key_error_lists_the_known_keys() -> None:
     with pytest.raises(ValueError) as caught:
         parse_config("a:lod=1")

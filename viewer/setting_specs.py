@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import difflib
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar, get_type_hints
@@ -179,13 +180,19 @@ def known_keys(groups: Iterable[SettingsGroup]) -> list[str]:
 def resolve_key(key: str, groups: Iterable[SettingsGroup]) -> tuple[str, SettingSpec]:
     """(group name, spec) of the setting `key` names among `groups`.
 
+    `-` stands for `_` as in the command-line flags (`gaze-x` is `gaze_x`).
+
     Raises:
-        ValueError: for an unknown key, or a bare name two groups share (naming both keys).
+        ValueError: for an unknown key (naming the closest known ones), or a bare name two
+            groups share (naming both keys).
     """
     groups = list(groups)
-    meanings = _keys(groups).get(key, [])
+    keys = _keys(groups)
+    meanings = keys.get(key, []) or keys.get(key.replace("-", "_"), [])  # the flags' spelling
     if not meanings:
-        raise ValueError(f"unknown key {key!r} (known keys: {', '.join(known_keys(groups))})")
+        close = difflib.get_close_matches(key.replace("-", "_"), known_keys(groups), n=3)
+        hint = f"did you mean {' or '.join(close)}? " if close else ""
+        raise ValueError(f"unknown key {key!r} ({hint}known keys: {', '.join(known_keys(groups))})")
     if len(meanings) > 1:
         choices = " or ".join(f"{group}.{spec.name}" for group, spec in meanings)
         raise ValueError(f"key {key!r} is ambiguous: use {choices}")
