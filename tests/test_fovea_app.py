@@ -175,3 +175,16 @@ def test_view_takes_a_preset_under_the_flags_given() -> None:
     assert from_arguments(plain, "view", preset_of(plain)).of(FoveationSettings).enabled
     with pytest.raises(UsageError, match="invalid choice: 'fast'"):
         parse_arguments(["--preset", "fast"])
+
+
+def test_the_lod_source_without_lod_is_refused(tmp_path, capsys) -> None:
+    from viewer.bench.configs import parse_config
+    from viewer.cli import main
+    from viewer.errors import EXIT_BAD_INPUT
+
+    out = str(tmp_path / "f.png")
+    assert main(["render", "--fov.source", "lod", "--out", out]) == EXIT_BAD_INPUT
+    assert "fov.source lod coarsens the LOD cut: enable LOD" in capsys.readouterr().err
+    with pytest.raises(ValueError, match=r"config 'f': fov\.source lod coarsens"):
+        parse_config("f:fov.source=lod")
+    assert parse_config("f:fov.source=lod,lod.tau=1").fov.source == "lod"

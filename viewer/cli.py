@@ -354,6 +354,7 @@ def _resized(camera: Camera, width: int | None, height: int | None) -> Camera:
 
 
 def _run_render(args: argparse.Namespace) -> int:
+    from viewer.features.foveation import check_source
     from viewer.formats.camera_files import load_camera_file
     from viewer.framing import default_camera
     from viewer.headless import render_scene
@@ -370,6 +371,10 @@ def _run_render(args: argparse.Namespace) -> int:
     if args.out_npy:
         check_output_file(args.out_npy, "--out-npy", ".npy", (*inputs, args.out))
     settings = from_arguments(args, "render")
+    try:
+        check_source(settings.of(FoveationSettings), settings.of(LodSettings))
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
     render = settings.of(RenderSettings)
     camera = load_camera_file(args.camera, args.camera_index) if args.camera else None
     scene = load_scene_or_builtin(args.scene)

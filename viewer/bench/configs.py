@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from viewer.features.foveation import check_source
 from viewer.features.presets import preset_keys
 from viewer.features.pruning import parse_shorthand
 from viewer.setting_specs import SettingsSet, apply_overrides, known_keys, resolve_key
@@ -97,6 +98,7 @@ def make_config(name: str, overrides: dict[str, str]) -> BenchConfig:
         raise ValueError(f"config {name!r}: {exc}") from None
     try:
         settings = apply_overrides(SettingsSet(), overrides, BENCH_GROUPS)
+        check_source(settings.of(FoveationSettings), settings.of(LodSettings))
     except ValueError as exc:
         raise ValueError(f"config {name!r}: {exc}") from None
     return BenchConfig(name, settings, overrides)

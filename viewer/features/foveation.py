@@ -19,7 +19,7 @@ from viewer.features.lod_gpu import node_levels
 from viewer.features.lod_hierarchy import LodHierarchy
 from viewer.features.pruning import ranking
 from viewer.render.fovea import Fovea
-from viewer.settings import FoveationSettings
+from viewer.settings import FoveationSettings, LodSettings
 
 
 def subset_counts(shares: tuple[float, ...], count: int) -> np.ndarray:
@@ -63,6 +63,16 @@ def scene_levels(
     """
     levels = subset_levels(scores, settings.shares, order)
     return levels if tree is None else node_levels(tree, levels)
+
+
+def check_source(settings: FoveationSettings, lod: LodSettings) -> None:
+    """Refuse the `lod` source without LOD: it coarsens the LOD cut, and there is none.
+
+    Raises:
+        ValueError: saying what to enable.
+    """
+    if settings.enabled and settings.source == "lod" and not lod.enabled:
+        raise ValueError("fov.source lod coarsens the LOD cut: enable LOD too (e.g. lod.tau=1)")
 
 
 def frame_fovea(settings: FoveationSettings, lod: bool = False) -> Fovea | None:
