@@ -8,8 +8,9 @@
 //                on one word queue; 0: straight atomics, for llvmpipe, where a barrier makes
 //                every invocation a coroutine and costs more than the atomics).
 // Mirrors viewer/features/lod_hierarchy.py (reference_cut, budget_tau, blend_weights) in float32.
-// Foveated (fov_lod): a node's size is divided by fov_tau_scale^l, l the lowest foveation level
-// its projected disc reaches (fovea.glsl), which is tau growing with eccentricity.
+// Foveated (fov_lod): a node's size is divided by min(l, 1) fov_tau_scale^max(l - 1, 0), l the
+// lowest foveation level its projected disc reaches (fovea.glsl): leaves in the fovea, tau
+// growing with eccentricity beyond it.
 #include "layout.glsl"
 
 layout(local_size_x = WORKGROUP_SIZE) in;
@@ -27,28 +28,32 @@ layout(std430, binding = BINDING_LOD_CUT) readonly buffer LodCut { vec4 lod_cut[
 uniform vec3 camera_position;
 uniform float focal;             // max(fx, fy) of the image rendered
 #include "fovea.glsl"
-uniform bool fov_lod;            // foveated: tau x fov_tau_scale^level
+uniform bool fov_lod;            // foveated: leaves in the fovea, tau growing beyond
 uniform float fov_tau_scale;
 uniform mat4 world_to_camera;
 uniform vec4 intrinsics;         // fx, fy, cx, cy of the image rendered
 
-// tau's factor at a node of projected size `size` (pixels): 1 in the fovea, and where the
-// sphere reaches the eye's plane.
+// tau's factor at a node of projected size `size` (pixels), from the lowest level l its disc
+// reaches: min(l, 1) x fov_tau_scale^max(l - 1, 0), so 0 in the fovea (the scene's own
+// Gaussians are drawn there); 1 where the sphere reaches the eye's plane.
 float fov_tau_factor(vec4 bound, float size) {
     precise vec3 t = (world_to_camera * vec4(bound.xyz, 1.0)).xyz;
     if (t.z <= bound.w || isinf(size)) return 1.0;
     precise vec2 pixel = intrinsics.xy * t.xy / t.z + intrinsics.zw;
-    return pow(fov_tau_scale, fov_level_near(pixel, size));
+    float level = fov_level_near(pixel, size);
+    return min(level, 1.0) * pow(fov_tau_scale, max(level - 1.0, 0.0));
 }
 
 // f R / (|x - c| - R) pixels, +inf with the camera inside the sphere (c, R); foveated, divided
-// by tau's factor there. One function for a node and for its parent's copy, so a child sees
-// exactly the size its parent computes.
+// by tau's factor there (+inf in the fovea). One function for a node and for its parent's copy,
+// so a child sees exactly the size its parent computes.
 float node_size(vec4 bound) {
     precise float gap = length(camera_position - bound.xyz) - bound.w;
     precise float size = focal * bound.w / gap;
     if (gap <= 0.0) return INF;
-    return fov_lod ? size / fov_tau_factor(bound, size) : size;
+    if (!fov_lod) return size;
+    float factor = fov_tau_factor(bound, size);
+    return factor > 0.0 ? size / factor : INF;
 }
 
 uint size_bin(float size) {

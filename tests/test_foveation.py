@@ -375,7 +375,7 @@ def test_render_scale_keeps_the_gaze_where_it_is(foveated) -> None:
     assert psnr(half[box], full[box]) > 20.0
 
 
-def test_the_lod_source_grows_tau_away_from_the_gaze(gl_ctx) -> None:
+def test_an_lod_cut_draws_the_fovea_in_full_and_grows_tau_away_from_it(gl_ctx) -> None:
     rng = np.random.default_rng(3)
     scene = front_scene(rng, 3000)
     tree = build_hierarchy(scene)
@@ -384,7 +384,7 @@ def test_the_lod_source_grows_tau_away_from_the_gaze(gl_ctx) -> None:
     try:
         attach_hierarchy(gpu, tree)
         camera = front_camera()
-        cut = LodCut(tau=1.5)
+        cut = LodCut(tau=25.0)
         settings = RenderSettings()
 
         def drawn(fovea: Fovea | None) -> tuple[int, np.ndarray]:
@@ -395,15 +395,22 @@ def test_the_lod_source_grows_tau_away_from_the_gaze(gl_ctx) -> None:
             return stats.lod_drawn, image
 
         plain_count, plain = drawn(None)
+        full_render = renderer.render_image(gpu, FrameInputs(camera), settings)
+        assert psnr(plain, full_render) < 60.0  # this cut does merge
+        # a fovea covering the screen: the scene's own Gaussians everywhere
         wide_count, wide = drawn(Fovea(borders=(179.0, 179.5, 179.9), subsets=False,
                                        lod_tau_scale=4.0))  # fmt: skip
-        assert wide_count == plain_count
-        np.testing.assert_allclose(wide, plain, atol=1e-6)
+        assert wide_count > plain_count
+        np.testing.assert_allclose(wide, full_render, atol=1e-5)
         fovea = Fovea(borders=(8.0, 14.0, 20.0), subsets=False, lod_tau_scale=4.0)
         fov_count, image = drawn(fovea)
         assert fov_count < 0.8 * plain_count
         mask = fovea_mask(camera, fovea, None)
-        assert psnr(image[mask], plain[mask]) > 35.0
+        np.testing.assert_allclose(image[mask], full_render[mask], atol=1e-5)  # the fovea is full
+        # tau not growing (the subsets source's cut): the fovea full, the periphery cut at tau
+        flat_count, image = drawn(Fovea(borders=(8.0, 14.0, 20.0), subsets=False))
+        np.testing.assert_allclose(image[mask], full_render[mask], atol=1e-5)
+        assert fov_count < flat_count < wide_count
         # subsets on an LOD tree: a merged node keeps the levels any of its children keeps
         leaves = subset_levels(rng.uniform(size=scene.count), SHARES)
         nodes = node_levels(tree, leaves)
@@ -413,7 +420,7 @@ def test_the_lod_source_grows_tau_away_from_the_gaze(gl_ctx) -> None:
         gpu.write_levels(nodes)
         both = Fovea(borders=(8.0, 14.0, 20.0), lod_tau_scale=4.0)
         _, image = drawn(both)
-        assert psnr(image[mask], plain[mask]) > 35.0
+        np.testing.assert_allclose(image[mask], full_render[mask], atol=1e-5)
     finally:
         renderer.release()
         gpu.release()

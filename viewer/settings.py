@@ -273,7 +273,8 @@ class FoveationSettings:
         choices=PRUNING_SCORES,
     )  # fmt: skip
     lod_tau_scale: float = setting(
-        2.0, "lod source: tau is multiplied by this per level (level 3: scale^3)",
+        2.0, "lod source: tau is multiplied by this per level beyond level 1 (level 3: "
+        "scale^2); with LOD on, the fovea draws the scene's own Gaussians either way",
         range=(1.0, 16.0),
     )  # fmt: skip
     outline: bool = setting(False, "draw the borders of the levels over the view")

@@ -62,8 +62,9 @@ class Fovea:
         alpha: pooling: pooling radius = alpha ecc^2 (radians).
         display_fov: horizontal angle (degrees) the screen spans at the eye; 0: the camera's.
         subsets: draw the nested subsets of the scene's stored levels (`GpuScene.write_levels`).
-        lod_tau_scale: with an LOD cut, tau is multiplied by this to the power of the level
-            (1: the cut is not foveated).
+        lod_tau_scale: with an LOD cut (which draws the scene's own Gaussians in the fovea and
+            ramps up to its tau across level 1's border), tau is multiplied by this per level
+            beyond level 1 (the `lod` source; 1 with subsets).
     """
 
     levels: int = 4

@@ -110,8 +110,10 @@ class LodCutPass:
     ) -> None:
         """Decide every node of `scene` for `camera` (the image as rendered, render scale in).
 
-        With `fovea` (fovea.glsl's uniforms for `camera`) tau grows by `tau_scale` per level of
-        foveation at each node: the cut is coarser away from the gaze.
+        With `fovea` (fovea.glsl's uniforms for `camera`) the cut follows the gaze: the fovea
+        draws the scene's own Gaussians, tau ramps up to `cut.tau` across level 1's border and
+        grows by `tau_scale` per level beyond (tau x min(l, 1) x tau_scale^max(l - 1, 0) at a
+        node whose disc reaches level l at lowest).
         """
         words = np.zeros(LOD_STATE_WORDS, np.uint32)
         words[LOD_STATE_TAU] = np.float32(cut.tau).view(np.uint32)
@@ -121,7 +123,7 @@ class LodCutPass:
         view: dict[str, object] = {
             "camera_position": tuple(float(v) for v in camera.position),
             "focal": float(max(camera.fx, camera.fy)),
-            "fov_lod": fovea is not None and tau_scale > 1.0,
+            "fov_lod": fovea is not None,
         }
         if fovea is not None:
             view.update(

@@ -255,8 +255,8 @@ class SplatRenderer:
         if lod:
             with section("lod"):
                 fov = inputs.fovea
+                cut_fovea = None if fov is None else _fovea_uniforms(inputs)
                 tau_scale = 1.0 if fov is None else fov.lod_tau_scale
-                cut_fovea = _fovea_uniforms(inputs) if tau_scale > 1.0 else None
                 self.lod_cut.run(scene, camera, lod, cut_fovea, tau_scale)
         elif scene.lod_nodes:  # a cut of an earlier frame must not hide the leaves
             mask &= ~FLAG_LOD_CULLED
