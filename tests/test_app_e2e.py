@@ -677,7 +677,7 @@ def test_foveation_follows_the_pointer_compares_and_takes_the_preset(server, tmp
         app.frame()
         s = app.settings
         print("preset:", s.of(LodSettings).enabled and s.of(FoveationSettings).shares
-              == (1.0, 0.4, 0.22, 0.17) and s.of(PruneSettings).active)
+              == (1.0, 0.6, 0.4, 0.3) and s.of(PruneSettings).active)
         """,
         tmp_path,
     )

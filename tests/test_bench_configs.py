@@ -81,7 +81,7 @@ def test_a_preset_sets_its_keys_and_the_config_overrides_them() -> None:
     config = parse_config("b:preset=balanced,keep=0.5,fov.fovea=12")
     assert config.lod.enabled and config.fov.enabled and config.prune.score == "significance"
     assert config.prune.keep == 0.5 and config.fov.fovea == 12.0
-    assert config.fov.shares == (1.0, 0.4, 0.22, 0.17)
+    assert config.fov.shares == (1.0, 0.6, 0.4, 0.3)
     with pytest.raises(ValueError, match="'fast' is not one of balanced"):
         parse_config("b:preset=fast")
 

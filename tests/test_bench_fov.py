@@ -116,8 +116,8 @@ def test_the_gaze_of_a_frame() -> None:
     assert inputs.fovea is not None and inputs.fovea.subsets
     assert inputs.gaze == pytest.approx((10.0, 25.0))
     assert target("off").inputs(on_grid).fovea is None
-    lod_source = target("l:fov.source=lod")
-    assert lod_source.inputs(plain).fovea is None  # no cut: nothing to coarsen
+    with pytest.raises(ValueError, match="enable LOD too"):  # no cut: nothing to coarsen
+        target("l:fov.source=lod")
     assert target("l:fov.source=lod,lod.tau=2").inputs(plain).fovea is not None
 
 
@@ -147,7 +147,7 @@ def test_configs_share_a_scene_unless_their_levels_differ(tmp_path, monkeypatch,
     full = GpuScene.from_scene(gl_ctx, scene)
     scenes = ConfigScenes(gl_ctx, scene, full, renderer)
     texts = ["plain", "fov-a:fov.enabled=true", "fov-b:fov.shares=1,0.5,0.3,0.1", "again",
-             "fov-a2:fov.fovea=20", "pruned:prune.keep=0.5", "lod-source:fov.source=lod",
+             "fov-a2:fov.fovea=20", "pruned:prune.keep=0.5", "lod-source:fov.source=lod,lod.tau=2",
              "pruned-fov:prune.keep=0.5,fov.enabled=true"]  # fmt: skip
     configs = [parse_config(f"{text}{',' if ':' in text else ':'}{SCORES}") for text in texts]
     try:

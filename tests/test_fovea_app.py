@@ -168,7 +168,7 @@ def test_view_takes_a_preset_under_the_flags_given() -> None:
     args = parse_arguments(["--preset", "balanced", "--fov.fovea", "14", "--lod.budget", "900"])
     settings = from_arguments(args, "view", preset_of(args))
     fov, lod = settings.of(FoveationSettings), settings.of(LodSettings)
-    assert fov.enabled and fov.fovea == 14.0 and fov.shares == (1.0, 0.4, 0.22, 0.17)
+    assert fov.enabled and fov.fovea == 14.0 and fov.shares == (1.0, 0.6, 0.4, 0.3)
     assert lod.enabled and (lod.cut, lod.budget) == ("budget", 900)  # the flag's cut, not tau
     assert settings.of(PruneSettings).active
     plain = parse_arguments(["--fov.outline", "on"])  # any fov key enables foveation
