@@ -22,7 +22,7 @@ def test_lod_section_shows_the_cut_and_asks_for_actions(gui, monkeypatch):  # no
     settings = panel_settings().changed("lod", enabled=True, cut="target_fps")
     *_, actions = gui(lambda: Panel().draw(settings, CropBox(), facts(lod=lod)))
     assert "tree: 5,000 merged nodes, 7 levels" in texts
-    assert "drawn 300 (30.0 %), tau 3.5 px" in texts
+    assert "in the cut: 300 (30.0 %), tau 3.5 px" in texts
     assert "render scale 0.50 (stretched to the window)" in texts
     assert "vs full render: PSNR 33.30 dB, SSIM 0.9500" in texts
     assert actions[-2:] == [Action("compare_lod"), Action("show_lod_levels")]

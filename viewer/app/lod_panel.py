@@ -33,8 +33,11 @@ def draw_lod_section(settings: LodSettings, facts: LodFacts, gaussians: int) -> 
         imgui.text_disabled("enable to build the LOD tree (cached per scene)")
     if settings.enabled and facts.drawn:
         share = 100.0 * facts.drawn / max(gaussians, 1)
-        imgui.text(f"drawn {facts.drawn:,} ({share:.1f} %), tau {facts.tau:.3g} px")
-        imgui.set_item_tooltip("nodes drawn in the newest frame, as a share of the Gaussians")
+        imgui.text(f"in the cut: {facts.drawn:,} ({share:.1f} %), tau {facts.tau:.3g} px")
+        imgui.set_item_tooltip(
+            "nodes the newest frame's cut chose, as a share of the Gaussians (before pruning, "
+            "the crop box and foveation leave some out)"
+        )
         if facts.render_scale < 1.0:
             imgui.text(f"render scale {facts.render_scale:.2f} (stretched to the window)")
         _levels(facts.drawn_per_level)
