@@ -36,6 +36,7 @@ uniform mat4 world_to_camera;
 uniform vec3 camera_position;
 uniform vec4 intrinsics;      // fx, fy, cx, cy
 uniform vec2 viewport;        // width, height in pixels
+uniform vec2 tan_half_fov;    // of the whole image (an inset's frame): guard band, clamp
 uniform float near_plane;
 uniform float guard_band;
 uniform float splat_scale;
@@ -88,7 +89,6 @@ void main() {
 #endif
     vec3 t = (world_to_camera * vec4(mean, 1.0)).xyz;
     if (t.z <= near_plane) return;
-    vec2 tan_half_fov = viewport / (2.0 * intrinsics.xy);
     if (guard_band > 0.0 && any(greaterThan(abs(t.xy / t.z), guard_band * tan_half_fov))) return;
 
     // EWA: cov2d = J W Sigma W^T J^T with the clamped Jacobian, + 0.3 px^2 low-pass.

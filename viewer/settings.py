@@ -277,6 +277,11 @@ class FoveationSettings:
         "scale^2); with LOD on, the fovea draws the scene's own Gaussians either way",
         range=(1.0, 16.0),
     )  # fmt: skip
+    periphery_scale: float = setting(
+        1.0, "foveated resolution: render the view at this fraction of its width and height and "
+        "an inset around the fovea (and its blend into level 1) at full resolution; 1: off",
+        range=(0.2, 1.0),
+    )  # fmt: skip
     outline: bool = setting(False, "draw the borders of the levels over the view")
 
     @classmethod

@@ -17,6 +17,7 @@ import moderngl
 import OpenGL.GL as gl
 
 from viewer.render.accum_target import AccumTarget
+from viewer.render.fovea import render_gaze
 from viewer.render.frame_inputs import FrameInputs
 from viewer.render.gpu_scene import GpuScene
 from viewer.render.renderer import SplatRenderer
@@ -62,7 +63,8 @@ class ViewTarget:
             renderer.fit_view(camera.width, camera.height)
         drawn = inputs.render_camera  # smaller at a render scale below 1: stretched by `present`
         self.image.ensure_size(drawn.width, drawn.height)
-        scaled = dataclasses.replace(inputs, camera=drawn, render_scale=1.0)
+        gaze = render_gaze(camera, drawn, inputs.gaze)  # in the drawn image's pixels
+        scaled = dataclasses.replace(inputs, camera=drawn, gaze=gaze, render_scale=1.0)
         stats = renderer.render(scene, scaled, settings, self.image.framebuffer)
         if stats is not None and inputs.render_scale != 1.0:
             stats = dataclasses.replace(stats, render_scale=inputs.render_scale)

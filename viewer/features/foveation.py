@@ -99,6 +99,7 @@ def frame_fovea(settings: FoveationSettings, lod: bool = False) -> Fovea | None:
         display_fov=settings.display_fov,
         subsets=subsets,
         lod_tau_scale=settings.lod_tau_scale if not subsets else 1.0,
+        periphery_scale=settings.periphery_scale,
     )
 
 

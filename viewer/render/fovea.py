@@ -65,6 +65,8 @@ class Fovea:
         lod_tau_scale: with an LOD cut (which draws the scene's own Gaussians in the fovea and
             ramps up to its tau across level 1's border), tau is multiplied by this per level
             beyond level 1 (the `lod` source; 1 with subsets).
+        periphery_scale: foveated resolution: below 1 the frame is rendered at this fraction of
+            its render scale and an inset around the fovea at the full one (viewer/render/inset.py).
     """
 
     levels: int = 4
@@ -75,6 +77,7 @@ class Fovea:
     display_fov: float = 0.0
     subsets: bool = True
     lod_tau_scale: float = 1.0
+    periphery_scale: float = 1.0
 
     def __post_init__(self) -> None:
         if not 2 <= self.levels <= MAX_LEVELS:
@@ -83,6 +86,8 @@ class Fovea:
             raise ValueError(f"unknown foveation mapping {self.mapping!r}")
         if self.mapping == "bands" and len(self.borders) != self.levels - 1:
             raise ValueError(f"{self.levels} levels need {self.levels - 1} borders")
+        if not 0.0 < self.periphery_scale <= 1.0:
+            raise ValueError(f"periphery_scale must lie in (0, 1], got {self.periphery_scale}")
 
     def ramps(self) -> tuple[np.ndarray, float, str]:
         """(borders [levels - 1], ramp width, unit of both: "degrees" or "pooling level")."""
@@ -245,8 +250,20 @@ def outlines(
 ) -> list[np.ndarray]:
     """Where each level begins to blend in: per border a closed [points, 2] polyline, pixels.
 
-    Found along rays from the gaze (by bisection on the angle from it); a border beyond the
-    eye's reach on a ray stops at MAX_ANGLE there, so polylines may leave the image.
+    Polylines may leave the image (see `contour`).
+    """
+    borders, _, _ = fovea.ramps()
+    return [contour(camera, fovea, gaze, float(border), points) for border in borders]
+
+
+def contour(
+    camera: Camera, fovea: Fovea, gaze: tuple[float, float] | None, value: float, points: int = 120
+) -> np.ndarray:
+    """The closed [points, 2] polyline (pixels) where the mapping reaches `value`.
+
+    `value` is in the unit of `Fovea.ramps` (degrees, or pooling level). Found along rays from
+    the gaze (by bisection on the angle from it); where the value lies beyond the eye's reach
+    on a ray the polyline stops at MAX_ANGLE there, so it may leave the image.
     """
     gx, gy = gaze_pixel(camera, gaze)
     scale, offset = eye_map(camera, fovea)
@@ -265,27 +282,33 @@ def outlines(
             return pooling_level(theta, centre, fovea, focal)
         return np.degrees(theta)
 
-    borders, _, _ = fovea.ramps()
-    out = []
-    for border in borders:
-        lo, hi = np.zeros(points), np.full(points, MAX_ANGLE)
-        for _ in range(40):
-            mid = (lo + hi) / 2.0
-            below = x_at(mid) < border
-            lo, hi = np.where(below, mid, lo), np.where(below, hi, mid)
-        ray = np.cos(hi)[:, None] * g + np.sin(hi)[:, None] * side
-        z = np.maximum(ray[:, 2], 1e-6)
-        tangent = ray[:, :2] / z[:, None]
-        out.append((tangent - offset) / scale)
-    return out
+    lo, hi = np.zeros(points), np.full(points, MAX_ANGLE)
+    for _ in range(40):
+        mid = (lo + hi) / 2.0
+        below = x_at(mid) < value
+        lo, hi = np.where(below, mid, lo), np.where(below, hi, mid)
+    ray = np.cos(hi)[:, None] * g + np.sin(hi)[:, None] * side
+    z = np.maximum(ray[:, 2], 1e-6)
+    tangent = ray[:, :2] / z[:, None]
+    return (tangent - offset) / scale
 
 
 # -- the GPU's uniforms ------------------------------------------------------------------------
 
 
-def uniforms(camera: Camera, fovea: Fovea, gaze: tuple[float, float] | None) -> dict[str, object]:
-    """The uniforms of shaders/fovea.glsl for an image of `camera` (gaze in its pixels)."""
+def uniforms(
+    camera: Camera,
+    fovea: Fovea,
+    gaze: tuple[float, float] | None,
+    origin: tuple[int, int] = (0, 0),
+) -> dict[str, object]:
+    """The uniforms of shaders/fovea.glsl for an image of `camera` (gaze in its pixels).
+
+    With `origin`, for a crop of that image whose pixel (0, 0) is `camera`'s pixel `origin`
+    (an inset): the eye and the gaze stay those of the whole image.
+    """
     scale, offset = eye_map(camera, fovea)
+    offset = offset + np.asarray(origin, np.float64) * scale
     gx, gy = gaze_pixel(camera, gaze)
     borders, width, _ = fovea.ramps()
     padded = np.full(MAX_LEVELS - 1, np.inf)

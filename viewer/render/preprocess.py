@@ -85,6 +85,7 @@ class PreprocessPass:
         rows: int | None = None,
         lod: bool = False,
         fovea: dict[str, object] | None = None,
+        whole: Camera | None = None,
     ) -> None:
         """Append every visible Gaussian of `scene` seen by `camera` to `frame`.
 
@@ -98,7 +99,11 @@ class PreprocessPass:
             lod: blend drawn LOD nodes towards their parents (the cut pass ran this frame).
             fovea: draw the scene's nested subsets with these uniforms (fovea.glsl's and
                 `fov_per_splat`); the scene must hold levels (`GpuScene.write_levels`).
+            whole: when `camera` is a crop of an image (an inset), that image's camera: its
+                field of view bounds the guard band and the clamp of the projection's Jacobian,
+                so the crop's pixels are the image's.
         """
+        whole = camera if whole is None else whole
         shader = self._program(lod, fovea is not None)
         if fovea is not None:
             assert scene.fov_levels is not None, "foveated subsets need the scene's levels"
@@ -107,6 +112,7 @@ class PreprocessPass:
         set_uniforms(
             shader,
             **camera_uniforms(camera),
+            tan_half_fov=(whole.width / (2.0 * whole.fx), whole.height / (2.0 * whole.fy)),
             near_plane=scene.near_plane(settings),
             guard_band=settings.guard_band,
             splat_scale=settings.splat_scale,

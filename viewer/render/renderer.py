@@ -4,8 +4,10 @@
 
 The LOD cut runs when the frame has one (`FrameInputs.lod`) and the scene LOD nodes. The raster
 step is the chosen backend (quads or tiles) in the colour, depth and heatmap modes,
-and the points, outlines or overdraw pass in those modes. `measure` runs the contributions pass
-on a view instead (picking, pivots, pruning scores).
+and the points, outlines or overdraw pass in those modes. With foveated resolution
+(`Fovea.periphery_scale` below 1) the list runs twice: the whole frame at a lower render scale,
+then an inset around the fovea at the frame's own, blended over it (viewer/render/inset.py).
+`measure` runs the contributions pass on a view instead (picking, pivots, pruning scores).
 
 The scene (`GpuScene`) and the per-frame inputs (`FrameInputs`: camera, flag mask, gaze) are
 passed to every call; the renderer holds only its passes and their scratch buffers, which grow to
@@ -20,10 +22,12 @@ import dataclasses
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass
 
 import moderngl
 import numpy as np
 
+from viewer.camera import Camera
 from viewer.render.accum_target import AccumTarget
 from viewer.render.context import DeviceInfo
 from viewer.render.contributions import Contributions, ContributionsPass
@@ -33,6 +37,7 @@ from viewer.render.fovea import uniforms as fovea_uniforms
 from viewer.render.frame_buffers import FrameBuffers
 from viewer.render.frame_inputs import FrameInputs, LodCut
 from viewer.render.gpu_scene import GROWTH, GpuScene
+from viewer.render.inset import Inset, plan
 from viewer.render.layout import (
     COUNTER_FOVEA_CULLED,
     COUNTER_PAIRS,
@@ -94,6 +99,7 @@ class SplatRenderer:
         self.contributions = ContributionsPass(ctx)
         self.resolve = ResolvePass(ctx)
         self.accum = AccumTarget(ctx)
+        self.inset_accum = AccumTarget(ctx)  # foveated resolution's inset
         self.image = AccumTarget(ctx)  # what `render_image` renders into and reads back
         self.frame = FrameBuffers(ctx, 1, self.device.max_ssbo_bytes)
         self._sort_kind = choose_sort(raster.sort, self.device)
@@ -163,7 +169,8 @@ class SplatRenderer:
     @property
     def gpu_bytes(self) -> int:
         """GPU memory held by the frame and backend buffers (not the scene's)."""
-        parts = [self.accum.nbytes, self.image.nbytes, self.contributions.nbytes, self.frame.nbytes]
+        parts = [self.accum.nbytes, self.inset_accum.nbytes, self.image.nbytes, self.frame.nbytes]
+        parts.append(self.contributions.nbytes)
         parts.append(self.depth_sort.nbytes)
         if self._tiles is not None:
             parts.append(self._tiles.nbytes)
@@ -178,7 +185,7 @@ class SplatRenderer:
         whenever its window changes size.
         """
         area = max(width * height, 1)
-        for target in (self.accum, self.image):
+        for target in (self.accum, self.inset_accum, self.image):
             if target.size[0] * target.size[1] >= 4 * area:
                 target.ensure_size(1, 1)
         self.contributions.fit_view(width, height)
@@ -200,72 +207,94 @@ class SplatRenderer:
         timer queries, this frame with finish+wall), or None while none is.
         """
         start = time.perf_counter()
-        camera = inputs.render_camera
-        self.accum.ensure_size(camera.width, camera.height)
+        periphery, inset = _plan_of(inputs)
+        whole = dataclasses.replace(inputs, render_scale=inputs.render_scale * periphery)
+        timer = self.timer
+        timer.begin_frame()
+        binned = self._draw(scene, whole, _view_of(whole), settings, self.accum, timer.section)
+        with timer.section("resolve"):
+            self.resolve.run(self.accum, output, settings.background)
+        lod = _lod_of(scene, inputs)
+        self._queue_counters(_rows_of(scene, lod), lod, inputs.render_scale)
+        if inset is not None:  # the counters above are the whole frame's
+            with timer.section("inset"):
+                view = _view_of(inputs, inset)
+                self._draw(scene, inputs, view, settings, self.inset_accum, _untimed)
+                self.resolve.run(self.inset_accum, output, settings.background, inset)
+        return self._collect((time.perf_counter() - start) * 1e3, binned)
+
+    def _draw(
+        self,
+        scene: GpuScene,
+        inputs: FrameInputs,
+        view: _View,
+        settings: RenderSettings,
+        accum: AccumTarget,
+        section: Callable[[str], AbstractContextManager[None]],
+    ) -> bool:
+        """Draw `view` of the frame into `accum` (sized to it); returns whether it was binned."""
+        camera = view.camera
+        accum.ensure_size(camera.width, camera.height)
         mode = settings.mode
         binned = mode == "overdraw" or (self.backend == "tiles" and mode not in QUAD_MODES)
         per_pixel = binned and mode != "overdraw"  # the tiles raster weighs foveation per pixel
-        fovea = _subsets_of(scene, inputs)
-        timer = self.timer
-        timer.begin_frame()
-        self._splats_in_view(scene, inputs, settings, binned, timer.section, fovea, per_pixel)
-        with timer.section("raster"):
+        subsets = _draws_subsets(scene, inputs)
+        self._splats_in_view(scene, inputs, view, settings, binned, section, subsets, per_pixel)
+        with section("raster"):
             if mode == "overdraw":
                 self.contributions.run(self.frame, self.tiles, camera)
-                self.contributions.colour_overdraw(camera, self.accum)
+                self.contributions.colour_overdraw(camera, accum)
             elif mode in QUAD_MODES:
-                self.mode_rasters[mode].run(self.frame, camera, self.accum, settings)
+                self.mode_rasters[mode].run(self.frame, camera, accum, settings)
             elif self.backend == "tiles":
-                pixel_fovea = fovea if per_pixel else None
-                self.tiles.run(self.frame, camera, self.accum, settings, scene, pixel_fovea)
+                pixel_fovea = view.fovea if subsets and per_pixel else None
+                self.tiles.run(self.frame, camera, accum, settings, scene, pixel_fovea)
             else:
-                self.quads.run(self.frame, camera, self.accum, settings)
-        with timer.section("resolve"):
-            self.resolve.run(self.accum, output, settings.background)
+                self.quads.run(self.frame, camera, accum, settings)
         if self.raster_settings.validate:
             validate_frame(self.frame, self.tiles if binned else None, scene.count)
-        lod = _lod_of(scene, inputs)
-        self._queue_counters(_rows_of(scene, lod), lod, inputs.render_scale)
-        return self._collect((time.perf_counter() - start) * 1e3, binned)
+        return binned
 
     def _splats_in_view(
         self,
         scene: GpuScene,
         inputs: FrameInputs,
+        view: _View,
         settings: RenderSettings,
         binned: bool,
         section: Callable[[str], AbstractContextManager[None]],
-        fovea: dict[str, object] | None = None,
+        subsets: bool = False,
         per_pixel: bool = False,
     ) -> None:
-        """Preprocess and depth-sort the visible splats; with `binned`, also bin them in tiles.
+        """Preprocess and depth-sort the splats visible in `view`; with `binned`, also bin them.
 
         Binning checks the pair count (a read of the counters) and bins again into grown pair
         buffers when they overflowed: the one growth mechanism of every binned frame.
 
-        With `fovea` (fovea.glsl's uniforms) the scene's nested subsets are drawn: weighed per
-        splat in preprocess, or, `per_pixel`, only dropped where they weigh 0 there and binned
-        by tile level for the tiles raster to weigh per pixel.
+        With `subsets` the scene's nested subsets are drawn (by the view's fovea uniforms):
+        weighed per splat in preprocess, or, `per_pixel`, only dropped where they weigh 0 there
+        and binned by tile level for the tiles raster to weigh per pixel.
         """
         self._fit(scene)
         self.frame.reset()
-        camera = inputs.render_camera
+        camera = view.camera
+        fovea = view.fovea if subsets else None
         lod = _lod_of(scene, inputs)
         mask = inputs.flag_mask
         if lod:
             with section("lod"):
                 fov = inputs.fovea
-                cut_fovea = None if fov is None else _fovea_uniforms(inputs)
                 tau_scale = 1.0 if fov is None else fov.lod_tau_scale
-                self.lod_cut.run(scene, camera, lod, cut_fovea, tau_scale)
+                self.lod_cut.run(scene, camera, lod, view.fovea, tau_scale)
         elif scene.lod_nodes:  # a cut of an earlier frame must not hide the leaves
             mask &= ~FLAG_LOD_CULLED
         with section("preprocess"):
             rows = _rows_of(scene, lod)
             splat_fovea = None if fovea is None else {**fovea, "fov_per_splat": not per_pixel}
             self.preprocess.run(
-                scene, self.frame, camera, settings, mask, rows, lod is not None, splat_fovea
-            )
+                scene, self.frame, camera, settings, mask, rows, lod is not None, splat_fovea,
+                view.whole,
+            )  # fmt: skip
             self._dispatch_args()
         with section("sort"):
             self.depth_sort.sort(
@@ -308,7 +337,7 @@ class SplatRenderer:
             pixel: (x, y) measure only the tile holding this pixel (for picking).
         """
         inputs = dataclasses.replace(inputs, render_scale=1.0)  # whole: no foveation either
-        self._splats_in_view(scene, inputs, settings, True, _untimed)
+        self._splats_in_view(scene, inputs, _view_of(inputs), settings, True, _untimed)
         gaussians = _rows_of(scene, _lod_of(scene, inputs)) if weights else 0
         camera = inputs.camera
         self.contributions.run(self.frame, self.tiles, camera, gaussians, pixel)
@@ -397,28 +426,53 @@ class SplatRenderer:
         self.contributions.release()
         self.resolve.release()
         self.accum.release()
+        self.inset_accum.release()
         self.image.release()
         for buffer in self._readback_free + [b for b, *_ in self._readback]:
             buffer.release()
 
 
-def _subsets_of(scene: GpuScene, inputs: FrameInputs) -> dict[str, object] | None:
-    """fovea.glsl's uniforms when the frame draws the scene's nested subsets, else None.
+@dataclass(frozen=True)
+class _View:
+    """One image a frame's passes render.
+
+    Attributes:
+        camera: the image's camera (render scale in; an inset's crop of `whole`).
+        fovea: fovea.glsl's uniforms for it when the frame is foveated, else None.
+        whole: the camera of the whole image at this render scale.
+    """
+
+    camera: Camera
+    fovea: dict[str, object] | None
+    whole: Camera
+
+
+def _view_of(inputs: FrameInputs, inset: Inset | None = None) -> _View:
+    """The image the passes render for `inputs`: the whole one, or `inset`'s crop of it."""
+    camera = inputs.render_camera
+    if inputs.fovea is None:
+        fovea = None
+    else:
+        gaze = render_gaze(inputs.camera, camera, inputs.gaze)
+        origin = (0, 0) if inset is None else (inset.box[0], inset.box[1])
+        fovea = fovea_uniforms(camera, inputs.fovea, gaze, origin)
+    return _View(camera if inset is None else inset.camera(camera), fovea, camera)
+
+
+def _plan_of(inputs: FrameInputs) -> tuple[float, Inset | None]:
+    """Foveated resolution's (scale of the whole frame, inset) for `inputs` (`inset.plan`)."""
+    camera = inputs.render_camera
+    return plan(camera, inputs.fovea, render_gaze(inputs.camera, camera, inputs.gaze))
+
+
+def _draws_subsets(scene: GpuScene, inputs: FrameInputs) -> bool:
+    """Whether the frame draws the scene's nested subsets.
 
     That is when it is foveated with subsets and the scene holds levels (none yet: the whole
     scene is drawn, as it is while the viewer measures the scores that make them).
     """
     fovea = inputs.fovea
-    if fovea is None or not fovea.subsets or scene.fov_levels is None:
-        return None
-    return _fovea_uniforms(inputs)
-
-
-def _fovea_uniforms(inputs: FrameInputs) -> dict[str, object]:
-    """fovea.glsl's uniforms of a foveated frame, for the image its passes render."""
-    assert inputs.fovea is not None
-    camera = inputs.render_camera
-    return fovea_uniforms(camera, inputs.fovea, render_gaze(inputs.camera, camera, inputs.gaze))
+    return fovea is not None and fovea.subsets and scene.fov_levels is not None
 
 
 def _lod_of(scene: GpuScene, inputs: FrameInputs) -> LodCut | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import moderngl
 
 from viewer.render.accum_target import AccumTarget
+from viewer.render.inset import Inset
 from viewer.render.programs import raster_program, set_uniforms
 
 
@@ -21,25 +22,44 @@ class ResolvePass:
         accum: AccumTarget,
         output: moderngl.Framebuffer,
         background: tuple[float, float, float],
+        inset: Inset | None = None,
     ) -> None:
-        """Write the final image into `output`.
+        """Write the final image into `output`, or, with `inset`, blend that inset over it.
 
-        An accumulation image smaller than `output` (a render scale below 1) is stretched over
-        it with bilinear filtering; one of the same size is copied pixel for pixel.
+        An accumulation image smaller than its part of `output` (a render scale below 1) is
+        stretched over it with bilinear filtering; one of the same size is copied pixel for
+        pixel. An inset is drawn only over its rectangle, feathered (viewer/render/inset.py).
         """
         assert accum.texture is not None
-        output.use()
-        self.ctx.disable(moderngl.BLEND | moderngl.DEPTH_TEST)
-        stretch = tuple(accum.size) != tuple(output.size)
+        size = (int(output.size[0]), int(output.size[1]))
+        if inset is None:
+            placement: dict[str, object] = {"origin": (0.0, 0.0), "extent": size}
+            covers = accum.size
+        else:
+            placement = inset.placement(size)
+            covers = inset.size
+        stretch = tuple(covers) != size
         linear = moderngl.LINEAR if stretch else moderngl.NEAREST
         accum.texture.filter = (linear, linear)
         accum.texture.repeat_x = accum.texture.repeat_y = False
         accum.texture.use(0)
         set_uniforms(
             self.program, accum=0, background=tuple(background), stretch=stretch,
-            output_size=(float(output.size[0]), float(output.size[1])),
+            inset=inset is not None, **placement,
         )  # fmt: skip
+        if inset is None:
+            output.use()
+            self.ctx.disable(moderngl.BLEND | moderngl.DEPTH_TEST)
+            self.vao.render(moderngl.TRIANGLES, vertices=3)
+            return
+        output.viewport = inset.viewport(size)
+        output.use()
+        self.ctx.enable_only(moderngl.BLEND)
+        self.ctx.blend_func = moderngl.ONE, moderngl.ONE_MINUS_SRC_ALPHA
+        self.ctx.blend_equation = moderngl.FUNC_ADD, moderngl.FUNC_ADD
         self.vao.render(moderngl.TRIANGLES, vertices=3)
+        output.viewport = (0, 0, size[0], size[1])
+        self.ctx.disable(moderngl.BLEND)
 
     def release(self) -> None:
         """Free GL objects."""
