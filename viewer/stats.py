@@ -24,7 +24,9 @@ class FrameStats:
         frame_ms: host wall time of the whole render call (milliseconds).
         total: Gaussians in the scene. visible: splats after culling. pairs: (tile, splat) pairs
             of the tiles backend (0 for quads). dropped: splats or pairs lost to full buffers.
-        render_scale: fraction of the output's width and height the splats were rendered at.
+        render_scale: fraction of the output's width and height the splats were rendered at
+            (with foveated resolution the inset's; the periphery's is that x periphery_scale,
+            and the counters are the whole frame's pass, the inset's time its "inset" pass).
         lod_drawn: level-of-detail nodes the cut drew (0: no LOD cut this frame).
         lod_tau: the cut's threshold in pixels (the budget cut finds its own).
         lod_levels: nodes drawn per level (0: the scene's own Gaussians).

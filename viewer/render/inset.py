@@ -15,6 +15,7 @@ full-scale foveated render, the periphery the scaled one, and the feather lies o
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from dataclasses import dataclass
 
@@ -92,6 +93,18 @@ def plan(
     """
     if fovea is None or fovea.periphery_scale >= 1.0:
         return 1.0, None
+    intrinsics = (camera.width, camera.height, camera.fx, camera.fy, camera.cx, camera.cy)
+    return _plan(intrinsics, fovea, gaze)
+
+
+@functools.lru_cache(maxsize=64)
+def _plan(
+    intrinsics: tuple[int, int, float, float, float, float],
+    fovea: Fovea,
+    gaze: tuple[float, float] | None,
+) -> tuple[float, Inset | None]:
+    """`plan` by the camera's intrinsics (the rectangle does not depend on the pose; cached)."""
+    camera = Camera(*intrinsics)
     borders, width, _ = fovea.ramps()
     line = contour(camera, fovea, gaze, float(borders[0] + width))
     margin = FEATHER + SLACK
