@@ -83,10 +83,9 @@ def _graph(history: StatsHistory) -> None:
     implot.setup_axes(
         "frame", "ms", implot.AxisFlags_.auto_fit.value, implot.AxisFlags_.auto_fit.value
     )
-    implot.setup_legend(
-        implot.Location_.north.value,
-        implot.LegendFlags_.outside.value | implot.LegendFlags_.horizontal.value,
-    )
+    # beside the graph, one pass a row: a row of all of them was cut off once LOD and binning
+    # passes joined
+    implot.setup_legend(implot.Location_.east.value, implot.LegendFlags_.outside.value)
     names, stack = stacked_passes(history)
     xs = np.array([f.frame for f in history.frames], dtype=np.float64)
     for i, name in enumerate(names):
