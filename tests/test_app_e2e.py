@@ -676,6 +676,10 @@ def test_foveation_follows_the_pointer_compares_and_takes_the_preset(server, tmp
         app.perform("apply_preset", "balanced")
         app.frame()
         s = app.settings
+        app.perform("show_lod_levels")
+        shown = app._facts().lod.showing_levels
+        app.perform("show_lod_levels")
+        print("levels toggle:", shown and app.settings.of(RenderSettings).mode == "colour")
         print("preset:", s.of(LodSettings).enabled and s.of(FoveationSettings).shares
               == (1.0, 0.6, 0.4, 0.3) and s.of(PruneSettings).active)
         """,
@@ -683,6 +687,6 @@ def test_foveation_follows_the_pointer_compares_and_takes_the_preset(server, tmp
     )
     printed = dict(line.split(": ", 1) for line in out.splitlines() if ": " in line)
     keys = ("waiting for scores", "levels uploaded", "some left out", "gaze follows", "compared",
-            "preset")  # fmt: skip
+            "preset", "levels toggle")  # fmt: skip
     for key in keys:
         assert printed[key] == "True", out

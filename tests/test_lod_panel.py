@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from imgui_bundle import imgui
 
 from tests.test_app_panel import facts, gui, panel_settings  # noqa: F401 (gui: a fixture)
@@ -26,6 +28,11 @@ def test_lod_section_shows_the_cut_and_asks_for_actions(gui, monkeypatch):  # no
     assert "render scale 0.50 (stretched to the window)" in texts
     assert "vs full render: PSNR 33.30 dB, SSIM 0.9500" in texts
     assert actions[-2:] == [Action("compare_lod"), Action("show_lod_levels")]
+    pressed.clear()
+    pressed.add("Hide levels")
+    shown = facts(lod=dataclasses.replace(lod, showing_levels=True))
+    *_, actions = gui(lambda: Panel().draw(settings, CropBox(), shown))
+    assert actions[-1] == Action("show_lod_levels")  # the same action turns it off
 
 
 def test_lod_section_while_the_tree_is_built(gui, monkeypatch):  # noqa: F811

@@ -7,6 +7,7 @@ window -> UI drawn over it -> swap.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 from collections.abc import Callable
 from pathlib import Path
@@ -357,7 +358,9 @@ class ViewerApp:
             heat_range=self._heat_range(),
             file_dialog=self.has_dialog,
             pruning=self.pruning.facts(self.settings.of(PruneSettings)),
-            lod=self.lod.facts(self.history.latest),
+            lod=dataclasses.replace(
+                self.lod.facts(self.history.latest), showing_levels=self._showing_lod_levels()
+            ),
             fovea=self.fovea.facts(self.history.latest),
         )
 
@@ -469,6 +472,17 @@ class ViewerApp:
         self._apply(with_preset(self.settings, name, panel_groups))
         self.message = f"preset {name}: LOD, foveation and pruning set"
 
+    def _showing_lod_levels(self) -> bool:
+        render = self.settings.of(RenderSettings)
+        return render.mode == "heatmap" and render.heatmap == "lod_level"
+
+    def _toggle_lod_levels(self) -> None:
+        """The level heat map on, or back to colour when it is shown."""
+        if self._showing_lod_levels():
+            self._change("render", mode="colour")
+        else:
+            self._change("render", mode="heatmap", heatmap="lod_level")
+
     def _compare_lod(self) -> None:
         inputs = self.lod.frame_inputs(self.inputs(), self.settings.of(LodSettings))
         psnr, ssim = self.lod.compare(inputs, self.settings.of(RenderSettings))
@@ -566,7 +580,7 @@ class ViewerApp:
             "compare_lod": self._compare_lod,
             "compare_fovea": self._compare_fovea,
             "apply_preset": lambda: self._apply_preset(argument),
-            "show_lod_levels": lambda: self._change("render", mode="heatmap", heatmap="lod_level"),
+            "show_lod_levels": self._toggle_lod_levels,
             "save_pruned": lambda: self._save_pruned(argument),
             "show_score": self._show_score,
             "clear_selection": lambda: self._select(None),

@@ -51,7 +51,7 @@ def draw_lod_section(settings: LodSettings, facts: LodFacts, gaussians: int) -> 
         actions.append("compare_lod")
     imgui.set_item_tooltip("PSNR / SSIM of this view as drawn against the full render")
     imgui.same_line()
-    if imgui.button("Show levels"):
+    if imgui.button("Hide levels" if facts.showing_levels else "Show levels"):
         actions.append("show_lod_levels")
     imgui.set_item_tooltip("heat map of the level drawn (cold: the scene's own Gaussians)")
     if facts.quality is not None:

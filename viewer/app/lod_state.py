@@ -43,6 +43,7 @@ class LodFacts:
         target: (budget, render scale) the frame-rate target uses while moving, or None.
         quality: (PSNR dB, SSIM) of the view against the full render, once compared.
         error: why the tree could not be made, or "".
+        showing_levels: whether the view shows the level heat map (the button turns it off).
     """
 
     building: float | None = None
@@ -56,6 +57,7 @@ class LodFacts:
     target: tuple[int, float] | None = None
     quality: tuple[float, float] | None = None
     error: str = ""
+    showing_levels: bool = False
 
 
 class LodState:
