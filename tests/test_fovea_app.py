@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from imgui_bundle import imgui
 
-from tests.test_app_panel import facts, gui, panel_settings  # noqa: F401 (gui: a fixture)
+from tests.test_app_panel import facts, gui, in_window, panel_settings  # noqa: F401 (gui: a fixture)
 from tests.test_foveation import front_camera, front_scene
 from viewer.app.fovea_state import FoveaFacts, FoveaState, RegionQuality
 from viewer.app.inspection import CropBox

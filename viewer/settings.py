@@ -202,6 +202,12 @@ class LodSettings:
             raise ValueError(f"lod: {' and '.join(chosen)} given: choose the cut with lod.cut")
         return {**out, "cut": chosen[0]}
 
+    def unused(self) -> set[str]:
+        """The fields the current cut does not read (the panel leaves them out)."""
+        hidden = {"tau", "budget", "target_fps", "min_scale"}
+        hidden -= {"tau", "target_fps", "min_scale"} if self.cut == "target_fps" else {self.cut}
+        return hidden | ({"blend_width"} if not self.blend else set())
+
 
 GAZE_SOURCES = ("mouse", "centre", "fixed")
 FOVEA_MAPPINGS = ("bands", "pooling")
@@ -308,6 +314,13 @@ class FoveationSettings:
                 "every Gaussian) and not grow from one level to the next (nested subsets)"
             )
         return out
+
+    def unused(self) -> set[str]:
+        """The fields the gaze, mapping and source chosen do not read (left out of the panel)."""
+        hidden = set() if self.gaze == "fixed" else {"gaze_x", "gaze_y"}
+        hidden |= {"alpha"} if self.mapping == "bands" else {"fovea", "bands", "band_blend"}
+        hidden |= {"lod_tau_scale"} if self.source == "subsets" else {"shares", "subset_score"}
+        return hidden
 
 
 # -- the viewer window's own settings -----------------------------------------------------------

@@ -145,11 +145,17 @@ def edit_settings(settings: T, limits: Mapping[str, tuple[float, float]] | None 
     """Draw one widget per field of a settings dataclass; returns the settings as edited.
 
     The same object comes back when nothing changed; otherwise a `dataclasses.replace` copy.
-    `limits` narrows the sliders of the fields it names (see `edit_value`).
+    `limits` narrows the sliders of the fields it names (see `edit_value`). A settings class
+    may name the fields its current values make irrelevant (a method `unused() -> set[str]`,
+    e.g. the budget under the tau cut); those get no widget.
     """
     imgui.push_id(type(settings).__name__)
     changes = {}
+    unused = getattr(settings, "unused", None)
+    hidden = unused() if unused is not None else set()
     for spec in specs(type(settings)):
+        if spec.name in hidden:
+            continue
         limit = (limits or {}).get(spec.name)
         changed, value = edit_value(spec, getattr(settings, spec.name), limit)
         if changed:
