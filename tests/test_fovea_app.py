@@ -188,3 +188,30 @@ def test_the_lod_source_without_lod_is_refused(tmp_path, capsys) -> None:
     with pytest.raises(ValueError, match=r"config 'f': fov\.source lod coarsens"):
         parse_config("f:fov.source=lod")
     assert parse_config("f:fov.source=lod,lod.tau=1").fov.source == "lod"
+
+
+def test_the_panel_leaves_out_the_fields_the_values_do_not_read(gui, monkeypatch) -> None:  # noqa: F811
+    from viewer.app import widgets
+
+    drawn: list[str] = []
+    original = widgets.edit_value
+
+    def recording(spec, value, limit=None):
+        drawn.append(spec.name)
+        return original(spec, value, limit)
+
+    monkeypatch.setattr(widgets, "edit_value", recording)
+
+    def names(settings) -> set[str]:
+        drawn.clear()
+        gui(lambda: in_window(lambda: widgets.edit_settings(settings)))
+        return set(drawn)
+
+    fov = names(FoveationSettings())
+    assert {"fovea", "bands", "shares"} <= fov and not {"gaze_x", "alpha", "lod_tau_scale"} & fov
+    pooling = names(FoveationSettings(gaze="fixed", mapping="pooling", source="lod"))
+    assert {"gaze_x", "alpha", "lod_tau_scale"} <= pooling
+    assert not {"fovea", "bands", "shares", "subset_score"} & pooling
+    assert "budget" not in names(LodSettings()) and "tau" not in names(LodSettings(cut="budget"))
+    assert {"target_fps", "min_scale", "tau"} <= names(LodSettings(cut="target_fps"))
+    assert "blend_width" not in names(LodSettings(blend=False))
