@@ -173,6 +173,18 @@ def run_app_script(server: XServer, body: str, cwd: Path) -> str:
     return result.stdout
 
 
+def printed_lines(out: str) -> dict[str, str]:
+    """An app script's `print("name:", value)` lines as {name: value text}."""
+    return dict(line.split(": ", 1) for line in out.splitlines())
+
+
+def assert_printed_true(out: str, keys: tuple[str, ...]) -> None:
+    """Each of `keys` was printed by the app script as True (the whole output on failure)."""
+    printed = printed_lines(out)
+    for key in keys:
+        assert printed[key] == "True", out
+
+
 def test_a_failed_load_keeps_the_scene_and_shows_the_error(server, tmp_path):
     bad = tmp_path / "broken.ply"
     bad.write_bytes(b"ply\nformat binary_little_endian 1.0\nelement vertex 10\n")
@@ -239,7 +251,7 @@ def test_crop_box_hides_gaussians_and_a_path_plays_back(server, tmp_path):
         """,
         tmp_path,
     )
-    printed = dict(line.split(": ", 1) for line in out.splitlines())
+    printed = printed_lines(out)
     before, cropped, inside = (
         int(printed[k]) for k in ("visible before", "visible cropped", "inside")
     )
@@ -345,9 +357,7 @@ def test_picking_selects_the_top_contributor_and_pivots_on_the_surface(server, t
         """,
         tmp_path,
     )
-    printed = dict(line.split(": ", 1) for line in out.splitlines())
-    for key in ("selected", "flagged", "cleared", "pivot", "eye kept"):
-        assert printed[key] == "True", out
+    assert_printed_true(out, ("selected", "flagged", "cleared", "pivot", "eye kept"))
 
 
 def test_live_pruning_scores_prunes_compares_and_saves(server, tmp_path):
@@ -393,10 +403,20 @@ def test_live_pruning_scores_prunes_compares_and_saves(server, tmp_path):
         """,
         tmp_path,
     )
-    printed = dict(line.split(": ", 1) for line in out.splitlines())
-    for key in ("scoring shown", "one view per frame", "kept", "fewer visible", "no data upload",
-                "compared", "saved", "heatmap of the score", "unpruned again"):  # fmt: skip
-        assert printed[key] == "True", out
+    assert_printed_true(
+        out,
+        (
+            "scoring shown",
+            "one view per frame",
+            "kept",
+            "fewer visible",
+            "no data upload",
+            "compared",
+            "saved",
+            "heatmap of the score",
+            "unpruned again",
+        ),
+    )
 
 
 def test_after_a_click_in_the_panel_tab_then_w_flies(server, tmp_path):
@@ -464,9 +484,9 @@ def test_esc_undoes_what_it_can_and_quits_only_when_pressed_again(server, tmp_pa
         """,
         tmp_path,
     )
-    printed = dict(line.split(": ", 1) for line in out.splitlines())
-    for key in ("help closed", "orbit mode", "selection cleared", "asks", "too late", "quits"):
-        assert printed[key] == "True", out
+    assert_printed_true(
+        out, ("help closed", "orbit mode", "selection cleared", "asks", "too late", "quits")
+    )
 
 
 def test_a_hung_load_does_not_block_the_next_open(server, tmp_path):
@@ -509,10 +529,17 @@ def test_a_hung_load_does_not_block_the_next_open(server, tmp_path):
         """,
         tmp_path,
     )
-    printed = dict(line.split(": ", 1) for line in out.splitlines())
-    for key in ("loading shown", "newest shown", "opened", "no loading line",
-                "late result dropped", "failure clears the loading line"):  # fmt: skip
-        assert printed[key] == "True", out
+    assert_printed_true(
+        out,
+        (
+            "loading shown",
+            "newest shown",
+            "opened",
+            "no loading line",
+            "late result dropped",
+            "failure clears the loading line",
+        ),
+    )
 
 
 def test_the_saved_camera_renders_the_view(server, tmp_path):
@@ -685,8 +712,15 @@ def test_foveation_follows_the_pointer_compares_and_takes_the_preset(server, tmp
         """,
         tmp_path,
     )
-    printed = dict(line.split(": ", 1) for line in out.splitlines() if ": " in line)
-    keys = ("waiting for scores", "levels uploaded", "some left out", "gaze follows", "compared",
-            "preset", "levels toggle")  # fmt: skip
-    for key in keys:
-        assert printed[key] == "True", out
+    assert_printed_true(
+        out,
+        (
+            "waiting for scores",
+            "levels uploaded",
+            "some left out",
+            "gaze follows",
+            "compared",
+            "preset",
+            "levels toggle",
+        ),
+    )
