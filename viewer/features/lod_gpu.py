@@ -97,11 +97,7 @@ def node_flags(tree: LodHierarchy, leaf_flags: np.ndarray) -> np.ndarray:
         tree: the hierarchy.
         leaf_flags: [N] uint32 flags of the scene's Gaussians.
     """
-    flags = np.zeros(tree.node_count, np.uint32)
-    flags[: tree.leaf_count] = leaf_flags
-    for start, stop, slots, offsets in _merged_levels(tree):
-        flags[start:stop] = np.bitwise_and.reduceat(flags[slots], offsets)
-    return flags
+    return _reduced_up(tree, np.asarray(leaf_flags, np.uint32), np.bitwise_and)
 
 
 def node_levels(tree: LodHierarchy, leaf_levels: np.ndarray) -> np.ndarray:
@@ -111,11 +107,16 @@ def node_levels(tree: LodHierarchy, leaf_levels: np.ndarray) -> np.ndarray:
         tree: the hierarchy.
         leaf_levels: [N] uint8 levels of the scene's Gaussians (viewer/features/foveation.py).
     """
-    levels = np.zeros(tree.node_count, np.uint8)
-    levels[: tree.leaf_count] = leaf_levels
+    return _reduced_up(tree, np.asarray(leaf_levels, np.uint8), np.maximum)
+
+
+def _reduced_up(tree: LodHierarchy, leaf_values: np.ndarray, reduce: np.ufunc) -> np.ndarray:
+    """[M] values of every node, a merged node's `reduce` of its children's, level by level."""
+    values = np.zeros(tree.node_count, leaf_values.dtype)
+    values[: tree.leaf_count] = leaf_values
     for start, stop, slots, offsets in _merged_levels(tree):
-        levels[start:stop] = np.maximum.reduceat(levels[slots], offsets)
-    return levels
+        values[start:stop] = reduce.reduceat(values[slots], offsets)
+    return values
 
 
 def node_values(tree: LodHierarchy, leaf_values: np.ndarray) -> np.ndarray:
