@@ -278,17 +278,13 @@ def from_arguments(
             given replace those they name.
     """
     groups = command_groups(command)
-    base: dict[str, dict[str, Any]] = {}
-    for key, text in (under or {}).items():
-        group_name, spec = resolve_key(key, groups)
-        base.setdefault(group_name, {})[spec.name] = spec.parse(text)
-    values = {}
+    settings = apply_overrides(SettingsSet(), under or {}, groups)
     for group in groups:
         given = {s.name: getattr(args, f"{group.name}.{s.name}") for s in specs(group.cls)}
         flags = {k: v for k, v in given.items() if v is not None}
-        fields = {**base.get(group.name, {}), **implied(group.cls, flags)}
-        values[group.name] = group.cls(**implied(group.cls, fields))
-    return SettingsSet(values)
+        if flags:  # a flag's implications too replace the preset's (--lod.budget: that cut)
+            settings = settings.changed(group.name, **implied(group.cls, flags))
+    return settings
 
 
 def integer_type(minimum: int, maximum: int | None = None) -> Callable[[str], int]:
