@@ -89,6 +89,9 @@ def test_outlines_only_when_asked_for(state) -> None:
     camera = front_camera()
     assert fovea.outlines(camera, FOV) == []
     lines = fovea.outlines(camera, FoveationSettings(enabled=True, outline=True))
+    assert fovea.outlines(camera, FoveationSettings(enabled=True, outline=True)) is lines
+    moved = fovea.outlines(camera, FoveationSettings(enabled=True, outline=True, fovea=20.0))
+    assert moved is not lines and not np.allclose(moved[0], lines[0])
     assert len(lines) == 3 and all(line.shape[1] == 2 for line in lines)
 
 

@@ -81,6 +81,7 @@ class FoveaState:
         self.quality: RegionQuality | None = None
         self._levels_of: tuple | None = None  # what the levels on the GPU were made of
         self._waiting = ""
+        self._outlines: tuple[tuple, list[np.ndarray]] | None = None  # the last ones, by input
 
     @staticmethod
     def wanted_score(settings: FoveationSettings) -> str | None:
@@ -136,7 +137,12 @@ class FoveaState:
         """The level borders of `settings` over `camera`'s image (pixels): [] when not shown."""
         if not (settings.enabled and settings.outline):
             return []
-        return outlines(camera, region_fovea(settings), self.gaze(settings, camera))
+        fovea, gaze = region_fovea(settings), self.gaze(settings, camera)
+        c = camera
+        key = (c.width, c.height, c.fx, c.fy, c.cx, c.cy, fovea, gaze)  # not the pose
+        if self._outlines is None or self._outlines[0] != key:  # 7-15 ms at 1280x720
+            self._outlines = (key, outlines(camera, fovea, gaze))
+        return self._outlines[1]
 
     def compare(
         self,
