@@ -1,5 +1,5 @@
 """viewer.atomic_write: a reader sees the old file or the new one, whole, even when the writer is
-killed with SIGKILL at any point; permissions kept; nothing left behind on failure; same_file."""
+killed with SIGKILL at any point; permissions kept; nothing left behind on failure."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from tests.formats_helpers import ARRAY_NAMES, stored_scene
-from viewer.atomic_write import atomic_output, atomic_write, same_file
+from viewer.atomic_write import atomic_output, atomic_write
 from viewer.errors import SceneError
 from viewer.formats import load_scene, save_scene
 from viewer.scene import GaussianScene
@@ -108,19 +108,6 @@ def test_special_targets_are_refused(tmp_path: Path) -> None:
     with pytest.raises(SceneError, match="is a directory"):
         save_scene(stored_scene(5, 0), tmp_path / "folder.ply")
     assert _leftovers(tmp_path, {"fifo.ply", "folder.ply"}) == []
-
-
-def test_same_file(tmp_path: Path) -> None:
-    (tmp_path / "a.ply").write_bytes(b"a")
-    (tmp_path / "b.ply").write_bytes(b"a")
-    os.link(tmp_path / "a.ply", tmp_path / "hard.ply")
-    (tmp_path / "soft.ply").symlink_to(tmp_path / "a.ply")
-    (tmp_path / "sub").mkdir()
-    assert same_file(tmp_path / "a.ply", tmp_path / "hard.ply")
-    assert same_file(tmp_path / "soft.ply", tmp_path / "a.ply")
-    assert same_file(str(tmp_path / "sub" / ".." / "a.ply"), tmp_path / "a.ply")
-    assert not same_file(tmp_path / "a.ply", tmp_path / "b.ply")
-    assert not same_file(tmp_path / "a.ply", tmp_path / "missing.ply")
 
 
 # The writer process: writes a big scene over `target` and stops (blocks on stdin, having said

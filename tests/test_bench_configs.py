@@ -121,7 +121,7 @@ def test_sweep_files_hold_json_values(tmp_path: Path) -> None:
         ("{", "not a sweep file (Expecting property name enclosed in double quotes at line 1)"),
         ('{"configs": []}', 'not a sweep file (expected {"configs": {NAME: {key: value}}})'),
         ('{"configs": {"a": 1}}', 'not a sweep file (expected {"configs"'),
-        (None, "cannot read it (No such file or directory)"),
+        (None, "no such file"),
         ('{"configs": {"a": {"nope": 1}}}', "unknown key 'nope'"),
     ],
 )

@@ -148,6 +148,10 @@ def _drop(path: Path, *names: str) -> None:
             "list property 'i'",
         ),
         (lambda p: _edited_header(p, b"element vertex 20", b"element vertex 0"), "no Gaussians"),
+        (
+            lambda p: _edited_header(p, b"vertex 20", b"vertex " + b"9" * 5000),
+            "5,000-digit row count in the header",
+        ),
     ],
 )
 def test_bad_files_raise_scene_error(small_ply: Path, break_file, problem: str) -> None:

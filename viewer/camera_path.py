@@ -20,6 +20,7 @@ import numpy as np
 from viewer.atomic_write import atomic_write_text
 from viewer.camera import Camera
 from viewer.errors import SceneError
+from viewer.input_files import read_json
 from viewer.pose import Pose
 from viewer.rotations import matrix_from_quaternion, quaternion_from_matrix
 
@@ -100,19 +101,13 @@ class CameraPath:
         atomic_write_text(path, json.dumps(self.to_json(), indent=1) + "\n")
 
     @classmethod
-    def load(cls, path: str | Path) -> CameraPath:
-        """Read a path file.
+    def load(cls, path: str | Path, *, remember: bool = True) -> CameraPath:
+        """Read a path file (`remember`: count it among the inputs no output may replace).
 
         Raises:
             SceneError: when the file is missing, not JSON or not a camera path.
         """
-        try:
-            data = json.loads(Path(path).read_text())
-        except FileNotFoundError:
-            raise SceneError(path, "no such file") from None
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise SceneError(path, f"not a JSON camera path ({exc})") from None
-        return cls.from_json(data, path)
+        return cls.from_json(read_json(path, "a JSON camera path", remember=remember), path)
 
 
 def _key_vectors(cameras: list[Camera]) -> np.ndarray:

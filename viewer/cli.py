@@ -15,20 +15,21 @@ code 141, as a tool killed by SIGPIPE reports.
 from __future__ import annotations
 
 import argparse
+import difflib
 import os
 import sys
 import warnings
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
-from viewer.atomic_write import same_file
 from viewer.bench.cli import add_bench_arguments, writable_folder
 from viewer.builtin_scene import load_scene_or_builtin
 from viewer.camera import MAX_IMAGE_SIDE, Camera
 from viewer.errors import EXIT_BAD_INPUT, SceneError
 from viewer.features.presets import PRESETS, preset_of
 from viewer.framing import UP_CHOICES
+from viewer.input_files import OutputIsInputError, check_not_input, remember_input
 from viewer.setting_specs import add_arguments, from_arguments, integer_type
 from viewer.settings import (
     FoveationSettings,
@@ -37,6 +38,7 @@ from viewer.settings import (
     RasterSettings,
     RenderSettings,
 )
+from viewer.temp_files import Terminated, termination_signals_interrupt
 
 EXIT_BROKEN_PIPE = 128 + 13  # 128 + SIGPIPE: what a tool killed by a closed pipe reports
 EXIT_INTERRUPTED = 130  # 128 + SIGINT
@@ -52,8 +54,13 @@ class UsageError(Exception):
 class ArgumentParser(argparse.ArgumentParser):
     """argparse that reports errors as one line (UsageError) instead of usage + exit.
 
-    Subcommand parsers made by `add_subparsers` are of this class too.
+    Long options must be spelled out (no abbreviations). Subcommand parsers made by
+    `add_subparsers` are of this class too.
     """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("allow_abbrev", False)  # --out is not --outline
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> NoReturn:
         """Raise UsageError with argparse's message and where to read the usage."""
@@ -233,24 +240,36 @@ def build_parser() -> argparse.ArgumentParser:
 # -- checks before any work ----------------------------------------------------------------------
 
 
-def _refuse_inputs(path: str | Path, label: str, inputs: Iterable[str | Path | None]) -> None:
-    """Raise SceneError when the output `path` is one of `inputs` (same file: links included)."""
-    for source in inputs:
-        if source is not None and same_file(path, source):
-            how = "" if Path(path).absolute() == Path(source).absolute() else " under another name"
-            raise SceneError(label, f"is the input file {source}{how}; refusing to overwrite it")
+def remember_inputs(*paths: str | Path | None) -> None:
+    """Count the files a command was given to read among its inputs (viewer.input_files)."""
+    for path in paths:
+        if path is not None:
+            remember_input(path)
 
 
-def check_output_file(
-    path: str, flag: str, kind: str, inputs: Iterable[str | Path | None] = ()
-) -> None:
+def check_not_an_input(path: str | Path, label: str) -> None:
+    """Raise SceneError naming `label` when the output `path` is an input of the command."""
+    try:
+        check_not_input(path)
+    except OutputIsInputError as exc:
+        raise SceneError(label, exc.problem) from None
+
+
+def _same_file(a: str, b: str) -> bool:
+    """Whether two existing paths name one file (links included)."""
+    try:
+        return os.path.samefile(a, b)
+    except (OSError, ValueError):
+        return False
+
+
+def check_output_file(path: str, flag: str, kind: str) -> None:
     """Check, before any work, that `path` (given as `flag`) can be written as a `kind` file.
 
     Args:
         path: the output file.
         flag: how the user gave it (`--out`, `output`), for the message.
         kind: "scene" (a format viewer.formats.output_format knows) or a suffix (".png").
-        inputs: files the command reads; the output may not be one of them.
 
     Raises:
         SceneError: naming the flag and file, for an unknown format, a folder or special file
@@ -272,7 +291,7 @@ def check_output_file(
     if real.exists() and not real.is_file():
         raise SceneError(label, "exists and is not a regular file; refusing to replace it")
     writable_folder(real.parent, label)
-    _refuse_inputs(target, label, inputs)
+    check_not_an_input(target, label)
 
 
 def _scene_file(path: str | None) -> Path | None:
@@ -364,12 +383,13 @@ def _run_render(args: argparse.Namespace) -> int:
     if not (args.out or args.out_npy):
         raise UsageError("render needs --out FILE.png and/or --out-npy FILE.npy")
     _check_camera_index(args)
-    scene_file = _scene_file(args.scene)
-    inputs = (scene_file, args.camera)
+    remember_inputs(_scene_file(args.scene), args.camera)
     if args.out:
-        check_output_file(args.out, "--out", ".png", inputs)
+        check_output_file(args.out, "--out", ".png")
     if args.out_npy:
-        check_output_file(args.out_npy, "--out-npy", ".npy", (*inputs, args.out))
+        check_output_file(args.out_npy, "--out-npy", ".npy")
+        if args.out and _same_file(args.out, args.out_npy):
+            raise SceneError(f"--out-npy {args.out_npy}", f"is --out {args.out} too")
     settings = from_arguments(args, "render")
     try:
         check_source(settings.of(FoveationSettings), settings.of(LodSettings))
@@ -431,7 +451,8 @@ def _print_losses(lines: list[str], output: str) -> None:
 def _run_convert(args: argparse.Namespace) -> int:
     from viewer.formats import describe_losses, load_scene, save_scene
 
-    check_output_file(args.output, "output", "scene", [_scene_file(args.input)])
+    remember_inputs(_scene_file(args.input))
+    check_output_file(args.output, "output", "scene")
     scene = load_scene(args.input)
     losses = describe_losses(scene, args.output, spz_version=args.spz_version)
     inputs_ready()
@@ -453,7 +474,8 @@ def _run_prune(args: argparse.Namespace) -> int:
     by_share = settings.threshold <= 0.0
     if by_share and settings.keep <= 0.0:
         raise UsageError("--keep 0 keeps no Gaussian: nothing would be written")
-    check_output_file(args.out, "--out", "scene", [_scene_file(args.scene)])
+    remember_inputs(_scene_file(args.scene))
+    check_output_file(args.out, "--out", "scene")
     scene = load_scene_or_builtin(args.scene)
     if by_share and round(settings.keep * scene.count) == 0:
         raise UsageError(
@@ -546,6 +568,19 @@ def _attach_signed_axes(argv: list[str]) -> list[str]:
     return out
 
 
+def _check_scene_word(word: str) -> None:
+    """Refuse a first word that is no command and cannot be a scene for `view` either.
+
+    `splatscope SCENE` views SCENE, so a mistyped command would otherwise be read as a scene.
+    A word that exists, or looks like a file name (a suffix, a folder part), stays a scene.
+    """
+    if word.startswith("-") or os.path.lexists(word) or Path(word).suffix or os.sep in word:
+        return
+    close = difflib.get_close_matches(word, COMMANDS, n=1, cutoff=0.6)
+    hint = f"did you mean {close[0]}?" if close else f"commands: {', '.join(COMMANDS)}"
+    raise UsageError(f"unknown command {word!r}, and no such file ({hint})")
+
+
 def parse_arguments(argv: Sequence[str]) -> argparse.Namespace:
     """The parsed command line; `view` is the command when none is named.
 
@@ -554,6 +589,8 @@ def parse_arguments(argv: Sequence[str]) -> argparse.Namespace:
     """
     argv = _attach_signed_axes(list(argv))
     if not argv or argv[0] not in (*COMMANDS, "-h", "--help", "--version"):
+        if argv:
+            _check_scene_word(argv[0])
         argv = ["view", *argv]
     parser = build_parser()
     try:
@@ -582,7 +619,8 @@ def _quiet_stdout() -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of `splatscope`; returns the exit code.
 
-    0: done. 2: bad input (one line on stderr). 130: interrupted. 141: the reader of stdout went
+    0: done. 2: bad input (one line on stderr). 130: interrupted (Ctrl+C); 143 and 129: stopped
+    by SIGTERM or SIGHUP, temporary files removed as on Ctrl+C. 141: the reader of stdout went
     away (`| head`), quietly, as a tool killed by SIGPIPE would.
     """
     global _warning_lines
@@ -590,7 +628,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     lines = _WarningLines(sys.stderr)
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), termination_signals_interrupt():
             warnings.simplefilter("default")
             warnings.showwarning = lines.show
             _warning_lines = lines
@@ -606,6 +644,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 where = f"{exc.filename}: " if exc.filename else ""
                 print(f"splatscope: error: {where}{exc.strerror or exc}", file=sys.stderr)
                 return EXIT_BAD_INPUT
+            except Terminated as exc:  # SIGTERM, SIGHUP: cleaned up as on Ctrl+C
+                return 128 + exc.signum
             except KeyboardInterrupt:
                 return EXIT_INTERRUPTED
             finally:

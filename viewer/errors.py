@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+import os
 
 EXIT_BAD_INPUT = 2  # exit code of every command for bad input (one line on stderr)
 
@@ -10,7 +10,7 @@ EXIT_BAD_INPUT = 2  # exit code of every command for bad input (one line on stde
 class SceneError(ValueError):
     """A scene, camera or path file that cannot be used, with the file it came from."""
 
-    def __init__(self, path: str | Path, problem: str) -> None:
-        self.path = str(path)
+    def __init__(self, path: str | os.PathLike[str], problem: str) -> None:
+        self.path = os.fspath(path)
         self.problem = problem
         super().__init__(f"{self.path}: {problem}")

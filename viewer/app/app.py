@@ -739,7 +739,7 @@ class ViewerApp:
 
     def _load_path(self, file: str) -> None:
         try:
-            self.path = CameraPath.load(file)
+            self.path = CameraPath.load(file, remember=False)  # a document it saves back
         except SceneError as exc:
             self.error = str(exc)
             return

@@ -12,8 +12,9 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
+from viewer.atomic_write import atomic_folder
 from viewer.bench.configs import (
     BENCH_GROUPS,
     check_configs,
@@ -21,13 +22,18 @@ from viewer.bench.configs import (
     load_sweep,
     parse_config,
 )
+from viewer.bench.folder import FRAMES, REPORT, check_run_folder
 from viewer.bench.paths import PATH_KINDS, camera_path, path_file, path_frames
 from viewer.builtin_scene import load_scene_or_builtin
 from viewer.camera import MAX_IMAGE_SIDE
 from viewer.errors import SceneError
 from viewer.framing import UP_CHOICES
+from viewer.input_files import remember_input
 from viewer.render.timers import CLOCK_FINISH, CLOCK_GL_TIMER
 from viewer.setting_specs import integer_type
+
+if TYPE_CHECKING:
+    from viewer.bench.runner import BenchResult
 
 MIN_SIZE = 16  # SSIM's 11x11 window needs some room
 
@@ -201,6 +207,31 @@ def _missing_cameras(scene_arg: str | None) -> None:
         load_inria_cameras(cameras_file)
 
 
+def remember_inputs_of(args: argparse.Namespace) -> None:
+    """Count the scene, a path file and the sweep files among the inputs no output may be."""
+    scene = Path(args.scene) if args.scene else None
+    if scene is not None and scene.is_dir():
+        from viewer.formats.inria_output import latest_point_cloud
+
+        scene = latest_point_cloud(scene)
+    named = [scene, None if args.path in PATH_KINDS else args.path, *(args.sweep or [])]
+    for path in named:
+        if path is not None:
+            remember_input(path)
+
+
+def _plots(folder: Path, result: BenchResult, report: dict[str, Any]) -> list[str]:
+    """Draw the plots into `folder`; their names (none, with a warning, without matplotlib)."""
+    try:
+        from viewer.bench.plots import write_plots
+    except ModuleNotFoundError as exc:
+        if exc.name != "matplotlib":
+            raise
+        print("splatscope: warning: plots skipped: matplotlib is not installed", file=sys.stderr)
+        return []
+    return [p.name for p in write_plots(folder, result, report)]
+
+
 def run_bench(args: argparse.Namespace, ready: Callable[[], None] | None = None) -> int:
     """Run `splatscope bench`; returns the exit code.
 
@@ -232,6 +263,9 @@ def run_bench(args: argparse.Namespace, ready: Callable[[], None] | None = None)
     except ValueError as exc:
         raise SceneError("--config/--sweep", str(exc)) from None
     check_output_folder(args.out, "--out")
+    remember_inputs_of(args)
+    if os.path.isdir(args.out):
+        check_run_folder(Path(args.out), f"--out {args.out}")
     if args.path not in PATH_KINDS:
         path_file(args.path, args.width, args.height, 1)  # a broken file fails here, not later
     _check_device(args.width, args.height)
@@ -258,16 +292,9 @@ def run_bench(args: argparse.Namespace, ready: Callable[[], None] | None = None)
         command=tuple(command_line(args)),
         gaze_grid=args.gaze_grid,
     )
-    report = write_outputs(args.out, setup, result)
-    written = ["report.json", "frames.csv"]
-    try:
-        from viewer.bench.plots import write_plots
-    except ModuleNotFoundError as exc:
-        if exc.name != "matplotlib":
-            raise
-        print("splatscope: warning: plots skipped: matplotlib is not installed", file=sys.stderr)
-    else:
-        written += [p.name for p in write_plots(args.out, result, report)]
+    with atomic_folder(args.out, lambda old: check_run_folder(old, f"--out {args.out}")) as folder:
+        report = write_outputs(folder, setup, result)
+        written = [REPORT, FRAMES, *_plots(folder, result, report)]
     print(summary_table(report))
     print(f"wrote {', '.join(written)} in {args.out}")
     return 0

@@ -9,7 +9,6 @@ keys of that preset (viewer/features/presets.py), which other keys of the config
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +17,7 @@ from typing import Any
 from viewer.features.foveation import check_source
 from viewer.features.presets import preset_keys
 from viewer.features.pruning import parse_shorthand
+from viewer.input_files import read_json
 from viewer.setting_specs import SettingsSet, apply_overrides, known_keys, resolve_key
 from viewer.settings import (
     GROUPS,
@@ -122,16 +122,7 @@ def load_sweep(path: str | Path) -> list[BenchConfig]:
     Raises:
         ValueError: naming the file when it cannot be read or holds a bad config.
     """
-    try:
-        text = Path(path).read_text()
-    except OSError as exc:
-        raise ValueError(f"{path}: cannot read it ({exc.strerror or exc})") from None
-    except UnicodeDecodeError:
-        raise ValueError(f"{path}: not a sweep file (not text)") from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"{path}: not a sweep file ({exc.msg} at line {exc.lineno})") from None
+    data = read_json(path, "a sweep file")
     try:
         entries = data["configs"].items()
         return [

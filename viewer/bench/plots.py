@@ -13,6 +13,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from viewer.atomic_write import atomic_write
+from viewer.bench.folder import FRAME_TIMES_PLOT, PASSES_PLOT, QUALITY_PLOT
 from viewer.bench.runner import BenchResult
 
 FIGSIZE = (8.0, 4.5)
@@ -94,9 +95,9 @@ def quality_fps(report: dict[str, Any], path: Path) -> bool:
 
 def write_plots(out: Path, result: BenchResult, report: dict[str, Any]) -> list[Path]:
     """Draw every plot that has data into `out`; return the files written."""
-    written = [out / "frame_times.png"]
+    written = [out / FRAME_TIMES_PLOT]
     frame_times(result, report, written[0])
-    for name, draw in (("passes.png", passes), ("quality_fps.png", quality_fps)):
+    for name, draw in ((PASSES_PLOT, passes), (QUALITY_PLOT, quality_fps)):
         if draw(report, out / name):
             written.append(out / name)
     return written

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from viewer.atomic_write import atomic_write_text
+from viewer.bench.folder import FRAMES, REPORT, WORST_DIR
 from viewer.bench.runner import REGION_METRICS, BenchResult, ConfigRun, FrameRecord, WorstFrame
 from viewer.image_files import save_png
 from viewer.render.timers import CLOCK_GL_TIMER
@@ -27,7 +28,6 @@ from viewer.stats import summarize
 
 SCHEMA_VERSION = 1
 PACKAGES = ("splatscope", "numpy", "torch", "moderngl")
-WORST_DIR = "worst"
 
 
 @dataclass(frozen=True)
@@ -193,8 +193,8 @@ def write_outputs(out: Path, setup: BenchSetup, result: BenchResult) -> dict[str
             save_png(worst.image, out / image)
             save_png(worst.reference, out / reference)
     report = build_report(setup, result)
-    atomic_write_text(out / "report.json", json.dumps(report, indent=2, allow_nan=False) + "\n")
-    write_frames_csv(out / "frames.csv", result)
+    atomic_write_text(out / REPORT, json.dumps(report, indent=2, allow_nan=False) + "\n")
+    write_frames_csv(out / FRAMES, result)
     return report
 
 

@@ -22,7 +22,6 @@ from viewer.errors import SceneError
 from viewer.formats.cameras_json import load_inria_cameras, parse_inria_cameras
 from viewer.formats.compressed_ply import is_compressed_ply, read_compressed_ply
 from viewer.formats.compressed_ply_write import write_compressed_ply
-from viewer.formats.files import read_bytes
 from viewer.formats.inria_output import latest_point_cloud, training_cameras
 from viewer.formats.losses import OUTPUT_FORMATS, describe_losses, output_format
 from viewer.formats.ply import read_inria_ply, write_inria_ply
@@ -31,6 +30,7 @@ from viewer.formats.splat import read_splat, write_splat
 from viewer.formats.spz import GZIP_MAGIC, NGSP_MAGIC, SpzWarning, read_spz
 from viewer.formats.spz_write import DEFAULT_VERSION as DEFAULT_SPZ_VERSION
 from viewer.formats.spz_write import write_spz
+from viewer.input_files import read_bytes
 from viewer.scene import GaussianScene
 
 __all__ = [

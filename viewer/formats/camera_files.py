@@ -18,9 +18,8 @@ from viewer.camera import Camera
 from viewer.camera_path import CameraPath
 from viewer.errors import SceneError
 from viewer.formats.cameras_json import parse_inria_cameras
-from viewer.formats.files import file_size, read_bytes
+from viewer.input_files import read_json
 
-MAX_CAMERA_FILE_BYTES = 256 * 2**20  # far above any cameras.json; a scene file passed by mistake
 CAMERA_FILE_KINDS = (
     "a camera {width, height, fx, fy, [cx, cy], world_to_camera}, an INRIA cameras.json list or "
     "a camera path file {version, keyframes}"
@@ -82,16 +81,7 @@ def load_camera_file(path: str | Path, index: int | None = None) -> Camera:
             1..65536, focal lengths not finite and positive, a pose that is not a rotation).
     """
     path = Path(path)
-    size = file_size(path)
-    if size > MAX_CAMERA_FILE_BYTES:
-        raise SceneError(path, f"not a camera file ({size / 2**20:,.0f} MiB of JSON is too much)")
-    try:
-        data = json.loads(read_bytes(path))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise SceneError(path, f"not a JSON camera file ({exc})") from None
-    except RecursionError:
-        raise SceneError(path, "not a JSON camera file (nested too deeply)") from None
-    return parse_camera_file(data, path, index)
+    return parse_camera_file(read_json(path, "a JSON camera file"), path, index)
 
 
 def save_camera_file(path: str | Path, camera: Camera) -> None:

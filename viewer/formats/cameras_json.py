@@ -13,7 +13,7 @@ import numpy as np
 
 from viewer.camera import Camera
 from viewer.errors import SceneError
-from viewer.formats.files import read_bytes
+from viewer.input_files import read_json
 
 
 def _camera(entry: dict[str, Any], index: int, path: str | Path) -> Camera:
@@ -60,11 +60,7 @@ def load_inria_cameras(path: str | Path) -> list[Camera]:
     Raises:
         SceneError: when the file is missing, not JSON, or not a list of cameras.
     """
-    try:
-        data = json.loads(read_bytes(Path(path)))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise SceneError(path, f"not a JSON file ({exc})") from None
-    return parse_inria_cameras(data, path)
+    return parse_inria_cameras(read_json(path, "a JSON file"), path)
 
 
 def inria_camera_entries(cameras: list[Camera]) -> list[dict[str, Any]]:

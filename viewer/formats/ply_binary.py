@@ -15,11 +15,13 @@ import numpy as np
 from numpy.lib import recfunctions
 
 from viewer.errors import SceneError
-from viewer.formats.files import file_size, map_records, read_bytes
+from viewer.formats.files import map_records
+from viewer.input_files import file_size, read_bytes
 
 PLY_MAGIC = (b"ply\n", b"ply\r")
 MAX_HEADER_BYTES = 1 << 20
 _END_HEADER = re.compile(rb"\nend_header[ \t]*\r?\n")
+MAX_COUNT_DIGITS = 18  # a row count past 10^18 is no file's (and int() stops at 4300 digits)
 _BYTE_ORDER = {"binary_little_endian": "<", "binary_big_endian": ">"}
 _SCALAR_TYPES = {
     "char": "i1",
@@ -176,6 +178,8 @@ def _parse_header_lines(
         elif keyword == "element" and len(words) == 3:
             if not words[2].isdigit():
                 raise SceneError(path, f"bad row count in header line {line!r:.60}")
+            if len(words[2].lstrip("0")) > MAX_COUNT_DIGITS:
+                raise SceneError(path, f"{len(words[2]):,}-digit row count in the header")
             if any(words[1] == name for name, _, _ in layout):
                 raise SceneError(path, f"element {words[1]!r:.40} is declared twice")
             layout.append((words[1], int(words[2]), []))

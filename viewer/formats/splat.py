@@ -13,9 +13,10 @@ import numpy as np
 
 from viewer.errors import SceneError
 from viewer.formats.builder import build_scene
-from viewer.formats.files import file_size, map_records, write_file
+from viewer.formats.files import map_records, write_file
 from viewer.formats.limits import check_decoded_size, decoded_bytes
 from viewer.formats.sh_layout import dc_from_rgb, rgb_from_dc
+from viewer.input_files import file_size
 from viewer.scene import GaussianScene
 
 RECORD = np.dtype(

@@ -41,9 +41,9 @@ import zstandard
 
 from viewer.errors import SceneError
 from viewer.formats.builder import build_scene
-from viewer.formats.files import read_bytes
 from viewer.formats.limits import check_decoded_size, decoded_bytes
 from viewer.formats.quaternions import expand_smallest_three, unpack_smallest_three
+from viewer.input_files import read_bytes
 from viewer.scene import GaussianScene
 
 GZIP_MAGIC = b"\x1f\x8b"
@@ -211,6 +211,11 @@ def _inflate(path: Path, data: bytes) -> tuple[SpzHeader, dict[str, np.ndarray]]
         extra = MAX_LEGACY_EXTENSION_BYTES + 1 if flags & FLAG_HAS_EXTENSIONS else 0
         # max_length 0 would mean "no limit": an empty scene needs no data at all
         payload = inflater.decompress(inflater.unconsumed_tail, size + extra) if size else b""
+        if size and len(payload) >= size and not inflater.eof:  # the trailer: CRC and size
+            if inflater.decompress(inflater.unconsumed_tail, 1):
+                raise SceneError(path, f"more data than the header's {count:,} points")
+            if not inflater.eof:
+                raise SceneError(path, "truncated: the gzip stream ends before its CRC and size")
     except zlib.error as exc:
         raise SceneError(path, f"corrupt gzip stream ({exc})") from None
     if len(payload) < size:

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from viewer.errors import SceneError
-from viewer.formats.files import read_bytes
+from viewer.input_files import read_bytes
 
 # model id -> (name, number of parameters), as COLMAP numbers them
 CAMERA_MODELS: dict[int, tuple[str, int]] = {

@@ -18,7 +18,6 @@ image has one size (a run trains at one resolution), so a bad dataset ends with 
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +26,7 @@ import numpy as np
 
 from viewer.camera import Camera
 from viewer.errors import SceneError
-from viewer.formats.files import read_bytes
+from viewer.input_files import read_json
 from viewer.train import colmap
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".PNG", ".JPG", ".JPEG")
@@ -132,10 +131,7 @@ def _colmap(root: Path, model: Path, suffix: str, test_every: int) -> Dataset:
 
 
 def _load_json(path: Path) -> dict:
-    try:
-        data = json.loads(read_bytes(path))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise SceneError(path, f"not a JSON file ({exc})") from None
+    data = read_json(path, "a JSON file")
     if not isinstance(data, dict) or not isinstance(data.get("frames"), list):
         raise SceneError(path, "expected a JSON object with a list of 'frames'")
     return data

@@ -15,15 +15,13 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import shutil
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from viewer.atomic_write import atomic_folder
 from viewer.camera import Camera
 from viewer.errors import SceneError
 from viewer.framing import Ring
@@ -155,9 +153,7 @@ def make_dataset(
     """
     train, test = sphere_cameras(scene, plan)
     name, render = renderer_for(plan, scene)
-    out = Path(out)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
+    with atomic_folder(out, _must_be_empty) as staging:
         done = 0
         for split, cameras in (("train", train), ("test", test)):
             if not cameras:
@@ -171,15 +167,10 @@ def make_dataset(
             (staging / f"transforms_{split}.json").write_text(text)
         if plan.points:
             _write_points(scene, plan.points, plan.seed, staging / "points3d.ply")
-        os.chmod(staging, 0o777 & ~_umask())
-        os.replace(staging, out)  # an empty folder left there is replaced too
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     return name
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+def _must_be_empty(folder: Path) -> None:
+    """Refuse to replace a folder that holds anything (made meanwhile: it was checked before)."""
+    if any(folder.iterdir()):
+        raise SceneError(f"--out {folder}", "is not empty; choose a new folder")

@@ -57,7 +57,7 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
     Raises:
         SceneError: for a missing or unreadable file, or one that is no checkpoint of ours.
     """
-    from viewer.formats.files import read_bytes
+    from viewer.input_files import read_bytes
 
     data = read_bytes(path)
     try:
