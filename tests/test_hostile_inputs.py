@@ -93,6 +93,17 @@ def write_json(path: Path, data) -> Path:
         (["prune", "--keep", "0", "--out", "p.ply"], ("--keep 0",)),
         (["prune", "--out"], ("--out",)),
         (["info", "a.ply", "b.ply"], ("b.ply",)),
+        (["rendr", "d.ply", "--out", "x.png"], ("unknown command 'rendr'", "did you mean render?")),
+        (["xyzzy"], ("unknown command 'xyzzy'", "commands: view, render")),
+        (["render", "d.ply", "--outl", "x.png"], ("unrecognized arguments: --outl",)),
+        (["view", "--out", "x.png"], ("unrecognized arguments: --out",)),  # not --outline
+        (["prune", "--threshold", "nan", "--out", "p.ply"], ("threshold", "not a finite number")),
+        (["prune", "--threshold", "-1", "--out", "p.ply"], ("threshold", "outside [0.0, inf]")),
+        (["prune", "--near-plane", "nan", "--out", "p.ply"], ("near_plane", "not a finite")),
+        (["prune", "--near-plane", "-1", "--out", "p.ply"], ("near_plane", "outside [0.0, 10.0]")),
+        (["render", "--splat-scale", "inf", "--out", "x.png"], ("splat_scale", "not a finite")),
+        (["bench", "--out", "/proc/x"], ("--out /proc/x", "cannot write in the folder /proc")),
+        (["convert", "a.ply", "/proc/a.ply"], ("cannot write in the folder /proc",)),
     ],
 )
 def test_argument_errors_are_one_line(capsys, tmp_path, monkeypatch, args, fragments):
@@ -235,10 +246,16 @@ def test_outputs_and_cameras_are_checked_before_the_scene_is_read(
 
 
 def test_an_unwritable_folder_is_refused_before_work(capsys, tmp_path, monkeypatch):
-    real_access = os.access
-    monkeypatch.setattr(
-        os, "access", lambda p, mode, **kw: False if Path(p) == tmp_path else real_access(p, mode)
-    )
+    import tempfile
+
+    real_mkstemp = tempfile.mkstemp
+
+    def mkstemp(*args, dir=None, **kwargs):  # a folder refusing files, as a read-only mount
+        if Path(dir) == tmp_path:
+            raise PermissionError(13, "Permission denied", str(dir))
+        return real_mkstemp(*args, dir=dir, **kwargs)
+
+    monkeypatch.setattr("viewer.atomic_write.tempfile.mkstemp", mkstemp)
     fails(capsys, "render", "missing.ply", "--out", str(tmp_path / "x.png"),
           fragments=("cannot write in the folder",))  # fmt: skip
     fails(capsys, "bench", "missing.ply", "--out", str(tmp_path / "b" / "c"),
@@ -426,3 +443,47 @@ def test_degenerate_scenes_render_the_splat(capsys, tmp_path, gl_ctx, kind):
     )
     image = np.load(npy)
     assert image.shape == (32, 48, 3) and (image.max(axis=2) > 0.3).mean() > 0.01
+
+
+# -- names with control characters or bytes that are not UTF-8 -----------------------------------
+
+
+def test_names_are_quoted_as_ls_does():
+    from viewer.errors import quoted, visible
+
+    assert quoted("plain name é.ply") == "plain name é.ply"
+    assert quoted("a\nb\x1b[31m.ply") == "$'a\\nb\\E[31m.ply'"
+    assert quoted("tab\there's\\") == "$'tab\\there\\'s\\\\'"
+    assert quoted(os.fsdecode(b"bad\xff.ply")) == "$'bad\\377.ply'"
+    assert visible("x\ny") == "x\\ny"
+
+
+@pytest.mark.parametrize("name", ["a\nb.ply", "esc\x1b[31m.ply", "tab\t.ply"])
+def test_an_error_naming_a_strange_file_is_one_quoted_line(capsys, tmp_path, name):
+    line = fails(capsys, "info", str(tmp_path / name), fragments=("no such file",))
+    assert "\x1b" not in line and "\t" not in line
+    assert "$'" in line
+
+
+def test_a_bench_of_a_scene_whose_name_is_not_utf8_finishes(capsys, tmp_path, small_scene):
+    scene = tmp_path / os.fsdecode(b"bad\xff.ply")
+    small_scene.rename(scene)
+    out = tmp_path / os.fsdecode(b"out\xfe")
+    args = ["--frames", "2", "--warmup", "0", "--width", "32", "--height", "32", "--no-quality"]
+    assert main(["bench", str(scene), "--out", str(out), *args]) == 0
+    printed = capsys.readouterr().out
+    assert "/bad\\377.ply': 300 Gaussians" in printed and "/out\\376'" in printed
+    assert (out / "frame_times.png").stat().st_size > 0
+
+
+def test_a_bench_folder_whose_report_is_a_folder_is_refused_before_work(capsys, tmp_path):
+    (tmp_path / "out" / "report.json").mkdir(parents=True)
+    fails(capsys, "bench", "--out", str(tmp_path / "out"), fragments=("report.json",))
+
+
+def test_info_with_stdout_closed_is_one_line():
+    result = subprocess.run(
+        ["bash", "-c", f"{sys.executable} -m viewer info >&-"],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert_one_error_line(result.returncode, result.stderr, "standard output is closed")

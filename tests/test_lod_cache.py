@@ -10,7 +10,6 @@ import numpy as np
 from tests.conftest import random_scene
 from viewer.features.lod_cache import (
     HierarchyJob,
-    TerminalProgress,
     cached_hierarchy,
     load_tree,
     lod_cache_dir,
@@ -19,6 +18,7 @@ from viewer.features.lod_cache import (
 )
 from viewer.features.lod_hierarchy import build_hierarchy
 from viewer.features.score_cache import scene_fingerprint
+from viewer.progress import Progress
 
 
 def same_tree(a, b) -> None:
@@ -72,7 +72,7 @@ def test_background_job_reports_progress_and_its_tree(monkeypatch, tmp_path):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     scene = random_scene(np.random.default_rng(34), 2000, sh_degree=1)
     stream = io.StringIO()
-    job = HierarchyJob(scene, TerminalProgress("building", stream))
+    job = HierarchyJob(scene, Progress("building", stream=stream).fraction)
     deadline = time.monotonic() + 60
     while not job.done and time.monotonic() < deadline:
         time.sleep(0.01)
@@ -80,7 +80,8 @@ def test_background_job_reports_progress_and_its_tree(monkeypatch, tmp_path):
     assert job.fraction == 1.0 and not job.cached and job.seconds > 0
     same_tree(tree, build_hierarchy(scene))
     lines = stream.getvalue()
-    assert lines.startswith("\rbuilding [") and lines.endswith("\n") and "100 %" in lines
+    assert lines.startswith("building ") and lines.endswith("\n") and "100 %" in lines
+    assert "\r" not in lines  # not a terminal: whole lines
     second = HierarchyJob(scene)
     second.result()
     assert second.cached

@@ -37,7 +37,7 @@ from typing import BinaryIO
 from viewer.input_files import check_no_inputs_under, check_not_input
 from viewer.temp_files import TEMP_SUFFIX, sweep_stale, temp_prefix, tracked
 
-__all__ = ["atomic_folder", "atomic_output", "atomic_write", "atomic_write_text"]
+__all__ = ["atomic_folder", "atomic_output", "atomic_write", "atomic_write_text", "probe_folder"]
 
 StrPath = str | os.PathLike[str]
 _AT_FDCWD = -100  # Linux <fcntl.h>: paths relative to the working folder
@@ -146,6 +146,18 @@ def atomic_write(path: StrPath, write: Callable[[BinaryIO], object]) -> None:
 def atomic_write_text(path: StrPath, text: str) -> None:
     """Replace `path` atomically with `text`, UTF-8 encoded."""
     atomic_write(path, lambda file: file.write(text.encode("utf-8")))
+
+
+def probe_folder(folder: StrPath) -> None:
+    """Make and remove a temporary file in `folder`: whether a write there can work at all.
+
+    Raises:
+        OSError: when no file can be made there (permissions, a read-only mount, /proc).
+    """
+    target = Path(folder) / "probe"
+    fd, name = tempfile.mkstemp(dir=folder, prefix=temp_prefix(target), suffix=TEMP_SUFFIX)
+    os.close(fd)
+    os.unlink(name)
 
 
 def _exchange(a: Path, b: Path) -> None:

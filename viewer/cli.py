@@ -26,11 +26,12 @@ from typing import Any, NoReturn, TextIO
 from viewer.bench.cli import add_bench_arguments, writable_folder
 from viewer.builtin_scene import load_scene_or_builtin
 from viewer.camera import MAX_IMAGE_SIDE, Camera
-from viewer.errors import EXIT_BAD_INPUT, SceneError
+from viewer.errors import EXIT_BAD_INPUT, SceneError, quoted, visible
 from viewer.features.presets import PRESETS, preset_of
 from viewer.framing import UP_CHOICES
 from viewer.input_files import OutputIsInputError, check_not_input, remember_input
-from viewer.setting_specs import add_arguments, from_arguments, integer_type
+from viewer.progress import Progress
+from viewer.setting_specs import add_arguments, from_arguments, integer_type, setting_type
 from viewer.settings import (
     FoveationSettings,
     LodSettings,
@@ -167,7 +168,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--out", required=True, metavar="FILE", help=f"scene file to write ({WRITABLE_SCENES})"
     )
     prune.add_argument(
-        "--near-plane", type=float, default=RenderSettings().near_plane,
+        "--near-plane", type=setting_type(RenderSettings, "near_plane"),
+        default=RenderSettings().near_plane,
         help="near plane of the views the view scores are measured from",
     )  # fmt: skip
     add_arguments(prune, "prune")
@@ -275,7 +277,7 @@ def check_output_file(path: str, flag: str, kind: str) -> None:
         SceneError: naming the flag and file, for an unknown format, a folder or special file
             in its place, a missing or unwritable folder, or an output that is an input.
     """
-    label = f"{flag} {path}"
+    label = f"{flag} {quoted(path)}"
     target = Path(path)
     if kind == "scene":
         from viewer.formats import output_format
@@ -330,7 +332,7 @@ class _WarningLines:
 
     def show(self, message: Warning | str, *_: Any, **__: Any) -> None:
         """warnings.showwarning replacement."""
-        line = f"splatscope: warning: {message}"
+        line = visible(f"splatscope: warning: {message}")
         if self.held is None:
             print(line, file=self.stream, flush=True)
         else:
@@ -389,7 +391,7 @@ def _run_render(args: argparse.Namespace) -> int:
     if args.out_npy:
         check_output_file(args.out_npy, "--out-npy", ".npy")
         if args.out and _same_file(args.out, args.out_npy):
-            raise SceneError(f"--out-npy {args.out_npy}", f"is --out {args.out} too")
+            raise SceneError(f"--out-npy {quoted(args.out_npy)}", "is --out too")
     settings = from_arguments(args, "render")
     try:
         check_source(settings.of(FoveationSettings), settings.of(LodSettings))
@@ -432,6 +434,8 @@ def _run_render(args: argparse.Namespace) -> int:
 def _run_info(args: argparse.Namespace) -> int:
     from viewer.scene_info import describe
 
+    if sys.__stdout__ is None:
+        raise UsageError("standard output is closed: info has nowhere to print the description")
     scene = load_scene_or_builtin(args.scene)
     inputs_ready()
     print(describe(scene))
@@ -442,7 +446,7 @@ def _print_losses(lines: list[str], output: str) -> None:
     """What the output format loses, as notes on stderr (not errors)."""
     if not lines:
         return
-    print(f"splatscope: note: {output} does not keep everything:", file=sys.stderr)
+    print(f"splatscope: note: {quoted(output)} does not keep everything:", file=sys.stderr)
     for line in lines:
         print(f"splatscope: note:   - {line}", file=sys.stderr)
     sys.stderr.flush()
@@ -458,7 +462,7 @@ def _run_convert(args: argparse.Namespace) -> int:
     inputs_ready()
     _print_losses(losses, args.output)
     save_scene(scene, args.output, spz_version=args.spz_version)
-    print(f"wrote {scene.count} Gaussians to {args.output}")
+    print(f"wrote {scene.count} Gaussians to {quoted(args.output)}")
     return 0
 
 
@@ -489,7 +493,8 @@ def _run_prune(args: argparse.Namespace) -> int:
     gpu_scene = GpuScene.from_scene(ctx, scene, renderer.device)
     try:
         near = args.near_plane
-        scores = cached_scores(renderer, gpu_scene, scene, settings, near, _progress_line)
+        scoring = Progress("scoring views", unit="views")
+        scores = cached_scores(renderer, gpu_scene, scene, settings, near, scoring)
     finally:
         gpu_scene.release()
         renderer.release()
@@ -502,15 +507,9 @@ def _run_prune(args: argparse.Namespace) -> int:
     save_scene(scene.subset(keep), args.out)
     print(
         f"kept {kept:,} of {scene.count:,} Gaussians ({100 * kept / scene.count:.1f} %) by "
-        f"{settings.score}; wrote {args.out}"
+        f"{settings.score}; wrote {quoted(args.out)}"
     )
     return 0
-
-
-def _progress_line(done: int, total: int) -> None:
-    """Scoring progress on stderr, one line rewritten in place."""
-    end = "\n" if done >= total else ""
-    print(f"\rscoring views {done}/{total}", end=end, file=sys.stderr, flush=True)
 
 
 def _run_view(args: argparse.Namespace) -> int:
@@ -627,6 +626,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     from viewer.render.context import GLUnavailableError
 
     lines = _WarningLines(sys.stderr)
+    if sys.stdout is None:  # started with stdout closed: what would be printed goes nowhere
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 (open for the process's life)
     try:
         with warnings.catch_warnings(), termination_signals_interrupt():
             warnings.simplefilter("default")
@@ -636,13 +637,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                 code = _run(argv)
                 lines.release()
             except (UsageError, SceneError, GLUnavailableError) as exc:
-                print(f"splatscope: error: {exc}", file=sys.stderr)
+                print(visible(f"splatscope: error: {exc}"), file=sys.stderr)
                 return EXIT_BAD_INPUT
             except BrokenPipeError:
                 raise
             except OSError as exc:  # e.g. a disk filled up while writing: the old file is kept
-                where = f"{exc.filename}: " if exc.filename else ""
-                print(f"splatscope: error: {where}{exc.strerror or exc}", file=sys.stderr)
+                where = f"{quoted(exc.filename)}: " if exc.filename else ""
+                print(visible(f"splatscope: error: {where}{exc.strerror or exc}"), file=sys.stderr)
                 return EXIT_BAD_INPUT
             except Terminated as exc:  # SIGTERM, SIGHUP: cleaned up as on Ctrl+C
                 return 128 + exc.signum

@@ -6,10 +6,11 @@ import numpy as np
 
 from viewer.camera import Camera
 from viewer.features.foveation import frame_fovea, frame_gaze, scene_levels
-from viewer.features.lod_cache import TerminalProgress, cached_hierarchy
+from viewer.features.lod_cache import cached_hierarchy
 from viewer.features.lod_controller import frame_cut
 from viewer.features.lod_gpu import attach_hierarchy, node_values
 from viewer.features.score_cache import cached_scores
+from viewer.progress import Progress
 from viewer.render.context import ImageSizeError, create_headless_context
 from viewer.render.frame_inputs import FrameInputs
 from viewer.render.gpu_scene import GpuScene
@@ -62,12 +63,13 @@ def render_scene(
         heatmap_score = settings.mode == "heatmap" and settings.heatmap in PRUNING_SCORES
         if heatmap_score or (fovea is not None and fovea.subsets):
             near = settings.near_plane
-            scores = cached_scores(renderer, gpu_scene, scene, PruneSettings(), near)
+            scoring = Progress("scoring views", unit="views")  # the foveation subsets' ranks
+            scores = cached_scores(renderer, gpu_scene, scene, PruneSettings(), near, scoring)
         if settings.mode == "heatmap" and settings.heatmap != "lod_level":
             heat = heat_values(scene, settings.heatmap, scores).values
         tree = None
         if cut is not None:
-            tree, _ = cached_hierarchy(scene, TerminalProgress("building the LOD tree"))
+            tree, _ = cached_hierarchy(scene, Progress("building the LOD tree").fraction)
             attach_hierarchy(gpu_scene, tree)
             heat = None if heat is None else node_values(tree, heat)
         if heat is not None:

@@ -22,7 +22,7 @@ import stat
 import threading
 from typing import Any
 
-from viewer.errors import SceneError
+from viewer.errors import SceneError, quoted
 
 StrPath = str | os.PathLike[str]
 
@@ -44,7 +44,7 @@ class OutputIsInputError(OSError):
 
     def __init__(self, output: StrPath, source: str) -> None:
         how = "" if os.path.abspath(output) == os.path.abspath(source) else " under another name"
-        self.problem = f"is the input file {source}{how}; refusing to overwrite it"
+        self.problem = f"is the input file {quoted(source)}{how}; refusing to overwrite it"
         super().__init__(errno.EEXIST, self.problem, os.fspath(output))
 
 

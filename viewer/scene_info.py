@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from viewer.errors import quoted
 from viewer.scene import GaussianScene
 
 
@@ -20,7 +21,7 @@ def describe(scene: GaussianScene) -> str:
     lo, hi = scene.bounds
     rlo, rhi = scene.robust_bounds()
     lines = [
-        f"source       {scene.source}",
+        f"source       {quoted(scene.source)}",
         f"gaussians    {scene.count:,}",
         f"sh degree    {scene.sh_degree} ({scene.sh.shape[1]} coefficients per channel)",
         f"bounds       min {np.round(lo, 4).tolist()}  max {np.round(hi, 4).tolist()}",

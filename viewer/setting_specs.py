@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import difflib
+import math
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar, get_type_hints
@@ -64,12 +65,14 @@ class SettingSpec:
 
     def check(self, value: Any) -> None:
         """Raise ValueError when `value` is outside the setting's range or choices."""
+        numbers = value if isinstance(value, tuple) else (value,)
+        if self.kind in (float, tuple) and not all(math.isfinite(v) for v in numbers):
+            raise ValueError(f"{self.name}: {value!r} is not a finite number")
         if self.choices is not None and value not in self.choices:
             raise ValueError(f"{self.name}: {value!r} is not one of {', '.join(self.choices)}")
         if self.range is not None:
             lo, hi = self.range
-            values = value if isinstance(value, tuple) else (value,)
-            if any(not lo <= v <= hi for v in values):
+            if any(not lo <= v <= hi for v in numbers):
                 raise ValueError(f"{self.name}: {value!r} is outside [{lo}, {hi}]")
 
     def _describe(self) -> str:
@@ -314,6 +317,11 @@ class _Ambiguous(argparse.Action):
 
     def __call__(self, parser: argparse.ArgumentParser, *args: Any, **kwargs: Any) -> None:
         raise ValueError(f"{self.option_strings[0]} is ambiguous: use {self.choices_text}")
+
+
+def setting_type(settings_class: type, name: str) -> Any:
+    """An argparse type for one setting outside its group's flags (its parse and checks)."""
+    return _argparse_type(next(spec for spec in specs(settings_class) if spec.name == name))
 
 
 def _argparse_type(spec: SettingSpec) -> Any:

@@ -10,6 +10,7 @@ one dataclass and one row there. Change settings with `dataclasses.replace`.
 from __future__ import annotations
 
 import itertools
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -115,7 +116,9 @@ class PruneSettings:
         1.0, "fraction of Gaussians kept, best scores first (1: no pruning)", range=(0.0, 1.0)
     )
     threshold: float = setting(
-        0.0, "keep the Gaussians scoring at least this instead of a fraction (0: use keep)"
+        0.0,
+        "keep the Gaussians scoring at least this instead of a fraction (0: use keep)",
+        range=(0.0, math.inf),
     )
     views: int = setting(
         24, "views the significance and efficiency scores are measured over", range=(1, 1024)

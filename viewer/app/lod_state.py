@@ -16,11 +16,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from viewer.features.lod_cache import HierarchyJob, TerminalProgress
+from viewer.features.lod_cache import HierarchyJob
 from viewer.features.lod_controller import FrameRateController, Quality, frame_cut
 from viewer.features.lod_gpu import attach_hierarchy, node_flags, node_values
 from viewer.features.lod_hierarchy import LodHierarchy
 from viewer.image_metrics import compare
+from viewer.progress import Progress
 from viewer.render.frame_inputs import FrameInputs
 from viewer.render.gpu_scene import GpuScene
 from viewer.render.renderer import SplatRenderer
@@ -114,7 +115,7 @@ class LodState:
 
     def _advance_build(self, settings: LodSettings) -> bool:
         if settings.enabled and self.tree is None and self.job is None and not self.error:
-            self.job = HierarchyJob(self.scene, TerminalProgress("building the LOD tree"))
+            self.job = HierarchyJob(self.scene, Progress("building the LOD tree").fraction)
         if self.job is None or not self.job.done:
             return False
         job, self.job = self.job, None

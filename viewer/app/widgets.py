@@ -9,6 +9,7 @@ is the setting's help and unit.
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -42,8 +43,8 @@ def widget_kind(spec: SettingSpec) -> str:
         is_colour = len(spec.default) == 3 and spec.range == (0.0, 1.0)
         return "color" if is_colour else "drag_floats"
     if spec.kind in (int, float):
-        slider = spec.range is not None
-        if spec.range is not None and spec.kind is int:  # a range too wide: a seed, say
+        slider = spec.range is not None and all(math.isfinite(v) for v in spec.range)
+        if slider and spec.range is not None and spec.kind is int:  # too wide: a seed, say
             slider = max(abs(v) for v in spec.range) <= SLIDER_INT_LIMIT
         return f"{'slider' if slider else 'input'}_{spec.kind.__name__}"
     raise ValueError(f"{spec.name}: no widget edits {spec.kind.__name__} settings")
@@ -129,6 +130,8 @@ def edit_value(
         changed, new = imgui.input_int(label, int(value))
     elif kind == "input_float":
         changed, new = imgui.input_float(label, float(value))
+        if spec.range is not None:  # a half-open range: [0, inf)
+            new = min(max(new, lo), hi) if math.isfinite(new) else float(value)
     elif kind == "color":
         changed, rgb = imgui.color_edit3(label, [float(v) for v in value])
         new = tuple(min(max(float(v), 0.0), 1.0) for v in rgb)

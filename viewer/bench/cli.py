@@ -9,12 +9,11 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Any
 
-from viewer.atomic_write import atomic_folder
+from viewer.atomic_write import atomic_folder, probe_folder
 from viewer.bench.configs import (
     BENCH_GROUPS,
     check_configs,
@@ -26,9 +25,10 @@ from viewer.bench.folder import FRAMES, REPORT, check_run_folder
 from viewer.bench.paths import PATH_KINDS, camera_path, path_file, path_frames
 from viewer.builtin_scene import load_scene_or_builtin
 from viewer.camera import MAX_IMAGE_SIDE
-from viewer.errors import SceneError
+from viewer.errors import SceneError, quoted
 from viewer.framing import UP_CHOICES
 from viewer.input_files import remember_input
+from viewer.progress import Progress
 from viewer.render.timers import CLOCK_FINISH, CLOCK_GL_TIMER
 from viewer.setting_specs import integer_type
 
@@ -39,34 +39,45 @@ MIN_SIZE = 16  # SSIM's 11x11 window needs some room
 
 
 def writable_folder(folder: Path, label: str) -> None:
-    """Raise SceneError (naming `label`) unless `folder` is an existing folder we may write in."""
+    """Raise SceneError (naming `label`) unless `folder` is an existing folder we can write in.
+
+    Tried, not guessed from permission bits: a read-only mount, /proc or a full disk refuse a
+    file there even to root.
+    """
     if not folder.exists():
-        raise SceneError(label, f"no such folder {folder}")
+        raise SceneError(label, f"no such folder {quoted(folder)}")
     if not folder.is_dir():
-        raise SceneError(label, f"{folder} is not a folder")
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise SceneError(label, f"cannot write in the folder {folder} (no permission)")
+        raise SceneError(label, f"{quoted(folder)} is not a folder")
+    try:
+        probe_folder(folder)
+    except OSError as exc:
+        problem = exc.strerror or str(exc)
+        raise SceneError(
+            label, f"cannot write in the folder {quoted(folder)} ({problem})"
+        ) from None
 
 
 def check_output_folder(path: str | Path, flag: str) -> None:
     """Check, before any work, that `path` is a folder that exists or can be created.
 
+    The folder is written in, and a folder replaced whole is made beside it first
+    (viewer.atomic_write.atomic_folder), so both must take files.
+
     Raises:
-        SceneError: naming the flag and folder, when it is a file, or the nearest folder that
-            exists above it cannot be written in.
+        SceneError: naming the flag and folder, when it is a file, or it or the nearest folder
+            that exists above it cannot be written in.
     """
-    label = f"{flag} {path}"
+    label = f"{flag} {quoted(path)}"
     real = Path(os.path.realpath(path))
     if real.exists():
         if not real.is_dir():
             raise SceneError(label, "is a file, expected a folder (several files are written)")
         writable_folder(real, label)
-        return
     ancestor = real.parent
     while not ancestor.exists() and ancestor != ancestor.parent:
         ancestor = ancestor.parent
     if not ancestor.is_dir():
-        raise SceneError(label, f"{ancestor} is a file, so the folder cannot be made")
+        raise SceneError(label, f"{quoted(ancestor)} is a file, so the folder cannot be made")
     writable_folder(ancestor, label)
 
 
@@ -152,25 +163,6 @@ def command_line(args: argparse.Namespace) -> list[str]:
     words += [w for path in args.sweep or [] for w in ("--sweep", path)]
     words += ["--config", *args.config] if args.config else []
     return words + (["--no-quality"] if args.no_quality else [])
-
-
-class Progress:
-    """A one-line progress bar on a text stream, redrawn with carriage returns."""
-
-    def __init__(self, stream: TextIO, width: int = 30) -> None:
-        self.stream = stream
-        self.width = width
-        self.start = time.perf_counter()
-
-    def __call__(self, done: int, total: int) -> None:
-        """Show `done` of `total` frames."""
-        filled = self.width * done // total
-        bar = "#" * filled + "." * (self.width - filled)
-        elapsed = time.perf_counter() - self.start
-        self.stream.write(f"\rbench [{bar}] {done}/{total} frames {elapsed:.1f} s")
-        if done == total:
-            self.stream.write("\n")
-        self.stream.flush()
 
 
 def _check_device(width: int, height: int) -> None:
@@ -264,8 +256,9 @@ def run_bench(args: argparse.Namespace, ready: Callable[[], None] | None = None)
         raise SceneError("--config/--sweep", str(exc)) from None
     check_output_folder(args.out, "--out")
     remember_inputs_of(args)
+    out_label = f"--out {quoted(args.out)}"
     if os.path.isdir(args.out):
-        check_run_folder(Path(args.out), f"--out {args.out}")
+        check_run_folder(Path(args.out), out_label)
     if args.path not in PATH_KINDS:
         path_file(args.path, args.width, args.height, 1)  # a broken file fails here, not later
     _check_device(args.width, args.height)
@@ -277,7 +270,9 @@ def run_bench(args: argparse.Namespace, ready: Callable[[], None] | None = None)
     if ready is not None:
         ready()
     quality = not args.no_quality
-    result = measure(scene, configs, frames, args.warmup, args.clock, quality, Progress(sys.stderr))
+    result = measure(
+        scene, configs, frames, args.warmup, args.clock, quality, Progress("bench", unit="frames")
+    )
     setup = BenchSetup(
         scene=scene.source,
         gaussians=scene.count,
@@ -292,9 +287,11 @@ def run_bench(args: argparse.Namespace, ready: Callable[[], None] | None = None)
         command=tuple(command_line(args)),
         gaze_grid=args.gaze_grid,
     )
-    with atomic_folder(args.out, lambda old: check_run_folder(old, f"--out {args.out}")) as folder:
+    with atomic_folder(
+        args.out, lambda old: check_run_folder(old, f"--out {quoted(args.out)}")
+    ) as folder:
         report = write_outputs(folder, setup, result)
         written = [REPORT, FRAMES, *_plots(folder, result, report)]
     print(summary_table(report))
-    print(f"wrote {', '.join(written)} in {args.out}")
+    print(f"wrote {', '.join(written)} in {quoted(args.out)}")
     return 0

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from viewer.errors import SceneError
+from viewer.errors import SceneError, quoted
 from viewer.input_files import OutputIsInputError, check_no_inputs_under
 
 REPORT = "report.json"
@@ -49,7 +49,7 @@ def check_run_folder(folder: Path, label: str) -> None:
         check_no_inputs_under(folder)
         strangers = _strangers(folder)
     except OutputIsInputError as exc:
-        raise SceneError(f"{label}: {exc.filename}", exc.problem) from None
+        raise SceneError(f"{label}: {quoted(exc.filename)}", exc.problem) from None
     except OSError as exc:
         raise SceneError(label, f"cannot list the folder ({exc.strerror or exc})") from None
     if strangers:

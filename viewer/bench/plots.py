@@ -15,6 +15,7 @@ from matplotlib.ticker import MaxNLocator
 from viewer.atomic_write import atomic_write
 from viewer.bench.folder import FRAME_TIMES_PLOT, PASSES_PLOT, QUALITY_PLOT
 from viewer.bench.runner import BenchResult
+from viewer.errors import quoted
 
 FIGSIZE = (8.0, 4.5)
 DPI = 120
@@ -24,7 +25,7 @@ def _figure(report: dict[str, Any], title: str) -> tuple[Figure, Axes]:
     """A figure with one plot, titled with the run's scene, size, path and device."""
     fig = Figure(figsize=FIGSIZE, dpi=DPI, layout="constrained")
     ax = fig.subplots()
-    scene = Path(report["scene"]).name
+    scene = quoted(Path(report["scene"]).name)
     ax.set_title(
         f"{title}\n{scene} ({report['gaussians']} Gaussians), "
         f"{report['width']}x{report['height']}, {report['frames']} frames ({report['path']}), "

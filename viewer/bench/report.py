@@ -21,6 +21,7 @@ import numpy as np
 from viewer.atomic_write import atomic_write_text
 from viewer.bench.folder import FRAMES, REPORT, WORST_DIR
 from viewer.bench.runner import REGION_METRICS, BenchResult, ConfigRun, FrameRecord, WorstFrame
+from viewer.errors import quoted
 from viewer.image_files import save_png
 from viewer.render.timers import CLOCK_GL_TIMER
 from viewer.settings import RenderSettings
@@ -251,7 +252,7 @@ def summary_table(report: dict[str, Any]) -> str:
         for row in rows
     ]
     title = (
-        f"{report['scene']}: {report['gaussians']} Gaussians, "
+        f"{quoted(report['scene'])}: {report['gaussians']} Gaussians, "
         f"{report['width']}x{report['height']}, {report['frames']} frames along "
         f"{report['path']}{' (3x3 gaze grid)' if report['gaze_grid'] else ''}, {report['device']}"
     )

@@ -18,11 +18,12 @@ import numpy as np
 
 from viewer.bench.configs import BenchConfig
 from viewer.features.foveation import scene_levels
-from viewer.features.lod_cache import TerminalProgress, cached_hierarchy
+from viewer.features.lod_cache import cached_hierarchy
 from viewer.features.lod_gpu import attach_hierarchy, node_flags
 from viewer.features.lod_hierarchy import LodHierarchy
 from viewer.features.pruning import keep_mask, prune_flags
 from viewer.features.score_cache import cached_scores
+from viewer.progress import Progress
 from viewer.render.gpu_scene import GpuScene
 from viewer.render.renderer import SplatRenderer
 from viewer.scene import GaussianScene
@@ -32,7 +33,7 @@ def lod_tree(scene: GaussianScene, configs: Sequence[BenchConfig]) -> LodHierarc
     """The scene's LOD tree when a configuration draws LOD (cached; a progress bar on stderr)."""
     if not any(config.lod.enabled for config in configs):
         return None
-    tree, _ = cached_hierarchy(scene, TerminalProgress("building the LOD tree"))
+    tree, _ = cached_hierarchy(scene, Progress("building the LOD tree").fraction)
     return tree
 
 

@@ -10,14 +10,13 @@ processes caching one scene at once leave one whole file.
 from __future__ import annotations
 
 import os
-import sys
 import threading
 import time
 import zipfile
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 import numpy as np
 
@@ -106,34 +105,6 @@ def cached_hierarchy(
     tree = build_hierarchy(scene, progress=progress)
     save_tree(path, key, tree)
     return tree, False
-
-
-class TerminalProgress:
-    """A one-line progress bar on a text stream (stderr), redrawn at most 10 times a second."""
-
-    def __init__(self, label: str, stream: TextIO | None = None, width: int = 30) -> None:
-        self.label = label
-        self.stream = stream or sys.stderr
-        self.width = width
-        self.start = time.perf_counter()
-        self._shown = -1.0
-        self._done = False
-
-    def __call__(self, fraction: float) -> None:
-        """Show `fraction` (0..1) done; the line ends at 1."""
-        now = time.perf_counter()
-        if self._done or (fraction < 1.0 and now - self._shown < 0.1):
-            return
-        self._done = fraction >= 1.0
-        self._shown = now
-        filled = int(self.width * min(max(fraction, 0.0), 1.0))
-        bar = "#" * filled + "." * (self.width - filled)
-        self.stream.write(
-            f"\r{self.label} [{bar}] {100 * fraction:3.0f} % {now - self.start:.1f} s"
-        )
-        if fraction >= 1.0:
-            self.stream.write("\n")
-        self.stream.flush()
 
 
 class HierarchyJob:

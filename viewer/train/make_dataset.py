@@ -23,7 +23,7 @@ import numpy as np
 
 from viewer.atomic_write import atomic_folder
 from viewer.camera import Camera
-from viewer.errors import SceneError
+from viewer.errors import SceneError, quoted
 from viewer.framing import Ring
 from viewer.image_files import save_png
 from viewer.scene import GaussianScene
@@ -173,4 +173,4 @@ def make_dataset(
 def _must_be_empty(folder: Path) -> None:
     """Refuse to replace a folder that holds anything (made meanwhile: it was checked before)."""
     if any(folder.iterdir()):
-        raise SceneError(f"--out {folder}", "is not empty; choose a new folder")
+        raise SceneError(f"--out {quoted(folder)}", "is not empty; choose a new folder")

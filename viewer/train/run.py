@@ -24,15 +24,15 @@ from typing import Any
 
 import torch
 
-from viewer.errors import SceneError
+from viewer.errors import SceneError, quoted
 from viewer.formats.cameras_json import write_inria_cameras
 from viewer.formats.files import write_file
 from viewer.formats.ply import write_inria_ply
+from viewer.progress import Progress
 from viewer.setting_specs import from_arguments
 from viewer.settings import LiveControls, TrainSettings
 from viewer.train.backends import choose_backend, choose_device
 from viewer.train.datasets import open_dataset
-from viewer.train.progress import Progress
 from viewer.train.trainer import StepResult, Trainer
 
 
@@ -144,7 +144,7 @@ def run_train(args: argparse.Namespace, inputs_ready: Callable[[], None]) -> int
         )
     text = json.dumps(summary, indent=1).encode()
     write_file(out / "results.json", lambda file: file.write(text))
-    print(f"wrote {out} ({trainer.model.count:,} Gaussians at step {trainer.step_count})")
+    print(f"wrote {quoted(out)} ({trainer.model.count:,} Gaussians at step {trainer.step_count})")
     if view is not None:
         view.finish(f"training done at step {trainer.step_count}")
     return 0
@@ -201,7 +201,7 @@ def run_make_dataset(args: argparse.Namespace, inputs_ready: Callable[[], None])
     out = Path(args.out)
     check_folder(out, "--out")
     if out.exists() and any(out.iterdir()):
-        raise SceneError(f"--out {out}", "is not empty; choose a new folder")
+        raise SceneError(f"--out {quoted(out)}", "is not empty; choose a new folder")
     test_views = args.test_views if args.test_views is not None else max(1, args.views // 8)
     plan = DatasetPlan(
         args.views, test_views, args.width, args.height, args.points, args.up, args.seed,
@@ -213,8 +213,8 @@ def run_make_dataset(args: argparse.Namespace, inputs_ready: Callable[[], None])
     progress = Progress("render", args.views + test_views)
     renderer = make_dataset(scene, plan, out, lambda done, _: progress.update(done))
     print(
-        f"wrote {args.views} training and {test_views} held-out views of {scene.source} at "
-        f"{args.width}x{args.height} to {out} ({renderer} renderer, "
+        f"wrote {args.views} training and {test_views} held-out views of {quoted(scene.source)} at "
+        f"{args.width}x{args.height} to {quoted(out)} ({renderer} renderer, "
         f"{time.monotonic() - start:.1f} s)"
     )
     return 0
