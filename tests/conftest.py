@@ -23,10 +23,10 @@ DONUT_CAMERA = {  # that view as a camera file, 48x36 with fx = fy = width / 2
 
 
 def scene_path(name: str) -> Path:
-    """A file of ../shared/scenes, or skip the test saying why."""
+    """A file of ../shared/scenes; the test fails, saying why, when the scenes are missing."""
     path = SCENES / name
     if not path.exists():
-        pytest.skip(f"real test scene {path} not found (../shared/scenes beside the checkout)")
+        pytest.fail(f"real test scene {path} not found (../shared/scenes beside the checkout)")
     return path
 
 

@@ -14,9 +14,9 @@ from viewer.app.camera_controller import (
     MAX_PITCH,
     TRANSITION_SECONDS,
     CameraController,
-    up_label,
 )
 from viewer.camera import Camera
+from viewer.framing import axis_label
 from viewer.pose import Pose
 from viewer.rotations import (
     matrix_from_quaternion,
@@ -239,7 +239,7 @@ def test_up_axis_choice_levels_the_view(label):
     right = camera.camera_to_world[:3, 0]
     assert right @ controller.up == pytest.approx(0.0, abs=1e-9)  # level horizon
     assert down @ controller.up < 0.0 or abs(controller.forward @ controller.up) > 0.99
-    assert up_label(controller.up) == label
+    assert axis_label(controller.up) == label
 
 
 def test_transition_endpoints_equal_start_and_target():

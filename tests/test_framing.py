@@ -12,7 +12,6 @@ from tests.conftest import random_scene, scene_path
 from viewer.camera import Camera
 from viewer.errors import SceneError
 from viewer.framing import (
-    AXES,
     Ring,
     axis_label,
     check_renderable,
@@ -23,6 +22,7 @@ from viewer.framing import (
     guess_up_axis,
 )
 from viewer.scene import GaussianScene
+from viewer.settings import UP_AXES
 
 WHITE_DC = 1.8  # SH DC giving a bright colour (0.5 + C0 * 1.8 ~ 1)
 
@@ -79,7 +79,7 @@ def standing_figure(up: str, rng: np.random.Generator, pedestal: str | None = No
 # -- the up axis ---------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("up", list(AXES))
+@pytest.mark.parametrize("up", list(UP_AXES))
 def test_a_ground_with_an_object_on_it_is_up_in_every_orientation(up):
     scene = ground_and_object(up, np.random.default_rng(1))
     assert axis_label(guess_up_axis(scene)) == up
@@ -228,12 +228,12 @@ def test_framing_bounds_reach_the_splats_when_the_centres_have_no_spread():
 # -- the --up choice -----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("up", list(AXES))
+@pytest.mark.parametrize("up", list(UP_AXES))
 def test_an_explicit_up_is_up_on_screen(up):
     scene = ground_and_object("+Z", np.random.default_rng(9))
     camera = default_camera(scene, 64, 48, up)
     screen_up = -camera.world_to_camera[1, :3]
-    assert screen_up @ np.array(AXES[up]) > 0.8
+    assert screen_up @ np.array(UP_AXES[up]) > 0.8
     ring = Ring.framing(scene, 64, 48, up)
     assert axis_label(ring.up) == up
 

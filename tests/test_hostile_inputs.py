@@ -112,16 +112,6 @@ def test_argument_errors_are_one_line(capsys, tmp_path, monkeypatch, args, fragm
     assert not any(tmp_path.iterdir())
 
 
-def test_view_refuses_an_up_axis_its_camera_cannot_turn_about(capsys):
-    from viewer.framing import AXES
-    from viewer.settings import UP_AXES
-
-    missing = [axis for axis in AXES if axis not in UP_AXES]
-    if not missing:
-        pytest.skip("the viewer's camera turns about every axis")
-    fails(capsys, "view", "--up", missing[0], fragments=(f"--up {missing[0]}", "viewer's camera"))
-
-
 def test_an_argument_error_is_one_line_from_the_shell_too():
     result = run_cli("render", "--width", "-5", "--out", "x.png")
     assert_one_error_line(result.returncode, result.stderr, "--width")

@@ -61,7 +61,10 @@ def _rotation_matrix(q: np.ndarray) -> np.ndarray:
 
 
 def _hand_render(mean, scale, quat, opacity, rgb, camera: Camera, rs: RenderSettings) -> np.ndarray:
-    """[H, W, 3] float64 image of one Gaussian (SH degree 0), written from DESIGN.md directly."""
+    """[H, W, 3] float64 image of one Gaussian (SH degree 0).
+
+    Written from the rules in docs/design_log.md ("Image formation") directly.
+    """
     w2c = camera.world_to_camera
     t = w2c[:3, :3] @ mean + w2c[:3, 3]
     lim_x = 1.3 * camera.width / (2 * camera.fx)

@@ -514,14 +514,8 @@ def _run_prune(args: argparse.Namespace) -> int:
 
 def _run_view(args: argparse.Namespace) -> int:
     from viewer.app.main import run_viewer
-    from viewer.settings import UP_AXES
 
     _check_camera_index(args)
-    if args.up != "auto" and args.up not in UP_AXES:
-        raise UsageError(
-            f"--up {args.up}: the viewer's camera turns about {', '.join(UP_AXES)} only "
-            "(render and bench take any axis)"
-        )
     inputs_ready()  # the window runs long: warnings of the scene's load show as they come
     return run_viewer(args)
 

@@ -16,17 +16,9 @@ import numpy as np
 from viewer.camera import Camera
 from viewer.errors import SceneError
 from viewer.scene import GaussianScene
-from viewer.settings import RenderSettings
+from viewer.settings import UP_AXES, RenderSettings
 
-AXES: dict[str, tuple[float, float, float]] = {
-    "+X": (1.0, 0.0, 0.0),
-    "-X": (-1.0, 0.0, 0.0),
-    "+Y": (0.0, 1.0, 0.0),
-    "-Y": (0.0, -1.0, 0.0),
-    "+Z": (0.0, 0.0, 1.0),
-    "-Z": (0.0, 0.0, -1.0),
-}
-UP_CHOICES = ("auto", *AXES)  # the --up flag: guess it, or one of the six axis directions
+UP_CHOICES = ("auto", *UP_AXES)  # the --up flag: guess it, or one of the six axis directions
 
 # framings keep the scene beyond the renderer's near plane (0: fitted to the scene, far inside)
 DEFAULT_NEAR_PLANE = RenderSettings().near_plane
@@ -51,19 +43,19 @@ FLOAT32_DIGITS = 1e6  # largest (distance from the origin) / (size) of a framed 
 
 
 def axis_vector(label: str) -> np.ndarray:
-    """[3] float64 unit vector of an AXES label ("+X" ... "-Z").
+    """[3] float64 unit vector of an UP_AXES label ("+Z" ... "-X").
 
     Raises:
         ValueError: for another label.
     """
-    if label not in AXES:
-        raise ValueError(f"unknown axis {label!r}; use one of {', '.join(AXES)}")
-    return np.array(AXES[label])
+    if label not in UP_AXES:
+        raise ValueError(f"unknown up axis {label!r}; use one of {', '.join(UP_AXES)}")
+    return np.array(UP_AXES[label])
 
 
 def axis_label(up: np.ndarray) -> str:
-    """The AXES label nearest to the direction `up`."""
-    return max(AXES, key=lambda label: float(np.dot(AXES[label], up)))
+    """The UP_AXES label nearest to the direction `up`."""
+    return max(UP_AXES, key=lambda label: float(np.dot(UP_AXES[label], up)))
 
 
 def resolve_up(scene: GaussianScene, choice: str = "auto") -> np.ndarray:

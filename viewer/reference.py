@@ -1,9 +1,10 @@
 """CPU reference renderer in torch: the oracle for the GPU pipeline, differentiable for training.
 
-It follows the original 3DGS rasterizer (see DESIGN.md, "Image formation"): cull, project with the
-clamped perspective Jacobian, SH colour, sort by camera depth, then per pixel front-to-back alpha
-blending with the 1/255 skip and the 1e-4 transmittance stop. The image is processed in square
-pixel tiles, each with only the Gaussians whose alpha >= 1/255 footprint reaches it;
+It follows the original 3DGS rasterizer (docs/design_log.md, "Image formation"): cull, project
+with the clamped perspective Jacobian, SH colour, sort by camera depth, then per pixel
+front-to-back alpha blending with the 1/255 skip and the 1e-4 transmittance stop. The image is
+processed in square pixel tiles, each with only the Gaussians whose alpha >= 1/255 footprint
+reaches it;
 `_render_reference_dense` evaluates every Gaussian at every pixel and must give the same image.
 """
 

@@ -6,7 +6,7 @@ import dataclasses
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -24,14 +24,24 @@ DEGREE_FOR_SH_COEFFS = {k: d for d, k in SH_COEFFS_FOR_DEGREE.items()}
 ARRAY_FIELDS = ("means", "scales", "rotations", "opacities", "sh")
 
 
-def activate_scales(log_scales: np.ndarray) -> np.ndarray:
-    """exp, in float32: the activation every reader and writer uses."""
-    return np.exp(log_scales.astype(np.float32))
+def activate_scales(log_scales: Any) -> Any:
+    """exp: stored log-scales to scales (the one definition; shaders/preprocess.comp has its own).
+
+    A numpy array gives float32; a torch tensor stays a tensor (differentiable, on its device).
+    """
+    if isinstance(log_scales, np.ndarray):
+        return np.exp(log_scales.astype(np.float32))
+    return log_scales.exp()
 
 
-def activate_opacities(logits: np.ndarray) -> np.ndarray:
-    """sigmoid, in float32: the activation every reader and writer uses."""
-    return (1.0 / (1.0 + np.exp(-logits.astype(np.float64)))).astype(np.float32)
+def activate_opacities(logits: Any) -> Any:
+    """sigmoid: stored logits to opacities (the one definition; the shader has its own).
+
+    A numpy array gives float32 (computed in float64); a torch tensor stays a tensor.
+    """
+    if isinstance(logits, np.ndarray):
+        return (1.0 / (1.0 + np.exp(-logits.astype(np.float64)))).astype(np.float32)
+    return logits.sigmoid()
 
 
 def robust_bounds(means: np.ndarray, quantile: float = 0.01) -> tuple[np.ndarray, np.ndarray]:

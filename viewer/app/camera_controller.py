@@ -17,8 +17,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from viewer.camera import Camera
+from viewer.framing import axis_label, axis_vector
 from viewer.pose import Pose
-from viewer.settings import FOV_RANGE, NAVIGATION_MODES, UP_AXES
+from viewer.settings import FOV_RANGE, NAVIGATION_MODES
 
 MOVES = ("forward", "back", "left", "right", "up", "down")  # held-key actions that move
 ROLLS = {"roll_left": -1.0, "roll_right": 1.0}  # held-key actions that roll, with their sign
@@ -34,22 +35,6 @@ MAX_PITCH = math.radians(89.0)
 DISTANCE_RANGE = (1e-3, 1e3)  # times the scene radius
 SPEED_RANGE = (1e-4, 1e3)  # per second, times the scene radius
 TRANSITION_SECONDS = 0.8
-
-
-def up_vector(label: str) -> np.ndarray:
-    """[3] float64 world up of an UP_AXES label.
-
-    Raises:
-        ValueError: for an unknown label.
-    """
-    if label not in UP_AXES:
-        raise ValueError(f"unknown up axis {label!r}; use one of {', '.join(UP_AXES)}")
-    return np.array(UP_AXES[label])
-
-
-def up_label(up: np.ndarray) -> str:
-    """The UP_AXES label nearest to the direction `up`."""
-    return max(UP_AXES, key=lambda label: float(np.dot(UP_AXES[label], up)))
 
 
 def smoothstep(t: float) -> float:
@@ -92,7 +77,7 @@ class CameraController:
     """
 
     def __init__(self, up_axis: str = "+Z", radius: float = 1.0) -> None:
-        up_vector(up_axis)  # validates
+        axis_vector(up_axis)  # validates
         self.mode = "orbit"
         self.up_axis = up_axis
         self.pivot = np.zeros(3)
@@ -112,7 +97,7 @@ class CameraController:
     ) -> CameraController:
         """A controller for a scene with centre bounds [lo, hi], world `up`, starting at `home`."""
         lo, hi = np.asarray(lo, np.float64), np.asarray(hi, np.float64)
-        controller = cls(up_label(up), max(float(np.linalg.norm(hi - lo)) / 2.0, 1e-6))
+        controller = cls(axis_label(up), max(float(np.linalg.norm(hi - lo)) / 2.0, 1e-6))
         controller.bounds = (lo, hi)
         controller.home = home
         controller.go_to(home, duration=0.0)
@@ -123,7 +108,7 @@ class CameraController:
     @property
     def up(self) -> np.ndarray:
         """[3] float64 world up."""
-        return up_vector(self.up_axis)
+        return axis_vector(self.up_axis)
 
     @property
     def center(self) -> np.ndarray:
@@ -236,7 +221,7 @@ class CameraController:
 
     def set_up_axis(self, label: str) -> None:
         """Make `label` (a key of UP_AXES) the world up; the view keeps its eye and pivot, level."""
-        up_vector(label)
+        axis_vector(label)
         self._settle()
         eye = self.eye
         self.up_axis = label

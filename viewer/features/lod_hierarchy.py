@@ -2,7 +2,8 @@
 
 The tree is built on the CPU; the cut here is the numpy reference that the GPU pass mirrors.
 
-Build (Spark 2.0 voxel levels, Hierarchical 3DGS merge; DESIGN.md "LOD, foveation, pruning"):
+Build (Spark 2.0 voxel levels, Hierarchical 3DGS merge; see docs/design_log.md, "Pruning, LOD and
+foveation: what the field does"):
     Nodes 0 .. N-1 are the scene's Gaussians (the leaves, unchanged); merged nodes follow them.
     A Gaussian's size is 2 * its largest scale (Spark's feature size); it enters the grid level
     e = ceil(log_r(size)) whose cubic cell, r^e wide (r = grid ratio, 1.5), is the smallest

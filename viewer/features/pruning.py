@@ -1,6 +1,6 @@
 """Pruning: per-Gaussian importance scores, and the FLAG_PRUNED bits that hide the least important.
 
-Scores (DESIGN.md, "LOD, foveation, pruning"):
+Scores (docs/design_log.md, "Pruning, LOD and foveation: what the field does"):
     opacity        the activated opacity;
     volume         opacity * (V / V90)^0.1, V the product of the scales, V90 its 90th percentile
                    (LightGaussian's view-free volume factor);

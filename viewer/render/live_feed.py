@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from viewer.render.gpu_scene import GpuScene
-from viewer.scene import DEGREE_FOR_SH_COEFFS
+from viewer.scene import DEGREE_FOR_SH_COEFFS, activate_opacities, activate_scales
 from viewer.settings import LiveControls
 
 # names a trainer may use (gsplat's and the GPU scene's) -> the GPU scene's
@@ -232,8 +232,8 @@ class LiveFeed:
                 value = value.detach().to("cpu").float().numpy()
             arrays[name] = np.asarray(value, np.float32)
         if self.raw:
-            arrays["scales"] = np.exp(arrays["scales"]).astype(np.float32)
-            arrays["opacities"] = (1.0 / (1.0 + np.exp(-arrays["opacities"]))).astype(np.float32)
+            arrays["scales"] = activate_scales(arrays["scales"])
+            arrays["opacities"] = activate_opacities(arrays["opacities"])
         return arrays
 
 

@@ -16,6 +16,7 @@ import torch
 from viewer.camera import Camera
 from viewer.errors import SceneError
 from viewer.reference import render_reference_batched
+from viewer.scene import activate_opacities, activate_scales
 from viewer.settings import RenderSettings
 
 REFERENCE_TILE = 4  # pixels; the batched reference's fastest tile side on the CPU (design log)
@@ -70,9 +71,9 @@ def activated(params: torch.nn.ParameterDict) -> dict[str, torch.Tensor]:
     """The reference renderer's inputs from raw parameters (differentiable)."""
     return {
         "means": params["means"],
-        "scales": torch.exp(params["scales"]),
+        "scales": activate_scales(params["scales"]),
         "rotations": torch.nn.functional.normalize(params["quats"], dim=-1),
-        "opacities": torch.sigmoid(params["opacities"]),
+        "opacities": activate_opacities(params["opacities"]),
         "sh": torch.cat([params["sh0"], params["shN"]], dim=1),
     }
 
@@ -131,8 +132,8 @@ class GsplatBackend:
         image, _, info = self._rasterize(
             params["means"],
             params["quats"],
-            torch.exp(params["scales"]),
-            torch.sigmoid(params["opacities"]),
+            activate_scales(params["scales"]),
+            activate_opacities(params["opacities"]),
             colors,
             viewmat[None],
             k[None],

@@ -183,17 +183,6 @@ class GaussianModel:
             for group in optimizer.param_groups:
                 group["lr"] = rate * scale
 
-    def activated(self) -> dict[str, torch.Tensor]:
-        """The reference renderer's inputs: exp scales, sigmoid opacities, unit quaternions."""
-        p = self.params
-        return {
-            "means": p["means"],
-            "scales": torch.exp(p["scales"]),
-            "rotations": torch.nn.functional.normalize(p["quats"], dim=-1),
-            "opacities": torch.sigmoid(p["opacities"]),
-            "sh": torch.cat([p["sh0"], p["shN"]], dim=1),
-        }
-
     def to_scene(
         self, source: str = "<training>", cameras: tuple[Camera, ...] = ()
     ) -> GaussianScene:
