@@ -31,7 +31,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from viewer.render.live_feed import LiveFeed, ModelUpdate, ViewerState
+from viewer.protocol import ModelUpdate, ViewerState
+from viewer.render.live_feed import LiveFeed
 from viewer.settings import LiveControls
 
 SH_REST = 15  # SH degree 3

@@ -14,7 +14,7 @@ import torch
 
 from tests.app_driver import REPO, XServer, missing_tools
 from viewer.live import LiveOptions, LiveView
-from viewer.render.live_feed import ModelUpdate, ViewerState
+from viewer.protocol import ModelUpdate, ViewerState
 from viewer.settings import LiveControls
 
 

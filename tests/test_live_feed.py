@@ -14,12 +14,13 @@ import torch
 from tests.conftest import random_scene
 from tests.test_pipeline import MIN_PSNR, psnr
 from viewer.camera import Camera
+from viewer.protocol import ModelUpdate, canonical
 from viewer.reference import render_reference
 from viewer.render.context import DeviceInfo
 from viewer.render.frame_inputs import FrameInputs
 from viewer.render.gpu_scene import GpuScene, HostUpload
 from viewer.render.interop import CudaGLUpload, choose_upload, interop_problem, load_runtime
-from viewer.render.live_feed import LiveFeed, ModelUpdate, canonical
+from viewer.render.live_feed import LiveFeed
 from viewer.render.renderer import SplatRenderer
 from viewer.settings import RasterSettings, RenderSettings
 
@@ -113,6 +114,29 @@ def test_raw_uploads_equal_activated_ones(renderer, scenes):
     assert psnr(a, b) >= 60.0
     with pytest.raises(ValueError, match="raw mode"):
         feed_of(params, raw=False).apply(raw)
+
+
+def test_shards_write_their_own_rows_in_any_order(renderer, scenes):
+    """Producers of a distributed training each send their rows: the image is the whole model's."""
+    params = raw_params(7, 300)
+    halves = [{k: v[:120] for k, v in params.items()}, {k: v[120:] for k, v in params.items()}]
+    gpu_scene = scenes()
+    feed = LiveFeed()
+    feed.receive(ModelUpdate(1, 5, halves[1], shard=1, row_offset=120))  # the second rank first
+    assert feed.count == 0  # after a gap: not drawn until rows 0-119 come
+    assert not feed.apply(gpu_scene)
+    feed.receive(ModelUpdate(1, 5, halves[0], shard=0, row_offset=0))
+    assert feed.count == 300
+    assert feed.apply(gpu_scene) and gpu_scene.count == 300
+    assert np.abs(draw(renderer, gpu_scene) - reference(params)).max() < 2e-3
+    np.testing.assert_allclose(feed.host_arrays()["means"], params["means"].numpy())
+    with torch.no_grad():
+        halves[1]["means"] += 0.1  # one rank's step, in place
+    feed.receive(ModelUpdate(2, 6, None, shard=1, row_offset=120))
+    feed.apply(gpu_scene)
+    assert np.abs(draw(renderer, gpu_scene) - reference(params)).max() < 2e-3
+    with pytest.raises(ValueError, match="shard 2's rows overlap shard 1's"):
+        feed.receive(ModelUpdate(1, 6, halves[0], shard=2, row_offset=200))
 
 
 def test_values_changed_in_place_are_shown_by_an_update_without_tensors(renderer, scenes):

@@ -30,8 +30,9 @@ from viewer.app.overlay import append_overlay_lines
 from viewer.app.widgets import edit_settings
 from viewer.app.window import NoDisplayError, Window, init_glfw
 from viewer.errors import SceneError
+from viewer.protocol import LiveOptions, ModelUpdate, ViewerState
 from viewer.render.gpu_scene import GpuScene, HostUpload
-from viewer.render.live_feed import LiveFeed, ModelUpdate, ViewerState
+from viewer.render.live_feed import LiveFeed
 from viewer.scene import GaussianScene
 from viewer.setting_specs import SettingsSet
 from viewer.settings import DisplayOptions, LiveControls
@@ -45,7 +46,7 @@ FIRST_UPDATE_SECONDS = 600.0  # how long the window waits for the trainer's firs
 class LiveViewerApp(ViewerApp):
     """The viewer app fed by a training loop through `conn` (see the module's documentation)."""
 
-    def __init__(self, window: Window, conn: Any, first: ModelUpdate, options: Any) -> None:
+    def __init__(self, window: Window, conn: Any, first: ModelUpdate, options: LiveOptions) -> None:
         self.conn = conn
         self.options = options
         self.feed = LiveFeed()
@@ -277,7 +278,7 @@ def _first_update(conn: Any) -> ModelUpdate | None:
     return None
 
 
-def run_live_window(conn: Any, options: Any) -> None:
+def run_live_window(conn: Any, options: LiveOptions) -> None:
     """The window process: open the window on the trainer's first update, run until closed."""
     error = ""
     try:
@@ -305,6 +306,6 @@ def run_live_window(conn: Any, options: Any) -> None:
         glfw.terminate()
 
 
-def _send_closed(conn: Any, options: Any, error: str) -> None:
+def _send_closed(conn: Any, options: LiveOptions, error: str) -> None:
     with contextlib.suppress(OSError, ValueError):
         conn.send(ViewerState(controls=options.controls, closed=True, error=error))

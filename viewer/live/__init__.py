@@ -32,40 +32,15 @@ import math
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 from viewer.camera import Camera
-from viewer.render.live_feed import ModelUpdate, ViewerState, check_parameters
+from viewer.protocol import LiveOptions, ModelUpdate, ViewerState, check_parameters
 from viewer.settings import LiveControls
 
 __all__ = ["LiveOptions", "LiveView", "attach"]
 
 POLL_SECONDS = 0.02  # how often a paused loop looks for Resume or Step
-
-
-@dataclass(frozen=True)
-class LiveOptions:
-    """How the live window opens.
-
-    Attributes:
-        title: the window's title.
-        width, height: window size in screen pixels.
-        cameras: training cameras (the view opens at the first; the panel flies to any).
-        background: RGB behind the Gaussians (the trainer's, so the view matches its images).
-        near_plane: the renderer's near plane (0: fitted to the model).
-        up: world up axis of the view ("auto": from the cameras or the geometry).
-        controls: the controls the panel starts with.
-    """
-
-    title: str = "splatscope live"
-    width: int = 1280
-    height: int = 720
-    cameras: tuple[Camera, ...] = ()
-    background: tuple[float, float, float] = (0.0, 0.0, 0.0)
-    near_plane: float = 0.0
-    up: str = "auto"
-    controls: LiveControls = field(default_factory=LiveControls)
 
 
 def _key(value: Any) -> tuple:

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from viewer.protocol import LiveOptions
 
-def run_window(conn: Any, options: Any) -> None:
+
+def run_window(conn: Any, options: LiveOptions) -> None:
     """Run the live window on `conn` until it is closed or the trainer goes away."""
     from viewer.app.live_app import run_live_window
 
