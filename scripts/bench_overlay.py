@@ -33,7 +33,7 @@ def measure(scene: str | None, frames: int, width: int, height: int) -> None:
     )
     for _ in range(5):
         app.frame()
-    while app.pruning.job is not None:  # the pruning scores measured after load
+    while app.session.pruning.job is not None:  # the pruning scores measured after load
         app.frame()
     times: dict[bool, list[float]] = {False: [], True: []}
     for _ in range(frames):

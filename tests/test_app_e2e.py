@@ -216,7 +216,7 @@ def test_crop_box_hides_gaussians_and_a_path_plays_back(server, tmp_path):
         """
         import dataclasses
         import glfw
-        from viewer.app.inspection import CropBox
+        from viewer.core.inspection import CropBox
         # the app's clock, stepped below: playback moves on by the time between frames, and one
         # frame may take longer than the whole path on a loaded machine (software GL)
         clock = [glfw.get_time()]
@@ -338,13 +338,14 @@ def test_picking_selects_the_top_contributor_and_pivots_on_the_surface(server, t
         scale_y = window.window_size[1] / window.framebuffer_size[1]
         app.click((px + 0.5) * scale_x, (py + 0.5) * scale_y)
         app.frame()
-        print("selected:", app.selected.index == full[py, px]["top_gaussian"])
+        print("selected:", app.session.selected.index == full[py, px]["top_gaussian"])
         flags = app.gpu_scene.read("flags")
-        print("flagged:", np.flatnonzero(flags & FLAG_SELECTED).tolist() == [app.selected.index])
+        selected = app.session.selected.index
+        print("flagged:", np.flatnonzero(flags & FLAG_SELECTED).tolist() == [selected])
         app.perform("clear_selection")
         app.frame()
         flags = app.gpu_scene.read("flags")
-        print("cleared:", app.selected is None and not (flags & FLAG_SELECTED).any())
+        print("cleared:", app.session.selected is None and not (flags & FLAG_SELECTED).any())
 
         app.double_click((px + 0.5) * scale_x, (py + 0.5) * scale_y)
         app.frame()
@@ -377,7 +378,7 @@ def test_live_pruning_scores_prunes_compares_and_saves(server, tmp_path):
         frames = 0
         app.frame()
         print("scoring shown:", app._facts().pruning.scoring == (1, 4))
-        while app.pruning.job is not None and time.monotonic() < deadline:
+        while app.session.pruning.job is not None and time.monotonic() < deadline:
             app.frame()
             frames += 1
         app.frame()
@@ -388,14 +389,15 @@ def test_live_pruning_scores_prunes_compares_and_saves(server, tmp_path):
         print("fewer visible:", app.history.latest.visible < before)
         print("no data upload:", uploads == [])
         app.perform("compare_pruning")
-        psnr, ssim = app.pruning.quality
+        psnr, ssim = app.session.pruning.quality
         print("compared:", 5 < psnr < 80 and 0 < ssim < 1.0)
         app.perform("save_pruned", "kept.ply")
         print("saved:", load_scene("kept.ply").count == kept)
         app.perform("show_score")
         app.frame()
+        low_end = app._facts().heat_range[0]
         print("heatmap of the score:", app.settings.of(RenderSettings).mode == "heatmap"
-              and app._heat_of[0] == "significance")
+              and app.session.heat is not None and low_end.startswith("significance"))
         app._apply(app.settings.changed("prune", keep=1.0))
         app.frame()
         flags = app.gpu_scene.read("flags")
@@ -464,11 +466,11 @@ def test_esc_undoes_what_it_can_and_quits_only_when_pressed_again(server, tmp_pa
         """
         def state():
             return (app.settings["display"].help, app.controller.mode,
-                    app.selected is not None, window.should_close)
+                    app.session.selected is not None, window.should_close)
 
         app._change("display", help=True)
         app.controller.set_mode("fly")
-        app._select(0)
+        app.session.select(0)
         app.perform("escape", True)
         print("help closed:", state() == (False, "fly", True, False))
         app.perform("escape", True)
@@ -682,7 +684,7 @@ def test_foveation_follows_the_pointer_compares_and_takes_the_preset(server, tmp
             FoveationSettings(enabled=True, gaze="mouse", outline=True, fovea=4.0,
                               bands=(3.0, 3.0))))
         app.frame()
-        print("waiting for scores:", "significance" in app.fovea.facts(None).waiting)
+        print("waiting for scores:", "significance" in app.session.fovea.facts(None).waiting)
         while app.gpu_scene.read_levels() is None and time.monotonic() < deadline:
             app.frame()
         app.frame()
@@ -698,7 +700,7 @@ def test_foveation_follows_the_pointer_compares_and_takes_the_preset(server, tmp
             gazes.append(app.frame_inputs().gaze)
         print("gaze follows:", gazes[0][0] < gazes[1][0] and gazes[0][1] == gazes[1][1])
         app.perform("compare_fovea")
-        quality = app.fovea.quality
+        quality = app.session.fovea.quality
         print("compared:", quality.fovea[0] > quality.periphery[0] and quality.time_ratio > 0)
         app.perform("apply_preset", "balanced")
         app.frame()

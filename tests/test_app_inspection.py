@@ -9,8 +9,8 @@ import pytest
 
 from tests.conftest import random_scene
 from viewer.app.capture import screenshot_path, screenshot_size
-from viewer.app.inspection import HISTOGRAM_BINS, CropBox, crop_flags, histogram, scene_histograms
 from viewer.app.scene_loader import SceneLoader
+from viewer.core.inspection import HISTOGRAM_BINS, CropBox, crop_flags, histogram, scene_histograms
 from viewer.errors import SceneError
 from viewer.render.layout import FLAG_HIDDEN
 
@@ -126,7 +126,7 @@ def test_loader_reports_unexpected_exceptions():
 
 
 def test_window_coordinates_map_to_framebuffer_pixels_on_hidpi():
-    from viewer.app.inspection import window_to_pixel
+    from viewer.core.inspection import window_to_pixel
 
     assert window_to_pixel(10.2, 5.9, (640, 360), (640, 360)) == (10, 5)
     assert window_to_pixel(10.2, 5.9, (640, 360), (1280, 720)) == (20, 11)
@@ -134,8 +134,8 @@ def test_window_coordinates_map_to_framebuffer_pixels_on_hidpi():
 
 
 def test_surface_depth_prefers_the_half_opaque_depth_then_the_top_gaussian():
-    from viewer.app.inspection import surface_depth
     from viewer.camera import Camera
+    from viewer.core.inspection import surface_depth
     from viewer.render.layout import NO_GAUSSIAN, PIXEL_DTYPE
 
     camera = Camera(10, 10, 10, 10, 5, 5, np.eye(4))  # looks down +z

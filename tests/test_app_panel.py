@@ -10,10 +10,10 @@ from imgui_bundle import imgui, implot
 
 from viewer.app import shortcuts, widgets
 from viewer.app.help_window import draw_help
-from viewer.app.inspection import CropBox, histogram
 from viewer.app.overlay import draw_overlay, stacked_passes
 from viewer.app.panel import Action, Panel, SceneFacts
 from viewer.app.widgets import edit_settings, edit_value, widget_kind
+from viewer.core.inspection import CropBox, histogram
 from viewer.setting_specs import SettingSpec, SettingsSet, specs
 from viewer.settings import GROUPS, RenderSettings
 from viewer.stats import FrameStats, StatsHistory
@@ -271,7 +271,7 @@ def test_over_ui_knows_the_windows_drawn_last_frame(gui):
 
 
 def test_panel_shows_a_picked_gaussian_and_clears_it(gui, monkeypatch):
-    from viewer.app.inspection import gaussian_details
+    from viewer.core.inspection import gaussian_details
     from viewer.scene import GaussianScene
 
     scene = GaussianScene.from_arrays(
@@ -310,7 +310,7 @@ def test_heat_legend_labels_its_ends(gui, monkeypatch):
 
 
 def test_pruning_section_shows_counts_progress_and_asks_for_actions(gui, monkeypatch):
-    from viewer.app.panel import PruneFacts
+    from viewer.core.pruning_state import PruneFacts
 
     texts = []
     monkeypatch.setattr(imgui, "text", lambda value: texts.append(value))
@@ -515,7 +515,7 @@ def test_the_sh_degree_slider_offers_only_the_scenes_degrees(gui, monkeypatch):
 
 
 def test_status_lines_coming_and_going_do_not_move_the_controls(gui, monkeypatch):
-    from viewer.app.panel import PruneFacts
+    from viewer.core.pruning_state import PruneFacts
 
     positions = {}
     edit_value = widgets.edit_value

@@ -12,9 +12,10 @@ from imgui_bundle import imgui
 
 from tests.test_app_panel import facts, gui, in_window, panel_settings  # noqa: F401 (gui: a fixture)
 from tests.test_foveation import front_camera, front_scene
-from viewer.app.fovea_state import FoveaFacts, FoveaState, RegionQuality
-from viewer.app.inspection import CropBox
 from viewer.app.panel import Action, Panel
+from viewer.core.fovea_state import FoveaFacts, FoveaState, RegionQuality
+from viewer.core.frame import frame_inputs
+from viewer.core.inspection import CropBox
 from viewer.features.foveation import region_fovea, subset_levels
 from viewer.features.presets import PRESETS, with_preset
 from viewer.headless import render_scene
@@ -75,13 +76,14 @@ def test_the_mouse_gaze_follows_the_pointer(state) -> None:
     camera = front_camera()
     mouse = FoveationSettings(enabled=True, gaze="mouse")
     fovea.pointer = None
-    assert fovea.frame_inputs(FrameInputs(camera), mouse).gaze is None  # the centre
+    assert fovea.gaze(mouse, camera) is None  # the centre
     fovea.pointer = (30.0, 20.0)
-    inputs = fovea.frame_inputs(FrameInputs(camera), mouse)
+    inputs = frame_inputs(camera, (None, 1.0), mouse, fovea.gaze(mouse, camera))
     assert inputs.gaze == (30.0, 20.0) and inputs.fovea is not None
-    assert fovea.frame_inputs(FrameInputs(camera), FoveationSettings()) == FrameInputs(camera)
+    off = FoveationSettings()
+    assert frame_inputs(camera, (None, 1.0), off, fovea.gaze(off, camera)) == FrameInputs(camera)
     fixed = FoveationSettings(enabled=True, gaze="fixed", gaze_x=0.25, gaze_y=0.5)
-    assert fovea.frame_inputs(FrameInputs(camera), fixed).gaze == (40.0, 48.0)
+    assert frame_inputs(camera, (None, 1.0), fixed).gaze == (40.0, 48.0)
 
 
 def test_outlines_only_when_asked_for(state) -> None:
@@ -99,7 +101,7 @@ def test_the_readout_compares_fovea_and_periphery_with_the_full_render(state, gl
     *_, fovea, scores = state
     fovea.update(FOV, scores, 3, None)
     fovea.pointer = None
-    inputs = fovea.frame_inputs(FrameInputs(front_camera()), FOV)
+    inputs = frame_inputs(front_camera(), (None, 1.0), FOV, fovea.gaze(FOV, front_camera()))
     quality = fovea.compare(inputs, RenderSettings(), FOV, gl_ctx.finish)
     assert quality.fovea[0] == math.inf  # the fovea is the full render
     assert 5.0 < quality.periphery[0] < 60.0 and quality.periphery[1] < 1.0
@@ -140,8 +142,9 @@ def test_the_balanced_preset_sets_lod_foveation_and_pruning() -> None:
 def test_render_foveates_around_the_fixed_gaze(monkeypatch) -> None:
     scene = front_scene(np.random.default_rng(2), 1500)
     camera = front_camera()
-    scores = {"significance": np.random.default_rng(3).uniform(size=scene.count)}
-    monkeypatch.setattr("viewer.headless.cached_scores", lambda *args: scores)
+    rng = np.random.default_rng(3)
+    scores = {name: rng.uniform(size=scene.count) for name in ("significance", "efficiency")}
+    monkeypatch.setattr("viewer.core.pruning_state.ScoreCache.load", lambda *args: scores)
     full = render_scene(scene, camera)
     fov = FoveationSettings(enabled=True, gaze="fixed", gaze_x=0.3, gaze_y=0.4, fovea=8.0)
     image = render_scene(scene, camera, fov=fov)

@@ -185,3 +185,15 @@ def test_a_wrong_parameter_name_is_the_trainers_error(pair):
     model["colours"] = model.pop("sh0")
     with pytest.raises(ValueError, match="unknown parameters"):
         view.update(1, **model)
+
+
+def test_a_training_process_importing_viewer_live_loads_no_gl_or_ui():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, viewer.live\n"
+        "loaded = {'moderngl', 'imgui_bundle', 'glfw', 'OpenGL'} & set(sys.modules)\n"
+        "assert not loaded, loaded\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)

@@ -7,9 +7,9 @@ import dataclasses
 from imgui_bundle import imgui
 
 from tests.test_app_panel import facts, gui, panel_settings  # noqa: F401 (gui: a fixture)
-from viewer.app.inspection import CropBox
-from viewer.app.lod_state import LodFacts
 from viewer.app.panel import Action, Panel
+from viewer.core.inspection import CropBox
+from viewer.core.lod_state import LodFacts
 
 
 def test_lod_section_shows_the_cut_and_asks_for_actions(gui, monkeypatch):  # noqa: F811

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from tests.conftest import random_scene
-from viewer.app.lod_state import LodState
 from viewer.camera import Camera
+from viewer.core.lod_state import LodState
 from viewer.render.frame_inputs import FrameInputs, LodCut
 from viewer.render.gpu_scene import GpuScene
 from viewer.render.layout import FLAG_HIDDEN
@@ -42,10 +42,9 @@ def camera() -> Camera:
 
 def test_nothing_happens_until_lod_is_enabled(state):
     lod, _, gpu = state
-    inputs = FrameInputs(camera())
     assert not lod.update(LodSettings(), ("view",), 0.0, None)
     assert lod.job is None and lod.tree is None and gpu.lod_nodes == 0
-    assert lod.frame_inputs(inputs, LodSettings(enabled=True)) == inputs
+    assert lod.cut(LodSettings(enabled=True)) == (None, 1.0)
     assert lod.facts(None).nodes == 0
 
 
@@ -56,10 +55,10 @@ def test_enabling_builds_attaches_and_cuts(state):
     assert gpu.lod_nodes == lod.tree.node_count - scene.count > 0
     facts = lod.facts(None)
     assert facts.nodes == gpu.lod_nodes and facts.origin.startswith("built in")
-    inputs = lod.frame_inputs(FrameInputs(camera()), settings)
-    assert inputs.lod == LodCut(tau=3.0) and inputs.render_scale == 1.0
-    budget = lod.frame_inputs(FrameInputs(camera()), LodSettings(enabled=True, cut="budget"))
-    assert budget.lod is not None and budget.lod.budget == LodSettings().budget
+    assert lod.cut(settings) == (LodCut(tau=3.0), 1.0)
+    inputs = FrameInputs(camera(), lod=LodCut(tau=3.0))
+    budget, _ = lod.cut(LodSettings(enabled=True, cut="budget"))
+    assert budget is not None and budget.budget == LodSettings().budget
     psnr, ssim = lod.compare(inputs, RenderSettings())
     assert psnr > 10 and 0 < ssim <= 1 and lod.quality == (psnr, ssim)
     # merged nodes get the flags all their children have, and their children's mean heat
@@ -79,14 +78,13 @@ def test_frame_rate_target_scales_down_while_moving_and_refines_when_still(state
         now += 0.2
         view += 1
         lod.update(settings, (view,), now, 0.2)
-    moving = lod.frame_inputs(FrameInputs(camera()), settings)
-    assert moving.render_scale == 0.5 and moving.lod.budget > 0
+    moving, scale = lod.cut(settings)
+    assert scale == 0.5 and moving is not None and moving.budget > 0
     assert lod.busy(now + 0.05) and lod.facts(None).target is not None
     lod.update(settings, (view,), now + 0.05, 0.05)  # stopped, not for long yet
-    assert lod.frame_inputs(FrameInputs(camera()), settings).render_scale == 0.5
+    assert lod.cut(settings)[1] == 0.5
     lod.update(settings, (view,), now + 0.2, 0.15)  # still for 0.2 s: full quality
-    still = lod.frame_inputs(FrameInputs(camera()), settings)
-    assert still.render_scale == 1.0 and still.lod == LodCut(tau=settings.tau)
+    assert lod.cut(settings) == (LodCut(tau=settings.tau), 1.0)
     assert not lod.busy(now + 0.2)
 
 

@@ -316,7 +316,7 @@ def test_a_corrupt_cache_file_is_recomputed_and_replaced(renderer, tmp_path, upl
 
 
 def test_the_viewer_measures_view_scores_only_when_something_needs_them(renderer, tmp_path, upload):
-    from viewer.app.pruning_state import PruningState
+    from viewer.core.pruning_state import PruningState
 
     path = tmp_path / "scene.ply"
     save_scene(random_scene(np.random.default_rng(), 100), path)

@@ -1,30 +1,22 @@
-"""Headless rendering: a scene file and a camera file to a PNG and/or a float32 .npy (EGL)."""
+"""Headless rendering: a scene and a camera to an image, through the same viewer core as the window.
+
+`render_scene` makes a `ViewerSession` on an EGL context and settles it (every score and LOD
+tree the settings need is loaded from the cache or made, with progress on stderr) before drawing
+the one frame, so `splatscope render` draws what the window would show at rest.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 
 from viewer.camera import Camera
-from viewer.features.foveation import frame_fovea, frame_gaze, scene_levels
-from viewer.features.lod_cache import cached_hierarchy
-from viewer.features.lod_controller import frame_cut
-from viewer.features.lod_gpu import attach_hierarchy, node_values
-from viewer.features.score_cache import cached_scores
+from viewer.core.session import ViewerSession
 from viewer.progress import Progress
 from viewer.render.context import ImageSizeError, create_headless_context
-from viewer.render.frame_inputs import FrameInputs
-from viewer.render.gpu_scene import GpuScene
 from viewer.render.renderer import SplatRenderer
-from viewer.scalars import heat_values
 from viewer.scene import GaussianScene
-from viewer.settings import (
-    PRUNING_SCORES,
-    FoveationSettings,
-    LodSettings,
-    PruneSettings,
-    RasterSettings,
-    RenderSettings,
-)
+from viewer.setting_specs import SettingsSet
+from viewer.settings import FoveationSettings, LodSettings, RasterSettings, RenderSettings
 
 
 def render_scene(
@@ -37,10 +29,10 @@ def render_scene(
 ) -> np.ndarray:
     """One frame of `scene` through the GPU pipeline: [H, W, 3] float32 display-referred RGB.
 
-    With LOD enabled the scene's LOD tree is taken from the cache or built (a progress bar on
-    stderr) and its cut drawn; the target_fps cut draws its full quality (the tau cut). With
-    foveation enabled the image is foveated around the fixed gaze, or the centre (the `mouse`
-    source has no pointer here); the subsets' scores come from the cache or are measured.
+    With LOD enabled the scene's LOD tree is taken from the cache or built and its cut drawn at
+    full quality (the target_fps cut at rest is the tau cut). With foveation enabled the image
+    is foveated around the fixed gaze, or the centre (the `mouse` gaze has no pointer here); the
+    subsets' scores come from the cache or are measured.
 
     Raises:
         ImageSizeError: when the camera's image is larger than the GL device can render
@@ -54,31 +46,12 @@ def render_scene(
         renderer.release()
         ctx.release()
         raise
-    gpu_scene = GpuScene.from_scene(ctx, scene, renderer.device)
+    session = ViewerSession(renderer, scene)
     try:
-        cut, _ = frame_cut(lod)
-        fovea = frame_fovea(fov, lod=cut is not None)
-        heat = None
-        scores = None
-        heatmap_score = settings.mode == "heatmap" and settings.heatmap in PRUNING_SCORES
-        if heatmap_score or (fovea is not None and fovea.subsets):
-            near = settings.near_plane
-            scoring = Progress("scoring views", unit="views")  # the foveation subsets' ranks
-            scores = cached_scores(renderer, gpu_scene, scene, PruneSettings(), near, scoring)
-        if settings.mode == "heatmap" and settings.heatmap != "lod_level":
-            heat = heat_values(scene, settings.heatmap, scores).values
-        tree = None
-        if cut is not None:
-            tree, _ = cached_hierarchy(scene, Progress("building the LOD tree").fraction)
-            attach_hierarchy(gpu_scene, tree)
-            heat = None if heat is None else node_values(tree, heat)
-        if heat is not None:
-            gpu_scene.write_heat(heat)
-        if fovea is not None and fovea.subsets and scores is not None:
-            gpu_scene.write_levels(scene_levels(scores[fov.subset_score], fov, tree))
-        inputs = FrameInputs(camera, gaze=frame_gaze(fov, camera), fovea=fovea, lod=cut)
-        return renderer.render_image(gpu_scene, inputs, settings)
+        everything = SettingsSet().replaced(settings).replaced(raster).replaced(lod).replaced(fov)
+        inputs = session.settle(everything, camera, Progress("scoring views", unit="views"))
+        return renderer.render_image(session.gpu_scene, inputs, settings)
     finally:
-        gpu_scene.release()
+        session.release()
         renderer.release()
         ctx.release()

@@ -22,55 +22,36 @@ from viewer.app import file_dialog
 from viewer.app.camera_controller import CameraController
 from viewer.app.capture import save_screenshot, screenshot_path, screenshot_size
 from viewer.app.fovea_panel import draw_outlines, psnr_text
-from viewer.app.fovea_state import FoveaState
 from viewer.app.help_window import draw_help
 from viewer.app.input import InputRouter
-from viewer.app.inspection import (
-    CropBox,
-    GaussianDetails,
-    crop_flags,
-    gaussian_details,
-    scene_histograms,
-    selection_flags,
-    surface_depth,
-    window_to_pixel,
-)
-from viewer.app.lod_state import LodState
 from viewer.app.overlay import draw_overlay
 from viewer.app.panel import Action, Panel, SceneFacts
-from viewer.app.pruning_state import PruningState
 from viewer.app.scene_loader import SceneLoader
 from viewer.app.view_target import ViewTarget
 from viewer.app.window import Window
 from viewer.camera import Camera
 from viewer.camera_path import CameraPath
+from viewer.core.inspection import CropBox, window_to_pixel
+from viewer.core.session import ViewerSession
 from viewer.errors import SceneError
-from viewer.features.flags import FlagLayers
 from viewer.features.presets import with_preset
-from viewer.features.pruning import VIEW_SCORES, prune_flags
 from viewer.formats.camera_files import save_camera_file
 from viewer.framing import default_camera, framing_bounds, resolve_up
 from viewer.pose import Pose
 from viewer.render.context import REQUIRED_GL
-from viewer.render.contributions import OVERDRAW_MAX
 from viewer.render.fovea import gaze_pixel
 from viewer.render.frame_inputs import FrameInputs
 from viewer.render.gpu_scene import GpuScene
-from viewer.render.layout import NO_GAUSSIAN
-from viewer.render.preprocess import depth_range
 from viewer.render.renderer import SplatRenderer
-from viewer.scalars import HeatValues, heat_values
 from viewer.scene import GaussianScene
 from viewer.setting_specs import SettingsSet
 from viewer.settings import (
     GROUPS,
-    PRUNING_SCORES,
     RENDER_MODES,
     CameraOptions,
     CaptureOptions,
     DisplayOptions,
     FoveationSettings,
-    LodSettings,
     PruneSettings,
     RasterSettings,
     RenderSettings,
@@ -138,12 +119,11 @@ class ViewerApp:
         self.has_dialog = file_dialog.available()
         self.history = StatsHistory()
         self.settings = settings
-        self.crop = CropBox()
         self.path = CameraPath()
         self.play_time: float | None = None
         self.message = self.error = ""
         self._quit_armed = False  # the last Esc asked for a second one to quit
-        self.gpu_scene = GpuScene(self.ctx, self.renderer.device, 1)  # until the scene is up
+        self.session: ViewerSession | None = None  # until the first scene is up
         self._pick: tuple[str, float, float] | None = None  # ("select" or "pivot", x, y)
         self._clock = glfw.get_time()
         self._use_scene(scene)
@@ -153,7 +133,7 @@ class ViewerApp:
     def _use_scene(
         self, scene: GaussianScene, gpu_scene: GpuScene | None = None, keep_view: bool = False
     ) -> None:
-        """Upload `scene` and reset camera, crop box, statistics and histograms for it.
+        """Show `scene` (a new session for it) and reset camera, statistics and histograms.
 
         The old scene is freed once the new one is up.
 
@@ -162,11 +142,13 @@ class ViewerApp:
             gpu_scene: a GPU scene already holding `scene` (a live training's), used as it is.
             keep_view: keep the camera and crop box (the same scene, changed: live training).
         """
-        gpu_scene = gpu_scene or GpuScene.from_scene(self.ctx, scene, self.renderer.device)
-        if gpu_scene is not self.gpu_scene:
-            self.gpu_scene.release()
-        self.gpu_scene = gpu_scene
-        self.scene = scene
+        old = self.session
+        self.session = ViewerSession(self.renderer, scene, gpu_scene)
+        if old is not None:
+            if keep_view:
+                self.session.set_crop(old.crop)
+            if old.gpu_scene is not self.session.gpu_scene:
+                old.release()
         if not keep_view:
             width, height = self.window.framebuffer_size
             lo, hi = framing_bounds(scene)
@@ -178,19 +160,23 @@ class ViewerApp:
             self.controller = CameraController.for_scene(lo, hi, up, home)
             self.controller.set_mode(self.settings.of(CameraOptions).mode)
             self.camera_index = -1
-            self.crop = CropBox.around(*scene.bounds)
-        self.histograms = scene_histograms(scene)
-        self.bounds = scene.bounds
         self.history = StatsHistory()
-        self.flags = FlagLayers(scene.count)
-        self.selected: GaussianDetails | None = None
-        self.heat: HeatValues | None = None
-        self._heat_of: tuple = ()  # (value name, scores version) that `heat` holds
-        self.pruning = PruningState(self.renderer, gpu_scene, scene)
-        self.lod = LodState(self.renderer, gpu_scene, scene)
-        self.fovea = FoveaState(self.renderer, gpu_scene)
-        self._pruned_by: tuple = ()  # (settings, scores version) the pruning flags were made of
         self.window.set_title(f"splatscope - {Path(scene.source).name} ({scene.count:,} Gaussians)")
+
+    @property
+    def scene(self) -> GaussianScene:
+        """The scene shown."""
+        return self._session.scene
+
+    @property
+    def gpu_scene(self) -> GpuScene:
+        """The scene shown, on the GPU."""
+        return self._session.gpu_scene
+
+    @property
+    def _session(self) -> ViewerSession:
+        assert self.session is not None, "no scene yet"
+        return self.session
 
     def _finish_load(self) -> None:
         result = self.loader.poll()
@@ -225,8 +211,7 @@ class ViewerApp:
             or self.play_time is not None
             or self.settings.of(DisplayOptions).redraw
             or self.loader.busy
-            or self.pruning.job is not None
-            or self.lod.busy(glfw.get_time())
+            or self._session.busy(glfw.get_time())
             or self.input.held()
         )
         self.input.poll(0.0 if moving else IDLE_WAIT_SECONDS)
@@ -249,15 +234,12 @@ class ViewerApp:
             self.perform(action.name, action.argument)
         self.input.dispatch()  # shortcut keys, now that a click into a text field took effect
         self._poll_dialog()
-        self._update_pruning()
-        self._update_heat()
-        self._update_lod(now, dt)
-        self._update_fovea()
+        inputs = self._session.update(self.settings, self.camera(), now, dt)
         self._run_pick()
         stats = self.target.render(
             self.renderer,
             self.gpu_scene,
-            self.frame_inputs(),
+            inputs,
             self.settings.of(RenderSettings),
             self.settings.of(RasterSettings),
             self.settings.of(DisplayOptions).redraw,
@@ -274,8 +256,7 @@ class ViewerApp:
 
     def frame_inputs(self) -> FrameInputs:
         """The inputs of the frame drawn in the window: LOD cut, render scale, foveation."""
-        inputs = self.lod.frame_inputs(self.inputs(), self.settings.of(LodSettings))
-        return self.fovea.frame_inputs(inputs, self.settings.of(FoveationSettings))
+        return self._session.frame_inputs(self.camera(), self.settings)
 
     def camera(self, width: int = 0, height: int = 0) -> Camera:
         """The current view for an image of the given size (default: the framebuffer's)."""
@@ -297,7 +278,7 @@ class ViewerApp:
     # -- UI -------------------------------------------------------------------------------------
 
     def _draw_ui(self) -> tuple[SettingsSet, CropBox, list[Action]]:
-        settings, crop = self.settings.replaced(self._camera_options()), self.crop
+        settings, crop = self.settings.replaced(self._camera_options()), self._session.crop
         actions: list[Action] = []
         display = settings.of(DisplayOptions)
         if display.panel:
@@ -312,10 +293,11 @@ class ViewerApp:
     def _draw_outlines(self) -> None:
         """The foveation levels' borders and the gaze over the view, when asked for."""
         fov, camera = self.settings.of(FoveationSettings), self.camera()
-        lines = self.fovea.outlines(camera, fov)
+        fovea = self._session.fovea
+        lines = fovea.outlines(camera, fov)
         if lines:
             window_w, window_h = self.window.window_size
-            gaze = gaze_pixel(camera, self.fovea.gaze(fov, camera))
+            gaze = gaze_pixel(camera, fovea.gaze(fov, camera))
             draw_outlines(lines, gaze, (window_w / camera.width, window_h / camera.height))
 
     def _track_pointer(self) -> None:
@@ -326,19 +308,20 @@ class ViewerApp:
         window_w, window_h = self.window.window_size
         width, height = self.window.framebuffer_size
         if 0.0 <= x < window_w and 0.0 <= y < window_h:
-            self.fovea.pointer = (x * width / window_w, y * height / window_h)
+            self._session.fovea.pointer = (x * width / window_w, y * height / window_h)
 
     def _camera_options(self) -> CameraOptions:
         c = self.controller
         return CameraOptions(mode=c.mode, up_axis=c.up_axis, fov_y_degrees=c.fov_y_degrees)
 
     def _facts(self) -> SceneFacts:
-        scene = self.scene
+        session = self._session
+        scene, latest = session.scene, self.history.latest
         return SceneFacts(
             source=scene.source,
             count=scene.count,
             sh_degree=scene.sh_degree,
-            bounds=self.bounds,
+            bounds=scene.bounds,
             cameras=tuple(camera.name for camera in scene.cameras),
             gpu_bytes=self.renderer.gpu_bytes,
             host_bytes=scene.nbytes,
@@ -353,34 +336,16 @@ class ViewerApp:
             loading=self.loader.busy,
             message=self.message,
             error=self.error,
-            histograms=self.histograms,
-            selected=self.selected,
-            heat_range=self._heat_range(),
+            histograms=session.histograms,
+            selected=session.selected,
+            heat_range=session.heat_range(self.camera(), self.settings.of(RenderSettings)),
             file_dialog=self.has_dialog,
-            pruning=self.pruning.facts(self.settings.of(PruneSettings)),
+            pruning=session.pruning.facts(self.settings.of(PruneSettings)),
             lod=dataclasses.replace(
-                self.lod.facts(self.history.latest), showing_levels=self._showing_lod_levels()
+                session.lod.facts(latest), showing_levels=self._showing_lod_levels()
             ),
-            fovea=self.fovea.facts(self.history.latest),
+            fovea=session.fovea.facts(latest),
         )
-
-    def _heat_range(self) -> tuple[str, str]:
-        """What the ends of the heat colour scale mean in the current mode."""
-        mode = self.settings.of(RenderSettings).mode
-        if mode == "depth":
-            near, far = depth_range(
-                self.camera(),
-                self.gpu_scene.bounds,
-                self.gpu_scene.near_plane(self.settings.of(RenderSettings)),
-            )
-            return f"camera z {near:.3g}", f"{far:.3g}"
-        if mode == "heatmap" and self.settings.of(RenderSettings).heatmap == "lod_level":
-            return "level 0: the scene's Gaussians", f"level {self.gpu_scene.lod_levels}"
-        if mode == "heatmap" and self.heat is not None:
-            return self.heat.low, self.heat.high
-        if mode == "overdraw":
-            return "1 splat per pixel", f"{OVERDRAW_MAX:.0f}+"
-        return "", ""
 
     def _apply(self, new: SettingsSet, crop: CropBox | None = None) -> None:
         """Carry out the differences between `new` (and `crop`) and the current settings."""
@@ -397,69 +362,11 @@ class ViewerApp:
             self.controller.set_up_axis(camera.up_axis)
         if camera.fov_y_degrees != current.fov_y_degrees:
             self.controller.set_fov(camera.fov_y_degrees)
-        if crop is not None and crop != self.crop:
-            self.crop = crop
-            self._set_flags("crop", crop_flags(self.scene.means, crop))
-
-    def _set_flags(self, layer: str, flags) -> None:
-        """Replace one feature's flag layer and upload the composed flags."""
-        self.flags.set(layer, flags)
-        self.gpu_scene.write_flags(self.lod.node_flags(self.flags.compose()))
-
-    def _update_pruning(self) -> None:
-        """Load or measure the view scores once something needs them; keep pruning flags current.
-
-        The view scores are needed for pruning by a view score, or for its heatmap; they are
-        measured a view per frame.
-        """
-        render, prune = self.settings.of(RenderSettings), self.settings.of(PruneSettings)
-        shown = render.heatmap if render.mode == "heatmap" else None
-        ranked_by = self.fovea.wanted_score(self.settings.of(FoveationSettings))
-        wanted = any(
-            name in VIEW_SCORES
-            for name in (prune.score if prune.active else None, shown, ranked_by)
-        )
-        self.pruning.update(prune, render.near_plane, wanted)
-        made_of = (prune, self.pruning.version)
-        if made_of != self._pruned_by:
-            self._pruned_by = made_of
-            keep = self.pruning.keep(prune)
-            self._set_flags("pruning", None if keep is None else prune_flags(keep))
-            self.pruning.quality = None
-
-    def _update_heat(self) -> None:
-        """Upload the heatmap mode's values when it shows another value than the GPU holds."""
-        render = self.settings.of(RenderSettings)
-        wanted = (render.heatmap, self.pruning.version)
-        if render.mode != "heatmap" or render.heatmap == "lod_level" or wanted == self._heat_of:
-            return
-        if render.heatmap in PRUNING_SCORES and render.heatmap not in self.pruning.scores:
-            return  # still being measured
-        self.heat = heat_values(self.scene, render.heatmap, self.pruning.scores)
-        self.gpu_scene.write_heat(self.lod.node_heat(self.heat.values))
-        self._heat_of = wanted
-
-    def _update_lod(self, now: float, period: float) -> None:
-        """Build or attach the LOD tree; pick this frame's cut and render scale."""
-        view = FrameInputs(self.camera()).key()
-        if self.lod.update(self.settings.of(LodSettings), view, now, period):
-            # the nodes are in: they need the leaves' flags and heat values too
-            self.gpu_scene.write_flags(self.lod.node_flags(self.flags.compose()))
-            self._heat_of = ()
-
-    def _update_fovea(self) -> None:
-        """Upload the nested subsets once their scores are known or the settings change them."""
-        fov = self.settings.of(FoveationSettings)
-        lod_cut = self.settings.of(LodSettings).enabled and self.lod.tree is not None
-        self.fovea.update(fov, self.pruning.scores, self.pruning.version, self.lod.tree, lod_cut)
+        if crop is not None:
+            self._session.set_crop(crop)
 
     def _compare_fovea(self) -> None:
-        quality = self.fovea.compare(
-            self.frame_inputs(),
-            self.settings.of(RenderSettings),
-            self.settings.of(FoveationSettings),
-            self.ctx.finish,
-        )
+        quality = self._session.compare_fovea(self.camera(), self.settings, self.ctx.finish)
         self.message = (
             f"fovea PSNR {psnr_text(quality.fovea[0]).strip()}, "
             f"periphery {psnr_text(quality.periphery[0]).strip()}, "
@@ -484,17 +391,16 @@ class ViewerApp:
             self._change("render", mode="heatmap", heatmap="lod_level")
 
     def _compare_lod(self) -> None:
-        inputs = self.lod.frame_inputs(self.inputs(), self.settings.of(LodSettings))
-        psnr, ssim = self.lod.compare(inputs, self.settings.of(RenderSettings))
+        psnr, ssim = self._session.compare_lod(self.camera(), self.settings)
         self.message = f"PSNR {psnr:.2f} dB, SSIM {ssim:.4f} against the full render"
 
     def _compare_pruning(self) -> None:
-        psnr, ssim = self.pruning.compare(self.inputs(), self.settings.of(RenderSettings))
+        psnr, ssim = self._session.compare_pruning(self.camera(), self.settings.of(RenderSettings))
         self.message = f"PSNR {psnr:.2f} dB, SSIM {ssim:.4f} against the unpruned view"
 
     def _save_pruned(self, file: str) -> None:
         try:
-            kept = self.pruning.save(self.settings.of(PruneSettings), file)
+            kept = self._session.save_pruned(self.settings.of(PruneSettings), file)
         except SceneError as exc:
             self.error = str(exc)
             return
@@ -520,38 +426,21 @@ class ViewerApp:
         kind, x, y = self._pick
         self._pick = None
         width, height = self.window.framebuffer_size
-        px, py = window_to_pixel(x, y, self.window.window_size, (width, height))
-        inputs = self.inputs(width, height)
-        camera = inputs.camera
-        measured = self.renderer.measure(
-            self.gpu_scene, inputs, self.settings.of(RenderSettings), pixel=(px, py)
+        pixel = window_to_pixel(x, y, self.window.window_size, (width, height))
+        pick = self._session.pick(
+            self.inputs(width, height), pixel, self.settings.of(RenderSettings)
         )
-        record = measured.pixels[py, px]
-        index = int(record["top_gaussian"])
         if kind == "select":
-            if index == NO_GAUSSIAN:
-                self._select(None)
-                self.message = "no Gaussian at that pixel"
-            else:
-                self._select(index, float(record["top_weight"]))
+            self._session.select(pick.index, pick.weight)
+            no_pick = "no Gaussian at that pixel"
+            self.message = no_pick if pick.index is None else f"picked Gaussian {pick.index:,}"
             return
-        depth = surface_depth(record, camera, self.scene.means)
-        if depth is None:
+        if pick.point is None or pick.depth is None:
             self.message = "nothing under the cursor to orbit"
             return
         self.play_time = None
-        self.controller.set_pivot(camera.unproject(px + 0.5, py + 0.5, depth))
-        self.message = f"orbiting the point at depth {depth:.3g}"
-
-    def _select(self, index: int | None, weight: float = 0.0) -> None:
-        """Highlight Gaussian `index` and show its parameters (None: clear the selection)."""
-        if index is None:
-            self.selected = None
-            self._set_flags("selection", None)
-            return
-        self.selected = gaussian_details(self.scene, index, weight)
-        self._set_flags("selection", selection_flags(self.scene.count, [index]))
-        self.message = f"picked Gaussian {index:,}"
+        self.controller.set_pivot(pick.point)
+        self.message = f"orbiting the point at depth {pick.depth:.3g}"
 
     def _poll_dialog(self) -> None:
         path = self.dialog.poll()
@@ -583,7 +472,7 @@ class ViewerApp:
             "show_lod_levels": self._toggle_lod_levels,
             "save_pruned": lambda: self._save_pruned(argument),
             "show_score": self._show_score,
-            "clear_selection": lambda: self._select(None),
+            "clear_selection": lambda: self._session.select(None),
             "browse": lambda: self.dialog.show(start=str(Path(self.scene.source).parent)),
             "frame": controller.frame,
             "reset": controller.reset,
@@ -616,8 +505,8 @@ class ViewerApp:
         elif self.controller.mode == "fly":
             self.controller.set_mode("orbit")
             self.message = "orbit mode (Tab: fly mode)"
-        elif self.selected is not None:
-            self._select(None)
+        elif self._session.selected is not None:
+            self._session.select(None)
             self.message = "selection cleared"
         elif self.play_time is not None:
             self._toggle_playback()
@@ -753,5 +642,6 @@ class ViewerApp:
         implot.destroy_context()
         imgui.destroy_context()
         self.target.release()
-        self.gpu_scene.release()
+        if self.session is not None:
+            self.session.release()
         self.renderer.release()

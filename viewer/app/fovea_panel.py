@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from imgui_bundle import imgui
 
-from viewer.app.fovea_state import FoveaFacts, RegionQuality
+from viewer.core.fovea_state import FoveaFacts, RegionQuality
 from viewer.features.presets import PRESETS
 from viewer.settings import FoveationSettings
 

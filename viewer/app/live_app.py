@@ -25,7 +25,6 @@ import numpy as np
 from imgui_bundle import imgui, implot
 
 from viewer.app.app import ViewerApp
-from viewer.app.inspection import crop_flags
 from viewer.app.overlay import append_overlay_lines
 from viewer.app.widgets import edit_settings
 from viewer.app.window import NoDisplayError, Window, init_glfw
@@ -72,8 +71,6 @@ class LiveViewerApp(ViewerApp):
         if gpu_scene is None:  # the first scene (from ViewerApp.__init__): the live model
             gpu_scene = self._live_scene()
         super()._use_scene(scene, gpu_scene, keep_view)
-        if keep_view and self.crop.enabled:
-            self._set_flags("crop", crop_flags(scene.means, self.crop))
         self.window.set_title(f"{self.options.title} - {scene.count:,} Gaussians")
 
     def _live_scene(self) -> GpuScene:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from imgui_bundle import imgui, implot
 
-from viewer.app.lod_state import LodFacts
+from viewer.core.lod_state import LodFacts
 from viewer.settings import LodSettings
 
 LEVELS_HEIGHT = 90.0

@@ -20,11 +20,12 @@ import numpy as np
 from imgui_bundle import imgui, implot
 
 from viewer.app.fovea_panel import FOVEA_ACTIONS, draw_fovea_section
-from viewer.app.fovea_state import FoveaFacts
-from viewer.app.inspection import CropBox, GaussianDetails, Histogram
 from viewer.app.lod_panel import LOD_ACTIONS, draw_lod_section
-from viewer.app.lod_state import LodFacts
 from viewer.app.widgets import edit_settings
+from viewer.core.fovea_state import FoveaFacts
+from viewer.core.inspection import CropBox, GaussianDetails, Histogram
+from viewer.core.lod_state import LodFacts
+from viewer.core.pruning_state import PruneFacts
 from viewer.setting_specs import SettingsSet
 from viewer.settings import (
     GROUPS,
@@ -45,23 +46,6 @@ MARGIN = 8.0
 STATUS_LINES = 3  # the status footer's height, in lines of text
 HISTOGRAM_HEIGHT = 110.0
 OPEN_GROUPS = ("camera", "render", "raster", "display")  # sections open at the start
-
-
-@dataclass(frozen=True)
-class PruneFacts:
-    """What the pruning section shows.
-
-    Attributes:
-        scoring: (views done, views in all) while the view scores are being measured, else None.
-        kept: Gaussians pruning keeps (None while the score is not known yet).
-        score_range: (lowest, highest) value of the chosen score, or None.
-        quality: (PSNR dB, SSIM) of the pruned frame against the unpruned one, once compared.
-    """
-
-    scoring: tuple[int, int] | None = None
-    kept: int | None = None
-    score_range: tuple[float, float] | None = None
-    quality: tuple[float, float] | None = None
 
 
 @dataclass(frozen=True)
@@ -108,7 +92,7 @@ class SceneFacts:
     selected: GaussianDetails | None = None
     heat_range: tuple[str, str] = ("", "")
     file_dialog: bool = False
-    pruning: PruneFacts = PruneFacts()
+    pruning: PruneFacts = field(default_factory=PruneFacts)
     lod: LodFacts = field(default_factory=LodFacts)
     fovea: FoveaFacts = field(default_factory=FoveaFacts)
 

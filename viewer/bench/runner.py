@@ -33,7 +33,8 @@ from viewer.bench.configs import BenchConfig
 from viewer.bench.paths import PathFrame
 from viewer.bench.scenes import ConfigScenes, lod_tree
 from viewer.camera import Camera
-from viewer.features.foveation import frame_fovea, frame_gaze, region_fovea
+from viewer.core.frame import frame_inputs
+from viewer.features.foveation import frame_gaze, region_fovea
 from viewer.features.lod_controller import FrameRateController, Quality, frame_cut
 from viewer.features.lod_gpu import attach_hierarchy
 from viewer.image_metrics import compare_regions
@@ -176,11 +177,8 @@ class Target:
     def inputs(self, view: PathFrame) -> FrameInputs:
         """The frame's inputs: camera, gaze, and the configuration's fovea, cut and scale."""
         quality = self.controller.moving_quality() if self.controller else Quality()
-        cut, scale = frame_cut(self.config.lod, quality)
-        fovea = frame_fovea(self.config.fov, lod=cut is not None)
-        return FrameInputs(
-            view.camera, gaze=self.gaze(view), fovea=fovea, lod=cut, render_scale=scale
-        )
+        cut = frame_cut(self.config.lod, quality)
+        return frame_inputs(view.camera, cut, self.config.fov, self.gaze(view))
 
     def _draw(self, view: PathFrame) -> FrameStats | None:
         return self.renderer.render(self.scene, self.inputs(view), self.config.render, self.output)

@@ -7,10 +7,10 @@ responsive.
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import dataclass
 
 import numpy as np
 
-from viewer.app.panel import PruneFacts
 from viewer.errors import SceneError
 from viewer.features.pruning import (
     VIEW_SCORES,
@@ -29,6 +29,23 @@ from viewer.render.layout import FLAG_PRUNED
 from viewer.render.renderer import SplatRenderer
 from viewer.scene import GaussianScene
 from viewer.settings import RenderSettings
+
+
+@dataclass(frozen=True)
+class PruneFacts:
+    """What the pruning section shows.
+
+    Attributes:
+        scoring: (views done, views in all) while the view scores are being measured, else None.
+        kept: Gaussians pruning keeps (None while the score is not known yet).
+        score_range: (lowest, highest) value of the chosen score, or None.
+        quality: (PSNR dB, SSIM) of the pruned frame against the unpruned one, once compared.
+    """
+
+    scoring: tuple[int, int] | None = None
+    kept: int | None = None
+    score_range: tuple[float, float] | None = None
+    quality: tuple[float, float] | None = None
 
 
 class PruningState:

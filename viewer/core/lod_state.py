@@ -22,7 +22,7 @@ from viewer.features.lod_gpu import attach_hierarchy, node_flags, node_values
 from viewer.features.lod_hierarchy import LodHierarchy
 from viewer.image_metrics import compare
 from viewer.progress import Progress
-from viewer.render.frame_inputs import FrameInputs
+from viewer.render.frame_inputs import FrameInputs, LodCut
 from viewer.render.gpu_scene import GpuScene
 from viewer.render.renderer import SplatRenderer
 from viewer.scene import GaussianScene
@@ -147,12 +147,11 @@ class LodState:
             self.controller is not None and self.controller.settling(now)
         )
 
-    def frame_inputs(self, inputs: FrameInputs, settings: LodSettings) -> FrameInputs:
-        """`inputs` with this frame's LOD cut and render scale."""
+    def cut(self, settings: LodSettings) -> tuple[LodCut | None, float]:
+        """This frame's (LOD cut, render scale); (None, 1) until the tree is attached."""
         if self.tree is None:
-            return inputs
-        cut, scale = frame_cut(settings, self._frame)
-        return dataclasses.replace(inputs, lod=cut, render_scale=scale)
+            return None, 1.0
+        return frame_cut(settings, self._frame)
 
     # -- what else uses the nodes --------------------------------------------------------------
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from viewer.camera import Camera
-from viewer.features.foveation import frame_fovea, frame_gaze, region_fovea, scene_levels
+from viewer.features.foveation import frame_gaze, region_fovea, scene_levels
 from viewer.features.lod_hierarchy import LodHierarchy
 from viewer.image_metrics import compare_regions
 from viewer.render.fovea import fovea_mask, outlines
@@ -125,13 +125,6 @@ class FoveaState:
     def gaze(self, settings: FoveationSettings, camera: Camera) -> tuple[float, float] | None:
         """Where the viewer looks in `camera`'s pixels (None: the centre), by `settings`."""
         return frame_gaze(settings, camera, self.pointer)
-
-    def frame_inputs(self, inputs: FrameInputs, settings: FoveationSettings) -> FrameInputs:
-        """`inputs` foveated by `settings` around this frame's gaze (unchanged when off)."""
-        fovea = frame_fovea(settings, lod=inputs.lod is not None)
-        if fovea is None:
-            return inputs
-        return dataclasses.replace(inputs, fovea=fovea, gaze=self.gaze(settings, inputs.camera))
 
     def outlines(self, camera: Camera, settings: FoveationSettings) -> list[np.ndarray]:
         """The level borders of `settings` over `camera`'s image (pixels): [] when not shown."""

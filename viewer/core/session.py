@@ -1,0 +1,271 @@
+"""One scene on the GPU with its features; `update` turns settings and a camera into a frame.
+
+The order of a frame's work is written once, here, for the window and for `render`:
+pruning scores (loaded, or measured a view per update) -> the pruning flags -> the heat-map
+values -> the LOD tree (built on a worker thread, then attached) and this frame's cut ->
+foveation's nested subsets -> the frame's `FrameInputs` (camera, cut, render scale, fovea, gaze).
+Whatever changes goes to the GPU scene as it changes; a frame that changes nothing writes
+nothing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+
+import numpy as np
+
+from viewer.camera import Camera
+from viewer.core.fovea_state import FoveaState, RegionQuality
+from viewer.core.frame import frame_inputs
+from viewer.core.inspection import (
+    CropBox,
+    GaussianDetails,
+    crop_flags,
+    gaussian_details,
+    scene_histograms,
+    selection_flags,
+    surface_depth,
+)
+from viewer.core.lod_state import LodState
+from viewer.core.pruning_state import PruningState
+from viewer.features.flags import FlagLayers
+from viewer.features.pruning import VIEW_SCORES, prune_flags
+from viewer.render.contributions import OVERDRAW_MAX
+from viewer.render.frame_inputs import FrameInputs
+from viewer.render.gpu_scene import GpuScene
+from viewer.render.layout import NO_GAUSSIAN
+from viewer.render.preprocess import depth_range
+from viewer.render.renderer import SplatRenderer
+from viewer.scalars import HeatValues, heat_values
+from viewer.scene import GaussianScene
+from viewer.setting_specs import SettingsSet
+from viewer.settings import (
+    PRUNING_SCORES,
+    FoveationSettings,
+    LodSettings,
+    PruneSettings,
+    RenderSettings,
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class Pick:
+    """What is under a pixel: the Gaussian adding most to it, and the surface's depth.
+
+    Attributes:
+        index: that Gaussian's row, or None when no Gaussian reaches the pixel.
+        weight: its alpha x transmittance there.
+        depth: camera depth where the pixel becomes half opaque, or None when it never does.
+        point: the world point at that depth, or None.
+    """
+
+    index: int | None
+    weight: float
+    depth: float | None
+    point: np.ndarray | None
+
+
+class ViewerSession:
+    """A scene on one renderer with its flag layers, pruning, LOD and foveation.
+
+    Attributes:
+        scene: the scene on the host. gpu_scene: it on the GPU.
+        flags: the CPU flag layers (crop, selection, pruning), composed for the GPU.
+        pruning, lod, fovea: the features' states.
+        crop: the crop box. selected: the picked Gaussian's details, or None.
+        heat: the heat-map values on the GPU, or None. histograms: the scene's, for the panel.
+    """
+
+    def __init__(
+        self, renderer: SplatRenderer, scene: GaussianScene, gpu_scene: GpuScene | None = None
+    ) -> None:
+        """Upload `scene` (or take `gpu_scene`, which holds it already: a live training's)."""
+        self.renderer = renderer
+        self.scene = scene
+        self.gpu_scene = gpu_scene or GpuScene.from_scene(renderer.ctx, scene, renderer.device)
+        self.flags = FlagLayers(scene.count)
+        self.pruning = PruningState(renderer, self.gpu_scene, scene)
+        self.lod = LodState(renderer, self.gpu_scene, scene)
+        self.fovea = FoveaState(renderer, self.gpu_scene)
+        self.crop = CropBox.around(*scene.bounds)
+        self.selected: GaussianDetails | None = None
+        self.heat: HeatValues | None = None
+        self.histograms = scene_histograms(scene)
+        self._heat_of: tuple = ()  # (value name, scores version) that `heat` holds
+        self._pruned_by: tuple = ()  # (settings, scores version) the pruning flags were made of
+
+    # -- the frame ------------------------------------------------------------------------------
+
+    def update(
+        self, settings: SettingsSet, camera: Camera, now: float, period: float | None
+    ) -> FrameInputs:
+        """Bring the GPU scene up to `settings` and return the frame's inputs for `camera`.
+
+        Args:
+            settings: every settings group (render, pruning, LOD, foveation are read).
+            camera: the view (a change of it is motion, for the frame-rate target).
+            now: the time in seconds.
+            period: seconds since the previous frame began (None: unknown).
+        """
+        self._update_pruning(settings)
+        self._update_heat(settings.of(RenderSettings))
+        if self.lod.update(settings.of(LodSettings), FrameInputs(camera).key(), now, period):
+            self._upload_flags()  # the nodes are in: they need the leaves' flags and heat too
+            self._heat_of = ()
+            self._update_heat(settings.of(RenderSettings))
+        fov, lod = settings.of(FoveationSettings), settings.of(LodSettings)
+        lod_cut = lod.enabled and self.lod.tree is not None
+        self.fovea.update(fov, self.pruning.scores, self.pruning.version, self.lod.tree, lod_cut)
+        return self.frame_inputs(camera, settings)
+
+    def frame_inputs(self, camera: Camera, settings: SettingsSet) -> FrameInputs:
+        """The inputs of a frame of `camera` as the settings draw it: cut, scale, fovea."""
+        fov = settings.of(FoveationSettings)
+        cut = self.lod.cut(settings.of(LodSettings))
+        return frame_inputs(camera, cut, fov, self.fovea.gaze(fov, camera))
+
+    def busy(self, now: float) -> bool:
+        """Whether work goes on without input: scores being measured, a tree being built."""
+        return self.pruning.job is not None or self.lod.busy(now)
+
+    def settle(
+        self,
+        settings: SettingsSet,
+        camera: Camera,
+        scoring: Callable[[int, int], None] | None = None,
+    ) -> FrameInputs:
+        """`update` until every score and tree the settings need is in (blocking; for `render`).
+
+        Args:
+            settings: as for `update`.
+            camera: the view.
+            scoring: called with (views done, views in all) while view scores are measured.
+        """
+        inputs = self.update(settings, camera, 0.0, None)
+        views = 0  # of the view scores measured here
+        while self.pruning.job is not None or self.lod.job is not None:
+            job = self.pruning.job
+            if job is not None and scoring is not None:
+                views = len(job.views)
+                scoring(job.done, views)
+            if self.lod.job is not None:
+                self.lod.job.result()  # waits for the worker thread
+            inputs = self.update(settings, camera, 0.0, None)
+        if views and scoring is not None:
+            scoring(views, views)
+        return inputs
+
+    def _update_pruning(self, settings: SettingsSet) -> None:
+        """Load or measure the view scores once something needs them; keep the flags current.
+
+        The view scores are needed for pruning by a view score, for its heat map, or to rank
+        foveation's subsets; they are measured a view per update.
+        """
+        render, prune = settings.of(RenderSettings), settings.of(PruneSettings)
+        shown = render.heatmap if render.mode == "heatmap" else None
+        ranked_by = self.fovea.wanted_score(settings.of(FoveationSettings))
+        wanted = any(
+            name in VIEW_SCORES
+            for name in (prune.score if prune.active else None, shown, ranked_by)
+        )
+        self.pruning.update(prune, render.near_plane, wanted)
+        made_of = (prune, self.pruning.version)
+        if made_of != self._pruned_by:
+            self._pruned_by = made_of
+            keep = self.pruning.keep(prune)
+            self.set_flags("pruning", None if keep is None else prune_flags(keep))
+            self.pruning.quality = None
+
+    def _update_heat(self, render: RenderSettings) -> None:
+        """Upload the heat-map values when the mode shows other values than the GPU holds."""
+        wanted = (render.heatmap, self.pruning.version)
+        if render.mode != "heatmap" or render.heatmap == "lod_level" or wanted == self._heat_of:
+            return
+        if render.heatmap in PRUNING_SCORES and render.heatmap not in self.pruning.scores:
+            return  # still being measured
+        self.heat = heat_values(self.scene, render.heatmap, self.pruning.scores)
+        self.gpu_scene.write_heat(self.lod.node_heat(self.heat.values))
+        self._heat_of = wanted
+
+    # -- flags: crop, selection, pruning ---------------------------------------------------------
+
+    def set_flags(self, layer: str, flags: np.ndarray | None) -> None:
+        """Replace one feature's flag layer and upload the composed flags."""
+        self.flags.set(layer, flags)
+        self._upload_flags()
+
+    def _upload_flags(self) -> None:
+        self.gpu_scene.write_flags(self.lod.node_flags(self.flags.compose()))
+
+    def set_crop(self, crop: CropBox) -> None:
+        """Hide the Gaussians outside `crop` (when it is enabled)."""
+        if crop != self.crop:
+            self.crop = crop
+            self.set_flags("crop", crop_flags(self.scene.means, crop))
+
+    def select(self, index: int | None, weight: float = 0.0) -> None:
+        """Highlight Gaussian `index` and keep its details (None: clear the selection)."""
+        if index is None:
+            self.selected = None
+            self.set_flags("selection", None)
+            return
+        self.selected = gaussian_details(self.scene, index, weight)
+        self.set_flags("selection", selection_flags(self.scene.count, [index]))
+
+    def pick(self, inputs: FrameInputs, pixel: tuple[int, int], render: RenderSettings) -> Pick:
+        """What is under `pixel` of the frame `inputs` (one measuring render)."""
+        measured = self.renderer.measure(self.gpu_scene, inputs, render, pixel=pixel)
+        record = measured.pixels[pixel[1], pixel[0]]
+        index = int(record["top_gaussian"])
+        camera = inputs.camera
+        depth = surface_depth(record, camera, self.scene.means)
+        point = None if depth is None else camera.unproject(pixel[0] + 0.5, pixel[1] + 0.5, depth)
+        return Pick(
+            None if index == NO_GAUSSIAN else index, float(record["top_weight"]), depth, point
+        )
+
+    # -- comparisons and outputs -----------------------------------------------------------------
+
+    def compare_pruning(self, camera: Camera, render: RenderSettings) -> tuple[float, float]:
+        """(PSNR, SSIM) of the view pruned against unpruned."""
+        return self.pruning.compare(FrameInputs(camera), render)
+
+    def compare_lod(self, camera: Camera, settings: SettingsSet) -> tuple[float, float]:
+        """(PSNR, SSIM) of the view through this frame's LOD cut against the full render."""
+        inputs = frame_inputs(camera, self.lod.cut(settings.of(LodSettings)), FoveationSettings())
+        return self.lod.compare(inputs, settings.of(RenderSettings))
+
+    def compare_fovea(
+        self, camera: Camera, settings: SettingsSet, finish: Callable[[], None]
+    ) -> RegionQuality:
+        """The frame as drawn against the full render, by region, with the time ratio."""
+        inputs = self.frame_inputs(camera, settings)
+        render, fov = settings.of(RenderSettings), settings.of(FoveationSettings)
+        return self.fovea.compare(inputs, render, fov, finish)
+
+    def save_pruned(self, settings: PruneSettings, path: str) -> int:
+        """Write the Gaussians pruning keeps to `path`; returns how many.
+
+        Raises:
+            SceneError: when nothing is pruned yet or the file cannot be written.
+        """
+        return self.pruning.save(settings, path)
+
+    def heat_range(self, camera: Camera, render: RenderSettings) -> tuple[str, str]:
+        """What the ends of the colour scale mean in the render mode, or ("", "")."""
+        if render.mode == "depth":
+            bounds, near_plane = self.gpu_scene.bounds, self.gpu_scene.near_plane(render)
+            near, far = depth_range(camera, bounds, near_plane)
+            return f"camera z {near:.3g}", f"{far:.3g}"
+        if render.mode == "heatmap" and render.heatmap == "lod_level":
+            return "level 0: the scene's Gaussians", f"level {self.gpu_scene.lod_levels}"
+        if render.mode == "heatmap" and self.heat is not None:
+            return self.heat.low, self.heat.high
+        if render.mode == "overdraw":
+            return "1 splat per pixel", f"{OVERDRAW_MAX:.0f}+"
+        return "", ""
+
+    def release(self) -> None:
+        """Free the GPU scene."""
+        self.gpu_scene.release()
