@@ -1,4 +1,4 @@
-"""Headless rendering: a scene file and a camera file to a PNG and/or a float32 .npy (EGL)."""
+"""Headless rendering (EGL): one scene uploaded once, rendered for one camera or many."""
 
 from __future__ import annotations
 
@@ -27,6 +27,111 @@ from viewer.settings import (
 )
 
 
+class HeadlessRenderer:
+    """One GL context with `scene` uploaded and set up once: renders any number of cameras.
+
+    The setup is what a frame needs besides its camera: with LOD enabled the scene's LOD tree is
+    taken from the cache or built (a progress bar on stderr) and its cut drawn (the target_fps
+    cut draws its full quality, the tau cut); with foveation enabled each image is foveated
+    around the fixed gaze, or the centre (the `mouse` source has no pointer here), the subsets'
+    scores coming from the cache or measured; a heat map's values are written once.
+
+    Usage::
+
+        with HeadlessRenderer(scene, (width, height), settings) as renderer:
+            images = [renderer.render(camera) for camera in cameras]
+    """
+
+    def __init__(
+        self,
+        scene: GaussianScene,
+        size: tuple[int, int],
+        settings: RenderSettings = RenderSettings(),
+        raster: RasterSettings = RasterSettings(),
+        lod: LodSettings = LodSettings(),
+        fov: FoveationSettings = FoveationSettings(),
+    ) -> None:
+        """Make the context, check the image size, upload `scene` and set it up.
+
+        Args:
+            scene: the Gaussians.
+            size: (width, height) of the images to render, checked against the GL device.
+            settings: the render settings of every image.
+            raster: the raster settings (backend, sort).
+            lod: the level of detail settings.
+            fov: the foveation settings.
+
+        Raises:
+            ImageSizeError: when the GL device cannot render `size` images (checked before the
+                scene is uploaded).
+        """
+        self.settings = settings
+        self.fov = fov
+        self.ctx = create_headless_context()
+        self.renderer = SplatRenderer(self.ctx, raster)
+        try:
+            self.renderer.device.check_image_size(*size)
+        except ImageSizeError:
+            self.renderer.release()
+            self.ctx.release()
+            raise
+        self.gpu_scene = GpuScene.from_scene(self.ctx, scene, self.renderer.device)
+        try:
+            self._set_up(scene, lod)
+        except BaseException:
+            self.release()
+            raise
+
+    def _set_up(self, scene: GaussianScene, lod: LodSettings) -> None:
+        """The LOD tree, the scores, heat values and foveation levels every frame uses."""
+        settings, fov = self.settings, self.fov
+        self.cut, _ = frame_cut(lod)
+        self.fovea = frame_fovea(fov, lod=self.cut is not None)
+        heat = None
+        scores = None
+        heatmap_score = settings.mode == "heatmap" and settings.heatmap in PRUNING_SCORES
+        if heatmap_score or (self.fovea is not None and self.fovea.subsets):
+            near = settings.near_plane
+            scoring = Progress("scoring views", unit="views")  # the foveation subsets' ranks
+            scores = cached_scores(
+                self.renderer, self.gpu_scene, scene, PruneSettings(), near, scoring
+            )
+        if settings.mode == "heatmap" and settings.heatmap != "lod_level":
+            heat = heat_values(scene, settings.heatmap, scores).values
+        tree = None
+        if self.cut is not None:
+            tree, _ = cached_hierarchy(scene, Progress("building the LOD tree").fraction)
+            attach_hierarchy(self.gpu_scene, tree)
+            heat = None if heat is None else node_values(tree, heat)
+        if heat is not None:
+            self.gpu_scene.write_heat(heat)
+        if self.fovea is not None and self.fovea.subsets and scores is not None:
+            self.gpu_scene.write_levels(scene_levels(scores[fov.subset_score], fov, tree))
+
+    def render(self, camera: Camera) -> np.ndarray:
+        """One frame: [H, W, 3] float32 display-referred RGB.
+
+        Raises:
+            ImageSizeError: when this camera's image is larger than the GL device can render.
+        """
+        self.renderer.device.check_image_size(camera.width, camera.height)
+        gaze = frame_gaze(self.fov, camera)
+        inputs = FrameInputs(camera, gaze=gaze, fovea=self.fovea, lod=self.cut)
+        return self.renderer.render_image(self.gpu_scene, inputs, self.settings)
+
+    def release(self) -> None:
+        """Free the scene, the renderer and the context."""
+        self.gpu_scene.release()
+        self.renderer.release()
+        self.ctx.release()
+
+    def __enter__(self) -> HeadlessRenderer:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.release()
+
+
 def render_scene(
     scene: GaussianScene,
     camera: Camera,
@@ -37,48 +142,12 @@ def render_scene(
 ) -> np.ndarray:
     """One frame of `scene` through the GPU pipeline: [H, W, 3] float32 display-referred RGB.
 
-    With LOD enabled the scene's LOD tree is taken from the cache or built (a progress bar on
-    stderr) and its cut drawn; the target_fps cut draws its full quality (the tau cut). With
-    foveation enabled the image is foveated around the fixed gaze, or the centre (the `mouse`
-    source has no pointer here); the subsets' scores come from the cache or are measured.
+    A context of its own (HeadlessRenderer); render many cameras through one HeadlessRenderer.
 
     Raises:
         ImageSizeError: when the camera's image is larger than the GL device can render
             (checked before anything is allocated for it).
     """
-    ctx = create_headless_context()
-    renderer = SplatRenderer(ctx, raster)
-    try:
-        renderer.device.check_image_size(camera.width, camera.height)
-    except ImageSizeError:
-        renderer.release()
-        ctx.release()
-        raise
-    gpu_scene = GpuScene.from_scene(ctx, scene, renderer.device)
-    try:
-        cut, _ = frame_cut(lod)
-        fovea = frame_fovea(fov, lod=cut is not None)
-        heat = None
-        scores = None
-        heatmap_score = settings.mode == "heatmap" and settings.heatmap in PRUNING_SCORES
-        if heatmap_score or (fovea is not None and fovea.subsets):
-            near = settings.near_plane
-            scoring = Progress("scoring views", unit="views")  # the foveation subsets' ranks
-            scores = cached_scores(renderer, gpu_scene, scene, PruneSettings(), near, scoring)
-        if settings.mode == "heatmap" and settings.heatmap != "lod_level":
-            heat = heat_values(scene, settings.heatmap, scores).values
-        tree = None
-        if cut is not None:
-            tree, _ = cached_hierarchy(scene, Progress("building the LOD tree").fraction)
-            attach_hierarchy(gpu_scene, tree)
-            heat = None if heat is None else node_values(tree, heat)
-        if heat is not None:
-            gpu_scene.write_heat(heat)
-        if fovea is not None and fovea.subsets and scores is not None:
-            gpu_scene.write_levels(scene_levels(scores[fov.subset_score], fov, tree))
-        inputs = FrameInputs(camera, gaze=frame_gaze(fov, camera), fovea=fovea, lod=cut)
-        return renderer.render_image(gpu_scene, inputs, settings)
-    finally:
-        gpu_scene.release()
-        renderer.release()
-        ctx.release()
+    size = (camera.width, camera.height)
+    with HeadlessRenderer(scene, size, settings, raster, lod, fov) as renderer:
+        return renderer.render(camera)

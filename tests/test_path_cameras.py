@@ -1,4 +1,4 @@
-"""Bench camera paths: orbit and spiral look at the scene's centre, the scene's own views, files."""
+"""Camera paths (viewer.path_cameras): orbit and spiral look at the centre, the views, files."""
 
 from __future__ import annotations
 
@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 
 from tests.conftest import random_scene
-from viewer.bench.paths import SPIRAL_TURNS, camera_path
 from viewer.camera import Camera
 from viewer.errors import SceneError
 from viewer.framing import guess_up_axis
+from viewer.path_cameras import SPIRAL_TURNS, camera_path
 
 W, H = 160, 90
 
