@@ -46,9 +46,10 @@ def odd_side(width: int, height: int) -> str | None:
     if not odd:
         return None
     even = f"{width + width % 2}x{height + height % 2}"
+    verb = "is" if len(odd) == 1 else "are"
     return (
-        f"{' and '.join(odd)} is odd: H.264 video (yuv420p) needs even sizes (e.g. {even}), or "
-        "write PNG frames to a folder (--out FOLDER/)"
+        f"{' and '.join(odd)} {verb} odd: H.264 video (yuv420p) needs even sizes (e.g. {even}), "
+        "or write PNG frames to a folder (--out FOLDER/)"
     )
 
 
