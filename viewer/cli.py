@@ -21,7 +21,7 @@ import sys
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, NoReturn, TextIO
+from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
 from viewer.bench.cli import add_bench_arguments, writable_folder
 from viewer.builtin_scene import load_scene_or_builtin
@@ -47,6 +47,9 @@ from viewer.settings import (
     RenderSettings,
 )
 from viewer.temp_files import Terminated, termination_signals_interrupt
+
+if TYPE_CHECKING:
+    from viewer.scene import GaussianScene
 
 EXIT_BROKEN_PIPE = 128 + 13  # 128 + SIGPIPE: what a tool killed by a closed pipe reports
 EXIT_INTERRUPTED = 130  # 128 + SIGINT
@@ -214,7 +217,6 @@ def build_parser() -> argparse.ArgumentParser:
         "--spz-version",
         type=int,
         choices=SPZ_VERSIONS,
-        default=SPZ_VERSIONS[-1],
         help=".spz only: 4 (zstd, the default) or 3 (gzip, for older tools)",
     )
 
@@ -434,6 +436,7 @@ def _run_render(args: argparse.Namespace) -> int:
     render = settings.of(RenderSettings)
     camera = load_camera_file(args.camera, args.camera_index) if args.camera else None
     scene = load_scene_or_builtin(args.scene)
+    _note_sh_degree(args, scene)
     sized = args.width is not None or args.height is not None
     if camera is not None:
         camera = _resized(camera, args.width, args.height)
@@ -494,6 +497,17 @@ def _path_size(args: argparse.Namespace, base: tuple[int, int], even: bool) -> t
     return width, height
 
 
+def _note_sh_degree(args: argparse.Namespace, scene: GaussianScene) -> None:
+    """Warn (one line) when --sh-degree asks for more than the scene holds: it changes nothing."""
+    degree = getattr(args, "render.sh_degree", None)  # None: not given
+    if degree is not None and degree > scene.sh_degree:
+        warnings.warn(
+            f"--sh-degree {degree} has no effect: {quoted(scene.source)} has SH degree "
+            f"{scene.sh_degree}, so it renders at degree {scene.sh_degree}",
+            stacklevel=2,
+        )
+
+
 def _run_render_path(args: argparse.Namespace) -> int:
     """`render --path`: the frames of a camera path through one context, to a video or folder.
 
@@ -548,6 +562,7 @@ def _run_render_path(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     scene = load_scene_or_builtin(args.scene)
+    _note_sh_degree(args, scene)
     if args.path == "cameras" and not scene.cameras:
         missing_cameras(args.scene)
     if recorded is not None:
@@ -631,15 +646,28 @@ def _print_losses(lines: list[str], output: str) -> None:
 
 
 def _run_convert(args: argparse.Namespace) -> int:
-    from viewer.formats import describe_losses, load_scene, save_scene
+    from viewer.formats import (
+        DEFAULT_SPZ_VERSION,
+        describe_losses,
+        load_scene,
+        output_format,
+        save_scene,
+    )
 
     remember_inputs(_scene_file(args.input))
     check_output_file(args.output, "output", "scene")
+    version = DEFAULT_SPZ_VERSION if args.spz_version is None else args.spz_version
+    if args.spz_version is not None and output_format(Path(args.output)) != ".spz":
+        warnings.warn(
+            f"--spz-version {args.spz_version} has no effect: {quoted(args.output)} is not an "
+            ".spz file (the name picks the format)",
+            stacklevel=2,
+        )
     scene = load_scene(args.input)
-    losses = describe_losses(scene, args.output, spz_version=args.spz_version)
+    losses = describe_losses(scene, args.output, spz_version=version)
     inputs_ready()
     _print_losses(losses, args.output)
-    save_scene(scene, args.output, spz_version=args.spz_version)
+    save_scene(scene, args.output, spz_version=version)
     print(f"wrote {scene.count} Gaussians to {quoted(args.output)}")
     return 0
 
