@@ -154,7 +154,9 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     add_arguments(view, "view")
 
-    render = commands.add_parser("render", help="render one image headless (EGL, no display)")
+    render = commands.add_parser(
+        "render", help="render one image, or a camera path as a video, headless (EGL, no display)"
+    )
     _scene_arg(render, optional=True)
     _camera_args(render, "the view to render (default: the scene's first camera or a framing)")
     render.add_argument(
