@@ -22,9 +22,9 @@ from pathlib import Path
 
 import numpy as np
 
-from viewer.bench.paths import camera_path
 from viewer.features.lod_cache import TerminalProgress, cached_hierarchy
 from viewer.features.lod_gpu import attach_hierarchy
+from viewer.path_cameras import camera_path
 from viewer.render.context import DeviceInfo, create_headless_context
 from viewer.render.frame_inputs import FrameInputs, LodCut
 from viewer.render.gpu_scene import GpuScene

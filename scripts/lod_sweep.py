@@ -57,9 +57,9 @@ def run_bench(scene: str, out: Path, frames: int, width: int, height: int) -> di
 
 def smooth_orbit(scene: str, path: Path, width: int, height: int) -> None:
     """A camera path file: a short arc of the bench's orbit, keyframes 1 s apart."""
-    from viewer.bench.paths import camera_path
     from viewer.builtin_scene import load_scene_or_builtin
     from viewer.camera_path import CameraPath
+    from viewer.path_cameras import camera_path
 
     loaded = load_scene_or_builtin(None if scene == "builtin" else scene)
     arc = CameraPath()

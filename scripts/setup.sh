@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Set up splatscope on a fresh Debian 12 machine: system GL/X packages (when missing), a venv
-# in .venv with torch 2.13.0 (CPU build) and the package installed editable with its dev tools.
+# in .venv with torch 2.13.0 (the CPU build where pip finds it, else PyPI's CUDA one: README, "Which
+# torch") and the package installed editable with its dev tools.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -118,11 +118,12 @@ def test_file_round_trip(tmp_path):
 
 
 def test_the_bench_reads_the_same_file(tmp_path):
-    bench_paths = pytest.importorskip("viewer.bench.paths")
+    from viewer.path_cameras import path_file
+
     path = ring_path()
     file = tmp_path / "path.json"
     path.save(file)
-    cameras = bench_paths.path_file(file, 320, 240, len(path.keyframes))
+    cameras = path_file(file, 320, 240, len(path.keyframes))
     for camera, key in zip(cameras, path.keyframes, strict=True):
         np.testing.assert_allclose(camera.world_to_camera, key.camera.world_to_camera, atol=1e-6)
 

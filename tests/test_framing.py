@@ -248,7 +248,7 @@ def test_an_explicit_up_frames_the_scene_instead_of_its_first_camera():
 
 
 def test_the_bench_orbit_follows_an_explicit_up():
-    from viewer.bench.paths import camera_path
+    from viewer.path_cameras import camera_path
 
     scene = ground_and_object("+Z", np.random.default_rng(11))
     for camera in camera_path("orbit", scene, 32, 24, 6, up="-X"):

@@ -21,7 +21,7 @@ import sys
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, NoReturn, TextIO
+from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
 from viewer.bench.cli import add_bench_arguments, writable_folder
 from viewer.builtin_scene import load_scene_or_builtin
@@ -30,8 +30,15 @@ from viewer.errors import EXIT_BAD_INPUT, SceneError, quoted, visible
 from viewer.features.presets import PRESETS, preset_of
 from viewer.framing import UP_CHOICES
 from viewer.input_files import OutputIsInputError, check_not_input, remember_input
+from viewer.path_cameras import PATH_KINDS
 from viewer.progress import Progress
-from viewer.setting_specs import add_arguments, from_arguments, integer_type, setting_type
+from viewer.setting_specs import (
+    add_arguments,
+    from_arguments,
+    integer_type,
+    number_type,
+    setting_type,
+)
 from viewer.settings import (
     FoveationSettings,
     LodSettings,
@@ -41,11 +48,17 @@ from viewer.settings import (
 )
 from viewer.temp_files import Terminated, termination_signals_interrupt
 
+if TYPE_CHECKING:
+    from viewer.scene import GaussianScene
+
 EXIT_BROKEN_PIPE = 128 + 13  # 128 + SIGPIPE: what a tool killed by a closed pipe reports
 EXIT_INTERRUPTED = 130  # 128 + SIGINT
 WRITABLE_SCENES = ".ply, .compressed.ply, .splat, .spz"  # viewer.formats.WRITABLE_SUFFIXES
 SPZ_VERSIONS = (3, 4)  # viewer.formats.spz_write.WRITABLE_VERSIONS; 4 is the default
 DEFAULT_SIZE = (1280, 720)  # of a rendered framing when no camera gives one
+DEFAULT_FRAMES = 120  # of a rendered orbit, spiral or cameras path
+DEFAULT_FPS = 30.0
+MAX_FRAMES = 1_000_000
 
 
 class UsageError(Exception):
@@ -141,10 +154,15 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     add_arguments(view, "view")
 
-    render = commands.add_parser("render", help="render one image headless (EGL, no display)")
+    render = commands.add_parser(
+        "render", help="render one image, or a camera path as a video, headless (EGL, no display)"
+    )
     _scene_arg(render, optional=True)
     _camera_args(render, "the view to render (default: the scene's first camera or a framing)")
-    render.add_argument("--out", metavar="FILE.png", help="output PNG")
+    render.add_argument(
+        "--out", metavar="FILE.png",
+        help="output PNG; with --path a .mp4 video (H.264) or a FOLDER/ of numbered PNG frames",
+    )  # fmt: skip
     render.add_argument(
         "--out-npy",
         metavar="FILE.npy",
@@ -155,6 +173,22 @@ def build_parser() -> argparse.ArgumentParser:
     )
     render.add_argument("--height", type=pixels, help="image height")
     up_argument(render)
+    render.add_argument(
+        "--path", metavar="{" + ",".join(PATH_KINDS) + "} or FILE",
+        help="render a camera path instead of one view (--out video.mp4 or FOLDER/): an orbit or "
+        "a spiral around the scene (as the bench's, --up applies), the scene's cameras.json "
+        "views, or a camera path file saved by the viewer",
+    )  # fmt: skip
+    render.add_argument(
+        "--frames", type=integer_type(1, MAX_FRAMES), metavar="N",
+        help=f"--path: frames along the path, evenly spaced (default {DEFAULT_FRAMES}; for a path "
+        "file: its duration at --fps)",
+    )  # fmt: skip
+    render.add_argument(
+        "--fps", type=number_type(0.01, 1000.0), metavar="FPS",
+        help=f"--path: frame rate of the video, and the rate a path file is played at when "
+        f"--frames is not given (default {DEFAULT_FPS:g})",
+    )  # fmt: skip
     add_arguments(render, "render")
 
     info = commands.add_parser("info", help="print what a scene file holds")
@@ -185,7 +219,6 @@ def build_parser() -> argparse.ArgumentParser:
         "--spz-version",
         type=int,
         choices=SPZ_VERSIONS,
-        default=SPZ_VERSIONS[-1],
         help=".spz only: 4 (zstd, the default) or 3 (gzip, for older tools)",
     )
 
@@ -382,6 +415,11 @@ def _run_render(args: argparse.Namespace) -> int:
     from viewer.image_files import save_npy, save_png
     from viewer.render.context import ImageSizeError
 
+    if args.path is not None:
+        return _run_render_path(args)
+    for flag, value in (("--frames", args.frames), ("--fps", args.fps)):
+        if value is not None:
+            raise UsageError(f"{flag} needs --path (a camera path to render)")
     if not (args.out or args.out_npy):
         raise UsageError("render needs --out FILE.png and/or --out-npy FILE.npy")
     _check_camera_index(args)
@@ -400,6 +438,7 @@ def _run_render(args: argparse.Namespace) -> int:
     render = settings.of(RenderSettings)
     camera = load_camera_file(args.camera, args.camera_index) if args.camera else None
     scene = load_scene_or_builtin(args.scene)
+    _note_sh_degree(args, scene)
     sized = args.width is not None or args.height is not None
     if camera is not None:
         camera = _resized(camera, args.width, args.height)
@@ -431,6 +470,162 @@ def _run_render(args: argparse.Namespace) -> int:
     return 0
 
 
+def _path_size(args: argparse.Namespace, base: tuple[int, int], even: bool) -> tuple[int, int]:
+    """The image size of a rendered path: --width/--height, a missing one keeping `base`'s aspect.
+
+    `even`: a side not given is rounded to an even number (H.264's yuv420p needs it); one given
+    odd is refused.
+
+    Raises:
+        SceneError: naming --width/--height, for an odd side given for a video.
+    """
+    width, height = args.width, args.height
+    if width is None and height is None:
+        width, height = base
+    elif width is None:
+        width = max(1, round(base[0] * height / base[1]))
+    elif height is None:
+        height = max(1, round(base[1] * width / base[0]))
+    if even:
+        from viewer.video import odd_side
+
+        if args.width is None:
+            width = max(2, 2 * round(width / 2))
+        if args.height is None:
+            height = max(2, 2 * round(height / 2))
+        problem = odd_side(width, height)  # a side given odd
+        if problem is not None:
+            raise SceneError("--width/--height", problem)
+    return width, height
+
+
+def _note_sh_degree(args: argparse.Namespace, scene: GaussianScene) -> None:
+    """Warn (one line) when --sh-degree asks for more than the scene holds: it changes nothing."""
+    degree = getattr(args, "render.sh_degree", None)  # None: not given
+    if degree is not None and degree > scene.sh_degree:
+        warnings.warn(
+            f"--sh-degree {degree} has no effect: {quoted(scene.source)} has SH degree "
+            f"{scene.sh_degree}, so it renders at degree {scene.sh_degree}",
+            stacklevel=2,
+        )
+
+
+def _run_render_path(args: argparse.Namespace) -> int:
+    """`render --path`: the frames of a camera path through one context, to a video or folder.
+
+    Everything is checked before the first frame: the flags, the output's name and folder, the
+    path file, the scene, the image size (the encoder's and the GL device's).
+    """
+    from viewer.atomic_write import atomic_folder
+    from viewer.bench.cli import check_output_folder, missing_cameras
+    from viewer.features.foveation import check_source
+    from viewer.headless import HeadlessRenderer
+    from viewer.image_files import save_png
+    from viewer.path_cameras import camera_path, load_path_file, played, played_frames, sampled
+    from viewer.render.context import ImageSizeError
+    from viewer.video import (
+        VIDEO_SUFFIX,
+        check_frames_folder,
+        check_video,
+        frame_name,
+        is_folder_output,
+        video_output,
+    )
+
+    for flag, given in (
+        ("--camera", args.camera), ("--camera-index", args.camera_index),
+        ("--out-npy", args.out_npy),
+    ):  # fmt: skip
+        if given is not None:
+            raise UsageError(f"{flag} and --path: a path renders its own cameras (--out only)")
+    if not args.out:
+        raise UsageError(f"render --path needs --out VIDEO{VIDEO_SUFFIX} or --out FOLDER/")
+    is_file = args.path not in PATH_KINDS
+    remember_inputs(_scene_file(args.scene), args.path if is_file else None)
+    folder = is_folder_output(args.out)
+    label = f"--out {quoted(args.out)}"
+    if folder:
+        check_output_folder(args.out, "--out")
+        if os.path.isdir(args.out):
+            check_frames_folder(Path(args.out), label)
+    elif Path(args.out).suffix.lower() != VIDEO_SUFFIX:
+        raise SceneError(
+            label,
+            f"with --path the output is a {VIDEO_SUFFIX} video (H.264) or a folder of PNG frames "
+            "(a name ending in /)",
+        )
+    else:
+        check_output_file(args.out, "--out", VIDEO_SUFFIX)
+    recorded = load_path_file(args.path) if is_file else None
+    fps = DEFAULT_FPS if args.fps is None else args.fps
+    settings = from_arguments(args, "render")
+    try:
+        check_source(settings.of(FoveationSettings), settings.of(LodSettings))
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    scene = load_scene_or_builtin(args.scene)
+    _note_sh_degree(args, scene)
+    if args.path == "cameras" and not scene.cameras:
+        missing_cameras(args.scene)
+    if recorded is not None:
+        first = recorded.keyframes[0].camera
+        base = (first.width, first.height)
+    elif args.path == "cameras" and scene.cameras:
+        base = (scene.cameras[0].width, scene.cameras[0].height)
+    else:
+        base = DEFAULT_SIZE
+    width, height = _path_size(args, base, even=not folder)
+    if not folder:
+        try:
+            check_video(width, height, fps)
+        except ValueError as exc:
+            raise SceneError("--width/--height", str(exc)) from None
+    if recorded is None:
+        frames = DEFAULT_FRAMES if args.frames is None else args.frames
+        cameras = camera_path(args.path, scene, width, height, frames, up=args.up)
+    elif args.frames is not None:
+        cameras = sampled(recorded, width, height, args.frames)
+    else:
+        count = played_frames(recorded, fps)
+        if count > MAX_FRAMES:
+            raise SceneError(
+                args.path,
+                f"played at {fps:g} fps its {recorded.duration:g} s make {count:,} frames, above "
+                f"{MAX_FRAMES:,}; give --frames or a lower --fps",
+            )
+        cameras = played(recorded, width, height, fps)
+    inputs_ready()
+    try:
+        renderer = HeadlessRenderer(
+            scene,
+            (width, height),
+            settings.of(RenderSettings),
+            settings.of(RasterSettings),
+            settings.of(LodSettings),
+            settings.of(FoveationSettings),
+        )
+    except ImageSizeError as exc:
+        raise SceneError("--width/--height", str(exc)) from None
+    progress = Progress("rendering", total=len(cameras), unit="frames")
+    with renderer:
+        if folder:
+            with atomic_folder(args.out, lambda old: check_frames_folder(old, label)) as out:
+                for i, camera in enumerate(cameras):
+                    save_png(renderer.render(camera), out / frame_name(i, len(cameras)))
+                    progress(i + 1, len(cameras))
+        else:
+            with video_output(args.out, width, height, fps) as write:
+                for i, camera in enumerate(cameras):
+                    write(renderer.render(camera))
+                    progress(i + 1, len(cameras))
+    what = "PNG frames" if folder else f"frames ({len(cameras) / fps:.2f} s at {fps:g} fps)"
+    print(
+        f"rendered {len(cameras)} {what} of {scene.count:,} Gaussians at {width}x{height}; "
+        f"wrote {quoted(args.out)}"
+    )
+    return 0
+
+
 def _run_info(args: argparse.Namespace) -> int:
     from viewer.scene_info import describe
 
@@ -453,15 +648,28 @@ def _print_losses(lines: list[str], output: str) -> None:
 
 
 def _run_convert(args: argparse.Namespace) -> int:
-    from viewer.formats import describe_losses, load_scene, save_scene
+    from viewer.formats import (
+        DEFAULT_SPZ_VERSION,
+        describe_losses,
+        load_scene,
+        output_format,
+        save_scene,
+    )
 
     remember_inputs(_scene_file(args.input))
     check_output_file(args.output, "output", "scene")
+    version = DEFAULT_SPZ_VERSION if args.spz_version is None else args.spz_version
+    if args.spz_version is not None and output_format(Path(args.output)) != ".spz":
+        warnings.warn(
+            f"--spz-version {args.spz_version} has no effect: {quoted(args.output)} is not an "
+            ".spz file (the name picks the format)",
+            stacklevel=2,
+        )
     scene = load_scene(args.input)
-    losses = describe_losses(scene, args.output, spz_version=args.spz_version)
+    losses = describe_losses(scene, args.output, spz_version=version)
     inputs_ready()
     _print_losses(losses, args.output)
-    save_scene(scene, args.output, spz_version=args.spz_version)
+    save_scene(scene, args.output, spz_version=version)
     print(f"wrote {scene.count} Gaussians to {quoted(args.output)}")
     return 0
 

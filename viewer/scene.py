@@ -82,6 +82,8 @@ class GaussianScene:
         opacity_logits: [N] float32 pre-activation opacities exactly as a file stored them, or None.
             Writers use these two when they still match the activated arrays, so that
             write -> read is bit-exact (exp/log and sigmoid/logit do not round-trip in float32).
+        file_format: the format of the file it was read from, with its version where the format
+            has one ("INRIA 3DGS .ply", "Niantic .spz v3 (gzip)"); "" for a scene made in memory.
     """
 
     means: np.ndarray
@@ -93,6 +95,7 @@ class GaussianScene:
     cameras: tuple[Camera, ...] = field(default=())
     log_scales: np.ndarray | None = None
     opacity_logits: np.ndarray | None = None
+    file_format: str = ""
 
     def __post_init__(self) -> None:
         n = self.means.shape[0] if self.means.ndim == 2 else -1

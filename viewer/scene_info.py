@@ -2,31 +2,73 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 
 from viewer.errors import quoted
 from viewer.scene import GaussianScene
 
+SIGNIFICANT = 4  # digits of the values shown
+
+
+def number(value: float, digits: int = SIGNIFICANT) -> str:
+    """`value` to `digits` significant digits, as people write it: 1.925, 0.0006646, 3.7e-09.
+
+    Float32 values are shown as their nearest short decimal (1.925, not 1.9249999523162842),
+    and never as -0.
+    """
+    text = f"{float(value):.{digits}g}"
+    return "0" if text == "-0" else text
+
+
+def vector(values: np.ndarray) -> str:
+    """A short vector as (x, y, z) with `number`'s rounding."""
+    return "(" + ", ".join(number(v) for v in values) + ")"
+
 
 def _stats(name: str, values: np.ndarray) -> str:
     p1, p50, p99 = np.percentile(values, [1, 50, 99])
     low, high = values.min(), values.max()
-    return (
-        f"  {name:<12} min {low:.4g}  p1 {p1:.4g}  median {p50:.4g}  p99 {p99:.4g}  max {high:.4g}"
-    )
+    fields = (("min", low), ("p1", p1), ("median", p50), ("p99", p99), ("max", high))
+    return f"  {name:<12} " + "  ".join(f"{label} {number(v):<9}" for label, v in fields).rstrip()
+
+
+def _format_line(scene: GaussianScene) -> str:
+    """What the scene was read from: its file format and version, and the file's size."""
+    if not scene.file_format:
+        return "in memory (no file)"
+    if scene.source == "builtin":
+        return f"{scene.file_format} (the built-in scene, shipped with splatscope)"
+    try:
+        size = os.path.getsize(scene.source)
+    except (OSError, ValueError):
+        return scene.file_format
+    return f"{scene.file_format}, {_size(size)}"
+
+
+def _size(count: int) -> str:
+    """Bytes in the unit that keeps the number short (B, KiB, MiB, GiB)."""
+    for unit, scale in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if count >= scale:
+            return f"{count / scale:.1f} {unit}"
+    return f"{count} B"
 
 
 def describe(scene: GaussianScene) -> str:
-    """Count, SH degree, bounds, memory, property ranges and cameras of `scene`."""
+    """Format, count, SH degree, bounds, memory, property ranges and cameras of `scene`."""
     lo, hi = scene.bounds
     rlo, rhi = scene.robust_bounds()
+    coefficients = scene.sh.shape[1]
     lines = [
         f"source       {quoted(scene.source)}",
+        f"format       {_format_line(scene)}",
         f"gaussians    {scene.count:,}",
-        f"sh degree    {scene.sh_degree} ({scene.sh.shape[1]} coefficients per channel)",
-        f"bounds       min {np.round(lo, 4).tolist()}  max {np.round(hi, 4).tolist()}",
-        f"bounds 1-99% min {np.round(rlo, 4).tolist()}  max {np.round(rhi, 4).tolist()}",
-        f"memory       {scene.nbytes / 2**20:.1f} MiB on the host",
+        f"sh degree    {scene.sh_degree} ({coefficients} coefficient"
+        f"{'' if coefficients == 1 else 's'} per channel)",
+        f"bounds       min {vector(lo)}  max {vector(hi)}",
+        f"bounds 1-99% min {vector(rlo)}  max {vector(rhi)}",
+        f"memory       {_size(scene.nbytes)} on the host",
         "properties",
         _stats("opacity", scene.opacities),
         _stats("scale", scene.scales.reshape(-1)),
@@ -35,7 +77,8 @@ def describe(scene: GaussianScene) -> str:
         f"cameras      {len(scene.cameras)}",
     ]
     lines += [
-        f"  {i:>3} {c.name or '-'}  {c.width}x{c.height}  fov_y {c.fov_y_degrees:.1f} deg"
+        f"  {i:>3} {quoted(c.name) if c.name else '-'}  {c.width}x{c.height}  "
+        f"fov_y {c.fov_y_degrees:.1f} deg"
         for i, c in enumerate(scene.cameras[:10])
     ]
     if len(scene.cameras) > 10:

@@ -308,6 +308,26 @@ def integer_type(minimum: int, maximum: int | None = None) -> Callable[[str], in
     return parse
 
 
+def number_type(minimum: float, maximum: float) -> Callable[[str], float]:
+    """An argparse type: a finite number in [minimum, maximum]."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        if not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"{value:g} is below the minimum {minimum:g}")
+        if value > maximum:
+            raise argparse.ArgumentTypeError(f"{value:g} is above the maximum {maximum:g}")
+        return value
+
+    parse.__name__ = "number"
+    return parse
+
+
 class _Ambiguous(argparse.Action):
     """A bare flag two groups share: refused, naming the qualified flags."""
 

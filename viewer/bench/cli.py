@@ -22,12 +22,13 @@ from viewer.bench.configs import (
     parse_config,
 )
 from viewer.bench.folder import FRAMES, REPORT, check_run_folder
-from viewer.bench.paths import PATH_KINDS, camera_path, path_file, path_frames
+from viewer.bench.paths import path_frames
 from viewer.builtin_scene import load_scene_or_builtin
 from viewer.camera import MAX_IMAGE_SIDE
 from viewer.errors import SceneError, quoted
 from viewer.framing import UP_CHOICES
 from viewer.input_files import remember_input
+from viewer.path_cameras import PATH_KINDS, camera_path, path_file
 from viewer.progress import Progress
 from viewer.render.timers import CLOCK_FINISH, CLOCK_GL_TIMER
 from viewer.setting_specs import integer_type
@@ -183,7 +184,7 @@ def _check_device(width: int, height: int) -> None:
         ctx.release()
 
 
-def _missing_cameras(scene_arg: str | None) -> None:
+def missing_cameras(scene_arg: str | None) -> None:
     """For `--path cameras` on a scene that came without cameras: raise its cameras.json's error.
 
     Only if it has a (broken) cameras.json: the scene loaded without it, with a warning held back.
@@ -264,7 +265,7 @@ def run_bench(args: argparse.Namespace, ready: Callable[[], None] | None = None)
     _check_device(args.width, args.height)
     scene = load_scene_or_builtin(args.scene)
     if args.path == "cameras" and not scene.cameras:
-        _missing_cameras(args.scene)
+        missing_cameras(args.scene)
     cameras = camera_path(args.path, scene, args.width, args.height, args.frames, up=args.up)
     frames = path_frames(cameras, args.gaze_grid)
     if ready is not None:

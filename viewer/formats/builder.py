@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +20,7 @@ def build_scene(
     log_scales: np.ndarray | None = None,
     opacities: np.ndarray | None = None,
     opacity_logits: np.ndarray | None = None,
+    file_format: str = "",
 ) -> GaussianScene:
     """Validate decoded arrays into a scene; give exactly one of each scale/opacity pair.
 
@@ -35,6 +37,7 @@ def build_scene(
         log_scales: [N, 3] log standard deviations (or give `scales`).
         opacities: [N] activated opacities (or give `opacity_logits`).
         opacity_logits: [N] opacity logits (or give `opacities`).
+        file_format: the file's format and version, for `splatscope info`.
     """
     if scales is None:
         if log_scales is None:
@@ -44,7 +47,7 @@ def build_scene(
         if opacity_logits is None:
             raise ValueError("give opacities or opacity_logits")
         opacities = activate_opacities(opacity_logits)
-    return GaussianScene.from_arrays(
+    scene = GaussianScene.from_arrays(
         means,
         scales,
         rotations,
@@ -54,3 +57,4 @@ def build_scene(
         log_scales=log_scales,
         opacity_logits=opacity_logits,
     )
+    return dataclasses.replace(scene, file_format=file_format)

@@ -116,4 +116,5 @@ def read_compressed_ply(ply: BinaryPly) -> GaussianScene:
         sh=sh,
         log_scales=_lerp(bounds[:, 6:12], _unpack_11_10_11(packed[:, 2])),
         opacities=rgba[:, 3],
+        file_format="SuperSplat compressed .ply",
     )

@@ -69,6 +69,7 @@ def read_inria_ply(ply: BinaryPly) -> GaussianScene:
         sh=sh,
         log_scales=log_scales,
         opacity_logits=opacity_logits,
+        file_format="INRIA 3DGS .ply",
     )
 
 

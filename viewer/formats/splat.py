@@ -50,6 +50,7 @@ def read_splat(path: Path) -> GaussianScene:
         sh=dc_from_rgb(rgba[:, None, :3]),
         scales=np.array(records["scale"]),
         opacities=rgba[:, 3],
+        file_format="antimatter15 .splat",
     )
 
 

@@ -414,6 +414,13 @@ def read_spz(path: Path) -> GaussianScene:
     sh = _sh(sections.pop("colours"), sections.pop("sh"), header.degree, signs)
     log_scales = _LOG_SCALE[sections.pop("scales")]
     opacities = _ALPHA[sections.pop("alphas")[:, 0]]
+    packing = "NGSP, zstd" if header.version >= 4 else "gzip"
     return build_scene(
-        path, means=means, rotations=rotations, sh=sh, log_scales=log_scales, opacities=opacities
+        path,
+        means=means,
+        rotations=rotations,
+        sh=sh,
+        log_scales=log_scales,
+        opacities=opacities,
+        file_format=f"Niantic .spz v{header.version} ({packing})",
     )

@@ -1,4 +1,4 @@
-"""Bench camera paths: orbit and spiral look at the scene's centre, the scene's own views, files."""
+"""Camera paths (viewer.path_cameras): orbit and spiral look at the centre, the views, files."""
 
 from __future__ import annotations
 
@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 
 from tests.conftest import random_scene
-from viewer.bench.paths import SPIRAL_TURNS, camera_path
 from viewer.camera import Camera
 from viewer.errors import SceneError
 from viewer.framing import guess_up_axis
+from viewer.path_cameras import SPIRAL_TURNS, camera_path
 
 W, H = 160, 90
 
@@ -170,3 +170,20 @@ def test_missing_path_file_and_zero_frames(scene) -> None:
         camera_path("circle", scene, W, H, 3)
     with pytest.raises(ValueError, match="at least one frame"):
         camera_path("orbit", scene, W, H, 0)
+
+
+def test_a_path_file_played_in_real_time(tmp_path: Path) -> None:
+    from viewer.path_cameras import load_path_file, played, played_frames, sampled
+
+    keys = [Camera.look_at((x, 0, -5), (0, 0, 0), (0, -1, 0), 320, 180, 50.0) for x in (0, 2)]
+    file = write_path(tmp_path / "two.json", [(1.0, keys[0]), (2.5, keys[1])])
+    recorded = load_path_file(file)
+    assert played_frames(recorded, 4.0) == 7  # 1.5 s: t = 1, 1.25, ..., 2.5
+    cameras = played(recorded, W, H, 4.0)
+    assert len(cameras) == 7 and cameras[-1].name == "path 6"
+    assert np.allclose(cameras[-1].world_to_camera, keys[1].world_to_camera)
+    assert np.allclose(cameras[2].world_to_camera, recorded.camera(1.5, W, H).world_to_camera)
+    assert played_frames(recorded, 3.0) == 5  # 4.5 frames' time: the last keyframe is cut
+    assert len(sampled(recorded, W, H, 1)) == 1
+    with pytest.raises(ValueError, match="positive"):
+        played(recorded, W, H, 0.0)
