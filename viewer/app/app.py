@@ -21,6 +21,7 @@ from imgui_bundle.python_backends.glfw_backend import GlfwRenderer
 from viewer.app import file_dialog
 from viewer.app.camera_controller import CameraController
 from viewer.app.capture import save_screenshot, screenshot_path, screenshot_size
+from viewer.app.commands import Command
 from viewer.app.fovea_panel import draw_outlines, psnr_text
 from viewer.app.help_window import draw_help
 from viewer.app.input import InputRouter
@@ -449,48 +450,56 @@ class ViewerApp:
 
     # -- actions (shortcuts and panel buttons) --------------------------------------------------
 
-    def perform(self, action: str, argument=None) -> None:
-        """Run a shortcut or panel action by name (see `shortcuts.PRESSED`, `PANEL_ACTIONS`)."""
-        self._handlers(argument)[action]()
+    def perform(self, action: Command | str, argument=None) -> None:
+        """Run a shortcut or panel command (see `shortcuts.PRESSED`, `PANEL_ACTIONS`).
 
-    def _handlers(self, argument) -> dict[str, Callable[[], None]]:
+        Raises:
+            ValueError: for a name that is no Command.
+        """
+        self._handlers(argument)[Command(action)]()
+
+    def _handlers(self, argument) -> dict[Command, Callable[[], None]]:
         """Each action's handler; `argument` is a panel action's path or index."""
         controller = self.controller
         return {
-            "toggle_help": lambda: self._toggle("help"),
-            "toggle_overlay": lambda: self._toggle("overlay"),
-            "toggle_panel": lambda: self._toggle("panel"),
-            "toggle_vsync": lambda: self._toggle("vsync"),
-            "toggle_mode": lambda: controller.set_mode(
+            Command.TOGGLE_HELP: lambda: self._toggle("help"),
+            Command.TOGGLE_OVERLAY: lambda: self._toggle("overlay"),
+            Command.TOGGLE_PANEL: lambda: self._toggle("panel"),
+            Command.TOGGLE_VSYNC: lambda: self._toggle("vsync"),
+            Command.TOGGLE_MODE: lambda: controller.set_mode(
                 "fly" if controller.mode == "orbit" else "orbit"
             ),
-            "next_render_mode": self._next_render_mode,
-            "compare_pruning": self._compare_pruning,
-            "compare_lod": self._compare_lod,
-            "compare_fovea": self._compare_fovea,
-            "apply_preset": lambda: self._apply_preset(argument),
-            "show_lod_levels": self._toggle_lod_levels,
-            "save_pruned": lambda: self._save_pruned(argument),
-            "show_score": self._show_score,
-            "clear_selection": lambda: self._session.select(None),
-            "browse": lambda: self.dialog.show(start=str(Path(self.scene.source).parent)),
-            "frame": controller.frame,
-            "reset": controller.reset,
-            "previous_camera": lambda: self._step_camera(-1),
-            "next_camera": lambda: self._step_camera(1),
-            "go_to_camera": lambda: self._go_to_camera(argument),
-            "fov_narrower": lambda: controller.set_fov(controller.fov_y_degrees - FOV_STEP_DEGREES),
-            "fov_wider": lambda: controller.set_fov(controller.fov_y_degrees + FOV_STEP_DEGREES),
-            "screenshot": self._screenshot,
-            "add_keyframe": self._add_keyframe,
-            "play_path": self._toggle_playback,
-            "clear_path": self._clear_path,
-            "save_path": lambda: self._save_path(argument),
-            "load_path": lambda: self._load_path(argument),
-            "open": lambda: self.open(argument),
-            "save_camera": lambda: self._save_camera(argument),
-            "escape": lambda: self._escape(again=bool(argument)),
-            "quit": self.window.close,
+            Command.NEXT_RENDER_MODE: self._next_render_mode,
+            Command.COMPARE_PRUNING: self._compare_pruning,
+            Command.COMPARE_LOD: self._compare_lod,
+            Command.COMPARE_FOVEA: self._compare_fovea,
+            Command.APPLY_PRESET: lambda: self._apply_preset(argument),
+            Command.SHOW_LOD_LEVELS: self._toggle_lod_levels,
+            Command.SAVE_PRUNED: lambda: self._save_pruned(argument),
+            Command.SHOW_SCORE: self._show_score,
+            Command.CLEAR_SELECTION: lambda: self._session.select(None),
+            Command.BROWSE: lambda: self.dialog.show(start=str(Path(self.scene.source).parent)),
+            Command.FRAME: controller.frame,
+            Command.RESET: controller.reset,
+            Command.PREVIOUS_CAMERA: lambda: self._step_camera(-1),
+            Command.NEXT_CAMERA: lambda: self._step_camera(1),
+            Command.GO_TO_CAMERA: lambda: self._go_to_camera(argument),
+            Command.FOV_NARROWER: lambda: controller.set_fov(
+                controller.fov_y_degrees - FOV_STEP_DEGREES
+            ),
+            Command.FOV_WIDER: lambda: controller.set_fov(
+                controller.fov_y_degrees + FOV_STEP_DEGREES
+            ),
+            Command.SCREENSHOT: self._screenshot,
+            Command.ADD_KEYFRAME: self._add_keyframe,
+            Command.PLAY_PATH: self._toggle_playback,
+            Command.CLEAR_PATH: self._clear_path,
+            Command.SAVE_PATH: lambda: self._save_path(argument),
+            Command.LOAD_PATH: lambda: self._load_path(argument),
+            Command.OPEN: lambda: self.open(argument),
+            Command.SAVE_CAMERA: lambda: self._save_camera(argument),
+            Command.ESCAPE: lambda: self._escape(again=bool(argument)),
+            Command.QUIT: self.window.close,
         }
 
     def _escape(self, again: bool) -> None:

@@ -5,11 +5,12 @@ from __future__ import annotations
 import numpy as np
 from imgui_bundle import imgui
 
+from viewer.app.commands import Command
 from viewer.core.fovea_state import FoveaFacts, RegionQuality
 from viewer.features.presets import PRESETS
 from viewer.settings import FoveationSettings
 
-FOVEA_ACTIONS = ("compare_fovea", "apply_preset")
+FOVEA_ACTIONS = (Command.COMPARE_FOVEA, Command.APPLY_PRESET)
 OUTLINE_COLOUR = imgui.ImVec4(1.0, 1.0, 1.0, 0.55)
 OUTLINE_THICKNESS = 1.5
 GAZE_RADIUS = 5.0
@@ -17,21 +18,21 @@ GAZE_RADIUS = 5.0
 
 def draw_fovea_section(
     settings: FoveationSettings, facts: FoveaFacts
-) -> list[tuple[str, str | None]]:
+) -> list[tuple[Command, str | None]]:
     """Draw what foveation is doing; returns the actions asked for, with their arguments.
 
     Args:
         settings: the foveation settings as edited this frame.
         facts: the subsets' state, the newest frame and the last readout.
     """
-    actions: list[tuple[str, str | None]] = []
+    actions: list[tuple[Command, str | None]] = []
     if facts.waiting:
         imgui.text_disabled(facts.waiting)
     if settings.enabled and facts.culled:
         imgui.text(f"left out in view: {facts.culled:,} Gaussians")
         imgui.set_item_tooltip("Gaussians in view that no level reached by them keeps")
     if imgui.button("Compare##fovea"):
-        actions.append(("compare_fovea", None))
+        actions.append((Command.COMPARE_FOVEA, None))
     imgui.set_item_tooltip(
         "PSNR / SSIM of the fovea and of the periphery against the full render (no foveation, "
         "LOD or pruning), and the frame-time ratio"
@@ -39,7 +40,7 @@ def draw_fovea_section(
     for name in PRESETS:
         imgui.same_line()
         if imgui.button(f"Preset: {name}"):
-            actions.append(("apply_preset", name))
+            actions.append((Command.APPLY_PRESET, name))
         imgui.set_item_tooltip(f"set LOD, foveation and pruning to the {name} preset")
     if facts.quality is not None:
         _readout(facts.quality)

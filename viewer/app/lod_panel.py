@@ -5,14 +5,15 @@ from __future__ import annotations
 import numpy as np
 from imgui_bundle import imgui, implot
 
+from viewer.app.commands import Command
 from viewer.core.lod_state import LodFacts
 from viewer.settings import LodSettings
 
 LEVELS_HEIGHT = 90.0
-LOD_ACTIONS = ("compare_lod", "show_lod_levels")
+LOD_ACTIONS = (Command.COMPARE_LOD, Command.SHOW_LOD_LEVELS)
 
 
-def draw_lod_section(settings: LodSettings, facts: LodFacts, gaussians: int) -> list[str]:
+def draw_lod_section(settings: LodSettings, facts: LodFacts, gaussians: int) -> list[Command]:
     """Draw what LOD is doing; returns the actions asked for (names of LOD_ACTIONS).
 
     Args:
@@ -20,7 +21,7 @@ def draw_lod_section(settings: LodSettings, facts: LodFacts, gaussians: int) -> 
         facts: the tree and the newest frame's cut.
         gaussians: the scene's Gaussians (shares are of them).
     """
-    actions: list[str] = []
+    actions: list[Command] = []
     if facts.error:
         imgui.text_wrapped(facts.error)
     if facts.building is not None:
@@ -48,11 +49,11 @@ def draw_lod_section(settings: LodSettings, facts: LodFacts, gaussians: int) -> 
             "full quality when still"
         )
     if imgui.button("Compare##lod"):
-        actions.append("compare_lod")
+        actions.append(Command.COMPARE_LOD)
     imgui.set_item_tooltip("PSNR / SSIM of this view as drawn against the full render")
     imgui.same_line()
     if imgui.button("Hide levels" if facts.showing_levels else "Show levels"):
-        actions.append("show_lod_levels")
+        actions.append(Command.SHOW_LOD_LEVELS)
     imgui.set_item_tooltip("heat map of the level drawn (cold: the scene's own Gaussians)")
     if facts.quality is not None:
         imgui.text(f"vs full render: PSNR {facts.quality[0]:.2f} dB, SSIM {facts.quality[1]:.4f}")

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 from imgui_bundle import imgui, implot
 
+from viewer.app.commands import Command
 from viewer.app.fovea_panel import FOVEA_ACTIONS, draw_fovea_section
 from viewer.app.lod_panel import LOD_ACTIONS, draw_lod_section
 from viewer.app.widgets import edit_settings
@@ -98,9 +99,9 @@ class SceneFacts:
 
 
 PANEL_ACTIONS = (
-    "open", "browse", "go_to_camera", "clear_path", "save_path", "load_path", "clear_selection",
-    "compare_pruning", "save_pruned", "show_score", "save_camera", *LOD_ACTIONS,
-    *FOVEA_ACTIONS,
+    Command.OPEN, Command.BROWSE, Command.GO_TO_CAMERA, Command.CLEAR_PATH, Command.SAVE_PATH,
+    Command.LOAD_PATH, Command.CLEAR_SELECTION, Command.COMPARE_PRUNING, Command.SAVE_PRUNED,
+    Command.SHOW_SCORE, Command.SAVE_CAMERA, *LOD_ACTIONS, *FOVEA_ACTIONS,
 )  # fmt: skip
 
 
@@ -112,7 +113,7 @@ class Action:
         name: the action. argument: its file path or camera index, if it takes one.
     """
 
-    name: str
+    name: Command
     argument: Any = None
 
 
@@ -230,12 +231,12 @@ class Panel:
         imgui.set_item_tooltip("a scene file or training folder to open (Enter opens it)")
         imgui.same_line()
         if (imgui.button("Open") or entered) and self.open_path.strip():
-            actions.append(Action("open", self.open_path.strip()))
+            actions.append(Action(Command.OPEN, self.open_path.strip()))
         imgui.set_item_tooltip("open a scene file or training folder (or drop one on the window)")
         imgui.same_line()
         imgui.begin_disabled(not facts.file_dialog)
         if imgui.button("Browse..."):
-            actions.append(Action("browse"))
+            actions.append(Action(Command.BROWSE))
         imgui.end_disabled()
         if imgui.is_item_hovered(imgui.HoveredFlags_.allow_when_disabled.value):
             imgui.set_tooltip(
@@ -246,16 +247,16 @@ class Panel:
 
     def _camera(self, options: CameraOptions, facts: SceneFacts, actions: list[Action]) -> None:
         imgui.text(f"fly speed {facts.fly_speed:.3g} units/s (scroll in fly mode)")
-        for label, action in (("Frame scene", "frame"), ("Reset view", "reset")):
+        for label, action in (("Frame scene", Command.FRAME), ("Reset view", Command.RESET)):
             if imgui.button(label):
                 actions.append(Action(action))
             imgui.same_line()
         if imgui.button("Help (F1)"):
-            actions.append(Action("toggle_help"))
+            actions.append(Action(Command.TOGGLE_HELP))
         entered, self.camera_file = _path_field("##camera file", self.camera_file)
         imgui.same_line()
         if (imgui.button("Save camera") or entered) and self.camera_file.strip():
-            actions.append(Action("save_camera", self.camera_file.strip()))
+            actions.append(Action(Command.SAVE_CAMERA, self.camera_file.strip()))
         imgui.set_item_tooltip(
             "write this view as a camera file: `splatscope render --camera FILE` renders it, "
             "`splatscope view --camera FILE` opens there"
@@ -266,19 +267,19 @@ class Panel:
             changed, self.camera_index = imgui.combo("training camera", self.camera_index, names)
             imgui.set_item_tooltip("fly to one of the scene's cameras ([ and ] step through them)")
             if changed:
-                actions.append(Action("go_to_camera", self.camera_index))
+                actions.append(Action(Command.GO_TO_CAMERA, self.camera_index))
 
     def _raster(self, raster: RasterSettings, facts: SceneFacts, actions: list[Action]) -> None:
         imgui.text_disabled(f"in use: {facts.backend} raster, {facts.sort} sort")
 
     def _capture(self, options: CaptureOptions, facts: SceneFacts, actions: list[Action]) -> None:
         if imgui.button("Screenshot (F12)"):
-            actions.append(Action("screenshot"))
+            actions.append(Action(Command.SCREENSHOT))
         imgui.text(f"path: {facts.keyframes} keyframes, {facts.path_seconds:.1f} s")
         buttons = (
-            ("Add keyframe (K)", "add_keyframe"),
-            ("Stop" if facts.playing else "Play (Space)", "play_path"),
-            ("Clear", "clear_path"),
+            ("Add keyframe (K)", Command.ADD_KEYFRAME),
+            ("Stop" if facts.playing else "Play (Space)", Command.PLAY_PATH),
+            ("Clear", Command.CLEAR_PATH),
         )
         for i, (label, action) in enumerate(buttons):
             if i:
@@ -288,10 +289,10 @@ class Panel:
         entered, self.path_file = _path_field("path file", self.path_file)
         imgui.set_item_tooltip("Enter saves the keyframes there (loads the file if there are none)")
         if entered and self.path_file.strip():
-            action = "save_path" if facts.keyframes else "load_path"
+            action = Command.SAVE_PATH if facts.keyframes else Command.LOAD_PATH
             actions.append(Action(action, self.path_file.strip()))
         for i, (label, action) in enumerate(
-            (("Save path", "save_path"), ("Load path", "load_path"))
+            (("Save path", Command.SAVE_PATH), ("Load path", Command.LOAD_PATH))
         ):
             if i:
                 imgui.same_line()
@@ -321,11 +322,11 @@ class Panel:
         else:
             imgui.text(f"kept all {facts.count:,}")
         if imgui.button("Compare"):
-            actions.append(Action("compare_pruning"))
+            actions.append(Action(Command.COMPARE_PRUNING))
         imgui.set_item_tooltip("PSNR / SSIM of this view pruned against it unpruned")
         imgui.same_line()
         if imgui.button("Show scores"):
-            actions.append(Action("show_score"))
+            actions.append(Action(Command.SHOW_SCORE))
         imgui.set_item_tooltip("heatmap render mode of the chosen score")
         if shown.quality is not None:
             imgui.text(f"vs unpruned: PSNR {shown.quality[0]:.2f} dB, SSIM {shown.quality[1]:.4f}")
@@ -334,7 +335,7 @@ class Panel:
         entered, self.pruned_file = _path_field("##pruned file", self.pruned_file)
         imgui.same_line()
         if (imgui.button("Save pruned") or entered) and self.pruned_file.strip():
-            actions.append(Action("save_pruned", self.pruned_file.strip()))
+            actions.append(Action(Command.SAVE_PRUNED, self.pruned_file.strip()))
         imgui.set_item_tooltip("write the kept Gaussians (.ply or .splat by the name)")
 
     def _inspect(self, crop: CropBox, facts: SceneFacts, actions: list[Action]) -> CropBox:
@@ -400,7 +401,7 @@ def _selected(details: GaussianDetails | None, actions: list[Action]) -> None:
         imgui.text(f"  {label:<14}" + "  ".join(f"{v: .4g}" for v in values))
     imgui.text(f"  {'opacity':<14} {details.opacity:.4g}")
     if imgui.button("Clear selection"):
-        actions.append(Action("clear_selection"))
+        actions.append(Action(Command.CLEAR_SELECTION))
 
 
 def _heat_legend(low: str, high: str) -> None:

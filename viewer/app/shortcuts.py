@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from viewer.app.commands import Command
+
 
 @dataclass(frozen=True)
 class Shortcut:
@@ -21,34 +23,34 @@ class Shortcut:
     """
 
     keys: tuple[str, ...]
-    action: str
+    action: str  # a Command for PRESSED shortcuts, a movement for HELD ones
     help: str
     mods: tuple[str, ...] = ()
 
 
 PRESSED = (
-    Shortcut(("F1",), "toggle_help", "show / hide this help"),
-    Shortcut(("T",), "toggle_overlay", "show / hide the timing overlay"),
-    Shortcut(("U",), "toggle_panel", "show / hide the settings panel"),
-    Shortcut(("TAB",), "toggle_mode", "switch between orbit and fly mode"),
-    Shortcut(("M",), "next_render_mode", "next render mode (colour, depth, heatmap, ...)"),
-    Shortcut(("F",), "frame", "frame the whole scene"),
-    Shortcut(("R", "HOME"), "reset", "reset the view"),
-    Shortcut(("LEFT_BRACKET",), "previous_camera", "go to the previous training camera"),
-    Shortcut(("RIGHT_BRACKET",), "next_camera", "go to the next training camera"),
-    Shortcut(("MINUS",), "fov_narrower", "narrower field of view (5 degrees)"),
-    Shortcut(("EQUAL",), "fov_wider", "wider field of view (5 degrees)"),
-    Shortcut(("F12", "P"), "screenshot", "save a screenshot (PNG, without the UI)"),
-    Shortcut(("K",), "add_keyframe", "add the view as a camera path keyframe"),
-    Shortcut(("SPACE",), "play_path", "play / stop the camera path"),
-    Shortcut(("V",), "toggle_vsync", "vsync on / off"),
+    Shortcut(("F1",), Command.TOGGLE_HELP, "show / hide this help"),
+    Shortcut(("T",), Command.TOGGLE_OVERLAY, "show / hide the timing overlay"),
+    Shortcut(("U",), Command.TOGGLE_PANEL, "show / hide the settings panel"),
+    Shortcut(("TAB",), Command.TOGGLE_MODE, "switch between orbit and fly mode"),
+    Shortcut(("M",), Command.NEXT_RENDER_MODE, "next render mode (colour, depth, heatmap, ...)"),
+    Shortcut(("F",), Command.FRAME, "frame the whole scene"),
+    Shortcut(("R", "HOME"), Command.RESET, "reset the view"),
+    Shortcut(("LEFT_BRACKET",), Command.PREVIOUS_CAMERA, "go to the previous training camera"),
+    Shortcut(("RIGHT_BRACKET",), Command.NEXT_CAMERA, "go to the next training camera"),
+    Shortcut(("MINUS",), Command.FOV_NARROWER, "narrower field of view (5 degrees)"),
+    Shortcut(("EQUAL",), Command.FOV_WIDER, "wider field of view (5 degrees)"),
+    Shortcut(("F12", "P"), Command.SCREENSHOT, "save a screenshot (PNG, without the UI)"),
+    Shortcut(("K",), Command.ADD_KEYFRAME, "add the view as a camera path keyframe"),
+    Shortcut(("SPACE",), Command.PLAY_PATH, "play / stop the camera path"),
+    Shortcut(("V",), Command.TOGGLE_VSYNC, "vsync on / off"),
     Shortcut(
         ("ESCAPE",),
-        "escape",
+        Command.ESCAPE,
         "close this help / leave fly mode / clear the selection; with none of them, Esc twice "
         "within a second quits",
     ),
-    Shortcut(("Q",), "quit", "quit (or close the window)", ("CONTROL",)),
+    Shortcut(("Q",), Command.QUIT, "quit (or close the window)", ("CONTROL",)),
 )
 
 HELD = (
