@@ -50,11 +50,11 @@ def router(monkeypatch):
     return r
 
 
-def press_release(r, at, to=None):
+def press_release(r, at, *to):
     r._on_cursor(None, *at)
     r._on_button(None, glfw.MOUSE_BUTTON_LEFT, glfw.PRESS, 0)
-    if to is not None:
-        r._on_cursor(None, *to)
+    for point in to:
+        r._on_cursor(None, *point)
     r._on_button(None, glfw.MOUSE_BUTTON_LEFT, glfw.RELEASE, 0)
 
 
@@ -64,6 +64,9 @@ def test_a_still_press_is_a_click_a_moving_one_a_drag(router):
     router.clock[0] += 1.0
     press_release(router, (300, 200), (300 + 3 * CLICK_SLOP, 200))
     assert router.handler.events[1:] == [("drag", "left")]
+    router.clock[0] += 1.0
+    press_release(router, (300, 200), (300 + 3 * CLICK_SLOP, 200), (300, 200))  # and back
+    assert router.handler.events[2:] == [("drag", "left"), ("drag", "left")]  # no click
 
 
 def test_two_quick_clicks_nearby_are_a_double_click(router):

@@ -95,7 +95,8 @@ class InputRouter:
     """Installs the window's callbacks; feeds ImGui, then the handler when ImGui does not capture.
 
     A drag starts only from a press outside ImGui's windows and then follows the mouse anywhere.
-    A left press and release that moved less than CLICK_SLOP is also a click; two clicks within
+    A left press and release that never moved CLICK_SLOP away is also a click (a drag that
+    ends where it began is no click); two clicks within
     DOUBLE_CLICK_SECONDS and CLICK_SLOP of each other make a double click.
 
     Shortcut keys pressed outside text fields are kept until `dispatch`, which the app calls
@@ -211,6 +212,8 @@ class InputRouter:
         imgui.get_io().add_mouse_pos_event(x, y)
         dx, dy = x - self._cursor[0], y - self._cursor[1]
         self._cursor = (x, y)
+        if self._press is not None and not _near(self._press, self._cursor):
+            self._press = None  # moved away: a drag, even if it comes back (no click)
         if self._drag_button is not None and (dx or dy):
             self.handler.drag(self._drag_button, dx, dy)
 
