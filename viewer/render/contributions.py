@@ -26,7 +26,7 @@ from viewer.render.layout import (
     PIXEL_DTYPE,
     TILE_SIZE,
 )
-from viewer.render.programs import compute_shader, set_uniforms
+from viewer.render.programs import ViewportUniforms, compute_shader, set_uniforms
 from viewer.render.raster_tiles import TilesRaster, tile_grid
 
 OVERDRAW_MAX = 256.0  # blended splats shown in the hottest colour
@@ -39,6 +39,25 @@ def weight_scale(width: int, height: int) -> float:
     pixel's rounding adds at most one unit more. At most 2^24, which float32 holds exactly.
     """
     return float(min(2**32 // (width * height) - 1, 2**24))
+
+
+@dataclass(frozen=True)
+class ContributionsUniforms:
+    """contributions.comp's uniforms (the shader's comments say what each is)."""
+
+    viewport: tuple[float, float]
+    tile_grid: tuple[int, int]
+    first_tile: tuple[int, int]
+    accumulate: bool
+    weight_scale: float
+
+
+@dataclass(frozen=True)
+class OverdrawUniforms:
+    """overdraw.comp's uniforms: the image size and the count shown in the hottest colour."""
+
+    image: ViewportUniforms
+    max_blended: float
 
 
 @dataclass(frozen=True)
@@ -112,14 +131,14 @@ class ContributionsPass:
         tiles.ranges.bind_to_storage_buffer(BINDING_TILE_RANGES)
         self.pixels.bind_to_storage_buffer(BINDING_PIXELS)
         self.weights.bind_to_storage_buffer(BINDING_CONTRIBUTIONS)
-        set_uniforms(
-            self.shader,
+        uniforms = ContributionsUniforms(
             viewport=(float(width), float(height)),
             tile_grid=grid,
             first_tile=first,
             accumulate=bool(gaussians),
             weight_scale=weight_scale(width, height),
         )
+        set_uniforms(self.shader, uniforms)
         self.shader.run(*groups)
         self.ctx.memory_barrier()
 
@@ -138,9 +157,7 @@ class ContributionsPass:
         self.pixels.bind_to_storage_buffer(BINDING_PIXELS)
         target.texture.bind_to_image(0, read=False, write=True)
         set_uniforms(
-            self.overdraw_shader,
-            viewport=(float(camera.width), float(camera.height)),
-            max_blended=OVERDRAW_MAX,
+            self.overdraw_shader, OverdrawUniforms(ViewportUniforms.of(camera), OVERDRAW_MAX)
         )
         self.overdraw_shader.run(*tile_grid(camera.width, camera.height))
         self.ctx.memory_barrier()

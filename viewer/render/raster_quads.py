@@ -7,13 +7,23 @@ points.frag) and the outlines mode (ellipse rings, splat.vert/outlines.frag).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import moderngl
 
 from viewer.camera import Camera
 from viewer.render.accum_target import AccumTarget
 from viewer.render.frame_buffers import FrameBuffers
-from viewer.render.programs import raster_program, set_uniforms
+from viewer.render.programs import ViewportUniforms, raster_program, set_uniforms
 from viewer.settings import RenderSettings
+
+
+@dataclass(frozen=True)
+class QuadUniforms:
+    """The quad rasters' uniforms: the image size, and the dot size of the points mode."""
+
+    image: ViewportUniforms
+    point_size: float | None = None
 
 
 class QuadsRaster:
@@ -25,9 +35,12 @@ class QuadsRaster:
         name: str = "quads",
         vertex: str = "splat.vert",
         fragment: str = "splat.frag",
+        point_size: bool = False,
     ) -> None:
+        """A quad raster of the two shaders; `point_size`: they draw dots of that size."""
         self.ctx = ctx
         self.name = name
+        self.point_size = point_size
         self.program = raster_program(ctx, vertex, fragment)
         self.vao = ctx.vertex_array(self.program, [])
 
@@ -35,11 +48,8 @@ class QuadsRaster:
         self, frame: FrameBuffers, camera: Camera, target: AccumTarget, settings: RenderSettings
     ) -> None:
         """Draw every visible splat into `target` (cleared first)."""
-        set_uniforms(
-            self.program,
-            viewport=(float(camera.width), float(camera.height)),
-            point_size=settings.point_size,
-        )
+        size = settings.point_size if self.point_size else None
+        set_uniforms(self.program, QuadUniforms(ViewportUniforms.of(camera), size))
         frame.bind()
         target.framebuffer.use()
         target.framebuffer.clear(0.0, 0.0, 0.0, 0.0)

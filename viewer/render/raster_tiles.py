@@ -12,12 +12,14 @@ and weigh each splat per pixel by its level there (the FOVEA variants, compiled 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import moderngl
 import numpy as np
 
 from viewer.camera import Camera
 from viewer.render.accum_target import AccumTarget
-from viewer.render.fovea import TILE_REACH
+from viewer.render.fovea import TILE_REACH, FoveaUniforms, SubsetUniforms
 from viewer.render.frame_buffers import FrameBuffers
 from viewer.render.gpu_scene import GpuScene
 from viewer.render.layout import (
@@ -37,7 +39,6 @@ from viewer.render.layout import (
 from viewer.render.prefix_sum import PrefixSum
 from viewer.render.programs import compute_shader, set_uniforms
 from viewer.render.sort import KeyValueSort
-from viewer.settings import RenderSettings
 
 INITIAL_PAIRS_PER_SPLAT = 4
 
@@ -45,6 +46,38 @@ INITIAL_PAIRS_PER_SPLAT = 4
 def tile_grid(width: int, height: int) -> tuple[int, int]:
     """Tiles along x and y covering a width x height image."""
     return -(-width // TILE_SIZE), -(-height // TILE_SIZE)
+
+
+@dataclass(frozen=True)
+class TileUniforms:
+    """What the tile passes (tiles_count, tiles_emit, tiles_raster) read of the image.
+
+    Attributes:
+        viewport: width, height, pixels.
+        tile_grid: tiles along x and y.
+        subsets: their FOVEA variants only: the fovea and the rows of the scene's levels.
+    """
+
+    viewport: tuple[float, float]
+    tile_grid: tuple[int, int]
+    subsets: SubsetUniforms | None = None
+
+
+@dataclass(frozen=True)
+class EmitUniforms:
+    """tiles_emit.comp: the tile uniforms and the pair slots (pairs beyond are counted)."""
+
+    tiles: TileUniforms
+    pair_capacity: int
+
+
+@dataclass(frozen=True)
+class FovTilesUniforms:
+    """fov_tiles.comp: the fovea, the tile grid and a tile's reach from its centre (pixels)."""
+
+    subsets: SubsetUniforms
+    tile_grid: tuple[int, int]
+    tile_reach: float
 
 
 class TilesRaster:
@@ -59,7 +92,6 @@ class TilesRaster:
         self.count_shader = compute_shader(ctx, "tiles_count.comp")
         self.emit_shader = compute_shader(ctx, "tiles_emit.comp")
         self.ranges_shader = compute_shader(ctx, "tiles_ranges.comp")
-        self.raster_shader = compute_shader(ctx, "tiles_raster.comp")
         self.prefix_sum = PrefixSum(ctx)
         self.pair_capacity = 1
         self._splat_capacity = 1
@@ -69,6 +101,7 @@ class TilesRaster:
         self.ranges = ctx.buffer(reserve=8)  # [tiles] uvec2 pair_range_of_tile
         self.tile_levels = ctx.buffer(reserve=4)  # [tiles] float: foveation's lowest level
         self._fovea_shaders: dict[str, moderngl.ComputeShader] = {}  # made on first use
+        self._plain_shaders: dict[str, moderngl.ComputeShader] = {}  # made on first use
         self.prefix_sum.ensure_capacity(1)
         self._largest_view = 0  # pixels of the largest view binned since the pairs last shrank
 
@@ -128,52 +161,57 @@ class TilesRaster:
             self._fovea_shaders[name] = compute_shader(self.ctx, name, {"FOVEA": 1})
         return self._fovea_shaders[name]
 
+    def _raster_shader(self) -> moderngl.ComputeShader:
+        """tiles_raster.comp (compiled on first use: binning alone serves measure and overdraw)."""
+        if "tiles_raster.comp" not in self._plain_shaders:
+            self._plain_shaders["tiles_raster.comp"] = compute_shader(self.ctx, "tiles_raster.comp")
+        return self._plain_shaders["tiles_raster.comp"]
+
     def _fovea_levels(
-        self, scene: GpuScene, camera: Camera, fovea: dict[str, object]
-    ) -> dict[str, object]:
-        """Find every tile's lowest level; bind the scene's levels. Returns the uniforms."""
+        self, scene: GpuScene, camera: Camera, fovea: FoveaUniforms
+    ) -> SubsetUniforms:
+        """Find every tile's lowest level; bind the scene's levels. Returns the subsets drawn."""
         tiles_x, tiles_y = tile_grid(camera.width, camera.height)
         size = tiles_x * tiles_y * 4
         if not size <= self.tile_levels.size < 4 * size:
             self.tile_levels.release()
             self.tile_levels = self.ctx.buffer(reserve=size)
         assert scene.fov_levels is not None, "foveated subsets need the scene's levels"
-        uniforms = {**fovea, "fov_level_rows": scene.fov_level_rows}
+        subsets = SubsetUniforms(fovea, scene.fov_level_rows)
         shader = self._fovea_shader("fov_tiles.comp")
-        set_uniforms(shader, **uniforms, tile_grid=(tiles_x, tiles_y), tile_reach=TILE_REACH)
+        set_uniforms(shader, FovTilesUniforms(subsets, (tiles_x, tiles_y), TILE_REACH))
         self.tile_levels.bind_to_storage_buffer(BINDING_FOV_TILES)
         shader.run(group_x=-(-tiles_x * tiles_y // WORKGROUP_SIZE))
         self.ctx.memory_barrier()
         scene.fov_levels.bind_to_storage_buffer(BINDING_FOV_LEVELS)
-        return uniforms
+        return subsets
 
     def bin(
         self,
         frame: FrameBuffers,
         camera: Camera,
         scene: GpuScene | None = None,
-        fovea: dict[str, object] | None = None,
+        fovea: FoveaUniforms | None = None,
     ) -> None:
         """Count, scan and emit the (tile, splat) pairs; their count goes to the counters.
 
-        With `fovea` (fovea.glsl's uniforms) a splat is binned only into the tiles whose lowest
-        level its stored levels (in `scene`) reach.
+        With `fovea` a splat is binned only into the tiles whose lowest level its stored levels
+        (in `scene`) reach.
         """
         self._largest_view = max(self._largest_view, camera.width * camera.height)
-        grid = tile_grid(camera.width, camera.height)
-        uniforms: dict[str, object] = {
-            "viewport": (float(camera.width), float(camera.height)), "tile_grid": grid,
-        }  # fmt: skip
         count_shader, emit_shader = self.count_shader, self.emit_shader
+        subsets = None
         if fovea is not None:
             assert scene is not None
-            uniforms.update(self._fovea_levels(scene, camera, fovea))
+            subsets = self._fovea_levels(scene, camera, fovea)
             count_shader = self._fovea_shader("tiles_count.comp")
             emit_shader = self._fovea_shader("tiles_emit.comp")
             self.tile_levels.bind_to_storage_buffer(BINDING_FOV_TILES)
+        viewport = (float(camera.width), float(camera.height))
+        uniforms = TileUniforms(viewport, tile_grid(camera.width, camera.height), subsets)
         frame.bind()
         self.tile_counts.bind_to_storage_buffer(BINDING_TILE_COUNTS)
-        set_uniforms(count_shader, **uniforms)
+        set_uniforms(count_shader, uniforms)
         count_shader.run_indirect(frame.counters, DISPATCH_PER_VISIBLE * 4)
         self.ctx.memory_barrier()
         self.prefix_sum.run(self.tile_counts, frame.counters)
@@ -181,7 +219,7 @@ class TilesRaster:
         self.tile_counts.bind_to_storage_buffer(BINDING_TILE_COUNTS)
         self.pair_tiles.bind_to_storage_buffer(BINDING_PAIR_TILES)
         self.pair_splats.bind_to_storage_buffer(BINDING_PAIR_SPLATS)
-        set_uniforms(emit_shader, **uniforms, pair_capacity=self.pair_capacity)
+        set_uniforms(emit_shader, EmitUniforms(uniforms, self.pair_capacity))
         emit_shader.run_indirect(frame.counters, DISPATCH_PER_VISIBLE * 4)
         self.ctx.memory_barrier()
 
@@ -218,28 +256,28 @@ class TilesRaster:
         frame: FrameBuffers,
         camera: Camera,
         target: AccumTarget,
-        settings: RenderSettings,
         scene: GpuScene | None = None,
-        fovea: dict[str, object] | None = None,
+        fovea: FoveaUniforms | None = None,
     ) -> None:
         """Composite every tile of the binned frame into `target`.
 
-        With `fovea` (the uniforms `bin` had) each splat weighs its stored levels' weight at
-        each pixel's level.
+        With `fovea` (the one `bin` had) each splat weighs its stored levels' weight at each
+        pixel's level.
         """
         grid = tile_grid(camera.width, camera.height)
-        shader = self.raster_shader
-        uniforms: dict[str, object] = {"viewport": (float(camera.width), float(camera.height))}
+        shader = self._raster_shader()
+        subsets = None
         if fovea is not None:
             assert scene is not None and scene.fov_levels is not None
             shader = self._fovea_shader("tiles_raster.comp")
-            uniforms.update(fovea, fov_level_rows=scene.fov_level_rows)
+            subsets = SubsetUniforms(fovea, scene.fov_level_rows)
             scene.fov_levels.bind_to_storage_buffer(BINDING_FOV_LEVELS)
         frame.bind()
         self.pair_splats.bind_to_storage_buffer(BINDING_PAIR_SPLATS)
         self.ranges.bind_to_storage_buffer(BINDING_TILE_RANGES)
         target.texture.bind_to_image(0, read=False, write=True)
-        set_uniforms(shader, **uniforms, tile_grid=grid)
+        viewport = (float(camera.width), float(camera.height))
+        set_uniforms(shader, TileUniforms(viewport, grid, subsets))
         shader.run(*grid)
         self.ctx.memory_barrier()
 
@@ -248,8 +286,8 @@ class TilesRaster:
         buffers = (self.tile_counts, self.pair_tiles, self.pair_splats, self.ranges)
         for buffer in (*buffers, self.tile_levels):
             buffer.release()
-        shaders = (self.count_shader, self.emit_shader, self.ranges_shader, self.raster_shader)
-        for shader in (*shaders, *self._fovea_shaders.values()):
+        shaders = (self.count_shader, self.emit_shader, self.ranges_shader)
+        for shader in (*shaders, *self._fovea_shaders.values(), *self._plain_shaders.values()):
             shader.release()
         self.prefix_sum.release()
         self.sort.release()

@@ -32,7 +32,7 @@ from viewer.render.accum_target import AccumTarget
 from viewer.render.context import DeviceInfo
 from viewer.render.contributions import Contributions, ContributionsPass
 from viewer.render.dispatch_args import DispatchArgsPass
-from viewer.render.fovea import render_gaze
+from viewer.render.fovea import FoveaUniforms, render_gaze
 from viewer.render.fovea import uniforms as fovea_uniforms
 from viewer.render.frame_buffers import FrameBuffers
 from viewer.render.frame_inputs import FrameInputs, LodCut
@@ -60,6 +60,11 @@ from viewer.settings import RasterSettings, RenderSettings
 from viewer.stats import FrameStats
 
 QUAD_MODES = ("points", "outlines")  # modes drawn by their own quad pass, whatever the backend
+QUAD_SHADERS = {  # vertex and fragment shader of each quad raster
+    "quads": ("splat.vert", "splat.frag"),
+    "points": ("points.vert", "points.frag"),
+    "outlines": ("splat.vert", "outlines.frag"),
+}
 MAX_BIN_ATTEMPTS = 3  # binning again into grown pair buffers after an overflow
 
 
@@ -91,11 +96,7 @@ class SplatRenderer:
         self.timer = PassTimer(ctx, choose_clock(clock, self.device.is_software))
         self.preprocess = PreprocessPass(ctx)
         self.dispatch_args = DispatchArgsPass(ctx)
-        self.quads = QuadsRaster(ctx)
-        self.mode_rasters = {
-            "points": QuadsRaster(ctx, "points", "points.vert", "points.frag"),
-            "outlines": QuadsRaster(ctx, "outlines", "splat.vert", "outlines.frag"),
-        }
+        self._quad_rasters: dict[str, QuadsRaster] = {}  # made on first use
         self.contributions = ContributionsPass(ctx)
         self.resolve = ResolvePass(ctx)
         self.accum = AccumTarget(ctx)
@@ -150,6 +151,13 @@ class SplatRenderer:
         if self._lod_cut is None:
             self._lod_cut = LodCutPass(self.ctx, shared_counts=not self.device.is_software)
         return self._lod_cut
+
+    def _quads(self, name: str) -> QuadsRaster:
+        """The quad raster of the quads backend or the points or outlines mode."""
+        if name not in self._quad_rasters:
+            shaders = QUAD_SHADERS[name]
+            self._quad_rasters[name] = QuadsRaster(self.ctx, name, *shaders, name == "points")
+        return self._quad_rasters[name]
 
     def _fit(self, scene: GpuScene) -> None:
         """Grow the per-frame buffers to hold every Gaussian of `scene` as a visible splat."""
@@ -245,12 +253,12 @@ class SplatRenderer:
                 self.contributions.run(self.frame, self.tiles, camera)
                 self.contributions.colour_overdraw(camera, accum)
             elif mode in QUAD_MODES:
-                self.mode_rasters[mode].run(self.frame, camera, accum, settings)
+                self._quads(mode).run(self.frame, camera, accum, settings)
             elif self.backend == "tiles":
                 pixel_fovea = view.fovea if subsets and per_pixel else None
-                self.tiles.run(self.frame, camera, accum, settings, scene, pixel_fovea)
+                self.tiles.run(self.frame, camera, accum, scene, pixel_fovea)
             else:
-                self.quads.run(self.frame, camera, accum, settings)
+                self._quads("quads").run(self.frame, camera, accum, settings)
         if self.raster_settings.validate:
             validate_frame(self.frame, self.tiles if binned else None, scene.count)
         return binned
@@ -290,10 +298,9 @@ class SplatRenderer:
             mask &= ~FLAG_LOD_CULLED
         with section("preprocess"):
             rows = _rows_of(scene, lod)
-            splat_fovea = None if fovea is None else {**fovea, "fov_per_splat": not per_pixel}
             self.preprocess.run(
-                scene, self.frame, camera, settings, mask, rows, lod is not None, splat_fovea,
-                view.whole,
+                scene, self.frame, camera, settings, mask, rows, lod is not None, fovea,
+                view.whole, fov_per_splat=not per_pixel,
             )  # fmt: skip
             self._dispatch_args()
         with section("sort"):
@@ -420,8 +427,7 @@ class SplatRenderer:
             self._lod_cut.release()
         self.preprocess.release()
         self.frame.release()
-        self.quads.release()
-        for raster in self.mode_rasters.values():
+        for raster in self._quad_rasters.values():
             raster.release()
         self.contributions.release()
         self.resolve.release()
@@ -438,12 +444,12 @@ class _View:
 
     Attributes:
         camera: the image's camera (render scale in; an inset's crop of `whole`).
-        fovea: fovea.glsl's uniforms for it when the frame is foveated, else None.
+        fovea: the frame's fovea for it (fovea.glsl's uniforms) when foveated, else None.
         whole: the camera of the whole image at this render scale.
     """
 
     camera: Camera
-    fovea: dict[str, object] | None
+    fovea: FoveaUniforms | None
     whole: Camera
 
 
