@@ -2,7 +2,8 @@
 
 Runs before preprocess when a frame has an `LodCut` and its scene LOD nodes
 (`GpuScene.lod_nodes`, attached by viewer/features/lod_gpu.py). Per node it writes
-`FLAG_LOD_CULLED` into `gpu_flags` and its blend weight t into the node's `lod_blend` row; the
+`FLAG_LOD_CULLED` into `gpu_flags` and its blend weight t into the node's `lod_blend` row
+(`RowBuffer`); the
 budget cut first bins every inner node's projected size (weighted by children - 1) and picks
 tau in one workgroup, all on the GPU. Nothing per node comes back to the CPU: the frame's tau
 and its drawn counts per level wait in a small state buffer that the renderer reads a frame late.
@@ -20,7 +21,7 @@ import numpy as np
 from viewer.camera import Camera
 from viewer.render.fovea import FoveaUniforms
 from viewer.render.frame_inputs import LodCut
-from viewer.render.gpu_scene import GpuScene
+from viewer.render.gpu_scene import GpuScene, RowBuffer
 from viewer.render.layout import (
     BINDING_GPU_FLAGS,
     BINDING_LOD_BLEND,
@@ -40,10 +41,6 @@ from viewer.render.layout import (
 )
 from viewer.render.programs import compute_shader, set_uniforms
 
-CUT_BUFFER = "lod_cut"  # GpuScene extra: [n, LOD_CUT_FLOATS]
-BLEND_BUFFER = "lod_blend"  # GpuScene extra: [n, LOD_BLEND_FLOATS]
-PARENT_SH_BUFFER = "lod_parent_sh"  # GpuScene extra: [n, K * 3]
-
 
 def bin_edge(index: int) -> float:
     """The smallest projected size (pixels) of histogram bin `index` (inf for LOD_BINS)."""
@@ -53,8 +50,8 @@ def bin_edge(index: int) -> float:
 
 
 @dataclass(frozen=True)
-class LodState:
-    """What one frame's cut did (read back from the GPU).
+class LodCutStats:
+    """What one frame's cut did (read back from the GPU's state buffer).
 
     Attributes:
         tau: the threshold used, pixels (the budget cut's is a bin edge; inf: only the nodes
@@ -70,7 +67,7 @@ class LodState:
     budget_count: int = 0
 
     @classmethod
-    def from_words(cls, words: np.ndarray) -> LodState:
+    def from_words(cls, words: np.ndarray) -> LodCutStats:
         """Decode [LOD_STATE_WORDS] uint32 of the state buffer."""
         words = np.asarray(words, np.uint32)
         levels = words[LOD_STATE_LEVELS : LOD_STATE_LEVELS + LOD_MAX_LEVELS]
@@ -184,7 +181,7 @@ class LodCutPass:
             self.histogram.clear()
             set_uniforms(self.histogram_stage, view)
             for chunk, count in chunks:
-                chunk.buffers[CUT_BUFFER].bind_to_storage_buffer(BINDING_LOD_CUT)
+                chunk.buffers[RowBuffer.LOD_CUT].bind_to_storage_buffer(BINDING_LOD_CUT)
                 set_uniforms(self.histogram_stage, LodChunkUniforms(count))
                 self.histogram_stage.run(group_x=_groups(count))
             self.ctx.memory_barrier()
@@ -193,16 +190,12 @@ class LodCutPass:
             self.ctx.memory_barrier()
         set_uniforms(self.cut_stage, LodCutUniforms(view, cut.budget > 0, float(cut.blend_width)))
         for chunk, count in chunks:
-            chunk.buffers[CUT_BUFFER].bind_to_storage_buffer(BINDING_LOD_CUT)
-            chunk.buffers[BLEND_BUFFER].bind_to_storage_buffer(BINDING_LOD_BLEND)
-            chunk.buffers["gpu_flags"].bind_to_storage_buffer(BINDING_GPU_FLAGS)
+            chunk.buffers[RowBuffer.LOD_CUT].bind_to_storage_buffer(BINDING_LOD_CUT)
+            chunk.buffers[RowBuffer.LOD_BLEND].bind_to_storage_buffer(BINDING_LOD_BLEND)
+            chunk.buffers[RowBuffer.GPU_FLAGS].bind_to_storage_buffer(BINDING_GPU_FLAGS)
             set_uniforms(self.cut_stage, LodChunkUniforms(count))
             self.cut_stage.run(group_x=_groups(count))
         self.ctx.memory_barrier()
-
-    def read_state(self) -> LodState:
-        """The last cut's state (waits for the GPU; the renderer reads a copy a frame late)."""
-        return LodState.from_words(np.frombuffer(self.state.read(), np.uint32))
 
     def release(self) -> None:
         """Free the GL objects."""

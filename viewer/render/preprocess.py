@@ -10,9 +10,8 @@ import numpy as np
 from viewer.camera import Camera
 from viewer.render.fovea import FoveaUniforms, SubsetUniforms
 from viewer.render.frame_buffers import FrameBuffers
-from viewer.render.gpu_scene import GpuScene
+from viewer.render.gpu_scene import GpuScene, RowBuffer
 from viewer.render.layout import (
-    BINDING_FOV_LEVELS,
     BINDING_LOD_BLEND,
     BINDING_LOD_PARENT_SH,
     COLOUR_DEPTH,
@@ -141,9 +140,9 @@ class PreprocessPass:
         shader = self._program(lod, fovea is not None)
         subsets = None
         if fovea is not None:
-            assert scene.fov_levels is not None, "foveated subsets need the scene's levels"
-            subsets = SubsetUniforms(fovea, scene.fov_level_rows)
-            scene.fov_levels.bind_to_storage_buffer(BINDING_FOV_LEVELS)
+            assert scene.subsets is not None, "foveated subsets need the scene's levels"
+            subsets = SubsetUniforms(fovea, scene.subsets.rows)
+            scene.subsets.bind()
         near = scene.near_plane(settings)
         uniforms = PreprocessUniforms(
             camera=CameraUniforms.of(camera),
@@ -168,8 +167,8 @@ class PreprocessPass:
         for chunk, count in scene.live_chunks(rows):
             chunk.bind()
             if lod:
-                chunk.buffers["lod_blend"].bind_to_storage_buffer(BINDING_LOD_BLEND)
-                chunk.buffers["lod_parent_sh"].bind_to_storage_buffer(BINDING_LOD_PARENT_SH)
+                chunk.buffers[RowBuffer.LOD_BLEND].bind_to_storage_buffer(BINDING_LOD_BLEND)
+                chunk.buffers[RowBuffer.LOD_PARENT_SH].bind_to_storage_buffer(BINDING_LOD_PARENT_SH)
             set_uniforms(shader, ChunkUniforms(chunk_offset=chunk.offset, chunk_count=count))
             shader.run(group_x=(count + WORKGROUP_SIZE - 1) // WORKGROUP_SIZE)
         self.ctx.memory_barrier()

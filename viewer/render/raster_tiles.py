@@ -15,7 +15,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import moderngl
-import numpy as np
 
 from viewer.camera import Camera
 from viewer.render.accum_target import AccumTarget
@@ -24,7 +23,6 @@ from viewer.render.frame_buffers import FrameBuffers
 from viewer.render.gpu_scene import GpuScene
 from viewer.render.layout import (
     BINDING_COUNTERS,
-    BINDING_FOV_LEVELS,
     BINDING_FOV_TILES,
     BINDING_PAIR_SPLATS,
     BINDING_PAIR_TILES,
@@ -176,14 +174,14 @@ class TilesRaster:
         if not size <= self.tile_levels.size < 4 * size:
             self.tile_levels.release()
             self.tile_levels = self.ctx.buffer(reserve=size)
-        assert scene.fov_levels is not None, "foveated subsets need the scene's levels"
-        subsets = SubsetUniforms(fovea, scene.fov_level_rows)
+        assert scene.subsets is not None, "foveated subsets need the scene's levels"
+        subsets = SubsetUniforms(fovea, scene.subsets.rows)
         shader = self._fovea_shader("fov_tiles.comp")
         set_uniforms(shader, FovTilesUniforms(subsets, (tiles_x, tiles_y), TILE_REACH))
         self.tile_levels.bind_to_storage_buffer(BINDING_FOV_TILES)
         shader.run(group_x=-(-tiles_x * tiles_y // WORKGROUP_SIZE))
         self.ctx.memory_barrier()
-        scene.fov_levels.bind_to_storage_buffer(BINDING_FOV_LEVELS)
+        scene.subsets.bind()
         return subsets
 
     def bin(
@@ -222,12 +220,6 @@ class TilesRaster:
         set_uniforms(emit_shader, EmitUniforms(uniforms, self.pair_capacity))
         emit_shader.run_indirect(frame.counters, DISPATCH_PER_VISIBLE * 4)
         self.ctx.memory_barrier()
-
-    def read_tile_levels(self, camera: Camera) -> np.ndarray:
-        """[tiles y, tiles x] float32: the last foveated binning's lowest level per tile (tests)."""
-        tiles_x, tiles_y = tile_grid(camera.width, camera.height)
-        data = self.tile_levels.read(size=tiles_x * tiles_y * 4)
-        return np.frombuffer(data, np.float32).reshape(tiles_y, tiles_x).copy()
 
     def sort_pairs(self, frame: FrameBuffers, camera: Camera) -> None:
         """Stable sort of the pairs by tile id (then `find_ranges`)."""
@@ -268,10 +260,10 @@ class TilesRaster:
         shader = self._raster_shader()
         subsets = None
         if fovea is not None:
-            assert scene is not None and scene.fov_levels is not None
+            assert scene is not None and scene.subsets is not None
             shader = self._fovea_shader("tiles_raster.comp")
-            subsets = SubsetUniforms(fovea, scene.fov_level_rows)
-            scene.fov_levels.bind_to_storage_buffer(BINDING_FOV_LEVELS)
+            subsets = SubsetUniforms(fovea, scene.subsets.rows)
+            scene.subsets.bind()
         frame.bind()
         self.pair_splats.bind_to_storage_buffer(BINDING_PAIR_SPLATS)
         self.ranges.bind_to_storage_buffer(BINDING_TILE_RANGES)

@@ -48,7 +48,7 @@ from viewer.render.layout import (
     FLAG_LOD_CULLED,
     LOD_STATE_WORDS,
 )
-from viewer.render.lod_cut import LodCutPass, LodState
+from viewer.render.lod_cut import LodCutPass, LodCutStats
 from viewer.render.preprocess import PreprocessPass
 from viewer.render.raster_quads import QuadsRaster
 from viewer.render.raster_tiles import INITIAL_PAIRS_PER_SPLAT, TilesRaster
@@ -399,7 +399,7 @@ class SplatRenderer:
         buffer, count, lod, scale = self._readback.pop(0)
         words = np.frombuffer(buffer.read(), dtype=np.uint32)
         counters = words[:COUNTER_WORDS]
-        state = LodState.from_words(words[COUNTER_WORDS:]) if lod else None
+        state = LodCutStats.from_words(words[COUNTER_WORDS:]) if lod else None
         self._readback_free.append(buffer)
         return FrameStats(
             frame=index,
@@ -478,7 +478,7 @@ def _draws_subsets(scene: GpuScene, inputs: FrameInputs) -> bool:
     scene is drawn, as it is while the viewer measures the scores that make them).
     """
     fovea = inputs.fovea
-    return fovea is not None and fovea.subsets and scene.fov_levels is not None
+    return fovea is not None and fovea.subsets and scene.subsets is not None
 
 
 def _lod_of(scene: GpuScene, inputs: FrameInputs) -> LodCut | None:
