@@ -7,7 +7,7 @@ import numpy as np
 from viewer.camera import Camera
 from viewer.render.gpu_scene import GpuScene
 from viewer.render.lod_cut import LodCutPass, LodCutStats
-from viewer.render.raster_tiles import tile_grid
+from viewer.render.tile_bins import tile_grid
 
 
 def read_levels(gpu: GpuScene) -> np.ndarray | None:

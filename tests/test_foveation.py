@@ -38,8 +38,8 @@ from viewer.render.fovea import (
 from viewer.render.frame_inputs import FrameInputs, LodCut
 from viewer.render.gpu_scene import GpuScene
 from viewer.render.layout import COUNTER_FOVEA_CULLED, COUNTER_PAIRS, COUNTER_VISIBLE, TILE_SIZE
-from viewer.render.raster_tiles import tile_grid
 from viewer.render.renderer import SplatRenderer
+from viewer.render.tile_bins import tile_grid
 from viewer.scene import GaussianScene
 from viewer.settings import FoveationSettings, RasterSettings, RenderSettings
 
@@ -240,7 +240,7 @@ def test_tile_lists_hold_only_the_levels_of_each_tile(foveated) -> None:
                         (Fovea(mapping="pooling", alpha=0.4), None)):  # fmt: skip
         inputs = FrameInputs(camera, gaze=gaze, fovea=fovea)
         renderer.render_image(gpu, inputs, RenderSettings())
-        frame, tiles = renderer.frame, renderer.tiles
+        frame, tiles = renderer.frame, renderer.tile_bins()
         gpu_levels = read_tile_levels(tiles.tile_levels, camera)
         reference = tile_levels(camera, fovea, gaze)
         np.testing.assert_allclose(gpu_levels, reference, atol=2e-3)

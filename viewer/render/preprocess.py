@@ -8,8 +8,9 @@ import moderngl
 import numpy as np
 
 from viewer.camera import Camera
-from viewer.render.fovea import FoveaUniforms, SubsetUniforms
+from viewer.render.fovea import SubsetUniforms
 from viewer.render.frame_buffers import FrameBuffers
+from viewer.render.frame_view import FrameView
 from viewer.render.gpu_scene import GpuScene, RowBuffer
 from viewer.render.layout import (
     BINDING_LOD_BLEND,
@@ -109,39 +110,32 @@ class PreprocessPass:
         self,
         scene: GpuScene,
         frame: FrameBuffers,
-        camera: Camera,
+        view: FrameView,
         settings: RenderSettings,
-        flag_mask: int,
-        rows: int | None = None,
-        lod: bool = False,
-        fovea: FoveaUniforms | None = None,
-        whole: Camera | None = None,
         fov_per_splat: bool = True,
     ) -> None:
-        """Append every visible Gaussian of `scene` seen by `camera` to `frame`.
+        """Append every visible Gaussian of `scene` in `view` to `frame`.
+
+        The view says which rows are drawn and which flags cull, whether the LOD cut ran (then
+        the LOD variant blends each drawn node towards its parent by the cut's weight t) and
+        whether the scene's nested subsets are drawn (the FOVEA variant). Its `whole` camera
+        bounds the guard band and the clamp of the projection's Jacobian, so an inset's pixels
+        are the whole image's.
 
         Args:
             scene: the Gaussians.
             frame: the buffers appended to.
-            camera: the view.
+            view: the image and what the frame decided for it.
             settings: how splats are made.
-            flag_mask: flag bits that cull.
-            rows: only the first `rows` rows (default: all, LOD nodes included).
-            lod: blend drawn LOD nodes towards their parents (the cut pass ran this frame).
-            fovea: draw the scene's nested subsets by this fovea; the scene must hold levels
-                (`GpuScene.write_levels`).
-            whole: when `camera` is a crop of an image (an inset), that image's camera: its
-                field of view bounds the guard band and the clamp of the projection's Jacobian,
-                so the crop's pixels are the image's.
-            fov_per_splat: with `fovea`, weigh each splat's opacity (else the raster weighs
+            fov_per_splat: with subsets, weigh each splat's opacity (else the raster weighs
                 per pixel and preprocess only drops splats of weight 0).
         """
-        whole = camera if whole is None else whole
-        shader = self._program(lod, fovea is not None)
+        camera, whole, lod = view.camera, view.whole, view.lod is not None
+        shader = self._program(lod, view.subsets is not None)
         subsets = None
-        if fovea is not None:
+        if view.subsets is not None:
             assert scene.subsets is not None, "foveated subsets need the scene's levels"
-            subsets = SubsetUniforms(fovea, scene.subsets.rows)
+            subsets = SubsetUniforms(view.subsets, scene.subsets.rows)
             scene.subsets.bind()
         near = scene.near_plane(settings)
         uniforms = PreprocessUniforms(
@@ -154,7 +148,7 @@ class PreprocessPass:
             sh_coeffs=scene.sh_coeffs,
             antialias=settings.antialias,
             raw_parameters=scene.raw,
-            flag_mask=flag_mask,
+            flag_mask=view.flag_mask,
             capacity=frame.capacity,
             colour_source=colour_source(settings),
             depth_range=depth_range(camera, scene.bounds, near),
@@ -164,7 +158,7 @@ class PreprocessPass:
         )
         set_uniforms(shader, uniforms)
         frame.bind()
-        for chunk, count in scene.live_chunks(rows):
+        for chunk, count in scene.live_chunks(view.rows):
             chunk.bind()
             if lod:
                 chunk.buffers[RowBuffer.LOD_BLEND].bind_to_storage_buffer(BINDING_LOD_BLEND)
