@@ -34,7 +34,7 @@ from viewer.bench.paths import PathFrame
 from viewer.bench.scenes import ConfigScenes, lod_tree
 from viewer.camera import Camera
 from viewer.features.foveation import frame_fovea, frame_gaze, region_fovea
-from viewer.features.lod_controller import FrameRateController, Quality, frame_cut
+from viewer.features.lod_controller import Detail, FrameRateController, frame_cut
 from viewer.features.lod_gpu import attach_hierarchy
 from viewer.image_metrics import compare_regions
 from viewer.render.accum_target import AccumTarget
@@ -175,8 +175,8 @@ class Target:
 
     def inputs(self, view: PathFrame) -> FrameInputs:
         """The frame's inputs: camera, gaze, and the configuration's fovea, cut and scale."""
-        quality = self.controller.moving_quality() if self.controller else Quality()
-        cut, scale = frame_cut(self.config.lod, quality)
+        detail = self.controller.moving_detail() if self.controller else Detail()
+        cut, scale = frame_cut(self.config.lod, detail)
         fovea = frame_fovea(self.config.fov, lod=cut is not None)
         return FrameInputs(
             view.camera, gaze=self.gaze(view), fovea=fovea, lod=cut, render_scale=scale
