@@ -3,8 +3,13 @@
 Each file `<name>.npz` holds one scene (means, scales, rotations, opacities, sh), one camera
 (width, height, fx, fy, cx, cy, world_to_camera), the render settings it was made with (as JSON)
 and `image`: [H, W, 3] float32 from the CPU reference renderer in float64. tests/test_golden.py
-renders them again (reference and GPU, both backends) and compares. Run this only when image
-formation changes on purpose, and say why in the commit.
+renders them again (reference and GPU, both backends) and compares.
+
+tests/golden/modes/ holds the same for the depth and heatmap modes, an LOD cut and foveation
+(with what each needs besides: heat values, the cut, the fovea, gaze and stored levels); their
+references are tests/golden_modes.py's and tests/test_golden_modes.py checks them.
+
+Run this only when image formation changes on purpose, and say why in the commit.
 
 Usage: python scripts/make_golden.py [--out tests/golden]
 """
@@ -15,13 +20,20 @@ import argparse
 import dataclasses
 import json
 import math
+import sys
 from pathlib import Path
 
 import numpy as np
 import torch
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tests.golden_modes import ModeCase, reference_images, save
 from viewer.camera import Camera
+from viewer.features.foveation import subset_levels
 from viewer.reference import render_reference
+from viewer.render.fovea import Fovea
+from viewer.render.frame_inputs import LodCut
 from viewer.scene import GaussianScene
 from viewer.settings import RenderSettings
 
@@ -79,6 +91,41 @@ def cases() -> dict[str, tuple[GaussianScene, Camera, RenderSettings]]:
     }
 
 
+def mode_cases() -> list[ModeCase]:
+    """The golden cases of the depth and heatmap modes, an LOD cut and foveation."""
+    rng = np.random.default_rng(2027)
+    front = Camera.look_at(np.array([0.4, -2.6, 0.9]), np.zeros(3), width=WIDTH, height=HEIGHT,
+                           fov_y_degrees=45.0)  # fmt: skip
+    wide = Camera.look_at(np.array([0.0, -2.2, 0.6]), np.zeros(3), width=WIDTH, height=HEIGHT,
+                          fov_y_degrees=70.0)  # fmt: skip
+    depth_scene = _scene(rng, 100, 1, 0.0, 0.6, -3.0)
+    heat_scene = _scene(rng, 100, 0, 0.0, 0.5, -3.0)
+    lod_scene = _scene(rng, 160, 1, 0.0, 0.5, -3.2)
+    fovea_scene = _scene(rng, 160, 1, 0.0, 0.7, -3.0)
+    return [
+        ModeCase("depth", "depth", depth_scene, front, RenderSettings(mode="depth")),
+        ModeCase(
+            "heatmap",
+            "heatmap",
+            heat_scene,
+            front,
+            RenderSettings(mode="heatmap"),
+            heat=rng.uniform(size=100).astype(np.float32),
+        ),
+        ModeCase("lod_cut", "lod", lod_scene, front, RenderSettings(), lod=LodCut(tau=8.0)),
+        ModeCase(
+            "fovea",
+            "fovea",
+            fovea_scene,
+            wide,
+            RenderSettings(),
+            fovea=Fovea(borders=(8.0, 16.0, 24.0), blend=4.0),
+            gaze=(30.0, 12.0),
+            levels=subset_levels(rng.uniform(size=160), (1.0, 0.5, 0.3, 0.2)),
+        ),
+    ]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path(__file__).parents[1] / "tests" / "golden")
@@ -97,6 +144,12 @@ def main() -> None:
             image=image.numpy().astype(np.float32),
         )
         print(f"{name}: {scene.count} Gaussians, {camera.width}x{camera.height}")
+    (args.out / "modes").mkdir(exist_ok=True)
+    for case in mode_cases():
+        images = reference_images(case)
+        assert all(math.isfinite(float(i.sum())) and float(i.max()) > 0.05 for i in images.values())
+        path = save(case, images, args.out / "modes")
+        print(f"modes/{case.name}: {case.kind}, {path.stat().st_size} bytes")
 
 
 if __name__ == "__main__":

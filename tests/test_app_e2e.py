@@ -685,11 +685,11 @@ def test_foveation_follows_the_pointer_compares_and_takes_the_preset(server, tmp
                               bands=(3.0, 3.0))))
         app.frame()
         print("waiting for scores:", "significance" in app.session.fovea.facts(None).waiting)
-        while app.gpu_scene.read_levels() is None and time.monotonic() < deadline:
+        while app.gpu_scene.subsets is None and time.monotonic() < deadline:
             app.frame()
         app.frame()
         app.frame()
-        print("levels uploaded:", app.gpu_scene.read_levels() is not None)
+        print("levels uploaded:", app.gpu_scene.subsets is not None)
         print("some left out:", app.history.latest.fovea_culled > 0)
         width, height = app.window.framebuffer_size
         gazes = []

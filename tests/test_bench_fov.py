@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import random_scene
+from tests.gpu_readback import read_levels
 from viewer.bench.configs import load_sweep, parse_config
 from viewer.bench.paths import GAZE_GRID, PathFrame, path_frames
 from viewer.bench.runner import REGION_METRICS, Target, region_mask
@@ -160,11 +161,9 @@ def test_configs_share_a_scene_unless_their_levels_differ(tmp_path, monkeypatch,
         assert scenes.of(configs[1]) is full  # made once
         scores = scenes.scores(configs[0])
         a, b = (FoveationSettings().shares, (1.0, 0.5, 0.3, 0.1))
-        assert np.array_equal(full.read_levels(), subset_levels(scores["significance"], a))
-        assert np.array_equal(
-            drawn["fov-b"].read_levels(), subset_levels(scores["significance"], b)
-        )
-        assert np.array_equal(drawn["pruned"].read_levels(), full.read_levels())
+        assert np.array_equal(read_levels(full), subset_levels(scores["significance"], a))
+        assert np.array_equal(read_levels(drawn["fov-b"]), subset_levels(scores["significance"], b))
+        assert np.array_equal(read_levels(drawn["pruned"]), read_levels(full))
         # a frame without a fovea draws every Gaussian of a scene that holds levels
         camera = Camera(48, 32, 40.0, 40.0, 24.0, 16.0, world_to_camera=np.array(
             [[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 4.0], [0, 0, 0, 1]]))  # fmt: skip

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from imgui_bundle import imgui
 
+from tests.gpu_readback import read_levels
 from tests.test_app_panel import facts, gui, in_window, panel_settings  # noqa: F401 (gui: a fixture)
 from tests.test_foveation import front_camera, front_scene
 from viewer.app.panel import Action, Panel
@@ -51,10 +52,10 @@ def state(gl_ctx):
 def test_subsets_are_uploaded_once_their_scores_are_known(state) -> None:
     _, gpu, _, fovea, scores = state
     fovea.update(FOV, {}, 0, None)
-    assert "significance scores" in fovea.facts(None).waiting and gpu.read_levels() is None
+    assert "significance scores" in fovea.facts(None).waiting and read_levels(gpu) is None
     fovea.update(FOV, scores, 1, None)
     expected = subset_levels(scores["significance"], FOV.shares)
-    np.testing.assert_array_equal(gpu.read_levels(), expected)
+    np.testing.assert_array_equal(read_levels(gpu), expected)
     assert fovea.facts(None).waiting == ""
     version = gpu.version
     fovea.update(FOV, scores, 1, None)  # nothing changed: nothing uploaded

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import random_scene
+from tests.gpu_readback import read_levels, read_tile_levels
 from viewer.camera import Camera
 from viewer.features.foveation import (
     frame_fovea,
@@ -37,8 +38,8 @@ from viewer.render.fovea import (
 from viewer.render.frame_inputs import FrameInputs, LodCut
 from viewer.render.gpu_scene import GpuScene
 from viewer.render.layout import COUNTER_FOVEA_CULLED, COUNTER_PAIRS, COUNTER_VISIBLE, TILE_SIZE
-from viewer.render.raster_tiles import tile_grid
 from viewer.render.renderer import SplatRenderer
+from viewer.render.tile_bins import tile_grid
 from viewer.scene import GaussianScene
 from viewer.settings import FoveationSettings, RasterSettings, RenderSettings
 
@@ -112,10 +113,10 @@ def test_levels_pack_four_to_a_word_and_round_trip(gl_ctx) -> None:
     try:
         version = gpu.version
         gpu.write_levels(stored)
-        assert gpu.version != version and gpu.fov_level_rows == 7
-        np.testing.assert_array_equal(gpu.read_levels(), stored)
+        assert gpu.version != version and gpu.subsets is not None and gpu.subsets.rows == 7
+        np.testing.assert_array_equal(read_levels(gpu), stored)
         gpu.write_levels(None)
-        assert gpu.read_levels() is None and gpu.fov_levels is None
+        assert read_levels(gpu) is None and gpu.subsets is None
     finally:
         gpu.release()
 
@@ -239,8 +240,8 @@ def test_tile_lists_hold_only_the_levels_of_each_tile(foveated) -> None:
                         (Fovea(mapping="pooling", alpha=0.4), None)):  # fmt: skip
         inputs = FrameInputs(camera, gaze=gaze, fovea=fovea)
         renderer.render_image(gpu, inputs, RenderSettings())
-        frame, tiles = renderer.frame, renderer.tiles
-        gpu_levels = tiles.read_tile_levels(camera)
+        frame, tiles = renderer.frame, renderer.tile_bins()
+        gpu_levels = read_tile_levels(tiles.tile_levels, camera)
         reference = tile_levels(camera, fovea, gaze)
         np.testing.assert_allclose(gpu_levels, reference, atol=2e-3)
         counters = frame.read_counters()

@@ -22,6 +22,7 @@ from viewer.render.gpu_scene import GpuScene, HostUpload
 from viewer.render.interop import CudaGLUpload, choose_upload, interop_problem, load_runtime
 from viewer.render.live_feed import LiveFeed
 from viewer.render.renderer import SplatRenderer
+from viewer.render.sort import choose_sort
 from viewer.settings import RasterSettings, RenderSettings
 
 CAMERA = Camera.look_at((0, -2.2, 0.4), (0, 0, 0), (0, 0, 1), 40, 30)
@@ -328,6 +329,26 @@ def test_interop_is_detected_off_here_with_a_reason(gl_ctx):
         assert device.renderer in problem
     elif not torch.cuda.is_available():
         assert "no CUDA device" in problem
+
+
+@pytest.mark.parametrize(
+    ("renderer", "software", "forwarded"),
+    [
+        ("llvmpipe (LLVM 15.0.7, 256 bits)", True, False),
+        ("softpipe", True, False),
+        ("zink Vulkan 1.3(lavapipe)", True, False),
+        ("D3D12 (Microsoft Basic Render Driver)", True, True),
+        ("D3D12 (NVIDIA GeForce RTX 4090)", False, True),
+        ("virgl (NVIDIA GeForce RTX 3080)", False, True),
+        ("NVIDIA H100 80GB HBM3/PCIe/SSE2", False, False),
+    ],
+)
+def test_one_software_check_serves_the_sort_and_interop(gl_ctx, renderer, software, forwarded):
+    device = dataclasses.replace(DeviceInfo.of(gl_ctx), renderer=renderer)
+    assert (device.is_software, device.is_forwarded) == (software, forwarded)
+    assert choose_sort("auto", device) == ("cpu" if software else "gpu")
+    if software or forwarded:  # refused before torch or cuda-python are asked
+        assert interop_problem(gl_ctx, device) == f"the OpenGL device is {renderer}, not a CUDA GPU"
 
 
 def test_detection_without_cuda_python(gl_ctx, monkeypatch):

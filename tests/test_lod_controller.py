@@ -6,8 +6,8 @@ import pytest
 
 from viewer.features.lod_controller import (
     MIN_BUDGET,
+    Detail,
     FrameRateController,
-    Quality,
     frame_cut,
 )
 from viewer.render.frame_inputs import LodCut
@@ -15,13 +15,13 @@ from viewer.settings import LodSettings
 
 
 def simulate(controller: FrameRateController, cost, frames: int, dt_still: float = 0.0):
-    """Drive the controller with a frame-cost model while the camera moves; [(quality, s)]."""
+    """Drive the controller with a frame-cost model while the camera moves; [(detail, s)]."""
     now, out = 0.0, []
     for _ in range(frames):
-        quality = controller.quality(True, now)
-        seconds = cost(quality)
+        detail = controller.detail(True, now)
+        seconds = cost(detail)
         controller.observe(seconds)
-        out.append((quality, seconds))
+        out.append((detail, seconds))
         now += seconds
     return out, now
 
@@ -29,9 +29,9 @@ def simulate(controller: FrameRateController, cost, frames: int, dt_still: float
 def fragment_bound(full: float, fixed: float, gaussians: int):
     """A frame costs `fixed` plus `full` scaled by the pixels and the splats drawn."""
 
-    def cost(quality: Quality) -> float:
-        share = 1.0 if quality.budget == 0 else quality.budget / gaussians
-        return fixed + full * quality.scale**2 * share
+    def cost(detail: Detail) -> float:
+        share = 1.0 if detail.budget == 0 else detail.budget / gaussians
+        return fixed + full * detail.scale**2 * share
 
     return cost
 
@@ -44,7 +44,7 @@ def test_moving_frames_settle_at_the_target(full):
     assert all(abs(s - 1 / 30) < 0.1 / 30 for s in tail), tail
 
 
-def test_a_fast_machine_keeps_full_quality():
+def test_a_fast_machine_keeps_full_detail():
     controller = FrameRateController(30.0, 100_000)
     frames, _ = simulate(controller, fragment_bound(0.01, 0.001, 100_000), 20)
     assert all(q.full for q, _ in frames)
@@ -56,34 +56,34 @@ def test_floors_hold_when_the_target_cannot_be_met():
     last = frames[-1][0]
     assert last.scale == pytest.approx(0.3) and last.budget == max(MIN_BUDGET, round(0.1 * 50_000))
     assert frames[0][0].full  # the first frame knows nothing yet
-    for quality, _ in frames[1:]:
-        assert 0.3 <= quality.scale < 1.0 and quality.budget >= 1000
+    for detail, _ in frames[1:]:
+        assert 0.3 <= detail.scale < 1.0 and detail.budget >= 1000
 
 
 def test_scale_and_budget_share_the_reduction_until_a_floor():
     controller = FrameRateController(30.0, 1_000_000, min_scale=0.25)
     controller.work = 0.25
-    quality = controller.moving_quality()
-    assert quality.scale == pytest.approx(0.7)  # sqrt(0.5) = 0.707 in steps of 0.05
-    assert quality.budget == round(0.25 / 0.7**2 * 1_000_000)  # the budget makes up for it
+    detail = controller.moving_detail()
+    assert detail.scale == pytest.approx(0.7)  # sqrt(0.5) = 0.707 in steps of 0.05
+    assert detail.budget == round(0.25 / 0.7**2 * 1_000_000)  # the budget makes up for it
     controller.work = 0.008  # the budget at its floor (10 %): the scale takes the rest
-    quality = controller.moving_quality()
-    assert quality.budget == 100_000 and quality.scale == pytest.approx(0.3)  # sqrt(0.08)
+    detail = controller.moving_detail()
+    assert detail.budget == 100_000 and detail.scale == pytest.approx(0.3)  # sqrt(0.08)
     controller = FrameRateController(30.0, 1_000_000, min_scale=0.5)
     controller.work = 0.04  # the scale at its floor: the budget takes the rest
-    quality = controller.moving_quality()
-    assert quality.scale == 0.5 and quality.budget == pytest.approx(160_000, rel=1e-6)
+    detail = controller.moving_detail()
+    assert detail.scale == 0.5 and detail.budget == pytest.approx(160_000, rel=1e-6)
 
 
-def test_full_quality_once_the_camera_stops_and_the_last_work_is_kept():
+def test_full_detail_once_the_camera_stops_and_the_last_work_is_kept():
     controller = FrameRateController(30.0, 100_000, still_after=0.1)
     _, now = simulate(controller, fragment_bound(0.4, 0.004, 100_000), 20)
-    moving = controller.moving_quality()
+    moving = controller.moving_detail()
     assert not moving.full
-    assert not controller.quality(False, now + 0.05).full and controller.settling(now + 0.05)
-    still = controller.quality(False, now + 0.1)
+    assert not controller.detail(False, now + 0.05).full and controller.settling(now + 0.05)
+    still = controller.detail(False, now + 0.1)
     assert still.full and not controller.settling(now + 0.1)
-    assert controller.quality(True, now + 1.0) == moving  # motion again: where it left off
+    assert controller.detail(True, now + 1.0) == moving  # motion again: where it left off
 
 
 def test_changes_per_frame_are_bounded():
@@ -111,5 +111,5 @@ def test_frame_cut_follows_the_settings():
     budget = LodSettings(enabled=True, cut="budget", budget=7000)
     assert frame_cut(budget) == (LodCut(tau=2.0, budget=7000), 1.0)
     target = LodSettings(enabled=True, cut="target_fps")
-    assert frame_cut(target) == (LodCut(tau=2.0), 1.0)  # full quality: the tau cut
-    assert frame_cut(target, Quality(0.5, 900)) == (LodCut(tau=2.0, budget=900), 0.5)
+    assert frame_cut(target) == (LodCut(tau=2.0), 1.0)  # full detail: the tau cut
+    assert frame_cut(target, Detail(0.5, 900)) == (LodCut(tau=2.0, budget=900), 0.5)

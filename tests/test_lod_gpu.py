@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import random_scene
+from tests.gpu_readback import read_cut_stats
 from tests.test_lod_hierarchy import camera_at, drawn_per_leaf, outside_camera, random_cameras
 from viewer.features.lod_gpu import attach_hierarchy, node_flags
 from viewer.features.lod_hierarchy import (
@@ -111,7 +112,7 @@ def test_huge_tau_draws_the_root(lod):
     tree, _, _, renderer = lod
     drawn, t = gpu_cut(lod, small(outside_camera(tree)), LodCut(tau=1e12))
     assert np.flatnonzero(drawn).tolist() == [tree.root] and t[tree.root] == 0
-    assert renderer.lod_cut.read_state().drawn == 1
+    assert read_cut_stats(renderer.lod_cut).drawn == 1
 
 
 def test_drawn_count_never_grows_with_tau_and_the_cut_is_a_partition(lod):
@@ -122,7 +123,7 @@ def test_drawn_count_never_grows_with_tau_and_the_cut_is_a_partition(lod):
         for tau in np.geomspace(0.3, 3000.0, 12):
             drawn, _ = gpu_cut(lod, camera, LodCut(tau=float(tau)))
             assert (drawn_per_leaf(tree, drawn) == 1).all()
-            state = renderer.lod_cut.read_state()
+            state = read_cut_stats(renderer.lod_cut)
             assert state.drawn == drawn.sum() == sum(state.levels)
             np.testing.assert_array_equal(state.levels, np.bincount(tree.level[drawn]))
             counts.append(int(drawn.sum()))
@@ -137,7 +138,7 @@ def test_budget_is_respected_by_the_smallest_bin_edge_that_fits(lod):
         forced = 1 + (tree.child_count - 1)[np.isinf(sizes) & (tree.child_count > 0)].sum()
         for budget in (1, 50, 400, 1500, scene.count - 1, scene.count, 10 * scene.count):
             drawn, _ = gpu_cut(lod, camera, LodCut(budget=budget))
-            state = renderer.lod_cut.read_state()
+            state = read_cut_stats(renderer.lod_cut)
             assert state.drawn == drawn.sum() == state.budget_count
             assert (drawn_per_leaf(tree, drawn) == 1).all()
             if forced > budget:  # the nodes holding the camera alone need more
@@ -244,7 +245,7 @@ def test_attach_refuses_what_it_cannot_cut(gl_ctx):
     try:
         attach_hierarchy(gpu, tree)
         gpu.set_sh_degree(1)  # SH copies of the old width: the LOD goes
-        assert gpu.lod_nodes == 0 and gpu.count == scene.count and not gpu.extras
+        assert gpu.lod_nodes == 0 and gpu.count == scene.count and gpu.lod is None
     finally:
         gpu.release()
 
@@ -269,7 +270,7 @@ def test_both_ways_of_counting_the_levels_agree(lod, gl_ctx):
         cut = LodCutPass(gl_ctx, shared_counts=shared)
         try:
             cut.run(gpu, camera, LodCut(budget=700))
-            states.append(cut.read_state())
+            states.append(read_cut_stats(cut))
             flags.append(gpu.read("gpu_flags"))
         finally:
             cut.release()

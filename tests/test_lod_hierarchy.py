@@ -11,6 +11,7 @@ from tests.conftest import random_scene, scene_path
 from viewer.camera import Camera
 from viewer.features.lod_hierarchy import (
     LodHierarchy,
+    _eigen_columns,
     blend_nodes,
     blend_weights,
     budget_tau,
@@ -18,7 +19,6 @@ from viewer.features.lod_hierarchy import (
     heirs,
     projected_size,
     reference_cut,
-    symmetric_eigen,
 )
 from viewer.rotations import matrix_from_quaternion
 from viewer.scene import GaussianScene
@@ -210,7 +210,14 @@ def test_merged_nodes_are_valid_gaussians_on_random_scenes():
         check_tree(tree, scene)
         check_merged(tree)
         assert tree.root == tree.node_count - 1
-        assert tree.as_scene().count == tree.node_count
+        nodes = GaussianScene(tree.means, tree.scales, tree.rotations, tree.opacities, tree.sh)
+        assert nodes.count == tree.node_count
+
+
+def symmetric_eigen(cov6: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """([n, 3] eigenvalues, [n, 3, 3] rotations whose columns are the eigenvectors)."""
+    values, columns = _eigen_columns(cov6)
+    return values, np.stack([np.stack(column, 1) for column in columns], 2)
 
 
 @pytest.mark.parametrize(

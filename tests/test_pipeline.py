@@ -165,10 +165,10 @@ def test_tiles_pair_buffers_grow_on_overflow(gl_ctx, upload):
     renderer = SplatRenderer(gl_ctx, RasterSettings(backend="tiles", sort="cpu", validate=True))
     try:
         gpu_scene = upload(scene)  # pair buffers start at the minimum, 1024 pairs
-        assert renderer.tiles.pair_capacity == 1024
+        assert renderer.tile_bins().pair_capacity == 1024
         camera = Camera.look_at((0, -1.0, 0), (0, 0, 0), (0, 0, 1), 160, 120, 70.0)
         gpu = renderer.render_image(gpu_scene, FrameInputs(camera), RenderSettings())
-        assert renderer.tiles.pair_capacity > 1024
+        assert renderer.tile_bins().pair_capacity > 1024
         assert psnr(gpu, render_scene_reference(scene, camera, RenderSettings())) >= MIN_PSNR
     finally:
         renderer.release()

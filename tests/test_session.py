@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import random_scene
+from tests.gpu_readback import read_levels
 from viewer.camera import Camera
 from viewer.core.inspection import CropBox
 from viewer.core.session import ViewerSession
@@ -59,7 +60,7 @@ def test_settle_builds_the_lod_tree_and_cuts(session):
     inputs = session.settle(foveated, CAMERA)  # measures the subsets' scores too
     assert "significance" in session.pruning.scores
     assert inputs.gaze == (16.0, 24.0) and inputs.fovea is not None
-    levels = session.gpu_scene.read_levels()
+    levels = read_levels(session.gpu_scene)
     assert levels is not None and levels.any()
 
 

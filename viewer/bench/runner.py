@@ -35,7 +35,7 @@ from viewer.bench.scenes import ConfigScenes, lod_tree
 from viewer.camera import Camera
 from viewer.core.frame import frame_inputs
 from viewer.features.foveation import frame_gaze, region_fovea
-from viewer.features.lod_controller import FrameRateController, Quality, frame_cut
+from viewer.features.lod_controller import Detail, FrameRateController, frame_cut
 from viewer.features.lod_gpu import attach_hierarchy
 from viewer.image_metrics import compare_regions
 from viewer.render.accum_target import AccumTarget
@@ -176,8 +176,8 @@ class Target:
 
     def inputs(self, view: PathFrame) -> FrameInputs:
         """The frame's inputs: camera, gaze, and the configuration's fovea, cut and scale."""
-        quality = self.controller.moving_quality() if self.controller else Quality()
-        cut = frame_cut(self.config.lod, quality)
+        detail = self.controller.moving_detail() if self.controller else Detail()
+        cut = frame_cut(self.config.lod, detail)
         return frame_inputs(view.camera, cut, self.config.fov, self.gaze(view))
 
     def _draw(self, view: PathFrame) -> FrameStats | None:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from viewer.features.lod_cache import HierarchyJob
-from viewer.features.lod_controller import FrameRateController, Quality, frame_cut
+from viewer.features.lod_controller import Detail, FrameRateController, frame_cut
 from viewer.features.lod_gpu import attach_hierarchy, node_flags, node_values
 from viewer.features.lod_hierarchy import LodHierarchy
 from viewer.image_metrics import compare
@@ -81,8 +81,8 @@ class LodState:
         self.quality: tuple[float, float] | None = None
         self.error = ""
         self.origin = ""
-        self._frame = Quality()  # the quality of the frame being drawn
-        self._moving_frame = False  # whether it is drawn at the moving quality
+        self._frame = Detail()  # the detail of the frame being drawn
+        self._moving_frame = False  # whether it is drawn at the moving detail
         self._camera: tuple | None = None  # the last frame's view, to tell motion
 
     # -- per frame ------------------------------------------------------------------------------
@@ -107,10 +107,10 @@ class LodState:
             controller = self._controller(settings)
             if period is not None and self._moving_frame:
                 controller.observe(period)  # what the last frame, drawn moving, cost
-            self._frame = controller.quality(moving, now)
+            self._frame = controller.detail(moving, now)
             self._moving_frame = controller.settling(now)  # this frame is drawn moving
         else:
-            self.controller, self._frame, self._moving_frame = None, Quality(), False
+            self.controller, self._frame, self._moving_frame = None, Detail(), False
         return attached
 
     def _advance_build(self, settings: LodSettings) -> bool:
@@ -195,7 +195,7 @@ class LodState:
         tree, controller = self.tree, self.controller
         target = None
         if controller is not None:
-            moving = controller.moving_quality()
+            moving = controller.moving_detail()
             target = (moving.budget or self.scene.count, moving.scale)
         return LodFacts(
             building=None if self.job is None else self.job.fraction,

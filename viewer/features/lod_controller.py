@@ -6,7 +6,7 @@ cost about scale^2 x budget share of a full one, and w is split evenly between t
 (scale^2 = share = sqrt(w)) until one reaches its floor, after which the other takes the
 rest. Each measured frame moves w by (target / measured)^GAIN (at most x2 or /2 per frame), so
 fixed costs that do not shrink with w are found by feedback rather than modelled. Once the
-camera has been still for `still_after` seconds the controller asks for full quality (scale 1,
+camera has been still for `still_after` seconds the controller asks for full detail (scale 1,
 no budget); w is kept, so the next motion starts where the last one ended.
 """
 
@@ -20,19 +20,19 @@ from viewer.settings import LodSettings
 
 GAIN = 0.7  # how much of the measured error one frame corrects (log domain)
 MAX_STEP = 2.0  # w changes by at most this factor per frame
-STILL_AFTER = 0.1  # seconds without camera motion before full quality
+STILL_AFTER = 0.1  # seconds without camera motion before full detail
 MIN_SHARE = 0.1  # the budget never drops below this share of the Gaussians...
 MIN_BUDGET = 1000  # ... nor below this many splats
 SCALE_STEP = 0.05  # render scales are multiples of this (or the floor)
 
 
 @dataclass(frozen=True)
-class Quality:
-    """What one frame draws under the frame-rate target.
+class Detail:
+    """How much one frame draws under the frame-rate target: its render scale and LOD budget.
 
     Attributes:
         scale: render scale (fraction of the output's width and height).
-        budget: most LOD nodes drawn, or 0 for full quality (the tau cut).
+        budget: most LOD nodes drawn, or 0 for full detail (the tau cut).
     """
 
     scale: float = 1.0
@@ -40,7 +40,7 @@ class Quality:
 
     @property
     def full(self) -> bool:
-        """Whether this is full quality."""
+        """Whether this is full detail (full resolution, the tau cut)."""
         return self.scale >= 1.0 and self.budget == 0
 
 
@@ -51,7 +51,7 @@ class FrameRateController:
         target_fps: the frame rate to hold while the camera moves.
         gaussians: the scene's Gaussians (the budget is a share of them).
         min_scale: the smallest render scale allowed (0 < min_scale <= 1).
-        still_after: seconds without motion after which full quality is drawn.
+        still_after: seconds without motion after which full detail is drawn.
     """
 
     def __init__(
@@ -80,14 +80,14 @@ class FrameRateController:
         return 1.0 / self.target_fps
 
     def observe(self, seconds: float) -> None:
-        """Take the measured time of a frame drawn at the moving quality (`moving_quality`)."""
+        """Take the measured time of a frame drawn at the moving detail (`moving_detail`)."""
         if not seconds > 0:
             return
         ratio = (self.target_seconds / seconds) ** GAIN
         ratio = min(max(ratio, 1.0 / MAX_STEP), MAX_STEP)
         self.work = min(max(self.work * ratio, self.min_work), 1.0)
 
-    def moving_quality(self) -> Quality:
+    def moving_detail(self) -> Detail:
         """The scale and budget of the current work share."""
         pixels = share = math.sqrt(self.work)  # pixels: scale^2
         if pixels < self.min_scale**2:  # the scale at its floor: the budget takes the rest
@@ -101,32 +101,32 @@ class FrameRateController:
         scale = min(max(round(math.sqrt(pixels) / SCALE_STEP) * SCALE_STEP, self.min_scale), 1.0)
         share = min(max(self.work / scale**2, self.min_share), 1.0)
         if scale >= 1.0 and share >= 1.0:
-            return Quality()
-        return Quality(scale=scale, budget=max(1, round(share * self.gaussians)))
+            return Detail()
+        return Detail(scale=scale, budget=max(1, round(share * self.gaussians)))
 
-    def quality(self, moving: bool, now: float) -> Quality:
-        """The quality of a frame at time `now` (seconds), given whether the camera moved.
+    def detail(self, moving: bool, now: float) -> Detail:
+        """The detail of a frame at time `now` (seconds), given whether the camera moved.
 
-        Full quality once the camera has been still for `still_after` seconds.
+        Full detail once the camera has been still for `still_after` seconds.
         """
         if moving:
             self._last_motion = now
         if now - self._last_motion >= self.still_after:
-            return Quality()
-        return self.moving_quality()
+            return Detail()
+        return self.moving_detail()
 
     def settling(self, now: float) -> bool:
-        """Whether a still camera is still waiting for its full-quality frame."""
+        """Whether a still camera is still waiting for its full-detail frame."""
         return now - self._last_motion < self.still_after
 
 
-def frame_cut(settings: LodSettings, quality: Quality = Quality()) -> tuple[LodCut | None, float]:
+def frame_cut(settings: LodSettings, detail: Detail = Detail()) -> tuple[LodCut | None, float]:
     """(the LOD cut, the render scale) of a frame under `settings`.
 
     Args:
         settings: the LOD settings (disabled: no cut, full scale).
-        quality: the frame-rate target's choice for this frame (cut `target_fps`; full
-            quality draws the tau cut at full resolution, as does every other frame without
+        detail: the frame-rate target's choice for this frame (cut `target_fps`; full
+            detail draws the tau cut at full resolution, as does every other frame without
             the controller, e.g. a headless render).
     """
     if not settings.enabled:
@@ -135,5 +135,5 @@ def frame_cut(settings: LodSettings, quality: Quality = Quality()) -> tuple[LodC
     if settings.cut == "budget":
         return LodCut(tau=settings.tau, budget=settings.budget, blend_width=width), 1.0
     if settings.cut == "target_fps":
-        return LodCut(tau=settings.tau, budget=quality.budget, blend_width=width), quality.scale
+        return LodCut(tau=settings.tau, budget=detail.budget, blend_width=width), detail.scale
     return LodCut(tau=settings.tau, blend_width=width), 1.0

@@ -22,9 +22,8 @@ from collections.abc import Iterator
 import numpy as np
 
 from viewer.features.lod_hierarchy import LodHierarchy, covariances, heirs
-from viewer.render.gpu_scene import GpuScene
+from viewer.render.gpu_scene import GpuScene, RowBuffer
 from viewer.render.layout import LOD_BLEND_FLOATS, LOD_CUT_FLOATS
-from viewer.render.lod_cut import BLEND_BUFFER, CUT_BUFFER, PARENT_SH_BUFFER
 
 
 def lod_rows(tree: LodHierarchy) -> dict[str, np.ndarray]:
@@ -47,9 +46,9 @@ def lod_rows(tree: LodHierarchy) -> dict[str, np.ndarray]:
     blend[:, 4:10] = cov
     blend[:, 11] = tree.level + 256.0 * tree.level[p]
     return {
-        CUT_BUFFER: cut,
-        BLEND_BUFFER: blend,
-        PARENT_SH_BUFFER: tree.sh[p].reshape(m, -1).astype(np.float32),
+        RowBuffer.LOD_CUT: cut,
+        RowBuffer.LOD_BLEND: blend,
+        RowBuffer.LOD_PARENT_SH: tree.sh[p].reshape(m, -1).astype(np.float32),
     }
 
 
@@ -73,19 +72,15 @@ def attach_hierarchy(gpu_scene: GpuScene, tree: LodHierarchy) -> None:
         raise ValueError("the tree's SH degree is not the GPU scene's")
     if m == n:
         return  # one Gaussian: nothing to merge
-    gpu_scene.write(
-        n,
+    gpu_scene.attach_lod(
+        int(tree.level.max()),
+        lod_rows(tree),
         means=tree.means[n:],
         scales=tree.scales[n:],
         rotations=tree.rotations[n:],
         opacities=tree.opacities[n:],
         sh=tree.sh[n:],
     )
-    gpu_scene.lod_nodes = m - n
-    gpu_scene.lod_levels = int(tree.level.max())
-    for name, rows in lod_rows(tree).items():
-        gpu_scene.add_extra(name, rows.shape[1])
-        gpu_scene.write_extra(name, rows)
 
 
 def node_flags(tree: LodHierarchy, leaf_flags: np.ndarray) -> np.ndarray:

@@ -140,21 +140,8 @@ class LodHierarchy:
         start = int(self.first_child[node])
         return self.child_from_slot[start : start + int(self.child_count[node])]
 
-    def as_scene(self) -> GaussianScene:
-        """A scene of all M nodes (leaves and merged ones), e.g. to upload for the GPU cut."""
-        return GaussianScene(
-            self.means, self.scales, self.rotations, self.opacities, self.sh, source=self.source
-        )
-
 
 # -- geometry helpers ---------------------------------------------------------------------------
-
-
-def rotation_matrices(quaternions: np.ndarray) -> np.ndarray:
-    """[n, 3, 3] float64 rotation matrices of [n, 4] quaternions (w, x, y, z), normalised first."""
-    q = np.asarray(quaternions, dtype=np.float64)
-    columns = _rotation_columns(q / np.linalg.norm(q, axis=1, keepdims=True))
-    return np.stack([np.stack(column, 1) for column in columns], 2)
 
 
 def _rotation_columns(q: np.ndarray) -> tuple[tuple[np.ndarray, ...], ...]:
@@ -171,12 +158,6 @@ def _rotation_columns(q: np.ndarray) -> tuple[tuple[np.ndarray, ...], ...]:
         (2 * (xy - wz), 1 - 2 * (xx + zz), 2 * (yz + wx)),
         (2 * (xz + wy), 2 * (yz - wx), 1 - 2 * (xx + yy)),
     )
-
-
-def quaternions_from_matrices(matrices: np.ndarray) -> np.ndarray:
-    """[n, 4] float64 unit quaternions (w, x, y, z), w >= 0, of [n, 3, 3] rotation matrices."""
-    m = np.asarray(matrices, dtype=np.float64)
-    return _quaternions_from_columns(tuple(tuple(m[:, i, j] for i in range(3)) for j in range(3)))
 
 
 def _argmax_rows(values: np.ndarray) -> np.ndarray:
@@ -234,12 +215,6 @@ def covariances(
     out[:, 4] = b0 * r20 + b1 * r21 + b2 * r22
     out[:, 5] = r20 * r20 * v0 + r21 * r21 * v1 + r22 * r22 * v2
     return out
-
-
-def covariance_matrices(cov6: np.ndarray) -> np.ndarray:
-    """[n, 3, 3] float64 symmetric matrices of [n, 6] (xx, xy, xz, yy, yz, zz)."""
-    c = np.asarray(cov6, dtype=np.float64)
-    return c[:, [0, 1, 2, 1, 3, 4, 2, 4, 5]].reshape(-1, 3, 3)
 
 
 def _eigen_columns(
@@ -319,20 +294,6 @@ def _eigen_columns(
         1,
     )
     return values, ((vx, vy, vz), e1, e2)
-
-
-def symmetric_eigen(cov6: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Eigen-decomposition of symmetric 3x3 matrices in closed form (see `_eigen_columns`).
-
-    Args:
-        cov6: [n, 6] (xx, xy, xz, yy, yz, zz).
-
-    Returns:
-        ([n, 3] float64 eigenvalues, [n, 3, 3] float64 right-handed rotations whose columns
-        are the matching unit eigenvectors).
-    """
-    values, columns = _eigen_columns(cov6)
-    return values, np.stack([np.stack(column, 1) for column in columns], 2)
 
 
 def scales_rotations_from_covariances(

@@ -64,7 +64,6 @@ MAX_ZSTD_RATIO = 1024  # the library's bound: numPoints x 9 <= file size x 1024
 MAX_POINTS = 2**31 - 1  # the library holds counts in int32
 SH_DIM_FOR_DEGREE = {0: 0, 1: 3, 2: 8, 3: 15, 4: 24}  # coefficients per channel above DC
 MAX_KEPT_DEGREE = 3
-SECTIONS = ("positions", "alphas", "colours", "scales", "rotations", "sh")  # file order
 # Axes named by the coordinate-system extension (1-8; 9-16 are rotated frames).
 COORDINATE_SYSTEMS = (
     "unspecified",

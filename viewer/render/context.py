@@ -9,6 +9,12 @@ from typing import Any
 import moderngl
 
 REQUIRED_GL = 430
+# Renderer-string words of GL devices that rasterize on the CPU (Mesa's llvmpipe, softpipe and
+# swrast, lavapipe under zink, Windows' WARP "Microsoft Basic Render Driver"): the one list.
+SOFTWARE_RENDERERS = ("llvmpipe", "softpipe", "swrast", "lavapipe", "software", "microsoft basic")
+# Renderer-string words of GL forwarded to another driver (virgl: a VM's host; d3d12: WSL's
+# Direct3D): the GL context may sit on a GPU, but not one CUDA can share buffers with.
+FORWARDED_RENDERERS = ("virgl", "d3d12")
 
 
 class GLUnavailableError(RuntimeError):
@@ -79,9 +85,18 @@ class DeviceInfo:
 
     @property
     def is_software(self) -> bool:
-        """True on CPU rasterizers (llvmpipe, softpipe, swrast), where the CPU sort wins."""
+        """True on CPU rasterizers (SOFTWARE_RENDERERS), where the CPU sort wins.
+
+        The sort, the clock, the LOD cut's counting and CUDA-GL interop all ask this.
+        """
         name = self.renderer.lower()
-        return any(word in name for word in ("llvmpipe", "softpipe", "swrast", "software"))
+        return any(word in name for word in SOFTWARE_RENDERERS)
+
+    @property
+    def is_forwarded(self) -> bool:
+        """True where GL is forwarded to another driver (FORWARDED_RENDERERS: virgl, D3D12)."""
+        name = self.renderer.lower()
+        return any(word in name for word in FORWARDED_RENDERERS)
 
     @property
     def is_datacenter_gpu(self) -> bool:

@@ -2,14 +2,18 @@
 
 The pass is contributions.comp, the colouring overdraw.comp.
 
-It walks the tiles backend's bins exactly as tiles_raster.comp does, but instead of a colour it
-keeps, per pixel, a `PIXEL_DTYPE` record (the splat of largest weight alpha*T, the number of
-splats blended, the depth where T reaches 0.5) and, per Gaussian, the sum of its weights over the
-image in fixed point. Picking, the orbit pivot, the overdraw mode and pruning scores read these.
+It walks the tile bins (viewer/render/tile_bins.py) exactly as tiles_raster.comp does, but
+instead of a colour it keeps, per pixel, a `PIXEL_DTYPE` record (the splat of largest weight
+alpha*T, the number of splats blended, the depth where T reaches 0.5) and, per Gaussian, the sum
+of its weights over the image in fixed point. Picking, the orbit pivot, the overdraw mode and
+pruning scores read these: `GpuMeasure` is how the GPU backends measure, `OverdrawRaster` the
+overdraw mode's raster.
 """
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import moderngl
@@ -26,8 +30,9 @@ from viewer.render.layout import (
     PIXEL_DTYPE,
     TILE_SIZE,
 )
-from viewer.render.programs import compute_shader, set_uniforms
-from viewer.render.raster_tiles import TilesRaster, tile_grid
+from viewer.render.programs import ViewportUniforms, compute_shader, set_uniforms
+from viewer.render.raster import RasterJob
+from viewer.render.tile_bins import TileBins, tile_grid
 
 OVERDRAW_MAX = 256.0  # blended splats shown in the hottest colour
 
@@ -39,6 +44,25 @@ def weight_scale(width: int, height: int) -> float:
     pixel's rounding adds at most one unit more. At most 2^24, which float32 holds exactly.
     """
     return float(min(2**32 // (width * height) - 1, 2**24))
+
+
+@dataclass(frozen=True)
+class ContributionsUniforms:
+    """contributions.comp's uniforms (the shader's comments say what each is)."""
+
+    viewport: tuple[float, float]
+    tile_grid: tuple[int, int]
+    first_tile: tuple[int, int]
+    accumulate: bool
+    weight_scale: float
+
+
+@dataclass(frozen=True)
+class OverdrawUniforms:
+    """overdraw.comp's uniforms: the image size and the count shown in the hottest colour."""
+
+    image: ViewportUniforms
+    max_blended: float
 
 
 @dataclass(frozen=True)
@@ -85,7 +109,7 @@ class ContributionsPass:
     def run(
         self,
         frame: FrameBuffers,
-        tiles: TilesRaster,
+        bins: TileBins,
         camera: Camera,
         gaussians: int = 0,
         pixel: tuple[int, int] | None = None,
@@ -94,7 +118,7 @@ class ContributionsPass:
 
         Args:
             frame: the frame's buffers, as the preprocess pass filled them.
-            tiles: the tiles backend that binned the frame (its tile ranges and splat pairs).
+            bins: the frame's tile bins (their tile ranges and splat pairs).
             camera: the view binned; its size sets the pixel grid.
             gaussians: sum the weights of this many Gaussians (the scene's count); 0: do not.
             pixel: (x, y) to run only the tile holding that pixel; None: every tile.
@@ -108,18 +132,18 @@ class ContributionsPass:
         grid = tile_grid(width, height)
         first, groups = ((0, 0), grid) if pixel is None else (_tile_of(pixel), (1, 1))
         frame.bind()
-        tiles.pair_splats.bind_to_storage_buffer(BINDING_PAIR_SPLATS)
-        tiles.ranges.bind_to_storage_buffer(BINDING_TILE_RANGES)
+        bins.pair_splats.bind_to_storage_buffer(BINDING_PAIR_SPLATS)
+        bins.ranges.bind_to_storage_buffer(BINDING_TILE_RANGES)
         self.pixels.bind_to_storage_buffer(BINDING_PIXELS)
         self.weights.bind_to_storage_buffer(BINDING_CONTRIBUTIONS)
-        set_uniforms(
-            self.shader,
+        uniforms = ContributionsUniforms(
             viewport=(float(width), float(height)),
             tile_grid=grid,
             first_tile=first,
             accumulate=bool(gaussians),
             weight_scale=weight_scale(width, height),
         )
+        set_uniforms(self.shader, uniforms)
         self.shader.run(*groups)
         self.ctx.memory_barrier()
 
@@ -138,9 +162,7 @@ class ContributionsPass:
         self.pixels.bind_to_storage_buffer(BINDING_PIXELS)
         target.texture.bind_to_image(0, read=False, write=True)
         set_uniforms(
-            self.overdraw_shader,
-            viewport=(float(camera.width), float(camera.height)),
-            max_blended=OVERDRAW_MAX,
+            self.overdraw_shader, OverdrawUniforms(ViewportUniforms.of(camera), OVERDRAW_MAX)
         )
         self.overdraw_shader.run(*tile_grid(camera.width, camera.height))
         self.ctx.memory_barrier()
@@ -149,6 +171,59 @@ class ContributionsPass:
         """Free GL objects."""
         for obj in (self.shader, self.overdraw_shader, self.pixels, self.weights):
             obj.release()
+
+
+class GpuMeasure:
+    """How the GPU backends measure a view: bin it into tiles, run the contributions pass."""
+
+    def __init__(self, contributions: ContributionsPass, bins: Callable[[], TileBins]) -> None:
+        """Measure with the renderer's pass and bins (`bins()`: made on first use)."""
+        self.contributions = contributions
+        self._bins = bins
+
+    def measure(
+        self, job: RasterJob, gaussians: int, pixel: tuple[int, int] | None
+    ) -> Contributions:
+        """See `RasterBackend.measure`."""
+        bins, camera = self._bins(), job.view.camera
+        bins.bin(job.frame, camera, job.scene)
+        self.contributions.run(job.frame, bins, camera, gaussians, pixel)
+        result = self.contributions.read(camera, gaussians)
+        if gaussians:
+            result = dataclasses.replace(
+                result, tiles=bins.tiles_of_gaussians(job.frame, gaussians)
+            )
+        return result
+
+
+class OverdrawRaster:
+    """The overdraw mode's raster: splats blended per pixel (the contributions pass), as heat."""
+
+    bins = True
+    fovea_per_pixel = False
+
+    def __init__(self, contributions: ContributionsPass, bins: Callable[[], TileBins]) -> None:
+        """Draw with the renderer's pass and bins (`bins()`: made on first use)."""
+        self.contributions = contributions
+        self._bins = bins
+
+    @property
+    def tile_bins(self) -> TileBins:
+        """The bins the counts come from."""
+        return self._bins()
+
+    def bin(self, job: RasterJob) -> None:
+        """Bin the frame into every tile its splats touch (subsets are weighed per splat)."""
+        self._bins().bin(job.frame, job.view.camera, job.scene)
+
+    def draw(self, job: RasterJob, target: AccumTarget) -> None:
+        """Count the splats blended per pixel and write them into `target` as heat colours."""
+        camera = job.view.camera
+        self.contributions.run(job.frame, self._bins(), camera)
+        self.contributions.colour_overdraw(camera, target)
+
+    def release(self) -> None:
+        """Nothing of its own (the pass and the bins are the renderer's)."""
 
 
 def _tile_of(pixel: tuple[int, int]) -> tuple[int, int]:

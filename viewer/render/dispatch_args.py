@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import moderngl
 
 from viewer.render.layout import BINDING_COUNTERS
 from viewer.render.programs import compute_shader, set_uniforms
+
+
+@dataclass(frozen=True)
+class DispatchArgsUniforms:
+    """The slots the counts are clamped to: splats and (tile, splat) pairs."""
+
+    capacity: int
+    pair_capacity: int
 
 
 class DispatchArgsPass:
@@ -18,6 +28,6 @@ class DispatchArgsPass:
     def run(self, counters: moderngl.Buffer, capacity: int, pair_capacity: int) -> None:
         """Update the dispatch words of `counters` in place."""
         counters.bind_to_storage_buffer(BINDING_COUNTERS)
-        set_uniforms(self.shader, capacity=capacity, pair_capacity=pair_capacity)
+        set_uniforms(self.shader, DispatchArgsUniforms(capacity, pair_capacity))
         self.shader.run(1)
         self.ctx.memory_barrier()

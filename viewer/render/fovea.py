@@ -296,12 +296,55 @@ def contour(
 # -- the GPU's uniforms ------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class FoveaUniforms:
+    """The uniforms of shaders/fovea.glsl (`uniforms`): the eye, the gaze and the mapping.
+
+    Attributes:
+        fov_scale, fov_offset: pixel p -> tangent p * scale + offset of the eye's view.
+        fov_gaze_ray: unit ray of the gaze.
+        fov_reach: radians one pixel of distance spans at most.
+        fov_pooling: RTGS's pooling-size mapping, else bands in degrees.
+        fov_borders: where each ramp begins (degrees or pooling level), inf-padded to 4.
+        fov_steps: levels - 1.
+        fov_ramp: width of each ramp.
+        fov_alpha: pooling radius = alpha ecc^2.
+        fov_focal: pixels per tangent unit.
+        fov_pooling_step: sqrt(pooling size) per level.
+    """
+
+    fov_scale: tuple[float, float]
+    fov_offset: tuple[float, float]
+    fov_gaze_ray: tuple[float, float, float]
+    fov_reach: float
+    fov_pooling: bool
+    fov_borders: tuple[float, float, float, float]
+    fov_steps: int
+    fov_ramp: float
+    fov_alpha: float
+    fov_focal: float
+    fov_pooling_step: float
+
+
+@dataclass(frozen=True)
+class SubsetUniforms:
+    """A foveated frame drawing the scene's nested subsets (fovea.glsl with FOVEA defined).
+
+    Attributes:
+        fovea: the frame's fovea for the image drawn.
+        fov_level_rows: rows the scene's stored levels hold (later rows keep every level).
+    """
+
+    fovea: FoveaUniforms
+    fov_level_rows: int
+
+
 def uniforms(
     camera: Camera,
     fovea: Fovea,
     gaze: tuple[float, float] | None,
     origin: tuple[int, int] = (0, 0),
-) -> dict[str, object]:
+) -> FoveaUniforms:
     """The uniforms of shaders/fovea.glsl for an image of `camera` (gaze in its pixels).
 
     With `origin`, for a crop of that image whose pixel (0, 0) is `camera`'s pixel `origin`
@@ -313,19 +356,23 @@ def uniforms(
     borders, width, _ = fovea.ramps()
     padded = np.full(MAX_LEVELS - 1, np.inf)
     padded[: borders.size] = borders
-    return {
-        "fov_scale": tuple(float(v) for v in scale),
-        "fov_offset": tuple(float(v) for v in offset),
-        "fov_gaze_ray": tuple(float(v) for v in rays(camera, fovea, gx, gy)),
-        "fov_reach": radians_per_pixel(camera, fovea),
-        "fov_pooling": fovea.mapping == "pooling",
-        "fov_borders": tuple(float(min(v, 3.0e38)) for v in padded),
-        "fov_steps": int(borders.size),
-        "fov_ramp": float(width),
-        "fov_alpha": float(fovea.alpha),
-        "fov_focal": pixels_per_tangent(camera, fovea),
-        "fov_pooling_step": (math.sqrt(POOLING_MAX_SIZE) - 1.0) / (fovea.levels - 1),
-    }
+    sx, sy = (float(v) for v in scale)
+    ox, oy = (float(v) for v in offset)
+    rx, ry, rz = (float(v) for v in rays(camera, fovea, gx, gy))
+    b0, b1, b2, b3 = (float(min(v, 3.0e38)) for v in padded)
+    return FoveaUniforms(
+        fov_scale=(sx, sy),
+        fov_offset=(ox, oy),
+        fov_gaze_ray=(rx, ry, rz),
+        fov_reach=radians_per_pixel(camera, fovea),
+        fov_pooling=fovea.mapping == "pooling",
+        fov_borders=(b0, b1, b2, b3),
+        fov_steps=int(borders.size),
+        fov_ramp=float(width),
+        fov_alpha=float(fovea.alpha),
+        fov_focal=pixels_per_tangent(camera, fovea),
+        fov_pooling_step=(math.sqrt(POOLING_MAX_SIZE) - 1.0) / (fovea.levels - 1),
+    )
 
 
 def render_gaze(

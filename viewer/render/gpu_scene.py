@@ -5,16 +5,18 @@ Who writes what (docs/design_log.md, "Buffer ownership"):
                 (`write`, whole or in ranges, from numpy arrays or torch tensors);
     flags       the CPU's per-Gaussian masks (crop box, pruning, selection: `write_flags`);
     heat        the heatmap mode's per-Gaussian values (`write_heat`);
-    gpu_flags   what GPU passes decide every frame (an LOD cut, a foveation level); the CPU only
-                clears them. The preprocess pass reads flags and gpu_flags together.
-    extras      named per-row buffers a feature adds (`add_extra`): the LOD nodes' cut and blend
-                data (viewer/features/lod_gpu.py), chunk-aligned with the rest.
-    levels      foveation's nested subsets (`write_levels`): per row the number of levels that
-                keep it, uint8, four to a word in one buffer indexed by the global row (the
-                tiles passes reach rows by global index, which chunked buffers cannot serve).
+    gpu_flags   what GPU passes decide every frame (the LOD cut's FLAG_LOD_CULLED); the CPU
+                only clears them. The preprocess pass reads flags and gpu_flags together.
 
-Level of detail: the merged nodes of an LOD tree may follow the scene's Gaussians as rows
-[leaves, count) (`lod_nodes` of them). Frames without an LOD cut draw the leaves only.
+Two features attach to a scene as objects of their own:
+    lod         `SceneLod` (`attach_lod`): an LOD tree's merged nodes follow the scene's
+                Gaussians as rows [leaves, count), and every row gets the LOD_BUFFERS (the
+                cut's and the blend's per-node data, chunk-aligned with the rest). Frames without
+                an LOD cut draw the leaves only.
+    subsets     `SceneSubsets` (`write_levels`): foveation's nested subsets, per row the number
+                of levels that keep it, uint8, four to a word in one buffer indexed by the
+                global row (the tiles passes reach rows by global index, which chunked buffers
+                cannot serve).
 
 Buffers are split in chunks of at most `chunk_rows` Gaussians, so that no buffer exceeds the
 driver's largest SSBO block and one dispatch covers a chunk. Growing keeps the filled chunks and
@@ -22,13 +24,14 @@ appends new ones, so the renderer and every binding stay valid.
 
 Parameters are stored activated (scale = exp(log-scale), opacity = sigmoid(logit), unit
 quaternion) or, in the raw mode, exactly as a trainer holds them; the preprocess pass activates
-raw ones. Every write goes through `HostUpload.copy`: the seam where the CUDA-GL interop copy of
-CUDA tensors goes.
+raw ones. Every parameter write goes through `upload` (`HostUpload`, or the CUDA-GL interop copy
+of CUDA tensors: viewer/render/interop.py).
 """
 
 from __future__ import annotations
 
 import itertools
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol
 
@@ -39,6 +42,7 @@ from viewer.render.context import DeviceInfo
 from viewer.render.fovea import pack_levels
 from viewer.render.layout import (
     BINDING_FLAGS,
+    BINDING_FOV_LEVELS,
     BINDING_GPU_FLAGS,
     BINDING_HEAT,
     BINDING_MEANS,
@@ -52,17 +56,46 @@ from viewer.render.layout import (
 from viewer.scene import SH_COEFFS_FOR_DEGREE, GaussianScene, fitted_near_plane
 from viewer.settings import RenderSettings
 
-PARAMETERS = ("means", "scales", "rotations", "opacities", "sh")
+
+class RowBuffer:
+    """The names of a scene's per-row buffers (`SceneChunk.buffers`, `GpuScene.read`).
+
+    The parameters' names are also the keywords of `GpuScene.write`. The LOD ones exist while
+    an LOD tree is attached (layout.py has their rows; viewer/features/lod_gpu.py fills them).
+    """
+
+    MEANS = "means"
+    SCALES = "scales"
+    ROTATIONS = "rotations"
+    OPACITIES = "opacities"
+    SH = "sh"
+    FLAGS = "flags"
+    GPU_FLAGS = "gpu_flags"
+    HEAT = "heat"
+    LOD_CUT = "lod_cut"  # per node: its bounding sphere, its parent's, children and level
+    LOD_BLEND = "lod_blend"  # per node: the parent's blend targets and this frame's weight t
+    LOD_PARENT_SH = "lod_parent_sh"  # per node: the parent's SH
+
+
+PARAMETERS = (RowBuffer.MEANS, RowBuffer.SCALES, RowBuffer.ROTATIONS, RowBuffer.OPACITIES,
+              RowBuffer.SH)  # fmt: skip
+BUFFERS = (*PARAMETERS, RowBuffer.FLAGS, RowBuffer.GPU_FLAGS, RowBuffer.HEAT)
+LOD_BUFFERS = (RowBuffer.LOD_CUT, RowBuffer.LOD_BLEND, RowBuffer.LOD_PARENT_SH)
 MAX_SH_COEFFS = SH_COEFFS_FOR_DEGREE[3]
 GROWTH = 1.5  # capacity factor when a write needs more room
+_BINDINGS = {  # where the preprocess pass reads each standard buffer
+    RowBuffer.MEANS: BINDING_MEANS, RowBuffer.SCALES: BINDING_SCALES,
+    RowBuffer.ROTATIONS: BINDING_ROTATIONS, RowBuffer.OPACITIES: BINDING_OPACITIES,
+    RowBuffer.SH: BINDING_SH, RowBuffer.FLAGS: BINDING_FLAGS,
+    RowBuffer.GPU_FLAGS: BINDING_GPU_FLAGS, RowBuffer.HEAT: BINDING_HEAT,
+}  # fmt: skip
 
 
 def _row_floats(name: str, sh_coeffs: int) -> int:
     """float32 values per Gaussian in buffer `name` (means, scales, rotations: one vec4)."""
-    return {"opacities": 1, "sh": sh_coeffs * 3, "flags": 1, "gpu_flags": 1, "heat": 1}.get(name, 4)
-
-
-BUFFERS = (*PARAMETERS, "flags", "gpu_flags", "heat")
+    widths = {RowBuffer.OPACITIES: 1, RowBuffer.SH: sh_coeffs * 3, RowBuffer.FLAGS: 1,
+              RowBuffer.GPU_FLAGS: 1, RowBuffer.HEAT: 1}  # fmt: skip
+    return widths.get(name, 4)
 
 
 class Upload(Protocol):
@@ -145,7 +178,9 @@ class SceneChunk:
     Attributes:
         buffers: by name (BUFFERS): means [cap, 4] f32 (xyz, 0); scales [cap, 4] f32 (xyz, 0);
             rotations [cap, 4] f32 wxyz; opacities [cap] f32; sh [cap, K, 3] f32;
-            flags, gpu_flags [cap] uint32 layout.FLAG_* bits; heat [cap] f32 in [0, 1].
+            flags, gpu_flags [cap] uint32 layout.FLAG_* bits; heat [cap] f32 in [0, 1];
+            with an LOD tree attached also LOD_BUFFERS: lod_cut [cap, LOD_CUT_FLOATS],
+            lod_blend [cap, LOD_BLEND_FLOATS], lod_parent_sh [cap, K * 3] f32.
     """
 
     offset: int
@@ -153,19 +188,51 @@ class SceneChunk:
     buffers: dict[str, moderngl.Buffer]
 
     def bind(self) -> None:
-        """Bind every buffer at its binding point (for the preprocess pass)."""
-        bindings = {
-            "means": BINDING_MEANS, "scales": BINDING_SCALES, "rotations": BINDING_ROTATIONS,
-            "opacities": BINDING_OPACITIES, "sh": BINDING_SH, "flags": BINDING_FLAGS,
-            "gpu_flags": BINDING_GPU_FLAGS, "heat": BINDING_HEAT,
-        }  # fmt: skip
-        for name, binding in bindings.items():
+        """Bind every standard buffer at its binding point (for the preprocess pass)."""
+        for name, binding in _BINDINGS.items():
             self.buffers[name].bind_to_storage_buffer(binding)
 
     def release(self) -> None:
         """Free the buffers."""
         for buffer in self.buffers.values():
             buffer.release()
+
+
+@dataclass(frozen=True)
+class SceneLod:
+    """An LOD tree attached to a `GpuScene` (`GpuScene.attach_lod`).
+
+    Its merged nodes are the rows [leaves, count) after the scene's own Gaussians; every row
+    (leaves too) holds the LOD_BUFFERS.
+
+    Attributes:
+        nodes: merged nodes.
+        levels: their deepest level (the scene's own Gaussians are level 0).
+    """
+
+    nodes: int
+    levels: int
+
+
+class SceneSubsets:
+    """Foveation's nested subsets of a `GpuScene` (`GpuScene.write_levels`), in one buffer.
+
+    Attributes:
+        buffer: per row the levels keeping it, uint8, four to a word (`fovea.pack_levels`).
+        rows: rows it holds; later rows keep every level.
+    """
+
+    def __init__(self, ctx: moderngl.Context, stored: np.ndarray) -> None:
+        self.buffer = ctx.buffer(pack_levels(stored).tobytes())
+        self.rows = int(np.asarray(stored).shape[0])
+
+    def bind(self) -> None:
+        """Bind the levels where the FOVEA variants of the passes read them."""
+        self.buffer.bind_to_storage_buffer(BINDING_FOV_LEVELS)
+
+    def release(self) -> None:
+        """Free the buffer."""
+        self.buffer.release()
 
 
 class GpuScene:
@@ -181,6 +248,8 @@ class GpuScene:
             across every GpuScene of the process.
         bounds: ([3] lo, [3] hi) float64 robust bounds of the centres (the depth mode's range).
         upload: how rows reach the buffers.
+        lod: the attached LOD tree's nodes, or None.
+        subsets: foveation's nested subsets, or None (frames then draw every row in full).
     """
 
     _versions: ClassVar[itertools.count] = itertools.count(1)
@@ -205,11 +274,9 @@ class GpuScene:
         widest = max(16, MAX_SH_COEFFS * 12)
         self.chunk_rows = max(1, min(device.max_ssbo_bytes // widest, _max_dispatch_rows(device)))
         self.chunks: list[SceneChunk] = []
-        self.extras: dict[str, int] = {}  # extra per-row buffers: name -> 4-byte values per row
-        self.lod_nodes = 0  # merged LOD nodes after the leaves (rows leaves .. count - 1)
-        self.lod_levels = 0  # their deepest level (leaves are level 0)
-        self.fov_levels: moderngl.Buffer | None = None  # write_levels: 4 uint8 per word
-        self.fov_level_rows = 0  # rows it holds (later rows: kept at every level)
+        self._extras: dict[str, int] = {}  # the LOD_BUFFERS attached: 4-byte values per row
+        self.lod: SceneLod | None = None
+        self.subsets: SceneSubsets | None = None
         self.reserve(max(capacity, 1))
 
     @classmethod
@@ -239,6 +306,16 @@ class GpuScene:
         return settings.near_plane or self.fitted_near_plane
 
     @property
+    def lod_nodes(self) -> int:
+        """Merged LOD nodes after the leaves (rows leaves .. count - 1); 0 without a tree."""
+        return self.lod.nodes if self.lod is not None else 0
+
+    @property
+    def lod_levels(self) -> int:
+        """The attached tree's deepest level (0 without one: leaves are level 0)."""
+        return self.lod.levels if self.lod is not None else 0
+
+    @property
     def leaves(self) -> int:
         """The scene's own Gaussians: rows [0, leaves); LOD nodes, if any, follow them."""
         return self.count - self.lod_nodes
@@ -251,7 +328,7 @@ class GpuScene:
     @property
     def nbytes(self) -> int:
         """GPU memory held."""
-        levels = self.fov_levels.size if self.fov_levels is not None else 0
+        levels = self.subsets.buffer.size if self.subsets is not None else 0
         return levels + sum(b.size for chunk in self.chunks for b in chunk.buffers.values())
 
     # -- size ------------------------------------------------------------------------------------
@@ -281,8 +358,8 @@ class GpuScene:
         if count > self.capacity:
             self.reserve(max(count, int(self.capacity * GROWTH)))
         if count > self.count:
-            self._fill("flags", self.count, count)
-            self._fill("gpu_flags", self.count, count)
+            self._fill(RowBuffer.FLAGS, self.count, count)
+            self._fill(RowBuffer.GPU_FLAGS, self.count, count)
         self.count = count
         self._touch()
 
@@ -295,10 +372,12 @@ class GpuScene:
         self.drop_lod()  # its parent SH copies have the old width
         self.sh_degree = degree
         for chunk in self.chunks:
-            self.upload.forget(chunk.buffers["sh"])
-            chunk.buffers["sh"].release()
-            chunk.buffers["sh"] = self.ctx.buffer(reserve=chunk.capacity * self.sh_coeffs * 12)
-            chunk.buffers["sh"].clear()
+            old = chunk.buffers[RowBuffer.SH]
+            self.upload.forget(old)
+            old.release()
+            sh = self.ctx.buffer(reserve=chunk.capacity * self.sh_coeffs * 12)
+            sh.clear()
+            chunk.buffers[RowBuffer.SH] = sh
         self._touch()
 
     # -- writes ----------------------------------------------------------------------------------
@@ -338,12 +417,12 @@ class GpuScene:
         flags = np.asarray(flags, dtype=np.uint32)
         if (flags & ~np.uint32(CPU_FLAGS)).any():
             raise ValueError("flags hold bits that GPU passes own (see layout.GPU_FLAGS)")
-        self._write_rows("flags", start, flags, self.count)
+        self._write_rows(RowBuffer.FLAGS, start, flags, self.count)
         self._touch()
 
     def write_heat(self, values: np.ndarray, start: int = 0) -> None:
         """Overwrite the heatmap mode's values [start, start + n): [n] float32 in [0, 1]."""
-        self._write_rows("heat", start, np.asarray(values, dtype=np.float32), self.count)
+        self._write_rows(RowBuffer.HEAT, start, np.asarray(values, dtype=np.float32), self.count)
         self._touch()
 
     def write_levels(self, stored: np.ndarray | None) -> None:
@@ -352,40 +431,64 @@ class GpuScene:
         A row keeps levels 0 .. b - 1 for a value b (0: none, 255: every level); rows at or past
         n keep every level. The rows are the scene's, LOD nodes included when attached.
         """
-        if self.fov_levels is not None:
-            self.fov_levels.release()
-            self.fov_levels, self.fov_level_rows = None, 0
+        if self.subsets is not None:
+            self.subsets.release()
+            self.subsets = None
         if stored is not None:
-            words = pack_levels(stored)
-            self.fov_levels = self.ctx.buffer(words.tobytes())
-            self.fov_level_rows = int(np.asarray(stored).shape[0])
+            self.subsets = SceneSubsets(self.ctx, stored)
         self._touch()
 
-    def read_levels(self) -> np.ndarray | None:
-        """The stored levels ([fov_level_rows] uint8), or None (tests)."""
-        if self.fov_levels is None:
-            return None
-        return np.frombuffer(self.fov_levels.read(), np.uint8)[: self.fov_level_rows].copy()
+    def attach_lod(self, levels: int, rows: Mapping[str, np.ndarray], **nodes: np.ndarray) -> None:
+        """Append an LOD tree's merged nodes after the scene's Gaussians, with its row buffers.
 
-    def add_extra(self, name: str, width: int) -> None:
+        Any tree attached before is dropped first (`drop_lod`).
+
+        Args:
+            levels: the tree's deepest level.
+            rows: every LOD_BUFFERS name -> [count + nodes, width] float32, a row per row of
+                the scene once the nodes are appended (leaves first).
+            nodes: the merged nodes' parameters, as `write` takes them (activated).
+        """
+        self.drop_lod()
+        if set(rows) != set(LOD_BUFFERS):
+            raise ValueError(f"an LOD tree brings the buffers {LOD_BUFFERS}, got {sorted(rows)}")
+        leaves = self.count
+        self.write(leaves, **nodes)
+        for name in LOD_BUFFERS:
+            self._add_extra(name, rows[name].shape[1])
+            self._write_extra(name, rows[name])
+        self.lod = SceneLod(nodes=self.count - leaves, levels=levels)
+
+    def drop_lod(self) -> None:
+        """Forget the LOD tree: the count falls back to the leaves, the LOD_BUFFERS go.
+
+        The GPU passes' bits are cleared (an old cut's FLAG_LOD_CULLED must not hide leaves).
+        """
+        if self.lod is not None:
+            self.count -= self.lod.nodes
+            self.lod = None
+            self._fill(RowBuffer.GPU_FLAGS, 0, self.count)
+        for name in LOD_BUFFERS:
+            self._drop_extra(name)
+        self._touch()
+
+    def _add_extra(self, name: str, width: int) -> None:
         """Give every chunk (and every chunk made later) a per-row buffer `name`, zeroed.
 
         Args:
             name: the buffer's name in `SceneChunk.buffers`.
             width: 4-byte values per row.
         """
-        if name in BUFFERS:
-            raise ValueError(f"{name!r} is a standard buffer")
-        self.drop_extra(name)
-        self.extras[name] = width
+        self._drop_extra(name)
+        self._extras[name] = width
         for chunk in self.chunks:
             chunk.buffers[name] = self.ctx.buffer(reserve=chunk.capacity * width * 4)
             chunk.buffers[name].clear()
         self._touch()
 
-    def drop_extra(self, name: str) -> None:
+    def _drop_extra(self, name: str) -> None:
         """Free the extra buffer `name` in every chunk (nothing if there is none)."""
-        if self.extras.pop(name, None) is None:
+        if self._extras.pop(name, None) is None:
             return
         for chunk in self.chunks:
             buffer = chunk.buffers.pop(name)
@@ -393,39 +496,24 @@ class GpuScene:
             buffer.release()
         self._touch()
 
-    def write_extra(self, name: str, rows: np.ndarray, start: int = 0) -> None:
+    def _write_extra(self, name: str, rows: np.ndarray, start: int = 0) -> None:
         """Overwrite rows [start, start + n) of extra buffer `name`: [n, width] or [n] 4-byte."""
-        if name not in self.extras:
-            raise KeyError(f"no extra buffer {name!r} (add_extra first)")
         rows = np.ascontiguousarray(rows)
         stop = start + rows.shape[0]
         if start < 0 or stop > self.count:
             raise IndexError(f"rows [{start}, {stop}) outside the scene's {self.count} rows")
-        row_bytes = self.extras[name] * 4
+        row_bytes = self._extras[name] * 4
         for chunk, lo, hi in self._spans(start, stop):  # host data: never through `upload`
             chunk.buffers[name].write(
                 rows[lo - start : hi - start], offset=(lo - chunk.offset) * row_bytes
             )
         self._touch()
 
-    def drop_lod(self) -> None:
-        """Forget the LOD nodes: the count falls back to the leaves, the `lod_*` extras go.
-
-        The GPU passes' bits are cleared (an old cut's FLAG_LOD_CULLED must not hide leaves).
-        """
-        if self.lod_nodes:
-            self.count -= self.lod_nodes
-            self.lod_nodes = self.lod_levels = 0
-            self._fill("gpu_flags", 0, self.count)
-        for name in [name for name in self.extras if name.startswith("lod_")]:
-            self.drop_extra(name)
-        self._touch()
-
     def read(self, name: str, start: int = 0, count: int | None = None) -> np.ndarray:
         """Rows [start, start + count) of one buffer as stored ([n, width] or [n]; tests)."""
         count = self.count - start if count is None else count
         width = self._width(name)
-        dtype = np.uint32 if name in ("flags", "gpu_flags") else np.float32
+        dtype = np.uint32 if name in (RowBuffer.FLAGS, RowBuffer.GPU_FLAGS) else np.float32
         out = np.zeros((count, width), dtype)
         for chunk, lo, hi in self._spans(start, start + count):
             data = chunk.buffers[name].read(
@@ -454,9 +542,10 @@ class GpuScene:
             self._release_chunk(chunk)
         self.chunks = []
         self.capacity = self.count = 0
-        if self.fov_levels is not None:
-            self.fov_levels.release()
-            self.fov_levels, self.fov_level_rows = None, 0
+        self.lod = None
+        if self.subsets is not None:
+            self.subsets.release()
+            self.subsets = None
 
     # -- internals -------------------------------------------------------------------------------
 
@@ -465,7 +554,7 @@ class GpuScene:
 
     def _width(self, name: str) -> int:
         """4-byte values per row of buffer `name` (standard or extra)."""
-        return self.extras.get(name) or _row_floats(name, self.sh_coeffs)
+        return self._extras.get(name) or _row_floats(name, self.sh_coeffs)
 
     def _allocated(self) -> int:
         return self.chunks[-1].offset + self.chunks[-1].capacity if self.chunks else 0
@@ -473,11 +562,9 @@ class GpuScene:
     def _new_chunk(self, offset: int, rows: int) -> SceneChunk:
         buffers = {
             name: self.ctx.buffer(reserve=rows * self._width(name) * 4)
-            for name in (*BUFFERS, *self.extras)
+            for name in (*BUFFERS, *self._extras)
         }
-        for name in self.extras:
-            buffers[name].clear()
-        for name in ("flags", "gpu_flags"):
+        for name in (RowBuffer.FLAGS, RowBuffer.GPU_FLAGS, *self._extras):
             buffers[name].clear()
         return SceneChunk(offset, rows, buffers)
 

@@ -28,6 +28,23 @@ FAR = 1.0e9  # a fade edge no pixel reaches: no fade along the image's border
 
 
 @dataclass(frozen=True)
+class Placement:
+    """Where resolve.frag lays an accumulation image over the output (its uniforms).
+
+    Attributes:
+        origin: the output pixel (GL rows, from the bottom) of the image's corner.
+        extent: output pixels the image spans along x and y.
+        fade: an inset's x0, y0, x1, y1 where its weight reaches 0 (None: the whole output).
+        feather: an inset's width of the weight's ramp along x and y (None: the whole output).
+    """
+
+    origin: tuple[float, float]
+    extent: tuple[float, float]
+    fade: tuple[float, float, float, float] | None = None
+    feather: tuple[float, float] | None = None
+
+
+@dataclass(frozen=True)
 class Inset:
     """A rectangle of an image, drawn at full scale over the scaled periphery.
 
@@ -57,8 +74,8 @@ class Inset:
         sx, sy = output_size[0] / width, output_size[1] / height
         return x0 * sx, (height - y1) * sy, x1 * sx, (height - y0) * sy
 
-    def placement(self, output_size: tuple[int, int]) -> dict[str, object]:
-        """resolve.frag's uniforms that lay the inset over an output of `output_size`."""
+    def placement(self, output_size: tuple[int, int]) -> Placement:
+        """How resolve.frag lays the inset over an output of `output_size`."""
         x0, y0, x1, y1 = self.box
         width, height = self.size
         left, bottom, right, top = self.corners(output_size)
@@ -69,12 +86,12 @@ class Inset:
             FAR if y0 == 0 else top,
         )
         scale = (output_size[0] / width, output_size[1] / height)
-        return {
-            "origin": (left, bottom),
-            "extent": (right - left, top - bottom),
-            "fade": fade,
-            "feather": (FEATHER * scale[0], FEATHER * scale[1]),
-        }
+        return Placement(
+            origin=(left, bottom),
+            extent=(right - left, top - bottom),
+            fade=fade,
+            feather=(FEATHER * scale[0], FEATHER * scale[1]),
+        )
 
     def viewport(self, output_size: tuple[int, int]) -> tuple[int, int, int, int]:
         """The output's whole pixels (x, y, width, height; GL rows) that the inset covers."""

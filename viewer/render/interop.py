@@ -35,7 +35,6 @@ import numpy as np
 from viewer.render.context import DeviceInfo
 from viewer.render.gpu_scene import HostUpload, _is_tensor
 
-SOFTWARE_GL = ("llvmpipe", "softpipe", "swrast", "virgl", "lavapipe", "d3d12", "microsoft basic")
 TRIAL_FLOATS = 64
 
 
@@ -181,22 +180,6 @@ class CudaGLUpload:
         return entry[1]
 
 
-@dataclass(frozen=True)
-class InteropStatus:
-    """Whether CUDA-GL interop works on this GL context, and why not.
-
-    Attributes:
-        problem: why not (one line), or None when it works.
-    """
-
-    problem: str | None
-
-    @property
-    def available(self) -> bool:
-        """Whether CUDA tensors can be copied device to device."""
-        return self.problem is None
-
-
 def interop_problem(ctx: moderngl.Context, device: DeviceInfo | None = None) -> str | None:
     """Why CUDA-GL interop cannot work with `ctx`, or None when a trial copy succeeded.
 
@@ -205,10 +188,8 @@ def interop_problem(ctx: moderngl.Context, device: DeviceInfo | None = None) -> 
     device, then a 256-byte trial copy read back through GL.
     """
     device = device or DeviceInfo.of(ctx)
-    renderer = device.renderer.lower()
-    for name in SOFTWARE_GL:
-        if name in renderer:
-            return f"the OpenGL device is {device.renderer}, not a CUDA GPU"
+    if device.is_software or device.is_forwarded:
+        return f"the OpenGL device is {device.renderer}, not a CUDA GPU"
     try:
         import torch
     except ImportError:

@@ -120,9 +120,6 @@ PIXEL_DTYPE = np.dtype(
 assert PIXEL_DTYPE.itemsize == 16
 NO_GAUSSIAN = 0xFFFFFFFF  # also in layout.glsl (a #define would lack GLSL's u suffix)
 
-GAUSSIAN_VEC4_BYTES = 16  # means_opacity, scales, rotations: one vec4 each per Gaussian
-FLAG_BYTES = 4
-
 
 def glsl_defines() -> dict[str, int | str]:
     """Every constant above and the heat-map colours, for `shader_source(..., defines=...)`."""

@@ -2,7 +2,8 @@
 
 Runs before preprocess when a frame has an `LodCut` and its scene LOD nodes
 (`GpuScene.lod_nodes`, attached by viewer/features/lod_gpu.py). Per node it writes
-`FLAG_LOD_CULLED` into `gpu_flags` and its blend weight t into the node's `lod_blend` row; the
+`FLAG_LOD_CULLED` into `gpu_flags` and its blend weight t into the node's `lod_blend` row
+(`RowBuffer`); the
 budget cut first bins every inner node's projected size (weighted by children - 1) and picks
 tau in one workgroup, all on the GPU. Nothing per node comes back to the CPU: the frame's tau
 and its drawn counts per level wait in a small state buffer that the renderer reads a frame late.
@@ -10,6 +11,7 @@ and its drawn counts per level wait in a small state buffer that the renderer re
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -17,8 +19,9 @@ import moderngl
 import numpy as np
 
 from viewer.camera import Camera
+from viewer.render.fovea import FoveaUniforms
 from viewer.render.frame_inputs import LodCut
-from viewer.render.gpu_scene import GpuScene
+from viewer.render.gpu_scene import GpuScene, RowBuffer
 from viewer.render.layout import (
     BINDING_GPU_FLAGS,
     BINDING_LOD_BLEND,
@@ -38,10 +41,6 @@ from viewer.render.layout import (
 )
 from viewer.render.programs import compute_shader, set_uniforms
 
-CUT_BUFFER = "lod_cut"  # GpuScene extra: [n, LOD_CUT_FLOATS]
-BLEND_BUFFER = "lod_blend"  # GpuScene extra: [n, LOD_BLEND_FLOATS]
-PARENT_SH_BUFFER = "lod_parent_sh"  # GpuScene extra: [n, K * 3]
-
 
 def bin_edge(index: int) -> float:
     """The smallest projected size (pixels) of histogram bin `index` (inf for LOD_BINS)."""
@@ -51,8 +50,8 @@ def bin_edge(index: int) -> float:
 
 
 @dataclass(frozen=True)
-class LodState:
-    """What one frame's cut did (read back from the GPU).
+class LodCutStats:
+    """What one frame's cut did (read back from the GPU's state buffer).
 
     Attributes:
         tau: the threshold used, pixels (the budget cut's is a bin edge; inf: only the nodes
@@ -68,7 +67,7 @@ class LodState:
     budget_count: int = 0
 
     @classmethod
-    def from_words(cls, words: np.ndarray) -> LodState:
+    def from_words(cls, words: np.ndarray) -> LodCutStats:
         """Decode [LOD_STATE_WORDS] uint32 of the state buffer."""
         words = np.asarray(words, np.uint32)
         levels = words[LOD_STATE_LEVELS : LOD_STATE_LEVELS + LOD_MAX_LEVELS]
@@ -79,6 +78,52 @@ class LodState:
             levels=tuple(int(v) for v in levels[:used]),
             budget_count=int(words[LOD_STATE_BUDGET_COUNT]),
         )
+
+
+@dataclass(frozen=True)
+class LodViewUniforms:
+    """What the histogram and cut stages of lod_cut.comp know of the view.
+
+    Attributes:
+        camera_position: world position of the camera centre.
+        focal: max(fx, fy) of the image rendered.
+        fov_lod: whether the cut follows a fovea (the fields below are then set).
+        fovea: the frame's fovea for the image rendered.
+        fov_tau_scale: tau's growth per level beyond level 1.
+        world_to_camera: [4, 4] float32 row-major, to project node spheres for their level.
+        intrinsics: fx, fy, cx, cy of the image rendered.
+    """
+
+    camera_position: tuple[float, float, float]
+    focal: float
+    fov_lod: bool
+    fovea: FoveaUniforms | None = None
+    fov_tau_scale: float | None = None
+    world_to_camera: np.ndarray | None = None
+    intrinsics: tuple[float, float, float, float] | None = None
+
+
+@dataclass(frozen=True)
+class LodSelectUniforms:
+    """The select stage: the most nodes the budget cut may draw."""
+
+    budget: int
+
+
+@dataclass(frozen=True)
+class LodCutUniforms:
+    """The cut stage: the view, whether tau comes from the budget, the blend width."""
+
+    view: LodViewUniforms
+    use_budget: bool
+    blend_width: float
+
+
+@dataclass(frozen=True)
+class LodChunkUniforms:
+    """The live rows of the scene chunk a dispatch of the histogram or cut stage covers."""
+
+    chunk_count: int
 
 
 class LodCutPass:
@@ -105,12 +150,12 @@ class LodCutPass:
         scene: GpuScene,
         camera: Camera,
         cut: LodCut,
-        fovea: dict[str, object] | None = None,
+        fovea: FoveaUniforms | None = None,
         tau_scale: float = 1.0,
     ) -> None:
         """Decide every node of `scene` for `camera` (the image as rendered, render scale in).
 
-        With `fovea` (fovea.glsl's uniforms for `camera`) the cut follows the gaze: the fovea
+        With `fovea` (the frame's fovea for `camera`) the cut follows the gaze: the fovea
         draws the scene's own Gaussians, tau ramps up to `cut.tau` across level 1's border and
         grows by `tau_scale` per level beyond (tau x min(l, 1) x tau_scale^max(l - 1, 0) at a
         node whose disc reaches level l at lowest).
@@ -120,14 +165,13 @@ class LodCutPass:
         self.state.write(words.tobytes())
         self.state.bind_to_storage_buffer(BINDING_LOD_STATE)
         self.histogram.bind_to_storage_buffer(BINDING_LOD_HISTOGRAM)
-        view: dict[str, object] = {
-            "camera_position": tuple(float(v) for v in camera.position),
-            "focal": float(max(camera.fx, camera.fy)),
-            "fov_lod": fovea is not None,
-        }
+        x, y, z = (float(v) for v in camera.position)
+        focal = float(max(camera.fx, camera.fy))
+        view = LodViewUniforms(camera_position=(x, y, z), focal=focal, fov_lod=fovea is not None)
         if fovea is not None:
-            view.update(
-                fovea,
+            view = dataclasses.replace(
+                view,
+                fovea=fovea,
                 fov_tau_scale=float(tau_scale),
                 world_to_camera=camera.world_to_camera.astype(np.float32),
                 intrinsics=(camera.fx, camera.fy, camera.cx, camera.cy),
@@ -135,29 +179,23 @@ class LodCutPass:
         chunks = scene.live_chunks()
         if cut.budget > 0:
             self.histogram.clear()
-            set_uniforms(self.histogram_stage, **view)
+            set_uniforms(self.histogram_stage, view)
             for chunk, count in chunks:
-                chunk.buffers[CUT_BUFFER].bind_to_storage_buffer(BINDING_LOD_CUT)
-                set_uniforms(self.histogram_stage, chunk_count=count)
+                chunk.buffers[RowBuffer.LOD_CUT].bind_to_storage_buffer(BINDING_LOD_CUT)
+                set_uniforms(self.histogram_stage, LodChunkUniforms(count))
                 self.histogram_stage.run(group_x=_groups(count))
             self.ctx.memory_barrier()
-            set_uniforms(self.select_stage, budget=min(cut.budget, 2**32 - 1))
+            set_uniforms(self.select_stage, LodSelectUniforms(min(cut.budget, 2**32 - 1)))
             self.select_stage.run(1)
             self.ctx.memory_barrier()
-        set_uniforms(
-            self.cut_stage, **view, use_budget=cut.budget > 0, blend_width=float(cut.blend_width)
-        )
+        set_uniforms(self.cut_stage, LodCutUniforms(view, cut.budget > 0, float(cut.blend_width)))
         for chunk, count in chunks:
-            chunk.buffers[CUT_BUFFER].bind_to_storage_buffer(BINDING_LOD_CUT)
-            chunk.buffers[BLEND_BUFFER].bind_to_storage_buffer(BINDING_LOD_BLEND)
-            chunk.buffers["gpu_flags"].bind_to_storage_buffer(BINDING_GPU_FLAGS)
-            set_uniforms(self.cut_stage, chunk_count=count)
+            chunk.buffers[RowBuffer.LOD_CUT].bind_to_storage_buffer(BINDING_LOD_CUT)
+            chunk.buffers[RowBuffer.LOD_BLEND].bind_to_storage_buffer(BINDING_LOD_BLEND)
+            chunk.buffers[RowBuffer.GPU_FLAGS].bind_to_storage_buffer(BINDING_GPU_FLAGS)
+            set_uniforms(self.cut_stage, LodChunkUniforms(count))
             self.cut_stage.run(group_x=_groups(count))
         self.ctx.memory_barrier()
-
-    def read_state(self) -> LodState:
-        """The last cut's state (waits for the GPU; the renderer reads a copy a frame late)."""
-        return LodState.from_words(np.frombuffer(self.state.read(), np.uint32))
 
     def release(self) -> None:
         """Free the GL objects."""

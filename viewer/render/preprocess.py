@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import moderngl
 import numpy as np
 
 from viewer.camera import Camera
+from viewer.render.fovea import SubsetUniforms
 from viewer.render.frame_buffers import FrameBuffers
-from viewer.render.gpu_scene import GpuScene
+from viewer.render.frame_view import FrameView
+from viewer.render.gpu_scene import GpuScene, RowBuffer
 from viewer.render.layout import (
-    BINDING_FOV_LEVELS,
     BINDING_LOD_BLEND,
     BINDING_LOD_PARENT_SH,
     COLOUR_DEPTH,
@@ -18,19 +21,8 @@ from viewer.render.layout import (
     COLOUR_SH,
     WORKGROUP_SIZE,
 )
-from viewer.render.programs import compute_shader, set_uniforms
+from viewer.render.programs import CameraUniforms, compute_shader, set_uniforms
 from viewer.settings import RenderSettings
-
-
-def camera_uniforms(camera: Camera) -> dict[str, object]:
-    """The camera as the uniforms the passes share."""
-    return {
-        "world_to_camera": camera.world_to_camera.astype(np.float32),
-        "camera_position": tuple(float(v) for v in camera.position),
-        "intrinsics": (camera.fx, camera.fy, camera.cx, camera.cy),
-        "viewport": (float(camera.width), float(camera.height)),
-    }
-
 
 COLOUR_SOURCES = {"depth": COLOUR_DEPTH, "heatmap": COLOUR_HEAT}  # other modes: COLOUR_SH
 
@@ -42,7 +34,9 @@ def colour_source(settings: RenderSettings) -> int:
     return COLOUR_SOURCES.get(settings.mode, COLOUR_SH)
 
 
-def depth_range(camera: Camera, bounds: tuple[np.ndarray, np.ndarray], near: float) -> tuple:
+def depth_range(
+    camera: Camera, bounds: tuple[np.ndarray, np.ndarray], near: float
+) -> tuple[float, float]:
     """(near, far) camera z of the box `bounds` ([3] lo, [3] hi), starting at the near plane."""
     lo, hi = bounds
     corners = np.array(
@@ -51,6 +45,43 @@ def depth_range(camera: Camera, bounds: tuple[np.ndarray, np.ndarray], near: flo
     z = corners @ camera.world_to_camera[2, :3] + camera.world_to_camera[2, 3]  # [8]
     first = max(float(z.min()), near)
     return first, max(float(z.max()), first * 1.01 + 1e-6)
+
+
+@dataclass(frozen=True)
+class PreprocessUniforms:
+    """What preprocess.comp is given for a frame (the shader's comments say what each is).
+
+    Attributes:
+        lod_top_level: the LOD variant only: the deepest level (the level heat colour's top).
+        subsets: the FOVEA variant only: the fovea and the rows of the scene's stored levels.
+        fov_per_splat: the FOVEA variant only: weigh a splat's opacity (else only drop splats
+            of weight 0, for a raster that weighs per pixel).
+    """
+
+    camera: CameraUniforms
+    tan_half_fov: tuple[float, float]
+    near_plane: float
+    guard_band: float
+    splat_scale: float
+    sh_degree: int
+    sh_coeffs: int
+    antialias: bool
+    raw_parameters: bool
+    flag_mask: int
+    capacity: int
+    colour_source: int
+    depth_range: tuple[float, float]
+    lod_top_level: float | None = None
+    subsets: SubsetUniforms | None = None
+    fov_per_splat: bool | None = None
+
+
+@dataclass(frozen=True)
+class ChunkUniforms:
+    """The scene chunk a dispatch covers: its first row and its live rows."""
+
+    chunk_offset: int
+    chunk_count: int
 
 
 class PreprocessPass:
@@ -79,60 +110,60 @@ class PreprocessPass:
         self,
         scene: GpuScene,
         frame: FrameBuffers,
-        camera: Camera,
+        view: FrameView,
         settings: RenderSettings,
-        flag_mask: int,
-        rows: int | None = None,
-        lod: bool = False,
-        fovea: dict[str, object] | None = None,
-        whole: Camera | None = None,
+        fov_per_splat: bool = True,
     ) -> None:
-        """Append every visible Gaussian of `scene` seen by `camera` to `frame`.
+        """Append every visible Gaussian of `scene` in `view` to `frame`.
+
+        The view says which rows are drawn and which flags cull, whether the LOD cut ran (then
+        the LOD variant blends each drawn node towards its parent by the cut's weight t) and
+        whether the scene's nested subsets are drawn (the FOVEA variant). Its `whole` camera
+        bounds the guard band and the clamp of the projection's Jacobian, so an inset's pixels
+        are the whole image's.
 
         Args:
             scene: the Gaussians.
             frame: the buffers appended to.
-            camera: the view.
+            view: the image and what the frame decided for it.
             settings: how splats are made.
-            flag_mask: flag bits that cull.
-            rows: only the first `rows` rows (default: all, LOD nodes included).
-            lod: blend drawn LOD nodes towards their parents (the cut pass ran this frame).
-            fovea: draw the scene's nested subsets with these uniforms (fovea.glsl's and
-                `fov_per_splat`); the scene must hold levels (`GpuScene.write_levels`).
-            whole: when `camera` is a crop of an image (an inset), that image's camera: its
-                field of view bounds the guard band and the clamp of the projection's Jacobian,
-                so the crop's pixels are the image's.
+            fov_per_splat: with subsets, weigh each splat's opacity (else the raster weighs
+                per pixel and preprocess only drops splats of weight 0).
         """
-        whole = camera if whole is None else whole
-        shader = self._program(lod, fovea is not None)
-        if fovea is not None:
-            assert scene.fov_levels is not None, "foveated subsets need the scene's levels"
-            set_uniforms(shader, **fovea, fov_level_rows=scene.fov_level_rows)
-            scene.fov_levels.bind_to_storage_buffer(BINDING_FOV_LEVELS)
-        set_uniforms(
-            shader,
-            **camera_uniforms(camera),
+        camera, whole, lod = view.camera, view.whole, view.lod is not None
+        shader = self._program(lod, view.subsets is not None)
+        subsets = None
+        if view.subsets is not None:
+            assert scene.subsets is not None, "foveated subsets need the scene's levels"
+            subsets = SubsetUniforms(view.subsets, scene.subsets.rows)
+            scene.subsets.bind()
+        near = scene.near_plane(settings)
+        uniforms = PreprocessUniforms(
+            camera=CameraUniforms.of(camera),
             tan_half_fov=(whole.width / (2.0 * whole.fx), whole.height / (2.0 * whole.fy)),
-            near_plane=scene.near_plane(settings),
+            near_plane=near,
             guard_band=settings.guard_band,
             splat_scale=settings.splat_scale,
             sh_degree=min(settings.sh_degree, scene.sh_degree),
             sh_coeffs=scene.sh_coeffs,
             antialias=settings.antialias,
             raw_parameters=scene.raw,
-            flag_mask=flag_mask,
+            flag_mask=view.flag_mask,
             capacity=frame.capacity,
             colour_source=colour_source(settings),
-            depth_range=depth_range(camera, scene.bounds, scene.near_plane(settings)),
-            lod_top_level=float(scene.lod_levels),
+            depth_range=depth_range(camera, scene.bounds, near),
+            lod_top_level=float(scene.lod_levels) if lod else None,
+            subsets=subsets,
+            fov_per_splat=fov_per_splat if subsets is not None else None,
         )
+        set_uniforms(shader, uniforms)
         frame.bind()
-        for chunk, count in scene.live_chunks(rows):
+        for chunk, count in scene.live_chunks(view.rows):
             chunk.bind()
             if lod:
-                chunk.buffers["lod_blend"].bind_to_storage_buffer(BINDING_LOD_BLEND)
-                chunk.buffers["lod_parent_sh"].bind_to_storage_buffer(BINDING_LOD_PARENT_SH)
-            set_uniforms(shader, chunk_offset=chunk.offset, chunk_count=count)
+                chunk.buffers[RowBuffer.LOD_BLEND].bind_to_storage_buffer(BINDING_LOD_BLEND)
+                chunk.buffers[RowBuffer.LOD_PARENT_SH].bind_to_storage_buffer(BINDING_LOD_PARENT_SH)
+            set_uniforms(shader, ChunkUniforms(chunk_offset=chunk.offset, chunk_count=count))
             shader.run(group_x=(count + WORKGROUP_SIZE - 1) // WORKGROUP_SIZE)
         self.ctx.memory_barrier()
 

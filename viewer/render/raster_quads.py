@@ -1,55 +1,84 @@
 """Quad rasters: one instanced quad per visible splat, blended back to front.
 
-The same draw serves three passes that differ only in their shaders: the quads backend (eigen-
+The same draw serves three rasters that differ only in their shaders: the quads backend (eigen-
 aligned quads, splat.vert/splat.frag), the points mode (dots at the centres, points.vert/
 points.frag) and the outlines mode (ellipse rings, splat.vert/outlines.frag).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import moderngl
 
-from viewer.camera import Camera
 from viewer.render.accum_target import AccumTarget
-from viewer.render.frame_buffers import FrameBuffers
-from viewer.render.programs import raster_program, set_uniforms
-from viewer.settings import RenderSettings
+from viewer.render.contributions import Contributions, GpuMeasure
+from viewer.render.programs import ViewportUniforms, raster_program, set_uniforms
+from viewer.render.raster import RasterJob
 
 
-class QuadsRaster:
-    """Blends premultiplied fragments (ONE, ONE_MINUS_SRC_ALPHA) with an indirect instanced draw."""
+@dataclass(frozen=True)
+class QuadUniforms:
+    """The quad rasters' uniforms: the image size, and the dot size of the points mode."""
+
+    image: ViewportUniforms
+    point_size: float | None = None
+
+
+class InstancedQuads:
+    """A `Raster` blending premultiplied fragments (ONE, ONE_MINUS_SRC_ALPHA), one indirect draw.
+
+    Attributes:
+        point_size: whether the shaders draw dots of `RenderSettings.point_size`.
+    """
+
+    bins = False
+    fovea_per_pixel = False
+    tile_bins = None
 
     def __init__(
-        self,
-        ctx: moderngl.Context,
-        name: str = "quads",
-        vertex: str = "splat.vert",
-        fragment: str = "splat.frag",
+        self, ctx: moderngl.Context, vertex: str, fragment: str, point_size: bool = False
     ) -> None:
+        """Quads drawn by shaders/<vertex> and shaders/<fragment>."""
         self.ctx = ctx
-        self.name = name
+        self.point_size = point_size
         self.program = raster_program(ctx, vertex, fragment)
         self.vao = ctx.vertex_array(self.program, [])
 
-    def run(
-        self, frame: FrameBuffers, camera: Camera, target: AccumTarget, settings: RenderSettings
-    ) -> None:
+    def bin(self, job: RasterJob) -> None:
+        """Nothing to bin: every splat is one instance."""
+
+    def draw(self, job: RasterJob, target: AccumTarget) -> None:
         """Draw every visible splat into `target` (cleared first)."""
-        set_uniforms(
-            self.program,
-            viewport=(float(camera.width), float(camera.height)),
-            point_size=settings.point_size,
-        )
-        frame.bind()
+        size = job.settings.point_size if self.point_size else None
+        set_uniforms(self.program, QuadUniforms(ViewportUniforms.of(job.view.camera), size))
+        job.frame.bind()
         target.framebuffer.use()
         target.framebuffer.clear(0.0, 0.0, 0.0, 0.0)
         self.ctx.enable_only(moderngl.BLEND)
         self.ctx.blend_func = moderngl.ONE, moderngl.ONE_MINUS_SRC_ALPHA
         self.ctx.blend_equation = moderngl.FUNC_ADD, moderngl.FUNC_ADD
-        self.vao.render_indirect(frame.counters, moderngl.TRIANGLE_STRIP, 1)
+        self.vao.render_indirect(job.frame.counters, moderngl.TRIANGLE_STRIP, 1)
         self.ctx.disable(moderngl.BLEND)
 
     def release(self) -> None:
         """Free GL objects."""
         self.vao.release()
         self.program.release()
+
+
+class QuadsRaster(InstancedQuads):
+    """The quads backend (a `RasterBackend`): eigen-aligned quads; measures on the GPU."""
+
+    name = "quads"
+
+    def __init__(self, ctx: moderngl.Context, measurer: GpuMeasure) -> None:
+        """The backend's quads (splat.vert, splat.frag); `measurer` bins and measures views."""
+        super().__init__(ctx, "splat.vert", "splat.frag")
+        self._measurer = measurer
+
+    def measure(
+        self, job: RasterJob, gaussians: int, pixel: tuple[int, int] | None
+    ) -> Contributions:
+        """Measure the view on the GPU (`GpuMeasure`)."""
+        return self._measurer.measure(job, gaussians, pixel)

@@ -1,255 +1,83 @@
 """Tiles raster backend: 16x16 compute tiles, front to back with early termination.
 
-Steps: count the tiles each depth-sorted splat touches (tiles_count.comp), prefix-sum the counts
-(PrefixSum), emit (tile, splat) pairs in depth order (tiles_emit.comp), stable-sort the pairs by
-tile (the depth order survives inside each tile), find each tile's range (tiles_ranges.comp) and
-composite (tiles_raster.comp). Dispatch sizes come from the GPU counters.
-
-Foveated frames drawing nested subsets (`fovea` given to `bin` and `run`) first find each tile's
-lowest level (fov_tiles.comp), bin a splat only into the tiles whose level its subset reaches,
-and weigh each splat per pixel by its level there (the FOVEA variants, compiled on first use).
+It bins the frame (viewer/render/tile_bins.py) and composites each tile's depth-sorted pairs in
+one workgroup (tiles_raster.comp). Foveated frames drawing nested subsets are binned by each
+tile's lowest level and weigh each splat per pixel by its level there (the FOVEA variant).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import moderngl
-import numpy as np
 
-from viewer.camera import Camera
 from viewer.render.accum_target import AccumTarget
-from viewer.render.fovea import TILE_REACH
-from viewer.render.frame_buffers import FrameBuffers
-from viewer.render.gpu_scene import GpuScene
-from viewer.render.layout import (
-    BINDING_COUNTERS,
-    BINDING_FOV_LEVELS,
-    BINDING_FOV_TILES,
-    BINDING_PAIR_SPLATS,
-    BINDING_PAIR_TILES,
-    BINDING_TILE_COUNTS,
-    BINDING_TILE_RANGES,
-    COUNTER_PAIRS,
-    DISPATCH_PER_PAIR,
-    DISPATCH_PER_VISIBLE,
-    TILE_SIZE,
-    WORKGROUP_SIZE,
-)
-from viewer.render.prefix_sum import PrefixSum
+from viewer.render.contributions import Contributions, GpuMeasure
+from viewer.render.fovea import SubsetUniforms
+from viewer.render.layout import BINDING_PAIR_SPLATS, BINDING_TILE_RANGES
 from viewer.render.programs import compute_shader, set_uniforms
-from viewer.render.sort import KeyValueSort
-from viewer.settings import RenderSettings
-
-INITIAL_PAIRS_PER_SPLAT = 4
-
-
-def tile_grid(width: int, height: int) -> tuple[int, int]:
-    """Tiles along x and y covering a width x height image."""
-    return -(-width // TILE_SIZE), -(-height // TILE_SIZE)
+from viewer.render.raster import RasterJob
+from viewer.render.tile_bins import TileBins, TileUniforms, tile_grid
 
 
 class TilesRaster:
-    """Composites each tile's depth-sorted splats in one workgroup."""
+    """The tiles backend (a `RasterBackend`): bins, then composites each tile in a workgroup."""
 
     name = "tiles"
+    bins = True
+    fovea_per_pixel = True
 
-    def __init__(self, ctx: moderngl.Context, sort: KeyValueSort) -> None:
-        """A backend whose pair sort is `sort` (owned: released with the backend)."""
+    def __init__(
+        self, ctx: moderngl.Context, bins: Callable[[], TileBins], measurer: GpuMeasure
+    ) -> None:
+        """A backend compositing from the renderer's bins (`bins()`: made on first use)."""
         self.ctx = ctx
-        self.sort = sort
-        self.count_shader = compute_shader(ctx, "tiles_count.comp")
-        self.emit_shader = compute_shader(ctx, "tiles_emit.comp")
-        self.ranges_shader = compute_shader(ctx, "tiles_ranges.comp")
-        self.raster_shader = compute_shader(ctx, "tiles_raster.comp")
-        self.prefix_sum = PrefixSum(ctx)
-        self.pair_capacity = 1
-        self._splat_capacity = 1
-        self.tile_counts = ctx.buffer(reserve=4)  # [capacity] uint32, then pair offsets
-        self.pair_tiles = ctx.buffer(reserve=4)  # [pair_capacity] uint32 tile_of_pair
-        self.pair_splats = ctx.buffer(reserve=4)  # [pair_capacity] uint32 splat_of_pair
-        self.ranges = ctx.buffer(reserve=8)  # [tiles] uvec2 pair_range_of_tile
-        self.tile_levels = ctx.buffer(reserve=4)  # [tiles] float: foveation's lowest level
-        self._fovea_shaders: dict[str, moderngl.ComputeShader] = {}  # made on first use
-        self.prefix_sum.ensure_capacity(1)
-        self._largest_view = 0  # pixels of the largest view binned since the pairs last shrank
-
-    def ensure_capacity(self, splat_capacity: int, pair_capacity: int) -> None:
-        """Room for `splat_capacity` visible splats and `pair_capacity` pairs."""
-        if splat_capacity > self._splat_capacity:
-            self.tile_counts.release()
-            self.tile_counts = self.ctx.buffer(reserve=splat_capacity * 4)
-            self.prefix_sum.ensure_capacity(splat_capacity)
-            self._splat_capacity = splat_capacity
-        if pair_capacity > self.pair_capacity:
-            self.pair_tiles.release()
-            self.pair_splats.release()
-            self.pair_tiles = self.ctx.buffer(reserve=pair_capacity * 4)
-            self.pair_splats = self.ctx.buffer(reserve=pair_capacity * 4)
-            self.sort.ensure_capacity(pair_capacity)
-            self.pair_capacity = pair_capacity
-
-    def fit_view(self, width: int, height: int, least_pairs: int) -> None:
-        """Shrink what grew for views at least four times the area of width x height.
-
-        The pair buffers (and the pair sort's scratch) shrink with the area, to no fewer than
-        `least_pairs` pairs; they grow again when a frame's pairs overflow them. The tile
-        ranges are made again at the next binning.
-        """
-        area = max(width * height, 1)
-        if self._largest_view < 4 * area:
-            return
-        pairs = max(least_pairs, -(-self.pair_capacity * area // self._largest_view), 1)
-        if pairs < self.pair_capacity:
-            self.pair_tiles.release()
-            self.pair_splats.release()
-            self.pair_tiles = self.ctx.buffer(reserve=pairs * 4)
-            self.pair_splats = self.ctx.buffer(reserve=pairs * 4)
-            self.sort.trim(pairs)
-            self.pair_capacity = pairs
-        if self.ranges.size > 8:
-            self.ranges.release()
-            self.ranges = self.ctx.buffer(reserve=8)
-        self._largest_view = area
+        self._bins = bins
+        self._measurer = measurer
+        self.shader = compute_shader(ctx, "tiles_raster.comp")
+        self._fovea_shader: moderngl.ComputeShader | None = None  # made on first use
 
     @property
-    def nbytes(self) -> int:
-        """GPU memory held by the backend's own buffers (and its pair sort's)."""
-        buffers = (
-            self.tile_counts,
-            self.pair_tiles,
-            self.pair_splats,
-            self.ranges,
-            self.tile_levels,
-        )
-        return sum(b.size for b in buffers) + self.sort.nbytes
+    def tile_bins(self) -> TileBins:
+        """The bins `draw` composites from."""
+        return self._bins()
 
-    def _fovea_shader(self, name: str) -> moderngl.ComputeShader:
-        """The FOVEA variant of shaders/<name> (fov_tiles.comp is one already)."""
-        if name not in self._fovea_shaders:
-            self._fovea_shaders[name] = compute_shader(self.ctx, name, {"FOVEA": 1})
-        return self._fovea_shaders[name]
+    def bin(self, job: RasterJob) -> None:
+        """Bin the frame, by each tile's level when it draws the scene's nested subsets."""
+        self._bins().bin(job.frame, job.view.camera, job.scene, job.view.subsets)
 
-    def _fovea_levels(
-        self, scene: GpuScene, camera: Camera, fovea: dict[str, object]
-    ) -> dict[str, object]:
-        """Find every tile's lowest level; bind the scene's levels. Returns the uniforms."""
-        tiles_x, tiles_y = tile_grid(camera.width, camera.height)
-        size = tiles_x * tiles_y * 4
-        if not size <= self.tile_levels.size < 4 * size:
-            self.tile_levels.release()
-            self.tile_levels = self.ctx.buffer(reserve=size)
-        assert scene.fov_levels is not None, "foveated subsets need the scene's levels"
-        uniforms = {**fovea, "fov_level_rows": scene.fov_level_rows}
-        shader = self._fovea_shader("fov_tiles.comp")
-        set_uniforms(shader, **uniforms, tile_grid=(tiles_x, tiles_y), tile_reach=TILE_REACH)
-        self.tile_levels.bind_to_storage_buffer(BINDING_FOV_TILES)
-        shader.run(group_x=-(-tiles_x * tiles_y // WORKGROUP_SIZE))
-        self.ctx.memory_barrier()
-        scene.fov_levels.bind_to_storage_buffer(BINDING_FOV_LEVELS)
-        return uniforms
-
-    def bin(
-        self,
-        frame: FrameBuffers,
-        camera: Camera,
-        scene: GpuScene | None = None,
-        fovea: dict[str, object] | None = None,
-    ) -> None:
-        """Count, scan and emit the (tile, splat) pairs; their count goes to the counters.
-
-        With `fovea` (fovea.glsl's uniforms) a splat is binned only into the tiles whose lowest
-        level its stored levels (in `scene`) reach.
-        """
-        self._largest_view = max(self._largest_view, camera.width * camera.height)
-        grid = tile_grid(camera.width, camera.height)
-        uniforms: dict[str, object] = {
-            "viewport": (float(camera.width), float(camera.height)), "tile_grid": grid,
-        }  # fmt: skip
-        count_shader, emit_shader = self.count_shader, self.emit_shader
-        if fovea is not None:
-            assert scene is not None
-            uniforms.update(self._fovea_levels(scene, camera, fovea))
-            count_shader = self._fovea_shader("tiles_count.comp")
-            emit_shader = self._fovea_shader("tiles_emit.comp")
-            self.tile_levels.bind_to_storage_buffer(BINDING_FOV_TILES)
-        frame.bind()
-        self.tile_counts.bind_to_storage_buffer(BINDING_TILE_COUNTS)
-        set_uniforms(count_shader, **uniforms)
-        count_shader.run_indirect(frame.counters, DISPATCH_PER_VISIBLE * 4)
-        self.ctx.memory_barrier()
-        self.prefix_sum.run(self.tile_counts, frame.counters)
-        frame.bind()
-        self.tile_counts.bind_to_storage_buffer(BINDING_TILE_COUNTS)
-        self.pair_tiles.bind_to_storage_buffer(BINDING_PAIR_TILES)
-        self.pair_splats.bind_to_storage_buffer(BINDING_PAIR_SPLATS)
-        set_uniforms(emit_shader, **uniforms, pair_capacity=self.pair_capacity)
-        emit_shader.run_indirect(frame.counters, DISPATCH_PER_VISIBLE * 4)
-        self.ctx.memory_barrier()
-
-    def read_tile_levels(self, camera: Camera) -> np.ndarray:
-        """[tiles y, tiles x] float32: the last foveated binning's lowest level per tile (tests)."""
-        tiles_x, tiles_y = tile_grid(camera.width, camera.height)
-        data = self.tile_levels.read(size=tiles_x * tiles_y * 4)
-        return np.frombuffer(data, np.float32).reshape(tiles_y, tiles_x).copy()
-
-    def sort_pairs(self, frame: FrameBuffers, camera: Camera) -> None:
-        """Stable sort of the pairs by tile id (then `find_ranges`)."""
-        tiles_x, tiles_y = tile_grid(camera.width, camera.height)
-        key_bits = max(1, (tiles_x * tiles_y - 1).bit_length())
-        self.sort.sort(
-            self.pair_tiles, self.pair_splats, frame.counters, COUNTER_PAIRS * 4, key_bits=key_bits
-        )
-
-    def find_ranges(self, frame: FrameBuffers, camera: Camera) -> None:
-        """Find each tile's [start, end) in the tile-sorted pairs."""
-        tiles_x, tiles_y = tile_grid(camera.width, camera.height)
-        size = tiles_x * tiles_y * 8
-        if not size <= self.ranges.size < 4 * size:  # a view once huge does not keep its memory
-            self.ranges.release()
-            self.ranges = self.ctx.buffer(reserve=size)
-        self.ranges.clear()
-        frame.counters.bind_to_storage_buffer(BINDING_COUNTERS)
-        self.pair_tiles.bind_to_storage_buffer(BINDING_PAIR_TILES)
-        self.ranges.bind_to_storage_buffer(BINDING_TILE_RANGES)
-        self.ranges_shader.run_indirect(frame.counters, DISPATCH_PER_PAIR * 4)
-        self.ctx.memory_barrier()
-
-    def run(
-        self,
-        frame: FrameBuffers,
-        camera: Camera,
-        target: AccumTarget,
-        settings: RenderSettings,
-        scene: GpuScene | None = None,
-        fovea: dict[str, object] | None = None,
-    ) -> None:
+    def draw(self, job: RasterJob, target: AccumTarget) -> None:
         """Composite every tile of the binned frame into `target`.
 
-        With `fovea` (the uniforms `bin` had) each splat weighs its stored levels' weight at
-        each pixel's level.
+        With the scene's nested subsets each splat weighs its stored levels' weight at each
+        pixel's level.
         """
-        grid = tile_grid(camera.width, camera.height)
-        shader = self.raster_shader
-        uniforms: dict[str, object] = {"viewport": (float(camera.width), float(camera.height))}
-        if fovea is not None:
-            assert scene is not None and scene.fov_levels is not None
-            shader = self._fovea_shader("tiles_raster.comp")
-            uniforms.update(fovea, fov_level_rows=scene.fov_level_rows)
-            scene.fov_levels.bind_to_storage_buffer(BINDING_FOV_LEVELS)
-        frame.bind()
-        self.pair_splats.bind_to_storage_buffer(BINDING_PAIR_SPLATS)
-        self.ranges.bind_to_storage_buffer(BINDING_TILE_RANGES)
+        bins, camera, scene = self._bins(), job.view.camera, job.scene
+        shader = self.shader
+        subsets = None
+        if job.view.subsets is not None:
+            assert scene.subsets is not None
+            if self._fovea_shader is None:
+                self._fovea_shader = compute_shader(self.ctx, "tiles_raster.comp", {"FOVEA": 1})
+            shader = self._fovea_shader
+            subsets = SubsetUniforms(job.view.subsets, scene.subsets.rows)
+            scene.subsets.bind()
+        job.frame.bind()
+        bins.pair_splats.bind_to_storage_buffer(BINDING_PAIR_SPLATS)
+        bins.ranges.bind_to_storage_buffer(BINDING_TILE_RANGES)
         target.texture.bind_to_image(0, read=False, write=True)
-        set_uniforms(shader, **uniforms, tile_grid=grid)
-        shader.run(*grid)
+        set_uniforms(shader, TileUniforms.of(camera, subsets))
+        shader.run(*tile_grid(camera.width, camera.height))
         self.ctx.memory_barrier()
 
+    def measure(
+        self, job: RasterJob, gaussians: int, pixel: tuple[int, int] | None
+    ) -> Contributions:
+        """Measure the view on the GPU (`GpuMeasure`)."""
+        return self._measurer.measure(job, gaussians, pixel)
+
     def release(self) -> None:
-        """Free GL objects (and the pair sort)."""
-        buffers = (self.tile_counts, self.pair_tiles, self.pair_splats, self.ranges)
-        for buffer in (*buffers, self.tile_levels):
-            buffer.release()
-        shaders = (self.count_shader, self.emit_shader, self.ranges_shader, self.raster_shader)
-        for shader in (*shaders, *self._fovea_shaders.values()):
-            shader.release()
-        self.prefix_sum.release()
-        self.sort.release()
+        """Free the shaders (the bins are the renderer's)."""
+        self.shader.release()
+        if self._fovea_shader is not None:
+            self._fovea_shader.release()

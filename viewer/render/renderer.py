@@ -2,18 +2,22 @@
 
     [lod cut] -> preprocess -> sort -> [bin] -> raster -> resolve
 
-The LOD cut runs when the frame has one (`FrameInputs.lod`) and the scene LOD nodes. The raster
-step is the chosen backend (quads or tiles) in the colour, depth and heatmap modes,
-and the points, outlines or overdraw pass in those modes. With foveated resolution
+`FrameView.of` first decides, from the frame's inputs and the scene, everything the passes read
+(camera at render scale, fovea, nested subsets, LOD cut, rows and flags); the passes then run in
+that order. The raster step is a `Raster` (viewer/render/raster.py): the chosen backend (quads or
+tiles) in the colour, depth and heatmap modes, the points, outlines or overdraw raster in those
+modes; a raster that bins gets its "bin" step before it draws. With foveated resolution
 (`Fovea.periphery_scale` below 1) the list runs twice: the whole frame at a lower render scale,
 then an inset around the fovea at the frame's own, blended over it (viewer/render/inset.py).
-`measure` runs the contributions pass on a view instead (picking, pivots, pruning scores).
+`measure` runs the list up to the sort and hands the view to the backend's `measure`
+(picking, pivots, pruning scores).
 
-The scene (`GpuScene`) and the per-frame inputs (`FrameInputs`: camera, flag mask, gaze) are
-passed to every call; the renderer holds only its passes and their scratch buffers, which grow to
-what the scene and the frame need. Per-Gaussian data never leaves the GPU (except with the CPU
-sort, which reads the depth keys). Features change the image only through per-Gaussian flags
-(`GpuScene.write_flags`, GPU passes' `gpu_flags`) and the settings dataclasses.
+The scene (`GpuScene`) and the per-frame inputs (`FrameInputs`: camera, flag mask, gaze, fovea,
+LOD cut, render scale) are passed to every call; the renderer holds only its passes and their
+scratch buffers, which grow to what the scene and the frame need. Per-Gaussian data stays on the
+GPU (the CPU sort reads the depth keys; `measure` reads what it returns). Features change the
+image through per-Gaussian flags (`GpuScene.write_flags`, the LOD cut's `gpu_flags`), what they
+attach to the scene (`GpuScene.lod`, `GpuScene.subsets`), `FrameInputs` and the settings.
 """
 
 from __future__ import annotations
@@ -22,22 +26,18 @@ import dataclasses
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass
 
 import moderngl
 import numpy as np
 
-from viewer.camera import Camera
 from viewer.render.accum_target import AccumTarget
 from viewer.render.context import DeviceInfo
-from viewer.render.contributions import Contributions, ContributionsPass
+from viewer.render.contributions import Contributions, ContributionsPass, GpuMeasure, OverdrawRaster
 from viewer.render.dispatch_args import DispatchArgsPass
-from viewer.render.fovea import render_gaze
-from viewer.render.fovea import uniforms as fovea_uniforms
 from viewer.render.frame_buffers import FrameBuffers
 from viewer.render.frame_inputs import FrameInputs, LodCut
+from viewer.render.frame_view import FrameView, plan_of
 from viewer.render.gpu_scene import GROWTH, GpuScene
-from viewer.render.inset import Inset, plan
 from viewer.render.layout import (
     COUNTER_FOVEA_CULLED,
     COUNTER_PAIRS,
@@ -45,25 +45,26 @@ from viewer.render.layout import (
     COUNTER_VISIBLE,
     COUNTER_VISIBLE_OVERFLOW,
     COUNTER_WORDS,
-    FLAG_LOD_CULLED,
     LOD_STATE_WORDS,
 )
-from viewer.render.lod_cut import LodCutPass, LodState
+from viewer.render.lod_cut import LodCutPass, LodCutStats
 from viewer.render.preprocess import PreprocessPass
-from viewer.render.raster_quads import QuadsRaster
-from viewer.render.raster_tiles import INITIAL_PAIRS_PER_SPLAT, TilesRaster
+from viewer.render.raster import BACKENDS, Raster, RasterBackend, RasterJob
+from viewer.render.raster_quads import InstancedQuads, QuadsRaster
+from viewer.render.raster_tiles import TilesRaster
 from viewer.render.resolve import ResolvePass
 from viewer.render.sort import KeyValueSort, choose_sort, make_sort
+from viewer.render.tile_bins import INITIAL_PAIRS_PER_SPLAT, TileBins
 from viewer.render.timers import PassTimer, choose_clock
 from viewer.render.validation import validate_frame
 from viewer.settings import RasterSettings, RenderSettings
 from viewer.stats import FrameStats
 
-QUAD_MODES = ("points", "outlines")  # modes drawn by their own quad pass, whatever the backend
-MAX_BIN_ATTEMPTS = 3  # binning again into grown pair buffers after an overflow
+MODE_RASTERS = ("points", "outlines", "overdraw")  # modes with a raster of their own
+Section = Callable[[str], AbstractContextManager[None]]
 
 
-def _untimed(name: str) -> AbstractContextManager[None]:
+def _untimed(_name: str) -> AbstractContextManager[None]:
     return nullcontext()
 
 
@@ -71,8 +72,8 @@ def choose_backend(kind: str, device: DeviceInfo) -> str:
     """'auto' -> tiles on compute-first data-centre GPUs, quads elsewhere."""
     if kind == "auto":
         return "tiles" if device.is_datacenter_gpu else "quads"
-    if kind not in ("quads", "tiles"):
-        raise ValueError(f"unknown raster backend {kind!r}; use auto, quads or tiles")
+    if kind not in BACKENDS:
+        raise ValueError(f"unknown raster backend {kind!r}; use auto, {' or '.join(BACKENDS)}")
     return kind
 
 
@@ -91,11 +92,6 @@ class SplatRenderer:
         self.timer = PassTimer(ctx, choose_clock(clock, self.device.is_software))
         self.preprocess = PreprocessPass(ctx)
         self.dispatch_args = DispatchArgsPass(ctx)
-        self.quads = QuadsRaster(ctx)
-        self.mode_rasters = {
-            "points": QuadsRaster(ctx, "points", "points.vert", "points.frag"),
-            "outlines": QuadsRaster(ctx, "outlines", "splat.vert", "outlines.frag"),
-        }
         self.contributions = ContributionsPass(ctx)
         self.resolve = ResolvePass(ctx)
         self.accum = AccumTarget(ctx)
@@ -104,8 +100,11 @@ class SplatRenderer:
         self.frame = FrameBuffers(ctx, 1, self.device.max_ssbo_bytes)
         self._sort_kind = choose_sort(raster.sort, self.device)
         self.depth_sort: KeyValueSort = make_sort(ctx, self._sort_kind, 1)
-        self._tiles: TilesRaster | None = None  # made on first use
+        self._bins: TileBins | None = None  # made on first use
         self._lod_cut: LodCutPass | None = None  # made on first use
+        self._measurer = GpuMeasure(self.contributions, self.tile_bins)
+        self._backends: dict[str, RasterBackend] = {}  # made on first use
+        self._mode_rasters: dict[str, Raster] = {}  # made on first use
         # counters (and LOD state) copies awaiting their timer queries, with the rows drawn,
         # whether an LOD cut ran and the render scale of that frame
         self._readback: list[tuple[moderngl.Buffer, int, bool, float]] = []
@@ -131,18 +130,19 @@ class SplatRenderer:
             self._sort_kind = kind
             self.depth_sort.release()
             self.depth_sort = make_sort(self.ctx, kind, self.frame.capacity)
-            if self._tiles is not None:
-                self._tiles.release()
-                self._tiles = None
+            if self._bins is not None:  # its pair sort is of the old kind
+                self._bins.release()
+                self._bins = None
 
-    @property
-    def tiles(self) -> TilesRaster:
-        """The tiles backend's binning (made on first use: the contributions pass needs it too)."""
-        if self._tiles is None:
-            capacity = self.frame.capacity
-            self._tiles = TilesRaster(self.ctx, make_sort(self.ctx, self._sort_kind, capacity))
-            self._grow_tiles(capacity * INITIAL_PAIRS_PER_SPLAT)
-        return self._tiles
+    def tile_bins(self) -> TileBins:
+        """The tile binning (made on first use: the tiles backend, overdraw and measure bin)."""
+        if self._bins is None:
+            sort = make_sort(self.ctx, self._sort_kind, self.frame.capacity)
+            self._bins = TileBins(
+                self.ctx, sort, self.dispatch_args, self.device.max_ssbo_bytes // 4
+            )
+            self._bins.fit(self.frame.capacity)
+        return self._bins
 
     @property
     def lod_cut(self) -> LodCutPass:
@@ -150,6 +150,31 @@ class SplatRenderer:
         if self._lod_cut is None:
             self._lod_cut = LodCutPass(self.ctx, shared_counts=not self.device.is_software)
         return self._lod_cut
+
+    def _backend(self) -> RasterBackend:
+        """The backend in use (made on first use); a software-device backend is made here too."""
+        name = self.backend
+        if name not in self._backends:
+            if name == "tiles":
+                self._backends[name] = TilesRaster(self.ctx, self.tile_bins, self._measurer)
+            else:
+                self._backends[name] = QuadsRaster(self.ctx, self._measurer)
+        return self._backends[name]
+
+    def _raster(self, mode: str) -> Raster:
+        """What draws a frame in render mode `mode`: its own raster, else the backend."""
+        if mode not in MODE_RASTERS:
+            return self._backend()
+        if mode not in self._mode_rasters:
+            raster: Raster
+            if mode == "overdraw":
+                raster = OverdrawRaster(self.contributions, self.tile_bins)
+            elif mode == "points":
+                raster = InstancedQuads(self.ctx, "points.vert", "points.frag", point_size=True)
+            else:
+                raster = InstancedQuads(self.ctx, "splat.vert", "outlines.frag")
+            self._mode_rasters[mode] = raster
+        return self._mode_rasters[mode]
 
     def _fit(self, scene: GpuScene) -> None:
         """Grow the per-frame buffers to hold every Gaussian of `scene` as a visible splat."""
@@ -159,12 +184,8 @@ class SplatRenderer:
         self.frame.release()
         self.frame = FrameBuffers(self.ctx, capacity, self.device.max_ssbo_bytes)
         self.depth_sort.ensure_capacity(self.frame.capacity)
-        if self._tiles is not None:
-            self._grow_tiles(self.frame.capacity * INITIAL_PAIRS_PER_SPLAT)
-
-    def _grow_tiles(self, pairs: int) -> None:
-        limit = self.device.max_ssbo_bytes // 4
-        self.tiles.ensure_capacity(self.frame.capacity, min(max(pairs, 1024), limit))
+        if self._bins is not None:
+            self._bins.fit(self.frame.capacity)
 
     @property
     def gpu_bytes(self) -> int:
@@ -172,8 +193,8 @@ class SplatRenderer:
         parts = [self.accum.nbytes, self.inset_accum.nbytes, self.image.nbytes, self.frame.nbytes]
         parts.append(self.contributions.nbytes)
         parts.append(self.depth_sort.nbytes)
-        if self._tiles is not None:
-            parts.append(self._tiles.nbytes)
+        if self._bins is not None:
+            parts.append(self._bins.nbytes)
         return sum(parts)
 
     def fit_view(self, width: int, height: int) -> None:
@@ -189,8 +210,8 @@ class SplatRenderer:
             if target.size[0] * target.size[1] >= 4 * area:
                 target.ensure_size(1, 1)
         self.contributions.fit_view(width, height)
-        if self._tiles is not None:
-            self._tiles.fit_view(width, height, self.frame.capacity * INITIAL_PAIRS_PER_SPLAT)
+        if self._bins is not None:
+            self._bins.fit_view(width, height, self.frame.capacity * INITIAL_PAIRS_PER_SPLAT)
 
     # -- the frame -----------------------------------------------------------------------------
 
@@ -207,114 +228,71 @@ class SplatRenderer:
         timer queries, this frame with finish+wall), or None while none is.
         """
         start = time.perf_counter()
-        periphery, inset = _plan_of(inputs)
-        whole = dataclasses.replace(inputs, render_scale=inputs.render_scale * periphery)
+        periphery, inset = plan_of(inputs)
+        whole = FrameView.of(
+            scene, dataclasses.replace(inputs, render_scale=inputs.render_scale * periphery)
+        )
+        raster = self._raster(settings.mode)
         timer = self.timer
         timer.begin_frame()
-        binned = self._draw(scene, whole, _view_of(whole), settings, self.accum, timer.section)
+        self._draw(scene, whole, settings, raster, self.accum, timer.section)
         with timer.section("resolve"):
             self.resolve.run(self.accum, output, settings.background)
-        lod = _lod_of(scene, inputs)
-        self._queue_counters(_rows_of(scene, lod), lod, inputs.render_scale)
+        self._queue_counters(whole.rows, whole.lod, inputs.render_scale)
         if inset is not None:  # the counters above are the whole frame's
             with timer.section("inset"):
-                view = _view_of(inputs, inset)
-                self._draw(scene, inputs, view, settings, self.inset_accum, _untimed)
+                view = FrameView.of(scene, inputs, inset)
+                self._draw(scene, view, settings, raster, self.inset_accum, _untimed)
                 self.resolve.run(self.inset_accum, output, settings.background, inset)
-        return self._collect((time.perf_counter() - start) * 1e3, binned)
+        return self._collect((time.perf_counter() - start) * 1e3, raster.bins)
 
     def _draw(
         self,
         scene: GpuScene,
-        inputs: FrameInputs,
-        view: _View,
+        view: FrameView,
         settings: RenderSettings,
+        raster: Raster,
         accum: AccumTarget,
-        section: Callable[[str], AbstractContextManager[None]],
-    ) -> bool:
-        """Draw `view` of the frame into `accum` (sized to it); returns whether it was binned."""
-        camera = view.camera
-        accum.ensure_size(camera.width, camera.height)
-        mode = settings.mode
-        binned = mode == "overdraw" or (self.backend == "tiles" and mode not in QUAD_MODES)
-        per_pixel = binned and mode != "overdraw"  # the tiles raster weighs foveation per pixel
-        subsets = _draws_subsets(scene, inputs)
-        self._splats_in_view(scene, inputs, view, settings, binned, section, subsets, per_pixel)
+        section: Section,
+    ) -> None:
+        """Draw `view` into `accum` (sized to it) with `raster`."""
+        accum.ensure_size(view.camera.width, view.camera.height)
+        job = self._sorted_splats(scene, view, settings, raster.fovea_per_pixel, section)
+        if raster.bins:
+            with section("bin"):
+                raster.bin(job)
         with section("raster"):
-            if mode == "overdraw":
-                self.contributions.run(self.frame, self.tiles, camera)
-                self.contributions.colour_overdraw(camera, accum)
-            elif mode in QUAD_MODES:
-                self.mode_rasters[mode].run(self.frame, camera, accum, settings)
-            elif self.backend == "tiles":
-                pixel_fovea = view.fovea if subsets and per_pixel else None
-                self.tiles.run(self.frame, camera, accum, settings, scene, pixel_fovea)
-            else:
-                self.quads.run(self.frame, camera, accum, settings)
+            raster.draw(job, accum)
         if self.raster_settings.validate:
-            validate_frame(self.frame, self.tiles if binned else None, scene.count)
-        return binned
+            validate_frame(self.frame, raster.tile_bins, scene.count)
 
-    def _splats_in_view(
+    def _sorted_splats(
         self,
         scene: GpuScene,
-        inputs: FrameInputs,
-        view: _View,
+        view: FrameView,
         settings: RenderSettings,
-        binned: bool,
-        section: Callable[[str], AbstractContextManager[None]],
-        subsets: bool = False,
-        per_pixel: bool = False,
-    ) -> None:
-        """Preprocess and depth-sort the splats visible in `view`; with `binned`, also bin them.
+        fovea_per_pixel: bool,
+        section: Section,
+    ) -> RasterJob:
+        """The LOD cut, preprocess and depth sort of the splats in `view`: what a raster draws.
 
-        Binning checks the pair count (a read of the counters) and bins again into grown pair
-        buffers when they overflowed: the one growth mechanism of every binned frame.
-
-        With `subsets` the scene's nested subsets are drawn (by the view's fovea uniforms):
-        weighed per splat in preprocess, or, `per_pixel`, only dropped where they weigh 0 there
-        and binned by tile level for the tiles raster to weigh per pixel.
+        `fovea_per_pixel`: the raster weighs the scene's nested subsets per pixel, so preprocess
+        only drops splats of weight 0 (else it weighs each splat's opacity).
         """
         self._fit(scene)
         self.frame.reset()
-        camera = view.camera
-        fovea = view.fovea if subsets else None
-        lod = _lod_of(scene, inputs)
-        mask = inputs.flag_mask
-        if lod:
+        if view.lod is not None:
             with section("lod"):
-                fov = inputs.fovea
-                tau_scale = 1.0 if fov is None else fov.lod_tau_scale
-                self.lod_cut.run(scene, camera, lod, view.fovea, tau_scale)
-        elif scene.lod_nodes:  # a cut of an earlier frame must not hide the leaves
-            mask &= ~FLAG_LOD_CULLED
+                self.lod_cut.run(scene, view.camera, view.lod, view.fovea, view.lod_tau_scale)
         with section("preprocess"):
-            rows = _rows_of(scene, lod)
-            splat_fovea = None if fovea is None else {**fovea, "fov_per_splat": not per_pixel}
-            self.preprocess.run(
-                scene, self.frame, camera, settings, mask, rows, lod is not None, splat_fovea,
-                view.whole,
-            )  # fmt: skip
+            self.preprocess.run(scene, self.frame, view, settings, not fovea_per_pixel)
             self._dispatch_args()
         with section("sort"):
             self.depth_sort.sort(
                 self.frame.depth_keys, self.frame.sorted_splats, self.frame.counters,
                 COUNTER_VISIBLE * 4,
             )  # fmt: skip
-        if not binned:
-            return
-        with section("bin"):
-            bin_fovea = fovea if per_pixel else None
-            for _attempt in range(MAX_BIN_ATTEMPTS):
-                self.tiles.bin(self.frame, camera, scene, bin_fovea)
-                self._dispatch_args()
-                counters = self.frame.read_counters()
-                if counters[COUNTER_PAIRS_OVERFLOW] == 0:
-                    break
-                needed = int(counters[COUNTER_PAIRS]) + int(counters[COUNTER_PAIRS_OVERFLOW])
-                self._grow_tiles(needed + needed // 4)
-            self.tiles.sort_pairs(self.frame, camera)
-            self.tiles.find_ranges(self.frame, camera)
+        return RasterJob(self.frame, scene, view, settings)
 
     def measure(
         self,
@@ -325,37 +303,22 @@ class SplatRenderer:
         weights: bool = False,
         pixel: tuple[int, int] | None = None,
     ) -> Contributions:
-        """Run the contributions pass on one view instead of drawing it (waits for the GPU).
+        """Measure one view with the backend instead of drawing it (waits for the GPU).
 
         Args:
             scene: the scene measured.
             inputs: the view and its per-frame inputs (camera, flag mask, LOD cut, ...); it is
-                measured at full resolution whatever the render scale.
+                measured at full resolution whatever the render scale, without nested subsets.
             settings: the render settings the view is drawn with.
             weights: also sum each Gaussian's alpha*T over the image and count its tiles (one
                 value per row drawn: the leaves, or every row with an LOD cut).
             pixel: (x, y) measure only the tile holding this pixel (for picking).
         """
         inputs = dataclasses.replace(inputs, render_scale=1.0)  # whole: no foveation either
-        self._splats_in_view(scene, inputs, _view_of(inputs), settings, True, _untimed)
-        gaussians = _rows_of(scene, _lod_of(scene, inputs)) if weights else 0
-        camera = inputs.camera
-        self.contributions.run(self.frame, self.tiles, camera, gaussians, pixel)
-        result = self.contributions.read(camera, gaussians)
-        if weights:
-            result = dataclasses.replace(result, tiles=self._tiles_of_gaussians(gaussians))
-        return result
-
-    def _tiles_of_gaussians(self, count: int) -> np.ndarray:
-        """[N] uint32 tiles each Gaussian's splat touched in the frame just binned (0: culled)."""
-        counters = self.frame.read_counters()
-        visible, pairs = int(counters[COUNTER_VISIBLE]), int(counters[COUNTER_PAIRS])
-        offsets = self.frame.read_uint(self.tiles.tile_counts, visible)  # exclusive scan
-        splat_from_sorted = self.frame.read_uint(self.frame.sorted_splats, visible)
-        gaussian_from_splat = self.frame.read_uint(self.frame.gaussian_ids, visible)
-        tiles = np.zeros(count, np.uint32)
-        tiles[gaussian_from_splat[splat_from_sorted]] = np.diff(offsets, append=pairs)
-        return tiles
+        view = dataclasses.replace(FrameView.of(scene, inputs), subsets=None)
+        backend = self._backend()
+        job = self._sorted_splats(scene, view, settings, backend.fovea_per_pixel, _untimed)
+        return backend.measure(job, view.rows if weights else 0, pixel)
 
     def render_image(
         self, scene: GpuScene, inputs: FrameInputs, settings: RenderSettings
@@ -369,7 +332,7 @@ class SplatRenderer:
     # -- internals -----------------------------------------------------------------------------
 
     def _dispatch_args(self) -> None:
-        pairs = self._tiles.pair_capacity if self._tiles is not None else 0
+        pairs = self._bins.pair_capacity if self._bins is not None else 0
         self.dispatch_args.run(self.frame.counters, self.frame.capacity, pairs)
 
     def _queue_counters(self, count: int, lod: LodCut | None, scale: float) -> None:
@@ -392,7 +355,7 @@ class SplatRenderer:
         buffer, count, lod, scale = self._readback.pop(0)
         words = np.frombuffer(buffer.read(), dtype=np.uint32)
         counters = words[:COUNTER_WORDS]
-        state = LodState.from_words(words[COUNTER_WORDS:]) if lod else None
+        state = LodCutStats.from_words(words[COUNTER_WORDS:]) if lod else None
         self._readback_free.append(buffer)
         return FrameStats(
             frame=index,
@@ -414,14 +377,13 @@ class SplatRenderer:
     def release(self) -> None:
         """Free every GL object."""
         self.depth_sort.release()
-        if self._tiles is not None:
-            self._tiles.release()
+        if self._bins is not None:
+            self._bins.release()
         if self._lod_cut is not None:
             self._lod_cut.release()
         self.preprocess.release()
         self.frame.release()
-        self.quads.release()
-        for raster in self.mode_rasters.values():
+        for raster in (*self._backends.values(), *self._mode_rasters.values()):
             raster.release()
         self.contributions.release()
         self.resolve.release()
@@ -430,56 +392,3 @@ class SplatRenderer:
         self.image.release()
         for buffer in self._readback_free + [b for b, *_ in self._readback]:
             buffer.release()
-
-
-@dataclass(frozen=True)
-class _View:
-    """One image a frame's passes render.
-
-    Attributes:
-        camera: the image's camera (render scale in; an inset's crop of `whole`).
-        fovea: fovea.glsl's uniforms for it when the frame is foveated, else None.
-        whole: the camera of the whole image at this render scale.
-    """
-
-    camera: Camera
-    fovea: dict[str, object] | None
-    whole: Camera
-
-
-def _view_of(inputs: FrameInputs, inset: Inset | None = None) -> _View:
-    """The image the passes render for `inputs`: the whole one, or `inset`'s crop of it."""
-    camera = inputs.render_camera
-    if inputs.fovea is None:
-        fovea = None
-    else:
-        gaze = render_gaze(inputs.camera, camera, inputs.gaze)
-        origin = (0, 0) if inset is None else (inset.box[0], inset.box[1])
-        fovea = fovea_uniforms(camera, inputs.fovea, gaze, origin)
-    return _View(camera if inset is None else inset.camera(camera), fovea, camera)
-
-
-def _plan_of(inputs: FrameInputs) -> tuple[float, Inset | None]:
-    """Foveated resolution's (scale of the whole frame, inset) for `inputs` (`inset.plan`)."""
-    camera = inputs.render_camera
-    return plan(camera, inputs.fovea, render_gaze(inputs.camera, camera, inputs.gaze))
-
-
-def _draws_subsets(scene: GpuScene, inputs: FrameInputs) -> bool:
-    """Whether the frame draws the scene's nested subsets.
-
-    That is when it is foveated with subsets and the scene holds levels (none yet: the whole
-    scene is drawn, as it is while the viewer measures the scores that make them).
-    """
-    fovea = inputs.fovea
-    return fovea is not None and fovea.subsets and scene.fov_levels is not None
-
-
-def _lod_of(scene: GpuScene, inputs: FrameInputs) -> LodCut | None:
-    """The frame's LOD cut, if it has one and the scene LOD nodes to cut."""
-    return inputs.lod if scene.lod_nodes else None
-
-
-def _rows_of(scene: GpuScene, lod: LodCut | None) -> int:
-    """Rows a frame draws from: every row with an LOD cut, else the scene's own Gaussians."""
-    return scene.count if lod is not None else scene.leaves

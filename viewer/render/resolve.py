@@ -2,11 +2,30 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import moderngl
 
 from viewer.render.accum_target import AccumTarget
-from viewer.render.inset import Inset
+from viewer.render.inset import Inset, Placement
 from viewer.render.programs import raster_program, set_uniforms
+
+
+@dataclass(frozen=True)
+class ResolveUniforms:
+    """resolve.frag's uniforms (the shader's comments say what each is).
+
+    Attributes:
+        accum: the texture unit of the accumulation image.
+        placement: where the image lies over the output: an inset's rectangle and feather
+            (`Inset.placement`), or the whole output.
+    """
+
+    accum: int
+    background: tuple[float, float, float]
+    stretch: bool
+    inset: bool
+    placement: Placement
 
 
 class ResolvePass:
@@ -32,21 +51,23 @@ class ResolvePass:
         """
         assert accum.texture is not None
         size = (int(output.size[0]), int(output.size[1]))
-        if inset is None:
-            placement: dict[str, object] = {"origin": (0.0, 0.0), "extent": size}
-            covers = accum.size
-        else:
-            placement = inset.placement(size)
-            covers = inset.size
+        whole = Placement(origin=(0.0, 0.0), extent=(float(size[0]), float(size[1])))
+        placement = whole if inset is None else inset.placement(size)
+        covers = accum.size if inset is None else inset.size
         stretch = tuple(covers) != size
         linear = moderngl.LINEAR if stretch else moderngl.NEAREST
         accum.texture.filter = (linear, linear)
         accum.texture.repeat_x = accum.texture.repeat_y = False
         accum.texture.use(0)
-        set_uniforms(
-            self.program, accum=0, background=tuple(background), stretch=stretch,
-            inset=inset is not None, **placement,
-        )  # fmt: skip
+        r, g, b = background
+        uniforms = ResolveUniforms(
+            accum=0,
+            background=(r, g, b),
+            stretch=stretch,
+            inset=inset is not None,
+            placement=placement,
+        )
+        set_uniforms(self.program, uniforms)
         if inset is None:
             output.use()
             self.ctx.disable(moderngl.BLEND | moderngl.DEPTH_TEST)

@@ -8,6 +8,7 @@ software rasterizers such as llvmpipe. Both sort in place and keep equal keys in
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import IntEnum
 from typing import Protocol
 
@@ -15,7 +16,7 @@ import moderngl
 import numpy as np
 
 from viewer.render.context import DeviceInfo
-from viewer.render.shader_source import shader_source
+from viewer.render.programs import compute_shader, set_uniforms
 
 THREADS = 256  # invocations per workgroup of the block passes
 ITEMS = 16  # keys per invocation: a block of THREADS * ITEMS keys per workgroup
@@ -91,7 +92,22 @@ def _pair_capacity(keys: moderngl.Buffer, values: moderngl.Buffer) -> int:
 
 
 def _program(ctx: moderngl.Context, name: str) -> moderngl.ComputeShader:
-    return ctx.compute_shader(shader_source(name, SHADER_DEFINES))
+    return compute_shader(ctx, name, SHADER_DEFINES, layout=False)
+
+
+@dataclass(frozen=True)
+class SortSetupUniforms:
+    """sort_setup.comp: where the count is (word index) and how many pairs the buffers hold."""
+
+    u_count_index: int
+    u_capacity: int
+
+
+@dataclass(frozen=True)
+class SortPassUniforms:
+    """sort_histogram.comp and sort_scatter.comp: which RADIX_BITS-bit digit, lowest first."""
+
+    u_pass: int
 
 
 class GpuRadixSort:
@@ -177,8 +193,7 @@ class GpuRadixSort:
         count.bind_to_storage_buffer(Binding.COUNT)
         self._state.bind_to_storage_buffer(Binding.STATE)
         block_counts.bind_to_storage_buffer(Binding.BLOCK_COUNTS)
-        self._setup["u_count_index"] = count_offset // 4
-        self._setup["u_capacity"] = capacity
+        set_uniforms(self._setup, SortSetupUniforms(count_offset // 4, capacity))
         self._setup.run(1)
         ctx.memory_barrier(_SSBO_AND_COMMAND)
 
@@ -186,8 +201,8 @@ class GpuRadixSort:
         passes = -(-key_bits // RADIX_BITS)
         for pass_index in range(passes):
             self._bind_pair(src, dst)
-            self._histogram["u_pass"] = pass_index
-            self._scatter["u_pass"] = pass_index
+            set_uniforms(self._histogram, SortPassUniforms(pass_index))
+            set_uniforms(self._scatter, SortPassUniforms(pass_index))
             self._histogram.run_indirect(self._state)
             ctx.memory_barrier(_SSBO)
             self._scan.run(RADIX)

@@ -6,7 +6,7 @@ import numpy as np
 
 from viewer.render.frame_buffers import FrameBuffers
 from viewer.render.layout import COUNTER_PAIRS, COUNTER_VISIBLE
-from viewer.render.raster_tiles import TilesRaster
+from viewer.render.tile_bins import TileBins
 
 
 class PipelineInvariantError(RuntimeError):
@@ -18,12 +18,12 @@ def _check(condition: bool, message: str) -> None:
         raise PipelineInvariantError(message)
 
 
-def validate_frame(frame: FrameBuffers, tiles: TilesRaster | None, gaussians: int) -> None:
+def validate_frame(frame: FrameBuffers, bins: TileBins | None, gaussians: int) -> None:
     """Check the frame just rendered (waits for the GPU): counts, finiteness, sort orders.
 
     Args:
         frame: the frame's buffers.
-        tiles: the binning, when the frame was binned (its pairs are checked too).
+        bins: the frame's tile bins, when it was binned (its pairs are checked too).
         gaussians: the scene's live count.
 
     Raises:
@@ -43,11 +43,11 @@ def validate_frame(frame: FrameBuffers, tiles: TilesRaster | None, gaussians: in
     ids = frame.read_uint(frame.gaussian_ids, visible)
     _check(len(np.unique(ids)) == visible, "a Gaussian was appended twice")
     _check(bool((ids < gaussians).all()), "Gaussian id out of range")
-    if tiles is None:
+    if bins is None:
         return
     pairs = int(counters[COUNTER_PAIRS])
-    tile_of_pair = frame.read_uint(tiles.pair_tiles, pairs)
-    splat_of_pair = frame.read_uint(tiles.pair_splats, pairs)
+    tile_of_pair = frame.read_uint(bins.pair_tiles, pairs)
+    splat_of_pair = frame.read_uint(bins.pair_splats, pairs)
     _check(bool((np.diff(tile_of_pair.astype(np.int64)) >= 0).all()), "pairs not sorted by tile")
     depth = splats["depth"][splat_of_pair]
     same_tile = tile_of_pair[1:] == tile_of_pair[:-1]

@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-import numpy as np
 import torch
 
 from viewer.camera import Camera
@@ -188,8 +187,3 @@ def choose_device(name: str) -> torch.device:
             )
         return torch.device("cuda")
     return torch.device("cpu")
-
-
-def image_tensor(image: np.ndarray, device: torch.device) -> torch.Tensor:
-    """[H, W, 3] float32 image on `device`."""
-    return torch.from_numpy(np.ascontiguousarray(image, np.float32)).to(device)

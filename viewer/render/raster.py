@@ -1,0 +1,101 @@
+"""The raster seam: what draws a frame's depth-sorted splats, and what a backend must offer.
+
+After the LOD cut, preprocess and the depth sort, the frame's visible splats lie in the frame
+buffers (`FrameBuffers`: the `SPLAT_DTYPE` records, their depth order in `sorted_splats`, the
+counters). A `Raster` draws them into the accumulation image (premultiplied colour, A = 1 - T)
+in the same three calls for every kind:
+
+    if raster.bins:  raster.bin(job)          (timed as "bin")
+    raster.draw(job, target)                  (timed as "raster")
+
+A `RasterBackend` is a raster the colour, depth and heatmap modes can use and that measures
+views too (`measure`: per pixel the top Gaussian, blended counts, median depth; per Gaussian
+its alpha*T sum and tiles, for picking, pivots and pruning scores). The GPU ones are `quads`
+(viewer/render/raster_quads.py) and `tiles` (viewer/render/raster_tiles.py); a software-device
+backend is another implementation of this protocol, made in `SplatRenderer._backend`. The
+points, outlines and overdraw modes are `Raster`s of their own, whatever the backend.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
+
+from viewer.render.accum_target import AccumTarget
+from viewer.render.frame_buffers import FrameBuffers
+from viewer.render.frame_view import FrameView
+from viewer.render.gpu_scene import GpuScene
+from viewer.settings import RenderSettings
+
+if TYPE_CHECKING:  # the contributions pass imports this module
+    from viewer.render.contributions import Contributions
+    from viewer.render.tile_bins import TileBins
+
+BACKENDS = ("quads", "tiles")
+
+
+@dataclass(frozen=True)
+class RasterJob:
+    """What a raster draws from: one image's sorted splats.
+
+    Attributes:
+        frame: the frame's buffers, as preprocess and the depth sort left them.
+        scene: the scene drawn (its nested subsets, when `view.subsets` is set).
+        view: the image and what the passes decided for it (camera, fovea, LOD cut, ...).
+        settings: the render settings (mode, point size, ...).
+    """
+
+    frame: FrameBuffers
+    scene: GpuScene
+    view: FrameView
+    settings: RenderSettings
+
+
+class Raster(Protocol):
+    """Draws a frame's depth-sorted splats into an accumulation image.
+
+    Attributes:
+        bins: whether `draw` reads what `bin` made (the renderer then calls `bin` first, timed
+            as "bin", and reports the frame's pair count).
+        fovea_per_pixel: whether `draw` weighs the scene's nested subsets per pixel; preprocess
+            then only drops splats of weight 0 instead of weighing each splat's opacity.
+    """
+
+    bins: bool
+    fovea_per_pixel: bool
+
+    def bin(self, job: RasterJob) -> None:
+        """Prepare what `draw` reads (called only when `bins`)."""
+        ...
+
+    def draw(self, job: RasterJob, target: AccumTarget) -> None:
+        """Draw `job`'s splats into `target` (sized to the view; overwritten)."""
+        ...
+
+    @property
+    def tile_bins(self) -> TileBins | None:
+        """The GPU tile bins `draw` read this frame (the validation switch checks them)."""
+        ...
+
+    def release(self) -> None:
+        """Free what the raster holds (shared passes are released by their owner)."""
+        ...
+
+
+class RasterBackend(Raster, Protocol):
+    """A raster of the colour modes that also measures views (see the module's docstring)."""
+
+    name: str
+
+    def measure(
+        self, job: RasterJob, gaussians: int, pixel: tuple[int, int] | None
+    ) -> Contributions:
+        """Measure `job`'s view (waits for the GPU).
+
+        Args:
+            job: the view's sorted splats (drawn without nested subsets).
+            gaussians: sum each of this many rows' alpha*T over the image and count its tiles;
+                0: neither.
+            pixel: (x, y): measure only the 16x16 tile holding this pixel (picking).
+        """
+        ...
