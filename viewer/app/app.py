@@ -317,11 +317,11 @@ class ViewerApp:
 
     def _facts(self) -> SceneFacts:
         session = self._session
-        scene, latest = session.scene, self.history.latest
+        scene, latest = session.host, self.history.latest  # no copy back for the panel
         return SceneFacts(
             source=scene.source,
-            count=scene.count,
-            sh_degree=scene.sh_degree,
+            count=session.gpu_scene.count,
+            sh_degree=session.gpu_scene.sh_degree,
             bounds=scene.bounds,
             cameras=tuple(camera.name for camera in scene.cameras),
             gpu_bytes=self.renderer.gpu_bytes,
@@ -337,13 +337,13 @@ class ViewerApp:
             loading=self.loader.busy,
             message=self.message,
             error=self.error,
-            histograms=session.histograms,
+            histograms=() if session.host_stale else session.histograms,
             selected=session.selected,
             heat_range=session.heat_range(self.camera(), self.settings.of(RenderSettings)),
             file_dialog=self.has_dialog,
-            pruning=session.pruning.facts(self.settings.of(PruneSettings)),
+            pruning=session.pruning_facts(self.settings.of(PruneSettings)),
             lod=dataclasses.replace(
-                session.lod.facts(latest), showing_levels=self._showing_lod_levels()
+                session.lod_facts(latest), showing_levels=self._showing_lod_levels()
             ),
             fovea=session.fovea.facts(latest),
         )
