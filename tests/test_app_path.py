@@ -154,3 +154,26 @@ def test_bad_files_raise_scene_errors_naming_the_file(tmp_path, text, problem):
 def test_missing_file(tmp_path):
     with pytest.raises(SceneError, match="no such file"):
         CameraPath.load(tmp_path / "nope.json")
+
+
+def test_the_window_player_records_plays_to_the_end_and_round_trips(tmp_path):
+    from viewer.app.path_player import PathPlayer
+
+    player = PathPlayer()
+    keys = ring_path().keyframes
+    player.add(keys[0].camera, 1.0)
+    assert "two keyframes" in player.play() and not player.playing
+    assert player.add(keys[1].camera, 2.0) == "keyframe 2 at 2.0 s"
+    assert player.play() == "" and player.playing
+    assert player.camera(32, 24) is not None
+    assert player.advance(1.0) is None and player.playing
+    end = player.advance(5.0)  # past the end: stops at the last pose
+    assert end is not None and not player.playing and player.camera(32, 24) is None
+    np.testing.assert_allclose(end.eye, player.path.pose(player.path.duration).eye)
+    file = tmp_path / "path.json"
+    assert player.save(str(file)) == f"saved 2 keyframes to {file}"
+    player.clear()
+    assert player.load(str(file)) == f"loaded 2 keyframes from {file}"
+    assert player.save(str(file))  # a path loaded in the window can be saved back
+    with pytest.raises(SceneError):
+        player.load(str(tmp_path / "missing.json"))

@@ -9,7 +9,7 @@ import sys
 import numpy as np
 import pytest
 
-from tests.conftest import DONUT_CAMERA, scene_path
+from tests.conftest import DONUT_CAMERA, random_scene, scene_path
 from viewer.cli import main
 
 
@@ -112,3 +112,25 @@ def test_render_frames_the_scene_with_the_up_axis_given(tmp_path):
     assert main([*args, "--out-npy", str(npy)]) == 0
     camera = default_camera(load_scene(donut), 40, 30, "-Y")
     np.testing.assert_allclose(np.load(npy), render_scene(load_scene(donut), camera), atol=2e-3)
+
+
+def test_render_takes_the_pruning_settings_and_presets_as_view_does(tmp_path, monkeypatch):
+    """`render --keep`, `render --preset` (the viewer's flags): the image is the session's."""
+    from viewer.formats import save_scene
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setenv("EGL_PLATFORM", "surfaceless")
+    scene = tmp_path / "scene.ply"
+    save_scene(random_scene(np.random.default_rng(4), 400, sh_degree=1), scene)
+    size = ["--width", "48", "--height", "32"]
+    images = {}
+    for name, flags in {
+        "full": [],
+        "pruned": ["--keep", "0.3", "--prune.views", "2"],
+        "preset": ["--preset", "balanced", "--prune.views", "2"],
+    }.items():
+        out = tmp_path / f"{name}.npy"
+        assert main(["render", str(scene), "--out-npy", str(out), *size, *flags]) == 0
+        images[name] = np.load(out)
+    assert np.abs(images["pruned"] - images["full"]).max() > 0.05
+    assert np.abs(images["preset"] - images["full"]).max() > 0.0

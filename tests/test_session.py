@@ -15,7 +15,7 @@ from viewer.render.frame_inputs import FrameInputs, LodCut
 from viewer.render.layout import FLAG_HIDDEN, FLAG_PRUNED, FLAG_SELECTED
 from viewer.render.renderer import SplatRenderer
 from viewer.setting_specs import SettingsSet
-from viewer.settings import RenderSettings
+from viewer.settings import PruneSettings, RenderSettings
 
 CAMERA = Camera.look_at(np.array([4.0, -3.0, 2.0]), np.zeros(3), (0, 0, 1), 64, 48)
 
@@ -88,3 +88,35 @@ def test_a_pick_names_the_gaussian_and_the_surface_under_a_pixel(session):
     empty = session.pick(FrameInputs(Camera.look_at((0, 0, 50), (0, 0, 60), (0, 1, 0), 8, 8)),
                          (4, 4), RenderSettings())  # fmt: skip
     assert empty.index is None and empty.point is None
+
+
+def test_rows_changed_in_place_copy_nothing_back_until_something_reads_them(session):
+    """A live model densified: the frame draws the new rows; the host copy comes when needed."""
+    old = session.scene
+    grown = random_scene(np.random.default_rng(9), 1000, sh_degree=1, spread=2.0)
+    session.gpu_scene.write(0, **{name: getattr(grown, name) for name in
+                                  ("means", "scales", "rotations", "opacities", "sh")})  # fmt: skip
+    session.select(3)
+    copies = []
+
+    def refresh():
+        copies.append(1)
+        return grown
+
+    session.rows_changed(refresh)
+    assert session.host_stale and session.selected is None
+    assert not session.gpu_scene.read("flags").any()  # the selection's flag is gone
+    for _ in range(2):  # frames, the panel's facts: no copy back
+        session.update(SettingsSet(), CAMERA, 0.0, None)
+        session.pruning_facts(PruneSettings())
+        session.lod_facts(None)
+        assert session.host is old and copies == []
+    lo, hi = grown.bounds
+    session.set_crop(CropBox(True, tuple(map(float, lo)), tuple(map(float, (lo + hi) / 2))))
+    assert copies == [1] and session.scene is grown and not session.host_stale
+    hidden = (session.gpu_scene.read("flags") & FLAG_HIDDEN) != 0
+    assert hidden.shape == (1000,) and hidden.any() and not hidden.all()
+    pruned = SettingsSet().changed("prune", score="opacity", keep=0.5)
+    session.update(pruned, CAMERA, 0.0, None)
+    assert copies == [1]  # the copy is taken once
+    assert int(((session.gpu_scene.read("flags") & FLAG_PRUNED) != 0).sum()) == 500

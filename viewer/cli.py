@@ -119,6 +119,15 @@ def _camera_args(parser: argparse.ArgumentParser, what: str) -> None:
     )
 
 
+def _preset_arg(parser: argparse.ArgumentParser) -> None:
+    """--preset: a preset's settings under the flags given."""
+    parser.add_argument(
+        "--preset", choices=tuple(PRESETS),
+        help="start from a preset's LOD, foveation and pruning settings (flags given replace "
+        "the preset's): balanced",
+    )  # fmt: skip
+
+
 def up_argument(parser: argparse.ArgumentParser) -> None:
     """--up: the world's up axis, guessed or given."""
     parser.add_argument(
@@ -147,11 +156,7 @@ def build_parser() -> argparse.ArgumentParser:
     view.add_argument("--no-vsync", action="store_true", help="render as fast as possible")
     _camera_args(view, "the view the window opens at (and returns to on R)")
     up_argument(view)
-    view.add_argument(
-        "--preset", choices=tuple(PRESETS),
-        help="start with a preset's LOD, foveation and pruning settings (flags given replace "
-        "the preset's): balanced",
-    )  # fmt: skip
+    _preset_arg(view)
     add_arguments(view, "view")
 
     render = commands.add_parser(
@@ -189,6 +194,7 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"--path: frame rate of the video, and the rate a path file is played at when "
         f"--frames is not given (default {DEFAULT_FPS:g})",
     )  # fmt: skip
+    _preset_arg(render)
     add_arguments(render, "render")
 
     info = commands.add_parser("info", help="print what a scene file holds")
@@ -430,7 +436,7 @@ def _run_render(args: argparse.Namespace) -> int:
         check_output_file(args.out_npy, "--out-npy", ".npy")
         if args.out and _same_file(args.out, args.out_npy):
             raise SceneError(f"--out-npy {quoted(args.out_npy)}", "is --out too")
-    settings = from_arguments(args, "render")
+    settings = from_arguments(args, "render", preset_of(args))
     try:
         check_source(settings.of(FoveationSettings), settings.of(LodSettings))
     except ValueError as exc:
@@ -458,6 +464,7 @@ def _run_render(args: argparse.Namespace) -> int:
             settings.of(RasterSettings),
             settings.of(LodSettings),
             settings.of(FoveationSettings),
+            settings.of(PruneSettings),
         )
     except ImageSizeError as exc:
         source = "--width/--height" if sized else args.camera or scene.source
@@ -558,7 +565,7 @@ def _run_render_path(args: argparse.Namespace) -> int:
         check_output_file(args.out, "--out", VIDEO_SUFFIX)
     recorded = load_path_file(args.path) if is_file else None
     fps = DEFAULT_FPS if args.fps is None else args.fps
-    settings = from_arguments(args, "render")
+    settings = from_arguments(args, "render", preset_of(args))
     try:
         check_source(settings.of(FoveationSettings), settings.of(LodSettings))
     except ValueError as exc:
@@ -603,6 +610,7 @@ def _run_render_path(args: argparse.Namespace) -> int:
             settings.of(RasterSettings),
             settings.of(LodSettings),
             settings.of(FoveationSettings),
+            settings.of(PruneSettings),
         )
     except ImageSizeError as exc:
         raise SceneError("--width/--height", str(exc)) from None

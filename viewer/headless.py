@@ -16,7 +16,13 @@ from viewer.render.context import ImageSizeError, create_headless_context
 from viewer.render.renderer import SplatRenderer
 from viewer.scene import GaussianScene
 from viewer.setting_specs import SettingsSet
-from viewer.settings import FoveationSettings, LodSettings, RasterSettings, RenderSettings
+from viewer.settings import (
+    FoveationSettings,
+    LodSettings,
+    PruneSettings,
+    RasterSettings,
+    RenderSettings,
+)
 
 
 class HeadlessRenderer:
@@ -40,6 +46,7 @@ class HeadlessRenderer:
         raster: RasterSettings = RasterSettings(),
         lod: LodSettings = LodSettings(),
         fov: FoveationSettings = FoveationSettings(),
+        prune: PruneSettings = PruneSettings(),
     ) -> None:
         """Make the context, check the image size, upload `scene` (set up on the first frame).
 
@@ -50,6 +57,8 @@ class HeadlessRenderer:
             raster: the raster settings (backend, sort).
             lod: the level of detail settings.
             fov: the foveation settings.
+            prune: the pruning settings (scores from the cache, or measured before the first
+                frame).
 
         Raises:
             ImageSizeError: when the GL device cannot render `size` images (checked before the
@@ -57,7 +66,7 @@ class HeadlessRenderer:
         """
         self.settings = settings
         self.everything = SettingsSet().replaced(settings).replaced(raster)
-        self.everything = self.everything.replaced(lod).replaced(fov)
+        self.everything = self.everything.replaced(lod).replaced(fov).replaced(prune)
         self.ctx = create_headless_context()
         self.renderer = SplatRenderer(self.ctx, raster)
         try:
@@ -104,6 +113,7 @@ def render_scene(
     raster: RasterSettings = RasterSettings(),
     lod: LodSettings = LodSettings(),
     fov: FoveationSettings = FoveationSettings(),
+    prune: PruneSettings = PruneSettings(),
 ) -> np.ndarray:
     """One frame of `scene` through the GPU pipeline: [H, W, 3] float32 display-referred RGB.
 
@@ -114,5 +124,5 @@ def render_scene(
             (checked before anything is allocated for it).
     """
     size = (camera.width, camera.height)
-    with HeadlessRenderer(scene, size, settings, raster, lod, fov) as renderer:
+    with HeadlessRenderer(scene, size, settings, raster, lod, fov, prune) as renderer:
         return renderer.render(camera)

@@ -497,7 +497,7 @@ GROUPS: tuple[SettingsGroup, ...] = (
     SettingsGroup("raster", RasterSettings, "Raster", ("view", "render"), bench=True),
     SettingsGroup("display", DisplayOptions, "Display"),
     SettingsGroup("capture", CaptureOptions, "Capture and camera path"),
-    SettingsGroup("prune", PruneSettings, "Pruning", ("view", "prune"), bench=True),
+    SettingsGroup("prune", PruneSettings, "Pruning", ("view", "prune", "render"), bench=True),
     SettingsGroup("lod", LodSettings, "Level of detail", ("view", "render"), bench=True),
     SettingsGroup("fov", FoveationSettings, "Foveation", ("view", "render"), bench=True),
     SettingsGroup("train", TrainSettings, "Training", ("train",), panel=False),

@@ -27,11 +27,11 @@ from viewer.app.help_window import draw_help
 from viewer.app.input import InputRouter
 from viewer.app.overlay import draw_overlay
 from viewer.app.panel import Action, Panel, SceneFacts
+from viewer.app.path_player import PathPlayer
 from viewer.app.scene_loader import SceneLoader
 from viewer.app.view_target import ViewTarget
 from viewer.app.window import Window
 from viewer.camera import Camera
-from viewer.camera_path import CameraPath
 from viewer.core.inspection import CropBox, window_to_pixel
 from viewer.core.session import ViewerSession
 from viewer.errors import SceneError
@@ -120,8 +120,7 @@ class ViewerApp:
         self.has_dialog = file_dialog.available()
         self.history = StatsHistory()
         self.settings = settings
-        self.path = CameraPath()
-        self.play_time: float | None = None
+        self.player = PathPlayer()
         self.message = self.error = ""
         self._quit_armed = False  # the last Esc asked for a second one to quit
         self.session: ViewerSession | None = None  # until the first scene is up
@@ -209,7 +208,7 @@ class ViewerApp:
         """Poll input; sleep until some arrives (or a short time) when nothing is moving."""
         moving = (
             self.controller.in_transition
-            or self.play_time is not None
+            or self.player.playing
             or self.settings.of(DisplayOptions).redraw
             or self.loader.busy
             or self._session.busy(glfw.get_time())
@@ -224,7 +223,9 @@ class ViewerApp:
         self._finish_load()
         self.controller.near_plane = self.gpu_scene.near_plane(self.settings.of(RenderSettings))
         self.controller.update(dt, self.input.held())
-        self._advance_path(dt)
+        end = self.player.advance(dt)
+        if end is not None:  # playback ended: the camera stays at the last pose
+            self.controller.set_pose(end, self.controller.distance)
         self.gui.process_inputs()
         imgui.new_frame()
         self._track_pointer()
@@ -263,18 +264,8 @@ class ViewerApp:
         """The current view for an image of the given size (default: the framebuffer's)."""
         if not (width and height):
             width, height = self.window.framebuffer_size
-        if self.play_time is not None:
-            return self.path.camera(self.play_time, width, height)
-        return self.controller.camera(width, height)
-
-    def _advance_path(self, dt: float) -> None:
-        """Move camera path playback on by `dt`; at its end, leave the camera at the last pose."""
-        if self.play_time is None:
-            return
-        self.play_time += dt
-        if self.play_time >= self.path.duration:
-            self.controller.set_pose(self.path.pose(self.path.duration), self.controller.distance)
-            self.play_time = None
+        played = self.player.camera(width, height)
+        return played if played is not None else self.controller.camera(width, height)
 
     # -- UI -------------------------------------------------------------------------------------
 
@@ -317,11 +308,11 @@ class ViewerApp:
 
     def _facts(self) -> SceneFacts:
         session = self._session
-        scene, latest = session.scene, self.history.latest
+        scene, latest = session.host, self.history.latest  # no copy back for the panel
         return SceneFacts(
             source=scene.source,
-            count=scene.count,
-            sh_degree=scene.sh_degree,
+            count=session.gpu_scene.count,
+            sh_degree=session.gpu_scene.sh_degree,
             bounds=scene.bounds,
             cameras=tuple(camera.name for camera in scene.cameras),
             gpu_bytes=self.renderer.gpu_bytes,
@@ -331,19 +322,19 @@ class ViewerApp:
             sort=self.renderer.sort_kind,
             latest=self.history.latest,
             fly_speed=self.controller.fly_speed,
-            keyframes=len(self.path.keyframes),
-            path_seconds=self.path.duration,
-            playing=self.play_time is not None,
+            keyframes=len(self.player.path.keyframes),
+            path_seconds=self.player.path.duration,
+            playing=self.player.playing,
             loading=self.loader.busy,
             message=self.message,
             error=self.error,
-            histograms=session.histograms,
+            histograms=() if session.host_stale else session.histograms,
             selected=session.selected,
             heat_range=session.heat_range(self.camera(), self.settings.of(RenderSettings)),
             file_dialog=self.has_dialog,
-            pruning=session.pruning.facts(self.settings.of(PruneSettings)),
+            pruning=session.pruning_facts(self.settings.of(PruneSettings)),
             lod=dataclasses.replace(
-                session.lod.facts(latest), showing_levels=self._showing_lod_levels()
+                session.lod_facts(latest), showing_levels=self._showing_lod_levels()
             ),
             fovea=session.fovea.facts(latest),
         )
@@ -439,7 +430,7 @@ class ViewerApp:
         if pick.point is None or pick.depth is None:
             self.message = "nothing under the cursor to orbit"
             return
-        self.play_time = None
+        self.player.time = None
         self.controller.set_pivot(pick.point)
         self.message = f"orbiting the point at depth {pick.depth:.3g}"
 
@@ -493,9 +484,9 @@ class ViewerApp:
             Command.SCREENSHOT: self._screenshot,
             Command.ADD_KEYFRAME: self._add_keyframe,
             Command.PLAY_PATH: self._toggle_playback,
-            Command.CLEAR_PATH: self._clear_path,
-            Command.SAVE_PATH: lambda: self._save_path(argument),
-            Command.LOAD_PATH: lambda: self._load_path(argument),
+            Command.CLEAR_PATH: self.player.clear,
+            Command.SAVE_PATH: lambda: self._path_file(argument, self.player.save),
+            Command.LOAD_PATH: lambda: self._path_file(argument, self.player.load),
             Command.OPEN: lambda: self.open(argument),
             Command.SAVE_CAMERA: lambda: self._save_camera(argument),
             Command.ESCAPE: lambda: self._escape(again=bool(argument)),
@@ -517,7 +508,7 @@ class ViewerApp:
         elif self._session.selected is not None:
             self._session.select(None)
             self.message = "selection cleared"
-        elif self.play_time is not None:
+        elif self.player.playing:
             self._toggle_playback()
         elif again and armed:
             self.window.close()
@@ -574,7 +565,7 @@ class ViewerApp:
 
     def drag(self, button: str, dx: float, dy: float) -> None:
         """Mouse drag over the view: orbit, look or pan."""
-        self.play_time = None
+        self.player.time = None
         self.controller.drag(button, dx, dy, self.window.window_size[1])
 
     def scroll(self, steps: float) -> None:
@@ -600,30 +591,22 @@ class ViewerApp:
 
     def _add_keyframe(self) -> None:
         width, height = self.window.framebuffer_size
-        self.path = self.path.appended(
-            self.camera(width, height), self.settings.of(CaptureOptions).keyframe_step
-        )
-        self.message = f"keyframe {len(self.path.keyframes)} at {self.path.duration:.1f} s"
+        step = self.settings.of(CaptureOptions).keyframe_step
+        self.message = self.player.add(self.camera(width, height), step)
 
     def _toggle_playback(self) -> None:
-        if self.play_time is not None:
+        if self.player.playing:
             self.controller.set_pose(Pose.of(self.camera()), self.controller.distance)
-            self.play_time = None
-        elif len(self.path.keyframes) >= 2:
-            self.play_time = 0.0
+            self.player.time = None
         else:
-            self.message = "add at least two keyframes (K) to play a path"
+            self.message = self.player.play()
 
-    def _clear_path(self) -> None:
-        self.path, self.play_time = CameraPath(), None
-
-    def _save_path(self, file: str) -> None:
+    def _path_file(self, file: str, how: Callable[[str], str]) -> None:
+        """Save or load the path file `file` (`how`: the player's save or load)."""
         try:
-            self.path.save(file)
-        except OSError as exc:
-            self.error = f"could not save {file}: {exc}"
-            return
-        self.message = f"saved {len(self.path.keyframes)} keyframes to {file}"
+            self.message = how(file)
+        except (OSError, SceneError) as exc:
+            self.error = f"could not use {file}: {exc}"
 
     def _save_camera(self, file: str) -> None:
         """Write the current view as a camera file (`render --camera`, `view --camera` read it)."""
@@ -634,15 +617,6 @@ class ViewerApp:
             self.error = f"could not save {file}: {exc}"
             return
         self.message = f"saved the {width}x{height} view to {file}"
-
-    def _load_path(self, file: str) -> None:
-        try:
-            self.path = CameraPath.load(file, remember=False)  # a document it saves back
-        except SceneError as exc:
-            self.error = str(exc)
-            return
-        self.play_time = None
-        self.message = f"loaded {len(self.path.keyframes)} keyframes from {file}"
 
     def release(self) -> None:
         """Free the UI, GL objects and the loader thread."""

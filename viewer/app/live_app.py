@@ -8,8 +8,10 @@ version changed. A "Training" window shows the step, loss, PSNR, the upload's ti
 and edits the `LiveControls` the trainer reads back (pause, step, learning-rate scale, SH
 degree, densification, update rate).
 
-What the panel's inspection reads on the CPU (picking, crop box, histograms) is a host snapshot
-of the model, taken when the number of Gaussians changes and when training is paused.
+When densification changes the number of Gaussians the new rows are written into the grown GPU
+scene and nothing is copied back: what reads the model on the CPU (picking, the crop box,
+pruning, histograms) takes a host snapshot when it first needs one after a change, and when
+training is paused (ViewerSession.rows_changed).
 """
 
 from __future__ import annotations
@@ -71,7 +73,10 @@ class LiveViewerApp(ViewerApp):
         if gpu_scene is None:  # the first scene (from ViewerApp.__init__): the live model
             gpu_scene = self._live_scene()
         super()._use_scene(scene, gpu_scene, keep_view)
-        self.window.set_title(f"{self.options.title} - {scene.count:,} Gaussians")
+        self._set_title()
+
+    def _set_title(self) -> None:
+        self.window.set_title(f"{self.options.title} - {self.gpu_scene.count:,} Gaussians")
 
     def _live_scene(self) -> GpuScene:
         """A raw GPU scene holding the newest update, written through the chosen upload."""
@@ -143,8 +148,9 @@ class LiveViewerApp(ViewerApp):
             self._notice()
         if not self.feed.due():
             return  # nothing new, or the last copy was recent (LiveFeed.due)
-        if self.feed.apply(self.gpu_scene):
-            self._use_scene(self._snapshot(), self.gpu_scene, keep_view=True)
+        if self.feed.apply(self.gpu_scene):  # densified: the new rows are on the GPU already
+            self._session.rows_changed(self._snapshot)
+            self._set_title()
         self._send_state()
 
     def _send_state(self, closed: bool = False, error: str = "") -> None:
@@ -221,7 +227,7 @@ class LiveViewerApp(ViewerApp):
         if stepped:
             self.steps += 1
         if controls.paused and not self.controls.paused:
-            self._use_scene(self._snapshot(), self.gpu_scene, keep_view=True)  # exact inspection
+            self._session.rows_changed(self._snapshot)  # read again, exact, when inspected
         if controls != self.controls or stepped:
             self.controls = controls
             self._send_state()

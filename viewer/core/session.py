@@ -6,6 +6,12 @@ values -> the LOD tree (built on a worker thread, then attached) and this frame'
 foveation's nested subsets -> the frame's `FrameInputs` (camera, cut, render scale, fovea, gaze).
 Whatever changes goes to the GPU scene as it changes; a frame that changes nothing writes
 nothing.
+
+A live model whose rows change in place (densification) calls `rows_changed`: the GPU scene
+already holds the new rows, so nothing is copied back to the host then. The host copy of the
+scene (and the states made from it: pruning scores, the LOD tree, histograms, crop and
+selection) is taken again only when something reads it: a pick, the crop box, pruning, a heat
+map of per-Gaussian values, the inspection panel.
 """
 
 from __future__ import annotations
@@ -21,14 +27,15 @@ from viewer.core.frame import frame_inputs
 from viewer.core.inspection import (
     CropBox,
     GaussianDetails,
+    Histogram,
     crop_flags,
     gaussian_details,
     scene_histograms,
     selection_flags,
     surface_depth,
 )
-from viewer.core.lod_state import LodState
-from viewer.core.pruning_state import PruningState
+from viewer.core.lod_state import LodFacts, LodState
+from viewer.core.pruning_state import PruneFacts, PruningState
 from viewer.features.flags import FlagLayers
 from viewer.features.pruning import VIEW_SCORES, prune_flags
 from viewer.render.contributions import OVERDRAW_MAX
@@ -47,6 +54,7 @@ from viewer.settings import (
     PruneSettings,
     RenderSettings,
 )
+from viewer.stats import FrameStats
 
 
 @dataclasses.dataclass(frozen=True)
@@ -82,18 +90,91 @@ class ViewerSession:
     ) -> None:
         """Upload `scene` (or take `gpu_scene`, which holds it already: a live training's)."""
         self.renderer = renderer
-        self.scene = scene
         self.gpu_scene = gpu_scene or GpuScene.from_scene(renderer.ctx, scene, renderer.device)
-        self.flags = FlagLayers(scene.count)
-        self.pruning = PruningState(renderer, self.gpu_scene, scene)
-        self.lod = LodState(renderer, self.gpu_scene, scene)
         self.fovea = FoveaState(renderer, self.gpu_scene)
         self.crop = CropBox.around(*scene.bounds)
+        self._use_host(scene)
+        self._refresh: Callable[[], GaussianScene] | None = None  # set while the host copy is stale
+
+    def _use_host(self, scene: GaussianScene) -> None:
+        """Make every row-indexed state anew from the host copy `scene`."""
+        self._scene = scene
+        self.flags = FlagLayers(scene.count)
         self.selected: GaussianDetails | None = None
         self.heat: HeatValues | None = None
-        self.histograms = scene_histograms(scene)
+        self._pruning: PruningState | None = None  # made when first needed (from the host copy)
+        self._lod: LodState | None = None
+        self._histograms: tuple[Histogram, ...] | None = None
         self._heat_of: tuple = ()  # (value name, scores version) that `heat` holds
         self._pruned_by: tuple = ()  # (settings, scores version) the pruning flags were made of
+
+    # -- the host copy and the states made from it -------------------------------------------
+
+    @property
+    def scene(self) -> GaussianScene:
+        """The scene on the host (copied back from the GPU's source first if rows changed)."""
+        if self._refresh is not None:
+            refresh, self._refresh = self._refresh, None
+            self._use_host(refresh())
+            if self.crop.enabled:
+                self.set_flags("crop", crop_flags(self._scene.means, self.crop))
+            else:
+                self._upload_flags()  # the flags of rows that moved are stale
+        return self._scene
+
+    @property
+    def host_stale(self) -> bool:
+        """Whether rows changed since the host copy was taken (`rows_changed`)."""
+        return self._refresh is not None
+
+    def rows_changed(self, refresh: Callable[[], GaussianScene]) -> None:
+        """The GPU scene's rows changed in place (a live model densified): count and order.
+
+        Nothing is copied now: `refresh` makes the host copy when something first reads it.
+        Until then the frame draws every row (flags cleared: a crop box, a selection or pruning
+        are applied again once the host copy is back).
+        """
+        self._refresh = refresh
+        self._pruning, self._lod, self._histograms = None, None, None
+        self.selected, self.heat, self._heat_of, self._pruned_by = None, None, (), ()
+        self.flags = FlagLayers(self.gpu_scene.count)
+        self.gpu_scene.write_flags(np.zeros(self.gpu_scene.count, np.uint32))
+
+    @property
+    def pruning(self) -> PruningState:
+        """The pruning scores' state (made on first use)."""
+        if self._pruning is None:
+            scene = self.scene
+            self._pruning = PruningState(self.renderer, self.gpu_scene, scene)
+        return self._pruning
+
+    @property
+    def lod(self) -> LodState:
+        """The level of detail's state (made on first use)."""
+        if self._lod is None:
+            scene = self.scene
+            self._lod = LodState(self.renderer, self.gpu_scene, scene)
+        return self._lod
+
+    @property
+    def host(self) -> GaussianScene:
+        """The host copy as it is, without copying again (it may be older than the GPU rows)."""
+        return self._scene
+
+    def pruning_facts(self, settings: PruneSettings) -> PruneFacts:
+        """What the panel shows of pruning (nothing is made for it)."""
+        return PruneFacts() if self._pruning is None else self._pruning.facts(settings)
+
+    def lod_facts(self, latest: FrameStats | None) -> LodFacts:
+        """What the panel shows of the LOD (nothing is made for it)."""
+        return LodFacts() if self._lod is None else self._lod.facts(latest)
+
+    @property
+    def histograms(self) -> tuple[Histogram, ...]:
+        """Opacity and scale histograms of the scene (made on first use)."""
+        if self._histograms is None or self.host_stale:
+            self._histograms = scene_histograms(self.scene)
+        return self._histograms
 
     # -- the frame ------------------------------------------------------------------------------
 
@@ -110,24 +191,31 @@ class ViewerSession:
         """
         self._update_pruning(settings)
         self._update_heat(settings.of(RenderSettings))
-        if self.lod.update(settings.of(LodSettings), FrameInputs(camera).key(), now, period):
+        fov, lod = settings.of(FoveationSettings), settings.of(LodSettings)
+        view = FrameInputs(camera).key()
+        if (lod.enabled or self._lod is not None) and self.lod.update(lod, view, now, period):
             self._upload_flags()  # the nodes are in: they need the leaves' flags and heat too
             self._heat_of = ()
             self._update_heat(settings.of(RenderSettings))
-        fov, lod = settings.of(FoveationSettings), settings.of(LodSettings)
-        lod_cut = lod.enabled and self.lod.tree is not None
-        self.fovea.update(fov, self.pruning.scores, self.pruning.version, self.lod.tree, lod_cut)
+        tree = None if self._lod is None else self._lod.tree
+        lod_cut = lod.enabled and tree is not None
+        if self.fovea.wanted_score(fov) is None:
+            self.fovea.update(fov, {}, 0, tree, lod_cut)
+        else:
+            pruning = self.pruning
+            self.fovea.update(fov, pruning.scores, pruning.version, tree, lod_cut)
         return self.frame_inputs(camera, settings)
 
     def frame_inputs(self, camera: Camera, settings: SettingsSet) -> FrameInputs:
         """The inputs of a frame of `camera` as the settings draw it: cut, scale, fovea."""
         fov = settings.of(FoveationSettings)
-        cut = self.lod.cut(settings.of(LodSettings))
+        cut = (None, 1.0) if self._lod is None else self._lod.cut(settings.of(LodSettings))
         return frame_inputs(camera, cut, fov, self.fovea.gaze(fov, camera))
 
     def busy(self, now: float) -> bool:
         """Whether work goes on without input: scores being measured, a tree being built."""
-        return self.pruning.job is not None or self.lod.busy(now)
+        scoring = self._pruning is not None and self._pruning.job is not None
+        return scoring or (self._lod is not None and self._lod.busy(now))
 
     def settle(
         self,
@@ -144,13 +232,13 @@ class ViewerSession:
         """
         inputs = self.update(settings, camera, 0.0, None)
         views = 0  # of the view scores measured here
-        while self.pruning.job is not None or self.lod.job is not None:
-            job = self.pruning.job
+        while self.busy(0.0):
+            job = None if self._pruning is None else self._pruning.job
             if job is not None and scoring is not None:
                 views = len(job.views)
                 scoring(job.done, views)
-            if self.lod.job is not None:
-                self.lod.job.result()  # waits for the worker thread
+            if self._lod is not None and self._lod.job is not None:
+                self._lod.job.result()  # waits for the worker thread
             inputs = self.update(settings, camera, 0.0, None)
         if views and scoring is not None:
             scoring(views, views)
@@ -169,6 +257,8 @@ class ViewerSession:
             name in VIEW_SCORES
             for name in (prune.score if prune.active else None, shown, ranked_by)
         )
+        if self._pruning is None and not (wanted or prune.active):
+            return  # nothing reads scores: the host copy is not needed for them
         self.pruning.update(prune, render.near_plane, wanted)
         made_of = (prune, self.pruning.version)
         if made_of != self._pruned_by:
@@ -179,13 +269,15 @@ class ViewerSession:
 
     def _update_heat(self, render: RenderSettings) -> None:
         """Upload the heat-map values when the mode shows other values than the GPU holds."""
+        if render.mode != "heatmap" or render.heatmap == "lod_level":
+            return
         wanted = (render.heatmap, self.pruning.version)
-        if render.mode != "heatmap" or render.heatmap == "lod_level" or wanted == self._heat_of:
+        if wanted == self._heat_of:
             return
         if render.heatmap in PRUNING_SCORES and render.heatmap not in self.pruning.scores:
             return  # still being measured
         self.heat = heat_values(self.scene, render.heatmap, self.pruning.scores)
-        self.gpu_scene.write_heat(self.lod.node_heat(self.heat.values))
+        self.gpu_scene.write_heat(self._node_rows(self.heat.values, heat=True))
         self._heat_of = wanted
 
     # -- flags: crop, selection, pruning ---------------------------------------------------------
@@ -196,7 +288,13 @@ class ViewerSession:
         self._upload_flags()
 
     def _upload_flags(self) -> None:
-        self.gpu_scene.write_flags(self.lod.node_flags(self.flags.compose()))
+        self.gpu_scene.write_flags(self._node_rows(self.flags.compose(), heat=False))
+
+    def _node_rows(self, leaves: np.ndarray, heat: bool) -> np.ndarray:
+        """Per-leaf values extended to the LOD tree's nodes when one is attached."""
+        if self._lod is None:
+            return leaves
+        return self._lod.node_heat(leaves) if heat else self._lod.node_flags(leaves)
 
     def set_crop(self, crop: CropBox) -> None:
         """Hide the Gaussians outside `crop` (when it is enabled)."""
