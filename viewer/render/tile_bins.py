@@ -143,12 +143,16 @@ class TileBins:
             self.prefix_sum.ensure_capacity(splat_capacity)
             self._splat_capacity = splat_capacity
         if pair_capacity > self.pair_capacity:
-            self.pair_tiles.release()
-            self.pair_splats.release()
-            self.pair_tiles = self.ctx.buffer(reserve=pair_capacity * 4)
-            self.pair_splats = self.ctx.buffer(reserve=pair_capacity * 4)
+            self._pairs(pair_capacity)
             self.sort.ensure_capacity(pair_capacity)
-            self.pair_capacity = pair_capacity
+
+    def _pairs(self, capacity: int) -> None:
+        """New pair buffers of `capacity` pairs (the old ones freed)."""
+        self.pair_tiles.release()
+        self.pair_splats.release()
+        self.pair_tiles = self.ctx.buffer(reserve=capacity * 4)
+        self.pair_splats = self.ctx.buffer(reserve=capacity * 4)
+        self.pair_capacity = capacity
 
     def fit_view(self, width: int, height: int, least_pairs: int) -> None:
         """Shrink what grew for views at least four times the area of width x height.
@@ -162,12 +166,8 @@ class TileBins:
             return
         pairs = max(least_pairs, -(-self.pair_capacity * area // self._largest_view), 1)
         if pairs < self.pair_capacity:
-            self.pair_tiles.release()
-            self.pair_splats.release()
-            self.pair_tiles = self.ctx.buffer(reserve=pairs * 4)
-            self.pair_splats = self.ctx.buffer(reserve=pairs * 4)
+            self._pairs(pairs)
             self.sort.trim(pairs)
-            self.pair_capacity = pairs
         if self.ranges.size > 8:
             self.ranges.release()
             self.ranges = self.ctx.buffer(reserve=8)
