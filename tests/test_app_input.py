@@ -209,19 +209,3 @@ def test_shortcut_presses_do_not_reach_imgui_outside_text_fields(keys, monkeypat
     keys.dispatch()
     assert keys.gui.fed[-1] == (glfw.KEY_TAB, glfw.PRESS)
     assert keys.handler.performed == []  # a text field is edited: the Tab was for it
-
-
-def test_every_command_has_one_handler_and_shortcuts_and_buttons_name_commands():
-    from unittest.mock import MagicMock
-
-    from viewer.app.app import ViewerApp
-    from viewer.app.commands import Command
-    from viewer.app.panel import PANEL_ACTIONS
-    from viewer.app.shortcuts import PRESSED
-
-    handlers = ViewerApp._handlers(MagicMock(), None)
-    assert set(handlers) == set(Command)
-    assert all(isinstance(s.action, Command) for s in PRESSED)
-    assert all(isinstance(name, Command) for name in PANEL_ACTIONS)
-    with pytest.raises(ValueError, match="not a valid Command"):
-        Command("no_such_command")

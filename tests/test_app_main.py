@@ -7,9 +7,13 @@ import subprocess
 import sys
 from types import SimpleNamespace
 
+import pytest
+
 from viewer.app import shortcuts
 from viewer.app.app import ViewerApp
+from viewer.app.commands import Command
 from viewer.app.panel import PANEL_ACTIONS
+from viewer.app.path_player import PathPlayer
 
 
 def test_without_a_display_one_line_points_to_render_and_bench():
@@ -29,9 +33,13 @@ def test_every_shortcut_and_panel_action_has_a_handler():
     app = ViewerApp.__new__(ViewerApp)  # no window: only the table of handlers is read
     app.controller = SimpleNamespace(frame=None, reset=None)
     app.window = SimpleNamespace(close=None)
+    app.player = PathPlayer()
     handled = set(app._handlers(None))
     wanted = {s.action for s in shortcuts.PRESSED} | set(PANEL_ACTIONS)
-    assert handled == wanted
+    assert handled == wanted == set(Command)  # every command is reachable and has one handler
+    assert all(isinstance(name, Command) for name in wanted)
+    with pytest.raises(ValueError, match="not a valid Command"):
+        Command("no_such_command")
 
 
 def test_a_big_scene_file_is_announced_before_it_is_read(tmp_path, capsys):

@@ -87,7 +87,8 @@ def test_commands_offer_only_their_groups() -> None:
     add_arguments(parser, "render")
     options = {o for action in parser._actions for o in action.option_strings}
     assert "--render.sh-degree" in options and "--raster.backend" in options
-    assert not any(o.startswith("--prune.") for o in options)
+    assert any(o.startswith("--prune.") for o in options)  # render prunes as view does
+    assert not any(o.startswith(("--train.", "--capture.", "--display.")) for o in options)
 
 
 @pytest.mark.parametrize("command", ["view", "render", "info", "convert", "prune", "bench"])

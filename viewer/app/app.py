@@ -119,7 +119,7 @@ class ViewerApp:
         self.dialog = file_dialog.FileDialog()
         self.has_dialog = file_dialog.available()
         self.history = StatsHistory()
-        self.settings = settings
+        self._settings = settings  # its camera group: see `settings`
         self.player = PathPlayer()
         self.message = self.error = ""
         self._quit_armed = False  # the last Esc asked for a second one to quit
@@ -158,7 +158,7 @@ class ViewerApp:
             self.start_camera = None  # scenes opened later start at their own default view
             up = resolve_up(scene, self.up_choice)
             self.controller = CameraController.for_scene(lo, hi, up, home)
-            self.controller.set_mode(self.settings.of(CameraOptions).mode)
+            self.controller.set_mode(self._settings.of(CameraOptions).mode)
             self.camera_index = -1
         self.history = StatsHistory()
         self.window.set_title(f"splatscope - {Path(scene.source).name} ({scene.count:,} Gaussians)")
@@ -270,7 +270,7 @@ class ViewerApp:
     # -- UI -------------------------------------------------------------------------------------
 
     def _draw_ui(self) -> tuple[SettingsSet, CropBox, list[Action]]:
-        settings, crop = self.settings.replaced(self._camera_options()), self._session.crop
+        settings, crop = self.settings, self._session.crop
         actions: list[Action] = []
         display = settings.of(DisplayOptions)
         if display.panel:
@@ -301,6 +301,11 @@ class ViewerApp:
         width, height = self.window.framebuffer_size
         if 0.0 <= x < window_w and 0.0 <= y < window_h:
             self._session.fovea.pointer = (x * width / window_w, y * height / window_h)
+
+    @property
+    def settings(self) -> SettingsSet:
+        """Every settings group; the camera group is the controller's (it owns mode, up, FOV)."""
+        return self._settings.replaced(self._camera_options())
 
     def _camera_options(self) -> CameraOptions:
         c = self.controller
@@ -341,7 +346,7 @@ class ViewerApp:
 
     def _apply(self, new: SettingsSet, crop: CropBox | None = None) -> None:
         """Carry out the differences between `new` (and `crop`) and the current settings."""
-        old, self.settings = self.settings, new
+        old, self._settings = self.settings, new
         if new.of(RasterSettings) != old.of(RasterSettings):
             self.renderer.set_raster(new.of(RasterSettings))
         vsync = new.of(DisplayOptions).vsync
@@ -517,13 +522,8 @@ class ViewerApp:
             self.message = "press Esc again to quit"
 
     def _change(self, group: str, **changes) -> None:
-        """Apply new values of some fields of one settings group ("render", "display", ...).
-
-        The camera options are taken from the controller first: a shortcut may have changed it
-        since the panel last read it (Tab, then Esc closing the help, in one frame).
-        """
-        current = self.settings.replaced(self._camera_options())
-        self._apply(current.changed(group, **changes))
+        """Apply new values of some fields of one settings group ("render", "display", ...)."""
+        self._apply(self.settings.changed(group, **changes))
 
     def _toggle(self, field: str) -> None:
         self._change("display", **{field: not getattr(self.settings["display"], field)})
