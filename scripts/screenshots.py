@@ -1,8 +1,8 @@
-"""The README's pictures of the viewer: the app, the render modes, the LOD levels, foveation,
-the scene context (training cameras, axes, grid).
+"""The README's pictures of the viewer: the app, render modes, LOD levels, foveation, context.
 
-The app runs under Xvfb, driven by real input events (the context picture: set up by a script in
-the app's process); the gallery is rendered headless.
+The app runs under Xvfb, driven by real input events (the context picture, of the training
+cameras, axes and grid: set up by a script in the app's process); the gallery is rendered
+headless.
 
 Usage: python scripts/screenshots.py [--out docs/images] [--only modes|app|lod|fovea|context]
 """
