@@ -1,13 +1,16 @@
-"""The README's pictures of the viewer: the app, the render modes, the LOD levels, foveation.
+"""The README's pictures of the viewer: the app, render modes, LOD levels, foveation, context.
 
-The app runs under Xvfb, driven by real input events; the gallery is rendered headless.
+The app runs under Xvfb, driven by real input events (the context picture, of the training
+cameras, axes and grid: set up by a script in the app's process); the gallery is rendered
+headless.
 
-Usage: python scripts/screenshots.py [--out docs/images] [--only modes|app|lod|fovea]
+Usage: python scripts/screenshots.py [--out docs/images] [--only modes|app|lod|fovea|context]
 """
 
 from __future__ import annotations
 
 import argparse
+import subprocess
 import sys
 import tempfile
 import time
@@ -101,6 +104,67 @@ def fovea_screenshot(path: Path, size: tuple[int, int] = (1280, 720)) -> None:
             server.close()
 
 
+CONTEXT_SCRIPT = """
+import dataclasses
+import sys
+import time
+import glfw
+import numpy as np
+from PIL import ImageGrab
+from viewer.app.app import ViewerApp
+from viewer.app.window import Window, init_glfw
+from viewer.builtin_scene import load_builtin_scene, load_scene_or_builtin
+from viewer.camera import Camera
+from viewer.setting_specs import SettingsSet
+from viewer.settings import DisplayOptions
+
+from imgui_bundle import imgui
+
+width, height, out = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+checkbox = imgui.checkbox
+
+
+def scrolled_to(label, value):  # the panel shows its Display section's switches
+    if label.startswith("frustums##"):
+        imgui.set_scroll_here_y(0.6)
+    return checkbox(label, value)
+
+
+imgui.checkbox = scrolled_to
+ring = [Camera.look_at((2.6 * np.cos(a), 2.6 * np.sin(a), 1.2), (0.0, 0.0, 0.3), width=1600,
+                       height=1200, name=f"view_{i:02d}.png")
+        for i, a in enumerate(np.linspace(-2.2, 1.6, 12))]  # a training capture's arc
+scene = dataclasses.replace(load_builtin_scene(), cameras=tuple(ring))
+init_glfw()
+window = Window(width, height, "splatscope", vsync=False)
+display = DisplayOptions(vsync=False, frustums=True, axes=True, grid=True)
+app = ViewerApp(window, scene, load_scene_or_builtin, SettingsSet().replaced(display), up="+Z")
+app.perform("go_to_camera", 4)  # drawn as the current camera
+app.controller.go_to(Camera.look_at((4.4, -5.4, 3.9), (-0.9, -0.4, 0.2)), duration=0.0)
+end = time.monotonic() + 3.0
+while time.monotonic() < end:
+    app.input.poll(0.05)
+    app.frame()
+left, top = glfw.get_window_pos(window.handle)
+grab = ImageGrab.grab(xdisplay=sys.argv[4]).crop((left, top, left + width, top + height))
+grab.convert("RGB").save(out)
+app.release()
+"""
+
+
+def context_screenshot(path: Path, size: tuple[int, int] = (1280, 720)) -> None:
+    """The built-in scene with an arc of training cameras as frustums, the axes and the grid."""
+    server = XServer((size[0] + 40, size[1] + 40))
+    try:
+        subprocess.run(
+            [sys.executable, "-c", CONTEXT_SCRIPT, str(size[0]), str(size[1]), str(path),
+             server.display],
+            env={**server.env(), "PYTHONPATH": str(REPO)}, check=True, timeout=300, cwd=REPO,
+        )  # fmt: skip
+    finally:
+        server.close()
+
+
 def mode_gallery(path: Path, width: int = 400, height: int = 225) -> None:
     """Every render mode of the built-in scene, two per row, each labelled."""
     from PIL import ImageDraw
@@ -122,7 +186,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=REPO / "docs" / "images")
     parser.add_argument(
-        "--only", choices=("modes", "app", "lod", "fovea"), help="make one picture only"
+        "--only", choices=("modes", "app", "lod", "fovea", "context"), help="make one picture only"
     )
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
@@ -131,6 +195,7 @@ def main() -> None:
         "app": (app_screenshot, "app.png"),
         "lod": (lod_screenshot, "lod_levels.png"),
         "fovea": (fovea_screenshot, "foveation_app.png"),
+        "context": (context_screenshot, "context.png"),
     }
     for name, (make, file) in shots.items():
         if args.only in (None, name):

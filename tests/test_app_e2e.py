@@ -27,8 +27,10 @@ from tests.app_driver import (
     wait_until,
 )
 from tests.conftest import random_scene
+from viewer.camera import Camera
 from viewer.camera_path import CameraPath
 from viewer.formats import save_scene
+from viewer.formats.cameras_json import write_inria_cameras
 
 pytestmark = [
     pytest.mark.window,
@@ -725,4 +727,99 @@ def test_foveation_follows_the_pointer_compares_and_takes_the_preset(server, tmp
             "preset",
             "levels toggle",
         ),
+    )
+
+
+CONTEXT_SCRIPT = """
+import subprocess
+import glfw
+from imgui_bundle import imgui
+from viewer.camera import Camera
+from viewer.scene_context import project_segments
+
+boxes = {}
+checkbox = imgui.checkbox
+
+
+def recording(label, value):
+    if label.startswith("frustums##"):
+        imgui.set_scroll_here_y(0.5)  # as a person scrolls the panel to the box
+    result = checkbox(label, value)
+    boxes[label] = (imgui.get_item_rect_min(), imgui.get_item_rect_max())
+    return result
+
+
+imgui.checkbox = recording
+
+
+def frames(until, what):
+    while not until():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        app.input.poll(0.05)
+        app.frame()
+
+
+def click(x, y):  # window units -> a real click on the X screen
+    left, top = glfw.get_window_pos(window.handle)
+    subprocess.run(["xdotool", "mousemove", str(round(left + x)), str(round(top + y)),
+                    "click", "1"], check=True, timeout=20)
+
+
+glfw.set_window_size(window.handle, 900, 600)
+frames(lambda: window.framebuffer_size == (900, 600), "the resize")
+app.open(sys.argv[1])
+frames(lambda: not app.loader.busy and app.scene.count == 2000, "the scene")
+cameras = app.scene.cameras
+print("cameras:", len(cameras))
+app.controller.go_to(Camera.look_at((0.0, -1.0, 12.0), (0.0, 0.0, 0.0)), duration=0.0)
+for _ in range(3):
+    app.input.poll(0.0)
+    app.frame()
+low, high = boxes["frustums##frustums"]
+click((low.x + high.x) / 2, (low.y + high.y) / 2)
+frames(lambda: app.settings.of(DisplayOptions).frustums, "frustums on")
+print("frustums on:", True)
+
+view = app.camera()
+apexes, kept = project_segments(view, np.array([[c.position, c.position] for c in cameras]),
+                                app.controller.near_plane)
+scale = app.window.window_size[0] / view.width
+target = int(kept[np.argmax(apexes[:, 0, 0])])  # the rightmost: clear of the panel
+x, y = apexes[list(kept).index(target), 0] * scale
+print("apex in view:", 450 < x < 890 and 10 < y < 590)
+click(x, y)
+frames(lambda: app.camera_index == target and not app.controller.in_transition, "the flight")
+now = app.camera()
+print("at the camera:", bool(np.allclose(now.position, cameras[target].position, atol=1e-6)))
+print("looking as it:", bool(np.allclose(now.world_to_camera[:3, :3],
+                                         cameras[target].world_to_camera[:3, :3], atol=1e-6)))
+print("nothing picked:", app.session.selected is None)
+app.release()
+"""
+
+
+def test_a_click_on_a_training_camera_frustum_flies_there(server, tmp_path):
+    """Frustums turned on with the panel's checkbox; a click on one's apex flies to its camera."""
+    root = tmp_path / "trained"
+    ply = root / "point_cloud" / "iteration_100" / "point_cloud.ply"
+    ply.parent.mkdir(parents=True)
+    save_scene(random_scene(np.random.default_rng(1), 2000), ply)
+    cameras = [
+        Camera.look_at(
+            (3.0 * np.cos(a), 3.0 * np.sin(a), 1.0), (0.0, 0.0, 0.0), width=160, height=120,
+            name=f"view_{i}.png",
+        )
+        for i, a in enumerate(np.linspace(0.0, 2.0 * np.pi, 6, endpoint=False))
+    ]  # fmt: skip
+    write_inria_cameras(root / "cameras.json", cameras)
+    env = {**server.env(), "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    result = subprocess.run(
+        [sys.executable, "-c", APP_PRELUDE + "import sys\n" + CONTEXT_SCRIPT, str(root)],
+        env=env, capture_output=True, text=True, timeout=180, cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "cameras: 6" in result.stdout, result.stdout
+    assert_printed_true(
+        result.stdout,
+        ("frustums on", "apex in view", "at the camera", "looking as it", "nothing picked"),
     )

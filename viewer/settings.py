@@ -364,6 +364,11 @@ class DisplayOptions:
     panel: bool = setting(True, "this settings panel (U brings it back)")
     overlay: bool = setting(False, "timing overlay: FPS, frame-time graph, per-pass times")
     help: bool = setting(False, "the window listing every shortcut")
+    frustums: bool = setting(
+        False, "the training cameras as frustums over the view (click one to fly there)"
+    )
+    axes: bool = setting(False, "the world axes at the origin (X red, Y green, Z blue)")
+    grid: bool = setting(False, "a ground grid under the scene, perpendicular to the up axis")
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from viewer.app import file_dialog
 from viewer.app.camera_controller import CameraController
 from viewer.app.capture import save_screenshot, screenshot_path, screenshot_size
 from viewer.app.commands import Command
+from viewer.app.context_overlay import SceneFrame, draw_context, pick_camera
 from viewer.app.fovea_panel import draw_outlines, psnr_text
 from viewer.app.help_window import draw_help
 from viewer.app.input import InputRouter
@@ -280,7 +281,21 @@ class ViewerApp:
         if display.help and not draw_help():
             settings = settings.changed("display", help=False)
         self._draw_outlines()
+        self._draw_context(settings.of(DisplayOptions))
         return settings, crop, actions
+
+    def _scene_frame(self) -> SceneFrame:
+        """The scene's framing box, the controller's up and the training cameras."""
+        lo, hi = self.controller.bounds
+        return SceneFrame(lo, hi, self.controller.up, self.scene.cameras)
+
+    def _draw_context(self, display: DisplayOptions) -> None:
+        """The frustums, axes and grid asked for in `display`, over the view."""
+        camera = self.camera()
+        window_w, window_h = self.window.window_size
+        scale = (window_w / camera.width, window_h / camera.height)
+        near = self.controller.near_plane
+        draw_context(display, self._scene_frame(), camera, near, scale, self.camera_index)
 
     def _draw_outlines(self) -> None:
         """The foveation levels' borders and the gaze over the view, when asked for."""
@@ -410,7 +425,22 @@ class ViewerApp:
     # -- picking ----------------------------------------------------------------------------------
 
     def click(self, x: float, y: float) -> None:
-        """A click on the view: pick the Gaussian adding most to that pixel (next frame)."""
+        """A click on the view: fly to a training camera or pick a Gaussian.
+
+        With frustums shown, a click within a few pixels of one flies to its camera; otherwise
+        the Gaussian adding most to that pixel is picked (next frame).
+        """
+        if self.settings.of(DisplayOptions).frustums and self.scene.cameras:
+            width, height = self.window.framebuffer_size
+            window_w = max(self.window.window_size[0], 1)
+            pixel = (x * width / window_w, y * height / max(self.window.window_size[1], 1))
+            camera = self.camera(width, height)
+            hit = pick_camera(
+                self._scene_frame(), camera, self.controller.near_plane, pixel, width / window_w
+            )
+            if hit is not None:
+                self.perform(Command.GO_TO_CAMERA, hit)
+                return
         self._pick = ("select", x, y)
 
     def double_click(self, x: float, y: float) -> None:
