@@ -8,7 +8,6 @@ and variant and checks the other direction: every uniform a program really uses 
 from __future__ import annotations
 
 import dataclasses
-import math
 
 import moderngl
 import numpy as np
@@ -141,4 +140,3 @@ def test_every_uniform_a_program_reads_is_set_by_its_pass(gl_ctx, monkeypatch, b
     finally:
         renderer.release()
         gpu.release()
-    assert math.isfinite(len(set_by))
