@@ -400,7 +400,10 @@ def test_live_pruning_scores_prunes_compares_and_saves(server, tmp_path):
         low_end = app._facts().heat_range[0]
         print("heatmap of the score:", app.settings.of(RenderSettings).mode == "heatmap"
               and app.session.heat is not None and low_end.startswith("significance"))
+        app.perform("compare_pruning")
+        print("a comparison says so:", app.message.startswith("PSNR"))
         app._apply(app.settings.changed("prune", keep=1.0))
+        print("and goes with the settings it measured:", app.message == "")
         app.frame()
         flags = app.gpu_scene.read("flags")
         print("unpruned again:", not (flags & FLAG_PRUNED).any())

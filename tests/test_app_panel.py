@@ -568,6 +568,25 @@ def test_the_panel_comes_back_at_a_usable_size_when_the_window_grows_again(gui, 
     assert panel_window() == first
 
 
+def test_a_full_height_panel_follows_the_window_when_it_grows(gui):
+    from viewer.app.panel import MARGIN
+
+    io, panel = imgui.get_io(), Panel()
+
+    def draw():
+        return panel.draw(panel_settings(), CropBox(), facts())
+
+    io.display_size = imgui.ImVec2(1280.0, 500.0)
+    for _ in range(2):
+        gui(draw)
+    assert panel_window()[3] == 500.0 - 2 * MARGIN
+    io.display_size = imgui.ImVec2(1280.0, 900.0)
+    for _ in range(2):
+        gui(draw)
+    assert panel_window()[3] == 900.0 - 2 * MARGIN
+    io.display_size = imgui.ImVec2(1280.0, 720.0)
+
+
 def test_the_panel_keeps_inside_a_smaller_window(gui):
     io, panel = imgui.get_io(), Panel()
 
@@ -614,3 +633,23 @@ def test_the_camera_section_saves_the_view(gui, monkeypatch):
     monkeypatch.setattr(imgui, "button", lambda label, *args: label == "Save camera")
     *_, actions = gui(lambda: Panel().draw(panel_settings(), CropBox(), facts()))
     assert actions == [Action("save_camera", "camera.json")]
+
+
+def test_the_heat_legend_does_not_move_the_controls(gui, monkeypatch):
+    """Shown in the status footer: a button under the pointer stays there when it appears."""
+    from viewer.settings import LodSettings
+
+    where = {}
+    button = imgui.button
+
+    def recorded(label, *args):
+        where.setdefault(label, []).append(imgui.get_cursor_screen_pos().y)
+        return button(label, *args)
+
+    monkeypatch.setattr(imgui, "button", recorded)
+    settings = panel_settings().replaced(LodSettings(enabled=True))
+    gui(lambda: Panel().draw(settings, CropBox(), facts()))
+    heat = settings.replaced(RenderSettings(mode="heatmap", heatmap="lod_level"))
+    gui(lambda: Panel().draw(heat, CropBox(), facts(heat_range=("level 0", "level 9"))))
+    moved = {label: ys for label, ys in where.items() if len(ys) == 2 and ys[0] != ys[1]}
+    assert len(where) > 3 and not moved, moved

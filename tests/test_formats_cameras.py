@@ -113,3 +113,13 @@ def test_broken_cameras_json_only_warns(training_output: Path) -> None:
 def test_folder_without_point_cloud(tmp_path: Path) -> None:
     with pytest.raises(SceneError, match="not an INRIA training output"):
         load_scene(tmp_path)
+
+
+def test_a_training_outputs_point_cloud_is_named_by_its_folder_and_iteration():
+    from viewer.formats.inria_output import scene_name
+
+    assert scene_name("/runs/bicycle/point_cloud/iteration_30000/point_cloud.ply") == (
+        "bicycle (iteration 30000)"
+    )
+    assert scene_name("/scenes/garden.splat") == "garden.splat"
+    assert scene_name("<built-in>") == "<built-in>"

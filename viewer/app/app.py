@@ -38,6 +38,7 @@ from viewer.core.session import ViewerSession
 from viewer.errors import SceneError
 from viewer.features.presets import with_preset
 from viewer.formats.camera_files import save_camera_file
+from viewer.formats.inria_output import scene_name
 from viewer.framing import default_camera, framing_bounds, resolve_up
 from viewer.pose import Pose
 from viewer.render.context import REQUIRED_GL
@@ -62,6 +63,7 @@ from viewer.stats import StatsHistory
 
 IDLE_WAIT_SECONDS = 0.1  # longest wait for input while nothing moves
 FOV_STEP_DEGREES = 5.0
+IMAGE_GROUPS = ("render", "raster", "prune", "lod", "fov")  # settings that change the image
 
 
 def _create_gui(window: Window) -> GlfwRenderer:
@@ -162,7 +164,9 @@ class ViewerApp:
             self.controller.set_mode(self._settings.of(CameraOptions).mode)
             self.camera_index = -1
         self.history = StatsHistory()
-        self.window.set_title(f"splatscope - {Path(scene.source).name} ({scene.count:,} Gaussians)")
+        self.window.set_title(
+            f"splatscope - {scene_name(scene.source)} ({scene.count:,} Gaussians)"
+        )
 
     @property
     def scene(self) -> GaussianScene:
@@ -362,6 +366,8 @@ class ViewerApp:
     def _apply(self, new: SettingsSet, crop: CropBox | None = None) -> None:
         """Carry out the differences between `new` (and `crop`) and the current settings."""
         old, self._settings = self.settings, new
+        if any(new[group] != old[group] for group in IMAGE_GROUPS):
+            self.message = ""  # a comparison's numbers are of the image before
         if new.of(RasterSettings) != old.of(RasterSettings):
             self.renderer.set_raster(new.of(RasterSettings))
         vsync = new.of(DisplayOptions).vsync

@@ -27,6 +27,7 @@ from viewer.core.fovea_state import FoveaFacts
 from viewer.core.inspection import CropBox, GaussianDetails, Histogram
 from viewer.core.lod_state import LodFacts
 from viewer.core.pruning_state import PruneFacts
+from viewer.formats.inria_output import scene_name
 from viewer.setting_specs import SettingsSet
 from viewer.settings import (
     GROUPS,
@@ -36,7 +37,6 @@ from viewer.settings import (
     LodSettings,
     PruneSettings,
     RasterSettings,
-    RenderSettings,
 )
 from viewer.stats import FrameStats
 
@@ -136,6 +136,7 @@ class Panel:
         self.camera_file = "camera.json"
         self.camera_index = 0
         self.rect: tuple[float, float, float, float] | None = None  # x, y, w, h last drawn
+        self._room_height = 0.0  # the window's height for the panel when it was last drawn
 
     def draw(
         self, settings: SettingsSet, crop: CropBox, facts: SceneFacts
@@ -160,7 +161,6 @@ class Panel:
         self._scene(facts, actions)
         extras: dict[str, Callable[[Any, SceneFacts, list[Action]], None]] = {
             "camera": self._camera,
-            "render": self._render,
             "raster": self._raster,
             "capture": self._capture,
             "prune": self._prune,
@@ -191,8 +191,9 @@ class Panel:
         """Keep the panel inside the window.
 
         At most the window's size less the margins; back at a usable size (the default width,
-        the window's height) once the window has room again after squeezing it, and moved back
-        into the window when it lies (partly) outside.
+        the window's height) once the window has room again after squeezing it; as tall as the
+        window when it was as tall as the window before (it follows a resize); moved back into
+        the window when it lies (partly) outside.
         """
         viewport = imgui.get_main_viewport()
         room = imgui.ImVec2(
@@ -207,6 +208,9 @@ class Panel:
             if width < least.x - 0.5 or height < least.y - 0.5:  # squeezed by a smaller window
                 width, height = min(PANEL_WIDTH, room.x), room.y
                 imgui.set_next_window_size(imgui.ImVec2(width, height), imgui.Cond_.always)
+            elif abs(height - self._room_height) < 1.0 and room.y != self._room_height:
+                height = room.y  # it filled the window's height: it follows it
+                imgui.set_next_window_size(imgui.ImVec2(width, height), imgui.Cond_.always)
             width, height = min(width, room.x), min(height, room.y)
             # its title bar stays in view when even the smallest panel is larger than the room
             inside_x = max(min(x, origin.x + room.x - width), origin.x)
@@ -214,14 +218,10 @@ class Panel:
             if (inside_x, inside_y) != (x, y):
                 imgui.set_next_window_pos(imgui.ImVec2(inside_x, inside_y), imgui.Cond_.always)
         imgui.set_next_window_size_constraints(least, room)
-
-    def _render(self, render: RenderSettings, facts: SceneFacts, actions: list[Action]) -> None:
-        low, high = facts.heat_range
-        if low or high:
-            _heat_legend(low, high)
+        self._room_height = room.y
 
     def _scene(self, facts: SceneFacts, actions: list[Action]) -> None:
-        imgui.text(f"Scene: {Path(facts.source).name or facts.source}")
+        imgui.text(f"Scene: {scene_name(facts.source)}")
         imgui.set_item_tooltip(facts.source)
         visible = f"{facts.latest.visible:,}" if facts.latest else "-"
         imgui.text(f"{facts.count:,} Gaussians, {visible} visible, SH degree {facts.sh_degree}")
@@ -358,12 +358,15 @@ class Panel:
 
 
 def _status(facts: SceneFacts, height: float) -> None:
-    """The status footer: loading and scoring progress, the last error and message.
+    """The status footer: the colour scale's legend, progress, the last error and message.
 
     A child window of fixed height (scrolling when the lines do not fit), drawn whether or not
     there is anything to say.
     """
     imgui.begin_child("status", imgui.ImVec2(0.0, height), imgui.ChildFlags_.borders.value)
+    low, high = facts.heat_range  # here, not among the controls: it would move them when shown
+    if low or high:
+        _heat_legend(low, high)
     if facts.loading:
         # an indeterminate bar: a negative fraction makes ImGui animate it
         name = Path(facts.loading).name or facts.loading
@@ -380,7 +383,7 @@ def _status(facts: SceneFacts, height: float) -> None:
         imgui.pop_text_wrap_pos()
     if facts.message:
         imgui.text_wrapped(facts.message)
-    if not (facts.loading or scoring or facts.error or facts.message):
+    if not (facts.loading or scoring or facts.error or facts.message or low or high):
         imgui.text_disabled("F1: every shortcut")
     imgui.end_child()
 

@@ -35,3 +35,15 @@ def training_cameras(ply_path: Path) -> Path | None:
         return None
     cameras = iteration.parent.parent / "cameras.json"
     return cameras if cameras.is_file() else None
+
+
+def scene_name(source: str) -> str:
+    """A scene's name for people: its file name, or a training output's folder and iteration.
+
+    "bicycle (iteration 30000)" for bicycle/point_cloud/iteration_30000/point_cloud.ply.
+    """
+    path = Path(source)
+    match = _ITERATION.fullmatch(path.parent.name)
+    if match and path.parent.parent.name == "point_cloud" and path.parent.parent.parent.name:
+        return f"{path.parent.parent.parent.name} (iteration {match[1]})"
+    return path.name or source
