@@ -222,7 +222,7 @@ def test_stacked_passes_of_an_empty_history():
 @pytest.mark.parametrize("frames", [0, 1, 30])
 def test_overlay_draws_any_history(gui, frames):
     history = history_of(*({"preprocess": 1.0, "raster": 2.0 + i % 3} for i in range(frames)))
-    gui(lambda: draw_overlay(history, "quads", "cpu"))
+    gui(lambda: draw_overlay(history, "quads", "cpu", 2000))
 
 
 # -- shortcuts and help -----------------------------------------------------------------------

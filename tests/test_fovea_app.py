@@ -163,7 +163,7 @@ def test_the_overlay_counts_what_foveation_left_out(gui, monkeypatch) -> None:  
     history = StatsHistory()
     history.add(FrameStats(frame=0, clock="finish+wall", pass_ms={"preprocess": 1.0},
                            frame_ms=20.0, total=2000, visible=280, fovea_culled=1500))  # fmt: skip
-    gui(lambda: draw_overlay(history, "quads", "cpu"))
+    gui(lambda: draw_overlay(history, "quads", "cpu", 2000))
     assert "foveation: 1,500 in view left out" in texts
 
 

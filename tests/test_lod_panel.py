@@ -54,5 +54,12 @@ def test_overlay_shows_the_cut_and_the_render_scale(gui, monkeypatch):  # noqa: 
     history.add(FrameStats(frame=0, clock="finish+wall", pass_ms={"lod": 1.0}, frame_ms=20.0,
                            total=2000, visible=280, render_scale=0.5, lod_drawn=300,
                            lod_tau=3.5, lod_levels=(200, 100)))  # fmt: skip
-    gui(lambda: draw_overlay(history, "quads", "cpu"))
+    gui(lambda: draw_overlay(history, "quads", "cpu", 1500))
     assert "LOD: drawn 300, tau 3.5 px, render scale 0.50" in texts
+    assert "visible 280 of 1,500 Gaussians + 500 merged" in texts
+    history.add(FrameStats(frame=1, clock="finish+wall", pass_ms={"preprocess": 2.0},
+                           frame_ms=20.0, total=1500, visible=280))  # fmt: skip
+    texts.clear()
+    gui(lambda: draw_overlay(history, "quads", "cpu", 1500))  # LOD off: no lod row
+    assert not any(text.lstrip().startswith("lod") for text in texts)
+    assert "visible 280 of 1,500 Gaussians" in texts

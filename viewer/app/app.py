@@ -281,7 +281,8 @@ class ViewerApp:
         if display.panel:
             settings, crop, actions = self.panel.draw(settings, crop, self._facts())
         if display.overlay:
-            draw_overlay(self.history, self.renderer.backend, self.renderer.sort_kind)
+            sort, gaussians = self.renderer.sort_kind, self.gpu_scene.leaves
+            draw_overlay(self.history, self.renderer.backend, sort, gaussians)
         if display.help and not draw_help():
             settings = settings.changed("display", help=False)
         self._draw_outlines()

@@ -31,8 +31,15 @@ def stacked_passes(history: StatsHistory) -> tuple[list[str], np.ndarray]:
     return names, np.concatenate([zeros, np.cumsum(per_pass, axis=0)])
 
 
-def draw_overlay(history: StatsHistory, backend: str, sort: str) -> None:
-    """Draw the overlay in the window's top right corner."""
+def draw_overlay(history: StatsHistory, backend: str, sort: str, gaussians: int) -> None:
+    """Draw the overlay in the window's top right corner.
+
+    Args:
+        history: the frames' stats.
+        backend: the raster backend in use.
+        sort: the sort in use.
+        gaussians: the scene's own Gaussians (a frame's rows count merged LOD nodes too).
+    """
     viewport = imgui.get_main_viewport()
     corner = imgui.ImVec2(viewport.work_pos.x + viewport.work_size.x - MARGIN, MARGIN)
     imgui.set_next_window_pos(corner, imgui.Cond_.always, imgui.ImVec2(1.0, 0.0))
@@ -56,8 +63,10 @@ def draw_overlay(history: StatsHistory, backend: str, sort: str) -> None:
         f"  p90 {frame['p90']:.2f}, max {frame['max']:.2f} ms over {len(history.frames)} frames"
     )
     imgui.text(f"clock {latest.clock}, {backend} raster, {sort} sort")
+    nodes = latest.total - gaussians
     imgui.text(
-        f"visible {latest.visible:,} / {latest.total:,}"
+        f"visible {latest.visible:,} of {gaussians:,} Gaussians"
+        + (f" + {nodes:,} merged" if nodes > 0 else "")
         + (f", pairs {latest.pairs:,}" if latest.pairs else "")
         + (f", dropped {latest.dropped:,}" if latest.dropped else "")
     )
@@ -69,7 +78,7 @@ def draw_overlay(history: StatsHistory, backend: str, sort: str) -> None:
     if latest.fovea_culled:
         imgui.text(f"foveation: {latest.fovea_culled:,} in view left out")
     _graph(history)
-    means = history.pass_means()
+    means = {n: ms for n, ms in history.pass_means().items() if n in latest.pass_ms}  # run now
     total = sum(means.values()) or 1.0
     for name, ms in means.items():
         imgui.text(f"  {name:<11} {ms:8.2f} ms  {100.0 * ms / total:5.1f} %")
