@@ -290,15 +290,40 @@ def test_panel_shows_a_picked_gaussian_and_clears_it(gui, monkeypatch):
     assert Action("clear_selection") in actions
 
 
-def test_panel_browse_button_only_with_a_file_dialog(gui, monkeypatch):
+def test_browse_works_with_or_without_a_system_file_dialog(gui, monkeypatch):
     monkeypatch.setattr(imgui, "button", lambda label, *args: label == "Browse...")
-    disabled = []
-    monkeypatch.setattr(imgui, "begin_disabled", lambda flag=True: disabled.append(flag))
-    monkeypatch.setattr(imgui, "end_disabled", lambda: None)
-    *_, actions = gui(lambda: Panel().draw(panel_settings(), CropBox(), facts(file_dialog=True)))
-    assert Action("browse") in actions and disabled[-1] is False
-    gui(lambda: Panel().draw(panel_settings(), CropBox(), facts(file_dialog=False)))
-    assert disabled[-1] is True
+    for dialog in (True, False):  # without zenity/kdialog the window's own browser opens
+        shown = facts(file_dialog=dialog)
+        *_, actions = gui(lambda shown=shown: Panel().draw(panel_settings(), CropBox(), shown))
+        assert Action("browse") in actions
+
+
+def test_the_file_browser_lists_folders_then_scenes_and_opens_one(gui, tmp_path, monkeypatch):
+    from viewer.app.file_browser import Entry, FileBrowser, list_folder
+
+    for name in ("b.ply", "a.spz", "notes.txt", ".hidden.ply", "x.compressed.ply"):
+        (tmp_path / name).write_bytes(b"")
+    (tmp_path / "out").mkdir()
+    assert list_folder(tmp_path) == [
+        Entry("out", True), Entry("a.spz", False), Entry("b.ply", False),
+        Entry("x.compressed.ply", False),
+    ]  # fmt: skip
+    browser = FileBrowser()
+    browser.show(tmp_path)
+    clicked = {"b.ply"}
+    monkeypatch.setattr(imgui, "is_mouse_double_clicked", lambda button: True)
+    selectable = imgui.selectable
+    monkeypatch.setattr(
+        imgui, "selectable",
+        lambda label, *args: (label in clicked, False) if label in clicked | {"../"} or
+        label.endswith((".ply", ".spz", "/")) else selectable(label, *args),
+    )  # fmt: skip
+    chosen = []
+    for _ in range(3):  # the first frame opens the popup
+        gui(lambda: chosen.append(browser.draw()))
+    assert str(tmp_path / "b.ply") in chosen
+    browser.enter(tmp_path / "missing")
+    assert "cannot list" in browser.error and browser.folder == tmp_path.resolve()
 
 
 def test_heat_legend_labels_its_ends(gui, monkeypatch):

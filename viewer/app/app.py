@@ -23,6 +23,7 @@ from viewer.app.camera_controller import CameraController
 from viewer.app.capture import save_screenshot, screenshot_path, screenshot_size
 from viewer.app.commands import Command
 from viewer.app.context_overlay import SceneFrame, draw_context, pick_camera
+from viewer.app.file_browser import FileBrowser
 from viewer.app.fovea_panel import draw_outlines, psnr_text
 from viewer.app.help_window import draw_help
 from viewer.app.input import InputRouter
@@ -120,6 +121,7 @@ class ViewerApp:
         self.panel = Panel()
         self.loader = SceneLoader(read_scene)
         self.dialog = file_dialog.FileDialog()
+        self.browser = FileBrowser()  # where no system dialog is
         self.has_dialog = file_dialog.available()
         self.history = StatsHistory()
         self._settings = settings  # its camera group: see `settings`
@@ -287,6 +289,9 @@ class ViewerApp:
             settings = settings.changed("display", help=False)
         self._draw_outlines()
         self._draw_context(settings.of(DisplayOptions))
+        chosen = self.browser.draw()
+        if chosen is not None:
+            actions.append(Action(Command.OPEN, chosen))
         return settings, crop, actions
 
     def _scene_frame(self) -> SceneFrame:
@@ -476,6 +481,14 @@ class ViewerApp:
         self.controller.set_pivot(pick.point)
         self.message = f"orbiting the point at depth {pick.depth:.3g}"
 
+    def _browse(self) -> None:
+        """The system's file dialog where there is one, else the window's own browser."""
+        start = Path(self._session.host.source).parent
+        if self.has_dialog:
+            self.dialog.show(start=str(start))
+        else:
+            self.browser.show(start if start.is_dir() else Path.cwd())
+
     def _poll_dialog(self) -> None:
         path = self.dialog.poll()
         if path:
@@ -511,7 +524,7 @@ class ViewerApp:
             Command.SAVE_PRUNED: lambda: self._save_pruned(argument),
             Command.SHOW_SCORE: self._show_score,
             Command.CLEAR_SELECTION: lambda: self._session.select(None),
-            Command.BROWSE: lambda: self.dialog.show(start=str(Path(self.scene.source).parent)),
+            Command.BROWSE: self._browse,
             Command.FRAME: controller.frame,
             Command.RESET: controller.reset,
             Command.PREVIOUS_CAMERA: lambda: self._step_camera(-1),

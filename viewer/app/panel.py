@@ -234,16 +234,13 @@ class Panel:
             actions.append(Action(Command.OPEN, self.open_path.strip()))
         imgui.set_item_tooltip("open a scene file or training folder (or drop one on the window)")
         imgui.same_line()
-        imgui.begin_disabled(not facts.file_dialog)
         if imgui.button("Browse..."):
             actions.append(Action(Command.BROWSE))
-        imgui.end_disabled()
-        if imgui.is_item_hovered(imgui.HoveredFlags_.allow_when_disabled.value):
-            imgui.set_tooltip(
-                "choose a scene in a file dialog"
-                if facts.file_dialog
-                else "no file dialog: install zenity or kdialog, or type a path / drop a file"
-            )
+        imgui.set_item_tooltip(
+            "choose a scene in the system's file dialog"
+            if facts.file_dialog
+            else "choose a scene in a file browser (zenity or kdialog give the system's dialog)"
+        )
 
     def _camera(self, options: CameraOptions, facts: SceneFacts, actions: list[Action]) -> None:
         imgui.text(f"fly speed {facts.fly_speed:.3g} units/s (scroll in fly mode)")
