@@ -80,7 +80,7 @@ def test_the_report_has_quality_by_region(fov_bench) -> None:
         assert db(full[key]) > 100.0
     assert full["fovea_culled_mean"] == 0 and fov["fovea_culled_mean"] > 0
     assert db(fov["fovea_psnr"]) > 60.0  # the fovea is the full render
-    assert db(fov["periphery_psnr"]) < 45.0 and db(fov["psnr"]) < 45.0
+    assert db(fov["periphery_psnr"]) < 80.0 and db(fov["psnr"]) < 80.0  # Gaussians left out
     assert fov["settings"]["fov"]["enabled"] and fov["settings"]["fov"]["fovea"] == 5.0
     balanced = configs["balanced"]  # LOD, pruning and the subsets on a scene of its own
     assert balanced["lod_drawn_mean"] > 0 and balanced["fovea_culled_mean"] > 0

@@ -272,7 +272,7 @@ class FoveationSettings:
         choices=FOVEA_SOURCES,
     )
     shares: tuple[float, float, float, float] = setting(
-        (1.0, 0.4, 0.22, 0.17),
+        (1.0, 0.9, 0.8, 0.7),
         "subsets: fraction of the Gaussians levels 0-3 keep, best scores first (each level "
         "keeps a subset of the one before)",
         range=(0.0, 1.0),
