@@ -11,6 +11,7 @@ from viewer.features.lod_controller import frame_cut
 from viewer.features.lod_gpu import attach_hierarchy, node_values
 from viewer.features.score_cache import cached_scores
 from viewer.progress import Progress
+from viewer.render.budget import check_image
 from viewer.render.context import ImageSizeError, create_headless_context
 from viewer.render.frame_inputs import FrameInputs
 from viewer.render.gpu_scene import GpuScene
@@ -44,12 +45,12 @@ def render_scene(
 
     Raises:
         ImageSizeError: when the camera's image is larger than the GL device can render
-            (checked before anything is allocated for it).
+            (viewer.render.budget.check_image, before the scene is uploaded).
     """
     ctx = create_headless_context()
     renderer = SplatRenderer(ctx, raster)
     try:
-        renderer.device.check_image_size(camera.width, camera.height)
+        check_image(ctx, renderer.device, camera.width, camera.height)
     except ImageSizeError:
         renderer.release()
         ctx.release()
