@@ -477,3 +477,131 @@ def test_info_with_stdout_closed_is_one_line():
         capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert_one_error_line(result.returncode, result.stderr, "standard output is closed")
+
+
+# -- 5. sizes: the GL device and the memory, checked before any work ------------------------------
+
+
+def _device(gl_ctx):
+    from viewer.render.context import DeviceInfo
+
+    return DeviceInfo.of(gl_ctx)
+
+
+def test_a_float_target_the_device_refuses_is_one_line_before_the_scene_is_read(
+    capsys, tmp_path, gl_ctx
+):
+    # llvmpipe's limits allow 16384 x 16384, but not its 4 GiB float target (a traceback in
+    # the framebuffer after the scene was read, before); with less than 19 GB free the memory
+    # check comes first
+    device = _device(gl_ctx)
+    if not device.is_software or device.max_image_size != (16384, 16384):
+        pytest.skip("the refused target is llvmpipe's")
+    out = tmp_path / "x.png"
+    args = ["--width", "16384", "--height", "16384", "--out", str(out)]
+    line = fails(capsys, "render", str(tmp_path / "missing.ply"), *args,
+                 fragments=("--width/--height",))  # fmt: skip
+    assert "refuses a 4.0 GiB float target" in line or "of memory to render" in line
+    assert not out.exists()
+
+
+def test_make_dataset_checks_the_image_size_before_the_scene(capsys, tmp_path, gl_ctx):
+    limit = _device(gl_ctx).max_image_size
+    if limit is None or limit[0] >= 65536:
+        pytest.skip("this device renders every size a camera may have")
+    out = tmp_path / "data"
+    fails(capsys, "make-dataset", str(tmp_path / "missing.ply"), "--views", "2", "--width",
+          str(limit[0] + 1), "--height", "8", "--out", str(out),
+          fragments=("--width/--height", "larger than this GL device"))  # fmt: skip
+    assert not out.exists()
+
+
+def test_the_image_size_limit_counts_the_framebuffer_limits():
+    from viewer.render.context import DeviceInfo
+
+    device = DeviceInfo("gpu", "v", "4.6", 1 << 30, 65535, 32768, (32768, 32768), (16384, 8192))
+    assert device.max_image_size == (16384, 8192)
+
+
+def test_a_scene_larger_than_a_frame_holds_is_one_line_before_it_is_read(
+    capsys, tmp_path, small_scene, monkeypatch, gl_ctx
+):
+    import dataclasses
+
+    from viewer.render.context import DeviceInfo
+
+    real = DeviceInfo.of
+    small = classmethod(lambda cls, ctx: dataclasses.replace(real(ctx), max_ssbo_bytes=48 * 100))
+    monkeypatch.setattr(DeviceInfo, "of", small)  # one frame draws 100 splats
+    out = tmp_path / "x.png"
+    bench = ["bench", "--out", str(tmp_path / "b"), "--frames", "1", "--warmup", "0", "--width",
+             "16", "--height", "16", "--no-quality"]  # fmt: skip
+    for command in (["render", "--width", "16", "--out", str(out)], bench):
+        fails(capsys, command[0], str(small_scene), *command[1:],
+              fragments=(str(small_scene), "declares 300 points", "draws in one frame (100:",
+                         "GL_MAX_SHADER_STORAGE_BLOCK_SIZE"))  # fmt: skip
+    assert not out.exists() and not (tmp_path / "b").exists()
+
+
+def test_the_memory_check_counts_the_mapped_file(tmp_path, monkeypatch):
+    from viewer.errors import SceneError
+    from viewer.formats import limits, load_scene, save_scene
+
+    for name in ("scene.ply", "scene.splat"):
+        path = tmp_path / name
+        save_scene(random_scene(np.random.default_rng(5), 2000, sh_degree=0), path)
+        decoded = limits.decoded_bytes(2000, 1)
+        monkeypatch.setattr(limits, "available_memory", lambda: decoded + 1000)  # noqa: B023
+        with pytest.raises(SceneError, match="declares 2,000 points"):
+            load_scene(path)
+
+
+def test_a_planned_use_is_checked_with_the_load(tmp_path, monkeypatch):
+    from viewer.errors import SceneError
+    from viewer.formats import limits, load_scene, save_scene
+
+    path = tmp_path / "scene.spz"
+    save_scene(random_scene(np.random.default_rng(6), 1000, sh_degree=1), path)
+    use = limits.SceneUse("to do something big", lambda count, sh: count * 10**6)
+    monkeypatch.setattr(limits, "available_memory", lambda: 10**8)
+    load_scene(path)  # the load alone fits
+    with limits.planned_use(use), pytest.raises(SceneError) as error:
+        load_scene(path)
+    assert "1.0 GB to do something big), more than the 0.1 GB" in str(error.value)
+    load_scene(path)  # the use ended with its block
+    limited = limits.SceneUse("x", lambda count, sh: 0, max_points=999, limit="the limit (999)")
+    with limits.planned_use(limited), pytest.raises(SceneError, match="more than the limit"):
+        load_scene(path)
+
+
+def test_render_counts_the_gpu_upload_before_reading_the_scene(
+    capsys, tmp_path, small_scene, monkeypatch, gl_ctx
+):
+    from viewer.formats import limits
+
+    if not _device(gl_ctx).is_software:
+        pytest.skip("the GL buffers are host memory on a software device only")
+    load = limits.decoded_bytes(300, 16) + small_scene.stat().st_size
+    monkeypatch.setattr(limits, "available_memory", lambda: load + 1000)  # the load alone fits
+    out = tmp_path / "x.png"
+    fails(capsys, "render", str(small_scene), "--width", "16", "--height", "16", "--out",
+          str(out), fragments=(str(small_scene), "to render on llvmpipe"))  # fmt: skip
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    "flag, value, fragment",
+    [("--frames", "1000000000", "maximum 100000"), ("--warmup", "1000000000", "maximum 10000")],
+)
+def test_bench_frames_and_warmup_have_a_stated_maximum(capsys, tmp_path, flag, value, fragment):
+    fails(capsys, "bench", "--out", str(tmp_path / "b"), flag, value,
+          fragments=(f"argument {flag}", fragment))  # fmt: skip
+    assert main(["bench", "--help"]) == 0
+    assert "at most 100,000" in capsys.readouterr().out
+
+
+def test_bench_shows_progress_while_it_warms_up(capsys, tmp_path, small_scene, gl_ctx):
+    args = ["--frames", "1", "--warmup", "3", "--width", "32", "--height", "32", "--no-quality"]
+    assert main(["bench", str(small_scene), "--out", str(tmp_path / "b"), *args]) == 0
+    err = capsys.readouterr().err
+    assert "bench warmup 3/3 frames" in err, err

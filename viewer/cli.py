@@ -416,9 +416,11 @@ def _resized(camera: Camera, width: int | None, height: int | None) -> Camera:
 def _run_render(args: argparse.Namespace) -> int:
     from viewer.features.foveation import check_source
     from viewer.formats.camera_files import load_camera_file
+    from viewer.formats.limits import planned_use
     from viewer.framing import default_camera
     from viewer.headless import render_scene
     from viewer.image_files import save_npy, save_png
+    from viewer.render.budget import check_device, render_use
     from viewer.render.context import ImageSizeError
 
     if args.path is not None:
@@ -443,12 +445,17 @@ def _run_render(args: argparse.Namespace) -> int:
         raise UsageError(str(exc)) from None
     render = settings.of(RenderSettings)
     camera = load_camera_file(args.camera, args.camera_index) if args.camera else None
-    scene = load_scene_or_builtin(args.scene)
-    _note_sh_degree(args, scene)
     sized = args.width is not None or args.height is not None
     if camera is not None:
         camera = _resized(camera, args.width, args.height)
-    else:
+    # the image's size, where it is known before the scene is read (else checked after)
+    width, height = (camera.width, camera.height) if camera else (args.width, args.height)
+    label = "--width/--height" if sized or camera is None else args.camera
+    device = check_device(width, height, label)
+    with planned_use(render_use(device, width or 0, height or 0)):
+        scene = load_scene_or_builtin(args.scene)
+    _note_sh_degree(args, scene)
+    if camera is None:
         camera = default_camera(scene, *DEFAULT_SIZE, args.up, render.near_plane)
         framed = args.up != "auto" or not scene.cameras
         if sized and framed:  # frame again at the final aspect
@@ -686,6 +693,8 @@ def _run_prune(args: argparse.Namespace) -> int:
     from viewer.features.pruning import keep_mask
     from viewer.features.score_cache import cached_scores
     from viewer.formats import describe_losses, save_scene
+    from viewer.formats.limits import planned_use
+    from viewer.render.budget import check_device, render_use
     from viewer.render.context import create_headless_context
     from viewer.render.gpu_scene import GpuScene
     from viewer.render.renderer import SplatRenderer
@@ -696,7 +705,9 @@ def _run_prune(args: argparse.Namespace) -> int:
         raise UsageError("--keep 0 keeps no Gaussian: nothing would be written")
     remember_inputs(_scene_file(args.scene))
     check_output_file(args.out, "--out", "scene")
-    scene = load_scene_or_builtin(args.scene)
+    device = check_device(None, None, "--view-width")  # the views' size follows their cameras
+    with planned_use(render_use(device)):
+        scene = load_scene_or_builtin(args.scene)
     if by_share and round(settings.keep * scene.count) == 0:
         raise UsageError(
             f"--keep {settings.keep:g} of {scene.count:,} Gaussians keeps none: nothing would be "

@@ -12,6 +12,7 @@ import numpy as np
 from viewer.camera import Camera
 from viewer.core.session import ViewerSession
 from viewer.progress import Progress
+from viewer.render.budget import check_image
 from viewer.render.context import ImageSizeError, create_headless_context
 from viewer.render.renderer import SplatRenderer
 from viewer.scene import GaussianScene
@@ -70,7 +71,7 @@ class HeadlessRenderer:
         self.ctx = create_headless_context()
         self.renderer = SplatRenderer(self.ctx, raster)
         try:
-            self.renderer.device.check_image_size(*size)
+            check_image(self.ctx, self.renderer.device, *size)
         except ImageSizeError:
             self.renderer.release()
             self.ctx.release()
@@ -121,7 +122,7 @@ def render_scene(
 
     Raises:
         ImageSizeError: when the camera's image is larger than the GL device can render
-            (checked before anything is allocated for it).
+            (viewer.render.budget.check_image, before the scene is uploaded).
     """
     size = (camera.width, camera.height)
     with HeadlessRenderer(scene, size, settings, raster, lod, fov, prune) as renderer:

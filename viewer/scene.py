@@ -22,6 +22,7 @@ MIN_NEAR_PLANE = 1e-9
 SH_COEFFS_FOR_DEGREE = {0: 1, 1: 4, 2: 9, 3: 16}
 DEGREE_FOR_SH_COEFFS = {k: d for d, k in SH_COEFFS_FOR_DEGREE.items()}
 ARRAY_FIELDS = ("means", "scales", "rotations", "opacities", "sh")
+VALIDATION_BLOCK = 1 << 18  # Gaussians validated at a time by from_arrays
 
 
 def activate_scales(log_scales: Any) -> Any:
@@ -160,9 +161,12 @@ class GaussianScene:
             raise SceneError(source, "the scene contains no Gaussians")
         n = arrays[0].shape[0]
         finite = np.ones(n, dtype=bool)
-        for a in (*arrays, sh):
-            finite &= np.isfinite(a.reshape(n, -1)).all(axis=1)
-        norms = np.linalg.norm(arrays[2].astype(np.float64), axis=1)
+        norms = np.empty(n, dtype=np.float64)
+        for lo in range(0, n, VALIDATION_BLOCK):  # in blocks: the temporaries stay small
+            hi = min(n, lo + VALIDATION_BLOCK)
+            for a in (*arrays, sh):
+                finite[lo:hi] &= np.isfinite(a[lo:hi].reshape(hi - lo, -1)).all(axis=1)
+            norms[lo:hi] = np.linalg.norm(arrays[2][lo:hi].astype(np.float64), axis=1)
         good = finite & (norms > 1e-12)
         dropped = int(n - good.sum())
         if dropped == n:

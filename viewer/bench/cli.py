@@ -37,6 +37,8 @@ if TYPE_CHECKING:
     from viewer.bench.runner import BenchResult
 
 MIN_SIZE = 16  # SSIM's 11x11 window needs some room
+MAX_FRAMES = 100_000  # timed frames of a run: a day at about a second a frame (llvmpipe, 720p)
+MAX_WARMUP = 10_000  # untimed frames per configuration first
 
 
 def writable_folder(folder: Path, label: str) -> None:
@@ -95,9 +97,9 @@ def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--frames",
-        type=integer_type(1),
+        type=integer_type(1, MAX_FRAMES),
         default=120,
-        help="cameras along the path, each a timed frame (default 120)",
+        help=f"cameras along the path, each a timed frame (default 120, at most {MAX_FRAMES:,})",
     )
     parser.add_argument(
         "--gaze-grid",
@@ -108,9 +110,10 @@ def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--warmup",
-        type=integer_type(0),
+        type=integer_type(0, MAX_WARMUP),
         default=10,
-        help="untimed frames per config first (default 10)",
+        help=f"untimed frames per config first (default 10, at most {MAX_WARMUP:,}; progress "
+        "shows them too)",
     )
     pixels = integer_type(MIN_SIZE, MAX_IMAGE_SIDE)
     parser.add_argument("--width", type=pixels, default=1280, help="pixels (default 1280)")
@@ -166,24 +169,6 @@ def command_line(args: argparse.Namespace) -> list[str]:
     return words + (["--no-quality"] if args.no_quality else [])
 
 
-def _check_device(width: int, height: int) -> None:
-    """Fail before any work when the GL device cannot render `width` x `height` images.
-
-    Raises:
-        GLUnavailableError: when no OpenGL 4.3 context can be made.
-        SceneError: naming --width/--height, for an image larger than the device's limits.
-    """
-    from viewer.render.context import DeviceInfo, ImageSizeError, create_headless_context
-
-    ctx = create_headless_context()
-    try:
-        DeviceInfo.of(ctx).check_image_size(width, height)
-    except ImageSizeError as exc:
-        raise SceneError("--width/--height", str(exc)) from None
-    finally:
-        ctx.release()
-
-
 def missing_cameras(scene_arg: str | None) -> None:
     """For `--path cameras` on a scene that came without cameras: raise its cameras.json's error.
 
@@ -229,7 +214,7 @@ def run_bench(args: argparse.Namespace, ready: Callable[[], None] | None = None)
     """Run `splatscope bench`; returns the exit code.
 
     Everything the run needs is checked before the first frame: the configurations, the output
-    folder, a path file, the GL device's image size limits, the scene.
+    folder, a path file, the GL device's limits (viewer.render.budget), the scene.
 
     Args:
         args: the parsed `splatscope bench` command line.
@@ -242,6 +227,8 @@ def run_bench(args: argparse.Namespace, ready: Callable[[], None] | None = None)
     """
     from viewer.bench.report import BenchSetup, summary_table, write_outputs
     from viewer.bench.runner import measure
+    from viewer.formats.limits import planned_use
+    from viewer.render.budget import check_device, render_use
 
     try:
         configs = [c for path in args.sweep or [] for c in load_sweep(path)]
@@ -262,8 +249,13 @@ def run_bench(args: argparse.Namespace, ready: Callable[[], None] | None = None)
         check_run_folder(Path(args.out), out_label)
     if args.path not in PATH_KINDS:
         path_file(args.path, args.width, args.height, 1)  # a broken file fails here, not later
-    _check_device(args.width, args.height)
-    scene = load_scene_or_builtin(args.scene)
+    # the output, each configuration's accumulation target, the reference's two
+    targets = 1 + len(configs) + (0 if args.no_quality else 2)
+    device = check_device(args.width, args.height, "--width/--height", targets)
+    renderers = len(configs) + (0 if args.no_quality else 1)
+    use = render_use(device, args.width, args.height, renderers=renderers, targets=targets)
+    with planned_use(use):
+        scene = load_scene_or_builtin(args.scene)
     if args.path == "cameras" and not scene.cameras:
         missing_cameras(args.scene)
     cameras = camera_path(args.path, scene, args.width, args.height, args.frames, up=args.up)
@@ -272,8 +264,9 @@ def run_bench(args: argparse.Namespace, ready: Callable[[], None] | None = None)
         ready()
     quality = not args.no_quality
     result = measure(
-        scene, configs, frames, args.warmup, args.clock, quality, Progress("bench", unit="frames")
-    )
+        scene, configs, frames, args.warmup, args.clock, quality, Progress("bench", unit="frames"),
+        Progress("bench warmup", unit="frames") if args.warmup else None,
+    )  # fmt: skip
     setup = BenchSetup(
         scene=scene.source,
         gaussians=scene.count,

@@ -216,6 +216,7 @@ def run_interleaved(
     finish: Callable[[], None],
     before_frame: Callable[[int, PathFrame], None] | None = None,
     after_frame: Callable[[int, FrameRecord], None] | None = None,
+    warming: Callable[[int, int], None] | None = None,
 ) -> None:
     """Warm up, then time frame i of every target before frame i + 1 of any.
 
@@ -227,10 +228,13 @@ def run_interleaved(
         before_frame: called with (frame, path frame) before any target renders that frame.
         after_frame: called with (target index, record) after each timed frame, outside the
             timed region.
+        warming: called with (warm-up frames done, warm-up frames in all) after each.
     """
     for k in range(warmup):
-        for target in targets:
+        for index, target in enumerate(targets):
             target.render(frames[k % len(frames)])
+            if warming is not None:
+                warming(k * len(targets) + index + 1, warmup * len(targets))
     for frame, view in enumerate(frames):
         if before_frame is not None:
             before_frame(frame, view)
@@ -370,6 +374,7 @@ def measure(
     clock: str = "auto",
     quality: bool = True,
     progress: Callable[[int, int], None] | None = None,
+    warming: Callable[[int, int], None] | None = None,
 ) -> BenchResult:
     """Benchmark `configs` on `scene` along `cameras` in a headless GL context.
 
@@ -383,6 +388,7 @@ def measure(
         quality: compare each timed frame with a full-quality render (PSNR, SSIM; whole, fovea
             region and periphery).
         progress: called with (frames done, frames in all) after each timed frame.
+        warming: called with (frames done, frames in all) after each warm-up frame.
     """
     tree = lod_tree(scene, configs)  # before the GL context: a build takes a while
     ctx = create_headless_context()
@@ -415,8 +421,9 @@ def measure(
                 progress(record.frame * len(targets) + index + 1, total)
 
         run_interleaved(
-            targets, frames, warmup, ctx.finish, probe.prepare if probe else None, after_frame
-        )
+            targets, frames, warmup, ctx.finish, probe.prepare if probe else None, after_frame,
+            warming,
+        )  # fmt: skip
         runs = [
             ConfigRun(
                 config=t.config,

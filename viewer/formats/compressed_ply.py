@@ -97,9 +97,11 @@ def read_compressed_ply(ply: BinaryPly) -> GaussianScene:
             f"{chunk.count} chunks for {vertex.count} vertices (expected {expected_chunks})",
         )
     rest = len(ply.elements["sh"].property_names) if "sh" in ply.elements else 0
-    # the decoded scene, plus the per-row chunk bounds [N, 18] and packed words [N, 4]
-    needed = decoded_bytes(vertex.count, rest // 3 + 1) + vertex.count * 4 * (18 + 4)
-    check_decoded_size(ply.path, vertex.count, needed)
+    # the decoded scene, plus the per-row chunk bounds [N, 18] and packed words [N, 4], and the
+    # file's rows (memory-mapped)
+    sh_coeffs = rest // 3 + 1
+    needed = decoded_bytes(vertex.count, sh_coeffs) + vertex.count * 4 * (18 + 4) + ply.data_bytes
+    check_decoded_size(ply.path, vertex.count, needed, sh_coeffs)
     has_colours = all(name in chunk.property_names for name in COLOUR_BOUNDS)
     bounds_names = POSITION_BOUNDS + SCALE_BOUNDS + (COLOUR_BOUNDS if has_colours else ())
     ply.require("chunk", bounds_names, kind="f")

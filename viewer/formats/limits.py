@@ -4,11 +4,23 @@ A header can declare more Gaussians than the machine can hold (a corrupt or host
 one made of zeros that compresses 1000:1). Readers check the decoded size against the memory
 available before allocating anything, so such a file fails at once with one clear line instead
 of swapping for a minute and then being killed.
+
+What a load needs counts the file's own bytes too: a .ply or .splat is memory-mapped (its pages
+count against an address-space limit and fill the page cache as they are copied), an .spz is
+read whole. And what the command does with the scene next counts as well: a command that uploads
+it to the GPU says so first (`planned_use`, with a `SceneUse` the render layer makes from the
+GL device's facts), and the readers check the larger of the load's peak and the scene plus that
+use, and the use's own limit on the number of Gaussians (a GL device's buffer sizes), while
+nothing but the header has been read.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 from viewer.errors import SceneError
@@ -21,6 +33,11 @@ SCENE_BYTES_PER_POINT = 4 * (3 + 3 + 3 + 4 + 1)
 # tracemalloc on 1M-Gaussian .spz/.ply/.splat loads: 81 to 93 bytes per Gaussian.
 TRANSIENT_BYTES_PER_POINT = 96
 _UNLIMITED = 1 << 60  # cgroup v1 reports "no limit" as a huge number
+
+
+def scene_bytes(count: int, sh_coeffs: int) -> int:
+    """Host memory in bytes of a loaded scene of `count` Gaussians with `sh_coeffs` SH."""
+    return count * (SCENE_BYTES_PER_POINT + 12 * sh_coeffs)
 
 
 def decoded_bytes(count: int, sh_coeffs: int) -> int:
@@ -108,24 +125,79 @@ def available_memory() -> int | None:
     return min(candidates)
 
 
-def _gigabytes(size: int) -> str:
+def gigabytes(size: int) -> str:
     """'3.2 GB' (decimal gigabytes, one decimal below 10)."""
     value = size / 1e9
     return f"{value:.1f} GB" if value < 10 else f"{value:.0f} GB"
 
 
-def check_decoded_size(path: str | Path, count: int, needed: int) -> None:
-    """Raise SceneError when loading `count` Gaussians needs more than the memory available.
+@dataclass(frozen=True)
+class SceneUse:
+    """What the running command does with a scene once it is loaded, for the readers' checks.
+
+    Attributes:
+        what: how an error names the use ("to render on llvmpipe").
+        host_bytes: (count, sh_coeffs) -> host memory in bytes the use needs besides the
+            loaded scene (GL buffers a software device keeps in host memory, upload copies,
+            the rendered image).
+        max_points: the most Gaussians the use can take, or None for no limit.
+        limit: why `max_points`, completing "more than ..." ("this GL device draws in one
+            frame (...)").
+    """
+
+    what: str
+    host_bytes: Callable[[int, int], int]
+    max_points: int | None = None
+    limit: str = ""
+
+
+_uses: list[SceneUse] = []  # the planned uses, innermost last (`planned_use`)
+_uses_lock = threading.Lock()
+
+
+@contextlib.contextmanager
+def planned_use(use: SceneUse | None) -> Iterator[None]:
+    """Within this block, every scene read is checked for `use` too (None: nothing more)."""
+    if use is None:
+        yield
+        return
+    with _uses_lock:
+        _uses.append(use)
+    try:
+        yield
+    finally:
+        with _uses_lock:
+            _uses.remove(use)
+
+
+def current_use() -> SceneUse | None:
+    """The innermost planned use, or None."""
+    with _uses_lock:
+        return _uses[-1] if _uses else None
+
+
+def check_decoded_size(path: str | Path, count: int, needed: int, sh_coeffs: int) -> None:
+    """Raise SceneError when `count` Gaussians need more than the memory available.
+
+    Checks the load's peak (`needed`) and, under a planned use, the scene plus what the use
+    needs, and the use's limit on the number of Gaussians.
 
     Args:
         path: the file being read (for the message).
         count: the number of Gaussians its header declares.
-        needed: bytes the load needs at its peak (decoded arrays and decompressed data).
+        needed: bytes the load needs at its peak (decoded arrays, decompressed data and the
+            file's bytes, read or mapped).
+        sh_coeffs: SH coefficients per Gaussian the loaded scene keeps.
     """
+    use = current_use()
+    if use is not None and use.max_points is not None and count > use.max_points:
+        raise SceneError(path, f"declares {count:,} points, more than {use.limit}")
+    later = 0 if use is None else scene_bytes(count, sh_coeffs) + use.host_bytes(count, sh_coeffs)
     available = available_memory()
-    if available is not None and needed > available:
+    if available is not None and max(needed, later) > available:
+        then = "" if use is None else f", {gigabytes(later)} {use.what}"
         raise SceneError(
             path,
-            f"declares {count:,} points ({_gigabytes(needed)} decoded), more than the "
-            f"{_gigabytes(available)} of memory available",
+            f"declares {count:,} points ({gigabytes(needed)} decoded{then}), more than the "
+            f"{gigabytes(available)} of memory available",
         )

@@ -57,7 +57,9 @@ def read_inria_ply(ply: BinaryPly) -> GaussianScene:
     rest = _rest_properties(ply)
     ply.require("vertex", rest, kind="f")
     count = ply.elements["vertex"].count
-    check_decoded_size(ply.path, count, decoded_bytes(count, len(rest) // 3 + 1))
+    sh_coeffs = len(rest) // 3 + 1
+    mapped = ply.data_bytes  # the rows are memory-mapped: their pages are read in
+    check_decoded_size(ply.path, count, decoded_bytes(count, sh_coeffs) + mapped, sh_coeffs)
     rows = ply.read("vertex")  # [N] structured, memory-mapped
     log_scales = np.array(columns(rows, SCALE))  # [N, 3] float32
     opacity_logits = np.array(columns(rows, OPACITY)[:, 0])  # [N] float32

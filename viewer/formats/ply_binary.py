@@ -104,6 +104,11 @@ class BinaryPly:
             raise SceneError(self.path, f"'{name}' properties of an unexpected type: {found}")
         return element
 
+    @property
+    def data_bytes(self) -> int:
+        """Bytes of every element's rows (what reading them maps into memory)."""
+        return sum(e.count * e.dtype.itemsize for e in self.elements.values())
+
     def read(self, name: str) -> np.ndarray:
         """[count] structured rows of element `name`, memory-mapped (no copy)."""
         element = self.element(name)

@@ -40,7 +40,8 @@ def read_splat(path: Path) -> GaussianScene:
     if size % RECORD.itemsize:
         raise SceneError(path, f"size {size} bytes is not a multiple of {RECORD.itemsize}")
     count = size // RECORD.itemsize
-    check_decoded_size(path, count, decoded_bytes(count, 1))
+    mapped = size  # the records are memory-mapped: their pages are read in
+    check_decoded_size(path, count, decoded_bytes(count, 1) + mapped, 1)
     records = map_records(path, RECORD, 0, count)  # [N] structured
     rgba = records["rgba"].astype(np.float32) / 255.0  # [N, 4] float32
     return build_scene(

@@ -147,11 +147,11 @@ def _check_fields(path: Path, magic: int, version: int, degree: int) -> None:
         raise SceneError(path, f"unsupported SH degree {degree} (supported: 0 to 4)")
 
 
-def _check_memory(path: Path, header: SpzHeader) -> None:
-    """Raise SceneError when the decoded scene and its sections would not fit in memory."""
+def _check_memory(path: Path, header: SpzHeader, file_bytes: int) -> None:
+    """Raise SceneError when the decoded scene, its sections and the file would not fit."""
     kept = SH_DIM_FOR_DEGREE[min(header.degree, MAX_KEPT_DEGREE)] + 1
-    needed = decoded_bytes(header.count, kept) + sum(header.section_sizes().values())
-    check_decoded_size(path, header.count, needed)
+    needed = decoded_bytes(header.count, kept) + sum(header.section_sizes().values()) + file_bytes
+    check_decoded_size(path, header.count, needed, kept)
 
 
 def _read_extensions(path: Path, zone: bytes | memoryview) -> int:
@@ -206,7 +206,7 @@ def _inflate(path: Path, data: bytes) -> tuple[SpzHeader, dict[str, np.ndarray]]
             raise SceneError(
                 path, f"the header declares {count:,} points, more than the file can hold"
             )
-        _check_memory(path, header)
+        _check_memory(path, header, len(data))
         extra = MAX_LEGACY_EXTENSION_BYTES + 1 if flags & FLAG_HAS_EXTENSIONS else 0
         # max_length 0 would mean "no limit": an empty scene needs no data at all
         payload = inflater.decompress(inflater.unconsumed_tail, size + extra) if size else b""
@@ -310,7 +310,7 @@ def _unpack_v4(path: Path, data: bytes) -> tuple[SpzHeader, dict[str, np.ndarray
         offset += compressed
     if offset != len(data):
         raise SceneError(path, f"{len(data) - offset:,} bytes follow the last stream")
-    _check_memory(path, header)
+    _check_memory(path, header, len(data))
     view = memoryview(data)
     sections = {
         name: _unzstd(path, name, view[start : start + length], size).reshape(count, -1)

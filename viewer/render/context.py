@@ -49,6 +49,8 @@ class DeviceInfo:
     Attributes:
         max_texture_size: GL_MAX_TEXTURE_SIZE, the widest and tallest texture (0: unknown).
         max_viewport: GL_MAX_VIEWPORT_DIMS, the largest viewport ((0, 0): unknown).
+        max_framebuffer: GL_MAX_FRAMEBUFFER_WIDTH/HEIGHT, the largest framebuffer ((0, 0):
+            unknown).
     """
 
     renderer: str
@@ -58,21 +60,26 @@ class DeviceInfo:
     max_workgroups_x: int
     max_texture_size: int = 0
     max_viewport: tuple[int, int] = (0, 0)
+    max_framebuffer: tuple[int, int] = (0, 0)
 
     @property
     def max_image_size(self) -> tuple[int, int] | None:
         """Largest (width, height) an image rendered here may have; None when unknown."""
         if not self.max_texture_size or not all(self.max_viewport):
             return None
-        side = self.max_texture_size
-        return min(side, self.max_viewport[0]), min(side, self.max_viewport[1])
+        limits = [(self.max_texture_size,) * 2, self.max_viewport]
+        if all(self.max_framebuffer):
+            limits.append(self.max_framebuffer)
+        return min(w for w, _ in limits), min(h for _, h in limits)
 
     def check_image_size(self, width: int, height: int) -> None:
         """Raise ImageSizeError when a `width` x `height` image exceeds the device's limits.
 
         The renderer's targets are textures attached to framebuffers and drawn through a
-        viewport, so both GL_MAX_TEXTURE_SIZE and GL_MAX_VIEWPORT_DIMS bound them; checking first
-        turns a failed allocation (a traceback, or a crash in the driver) into one message.
+        viewport, so GL_MAX_TEXTURE_SIZE, GL_MAX_VIEWPORT_DIMS and GL_MAX_FRAMEBUFFER_WIDTH/HEIGHT
+        bound them; checking first turns a failed allocation (a traceback, or a crash in the
+        driver) into one message. The device may refuse a target within them still: see
+        viewer.render.budget.check_image.
         """
         limit = self.max_image_size
         if limit is not None and (width > limit[0] or height > limit[1]):
@@ -118,5 +125,9 @@ class DeviceInfo:
             max_viewport=(
                 int(info["GL_MAX_VIEWPORT_DIMS"][0]),
                 int(info["GL_MAX_VIEWPORT_DIMS"][1]),
+            ),
+            max_framebuffer=(
+                int(info.get("GL_MAX_FRAMEBUFFER_WIDTH", 0)),
+                int(info.get("GL_MAX_FRAMEBUFFER_HEIGHT", 0)),
             ),
         )

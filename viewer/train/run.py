@@ -27,6 +27,7 @@ import torch
 from viewer.errors import SceneError, quoted
 from viewer.formats.cameras_json import write_inria_cameras
 from viewer.formats.files import write_file
+from viewer.formats.limits import SceneUse
 from viewer.formats.ply import write_inria_ply
 from viewer.progress import Progress
 from viewer.setting_specs import from_arguments
@@ -192,10 +193,35 @@ def _attach(args: argparse.Namespace, trainer: Trainer) -> Any:
     )
 
 
+def _dataset_renderer(kind: str, width: int, height: int) -> tuple[str, SceneUse | None]:
+    """("gpu" or "reference", what it needs of a scene) for --renderer `kind`, checked first.
+
+    The GPU pipeline where a GL context opens ("auto") or is asked for ("gpu"), its device
+    checked for the image size (viewer.render.budget) before the scene is read.
+
+    Raises:
+        SceneError: naming --renderer gpu when no context opens, or --width/--height for an
+            image the device cannot render.
+    """
+    if kind == "reference":
+        return kind, None
+    from viewer.render.budget import check_device, render_use
+    from viewer.render.context import GLUnavailableError
+
+    try:
+        device = check_device(width, height, "--width/--height")
+    except GLUnavailableError as exc:
+        if kind == "gpu":
+            raise SceneError("--renderer gpu", str(exc)) from None
+        return "reference", None
+    return "gpu", render_use(device, width, height)
+
+
 def run_make_dataset(args: argparse.Namespace, inputs_ready: Callable[[], None]) -> int:
     """`splatscope make-dataset SCENE --views N --width W --height H --out DIR`."""
     from viewer.bench.cli import check_output_folder as check_folder
     from viewer.builtin_scene import load_scene_or_builtin
+    from viewer.formats.limits import planned_use
     from viewer.train.make_dataset import DatasetPlan, make_dataset
 
     out = Path(args.out)
@@ -203,11 +229,12 @@ def run_make_dataset(args: argparse.Namespace, inputs_ready: Callable[[], None])
     if out.exists() and any(out.iterdir()):
         raise SceneError(f"--out {quoted(out)}", "is not empty; choose a new folder")
     test_views = args.test_views if args.test_views is not None else max(1, args.views // 8)
+    renderer, use = _dataset_renderer(args.renderer, args.width, args.height)
     plan = DatasetPlan(
-        args.views, test_views, args.width, args.height, args.points, args.up, args.seed,
-        args.renderer,
+        args.views, test_views, args.width, args.height, args.points, args.up, args.seed, renderer,
     )  # fmt: skip
-    scene = load_scene_or_builtin(args.scene)
+    with planned_use(use):
+        scene = load_scene_or_builtin(args.scene)
     inputs_ready()
     start = time.monotonic()
     progress = Progress("render", args.views + test_views)
