@@ -605,3 +605,74 @@ def test_bench_shows_progress_while_it_warms_up(capsys, tmp_path, small_scene, g
     assert main(["bench", str(small_scene), "--out", str(tmp_path / "b"), *args]) == 0
     err = capsys.readouterr().err
     assert "bench warmup 3/3 frames" in err, err
+
+
+# -- 6. special files: every reader through viewer.input_files ------------------------------------
+
+
+@pytest.fixture
+def alarm():
+    """Fail (instead of hanging) when the test blocks for 20 s, e.g. opening a FIFO."""
+    import signal
+
+    def hung(*_):
+        raise TimeoutError("blocked: a FIFO was opened")
+
+    previous = signal.signal(signal.SIGALRM, hung)
+    signal.alarm(20)
+    yield
+    signal.alarm(0)
+    signal.signal(signal.SIGALRM, previous)
+
+
+def test_open_input_refuses_special_files_and_returns_a_regular_one(tmp_path, alarm):
+    from viewer.errors import SceneError
+    from viewer.input_files import input_named_by, open_input
+
+    os.mkfifo(tmp_path / "fifo")
+    (tmp_path / "zero").symlink_to("/dev/zero")
+    (tmp_path / "folder").mkdir()
+    for name, problem in (("fifo", "a FIFO"), ("zero", "a character device"),
+                          ("folder", "is a directory"), ("missing", "no such file")):  # fmt: skip
+        with pytest.raises(SceneError, match=problem):
+            open_input(tmp_path / name)
+    (tmp_path / "file").write_bytes(b"data")
+    with open_input(tmp_path / "file") as file:
+        assert file.read() == b"data"
+    assert input_named_by(tmp_path / "file") is not None  # remembered as an input
+    (tmp_path / "cache").write_bytes(b"data")
+    open_input(tmp_path / "cache", remember=False).close()
+    assert input_named_by(tmp_path / "cache") is None
+
+
+def test_the_caches_skip_a_special_file_in_their_place(tmp_path, alarm):
+    from viewer.features.lod_cache import load_tree
+    from viewer.features.score_cache import load_scores
+
+    os.mkfifo(tmp_path / "scores.npz")
+    (tmp_path / "zero.npz").symlink_to("/dev/zero")
+    assert load_scores([tmp_path / "scores.npz", tmp_path / "zero.npz"], "key") is None
+    scene = random_scene(np.random.default_rng(7), 10, sh_degree=0)
+    assert load_tree(tmp_path / "scores.npz", "key", scene) is None
+
+
+@pytest.mark.parametrize("kind", ["fifo", "devzero", "folder"])
+@pytest.mark.parametrize(
+    "data, name",
+    [("nerf", "points3d.ply"), ("nerf", "train/r_1.png"), ("colmap", "sparse/0/points3D.bin"),
+     ("colmap", "images/r_2.png"), ("colmap", "sparse/0/cameras.bin")],
+)  # fmt: skip
+def test_a_special_file_in_a_dataset_is_one_line_not_ignored(
+    capsys, tmp_path, data, name, kind, alarm
+):
+    # a points3d.ply or COLMAP points3D.bin that is no regular file was silently ignored
+    # (is_file() False), a model file made no dataset, an image was opened by PIL (a FIFO blocked)
+    from tests.hostile_corpus import colmap_dataset, make_special, nerf_dataset
+
+    root = tmp_path / data
+    nerf_dataset(root) if data == "nerf" else colmap_dataset(root, binary=True)
+    make_special(root / name, kind)
+    out = tmp_path / "out"
+    fails(capsys, "train", str(root), "--out", str(out), "--iterations", "1",
+          fragments=(str(root / name),))  # fmt: skip
+    assert not out.exists()

@@ -12,6 +12,17 @@ import numpy.typing as npt
 
 MAX_IMAGE_SIDE = 65536  # pixels: a camera's width and height are 1 to this (GL limits are lower)
 ROTATION_TOLERANCE = 1e-3  # largest |R R^T - I| entry of an accepted rotation (rounded files)
+# Focal lengths and the principal point, in image sides (fx over the width, fy over the height):
+# fields of view from 0.0006 to 179.9 degrees, and float32 pixel arithmetic that stays finite.
+MIN_FOCAL_RATIO, MAX_FOCAL_RATIO = 1e-3, 1e5
+
+
+def _number_text(value: Any) -> str:
+    """`value` for a message: %g for a float, an integer of hundreds of digits shortened."""
+    if isinstance(value, (float, np.floating)):
+        return f"{value:g}"
+    digits = str(value)
+    return digits if len(digits) <= 20 else f"{digits[:6]}...({len(digits)} digits)"
 
 
 def _pixels(name: str, value: Any) -> int:
@@ -23,7 +34,7 @@ def _pixels(name: str, value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
         raise ValueError(f"{name} must be a number of pixels, got {value!r}")
     if not 1 <= value <= MAX_IMAGE_SIDE:  # also False for NaN
-        raise ValueError(f"{name} must be 1 to {MAX_IMAGE_SIDE} pixels, got {value:g}")
+        raise ValueError(f"{name} must be 1 to {MAX_IMAGE_SIDE} pixels, got {_number_text(value)}")
     if value != int(value):
         raise ValueError(f"{name} must be a whole number of pixels, got {value!r}")
     return int(value)
@@ -34,8 +45,9 @@ def check_camera_fields(
 ) -> tuple[int, int, tuple[float, float, float, float], np.ndarray]:
     """Validated camera fields: sizes as ints, intrinsics as floats, the pose as float64 4x4.
 
-    A usable camera has a size of 1 to MAX_IMAGE_SIDE whole pixels each way, finite positive
-    focal lengths, a finite principal point and a rigid world-to-camera transform: finite, an
+    A usable camera has a size of 1 to MAX_IMAGE_SIDE whole pixels each way, focal lengths of
+    MIN_FOCAL_RATIO to MAX_FOCAL_RATIO image sides, a principal point within MAX_FOCAL_RATIO
+    image sides of the image and a rigid world-to-camera transform: finite, an
     orthonormal rotation block with determinant +1 (a proper rotation, no mirror, no scale) and
     a last row of 0 0 0 1.
 
@@ -61,6 +73,17 @@ def check_camera_fields(
             raise ValueError(f"{name} must be finite, got {number}")
         if name in ("fx", "fy") and number <= 0.0:
             raise ValueError(f"focal length {name} must be positive, got {number:g}")
+        side = width if name in ("fx", "cx") else height
+        if name in ("fx", "fy") and not MIN_FOCAL_RATIO <= number / side <= MAX_FOCAL_RATIO:
+            raise ValueError(
+                f"focal length {name} must be {MIN_FOCAL_RATIO:g} to {MAX_FOCAL_RATIO:g} times the "
+                f"image's {'width' if name == 'fx' else 'height'} ({side}), got {number:g}"
+            )
+        if name in ("cx", "cy") and abs(number) > MAX_FOCAL_RATIO * side:
+            raise ValueError(
+                f"{name} must be within {MAX_FOCAL_RATIO:g} times the image's "
+                f"{'width' if name == 'cx' else 'height'} ({side}), got {number:g}"
+            )
         values.append(number)
     try:
         w2c = np.array(world_to_camera, dtype=np.float64)

@@ -93,7 +93,7 @@ class CameraPath:
                 Keyframe(float(k["time"]), Camera.from_dict(k["camera"])) for k in data["keyframes"]
             )
             return cls(keyframes)
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, OverflowError) as exc:
             raise SceneError(source, f"bad keyframe: {exc}") from None
 
     def save(self, path: str | Path) -> None:

@@ -1,7 +1,8 @@
 """Reading input files, and remembering them so that no output of the process replaces one.
 
-Every reader of a user's file (scenes, cameras, camera paths, sweeps, datasets, checkpoints) goes
-through `file_size` / `read_bytes`:
+Every reader of a user's file (scenes, cameras, camera paths, sweeps, datasets and their images
+and points, checkpoints, the caches) goes through `file_size`, `read_bytes` or `open_input` (a
+file object for a decoder that reads from one: PIL, plyfile, numpy's .npz):
 - only regular files are opened: a FIFO would block the open, and a device such as /dev/zero
   behind a file name would be read forever, so both are refused from their stat before any open,
   and the open itself is non-blocking and checked again (the path could change between);
@@ -20,7 +21,7 @@ import json
 import os
 import stat
 import threading
-from typing import Any
+from typing import Any, BinaryIO
 
 from viewer.errors import SceneError, quoted
 
@@ -137,12 +138,16 @@ def file_size(path: StrPath, *, remember: bool = True) -> int:
     return info.st_size
 
 
-def read_bytes(path: StrPath, limit: int | None = None, *, remember: bool = True) -> bytes:
-    """The bytes of a regular file (the first `limit` of them when given), remembered as input.
+def open_input(path: StrPath, *, remember: bool = True) -> BinaryIO:
+    """A regular file opened for binary reading (the caller closes it), remembered as input.
+
+    For decoders that read from a file object (PIL, plyfile, numpy's .npz); `read_bytes` when
+    the bytes are wanted.
 
     Raises:
         SceneError: when the file is missing, unreadable, a directory or not a regular file
-            (checked before it is opened, so a FIFO never blocks).
+            (checked before it is opened, so a FIFO never blocks, and again on the open file,
+            so a file swapped in between is refused too).
     """
     file_size(path, remember=remember)
     nonblocking = getattr(os, "O_NONBLOCK", 0)  # POSIX: a FIFO swapped in since cannot block
@@ -155,14 +160,28 @@ def read_bytes(path: StrPath, limit: int | None = None, *, remember: bool = True
         _check_regular(path, os.fstat(fd).st_mode)  # the path may have changed since the stat
         if nonblocking:
             os.set_blocking(fd, True)
-        with os.fdopen(fd, "rb") as file:
-            fd = -1  # owned by `file` now
-            return file.read(-1 if limit is None else limit)
+        file = os.fdopen(fd, "rb")
     except OSError as exc:
+        os.close(fd)
         raise SceneError(path, _os_problem(exc)) from None
-    finally:
-        if fd >= 0:
-            os.close(fd)
+    except BaseException:
+        os.close(fd)
+        raise
+    return file
+
+
+def read_bytes(path: StrPath, limit: int | None = None, *, remember: bool = True) -> bytes:
+    """The bytes of a regular file (the first `limit` of them when given), remembered as input.
+
+    Raises:
+        SceneError: when the file is missing, unreadable, a directory or not a regular file
+            (checked before it is opened, so a FIFO never blocks).
+    """
+    with open_input(path, remember=remember) as file:
+        try:
+            return file.read(-1 if limit is None else limit)
+        except OSError as exc:
+            raise SceneError(path, _os_problem(exc)) from None
 
 
 def read_json(

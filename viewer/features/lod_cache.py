@@ -23,6 +23,7 @@ import numpy as np
 from viewer.atomic_write import atomic_output
 from viewer.features.lod_hierarchy import GRID_RATIO, LodHierarchy, build_hierarchy
 from viewer.features.score_cache import scene_fingerprint
+from viewer.input_files import open_input
 from viewer.scene import GaussianScene
 
 CACHE_VERSION = 1
@@ -61,14 +62,14 @@ def save_tree(path: Path, key: str, tree: LodHierarchy) -> bool:
 
 def load_tree(path: Path, key: str, scene: GaussianScene) -> LodHierarchy | None:
     """The tree cached at `path` for `scene` when its key is `key`, else None."""
-    try:
-        with np.load(path, allow_pickle=False) as data:
+    try:  # a regular file only (a FIFO there would block), not an input: it is replaced
+        with open_input(path, remember=False) as file, np.load(file, allow_pickle=False) as data:
             if str(data["key"]) != key or int(data["leaf_count"]) != scene.count:
                 return None
             merged = {name: data[name] for name in _MERGED}
             structure = {name: data[name] for name in _STRUCTURE}
     except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile):
-        return None  # missing, unreadable or not ours: build again
+        return None  # missing, special, unreadable or not ours: build again
     leaves = {name: getattr(scene, name) for name in _MERGED}
     try:
         nodes = {name: np.concatenate([leaves[name], merged[name]]) for name in _MERGED}

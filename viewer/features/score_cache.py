@@ -22,6 +22,7 @@ import numpy as np
 
 from viewer.atomic_write import atomic_output
 from viewer.features.pruning import compute_scores
+from viewer.input_files import open_input
 from viewer.render.gpu_scene import GpuScene
 from viewer.render.renderer import SplatRenderer
 from viewer.scene import GaussianScene
@@ -79,12 +80,15 @@ def cache_paths(scene: GaussianScene, fingerprint: str, where: str = "user") -> 
 def load_scores(paths: list[Path], key: str) -> dict[str, np.ndarray] | None:
     """The scores of the first readable cache file whose key is `key`, else None."""
     for path in paths:
-        try:
-            with np.load(path, allow_pickle=False) as data:
+        try:  # a regular file only (a FIFO there would block), not an input: it is replaced
+            with (
+                open_input(path, remember=False) as file,
+                np.load(file, allow_pickle=False) as data,
+            ):
                 if str(data["key"]) == key:
                     return {name: data[name] for name in PRUNING_SCORES}
         except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile):
-            continue  # missing, unreadable or not ours: try the next, else recompute
+            continue  # missing, special, unreadable or not ours: try the next, else recompute
     return None
 
 

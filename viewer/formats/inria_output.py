@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -19,7 +20,8 @@ def latest_point_cloud(root: Path) -> Path:
     iterations = [
         (int(match.group(1)), folder / "point_cloud.ply")
         for folder in (root / "point_cloud").glob("iteration_*")
-        if (match := _ITERATION.fullmatch(folder.name)) and (folder / "point_cloud.ply").is_file()
+        if (match := _ITERATION.fullmatch(folder.name))
+        and os.path.lexists(folder / "point_cloud.ply")  # a special file: refused when read
     ]
     if not iterations:
         raise SceneError(
@@ -34,7 +36,7 @@ def training_cameras(ply_path: Path) -> Path | None:
     if not _ITERATION.fullmatch(iteration.name) or iteration.parent.name != "point_cloud":
         return None
     cameras = iteration.parent.parent / "cameras.json"
-    return cameras if cameras.is_file() else None
+    return cameras if os.path.lexists(cameras) else None  # a special file: refused when read
 
 
 def scene_name(source: str) -> str:

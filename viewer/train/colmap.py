@@ -8,12 +8,15 @@ SceneError naming the file.
 
 from __future__ import annotations
 
+import math
+import os
 import struct
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from viewer.camera import MAX_IMAGE_SIDE
 from viewer.errors import SceneError
 from viewer.input_files import read_bytes
 
@@ -52,8 +55,21 @@ class ColmapCamera:
         """(fx, fy, cx, cy) of this camera.
 
         Raises:
-            SceneError: for a model with distortion (non-zero coefficients) or a fisheye.
+            SceneError: for a size out of 1..MAX_IMAGE_SIDE pixels, parameters that are not
+                finite, focal lengths that are not positive, a model with distortion (non-zero
+                coefficients) or a fisheye.
         """
+        for name, side in (("width", self.width), ("height", self.height)):
+            if not 1 <= side <= MAX_IMAGE_SIDE:
+                raise SceneError(
+                    source,
+                    f"camera {self.camera_id} has a {name} of {side} pixels (1 to "
+                    f"{MAX_IMAGE_SIDE})",
+                )
+        if not all(math.isfinite(value) for value in self.params):
+            values = ", ".join(f"{v:g}" for v in self.params)
+            raise SceneError(source, f"camera {self.camera_id} has parameters that are not "
+                             f"finite ({values})")  # fmt: skip
         if self.model not in PINHOLE_PARAMS:
             raise SceneError(
                 source,
@@ -71,8 +87,13 @@ class ColmapCamera:
             )
         if used == 3:
             f, cx, cy = self.params[:3]
-            return f, f, cx, cy
-        fx, fy, cx, cy = self.params[:4]
+            fx, fy = f, f
+        else:
+            fx, fy, cx, cy = self.params[:4]
+        if fx <= 0.0 or fy <= 0.0:
+            raise SceneError(
+                source, f"camera {self.camera_id} has focal lengths {fx:g}, {fy:g}: not positive"
+            )
         return fx, fy, cx, cy
 
 
@@ -87,8 +108,21 @@ class ColmapImage:
     name: str
 
     def world_to_camera(self) -> np.ndarray:
-        """[4, 4] float64 world-to-camera transform."""
-        w, x, y, z = np.asarray(self.qvec, np.float64) / np.linalg.norm(self.qvec)
+        """[4, 4] float64 world-to-camera transform.
+
+        Raises:
+            ValueError: for a quaternion or translation that is not finite, or a quaternion of
+                zero length.
+        """
+        q = np.asarray(self.qvec, np.float64)
+        if not (np.isfinite(q).all() and np.isfinite(self.tvec).all()):
+            raise ValueError(
+                f"a pose that is not finite (q {list(self.qvec)}, t {list(self.tvec)})"
+            )
+        norm = float(np.linalg.norm(q))
+        if norm < 1e-12:
+            raise ValueError("a rotation quaternion of zero length")
+        w, x, y, z = q / norm
         rotation = np.array(
             [
                 [1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)],
@@ -258,13 +292,33 @@ def read_points3d_text(path: Path) -> tuple[np.ndarray, np.ndarray]:
     )
 
 
+def checked_points(path: Path, xyz: np.ndarray, rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """([P, 3] float32 positions, [P, 3] uint8 colours) of a dataset's starting points.
+
+    Raises:
+        SceneError: naming `path` when a point is not finite (in float32).
+    """
+    finite = np.isfinite(xyz).all(axis=1)
+    if not finite.all():
+        first = int(np.argmin(finite))
+        raise SceneError(
+            path,
+            f"{int((~finite).sum()):,} of {len(xyz):,} points are not finite (point {first} is "
+            f"{xyz[first].tolist()}); training cannot start from them",
+        )
+    return xyz, rgb
+
+
 def find_model(folder: Path) -> tuple[Path, str] | None:
-    """(folder holding the model, ".bin" or ".txt") under `folder`: sparse/0, sparse or itself."""
+    """(folder holding the model, ".bin" or ".txt") under `folder`: sparse/0, sparse or itself.
+
+    A model file that is no regular file (a FIFO, a folder) counts: it is refused when read.
+    """
     for candidate in (folder / "sparse" / "0", folder / "sparse", folder):
         for suffix in (".bin", ".txt"):
-            if (candidate / f"cameras{suffix}").is_file() or (
+            if os.path.lexists(candidate / f"cameras{suffix}") or os.path.lexists(
                 candidate / f"images{suffix}"
-            ).is_file():
+            ):
                 return candidate, suffix
     return None
 
@@ -279,12 +333,13 @@ def read_model(
     """
     binary = suffix == ".bin"
     for name in ("cameras", "images"):
-        if not (model / f"{name}{suffix}").is_file():
+        if not os.path.lexists(model / f"{name}{suffix}"):
             raise SceneError(model, f"COLMAP model without {name}{suffix}")
     cameras = (read_cameras_binary if binary else read_cameras_text)(model / f"cameras{suffix}")
     images = (read_images_binary if binary else read_images_text)(model / f"images{suffix}")
     points_path = model / f"points3D{suffix}"
     points = None
-    if points_path.is_file():
-        points = (read_points3d_binary if binary else read_points3d_text)(points_path)
+    if os.path.lexists(points_path):  # none: training starts from random points
+        xyz, rgb = (read_points3d_binary if binary else read_points3d_text)(points_path)
+        points = checked_points(points_path, xyz, rgb)
     return cameras, images, points

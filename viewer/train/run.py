@@ -20,7 +20,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import torch
 
@@ -29,12 +29,13 @@ from viewer.formats.cameras_json import write_inria_cameras
 from viewer.formats.files import write_file
 from viewer.formats.limits import SceneUse
 from viewer.formats.ply import write_inria_ply
+from viewer.image_metrics import SSIM_WINDOW
 from viewer.progress import Progress
 from viewer.setting_specs import from_arguments
 from viewer.settings import LiveControls, TrainSettings
 from viewer.train.backends import choose_backend, choose_device
-from viewer.train.datasets import open_dataset
-from viewer.train.trainer import StepResult, Trainer
+from viewer.train.datasets import Dataset, open_dataset
+from viewer.train.trainer import StepResult, Trainer, scaled_camera
 
 
 def check_output_folder(path: Path, resuming: bool) -> None:
@@ -67,7 +68,65 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
         raise SceneError(path, f"not a training checkpoint ({type(exc).__name__})") from None
     if not isinstance(state, dict) or state.get("version") != 1 or "model" not in state:
         raise SceneError(path, "not a splatscope training checkpoint")
+    _check_checkpoint(state, path)
     return state
+
+
+PARAMETER_SHAPES = {"means": (3,), "scales": (3,), "quats": (4,), "opacities": (), "sh0": (1, 3)}
+
+
+def _check_checkpoint(state: dict[str, Any], path: Path) -> None:
+    """Refuse a checkpoint a run cannot continue from, before any work.
+
+    Its step, the model's parameters (float tensors of one row count, finite, shaped as
+    GaussianModel's), extent and near plane (finite, positive), the random generator's state,
+    and the optimizer states, restored on trial.
+
+    Raises:
+        SceneError: naming the file and what is wrong.
+    """
+    from viewer.scene import SH_COEFFS_FOR_DEGREE
+    from viewer.train.model import PARAMETER_NAMES, GaussianModel, LearningRates
+
+    def refuse(what: str) -> NoReturn:
+        raise SceneError(path, f"not a usable splatscope checkpoint: {what}")
+
+    step = state.get("step")
+    if isinstance(step, bool) or not isinstance(step, int) or step < 0:
+        refuse("its step is not a count of steps")
+    model = state["model"]
+    params = model.get("params") if isinstance(model, dict) else None
+    if not isinstance(params, dict) or not isinstance(model.get("optimizers"), dict):
+        refuse("no model parameters and optimizer states")
+    rows = None
+    shn = {(k - 1, 3) for k in SH_COEFFS_FOR_DEGREE.values()}
+    for name in PARAMETER_NAMES:
+        value = params.get(name)
+        if not isinstance(value, torch.Tensor) or not value.is_floating_point() or not value.ndim:
+            refuse(f"parameter {name} is not a float tensor")
+        tail = tuple(value.shape[1:])
+        if (tail not in shn) if name == "shN" else (tail != PARAMETER_SHAPES[name]):
+            refuse(f"parameter {name} has the shape {tuple(value.shape)}")
+        rows = value.shape[0] if rows is None else rows
+        if value.shape[0] != rows or rows == 0:
+            refuse(f"parameter {name} has {value.shape[0]} rows, not {rows}")
+        if not bool(torch.isfinite(value).all()):
+            refuse(f"parameter {name} holds values that are not finite")
+    for name, value in (("extent", model.get("extent")), ("near_plane", state.get("near_plane"))):
+        number = value if isinstance(value, (int, float)) and not isinstance(value, bool) else -1
+        if not (math.isfinite(number) and number > 0):
+            refuse(f"its {name} is not a positive number")
+    generator = state.get("generator")
+    try:
+        if not isinstance(generator, torch.Tensor):
+            raise TypeError(type(generator).__name__)
+        torch.Generator().set_state(generator)
+    except (TypeError, RuntimeError, ValueError):
+        refuse("its random generator state is not one")
+    try:
+        GaussianModel.from_state_dict(model, LearningRates(), "cpu")
+    except (KeyError, TypeError, ValueError, RuntimeError, IndexError, AttributeError) as exc:
+        refuse(f"its optimizer states do not fit its parameters ({type(exc).__name__})")
 
 
 def save_outputs(trainer: Trainer, out: Path, checkpoint: bool = True) -> None:
@@ -97,11 +156,31 @@ def _write_start(trainer: Trainer, out: Path, data: Path) -> None:
     write_file(out / "cfg_args", lambda file: file.write(line.encode()))
 
 
+def _check_image_size(dataset: Dataset, downscale: int) -> None:
+    """Refuse images smaller (at --downscale) than the SSIM window the loss and evaluation use.
+
+    Raises:
+        SceneError: naming the first image (and --downscale when it shrinks them).
+    """
+    camera = scaled_camera(dataset.train[0].camera, downscale)
+    if min(camera.width, camera.height) < SSIM_WINDOW:
+        width, height = dataset.size
+        shrunk = (
+            f", {camera.width}x{camera.height} at --downscale {downscale}" if downscale > 1 else ""
+        )
+        raise SceneError(
+            dataset.train[0].image,
+            f"is {width}x{height} pixels{shrunk}: smaller than the {SSIM_WINDOW}x{SSIM_WINDOW} "
+            "window of the SSIM that training measures",
+        )
+
+
 def run_train(args: argparse.Namespace, inputs_ready: Callable[[], None]) -> int:
     """`splatscope train DATA --out DIR [--view] [--resume FILE] [train settings]`."""
     settings = from_arguments(args, "train").of(TrainSettings)
     data, out = Path(args.data), Path(args.out)
     dataset = open_dataset(data, settings.test_every)
+    _check_image_size(dataset, settings.downscale)
     checkpoint = load_checkpoint(Path(args.resume)) if args.resume else None
     check_output_folder(out, resuming=checkpoint is not None)
     device = choose_device(settings.device)
