@@ -228,6 +228,10 @@ def scene_cases(
     sparse.write_bytes(header)
     os.truncate(sparse, len(header) + 10_000_000 * 62 * 4)
     paths.append((sparse, False))
+    records = folder / "sparse_24M.splat"  # 24M records of zeros, a file of holes
+    records.write_bytes(b"")
+    os.truncate(records, 24_000_000 * 32)
+    paths.append((records, False))
     paths += [(path, False) for path in special_files(folder / "special", "scene.ply").values()]
     cases: list[Case] = []
     (folder / "out").mkdir()

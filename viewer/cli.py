@@ -705,7 +705,7 @@ def _run_prune(args: argparse.Namespace) -> int:
         raise UsageError("--keep 0 keeps no Gaussian: nothing would be written")
     remember_inputs(_scene_file(args.scene))
     check_output_file(args.out, "--out", "scene")
-    device = check_device(None, None, "--view-width")  # the views' size follows their cameras
+    device = check_device(None, None, "prune")  # the views' size follows their cameras
     with planned_use(render_use(device)):
         scene = load_scene_or_builtin(args.scene)
     if by_share and round(settings.keep * scene.count) == 0:

@@ -39,6 +39,9 @@ UPLOAD_BYTES_PER_POINT = 48
 # and the CPU sort's copies. Measured on llvmpipe (quads, CPU sort): 236-265 bytes a Gaussian
 # beyond the scene and its GL buffers.
 FRAME_BYTES_PER_SPLAT = 224
+# A renderer's fixed part: its programs (llvmpipe JIT-compiles each), fixed buffers and the
+# driver's threads. Measured: 56 MB of address space from the device check to a first frame.
+RENDERER_BYTES = 128 * 2**20
 
 
 def frame_capacity(device: DeviceInfo) -> int:
@@ -82,6 +85,7 @@ def render_use(
 
     def host_bytes(count: int, sh_coeffs: int) -> int:
         total = count * UPLOAD_BYTES_PER_POINT + image_bytes(device, width, height, targets)
+        total += renderers * RENDERER_BYTES
         if device.is_software:  # GL buffers are host memory
             splats = min(count, capacity) * renderers
             total += gpu_scene_bytes(count, sh_coeffs) + splats * FRAME_BYTES_PER_SPLAT
