@@ -24,7 +24,7 @@ from viewer.input_files import (
     OutputIsInputError,
     input_named_by,
     read_bytes,
-    remember_input,
+    remember_inputs,
 )
 from viewer.temp_files import sweep_stale, temp_prefix
 
@@ -64,7 +64,7 @@ def test_an_input_is_recognised_under_every_name(tmp_path: Path) -> None:
 def test_an_input_replaced_since_is_forgotten(tmp_path: Path) -> None:
     source = tmp_path / "a.ply"
     source.write_bytes(b"a")
-    remember_input(source)
+    remember_inputs(source)
     os.link(source, tmp_path / "old.ply")
     source.unlink()
     source.write_bytes(b"new")  # the input's name is another file now: the link is no input

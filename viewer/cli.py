@@ -29,7 +29,7 @@ from viewer.camera import MAX_IMAGE_SIDE, Camera
 from viewer.errors import EXIT_BAD_INPUT, SceneError, quoted, visible
 from viewer.features.presets import PRESETS, preset_of
 from viewer.framing import UP_CHOICES
-from viewer.input_files import OutputIsInputError, check_not_input, remember_input
+from viewer.input_files import OutputIsInputError, check_not_input, remember_inputs
 from viewer.path_cameras import PATH_KINDS
 from viewer.progress import Progress
 from viewer.setting_specs import (
@@ -281,13 +281,6 @@ def build_parser() -> argparse.ArgumentParser:
 # -- checks before any work ----------------------------------------------------------------------
 
 
-def remember_inputs(*paths: str | Path | None) -> None:
-    """Count the files a command was given to read among its inputs (viewer.input_files)."""
-    for path in paths:
-        if path is not None:
-            remember_input(path)
-
-
 def check_not_an_input(path: str | Path, label: str) -> None:
     """Raise SceneError naming `label` when the output `path` is an input of the command."""
     try:
@@ -333,21 +326,6 @@ def check_output_file(path: str, flag: str, kind: str) -> None:
         raise SceneError(label, "exists and is not a regular file; refusing to replace it")
     writable_folder(real.parent, label)
     check_not_an_input(target, label)
-
-
-def _scene_file(path: str | None) -> Path | None:
-    """The file a scene argument reads (an INRIA folder's latest point cloud), None if built in.
-
-    Raises:
-        SceneError: for a folder without a point cloud.
-    """
-    if path is None:
-        return None
-    if Path(path).is_dir():
-        from viewer.formats.inria_output import latest_point_cloud
-
-        return latest_point_cloud(Path(path))
-    return Path(path)
 
 
 def _check_camera_index(args: argparse.Namespace) -> None:
@@ -416,6 +394,7 @@ def _resized(camera: Camera, width: int | None, height: int | None) -> Camera:
 def _run_render(args: argparse.Namespace) -> int:
     from viewer.features.foveation import check_source
     from viewer.formats.camera_files import load_camera_file
+    from viewer.formats.inria_output import scene_file
     from viewer.formats.limits import planned_use
     from viewer.framing import default_camera
     from viewer.headless import render_scene
@@ -431,7 +410,7 @@ def _run_render(args: argparse.Namespace) -> int:
     if not (args.out or args.out_npy):
         raise UsageError("render needs --out FILE.png and/or --out-npy FILE.npy")
     _check_camera_index(args)
-    remember_inputs(_scene_file(args.scene), args.camera)
+    remember_inputs(scene_file(args.scene), args.camera)
     if args.out:
         check_output_file(args.out, "--out", ".png")
     if args.out_npy:
@@ -533,6 +512,7 @@ def _run_render_path(args: argparse.Namespace) -> int:
     from viewer.atomic_write import atomic_folder
     from viewer.bench.cli import check_output_folder, missing_cameras
     from viewer.features.foveation import check_source
+    from viewer.formats.inria_output import scene_file
     from viewer.headless import HeadlessRenderer
     from viewer.image_files import save_png
     from viewer.path_cameras import camera_path, load_path_file, played, played_frames, sampled
@@ -555,7 +535,7 @@ def _run_render_path(args: argparse.Namespace) -> int:
     if not args.out:
         raise UsageError(f"render --path needs --out VIDEO{VIDEO_SUFFIX} or --out FOLDER/")
     is_file = args.path not in PATH_KINDS
-    remember_inputs(_scene_file(args.scene), args.path if is_file else None)
+    remember_inputs(scene_file(args.scene), args.path if is_file else None)
     folder = is_folder_output(args.out)
     label = f"--out {quoted(args.out)}"
     if folder:
@@ -670,8 +650,9 @@ def _run_convert(args: argparse.Namespace) -> int:
         output_format,
         save_scene,
     )
+    from viewer.formats.inria_output import scene_file
 
-    remember_inputs(_scene_file(args.input))
+    remember_inputs(scene_file(args.input))
     check_output_file(args.output, "output", "scene")
     version = DEFAULT_SPZ_VERSION if args.spz_version is None else args.spz_version
     if args.spz_version is not None and output_format(Path(args.output)) != ".spz":
@@ -693,6 +674,7 @@ def _run_prune(args: argparse.Namespace) -> int:
     from viewer.features.pruning import keep_mask
     from viewer.features.score_cache import cached_scores
     from viewer.formats import describe_losses, save_scene
+    from viewer.formats.inria_output import scene_file
     from viewer.formats.limits import planned_use
     from viewer.render.budget import check_device, render_use
     from viewer.render.context import create_headless_context
@@ -703,7 +685,7 @@ def _run_prune(args: argparse.Namespace) -> int:
     by_share = settings.threshold <= 0.0
     if by_share and settings.keep <= 0.0:
         raise UsageError("--keep 0 keeps no Gaussian: nothing would be written")
-    remember_inputs(_scene_file(args.scene))
+    remember_inputs(scene_file(args.scene))
     check_output_file(args.out, "--out", "scene")
     device = check_device(None, None, "prune")  # the views' size follows their cameras
     with planned_use(render_use(device)):

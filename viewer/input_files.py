@@ -53,18 +53,27 @@ def _identity(info: os.stat_result) -> tuple[int, int]:
     return info.st_dev, info.st_ino
 
 
-def remember_input(path: StrPath) -> None:
-    """Count `path` (following symlinks) among the inputs that no output may replace.
+def _remember(info: os.stat_result, path: StrPath) -> None:
+    """Count the regular file `info` describes, read as `path`, among the inputs."""
+    with _inputs_lock:
+        _inputs[_identity(info)] = os.fspath(path)
 
-    A path that cannot be inspected is skipped: its reader reports the problem.
+
+def remember_inputs(*paths: StrPath | None) -> None:
+    """Count `paths` (following symlinks) among the inputs that no output may replace.
+
+    None is skipped (no file named), and so is a path that cannot be inspected: its reader
+    reports the problem.
     """
-    try:
-        info = os.stat(path)
-    except (OSError, ValueError):
-        return
-    if stat.S_ISREG(info.st_mode):
-        with _inputs_lock:
-            _inputs[_identity(info)] = os.fspath(path)
+    for path in paths:
+        if path is None:
+            continue
+        try:
+            info = os.stat(path)
+        except (OSError, ValueError):
+            continue
+        if stat.S_ISREG(info.st_mode):
+            _remember(info, path)
 
 
 def input_named_by(path: StrPath) -> str | None:
@@ -133,8 +142,7 @@ def file_size(path: StrPath, *, remember: bool = True) -> int:
         raise SceneError(path, problem) from None
     _check_regular(path, info.st_mode)
     if remember:
-        with _inputs_lock:
-            _inputs[_identity(info)] = os.fspath(path)
+        _remember(info, path)
     return info.st_size
 
 

@@ -27,7 +27,7 @@ from viewer.builtin_scene import load_scene_or_builtin
 from viewer.camera import MAX_IMAGE_SIDE
 from viewer.errors import SceneError, quoted
 from viewer.framing import UP_CHOICES
-from viewer.input_files import remember_input
+from viewer.input_files import remember_inputs
 from viewer.path_cameras import PATH_KINDS, camera_path, path_file
 from viewer.progress import Progress
 from viewer.render.timers import CLOCK_FINISH, CLOCK_GL_TIMER
@@ -187,15 +187,10 @@ def missing_cameras(scene_arg: str | None) -> None:
 
 def remember_inputs_of(args: argparse.Namespace) -> None:
     """Count the scene, a path file and the sweep files among the inputs no output may be."""
-    scene = Path(args.scene) if args.scene else None
-    if scene is not None and scene.is_dir():
-        from viewer.formats.inria_output import latest_point_cloud
+    from viewer.formats.inria_output import scene_file
 
-        scene = latest_point_cloud(scene)
-    named = [scene, None if args.path in PATH_KINDS else args.path, *(args.sweep or [])]
-    for path in named:
-        if path is not None:
-            remember_input(path)
+    recorded = None if args.path in PATH_KINDS else args.path
+    remember_inputs(scene_file(args.scene), recorded, *(args.sweep or []))
 
 
 def _plots(folder: Path, result: BenchResult, report: dict[str, Any]) -> list[str]:

@@ -37,7 +37,8 @@ from viewer.core.inspection import (
 from viewer.core.lod_state import LodFacts, LodState
 from viewer.core.pruning_state import PruneFacts, PruningState
 from viewer.features.flags import FlagLayers
-from viewer.features.pruning import VIEW_SCORES, prune_flags
+from viewer.features.lod_cache import HierarchyJob
+from viewer.features.pruning import VIEW_SCORES, ViewScoreJob, prune_flags
 from viewer.render.contributions import OVERDRAW_MAX
 from viewer.render.frame_inputs import FrameInputs
 from viewer.render.gpu_scene import GpuScene
@@ -116,10 +117,8 @@ class ViewerSession:
         if self._refresh is not None:
             refresh, self._refresh = self._refresh, None
             self._use_host(refresh())
-            if self.crop.enabled:
+            if self.crop.enabled:  # the other layers start empty, as the GPU's flags are
                 self.set_flags("crop", crop_flags(self._scene.means, self.crop))
-            else:
-                self._upload_flags()  # the flags of rows that moved are stale
         return self._scene
 
     @property
@@ -172,7 +171,7 @@ class ViewerSession:
     @property
     def histograms(self) -> tuple[Histogram, ...]:
         """Opacity and scale histograms of the scene (made on first use)."""
-        if self._histograms is None or self.host_stale:
+        if self._histograms is None:  # dropped with the host copy (rows_changed)
             self._histograms = scene_histograms(self.scene)
         return self._histograms
 
@@ -212,10 +211,15 @@ class ViewerSession:
         cut = (None, 1.0) if self._lod is None else self._lod.cut(settings.of(LodSettings))
         return frame_inputs(camera, cut, fov, self.fovea.gaze(fov, camera))
 
+    def _jobs(self) -> tuple[ViewScoreJob | None, HierarchyJob | None]:
+        """(view scores being measured, LOD tree being built), each None when there is none."""
+        scoring = None if self._pruning is None else self._pruning.job
+        return scoring, None if self._lod is None else self._lod.job
+
     def busy(self, now: float) -> bool:
-        """Whether work goes on without input: scores being measured, a tree being built."""
-        scoring = self._pruning is not None and self._pruning.job is not None
-        return scoring or (self._lod is not None and self._lod.busy(now))
+        """Whether frames must come without input: a job under way, or a full frame owed."""
+        owed = self._lod is not None and self._lod.busy(now)  # the frame-rate target's
+        return any(job is not None for job in self._jobs()) or owed
 
     def settle(
         self,
@@ -232,13 +236,13 @@ class ViewerSession:
         """
         inputs = self.update(settings, camera, 0.0, None)
         views = 0  # of the view scores measured here
-        while self.busy(0.0):
-            job = None if self._pruning is None else self._pruning.job
-            if job is not None and scoring is not None:
-                views = len(job.views)
-                scoring(job.done, views)
-            if self._lod is not None and self._lod.job is not None:
-                self._lod.job.result()  # waits for the worker thread
+        while any(job is not None for job in self._jobs()):
+            measuring, building = self._jobs()
+            if measuring is not None and scoring is not None:
+                views = len(measuring.views)
+                scoring(measuring.done, views)
+            if building is not None:
+                building.result()  # waits for the worker thread
             inputs = self.update(settings, camera, 0.0, None)
         if views and scoring is not None:
             scoring(views, views)

@@ -30,6 +30,17 @@ def latest_point_cloud(root: Path) -> Path:
     return max(iterations)[1]
 
 
+def scene_file(path: str | None) -> Path | None:
+    """The file a scene argument reads (a training output's latest point cloud), None: built in.
+
+    Raises:
+        SceneError: for a folder without a point cloud.
+    """
+    if path is None:
+        return None
+    return latest_point_cloud(Path(path)) if Path(path).is_dir() else Path(path)
+
+
 def training_cameras(ply_path: Path) -> Path | None:
     """<root>/cameras.json when `ply_path` is <root>/point_cloud/iteration_<N>/<name>.ply."""
     iteration = ply_path.absolute().parent
