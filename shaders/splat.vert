@@ -7,6 +7,7 @@ layout(std430, binding = BINDING_SPLATS) readonly buffer Splats { Splat splats[]
 layout(std430, binding = BINDING_SORTED_SPLATS) readonly buffer Values { uint splat_from_sorted[]; };
 
 uniform vec2 viewport;
+uniform uint first_instance;  // a frame drawn in parts: this part's first instance
 
 flat out vec2 v_center;
 flat out vec3 v_conic;
@@ -17,7 +18,7 @@ const vec2 CORNERS[4] = vec2[](vec2(-1.0, -1.0), vec2(1.0, -1.0), vec2(-1.0, 1.0
 
 void main() {
     uint visible = counters[COUNTER_VISIBLE];
-    Splat s = splats[splat_from_sorted[visible - 1u - uint(gl_InstanceID)]];
+    Splat s = splats[splat_from_sorted[visible - 1u - (first_instance + uint(gl_InstanceID))]];
 
     // Axes of the ellipse d^T conic d = 2 ln(255 opacity): beyond it alpha < 1/255.
     vec3 cov = vec3(s.conic.z, -s.conic.y, s.conic.x) / (s.conic.x * s.conic.z - s.conic.y * s.conic.y);

@@ -10,6 +10,7 @@ layout(rgba32f, binding = 0) uniform writeonly image2D accum;  // premultiplied 
 
 uniform vec2 viewport;
 uniform uvec2 tile_grid;
+uniform uint first_tile_row;  // a frame drawn in parts: this part's first row of tiles
 
 shared vec3 s_color[TILE_SIZE * TILE_SIZE];
 vec3 C = vec3(0.0);
@@ -33,12 +34,13 @@ void blend(uint slot, float alpha, float T) { C += alpha * T * s_color[slot]; }
 #include "tiles_traverse.glsl"
 
 void main() {
-    uvec2 pixel = gl_GlobalInvocationID.xy;
+    uvec2 tile = gl_WorkGroupID.xy + uvec2(0u, first_tile_row);
+    uvec2 pixel = tile * uint(TILE_SIZE) + gl_LocalInvocationID.xy;
     bool inside = all(lessThan(vec2(pixel), viewport));
 #ifdef FOVEA
     pixel_level = fov_level_near(vec2(pixel) + 0.5, 0.0);
 #endif
-    uvec2 range = pair_range_of_tile[gl_WorkGroupID.y * tile_grid.x + gl_WorkGroupID.x];
+    uvec2 range = pair_range_of_tile[tile.y * tile_grid.x + tile.x];
     float T = traverse(vec2(pixel) + 0.5, range, inside);
     if (inside) imageStore(accum, ivec2(pixel.x, int(viewport.y) - 1 - int(pixel.y)), vec4(C, 1.0 - T));
 }

@@ -1,7 +1,8 @@
 """The viewer application: one window, one scene on the GPU, a camera, the panel and overlays.
 
 Each frame: input -> camera update -> UI (panel returns new settings and actions) -> apply ->
-splats rendered into the cached view if anything they depend on changed -> view copied to the
+splats rendered into the cached view if anything they depend on changed (on a slow device a
+part of that frame, paced to keep the UI's rate) -> the last finished view copied to the
 window -> UI drawn over it -> swap.
 """
 
@@ -25,6 +26,7 @@ from viewer.app.commands import Command
 from viewer.app.context_overlay import SceneFrame, draw_context, pick_camera
 from viewer.app.file_browser import FileBrowser
 from viewer.app.fovea_panel import draw_outlines, psnr_text
+from viewer.app.frame_pacer import FramePacer
 from viewer.app.help_window import draw_help
 from viewer.app.input import InputRouter
 from viewer.app.overlay import draw_overlay
@@ -116,6 +118,7 @@ class ViewerApp:
         self.ctx = moderngl.create_context(require=REQUIRED_GL)
         self.renderer = SplatRenderer(self.ctx, settings.of(RasterSettings))
         self.target = ViewTarget(self.ctx)
+        self.pacer = FramePacer()  # slow splat frames are drawn over several UI frames
         self.gui = _create_gui(window)
         self.input = InputRouter(window.handle, self.gui, self)
         self.panel = Panel()
@@ -218,6 +221,7 @@ class ViewerApp:
             or self.player.playing
             or self.settings.of(DisplayOptions).redraw
             or self.loader.busy
+            or self.target.drawing
             or self._session.busy(glfw.get_time())
             or self.input.held()
         )
@@ -252,9 +256,10 @@ class ViewerApp:
             self.settings.of(RenderSettings),
             self.settings.of(RasterSettings),
             self.settings.of(DisplayOptions).redraw,
+            self.pacer,
         )
         self.history.add(stats)
-        self.target.present()
+        self.target.present(self.window.framebuffer_size)
         self.gui.render(imgui.get_draw_data())
         _restore_gl_state()
         self.window.swap()

@@ -2,25 +2,30 @@
 
 On software GL a splat frame takes a large part of a second while the UI should answer every
 frame; so the renderer draws into an offscreen framebuffer of the window's size, and each frame
-copies that to the window before the UI is drawn over it. At a render scale below 1 (the LOD
-frame-rate target) the image is that much smaller and the copy stretches it: one pass at the
-window's size per frame, as at full scale.
+copies that to the window before the UI is drawn over it. Frames are drawn into a second image
+that becomes the one shown when the frame is done; with a `FramePacer` a slow frame is drawn over
+several UI frames (a part each, into an accumulation image of its own) while the window keeps
+showing the last finished one, stretched over the window if its size changed meanwhile. At a
+render scale below 1 (the LOD frame-rate target) the image is that much smaller and the copy
+stretches it: one pass at the window's size per frame, as at full scale.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import time
 import warnings
 from collections.abc import Hashable
 
 import moderngl
 import OpenGL.GL as gl
 
+from viewer.app.frame_pacer import FramePacer
 from viewer.render.accum_target import AccumTarget
 from viewer.render.fovea import render_gaze
 from viewer.render.frame_inputs import FrameInputs
 from viewer.render.gpu_scene import GpuScene
-from viewer.render.renderer import SplatRenderer
+from viewer.render.renderer import SplatFrame, SplatRenderer
 from viewer.settings import RasterSettings, RenderSettings
 from viewer.stats import FrameStats
 
@@ -34,9 +39,19 @@ class ViewTarget:
 
     def __init__(self, ctx: moderngl.Context) -> None:
         self.ctx = ctx
-        self.image = AccumTarget(ctx, dtype="f1")
+        self.image = AccumTarget(ctx, dtype="f1")  # shown
+        self._back = AccumTarget(ctx, dtype="f1")  # drawn: the image once the frame is done
+        self._accum = AccumTarget(ctx)  # a frame in parts accumulates here
         self._shown: Hashable | None = None  # key of what the image shows
-        self.window_size = (0, 0)  # what `present` fills: the camera's (unscaled) image size
+        self._frame: SplatFrame | None = None  # the frame being drawn in parts
+        self._drawing: Hashable | None = None  # its key
+        self._stepped_at: float | None = None  # when the last step in parts ended
+        self.window_size = (0, 0)  # the camera's (unscaled) image size the renderer fits
+
+    @property
+    def drawing(self) -> bool:
+        """Whether a frame is being drawn in parts (the loop must not wait for input)."""
+        return self._frame is not None
 
     def render(
         self,
@@ -46,46 +61,86 @@ class ViewTarget:
         settings: RenderSettings,
         raster: RasterSettings,
         always: bool = False,
+        pacer: FramePacer | None = None,
     ) -> FrameStats | None:
         """Render the splats if the scene (its version), inputs or settings changed since last.
 
-        With `always`, render in any case.
+        With `always`, render in any case. With `pacer`, draw what it allows of the frame: a
+        frame begun in parts is finished before the next (the latest inputs) is begun, unless
+        the scene was replaced.
 
         Returns:
-            The renderer's stats of the newest timed frame, or None when nothing was rendered.
+            The renderer's stats of the newest timed frame, or None when no frame was finished.
         """
         key: Hashable = (scene.version, inputs.key(), settings, raster)
-        if not always and key == self._shown:
+        frame = self._frame
+        if frame is not None and frame.scene is not scene:
+            frame = self._frame = None  # drawn of another scene: begun again
+        if frame is None:
+            if not always and key == self._shown:
+                return None
+            frame = self._begin(renderer, scene, inputs, settings)
+            self._drawing = key
+        started = time.perf_counter()
+        done = frame.step(None if pacer is None else pacer.count())
+        if pacer is not None:
+            self._pace(pacer, frame, started)
+        if not done:
+            self._frame = frame
             return None
+        self._frame, self._shown = None, self._drawing
+        self._back, self.image = self.image, self._back
+        self._back.ensure_size(*self.image.size)  # an earlier size's memory is not kept
+        stats = frame.stats
+        if pacer is not None:
+            pacer.frame_done(frame.work_ms)
+        if stats is not None and inputs.render_scale != 1.0:
+            stats = dataclasses.replace(stats, render_scale=inputs.render_scale)
+        return stats
+
+    def _begin(
+        self,
+        renderer: SplatRenderer,
+        scene: GpuScene,
+        inputs: FrameInputs,
+        settings: RenderSettings,
+    ) -> SplatFrame:
+        """A frame of `inputs`, the image sized to it (and the renderer fitted to the window)."""
         camera = inputs.camera
         if self.window_size != (camera.width, camera.height):  # the window changed size
             self.window_size = (camera.width, camera.height)
             renderer.fit_view(camera.width, camera.height)
         drawn = inputs.render_camera  # smaller at a render scale below 1: stretched by `present`
-        self.image.ensure_size(drawn.width, drawn.height)
+        self._back.ensure_size(drawn.width, drawn.height)
         gaze = render_gaze(camera, drawn, inputs.gaze)  # in the drawn image's pixels
         scaled = dataclasses.replace(inputs, camera=drawn, gaze=gaze, render_scale=1.0)
-        stats = renderer.render(scene, scaled, settings, self.image.framebuffer)
-        if stats is not None and inputs.render_scale != 1.0:
-            stats = dataclasses.replace(stats, render_scale=inputs.render_scale)
-        self._shown = key
-        return stats
+        return renderer.start(scene, scaled, settings, self._back.framebuffer, self._accum)
+
+    def _pace(self, pacer: FramePacer, frame: SplatFrame, started: float) -> None:
+        """Tell `pacer` what the step cost and, between steps, what the UI's own work did."""
+        now = time.perf_counter()
+        if frame.last_step is not None:
+            pacer.stepped(*frame.last_step)
+            if self._stepped_at is not None:  # the UI frame since the last step in parts
+                pacer.ui_frame((now - self._stepped_at) * 1e3, (now - started) * 1e3)
+        self._stepped_at = now if frame.last_step is not None and not frame.done else None
 
     @property
     def nbytes(self) -> int:
-        """GPU memory held by the image."""
-        return self.image.nbytes
+        """GPU memory held by the images (shown, drawn, and the accumulation of frames in parts)."""
+        return self.image.nbytes + self._back.nbytes + self._accum.nbytes
 
-    def present(self) -> None:
-        """Copy the image to the window's framebuffer from the bottom left.
+    def present(self, size: tuple[int, int]) -> None:
+        """Copy the image over the window's framebuffer of `size` pixels, from the bottom left.
 
-        Pixel for pixel, or stretched bilinearly over the window when drawn at a lower scale.
+        Pixel for pixel, or stretched bilinearly over it when drawn at a lower scale (or for a
+        window whose size changed while the next frame is drawn).
         """
         error = self.ctx.error  # clears it: PyOpenGL would raise a pending error on its next call
         if error != "GL_NO_ERROR":
             warnings.warn(f"OpenGL error while rendering the splats: {error}", stacklevel=2)
         width, height = self.image.size
-        out_width, out_height = self.window_size if all(self.window_size) else self.image.size
+        out_width, out_height = size if all(size) else self.image.size
         same = (width, height) == (out_width, out_height)
         gl.glDisable(gl.GL_SCISSOR_TEST)  # blits are clipped by the scissor box
         gl.glBindFramebuffer(gl.GL_READ_FRAMEBUFFER, self.image.framebuffer.glo)
@@ -98,4 +153,5 @@ class ViewTarget:
 
     def release(self) -> None:
         """Free the GL objects."""
-        self.image.release()
+        for image in (self.image, self._back, self._accum):
+            image.release()

@@ -216,8 +216,17 @@ class OverdrawRaster:
         """Bin the frame into every tile its splats touch (subsets are weighed per splat)."""
         self._bins().bin(job.frame, job.view.camera, job.scene)
 
-    def draw(self, job: RasterJob, target: AccumTarget) -> None:
-        """Count the splats blended per pixel and write them into `target` as heat colours."""
+    def parts(self, job: RasterJob) -> int:
+        """The whole frame only: one part."""
+        return 1
+
+    def draw(self, job: RasterJob, target: AccumTarget, parts: range | None = None) -> None:
+        """Count the splats blended per pixel and write them into `target` as heat colours.
+
+        Drawn whole: `parts` is None or range(1) (an empty range draws nothing).
+        """
+        if parts is not None and not len(parts):
+            return
         camera = job.view.camera
         self.contributions.run(job.frame, self._bins(), camera)
         self.contributions.colour_overdraw(camera, target)

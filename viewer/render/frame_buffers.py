@@ -11,6 +11,7 @@ from viewer.render.layout import (
     BINDING_GAUSSIAN_IDS,
     BINDING_SORTED_SPLATS,
     BINDING_SPLATS,
+    COUNTER_VISIBLE,
     COUNTER_WORDS,
     SPLAT_DTYPE,
     initial_counters,
@@ -55,6 +56,11 @@ class FrameBuffers:
     def read_counters(self) -> np.ndarray:
         """[COUNTER_WORDS] uint32 (waits for the GPU)."""
         return np.frombuffer(self.counters.read(), dtype=np.uint32, count=COUNTER_WORDS).copy()
+
+    def visible_count(self) -> int:
+        """How many splats preprocess kept (waits for the GPU)."""
+        word = self.counters.read(4, offset=COUNTER_VISIBLE * 4)
+        return int(np.frombuffer(word, dtype=np.uint32)[0])
 
     def read_splats(self, count: int) -> np.ndarray:
         """[count] SPLAT_DTYPE records, in append order (validation and tests)."""

@@ -3,10 +3,15 @@
 After the LOD cut, preprocess and the depth sort, the frame's visible splats lie in the frame
 buffers (`FrameBuffers`: the `SPLAT_DTYPE` records, their depth order in `sorted_splats`, the
 counters). A `Raster` draws them into the accumulation image (premultiplied colour, A = 1 - T)
-in the same three calls for every kind:
+in the same calls for every kind:
 
     if raster.bins:  raster.bin(job)          (timed as "bin")
     raster.draw(job, target)                  (timed as "raster")
+
+A frame drawn in parts (`SplatRenderer.start`: the window keeps its UI rate while a slow device
+draws) asks `raster.parts(job)` and draws ranges of them in order, `raster.draw(job, target,
+range(a, b))`, into the same target: the quads draw a range of the depth order (back to front,
+so consecutive ranges blend as one draw), the tiles a band of tile rows.
 
 A `RasterBackend` is a raster the colour, depth and heatmap modes can use and that measures
 views too (`measure`: per pixel the top Gaussian, blended counts, median depth; per Gaussian
@@ -68,8 +73,19 @@ class Raster(Protocol):
         """Prepare what `draw` reads (called only when `bins`)."""
         ...
 
-    def draw(self, job: RasterJob, target: AccumTarget) -> None:
-        """Draw `job`'s splats into `target` (sized to the view; overwritten)."""
+    def parts(self, job: RasterJob) -> int:
+        """How many parts `draw` can draw `job` in, one range at a time (1: only whole)."""
+        ...
+
+    def draw(self, job: RasterJob, target: AccumTarget, parts: range | None = None) -> None:
+        """Draw `job`'s splats into `target` (sized to the view).
+
+        Args:
+            job: the sorted splats.
+            target: overwritten by a whole draw, and by the range that starts at part 0.
+            parts: None: the whole frame; else these of `parts(job)` parts, after the ones
+                before them were drawn into `target`.
+        """
         ...
 
     @property

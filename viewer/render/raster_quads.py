@@ -19,10 +19,14 @@ from viewer.render.raster import RasterJob
 
 @dataclass(frozen=True)
 class QuadUniforms:
-    """The quad rasters' uniforms: the image size, and the dot size of the points mode."""
+    """The quad rasters' uniforms: the image size, the points mode's dot size, the first quad.
+
+    `first_instance` counts in drawing order (back to front) from the farthest visible splat.
+    """
 
     image: ViewportUniforms
     point_size: float | None = None
+    first_instance: int = 0
 
 
 class InstancedQuads:
@@ -48,17 +52,31 @@ class InstancedQuads:
     def bin(self, job: RasterJob) -> None:
         """Nothing to bin: every splat is one instance."""
 
-    def draw(self, job: RasterJob, target: AccumTarget) -> None:
-        """Draw every visible splat into `target` (cleared first)."""
+    def parts(self, job: RasterJob) -> int:
+        """One part per visible splat (reads the frame's count: waits for the GPU)."""
+        return job.frame.visible_count()
+
+    def draw(self, job: RasterJob, target: AccumTarget, parts: range | None = None) -> None:
+        """Draw the visible splats, or the `parts` of them in back-to-front order, into `target`.
+
+        The whole frame is one indirect draw of every visible splat; a range is a draw of its
+        instances. `target` is cleared before a whole draw and the range starting at 0.
+        """
         size = job.settings.point_size if self.point_size else None
-        set_uniforms(self.program, QuadUniforms(ViewportUniforms.of(job.view.camera), size))
+        first = 0 if parts is None else parts.start
+        uniforms = QuadUniforms(ViewportUniforms.of(job.view.camera), size, first)
+        set_uniforms(self.program, uniforms)
         job.frame.bind()
         target.framebuffer.use()
-        target.framebuffer.clear(0.0, 0.0, 0.0, 0.0)
+        if first == 0:
+            target.framebuffer.clear(0.0, 0.0, 0.0, 0.0)
         self.ctx.enable_only(moderngl.BLEND)
         self.ctx.blend_func = moderngl.ONE, moderngl.ONE_MINUS_SRC_ALPHA
         self.ctx.blend_equation = moderngl.FUNC_ADD, moderngl.FUNC_ADD
-        self.vao.render_indirect(job.frame.counters, moderngl.TRIANGLE_STRIP, 1)
+        if parts is None:
+            self.vao.render_indirect(job.frame.counters, moderngl.TRIANGLE_STRIP, 1)
+        elif len(parts):
+            self.vao.render(moderngl.TRIANGLE_STRIP, vertices=4, instances=len(parts))
         self.ctx.disable(moderngl.BLEND)
 
     def release(self) -> None:

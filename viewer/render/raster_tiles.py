@@ -8,6 +8,7 @@ tile's lowest level and weigh each splat per pixel by its level there (the FOVEA
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import moderngl
 
@@ -18,6 +19,13 @@ from viewer.render.layout import BINDING_PAIR_SPLATS, BINDING_TILE_RANGES
 from viewer.render.programs import compute_shader, set_uniforms
 from viewer.render.raster import RasterJob
 from viewer.render.tile_bins import TileBins, TileUniforms, tile_grid
+
+
+@dataclass(frozen=True)
+class TileRows:
+    """tiles_raster.comp: the first row of tiles of a part (0 for the whole frame)."""
+
+    first_tile_row: int
 
 
 class TilesRaster:
@@ -46,11 +54,15 @@ class TilesRaster:
         """Bin the frame, by each tile's level when it draws the scene's nested subsets."""
         self._bins().bin(job.frame, job.view.camera, job.scene, job.view.subsets)
 
-    def draw(self, job: RasterJob, target: AccumTarget) -> None:
-        """Composite every tile of the binned frame into `target`.
+    def parts(self, job: RasterJob) -> int:
+        """One part per row of tiles."""
+        return tile_grid(job.view.camera.width, job.view.camera.height)[1]
+
+    def draw(self, job: RasterJob, target: AccumTarget, parts: range | None = None) -> None:
+        """Composite every tile of the binned frame, or the rows of tiles `parts`, into `target`.
 
         With the scene's nested subsets each splat weighs its stored levels' weight at each
-        pixel's level.
+        pixel's level. Every pixel of a tile is written: nothing is cleared.
         """
         bins, camera, scene = self._bins(), job.view.camera, job.scene
         shader = self.shader
@@ -66,8 +78,11 @@ class TilesRaster:
         bins.pair_splats.bind_to_storage_buffer(BINDING_PAIR_SPLATS)
         bins.ranges.bind_to_storage_buffer(BINDING_TILE_RANGES)
         target.texture.bind_to_image(0, read=False, write=True)
-        set_uniforms(shader, TileUniforms.of(camera, subsets))
-        shader.run(*tile_grid(camera.width, camera.height))
+        columns, rows = tile_grid(camera.width, camera.height)
+        parts = range(rows) if parts is None else parts
+        set_uniforms(shader, TileUniforms.of(camera, subsets), TileRows(parts.start))
+        if len(parts):
+            shader.run(columns, len(parts))
         self.ctx.memory_barrier()
 
     def measure(

@@ -38,6 +38,7 @@ from viewer.render.frame_buffers import FrameBuffers
 from viewer.render.frame_inputs import FrameInputs, LodCut
 from viewer.render.frame_view import FrameView, plan_of
 from viewer.render.gpu_scene import GROWTH, GpuScene
+from viewer.render.inset import Inset
 from viewer.render.layout import (
     COUNTER_FOVEA_CULLED,
     COUNTER_PAIRS,
@@ -55,7 +56,7 @@ from viewer.render.raster_tiles import TilesRaster
 from viewer.render.resolve import ResolvePass
 from viewer.render.sort import KeyValueSort, choose_sort, make_sort
 from viewer.render.tile_bins import INITIAL_PAIRS_PER_SPLAT, TileBins
-from viewer.render.timers import PassTimer, choose_clock
+from viewer.render.timers import FrameClock, PassTimer, choose_clock
 from viewer.render.validation import validate_frame
 from viewer.settings import RasterSettings, RenderSettings
 from viewer.stats import FrameStats
@@ -109,6 +110,7 @@ class SplatRenderer:
         # whether an LOD cut ran and the render scale of that frame
         self._readback: list[tuple[moderngl.Buffer, int, bool, float]] = []
         self._readback_free: list[moderngl.Buffer] = []
+        self.generation = 0  # how often the frame buffers were written (see SplatFrame)
 
     # -- configuration -------------------------------------------------------------------------
 
@@ -227,42 +229,53 @@ class SplatRenderer:
         Returns the stats of the newest frame whose GPU numbers are in (a few frames late with GL
         timer queries, this frame with finish+wall), or None while none is.
         """
-        start = time.perf_counter()
-        periphery, inset = plan_of(inputs)
-        whole = FrameView.of(
-            scene, dataclasses.replace(inputs, render_scale=inputs.render_scale * periphery)
-        )
-        raster = self._raster(settings.mode)
-        timer = self.timer
-        timer.begin_frame()
-        self._draw(scene, whole, settings, raster, self.accum, timer.section)
-        with timer.section("resolve"):
-            self.resolve.run(self.accum, output, settings.background)
-        self._queue_counters(whole.rows, whole.lod, inputs.render_scale)
-        if inset is not None:  # the counters above are the whole frame's
-            with timer.section("inset"):
-                view = FrameView.of(scene, inputs, inset)
-                self._draw(scene, view, settings, raster, self.inset_accum, _untimed)
-                self.resolve.run(self.inset_accum, output, settings.background, inset)
-        return self._collect((time.perf_counter() - start) * 1e3, raster.bins)
+        frame = self.start(scene, inputs, settings, output)
+        frame.step()
+        return frame.stats
 
-    def _draw(
+    def start(
+        self,
+        scene: GpuScene,
+        inputs: FrameInputs,
+        settings: RenderSettings,
+        output: moderngl.Framebuffer,
+        accum: AccumTarget | None = None,
+    ) -> SplatFrame:
+        """A frame of `scene` for `output`, drawn by its `step`s (see `SplatFrame`).
+
+        `accum`: the frame's accumulation image (default: the renderer's; a frame drawn over
+        several steps while other views are rendered needs one of its own).
+        """
+        return SplatFrame(self, scene, inputs, settings, output, accum or self.accum)
+
+    def _prepare(
         self,
         scene: GpuScene,
         view: FrameView,
         settings: RenderSettings,
         raster: Raster,
-        accum: AccumTarget,
         section: Section,
-    ) -> None:
-        """Draw `view` into `accum` (sized to it) with `raster`."""
-        accum.ensure_size(view.camera.width, view.camera.height)
+    ) -> RasterJob:
+        """The LOD cut, preprocess, depth sort and binning of `view`: what `raster` draws."""
         job = self._sorted_splats(scene, view, settings, raster.fovea_per_pixel, section)
         if raster.bins:
             with section("bin"):
                 raster.bin(job)
-        with section("raster"):
-            raster.draw(job, accum)
+        return job
+
+    def _draw_inset(
+        self, scene: GpuScene, inputs: FrameInputs, inset: Inset, settings: RenderSettings,
+        raster: Raster, output: moderngl.Framebuffer,
+    ) -> None:  # fmt: skip
+        """Draw the foveated-resolution inset of the frame `inputs` over `output`."""
+        view = FrameView.of(scene, inputs, inset)
+        self.inset_accum.ensure_size(view.camera.width, view.camera.height)
+        raster.draw(self._prepare(scene, view, settings, raster, _untimed), self.inset_accum)
+        self._validate(raster, scene)
+        self.resolve.run(self.inset_accum, output, settings.background, inset)
+
+    def _validate(self, raster: Raster, scene: GpuScene) -> None:
+        """Check the frame's buffers when the validation switch is on."""
         if self.raster_settings.validate:
             validate_frame(self.frame, raster.tile_bins, scene.count)
 
@@ -277,10 +290,12 @@ class SplatRenderer:
         """The LOD cut, preprocess and depth sort of the splats in `view`: what a raster draws.
 
         `fovea_per_pixel`: the raster weighs the scene's nested subsets per pixel, so preprocess
-        only drops splats of weight 0 (else it weighs each splat's opacity).
+        only drops splats of weight 0 (else it weighs each splat's opacity). The frame buffers
+        are rewritten: `generation` counts how often.
         """
         self._fit(scene)
         self.frame.reset()
+        self.generation += 1
         if view.lod is not None:
             with section("lod"):
                 self.lod_cut.run(scene, view.camera, view.lod, view.fovea, view.lod_tau_scale)
@@ -347,21 +362,21 @@ class SplatRenderer:
             self.ctx.copy_buffer(buffer, state, LOD_STATE_WORDS * 4, write_offset=COUNTER_WORDS * 4)
         self._readback.append((buffer, count, lod is not None, scale))
 
-    def _collect(self, frame_ms: float, binned: bool) -> FrameStats | None:
-        timed = self.timer.end_frame()
+    def _collect(self, clock: FrameClock, frame_ms: float, binned: bool) -> FrameStats | None:
+        timed = self.timer.end_frame(clock)
         if timed is None:
             return None
-        index, pass_ms = timed
+        done, pass_ms = timed
         buffer, count, lod, scale = self._readback.pop(0)
         words = np.frombuffer(buffer.read(), dtype=np.uint32)
         counters = words[:COUNTER_WORDS]
         state = LodCutStats.from_words(words[COUNTER_WORDS:]) if lod else None
         self._readback_free.append(buffer)
         return FrameStats(
-            frame=index,
+            frame=done.index,
             clock=self.timer.clock,
             pass_ms=pass_ms,
-            cpu_ms=dict(self.timer.cpu_ms),
+            cpu_ms=dict(done.cpu_ms),
             frame_ms=frame_ms,
             total=count,
             visible=int(counters[COUNTER_VISIBLE]),
@@ -392,3 +407,103 @@ class SplatRenderer:
         self.image.release()
         for buffer in self._readback_free + [b for b, *_ in self._readback]:
             buffer.release()
+
+
+class SplatFrame:
+    """A frame drawn in steps: its raster in ranges of parts, then resolved into its output.
+
+    `step(count)` draws the next `count` parts of the raster (`Raster.parts`), `step()` all that
+    remain; the step that draws the last resolves the frame into its output (which shows the
+    earlier frame until then), draws the foveated inset if any and sets `stats`. Between steps
+    the renderer may render or measure other views: a step that finds the frame buffers
+    rewritten (`SplatRenderer.generation`) or the scene changed runs the frame's LOD cut,
+    preprocess, sort and binning again and draws on from where it was (with a changed scene,
+    the parts drawn before show its older rows). The accumulation image is the frame's own.
+
+    Attributes:
+        scene, inputs, settings: what is drawn. output: the framebuffer it is resolved into.
+        drawn: the parts drawn so far. work_ms: host milliseconds the steps took so far.
+        last_step: (parts, milliseconds) of the last step's raster when it drew a range of
+            parts (it waits for the device to time it), None after a whole draw.
+        stats: the renderer's stats once the frame is done (None before, and while GL timer
+            queries lag).
+        done: whether the frame was resolved into `output`.
+    """
+
+    def __init__(
+        self,
+        renderer: SplatRenderer,
+        scene: GpuScene,
+        inputs: FrameInputs,
+        settings: RenderSettings,
+        output: moderngl.Framebuffer,
+        accum: AccumTarget,
+    ) -> None:
+        self._renderer = renderer
+        self.scene, self.inputs, self.settings = scene, inputs, settings
+        self.output, self._accum = output, accum
+        periphery, self._inset = plan_of(inputs)
+        self._whole = dataclasses.replace(inputs, render_scale=inputs.render_scale * periphery)
+        self._raster = renderer._raster(settings.mode)
+        self._clock = renderer.timer.begin_frame()
+        self._job: RasterJob | None = None
+        self._prepared: tuple[int, int] = (-1, -1)  # (generation, scene version) of `_job`
+        self._parts: int | None = None  # of `_job`, read when first needed
+        self.drawn = 0
+        self.last_step: tuple[int, float] | None = None  # (parts, raster ms) of a step in parts
+        self.work_ms = 0.0
+        self.stats: FrameStats | None = None
+        self.done = False
+
+    def _prepare(self) -> RasterJob:
+        """The frame's sorted splats, prepared again when something rewrote them."""
+        renderer = self._renderer
+        if self._job is None or self._prepared != (renderer.generation, self.scene.version):
+            view = FrameView.of(self.scene, self._whole)
+            self._accum.ensure_size(view.camera.width, view.camera.height)
+            self._job = renderer._prepare(
+                self.scene, view, self.settings, self._raster, self._clock.section
+            )
+            self._prepared = (renderer.generation, self.scene.version)
+            self._parts = None
+        return self._job
+
+    def step(self, count: int | None = None) -> bool:
+        """Draw the next `count` parts (None: every one left); True once the frame is done."""
+        assert not self.done, "the frame is done"
+        start = time.perf_counter()
+        job = self._prepare()
+        with self._clock.section("raster"):
+            if count is None and self.drawn == 0:
+                self._raster.draw(job, self._accum)
+                finished = True
+            else:
+                if self._parts is None:
+                    self._parts = self._raster.parts(job)
+                stop = self._parts if count is None else min(self._parts, self.drawn + count)
+                parts = range(min(self.drawn, stop), stop)
+                drawing = time.perf_counter()
+                self._raster.draw(job, self._accum, parts)
+                self._renderer.ctx.finish()  # a paced step's time is its raster's
+                self.last_step = (len(parts), (time.perf_counter() - drawing) * 1e3)
+                self.drawn, finished = stop, stop >= self._parts
+        if finished:
+            self._finish(job)
+        self.work_ms += (time.perf_counter() - start) * 1e3
+        if finished:
+            self.stats = self._renderer._collect(self._clock, self.work_ms, self._raster.bins)
+        return finished
+
+    def _finish(self, job: RasterJob) -> None:
+        """Resolve into the output, queue the counters, draw the inset."""
+        renderer, raster, settings = self._renderer, self._raster, self.settings
+        renderer._validate(raster, self.scene)
+        with self._clock.section("resolve"):
+            renderer.resolve.run(self._accum, self.output, settings.background)
+        renderer._queue_counters(job.view.rows, job.view.lod, self.inputs.render_scale)
+        if self._inset is not None:  # the counters above are the whole frame's
+            with self._clock.section("inset"):
+                renderer._draw_inset(
+                    self.scene, self.inputs, self._inset, settings, raster, self.output
+                )
+        self.done = True

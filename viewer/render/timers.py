@@ -22,11 +22,50 @@ def choose_clock(kind: str, software_gl: bool) -> str:
     return kind
 
 
+class FrameClock:
+    """One frame's timed sections; a frame drawn in parts runs a section name more than once.
+
+    Attributes:
+        index: the frame's number (`PassTimer.begin_frame` counts them).
+        cpu_ms: host milliseconds per section name, summed over its runs.
+    """
+
+    def __init__(self, timer: PassTimer, index: int) -> None:
+        self._timer = timer
+        self.index = index
+        self.queries: dict[str, list[moderngl.Query]] = {}
+        self.device_ms: dict[str, float] = {}
+        self.cpu_ms: dict[str, float] = {}
+
+    @contextmanager
+    def section(self, name: str) -> Iterator[None]:
+        """Time the GL work issued inside the block under `name` (added to its earlier runs)."""
+        timer = self._timer
+        finish = timer.clock == CLOCK_FINISH
+        if finish:
+            timer.ctx.finish()
+        start = time.perf_counter()
+        if finish:
+            yield
+            timer.ctx.finish()
+        else:
+            query = timer.query()
+            self.queries.setdefault(name, []).append(query)
+            with query:
+                yield
+        elapsed = (time.perf_counter() - start) * 1e3
+        self.cpu_ms[name] = self.cpu_ms.get(name, 0.0) + elapsed
+        if finish:
+            self.device_ms[name] = self.device_ms.get(name, 0.0) + elapsed
+
+
 class PassTimer:
-    """Times named sections of each frame: `with timer.section("sort"): ...`.
+    """Times named sections of frames: `with timer.begin_frame().section("sort"): ...`.
 
     With GL timer queries nothing ever waits: each frame's queries are read LAG_FRAMES frames
     later. With finish+wall each section is bracketed by ctx.finish() (exact but serialising).
+    Frames end in the order they began or in any other (a frame drawn in parts may see whole
+    frames begin and end while it is drawn); their times come back in the order they ended.
     """
 
     def __init__(self, ctx: moderngl.Context, clock: str) -> None:
@@ -34,46 +73,29 @@ class PassTimer:
         self.clock = clock
         self.lag = LAG_FRAMES if clock == CLOCK_GL_TIMER else 0
         self._free: list[moderngl.Query] = []
-        self._pending: list[tuple[int, dict[str, moderngl.Query]]] = []
-        self._queries: dict[str, moderngl.Query] = {}
-        self._device_ms: dict[str, float] = {}
-        self.cpu_ms: dict[str, float] = {}
+        self._pending: list[FrameClock] = []
         self.frame = -1
 
-    def begin_frame(self) -> None:
-        """Start a new frame's sections."""
+    def begin_frame(self) -> FrameClock:
+        """A new frame's sections."""
         self.frame += 1
-        self._queries = {}
-        self._device_ms = {}
-        self.cpu_ms = {}
+        return FrameClock(self, self.frame)
 
-    @contextmanager
-    def section(self, name: str) -> Iterator[None]:
-        """Time the GL work issued inside the block under `name`."""
-        if self.clock == CLOCK_FINISH:
-            self.ctx.finish()
-        start = time.perf_counter()
-        if self.clock == CLOCK_GL_TIMER:
-            query = self._free.pop() if self._free else self.ctx.query(time=True)
-            self._queries[name] = query
-            with query:
-                yield
-        else:
-            yield
-            self.ctx.finish()
-        elapsed = (time.perf_counter() - start) * 1e3
-        self.cpu_ms[name] = self.cpu_ms.get(name, 0.0) + elapsed
-        if self.clock == CLOCK_FINISH:
-            self._device_ms[name] = self._device_ms.get(name, 0.0) + elapsed
+    def query(self) -> moderngl.Query:
+        """A free GL time query."""
+        return self._free.pop() if self._free else self.ctx.query(time=True)
 
-    def end_frame(self) -> tuple[int, dict[str, float]] | None:
-        """Finish the frame; return (frame index, device ms per pass) of a frame now complete."""
+    def end_frame(self, frame: FrameClock) -> tuple[FrameClock, dict[str, float]] | None:
+        """End `frame`; return a frame now complete with its device ms per pass, if any is."""
         if self.clock == CLOCK_FINISH:
-            return self.frame, self._device_ms
-        self._pending.append((self.frame, self._queries))
+            return frame, frame.device_ms
+        self._pending.append(frame)
         if len(self._pending) <= self.lag:
             return None
-        frame, queries = self._pending.pop(0)
-        times = {name: q.elapsed / 1e6 for name, q in queries.items()}
-        self._free.extend(queries.values())
-        return frame, times
+        done = self._pending.pop(0)
+        times = {
+            name: sum(q.elapsed for q in queries) / 1e6 for name, queries in done.queries.items()
+        }
+        for queries in done.queries.values():
+            self._free.extend(queries)
+        return done, times
