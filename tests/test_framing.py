@@ -9,6 +9,8 @@ import numpy as np
 import pytest
 
 from tests.conftest import random_scene, scene_path
+from tests.indoor_room import TO_UP, indoor_room
+from viewer.app.camera_controller import CameraController
 from viewer.camera import Camera
 from viewer.errors import SceneError
 from viewer.framing import (
@@ -20,21 +22,12 @@ from viewer.framing import (
     frame_bounds,
     framing_bounds,
     guess_up_axis,
+    is_inside_out,
 )
 from viewer.scene import GaussianScene
 from viewer.settings import UP_AXES
 
 WHITE_DC = 1.8  # SH DC giving a bright colour (0.5 + C0 * 1.8 ~ 1)
-
-# A proper rotation taking +Z to each axis direction (columns: images of X, Y, Z)
-TO_UP = {
-    "+Z": np.eye(3),
-    "-Z": np.diag([1.0, -1.0, -1.0]),
-    "+Y": np.array([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, -1.0, 0.0]]),
-    "-Y": np.array([[1.0, 0.0, 0.0], [0.0, 0.0, -1.0], [0.0, 1.0, 0.0]]),
-    "+X": np.array([[0.0, 0.0, 1.0], [0.0, 1.0, 0.0], [-1.0, 0.0, 0.0]]),
-    "-X": np.array([[0.0, 0.0, -1.0], [0.0, 1.0, 0.0], [1.0, 0.0, 0.0]]),
-}
 
 
 def make_scene(means: np.ndarray, scales: np.ndarray | float = 0.03, source: str = "test"):
@@ -128,6 +121,77 @@ def test_the_donut_lies_flat_plus_z_up():
 
     scene = load_scene(scene_path("donut.ply"))
     assert axis_label(guess_up_axis(scene)) == "+Z"  # icing on +z (see the scenes' README)
+
+
+# -- scenes captured from inside ------------------------------------------------------------------
+
+ROOMS = [  # (up, room, mirrored): the camera-free convention first, then turned and mirrored
+    ("-Y", "living", False),
+    ("-Y", "hall", False),  # its long axis (+Z) was taken for a standing figure's
+    ("+Z", "living", False),
+    ("+Z", "hall", True),
+    ("+Y", "living", False),
+    ("-X", "hall", False),
+    ("+X", "living", True),  # the mirror turns +X into -X
+]
+
+
+def room_up(up: str, mirrored: bool) -> np.ndarray:
+    """The true up of indoor_room(up, ..., mirrored)."""
+    vector = np.array(UP_AXES[up])
+    return vector * [-1.0, 1.0, 1.0] if mirrored else vector
+
+
+def inside_box(scene: GaussianScene, point: np.ndarray) -> bool:
+    lo, hi = framing_bounds(scene)
+    return bool(((point > lo) & (point < hi)).all())
+
+
+@pytest.mark.parametrize("up, room, mirrored", ROOMS)
+def test_a_room_captured_from_inside_is_up_from_floor_to_ceiling(up, room, mirrored):
+    scene = indoor_room(up, room, mirrored=mirrored)
+    assert is_inside_out(scene)
+    assert guess_up_axis(scene) @ room_up(up, mirrored) == 1.0
+
+
+@pytest.mark.parametrize("up, room, mirrored", ROOMS)
+def test_a_room_opens_inside_at_eye_height_looking_level(up, room, mirrored):
+    scene = indoor_room(up, room, mirrored=mirrored)
+    camera = default_camera(scene, 64, 48)
+    true_up = room_up(up, mirrored)
+    assert inside_box(scene, camera.position)
+    assert 1.3 < camera.position @ true_up + 1.5 < 1.8  # above the floor (1.5 below the origin)
+    assert abs(camera.world_to_camera[2, :3] @ true_up) < 1e-9  # looking level
+    assert -camera.world_to_camera[1, :3] @ true_up > 0.999  # up on screen
+    clearance = np.linalg.norm(scene.means - camera.position, axis=1).min()
+    assert clearance > 2.0 * scene.fitted_near_plane()  # the near plane clips nothing near
+
+
+@pytest.mark.parametrize("up, room, mirrored", ROOMS)
+def test_orbiting_in_a_room_keeps_the_horizon_level_and_the_eye_inside(up, room, mirrored):
+    scene = indoor_room(up, room, mirrored=mirrored)
+    home = default_camera(scene, 64, 48)
+    controller = CameraController.for_scene(*framing_bounds(scene), guess_up_axis(scene), home)
+    true_up = room_up(up, mirrored)
+    for dx, dy in ((120.0, 0.0), (0.0, 40.0), (-300.0, -80.0)):
+        controller.drag("left", dx, dy, 48)
+        right = controller.camera(64, 48).world_to_camera[0, :3]
+        assert abs(right @ true_up) < 1e-9  # no tilt
+        assert inside_box(scene, controller.eye)
+
+
+def test_objects_are_not_taken_for_rooms():
+    from viewer.formats import load_scene
+
+    rng = np.random.default_rng(12)
+    for scene in (
+        load_scene(scene_path("donut.ply")),
+        load_scene(scene_path("guitar.compressed.ply")),
+        ground_and_object("+Z", rng),
+        standing_figure("-Y", rng, pedestal="bottom"),
+        random_scene(rng, 2000, sh_degree=0),
+    ):
+        assert not is_inside_out(scene)
 
 
 # -- framing degenerate scenes -------------------------------------------------------------------

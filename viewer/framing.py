@@ -37,6 +37,17 @@ CONVENTION_SIGN = (1.0, -1.0, 1.0)  # X: none (+X); Y: -Y, y points down in the 
 # frame of camera-free files (.splat, .spz, SuperSplat); Z: +Z, z-up worlds
 GUESS_SAMPLE = 200_000  # centres looked at (an even stride over larger scenes)
 
+# Scenes captured from inside (a room; see is_inside_out, guess_up_inside, inside_view)
+DIRECTION_CELLS = 4  # cells per side of each cube face binning the directions from the centre
+SURROUND_SHARE = 0.9  # share of the 6 * 4 * 4 direction cells that must hold centres ...
+SURROUND_FILL = 0.2  # ... at least this fraction of an even share each
+OUTWARD_GROWTH = 1.5  # median splat size of the farther half over the nearer: seen from inside
+END_SLAB = 0.05  # share of the box's extent at either end looked at for a floor and a ceiling
+FLOOR_CONTRAST = 1.0  # |log(count ratio) - log(size ratio)| of the ends that makes a floor ...
+FLOOR_DOMINANCE = 2.0  # ... when that many times the contrast along any other axis
+EYE_HEIGHT = 0.6  # of the way from the floor to the ceiling
+PULL_BACK = 0.5  # of the room's half width: how far behind the centre the eye stands
+
 # What the GPU's float32 arithmetic can render (see check_renderable)
 FLOAT32_REACH = 1e18  # largest |coordinate| of the eye or the framed box; squares stay finite
 FLOAT32_DIGITS = 1e6  # largest (distance from the origin) / (size) of a framed box
@@ -128,6 +139,8 @@ def guess_up_from_geometry(means: np.ndarray, scales: np.ndarray) -> np.ndarray:
     standing figure) its long axis; else nothing in the shape says, and -Y (the convention
     below) is up. The axis is snapped to the nearest coordinate axis.
 
+    A scene captured from inside (`is_inside_out`) takes its up from `guess_up_inside`.
+
     The sign: away from a ground, a thin slab at one end of the axis holding a large share of
     the centres (objects stand on the ground); without one, the convention of camera-free
     files: -Y (the RDF frame of captures and web tools, y pointing down) or +Z (z-up worlds);
@@ -136,6 +149,8 @@ def guess_up_from_geometry(means: np.ndarray, scales: np.ndarray) -> np.ndarray:
     """
     points, sizes = _trimmed(means, scales)
     fallback = np.array([0.0, -1.0, 0.0])
+    if _surrounds(points, sizes):
+        return guess_up_inside(points, sizes)
     principal = _principal_axes(points)
     if principal is None:
         return fallback
@@ -150,6 +165,95 @@ def guess_up_from_geometry(means: np.ndarray, scales: np.ndarray) -> np.ndarray:
     up = np.abs(_snapped(direction))
     axis = int(np.argmax(up))
     return up * _up_sign(points[:, axis], sizes, axis)
+
+
+def _box(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """([3] centre, [3] half extent, at least tiny) of the bounding box of points [M, 3]."""
+    lo, hi = points.min(axis=0), points.max(axis=0)
+    return lo / 2.0 + hi / 2.0, np.maximum(hi / 2.0 - lo / 2.0, np.finfo(np.float64).tiny)
+
+
+def _direction_cells(offsets: np.ndarray) -> np.ndarray:
+    """[M] cube-map cell (6 faces, DIRECTION_CELLS^2 cells each) of the offsets' directions."""
+    magnitude = np.abs(offsets)
+    axis = magnitude.argmax(axis=1)
+    rows = np.arange(offsets.shape[0])
+    reach = np.maximum(magnitude[rows, axis], np.finfo(np.float64).tiny)
+    face = 2 * axis + (offsets[rows, axis] > 0.0)
+    cells = [
+        np.clip((offsets[rows, (axis + k) % 3] / reach + 1.0) * DIRECTION_CELLS // 2, 0, None)
+        .astype(np.int64)
+        .clip(max=DIRECTION_CELLS - 1)
+        for k in (1, 2)
+    ]
+    return (face * DIRECTION_CELLS + cells[0]) * DIRECTION_CELLS + cells[1]
+
+
+def _surrounds(points: np.ndarray, sizes: np.ndarray) -> bool:
+    """Whether centres [M, 3] with largest scales [M] were captured from inside (is_inside_out)."""
+    if points.shape[0] < 4:
+        return False
+    center, half = _box(points)
+    offsets = (points - center) / half
+    cells = 6 * DIRECTION_CELLS**2
+    counts = np.bincount(_direction_cells(offsets), minlength=cells)
+    if np.mean(counts >= SURROUND_FILL * points.shape[0] / cells) < SURROUND_SHARE:
+        return False
+    distance = np.linalg.norm(offsets, axis=1)
+    middle = float(np.median(distance))
+    near, far = sizes[distance <= middle], sizes[distance > middle]
+    if not (near.size and far.size):
+        return False
+    return float(np.median(far)) >= OUTWARD_GROWTH * float(np.median(near))
+
+
+def is_inside_out(scene: GaussianScene) -> bool:
+    """Whether the scene was captured from inside (a room), not around an object.
+
+    The centres inside their 1-99 % box surround its centre (at least SURROUND_SHARE of the
+    direction cells of a cube map, in box-normalised coordinates, hold SURROUND_FILL of an even
+    share), and the splats grow outward (a pixel's footprint grows with the distance from the
+    capture): the farther half's median size OUTWARD_GROWTH times the nearer half's. A closed
+    object also surrounds its centre, but its splats do not grow away from it.
+    """
+    return _surrounds(*_trimmed(scene.means, scene.scales))
+
+
+def _floor_contrast(points: np.ndarray, sizes: np.ndarray, axis: int) -> float:
+    """How much more floor-like the low end of `axis` is than the high end (log units).
+
+    Log of the ratio of the counts of centres in the END_SLAB at either end, less the log of the
+    ratio of their median sizes: a floor holds more and smaller splats than a plain ceiling.
+    """
+    values = points[:, axis]
+    lo, hi = float(values.min()), float(values.max())
+    slab = END_SLAB * (hi - lo)
+    low, high = values <= lo + slab, values >= hi - slab
+    if not (low.any() and high.any()):
+        return 0.0
+    tiny = np.finfo(np.float64).tiny
+    counts = math.log(low.sum() / high.sum())
+    size_low, size_high = (max(float(np.median(sizes[end])), tiny) for end in (low, high))
+    return counts - math.log(size_low / size_high)
+
+
+def guess_up_inside(points: np.ndarray, sizes: np.ndarray) -> np.ndarray:
+    """[3] float64 up of a scene captured from inside, from centres [M, 3] and largest scales [M].
+
+    Up points from the floor to the ceiling: the axis whose two ends differ most
+    (`_floor_contrast` at least FLOOR_CONTRAST, FLOOR_DOMINANCE times any other axis's), away
+    from the end with more, smaller splats. Opposite walls look alike. Without such an axis:
+    -Y, the convention of camera-free files.
+    """
+    contrasts = np.array([_floor_contrast(points, sizes, axis) for axis in range(3)])
+    order = np.argsort(-np.abs(contrasts))
+    best, second = contrasts[order[0]], contrasts[order[1]]
+    up = np.zeros(3)
+    if abs(best) >= FLOOR_CONTRAST and abs(best) >= FLOOR_DOMINANCE * abs(second):
+        up[order[0]] = 1.0 if best > 0.0 else -1.0
+    else:
+        up[1] = CONVENTION_SIGN[1]
+    return up
 
 
 def _up_sign(values: np.ndarray, sizes: np.ndarray, axis: int) -> float:
@@ -223,6 +327,37 @@ def facing_direction(scene: GaussianScene, up: np.ndarray) -> np.ndarray | None:
         if behind_size >= FACE_SIZE_RATIO * front_size:
             return direction
     return direction if direction @ side >= 0.0 else -direction
+
+
+def inside_view(
+    scene: GaussianScene,
+    up: np.ndarray,
+    width: int = 1280,
+    height: int = 720,
+    fov_y_degrees: float = DEFAULT_FOV_Y_DEGREES,
+) -> Camera:
+    """A level view from inside a scene captured from inside (`is_inside_out`).
+
+    It looks horizontally along the room's long axis (the larger principal axis of the
+    horizontal spread of the centres inside their 1-99 % box), towards the half holding more
+    centres. The eye stands EYE_HEIGHT of the way from the floor to the ceiling (the ends along
+    `up`) and PULL_BACK of the room's half width behind the box's centre: the middle of the room
+    and the far wall in view, and an orbit about the centre stays inside.
+    """
+    up = np.asarray(up, np.float64)
+    points, _ = _trimmed(scene.means, scene.scales)
+    center, _ = _box(points)
+    offsets = points - center
+    side, across = _horizontal_basis(up)
+    principal = _principal_axes(offsets @ np.stack([side, across], axis=1))
+    ahead = side if principal is None else principal[1][0, 1] * side + principal[1][1, 1] * across
+    if np.sum(offsets @ ahead < 0.0) > np.sum(offsets @ ahead > 0.0):
+        ahead = -ahead
+    half_width = float(np.ptp(offsets @ np.cross(up, ahead))) / 2.0
+    heights = offsets @ up
+    rise = float(heights.min()) + EYE_HEIGHT * float(np.ptp(heights))
+    eye = center + rise * up - PULL_BACK * half_width * ahead
+    return Camera.look_at(eye, eye + ahead, up, width, height, fov_y_degrees)
 
 
 def framing_bounds(scene: GaussianScene) -> tuple[np.ndarray, np.ndarray]:
@@ -311,8 +446,9 @@ def default_camera(
 ) -> Camera:
     """The view a scene opens with.
 
-    With `up` "auto" and training cameras: the first of them, resized. Else a framing of
-    `framing_bounds` with `up` (`resolve_up`) pointing up on screen.
+    With `up` "auto" and training cameras: the first of them, resized. Else, with `up`
+    (`resolve_up`) pointing up on screen: for a scene captured from inside (`is_inside_out`) a
+    level view from inside it (`inside_view`), for others a framing of `framing_bounds`.
 
     Raises:
         SceneError: when float32 rendering cannot frame the scene (`check_renderable`).
@@ -322,8 +458,13 @@ def default_camera(
         return first.resized(width, max(1, round(width * first.height / first.width)))
     lo, hi = framing_bounds(scene)
     up_vector = resolve_up(scene, up)
-    facing = facing_direction(scene, up_vector)
-    camera = frame_bounds(lo, hi, up_vector, width, height, near_plane=near_plane, facing=facing)
+    if is_inside_out(scene):
+        camera = inside_view(scene, up_vector, width, height)
+    else:
+        facing = facing_direction(scene, up_vector)
+        camera = frame_bounds(
+            lo, hi, up_vector, width, height, near_plane=near_plane, facing=facing
+        )
     check_renderable(lo, hi, camera.position, scene.source)
     return camera
 
