@@ -29,7 +29,7 @@ from viewer.app.fovea_panel import draw_outlines, psnr_text
 from viewer.app.frame_pacer import FramePacer
 from viewer.app.help_window import draw_help
 from viewer.app.input import InputRouter
-from viewer.app.overlay import draw_overlay
+from viewer.app.overlay import append_overlay_lines, draw_overlay
 from viewer.app.panel import Action, Panel, SceneFacts
 from viewer.app.path_player import PathPlayer
 from viewer.app.scene_loader import SceneLoader
@@ -290,6 +290,10 @@ class ViewerApp:
         if display.overlay:
             sort, gaussians = self.renderer.sort_kind, self.gpu_scene.leaves
             draw_overlay(self.history, self.renderer.backend, sort, gaussians)
+            steps, span_ms = self.target.last_frame
+            if steps > 1:
+                append_overlay_lines([f"last splat frame: {steps} parts, one a UI frame, "
+                                      f"shown {span_ms:.0f} ms after it was begun"])  # fmt: skip
         if display.help and not draw_help():
             settings = settings.changed("display", help=False)
         self._draw_outlines()

@@ -46,6 +46,8 @@ class ViewTarget:
         self._frame: SplatFrame | None = None  # the frame being drawn in parts
         self._drawing: Hashable | None = None  # its key
         self._stepped_at: float | None = None  # when the last step in parts ended
+        self._begun_at, self._steps = 0.0, 0  # of the frame being drawn
+        self.last_frame = (0, 0.0)  # UI frames and milliseconds the last finished frame took
         self.window_size = (0, 0)  # the camera's (unscaled) image size the renderer fits
 
     @property
@@ -80,15 +82,17 @@ class ViewTarget:
             if not always and key == self._shown:
                 return None
             frame = self._begin(renderer, scene, inputs, settings)
-            self._drawing = key
+            self._drawing, self._begun_at, self._steps = key, time.perf_counter(), 0
         started = time.perf_counter()
         done = frame.step(None if pacer is None else pacer.count())
+        self._steps += 1
         if pacer is not None:
             self._pace(pacer, frame, started)
         if not done:
             self._frame = frame
             return None
         self._frame, self._shown = None, self._drawing
+        self.last_frame = (self._steps, (time.perf_counter() - self._begun_at) * 1e3)
         self._back, self.image = self.image, self._back
         self._back.ensure_size(*self.image.size)  # an earlier size's memory is not kept
         stats = frame.stats
