@@ -1,4 +1,5 @@
-"""Scene context geometry: frustums, axes, grid, near-plane clipping, the frustum hit test."""
+"""Scene context geometry: frustums, axes, grid, points, near-plane clipping, the frustum hit
+test."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from viewer.scene_context import (
     frustum_segments,
     grid_segments,
     pick_frustum,
+    project_points,
     project_segments,
 )
 
@@ -117,3 +119,47 @@ def test_a_frustum_behind_the_view_is_not_picked():
     behind = Camera.look_at((0.0, 0.0, -3.0), (0.0, 0.0, -6.0), width=64, height=48)
     # its apex would project onto the image centre if it were not clipped away
     assert pick_frustum(view, [behind], 0.2, (50.0, 50.0), 0.1, 10.0) is None
+
+
+def test_points_project_in_front_and_inside_the_image_once_per_cell():
+    camera = Camera(100, 80, 50.0, 50.0, 50.0, 40.0)  # at the origin, looking along +z
+    points = np.array(
+        [
+            (0.0, 0.0, 2.0),  # the image centre
+            (0.001, 0.0, 2.0),  # in the same 2-pixel cell: drawn once
+            (0.2, -0.4, 1.0),  # (60, 20)
+            (0.0, 0.0, 0.05),  # nearer than the near plane
+            (0.0, 0.0, -2.0),  # behind the camera
+            (5.0, 0.0, 1.0),  # outside the image
+        ]
+    )
+    pixels = project_points(camera, points, 0.1, 2.0)
+    np.testing.assert_allclose(pixels, [(50.0, 40.0), (60.0, 20.0)])
+    assert project_points(camera, points[3:5], 0.1, 2.0).shape == (0, 2)
+
+
+def test_the_points_switch_draws_one_square_per_visible_point():
+    """The overlay with a bare ImGui context (no window): 4 vertices per point in view."""
+    from imgui_bundle import imgui
+
+    from viewer.app.context_overlay import SceneFrame, draw_context
+    from viewer.settings import DisplayOptions
+
+    imgui.create_context()
+    try:
+        io = imgui.get_io()
+        io.display_size = imgui.ImVec2(200, 100)
+        io.backend_flags |= imgui.BackendFlags_.renderer_has_textures.value
+        imgui.new_frame()
+        view = Camera(200, 100, 100.0, 100.0, 100.0, 50.0)
+        points = np.array([(0.0, 0.0, 2.0), (0.5, 0.2, 2.0), (0.0, 0.0, -2.0)])
+        frame = SceneFrame(np.full(3, -1.0), np.ones(3), np.array([0.0, 0.0, 1.0]), [], points)
+        draw = imgui.get_background_draw_list()
+        start = draw.vtx_buffer.size()
+        draw_context(DisplayOptions(points=False), frame, view, 0.1, (1.0, 1.0))
+        assert draw.vtx_buffer.size() == start
+        draw_context(DisplayOptions(points=True), frame, view, 0.1, (1.0, 1.0))
+        assert draw.vtx_buffer.size() - start == 2 * 4  # the point behind the view is not drawn
+        imgui.render()
+    finally:
+        imgui.destroy_context()

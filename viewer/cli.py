@@ -155,6 +155,13 @@ def build_parser() -> argparse.ArgumentParser:
     view.add_argument("--height", type=pixels, default=720, help="window height in pixels")
     view.add_argument("--no-vsync", action="store_true", help="render as fast as possible")
     _camera_args(view, "the view the window opens at (and returns to on R)")
+    view.add_argument(
+        "--cameras",
+        metavar="PATH",
+        help="training cameras (frustums) and SfM points to show instead of the scene's own: an "
+        "INRIA cameras.json, a transforms.json, a COLMAP model (sparse/0 or one of its files), "
+        "a dataset folder (COLMAP, NeRF-synthetic) or an INRIA training output folder",
+    )
     up_argument(view)
     _preset_arg(view)
     add_arguments(view, "view")

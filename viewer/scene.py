@@ -85,6 +85,8 @@ class GaussianScene:
             write -> read is bit-exact (exp/log and sigmoid/logit do not round-trip in float32).
         file_format: the format of the file it was read from, with its version where the format
             has one ("INRIA 3DGS .ply", "Niantic .spz v3 (gzip)"); "" for a scene made in memory.
+        points: [P, 3] float32 SfM points that came with the scene (a training output's
+            input.ply, a COLMAP points3D), shown as dots; None when none came.
     """
 
     means: np.ndarray
@@ -97,6 +99,7 @@ class GaussianScene:
     log_scales: np.ndarray | None = None
     opacity_logits: np.ndarray | None = None
     file_format: str = ""
+    points: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         n = self.means.shape[0] if self.means.ndim == 2 else -1

@@ -1,9 +1,10 @@
-"""Scene context as 3D line segments: training-camera frustums, world axes, a ground grid.
+"""Scene context: training-camera frustums, world axes and a ground grid as segments; points.
 
 Pure geometry (numpy and `Camera`, no GL, no UI): segments are [M, 2, 3] float64 arrays of
 world-space end points. `project_segments` clips them at a camera's near plane and projects
-them to its image pixels; `pick_frustum` finds the frustum drawn nearest to a pixel. The window
-draws the projected segments over the splat image (viewer/app/context_overlay.py).
+them to its image pixels, `project_points` does so for points; `pick_frustum` finds the frustum
+drawn nearest to a pixel. The window draws them over the splat image
+(viewer/app/context_overlay.py).
 """
 
 from __future__ import annotations
@@ -132,6 +133,28 @@ def project_segments(
     pixels[..., 0] = camera.fx * points[..., 0] / points[..., 2] + camera.cx
     pixels[..., 1] = camera.fy * points[..., 1] / points[..., 2] + camera.cy
     return pixels, np.flatnonzero(kept)
+
+
+def project_points(camera: Camera, points: np.ndarray, near: float, cell: float) -> np.ndarray:
+    """[K, 2] image pixels of the `points` in front of `near` and inside `camera`'s image.
+
+    Points falling into one square of `cell` pixels are drawn alike, so one of them is kept.
+
+    Args:
+        camera: the view.
+        points: [P, 3] world positions.
+        near: the near plane's camera depth (> 0); nearer points are dropped.
+        cell: the side in pixels of the squares within which points count as one (> 0).
+    """
+    w2c = camera.world_to_camera
+    local = np.asarray(points, dtype=np.float64).reshape(-1, 3) @ w2c[:3, :3].T + w2c[:3, 3]
+    local = local[local[:, 2] >= near]
+    x = camera.fx * local[:, 0] / local[:, 2] + camera.cx
+    y = camera.fy * local[:, 1] / local[:, 2] + camera.cy
+    inside = (x >= 0.0) & (x < camera.width) & (y >= 0.0) & (y < camera.height)
+    pixels = np.stack([x[inside], y[inside]], axis=1)
+    _, first = np.unique(np.floor(pixels / cell).astype(np.int64), axis=0, return_index=True)
+    return pixels[np.sort(first)]
 
 
 def _distance_to_segments(point: np.ndarray, pixels: np.ndarray) -> float:

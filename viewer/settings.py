@@ -369,6 +369,9 @@ class DisplayOptions:
     )
     axes: bool = setting(False, "the world axes at the origin (X red, Y green, Z blue)")
     grid: bool = setting(False, "a ground grid under the scene, perpendicular to the up axis")
+    points: bool = setting(
+        False, "the SfM points that came with the scene (COLMAP points3D, input.ply) as dots"
+    )
 
 
 @dataclass(frozen=True)

@@ -304,12 +304,12 @@ class ViewerApp:
         return settings, crop, actions
 
     def _scene_frame(self) -> SceneFrame:
-        """The scene's framing box, the controller's up and the training cameras."""
+        """The scene's framing box, the controller's up, training cameras and SfM points."""
         lo, hi = self.controller.bounds
-        return SceneFrame(lo, hi, self.controller.up, self.scene.cameras)
+        return SceneFrame(lo, hi, self.controller.up, self.scene.cameras, self.scene.points)
 
     def _draw_context(self, display: DisplayOptions) -> None:
-        """The frustums, axes and grid asked for in `display`, over the view."""
+        """The frustums, axes, grid and points asked for in `display`, over the view."""
         camera = self.camera()
         window_w, window_h = self.window.window_size
         scale = (window_w / camera.width, window_h / camera.height)

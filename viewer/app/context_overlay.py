@@ -1,7 +1,7 @@
-"""Scene context over the view: training-camera frustums, world axes and a ground grid.
+"""Scene context over the view: training-camera frustums, world axes, a ground grid, SfM points.
 
-The segments of viewer.scene_context are projected with the view's camera and drawn with
-ImGui's background draw list (behind every UI window, over the splat image, no depth test
+The segments and points of viewer.scene_context are projected with the view's camera and drawn
+with ImGui's background draw list (behind every UI window, over the splat image, no depth test
 against the splats). A click near a frustum picks its camera (`ContextOverlay.pick`).
 """
 
@@ -21,6 +21,7 @@ from viewer.scene_context import (
     frustum_segments,
     grid_segments,
     pick_frustum,
+    project_points,
     project_segments,
     scene_size,
 )
@@ -29,6 +30,8 @@ from viewer.settings import DisplayOptions
 FRUSTUM_COLOUR = imgui.ImVec4(1.0, 0.78, 0.2, 0.9)
 CURRENT_FRUSTUM_COLOUR = imgui.ImVec4(0.3, 1.0, 0.4, 1.0)  # the camera last flown to
 GRID_COLOUR = imgui.ImVec4(0.75, 0.75, 0.75, 0.35)
+POINT_COLOUR = imgui.ImVec4(1.0, 0.35, 0.85, 0.85)
+POINT_SIZE = 2.0  # window units: a point's square
 AXIS_COLOURS = (
     imgui.ImVec4(1.0, 0.25, 0.25, 1.0),
     imgui.ImVec4(0.3, 1.0, 0.3, 1.0),
@@ -41,17 +44,18 @@ PICK_TOLERANCE = 6.0  # window units from a frustum's apex or rectangle that a c
 
 @dataclass(frozen=True)
 class SceneFrame:
-    """What the context is drawn from: the scene's box, world up and training cameras.
+    """What the context is drawn from: the scene's box, world up, training cameras and points.
 
     Attributes:
         lo, hi: [3] the scene's framing box. up: [3] the controller's world up (an axis).
-        cameras: the training cameras.
+        cameras: the training cameras. points: [P, 3] SfM points, or None.
     """
 
     lo: np.ndarray
     hi: np.ndarray
     up: np.ndarray
     cameras: Sequence[Camera]
+    points: np.ndarray | None = None
 
     @property
     def frustum_depth(self) -> float:
@@ -67,17 +71,17 @@ def draw_context(
     to_window: tuple[float, float],
     current: int = -1,
 ) -> None:
-    """Draw what `display` asks for (grid, axes, frustums) over the view.
+    """Draw what `display` asks for (grid, axes, points, frustums) over the view.
 
     Args:
-        display: the display options (their `grid`, `axes` and `frustums` switches).
+        display: the display options (their `grid`, `axes`, `points` and `frustums` switches).
         frame: the scene's box, up and cameras.
         view: the camera of the view shown.
         near: the view's near plane.
         to_window: window units per image pixel in x and y (HiDPI: not 1).
         current: the index of the camera last flown to (drawn in another colour), or -1.
     """
-    if not (display.grid or display.axes or display.frustums):
+    if not (display.grid or display.axes or display.frustums or display.points):
         return
     draw = imgui.get_background_draw_list()
     sx, sy = to_window
@@ -99,6 +103,8 @@ def draw_context(
         length = AXES_SHARE * scene_size(frame.lo, frame.hi)
         lines(axes_segments(length), [imgui.get_color_u32(c) for c in AXIS_COLOURS],
               AXIS_THICKNESS)  # fmt: skip
+    if display.points and frame.points is not None:
+        _dots(draw, project_points(view, frame.points, near, POINT_SIZE / min(sx, sy)), to_window)
     if display.frustums and frame.cameras:
         depth = frame.frustum_depth
         segments = np.concatenate([frustum_segments(c, depth) for c in frame.cameras])
@@ -107,6 +113,18 @@ def draw_context(
                                                                CURRENT_FRUSTUM_COLOUR))  # fmt: skip
         colours = [highlight if i // each == current else colour for i in range(len(segments))]
         lines(segments, colours, LINE_THICKNESS)
+
+
+def _dots(draw: imgui.ImDrawList, pixels: np.ndarray, to_window: tuple[float, float]) -> None:
+    """A POINT_SIZE square at each of the [K, 2] image `pixels`, in one reservation."""
+    if not len(pixels):
+        return
+    colour = imgui.get_color_u32(POINT_COLOUR)
+    half = POINT_SIZE / 2.0
+    corners = pixels * np.asarray(to_window) - half
+    draw.prim_reserve(6 * len(corners), 4 * len(corners))  # two triangles, four corners each
+    for x, y in corners.tolist():
+        draw.prim_rect(imgui.ImVec2(x, y), imgui.ImVec2(x + POINT_SIZE, y + POINT_SIZE), colour)
 
 
 def pick_camera(

@@ -22,10 +22,12 @@ def run_viewer(args: argparse.Namespace) -> int:
 
     Without a display: one line on stderr pointing to the headless commands, exit code 2.
     `args.camera` (a camera file, `args.camera_index` picking in it) is read before anything
-    else and is the view the window opens at; `args.up` the world up axis ("auto": guessed).
+    else and is the view the window opens at; `args.cameras` (viewer.formats.context_files)
+    replaces the first scene's training cameras and SfM points; `args.up` the world up axis
+    ("auto": guessed).
 
     Raises:
-        SceneError: when the scene or the camera file cannot be read.
+        SceneError: when the scene, the camera file or the cameras cannot be read.
         GLUnavailableError: when no OpenGL 4.3 window can be opened.
     """
     from viewer.builtin_scene import load_scene_or_builtin
@@ -36,6 +38,11 @@ def run_viewer(args: argparse.Namespace) -> int:
         from viewer.formats.camera_files import load_camera_file
 
         camera = load_camera_file(args.camera, getattr(args, "camera_index", None))
+    context = None
+    if getattr(args, "cameras", None):
+        from viewer.formats.context_files import load_context
+
+        context = load_context(args.cameras)
     try:
         init_glfw()
     except NoDisplayError as exc:
@@ -48,6 +55,8 @@ def run_viewer(args: argparse.Namespace) -> int:
     try:
         _say_when_big(args.scene)
         scene = load_scene_or_builtin(args.scene)
+        if context is not None:
+            scene = context.applied(scene)
         window = Window(args.width, args.height, "splatscope", vsync=not args.no_vsync)
         from viewer.app.app import ViewerApp
 

@@ -1,7 +1,8 @@
 """Scene files: read and write INRIA .ply, SuperSplat compressed .ply, .splat and .spz.
 
-Readers take .spz v2 to v4, and INRIA training output folders too. Writers write SuperSplat
-compressed .ply for a name ending in '.compressed.ply', and .spz v4 (or v3 for older tools).
+Readers take .spz v2 to v4, and INRIA training output folders too (with their cameras.json
+and input.ply: viewer.formats.context_files). Writers write SuperSplat compressed .ply for a
+name ending in '.compressed.ply', and .spz v4 (or v3 for older tools).
 
 Readers raise SceneError(path, problem) for every bad input (non-regular files included, before
 they are opened); Gaussians with NaN/Inf values or zero-length quaternions are dropped with one
@@ -11,8 +12,6 @@ says what a format would lose.
 
 from __future__ import annotations
 
-import dataclasses
-import warnings
 from collections.abc import Callable
 from pathlib import Path
 
@@ -22,7 +21,8 @@ from viewer.errors import SceneError
 from viewer.formats.cameras_json import load_inria_cameras, parse_inria_cameras
 from viewer.formats.compressed_ply import is_compressed_ply, read_compressed_ply
 from viewer.formats.compressed_ply_write import write_compressed_ply
-from viewer.formats.inria_output import latest_point_cloud, training_cameras
+from viewer.formats.context_files import output_context
+from viewer.formats.inria_output import latest_point_cloud, output_root
 from viewer.formats.losses import OUTPUT_FORMATS, describe_losses, output_format
 from viewer.formats.ply import read_inria_ply, write_inria_ply
 from viewer.formats.ply_binary import is_ply, open_binary_ply
@@ -85,7 +85,7 @@ def load_scene(path: str | Path) -> GaussianScene:
     """Read a scene file or an INRIA training output folder.
 
     A .ply at <root>/point_cloud/iteration_<N>/ gets the cameras of <root>/cameras.json, named
-    after their images; a broken cameras.json only warns.
+    after their images, and the SfM points of <root>/input.ply; a broken one only warns.
 
     Raises:
         SceneError: for a missing, unreadable, malformed or unsupported file.
@@ -96,15 +96,8 @@ def load_scene(path: str | Path) -> GaussianScene:
     reader = _reader_for(path)
     with np.errstate(over="ignore", invalid="ignore"):  # corrupt values: dropped, warned once
         scene = reader(path)
-    cameras_path = training_cameras(path)
-    if cameras_path is None:
-        return scene
-    try:
-        cameras = load_inria_cameras(cameras_path)
-    except SceneError as exc:
-        warnings.warn(f"{exc}; loading the scene without cameras", stacklevel=2)
-        return scene
-    return dataclasses.replace(scene, cameras=tuple(cameras))
+    root = output_root(path)
+    return scene if root is None else output_context(root).applied(scene)
 
 
 def save_scene(

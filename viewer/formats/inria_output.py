@@ -41,12 +41,20 @@ def scene_file(path: str | None) -> Path | None:
     return latest_point_cloud(Path(path)) if Path(path).is_dir() else Path(path)
 
 
-def training_cameras(ply_path: Path) -> Path | None:
-    """<root>/cameras.json when `ply_path` is <root>/point_cloud/iteration_<N>/<name>.ply."""
+def output_root(ply_path: Path) -> Path | None:
+    """<root> when `ply_path` is <root>/point_cloud/iteration_<N>/<name>.ply, else None."""
     iteration = ply_path.absolute().parent
     if not _ITERATION.fullmatch(iteration.name) or iteration.parent.name != "point_cloud":
         return None
-    cameras = iteration.parent.parent / "cameras.json"
+    return iteration.parent.parent
+
+
+def training_cameras(ply_path: Path) -> Path | None:
+    """<root>/cameras.json when `ply_path` is <root>/point_cloud/iteration_<N>/<name>.ply."""
+    root = output_root(ply_path)
+    if root is None:
+        return None
+    cameras = root / "cameras.json"
     return cameras if os.path.lexists(cameras) else None  # a special file: refused when read
 
 

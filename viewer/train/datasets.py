@@ -23,24 +23,20 @@ line naming the file; an image whose pixels turn out unreadable when the run loa
 
 from __future__ import annotations
 
-import contextlib
-import math
 import os
-import warnings
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
-from viewer.camera import MAX_IMAGE_SIDE, Camera
+from viewer.camera import Camera
 from viewer.errors import SceneError
+from viewer.formats import colmap
+from viewer.formats.dataset_cameras import NERF_SPLITS, checked_camera, dataset_kind
+from viewer.formats.images import opened_image
 from viewer.formats.limits import available_memory, gigabytes
-from viewer.input_files import open_input, read_json
-from viewer.train import colmap
-
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".PNG", ".JPG", ".JPEG")
+from viewer.formats.points_ply import read_points_ply
+from viewer.formats.transforms import frame_image, frame_intrinsics, frame_pose, read_transforms
 
 
 @dataclass(frozen=True)
@@ -89,10 +85,10 @@ def open_dataset(folder: str | Path, test_every: int = 8) -> Dataset:
     if not root.is_dir():
         problem = "no such folder" if not root.exists() else "is not a folder"
         raise SceneError(root, f"{problem}; a dataset is a COLMAP or NeRF-synthetic folder")
-    # lexists, not is_file: a FIFO or a folder in a dataset's place is refused when read
-    if os.path.lexists(root / "transforms_train.json"):
+    kind = dataset_kind(root)
+    if kind == "nerf-synthetic":
         return _nerf_synthetic(root, test_every)
-    if os.path.lexists(root / "transforms.json"):
+    if kind == "transforms":
         return _transforms(root, test_every)
     model = colmap.find_model(root)
     if model is not None:
@@ -108,7 +104,9 @@ def open_dataset(folder: str | Path, test_every: int = 8) -> Dataset:
 
 
 def _colmap(root: Path, model: Path, suffix: str, test_every: int) -> Dataset:
-    cameras, images, points = colmap.read_model(model, suffix)
+    cameras, images, read_points = colmap.read_model(model, suffix)
+    points_file = model / f"points3D{suffix}"
+    points = None if read_points is None else _checked_points(points_file, *read_points)
     image_folder = root / "images"
     if not image_folder.is_dir():
         raise SceneError(root, "COLMAP dataset without an images/ folder")
@@ -117,12 +115,7 @@ def _colmap(root: Path, model: Path, suffix: str, test_every: int) -> Dataset:
     images = sorted(images, key=lambda image: image.name)
     cameras_file, images_file = model / f"cameras{suffix}", model / f"images{suffix}"
     for image in images:
-        if image.camera_id not in cameras:
-            raise SceneError(
-                images_file,
-                f"image {image.name} uses camera {image.camera_id}, which cameras{suffix} lacks",
-            )
-        cameras[image.camera_id].pinhole(cameras_file)  # the intrinsics, checked first
+        colmap.image_camera(image, cameras, images_file).pinhole(cameras_file)  # checked first
     paths = [image_folder / image.name for image in images]
     size, has_alpha = _image_sizes(paths, images_file)
     views = []
@@ -136,12 +129,10 @@ def _colmap(root: Path, model: Path, suffix: str, test_every: int) -> Dataset:
                 f"is {size[0]}x{size[1]} but its camera {cam.camera_id} is {cam.width}x"
                 f"{cam.height}: not the same image scaled",
             )
-        try:
-            pose = image.world_to_camera()
-        except ValueError as exc:
-            raise SceneError(images_file, f"image {image.name}: {exc}") from None
+        pose = image.world_to_camera(images_file)
         intrinsics = (fx * sx, fy * sy, cx * sx, cy * sy)
-        views.append(View(_camera(size, intrinsics, pose, path, images_file, image.name), path))
+        camera = checked_camera(size, intrinsics, pose, path.name, images_file, image.name)
+        views.append(View(camera, path))
     train, test = _split(views, test_every)
     return Dataset(root, "colmap", train, test, points, has_alpha, size)
 
@@ -149,179 +140,49 @@ def _colmap(root: Path, model: Path, suffix: str, test_every: int) -> Dataset:
 # -- NeRF-synthetic and transforms.json ----------------------------------------------------------
 
 
-def _load_json(path: Path) -> dict:
-    data = read_json(path, "a JSON file")
-    if not isinstance(data, dict) or not isinstance(data.get("frames"), list):
-        raise SceneError(path, "expected a JSON object with a list of 'frames'")
-    return data
-
-
-def _frame_image(root: Path, frame: dict, index: int, source: Path) -> Path:
-    """The image file of one frame (file_path with or without its extension).
-
-    A name that exists as something else than a file (a FIFO, a folder, a device) is taken: it
-    is refused, naming it, when it is read.
-    """
-    if not isinstance(frame, dict) or not isinstance(frame.get("file_path"), str):
-        raise SceneError(source, f"frame {index} has no file_path")
-    path = root / frame["file_path"]
-    if path.suffix in IMAGE_SUFFIXES and os.path.lexists(path):
-        return path
-    for suffix in IMAGE_SUFFIXES:
-        candidate = path.with_name(path.name + suffix)
-        if os.path.lexists(candidate):
-            return candidate
-    if os.path.lexists(path) and not path.is_dir():
-        return path  # an image without its suffix
-    raise SceneError(source, f"frame {index}: image {frame['file_path']} is missing")
-
-
-def _frame_pose(frame: dict, index: int, source: Path) -> np.ndarray:
-    """World-to-camera (OpenCV axes) from a frame's OpenGL camera-to-world transform_matrix."""
-    try:
-        c2w = np.asarray(frame["transform_matrix"], dtype=np.float64)
-    except KeyError:
-        raise SceneError(source, f"frame {index} has no transform_matrix") from None
-    except (TypeError, ValueError, OverflowError):
-        raise SceneError(source, f"frame {index}: transform_matrix is not a matrix") from None
-    if c2w.shape == (3, 4):
-        c2w = np.vstack([c2w, [0.0, 0.0, 0.0, 1.0]])
-    if c2w.shape != (4, 4) or not np.isfinite(c2w).all():
-        raise SceneError(source, f"frame {index}: transform_matrix must be a finite 4x4 matrix")
-    c2w = c2w.copy()
-    c2w[:3, 1:3] *= -1.0  # OpenGL (y up, z back) -> OpenCV (y down, z forward)
-    try:
-        return np.linalg.inv(c2w)
-    except np.linalg.LinAlgError:
-        raise SceneError(source, f"frame {index}: transform_matrix is singular") from None
-
-
-def _shown(value: Any) -> str:
-    """A JSON value as an error shows it (at most 40 characters)."""
-    text = repr(value)
-    return text if len(text) <= 40 else text[:37] + "..."
-
-
-def _intrinsics(
-    meta: dict, frame: dict, index: int, size: tuple[int, int] | None, source: Path
-) -> tuple[float, float, float, float]:
-    """fx, fy, cx, cy of a frame: fl_x/fl_y/cx/cy (frame, then file) or camera_angle_x/y.
-
-    With `size` None (the images not opened yet) the fields are checked only (zeros returned).
-
-    Raises:
-        SceneError: naming `source` (and the frame, for a field of its own), for a field that is
-            not a finite number in its range: a focal length or a size not positive, an angle
-            outside (0, pi), w and h not whole pixels, or not in the images' aspect.
-    """
-    width, height = size or (0, 0)
-
-    def field(name: str, low: float = -math.inf, high: float = math.inf) -> float | None:
-        value = frame.get(name, meta.get(name))
-        if value is None:
-            return None
-        where = f"frame {index}: " if name in frame else ""
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise SceneError(source, f"{where}{name} must be a number, got {_shown(value)}")
-        try:
-            number = float(value)
-        except OverflowError:  # an integer of hundreds of digits
-            number = math.inf
-        if not math.isfinite(number):
-            raise SceneError(source, f"{where}{name} must be finite, got {_shown(value)}")
-        if not low < number < high:
-            raise SceneError(
-                source, f"{where}{name} must be between {low:g} and {high:g}, got {number:g}"
-            )
-        return number
-
-    for name in ("k1", "k2", "k3", "k4", "p1", "p2"):
-        value = field(name)
-        if value:
-            raise SceneError(
-                source, f"the cameras have distortion ({name} = {value:g}): undistort the images"
-            )
-    given_w, given_h = field("w", 0.0, MAX_IMAGE_SIDE + 1), field("h", 0.0, MAX_IMAGE_SIDE + 1)
-    for name, given in (("w", given_w), ("h", given_h)):
-        if given is not None and (given < 1 or given != int(given)):
-            raise SceneError(source, f"{name} must be a whole number of pixels, got {given:g}")
-    fx, fy = field("fl_x", 0.0), field("fl_y", 0.0)
-    angle, angle_y = field("camera_angle_x", 0.0, math.pi), field("camera_angle_y", 0.0, math.pi)
-    cx, cy = field("cx"), field("cy")
-    if fx is None and angle is None:
-        raise SceneError(source, "the cameras have neither fl_x nor camera_angle_x")
-    if size is None:
-        return 0.0, 0.0, 0.0, 0.0
-    scale = width / given_w if given_w else 1.0  # images stored smaller than the intrinsics
-    if given_h and abs(height / given_h - scale) > 0.01 * scale:
-        raise SceneError(
-            source,
-            f"w x h is {given_w or width:g}x{given_h:g} but the images are {width}x{height}: "
-            "not the same image scaled",
-        )
-    if fx is None:
-        assert angle is not None
-        fx = 0.5 * width / math.tan(0.5 * angle) / scale
-    if fy is None:
-        fy = fx if angle_y is None else 0.5 * height / math.tan(0.5 * angle_y) / scale
-    cx = width / 2.0 / scale if cx is None else cx
-    cy = height / 2.0 / scale if cy is None else cy
-    return fx * scale, fy * scale, cx * scale, cy * scale
-
-
 def _frames(root: Path, source: Path) -> tuple[list[View], bool, tuple[int, int]]:
-    meta = _load_json(source)
-    frames = meta["frames"]
-    if not frames:
-        raise SceneError(source, "lists no frames")
-    paths = [_frame_image(root, frame, i, source) for i, frame in enumerate(frames)]
-    for index, frame in enumerate(frames):  # every camera field, before any image is opened
-        _intrinsics(meta, frame, index, None, source)
-        _frame_pose(frame, index, source)
+    meta, frames = read_transforms(source)  # every camera field, before any image is opened
+    paths = [frame_image(root, frame, i, source) for i, frame in enumerate(frames)]
     size, has_alpha = _image_sizes(paths, source)
     views = []
     for index, (frame, path) in enumerate(zip(frames, paths, strict=True)):
-        pose = _frame_pose(frame, index, source)
-        intrinsics = _intrinsics(meta, frame, index, size, source)
-        views.append(View(_camera(size, intrinsics, pose, path, source, f"frame {index}"), path))
+        pose = frame_pose(frame, index, source)
+        intrinsics = frame_intrinsics(meta, frame, index, size, source)
+        camera = checked_camera(size, intrinsics, pose, path.name, source, f"frame {index}")
+        views.append(View(camera, path))
     return views, has_alpha, size
 
 
-def _points_ply(root: Path) -> tuple[np.ndarray, np.ndarray] | None:
-    """points3d.ply of a NeRF-synthetic folder (x, y, z and red, green, blue), if there is one.
-
-    Read by the scene readers' binary PLY parser (viewer.formats.ply_binary: a regular file,
-    a header checked against the file's size and the memory available, rows memory-mapped).
-
-    Raises:
-        SceneError: naming the file: special, malformed, ASCII, truncated, without the
-            properties, or holding points that are not finite.
-    """
+def _points(root: Path) -> tuple[np.ndarray, np.ndarray] | None:
+    """The points3d.ply of a NeRF-synthetic or transforms folder, if there is one (checked)."""
     path = root / "points3d.ply"
     if not os.path.lexists(path):  # none: training starts from random points
         return None
-    from viewer.formats.limits import check_decoded_size
-    from viewer.formats.ply_binary import columns, open_binary_ply
-
-    ply = open_binary_ply(path)
-    vertex = ply.require("vertex", POINT_XYZ, kind="f")
-    ply.require("vertex", POINT_RGB, kind="ui")
-    check_decoded_size(path, vertex.count, vertex.count * 32 + ply.data_bytes, 0)
-    rows = ply.read("vertex")
-    xyz = np.array(columns(rows, POINT_XYZ), dtype=np.float32)
-    rgb = np.clip(columns(rows, POINT_RGB, dtype=np.float64), 0, 255).astype(np.uint8)
-    return colmap.checked_points(path, xyz, rgb)
+    return _checked_points(path, *read_points_ply(path))
 
 
-POINT_XYZ = ("x", "y", "z")
-POINT_RGB = ("red", "green", "blue")
+def _checked_points(path: Path, xyz: np.ndarray, rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """([P, 3] float32 positions, [P, 3] uint8 colours) of a dataset's starting points.
+
+    Raises:
+        SceneError: naming `path` when a point is not finite (in float32).
+    """
+    finite = np.isfinite(xyz).all(axis=1)
+    if not finite.all():
+        first = int(np.argmin(finite))
+        raise SceneError(
+            path,
+            f"{int((~finite).sum()):,} of {len(xyz):,} points are not finite (point {first} is "
+            f"{xyz[first].tolist()}); training cannot start from them",
+        )
+    return xyz, rgb
 
 
 def _nerf_synthetic(root: Path, test_every: int) -> Dataset:
-    train, has_alpha, size = _frames(root, root / "transforms_train.json")
+    train, has_alpha, size = _frames(root, root / NERF_SPLITS[0])
     test: list[View] = []
-    if (root / "transforms_test.json").is_file():
-        test, test_alpha, test_size = _frames(root, root / "transforms_test.json")
+    if (root / NERF_SPLITS[1]).is_file():
+        test, test_alpha, test_size = _frames(root, root / NERF_SPLITS[1])
         if test_size != size:
             raise SceneError(
                 test[0].image,
@@ -329,10 +190,10 @@ def _nerf_synthetic(root: Path, test_every: int) -> Dataset:
                 f"in the training split ({train[0].image.name})",
             )
         has_alpha = has_alpha or test_alpha
-        return Dataset(root, "nerf-synthetic", tuple(train), tuple(test), _points_ply(root),
+        return Dataset(root, "nerf-synthetic", tuple(train), tuple(test), _points(root),
                        has_alpha, size)  # fmt: skip
     train_split, test_split = _split(train, test_every)
-    return Dataset(root, "nerf-synthetic", train_split, test_split, _points_ply(root), has_alpha,
+    return Dataset(root, "nerf-synthetic", train_split, test_split, _points(root), has_alpha,
                    size)  # fmt: skip
 
 
@@ -340,29 +201,10 @@ def _transforms(root: Path, test_every: int) -> Dataset:
     views, has_alpha, size = _frames(root, root / "transforms.json")
     views.sort(key=lambda view: view.image.name)
     train, test = _split(views, test_every)
-    return Dataset(root, "transforms", train, test, _points_ply(root), has_alpha, size)
+    return Dataset(root, "transforms", train, test, _points(root), has_alpha, size)
 
 
 # -- shared ---------------------------------------------------------------------------------------
-
-
-def _camera(
-    size: tuple[int, int],
-    intrinsics: tuple[float, float, float, float],
-    w2c: np.ndarray,
-    path: Path,
-    source: Path,
-    where: str,
-) -> Camera:
-    """The camera of the image `path`, as the file `source` describes it at `where`.
-
-    Raises:
-        SceneError: naming `source` and `where`, for a camera the renderer cannot use.
-    """
-    try:
-        return Camera(size[0], size[1], *intrinsics, world_to_camera=w2c, name=path.name)
-    except ValueError as exc:
-        raise SceneError(source, f"{where}: unusable camera ({exc})") from None
 
 
 def _split(views: list[View], test_every: int) -> tuple[tuple[View, ...], tuple[View, ...]]:
@@ -376,34 +218,6 @@ def _split(views: list[View], test_every: int) -> tuple[tuple[View, ...], tuple[
 
 IMAGE_BYTES_PER_PIXEL = 3  # what a run keeps of each image: 8-bit RGB
 LOAD_BYTES_PER_PIXEL = 48  # an image being loaded: RGBA float32, its resize, the composite
-
-
-@contextlib.contextmanager
-def opened_image(path: Path) -> Iterator[Any]:
-    """A PIL image of `path`, read through viewer.input_files (a regular file only).
-
-    Whatever fails while the image is open (PIL raises many kinds for a damaged file: OSError,
-    ValueError for an oversized text chunk, SyntaxError, struct.error...) is a SceneError naming
-    the file; an image that PIL calls a decompression bomb too (its warning included).
-
-    Raises:
-        SceneError: naming the file.
-    """
-    from PIL import Image
-
-    with open_input(path) as file:
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("error", Image.DecompressionBombWarning)
-                image = Image.open(file)
-            with image:
-                yield image
-        except SceneError:
-            raise
-        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-            raise SceneError(path, f"refused as a decompression bomb ({exc})") from None
-        except Exception as exc:  # a decoder's failure is the file's problem
-            raise SceneError(path, f"not a readable image ({exc or type(exc).__name__})") from None
 
 
 def _image_sizes(paths: list[Path], source: Path) -> tuple[tuple[int, int], bool]:

@@ -39,6 +39,9 @@ MODEL_IDS = {name: (model_id, count) for model_id, (name, count) in CAMERA_MODEL
 # models that are a pinhole once their distortion coefficients (params[k:]) are all zero
 PINHOLE_PARAMS = {"SIMPLE_PINHOLE": 3, "PINHOLE": 4, "SIMPLE_RADIAL": 3, "RADIAL": 3,
                   "OPENCV": 4, "FULL_OPENCV": 4}  # fmt: skip
+# models whose parameters start with one focal length (f, cx, cy); the others with fx, fy, cx, cy
+SINGLE_FOCAL = frozenset(("SIMPLE_PINHOLE", "SIMPLE_RADIAL", "RADIAL", "SIMPLE_RADIAL_FISHEYE",
+                          "RADIAL_FISHEYE"))  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -51,14 +54,8 @@ class ColmapCamera:
     height: int
     params: tuple[float, ...]
 
-    def pinhole(self, source: str | Path) -> tuple[float, float, float, float]:
-        """(fx, fy, cx, cy) of this camera.
-
-        Raises:
-            SceneError: for a size out of 1..MAX_IMAGE_SIDE pixels, parameters that are not
-                finite, focal lengths that are not positive, a model with distortion (non-zero
-                coefficients) or a fisheye.
-        """
+    def _check_values(self, source: str | Path) -> None:
+        """Raise SceneError for a size out of 1..MAX_IMAGE_SIDE or parameters not finite."""
         for name, side in (("width", self.width), ("height", self.height)):
             if not 1 <= side <= MAX_IMAGE_SIDE:
                 raise SceneError(
@@ -70,22 +67,16 @@ class ColmapCamera:
             values = ", ".join(f"{v:g}" for v in self.params)
             raise SceneError(source, f"camera {self.camera_id} has parameters that are not "
                              f"finite ({values})")  # fmt: skip
-        if self.model not in PINHOLE_PARAMS:
-            raise SceneError(
-                source,
-                f"camera {self.camera_id} has the camera model {self.model}, which is not a "
-                "pinhole: undistort the images first (colmap image_undistorter) to PINHOLE",
-            )
-        used = PINHOLE_PARAMS[self.model]
-        distortion = self.params[used:]
-        if any(value != 0.0 for value in distortion):
-            raise SceneError(
-                source,
-                f"camera {self.camera_id} ({self.model}) has distortion coefficients "
-                f"{', '.join(f'{v:g}' for v in distortion)}: undistort the images first "
-                "(colmap image_undistorter)",
-            )
-        if used == 3:
+
+    def intrinsics(self, source: str | Path) -> tuple[float, float, float, float]:
+        """(fx, fy, cx, cy) of any model, its distortion left out (a frustum's, not an image's).
+
+        Raises:
+            SceneError: for a size out of 1..MAX_IMAGE_SIDE pixels, parameters that are not
+                finite or focal lengths that are not positive.
+        """
+        self._check_values(source)
+        if self.model in SINGLE_FOCAL:
             f, cx, cy = self.params[:3]
             fx, fy = f, f
         else:
@@ -95,6 +86,30 @@ class ColmapCamera:
                 source, f"camera {self.camera_id} has focal lengths {fx:g}, {fy:g}: not positive"
             )
         return fx, fy, cx, cy
+
+    def pinhole(self, source: str | Path) -> tuple[float, float, float, float]:
+        """(fx, fy, cx, cy) of this camera, which must be an undistorted pinhole.
+
+        Raises:
+            SceneError: as `intrinsics`, and for a model with distortion (non-zero
+                coefficients) or a fisheye.
+        """
+        self._check_values(source)
+        if self.model not in PINHOLE_PARAMS:
+            raise SceneError(
+                source,
+                f"camera {self.camera_id} has the camera model {self.model}, which is not a "
+                "pinhole: undistort the images first (colmap image_undistorter) to PINHOLE",
+            )
+        distortion = self.params[PINHOLE_PARAMS[self.model] :]
+        if any(value != 0.0 for value in distortion):
+            raise SceneError(
+                source,
+                f"camera {self.camera_id} ({self.model}) has distortion coefficients "
+                f"{', '.join(f'{v:g}' for v in distortion)}: undistort the images first "
+                "(colmap image_undistorter)",
+            )
+        return self.intrinsics(source)
 
 
 @dataclass(frozen=True)
@@ -107,21 +122,23 @@ class ColmapImage:
     camera_id: int
     name: str
 
-    def world_to_camera(self) -> np.ndarray:
+    def world_to_camera(self, source: str | Path) -> np.ndarray:
         """[4, 4] float64 world-to-camera transform.
 
         Raises:
-            ValueError: for a quaternion or translation that is not finite, or a quaternion of
-                zero length.
+            SceneError: naming `source` (the images file) and the image, for a quaternion or
+                translation that is not finite, or a quaternion of zero length.
         """
         q = np.asarray(self.qvec, np.float64)
         if not (np.isfinite(q).all() and np.isfinite(self.tvec).all()):
-            raise ValueError(
-                f"a pose that is not finite (q {list(self.qvec)}, t {list(self.tvec)})"
+            raise SceneError(
+                source,
+                f"image {self.name}: a pose that is not finite (q {list(self.qvec)}, t "
+                f"{list(self.tvec)})",
             )
         norm = float(np.linalg.norm(q))
         if norm < 1e-12:
-            raise ValueError("a rotation quaternion of zero length")
+            raise SceneError(source, f"image {self.name}: a rotation quaternion of zero length")
         w, x, y, z = q / norm
         rotation = np.array(
             [
@@ -292,23 +309,6 @@ def read_points3d_text(path: Path) -> tuple[np.ndarray, np.ndarray]:
     )
 
 
-def checked_points(path: Path, xyz: np.ndarray, rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """([P, 3] float32 positions, [P, 3] uint8 colours) of a dataset's starting points.
-
-    Raises:
-        SceneError: naming `path` when a point is not finite (in float32).
-    """
-    finite = np.isfinite(xyz).all(axis=1)
-    if not finite.all():
-        first = int(np.argmin(finite))
-        raise SceneError(
-            path,
-            f"{int((~finite).sum()):,} of {len(xyz):,} points are not finite (point {first} is "
-            f"{xyz[first].tolist()}); training cannot start from them",
-        )
-    return xyz, rgb
-
-
 def find_model(folder: Path) -> tuple[Path, str] | None:
     """(folder holding the model, ".bin" or ".txt") under `folder`: sparse/0, sparse or itself.
 
@@ -326,7 +326,7 @@ def find_model(folder: Path) -> tuple[Path, str] | None:
 def read_model(
     model: Path, suffix: str
 ) -> tuple[dict[int, ColmapCamera], list[ColmapImage], tuple[np.ndarray, np.ndarray] | None]:
-    """Cameras, images and (when points3D exists) points of a sparse model folder.
+    """Cameras, images and (when points3D exists) points of a sparse model folder, as read.
 
     Raises:
         SceneError: for a missing cameras or images file, or any malformed file.
@@ -339,7 +339,23 @@ def read_model(
     images = (read_images_binary if binary else read_images_text)(model / f"images{suffix}")
     points_path = model / f"points3D{suffix}"
     points = None
-    if os.path.lexists(points_path):  # none: training starts from random points
-        xyz, rgb = (read_points3d_binary if binary else read_points3d_text)(points_path)
-        points = checked_points(points_path, xyz, rgb)
+    if os.path.lexists(points_path):  # a model may have none
+        points = (read_points3d_binary if binary else read_points3d_text)(points_path)
     return cameras, images, points
+
+
+def image_camera(
+    image: ColmapImage, cameras: dict[int, ColmapCamera], images_file: Path
+) -> ColmapCamera:
+    """The camera `image` uses.
+
+    Raises:
+        SceneError: naming `images_file` when the model lacks that camera.
+    """
+    if image.camera_id not in cameras:
+        raise SceneError(
+            images_file,
+            f"image {image.name} uses camera {image.camera_id}, which "
+            f"cameras{images_file.suffix} lacks",
+        )
+    return cameras[image.camera_id]
