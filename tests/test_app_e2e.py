@@ -153,14 +153,23 @@ window = Window(320, 200, "splatscope", vsync=False)
 scene = load_scene_or_builtin(None)
 app = ViewerApp(window, scene, load_scene_or_builtin,
                 SettingsSet().replaced(DisplayOptions(vsync=False)))
-app.frame()
 deadline = time.monotonic() + 60
+
+
+def settled_frame():
+    # a UI frame, then those that finish the splat frame it began (drawn in parts here)
+    app.frame()
+    while app.target.drawing and time.monotonic() < deadline:
+        app.frame()
+
+
+settled_frame()
 
 
 def frames_until_loaded():
     while app.loader.busy and time.monotonic() < deadline:
         app.frame()
-    app.frame()
+    settled_frame()
 """
 
 
@@ -226,7 +235,7 @@ def test_crop_box_hides_gaussians_and_a_path_plays_back(server, tmp_path):
         print("visible before:", app.history.latest.visible)
         box = CropBox(True, (-0.5, -0.5, -0.1), (0.5, 0.5, 0.1))
         app._apply(app.settings, box)
-        app.frame()
+        settled_frame()
         inside = int(np.all((scene.means >= box.lo) & (scene.means <= box.hi), axis=1).sum())
         print("visible cropped:", app.history.latest.visible)
         print("inside:", inside)
@@ -383,7 +392,7 @@ def test_live_pruning_scores_prunes_compares_and_saves(server, tmp_path):
         while app.session.pruning.job is not None and time.monotonic() < deadline:
             app.frame()
             frames += 1
-        app.frame()
+        settled_frame()
         print("one view per frame:", frames >= 3)
         flags = app.gpu_scene.read("flags")
         kept = int(((flags & FLAG_PRUNED) == 0).sum())
@@ -396,7 +405,7 @@ def test_live_pruning_scores_prunes_compares_and_saves(server, tmp_path):
         app.perform("save_pruned", "kept.ply")
         print("saved:", load_scene("kept.ply").count == kept)
         app.perform("show_score")
-        app.frame()
+        settled_frame()
         low_end = app._facts().heat_range[0]
         print("heatmap of the score:", app.settings.of(RenderSettings).mode == "heatmap"
               and app.session.heat is not None and low_end.startswith("significance"))
@@ -404,7 +413,7 @@ def test_live_pruning_scores_prunes_compares_and_saves(server, tmp_path):
         print("a comparison says so:", app.message.startswith("PSNR"))
         app._apply(app.settings.changed("prune", keep=1.0))
         print("and goes with the settings it measured:", app.message == "")
-        app.frame()
+        settled_frame()
         flags = app.gpu_scene.read("flags")
         print("unpruned again:", not (flags & FLAG_PRUNED).any())
         """,
@@ -424,6 +433,50 @@ def test_live_pruning_scores_prunes_compares_and_saves(server, tmp_path):
             "unpruned again",
         ),
     )
+
+
+def test_a_slow_splat_frame_is_drawn_over_ui_frames_showing_the_last_one(server, tmp_path):
+    """#23 item 14: the UI waited on the splat frame. Here a pacer draws a thousand splats a UI
+    frame (a slow device): an orbit's new frame takes UI frames, each drawing the panel over
+    the last finished image; the overlay says how many; the next frame is begun at once."""
+    out = run_app_script(
+        server,
+        """
+        from viewer.app.frame_pacer import FramePacer
+        from viewer.render.frame_inputs import FrameInputs
+
+        class Slow(FramePacer):
+            def count(self):
+                return 1000
+
+        app.pacer = Slow()
+        app._apply(app.settings.changed("display", overlay=True))
+        settled_frame()
+        shown = app.target.image.texture.read()
+        app.drag("left", 40.0, 0.0)
+        frames, same = 0, True
+        while True:
+            app.frame()
+            frames += 1
+            if not app.target.drawing:
+                break
+            same = same and app.target.image.texture.read() == shown
+        visible = app.history.latest.visible
+        print("UI frames:", frames == -(-visible // 1000) and frames > 3)
+        print("last image shown meanwhile:", same)
+        print("new image after:", app.target.image.texture.read() != shown)
+        print("overlay counts them:", app.target.last_frame[0] == frames)
+        app.drag("left", 40.0, 0.0)
+        app.frame()
+        print("the next begun at once:", app.target.drawing)
+        """,
+        tmp_path,
+    )
+    assert_printed_true(
+        out,
+        ("UI frames", "last image shown meanwhile", "new image after", "overlay counts them",
+         "the next begun at once"),
+    )  # fmt: skip
 
 
 def test_after_a_click_in_the_panel_tab_then_w_flies(server, tmp_path):
@@ -600,7 +653,7 @@ def size_to(width, height):
         app.frame()
     for _ in range(3):  # the panel is placed from the size it had in the last frame
         app.input.poll(0.0)
-        app.frame()
+        settled_frame()
 
 
 def panel():
@@ -609,24 +662,24 @@ def panel():
 
 
 def gpu_bytes():
-    return app.renderer.gpu_bytes + app.target.image.nbytes
+    return app.renderer.gpu_bytes + app.target.nbytes
 
 
 facts = {}
 size_to(640, 360)
 app.click(500, 200)
-app.frame()
+settled_frame()
 facts["panel"], facts["bytes"] = panel(), gpu_bytes()
 size_to(2048, 2048)
 app.click(1000, 1000)  # a pick bins the whole view
-app.frame()
+settled_frame()
 facts["huge bytes"] = gpu_bytes()
 size_to(1, 1)
 size_to(50, 30)
 facts["tiny panel"] = panel()
 size_to(640, 360)
 app.click(500, 200)
-app.frame()
+settled_frame()
 facts["panel again"], facts["bytes again"] = panel(), gpu_bytes()
 left, top = glfw.get_window_pos(window.handle)
 low, high = fields["##open"]
@@ -692,8 +745,8 @@ def test_foveation_follows_the_pointer_compares_and_takes_the_preset(server, tmp
         print("waiting for scores:", "significance" in app.session.fovea.facts(None).waiting)
         while app.gpu_scene.subsets is None and time.monotonic() < deadline:
             app.frame()
-        app.frame()
-        app.frame()
+        settled_frame()
+        settled_frame()
         print("levels uploaded:", app.gpu_scene.subsets is not None)
         print("some left out:", app.history.latest.fovea_culled > 0)
         width, height = app.window.framebuffer_size
