@@ -145,6 +145,7 @@ import numpy as np
 from viewer.app.app import ViewerApp
 from viewer.app.window import Window, init_glfw
 from viewer.builtin_scene import load_scene_or_builtin
+from viewer.render.frame_inputs import FrameInputs
 from viewer.setting_specs import SettingsSet
 from viewer.settings import DisplayOptions, RenderSettings
 
@@ -234,7 +235,7 @@ def test_crop_box_hides_gaussians_and_a_path_plays_back(server, tmp_path):
         glfw.get_time = lambda: clock[0]
         print("visible before:", app.history.latest.visible)
         box = CropBox(True, (-0.5, -0.5, -0.1), (0.5, 0.5, 0.1))
-        app._apply(app.settings, box)
+        app.apply(app.settings, box)
         settled_frame()
         inside = int(np.all((scene.means >= box.lo) & (scene.means <= box.hi), axis=1).sum())
         print("visible cropped:", app.history.latest.visible)
@@ -339,7 +340,7 @@ def test_picking_selects_the_top_contributor_and_pivots_on_the_surface(server, t
         server,
         """
         from viewer.render.layout import FLAG_SELECTED
-        inputs = app.inputs()
+        inputs = FrameInputs(app.camera())
         camera = inputs.camera
         full = app.renderer.measure(
             app.gpu_scene, inputs, app.settings.of(RenderSettings)
@@ -385,10 +386,10 @@ def test_live_pruning_scores_prunes_compares_and_saves(server, tmp_path):
         app.gpu_scene.write = lambda *a, **k: (uploads.append(1), original(*a, **k))
         before = app.history.latest.visible
         prune = PruneSettings(score="significance", keep=0.3, views=4, view_width=64)
-        app._apply(app.settings.replaced(prune))
+        app.apply(app.settings.replaced(prune))
         frames = 0
         app.frame()
-        print("scoring shown:", app._facts().pruning.scoring == (1, 4))
+        print("scoring shown:", app.facts().pruning.scoring == (1, 4))
         while app.session.pruning.job is not None and time.monotonic() < deadline:
             app.frame()
             frames += 1
@@ -396,7 +397,7 @@ def test_live_pruning_scores_prunes_compares_and_saves(server, tmp_path):
         print("one view per frame:", frames >= 3)
         flags = app.gpu_scene.read("flags")
         kept = int(((flags & FLAG_PRUNED) == 0).sum())
-        print("kept:", kept == round(0.3 * scene.count) == app._facts().pruning.kept)
+        print("kept:", kept == round(0.3 * scene.count) == app.facts().pruning.kept)
         print("fewer visible:", app.history.latest.visible < before)
         print("no data upload:", uploads == [])
         app.perform("compare_pruning")
@@ -406,12 +407,12 @@ def test_live_pruning_scores_prunes_compares_and_saves(server, tmp_path):
         print("saved:", load_scene("kept.ply").count == kept)
         app.perform("show_score")
         settled_frame()
-        low_end = app._facts().heat_range[0]
+        low_end = app.facts().heat_range[0]
         print("heatmap of the score:", app.settings.of(RenderSettings).mode == "heatmap"
               and app.session.heat is not None and low_end.startswith("significance"))
         app.perform("compare_pruning")
         print("a comparison says so:", app.message.startswith("PSNR"))
-        app._apply(app.settings.changed("prune", keep=1.0))
+        app.apply(app.settings.changed("prune", keep=1.0))
         print("and goes with the settings it measured:", app.message == "")
         settled_frame()
         flags = app.gpu_scene.read("flags")
@@ -443,14 +444,13 @@ def test_a_slow_splat_frame_is_drawn_over_ui_frames_showing_the_last_one(server,
         server,
         """
         from viewer.app.frame_pacer import FramePacer
-        from viewer.render.frame_inputs import FrameInputs
 
         class Slow(FramePacer):
             def count(self):
                 return 1000
 
         app.pacer = Slow()
-        app._apply(app.settings.changed("display", overlay=True))
+        app.apply(app.settings.changed("display", overlay=True))
         settled_frame()
         shown = app.target.image.texture.read()
         app.drag("left", 40.0, 0.0)
@@ -526,7 +526,7 @@ def test_esc_undoes_what_it_can_and_quits_only_when_pressed_again(server, tmp_pa
             return (app.settings["display"].help, app.controller.mode,
                     app.session.selected is not None, window.should_close)
 
-        app._change("display", help=True)
+        app.apply(app.settings.changed("display", help=True))
         app.controller.set_mode("fly")
         app.session.select(0)
         app.perform("escape", True)
@@ -570,12 +570,12 @@ def test_a_hung_load_does_not_block_the_next_open(server, tmp_path):
         app.loader = SceneLoader(read)
         app.open("/somewhere/hung.ply")
         app.frame()
-        print("loading shown:", app._facts().loading == "/somewhere/hung.ply")
+        print("loading shown:", app.facts().loading == "/somewhere/hung.ply")
         app.open({str(good)!r})
-        print("newest shown:", app._facts().loading == {str(good)!r})
+        print("newest shown:", app.facts().loading == {str(good)!r})
         frames_until_loaded()
         print("opened:", app.scene.count == 300 and app.message == "opened {good}")
-        print("no loading line:", app._facts().loading == "")
+        print("no loading line:", app.facts().loading == "")
         release.set()
         for thread in threading.enumerate():
             if thread.name == "scene-loader":
@@ -584,7 +584,7 @@ def test_a_hung_load_does_not_block_the_next_open(server, tmp_path):
         print("late result dropped:", app.scene.count == 300 and app.error == "")
         app.open("/no/such/scene.ply")
         frames_until_loaded()
-        print("failure clears the loading line:", app._facts().loading == ""
+        print("failure clears the loading line:", app.facts().loading == ""
               and app.message == "" and app.error.startswith("could not open /no/such"))
         """,
         tmp_path,
@@ -610,7 +610,7 @@ def test_the_saved_camera_renders_the_view(server, tmp_path):
         app.frame()
         app.perform("save_camera", "view.json")
         print("message:", app.message)
-        image = app.renderer.render_image(app.gpu_scene, app.inputs(),
+        image = app.renderer.render_image(app.gpu_scene, FrameInputs(app.camera()),
                                           app.settings.of(RenderSettings))
         np.save("app.npy", image)
         """,
@@ -738,7 +738,7 @@ def test_foveation_follows_the_pointer_compares_and_takes_the_preset(server, tmp
         """
         import glfw
         from viewer.settings import FoveationSettings, LodSettings, PruneSettings
-        app._apply(app.settings.replaced(PruneSettings(views=4, view_width=64)).replaced(
+        app.apply(app.settings.replaced(PruneSettings(views=4, view_width=64)).replaced(
             FoveationSettings(enabled=True, gaze="mouse", outline=True, fovea=4.0,
                               bands=(3.0, 3.0))))
         app.frame()
@@ -764,7 +764,7 @@ def test_foveation_follows_the_pointer_compares_and_takes_the_preset(server, tmp
         app.frame()
         s = app.settings
         app.perform("show_lod_levels")
-        shown = app._facts().lod.showing_levels
+        shown = app.facts().lod.showing_levels
         app.perform("show_lod_levels")
         print("levels toggle:", shown and app.settings.of(RenderSettings).mode == "colour")
         print("preset:", s.of(LodSettings).enabled and s.of(FoveationSettings).shares

@@ -10,7 +10,7 @@ from types import SimpleNamespace
 import pytest
 
 from viewer.app import shortcuts
-from viewer.app.app import ViewerApp
+from viewer.app.actions import AppActions
 from viewer.app.commands import Command
 from viewer.app.panel import PANEL_ACTIONS
 from viewer.app.path_player import PathPlayer
@@ -30,11 +30,13 @@ def test_without_a_display_one_line_points_to_render_and_bench():
 
 
 def test_every_shortcut_and_panel_action_has_a_handler():
-    app = ViewerApp.__new__(ViewerApp)  # no window: only the table of handlers is read
-    app.controller = SimpleNamespace(frame=None, reset=None)
-    app.window = SimpleNamespace(close=None)
-    app.player = PathPlayer()
-    handled = set(app._handlers(None))
+    app = SimpleNamespace(  # no window: only the table of handlers is read
+        controller=SimpleNamespace(frame=None, reset=None),
+        window=SimpleNamespace(close=None),
+        player=PathPlayer(),
+        open=None,
+    )
+    handled = set(AppActions(app)._handlers(None))
     wanted = {s.action for s in shortcuts.PRESSED} | set(PANEL_ACTIONS)
     assert handled == wanted == set(Command)  # every command is reachable and has one handler
     assert all(isinstance(name, Command) for name in wanted)

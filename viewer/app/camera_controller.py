@@ -19,7 +19,7 @@ import numpy as np
 from viewer.camera import Camera
 from viewer.framing import axis_label, axis_vector
 from viewer.pose import Pose
-from viewer.settings import FOV_RANGE, NAVIGATION_MODES
+from viewer.settings import FOV_RANGE, NAVIGATION_MODES, CameraOptions
 
 MOVES = ("forward", "back", "left", "right", "up", "down")  # held-key actions that move
 ROLLS = {"roll_left": -1.0, "roll_right": 1.0}  # held-key actions that roll, with their sign
@@ -109,6 +109,11 @@ class CameraController:
     def up(self) -> np.ndarray:
         """[3] float64 world up."""
         return axis_vector(self.up_axis)
+
+    @property
+    def options(self) -> CameraOptions:
+        """The camera settings group: the controller owns its mode, up axis and FOV."""
+        return CameraOptions(self.mode, self.up_axis, self.fov_y_degrees)
 
     @property
     def center(self) -> np.ndarray:

@@ -1,10 +1,17 @@
-"""The system's file dialog (imgui-bundle's portable-file-dialogs), polled without blocking."""
+"""Choosing a scene to open: the system's file dialog, else the window's own browser.
+
+The system's dialog is imgui-bundle's portable-file-dialogs, polled without blocking; it needs
+one of HELPERS installed.
+"""
 
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 from imgui_bundle import portable_file_dialogs as pfd
+
+from viewer.app.file_browser import FileBrowser
 
 # Programs portable-file-dialogs drives on Linux; without one there is no dialog to show.
 HELPERS = ("zenity", "kdialog", "matedialog", "qarma")
@@ -39,3 +46,23 @@ class FileDialog:
         chosen = self._dialog.result()
         self._dialog = None
         return chosen[0] if chosen else None
+
+
+class SceneChooser:
+    """The system's dialog where `available`, else a `FileBrowser`; `draw` each frame."""
+
+    def __init__(self) -> None:
+        self.system = available()
+        self.dialog = FileDialog()
+        self.browser = FileBrowser()
+
+    def show(self, start: Path) -> None:
+        """Ask for a scene, starting in the folder `start` (the working folder if it is none)."""
+        if self.system:
+            self.dialog.show(start=str(start))
+        else:
+            self.browser.show(start if start.is_dir() else Path.cwd())
+
+    def draw(self) -> str | None:
+        """Draw the browser if it is open; the path chosen this frame (either way), else None."""
+        return self.browser.draw() or self.dialog.poll()

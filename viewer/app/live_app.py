@@ -149,7 +149,7 @@ class LiveViewerApp(ViewerApp):
         if not self.feed.due():
             return  # nothing new, or the last copy was recent (LiveFeed.due)
         if self.feed.apply(self.gpu_scene):  # densified: the new rows are on the GPU already
-            self._session.rows_changed(self._snapshot)
+            self.session.rows_changed(self._snapshot)
             self._set_title()
         self._send_state()
 
@@ -227,7 +227,7 @@ class LiveViewerApp(ViewerApp):
         if stepped:
             self.steps += 1
         if controls.paused and not self.controls.paused:
-            self._session.rows_changed(self._snapshot)  # read again, exact, when inspected
+            self.session.rows_changed(self._snapshot)  # read again, exact, when inspected
         if controls != self.controls or stepped:
             self.controls = controls
             self._send_state()
