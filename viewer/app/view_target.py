@@ -7,12 +7,12 @@ that becomes the one shown when the frame is done; with a `FramePacer` a slow fr
 several UI frames (a part each, into an accumulation image of its own) while the window keeps
 showing the last finished one, stretched over the window if its size changed meanwhile. At a
 render scale below 1 (the LOD frame-rate target) the image is that much smaller and the copy
-stretches it: one pass at the window's size per frame, as at full scale.
+to the window stretches it: one full-size pass per frame, as at full scale. The renderer alone
+derives the scaled camera and gaze; the view only sizes its image.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import time
 import warnings
 from collections.abc import Hashable
@@ -22,7 +22,6 @@ import OpenGL.GL as gl
 
 from viewer.app.frame_pacer import FramePacer
 from viewer.render.accum_target import AccumTarget
-from viewer.render.fovea import render_gaze
 from viewer.render.frame_inputs import FrameInputs
 from viewer.render.gpu_scene import GpuScene
 from viewer.render.renderer import SplatFrame, SplatRenderer
@@ -95,12 +94,9 @@ class ViewTarget:
         self.last_frame = (self._steps, (time.perf_counter() - self._begun_at) * 1e3)
         self._back, self.image = self.image, self._back
         self._back.ensure_size(*self.image.size)  # an earlier size's memory is not kept
-        stats = frame.stats
         if pacer is not None:
             pacer.frame_done(frame.work_ms)
-        if stats is not None and inputs.render_scale != 1.0:
-            stats = dataclasses.replace(stats, render_scale=inputs.render_scale)
-        return stats
+        return frame.stats
 
     def _begin(
         self,
@@ -109,16 +105,18 @@ class ViewTarget:
         inputs: FrameInputs,
         settings: RenderSettings,
     ) -> SplatFrame:
-        """A frame of `inputs`, the image sized to it (and the renderer fitted to the window)."""
-        camera = inputs.camera
+        """A frame of `inputs`, the image sized to it (and the renderer fitted to the window).
+
+        At a render scale below 1 the image is that much smaller (`present` stretches it over
+        the window, one full-size pass a UI frame either way); the renderer, given the inputs
+        as they are, draws and resolves at that scale.
+        """
+        camera, drawn = inputs.camera, inputs.render_camera
         if self.window_size != (camera.width, camera.height):  # the window changed size
             self.window_size = (camera.width, camera.height)
             renderer.fit_view(camera.width, camera.height)
-        drawn = inputs.render_camera  # smaller at a render scale below 1: stretched by `present`
         self._back.ensure_size(drawn.width, drawn.height)
-        gaze = render_gaze(camera, drawn, inputs.gaze)  # in the drawn image's pixels
-        scaled = dataclasses.replace(inputs, camera=drawn, gaze=gaze, render_scale=1.0)
-        return renderer.start(scene, scaled, settings, self._back.framebuffer, self._accum)
+        return renderer.start(scene, inputs, settings, self._back.framebuffer, self._accum)
 
     def _pace(self, pacer: FramePacer, frame: SplatFrame, started: float) -> None:
         """Tell `pacer` what the step cost and, between steps, what the UI's own work did."""
@@ -137,8 +135,8 @@ class ViewTarget:
     def present(self, size: tuple[int, int]) -> None:
         """Copy the image over the window's framebuffer of `size` pixels, from the bottom left.
 
-        Pixel for pixel, or stretched bilinearly over it when drawn at a lower scale (or for a
-        window whose size changed while the next frame is drawn).
+        Pixel for pixel, or stretched bilinearly over it when drawn at a lower scale (or while
+        the frame for a window whose size changed is drawn).
         """
         error = self.ctx.error  # clears it: PyOpenGL would raise a pending error on its next call
         if error != "GL_NO_ERROR":
