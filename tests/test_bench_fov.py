@@ -21,10 +21,12 @@ from viewer.bench.scenes import ConfigScenes
 from viewer.camera import Camera
 from viewer.cli import main
 from viewer.features.foveation import region_fovea, subset_levels
+from viewer.features.score_cache import cached_scores
 from viewer.formats import save_scene
 from viewer.render.fovea import fovea_mask
 from viewer.render.frame_inputs import FrameInputs
 from viewer.render.gpu_scene import GpuScene
+from viewer.render.layout import FLAG_PRUNED
 from viewer.render.renderer import SplatRenderer
 from viewer.settings import FoveationSettings, RenderSettings
 
@@ -145,8 +147,10 @@ def test_configs_share_a_scene_unless_their_levels_differ(tmp_path, monkeypatch,
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     scene = random_scene(np.random.default_rng(9), 400, sh_degree=0, spread=2.0)
     renderer = SplatRenderer(gl_ctx)
-    full = GpuScene.from_scene(gl_ctx, scene)
-    scenes = ConfigScenes(gl_ctx, scene, full, renderer)
+    camera = Camera(48, 32, 40.0, 40.0, 24.0, 16.0, world_to_camera=np.array(
+        [[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 4.0], [0, 0, 0, 1]]))  # fmt: skip
+    scenes = ConfigScenes(renderer, scene, camera)
+    full = scenes.full
     texts = ["plain", "fov-a:fov.enabled=true", "fov-b:fov.shares=1,0.5,0.3,0.1", "again",
              "fov-a2:fov.fovea=20", "pruned:prune.keep=0.5", "lod-source:fov.source=lod,lod.tau=2",
              "pruned-fov:prune.keep=0.5,fov.enabled=true"]  # fmt: skip
@@ -159,14 +163,17 @@ def test_configs_share_a_scene_unless_their_levels_differ(tmp_path, monkeypatch,
         assert drawn["pruned"] is not full
         assert len({id(s) for s in drawn.values()}) == 3
         assert scenes.of(configs[1]) is full  # made once
-        scores = scenes.scores(configs[0])
+        prune = configs[0].prune
+        scores = cached_scores(renderer, full, scene, prune, configs[0].render.near_plane)
         a, b = (FoveationSettings().shares, (1.0, 0.5, 0.3, 0.1))
-        assert np.array_equal(read_levels(full), subset_levels(scores["significance"], a))
+        leaves = slice(0, scene.count)  # lod-source attached the LOD tree's nodes to `full`
+        assert np.array_equal(read_levels(full)[leaves], subset_levels(scores["significance"], a))
         assert np.array_equal(read_levels(drawn["fov-b"]), subset_levels(scores["significance"], b))
-        assert np.array_equal(read_levels(drawn["pruned"]), read_levels(full))
+        assert np.array_equal(read_levels(drawn["pruned"]), read_levels(full)[leaves])
+        # pruned as the window prunes: the flags hide half the Gaussians
+        hidden = (drawn["pruned"].read("flags") & FLAG_PRUNED) != 0
+        assert hidden.sum() == scene.count - round(0.5 * scene.count)
         # a frame without a fovea draws every Gaussian of a scene that holds levels
-        camera = Camera(48, 32, 40.0, 40.0, 24.0, 16.0, world_to_camera=np.array(
-            [[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 4.0], [0, 0, 0, 1]]))  # fmt: skip
         bare = GpuScene.from_scene(gl_ctx, scene)
         try:
             images = [renderer.render_image(s, FrameInputs(camera), RenderSettings())
@@ -176,7 +183,6 @@ def test_configs_share_a_scene_unless_their_levels_differ(tmp_path, monkeypatch,
         assert np.abs(images[0]).max() > 0 and np.array_equal(images[0], images[1])
     finally:
         scenes.release()
-        full.release()
         renderer.release()
 
 

@@ -31,12 +31,11 @@ import numpy as np
 
 from viewer.bench.configs import BenchConfig
 from viewer.bench.paths import PathFrame
-from viewer.bench.scenes import ConfigScenes, lod_tree
+from viewer.bench.scenes import ConfigScenes
 from viewer.camera import Camera
 from viewer.core.frame import frame_inputs
 from viewer.features.foveation import frame_gaze, region_fovea
 from viewer.features.lod_controller import Detail, FrameRateController, frame_cut
-from viewer.features.lod_gpu import attach_hierarchy
 from viewer.image_metrics import compare_regions
 from viewer.render.accum_target import AccumTarget
 from viewer.render.context import DeviceInfo, create_headless_context
@@ -390,21 +389,18 @@ def measure(
         progress: called with (frames done, frames in all) after each timed frame.
         warming: called with (frames done, frames in all) after each warm-up frame.
     """
-    tree = lod_tree(scene, configs)  # before the GL context: a build takes a while
     ctx = create_headless_context()
     width, height = frames[0].camera.width, frames[0].camera.height
     output = AccumTarget(ctx)
     output.ensure_size(width, height)
     everything: list[SplatRenderer] = []
-    full = GpuScene.from_scene(ctx, scene)
-    if tree is not None:
-        attach_hierarchy(full, tree)
     scenes: ConfigScenes | None = None
     try:
         renderers = [SplatRenderer(ctx, config.raster, clock) for config in configs]
         reference = SplatRenderer(ctx, configs[0].raster, clock) if quality else None
         everything = renderers + ([reference] if reference else [])
-        scenes = ConfigScenes(ctx, scene, full, renderers[0], tree)
+        scenes = ConfigScenes(renderers[0], scene, frames[0].camera)
+        full = scenes.full
         targets = [
             Target(c, r, scenes.of(c), output.framebuffer,
                    controller=frame_rate_controller(c, scene.count), finish=ctx.finish)
@@ -438,11 +434,10 @@ def measure(
         ]
         return BenchResult(runs, DeviceInfo.of(ctx), peak_rss_bytes())
     finally:
-        for renderer in everything:
-            renderer.release()
         if scenes is not None:
             scenes.release()
-        full.release()
+        for renderer in everything:
+            renderer.release()
         output.release()
         ctx.release()
 
