@@ -12,6 +12,8 @@ serves the quality reference (`full`).
 
 from __future__ import annotations
 
+from typing import Any
+
 from viewer.bench.configs import BenchConfig
 from viewer.camera import Camera
 from viewer.core.session import ViewerSession
@@ -38,7 +40,7 @@ class ConfigScenes:
     def __init__(self, renderer: SplatRenderer, scene: GaussianScene, camera: Camera) -> None:
         self.renderer, self.scene, self.camera = renderer, scene, camera
         # (pruning key, levels key or None, session); the pruning key is None without pruning
-        self._made: list[tuple[tuple | None, tuple | None, ViewerSession]] = []
+        self._made: list[tuple[tuple[Any, ...] | None, tuple[Any, ...] | None, ViewerSession]] = []
         self.full = self._session(None).gpu_scene
 
     def of(self, config: BenchConfig) -> GpuScene:
@@ -53,7 +55,9 @@ class ConfigScenes:
                 return self._settled(session, config)
         return self._settled(self._session(prune, levels), config)
 
-    def _session(self, prune: tuple | None, levels: tuple | None = None) -> ViewerSession:
+    def _session(
+        self, prune: tuple[Any, ...] | None, levels: tuple[Any, ...] | None = None
+    ) -> ViewerSession:
         session = ViewerSession(self.renderer, self.scene)
         self._made.append((prune, levels, session))
         return session
@@ -70,11 +74,11 @@ class ConfigScenes:
         self._made = []
 
     @staticmethod
-    def _prune_key(config: BenchConfig) -> tuple | None:
+    def _prune_key(config: BenchConfig) -> tuple[Any, ...] | None:
         return (config.prune, config.render.near_plane) if config.prune.active else None
 
     @staticmethod
-    def _levels_key(config: BenchConfig) -> tuple:
+    def _levels_key(config: BenchConfig) -> tuple[Any, ...]:
         fov, prune = config.fov, config.prune
         return (fov.subset_score, fov.shares, prune.views, prune.view_width,
                 config.render.near_plane)  # fmt: skip

@@ -12,6 +12,7 @@ import statistics
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -79,9 +80,10 @@ class FoveaState:
         self.gpu_scene = gpu_scene
         self.pointer: tuple[float, float] | None = None
         self.quality: RegionQuality | None = None
-        self._levels_of: tuple | None = None  # what the levels on the GPU were made of
+        self._levels_of: tuple[Any, ...] | None = None  # what the levels on the GPU were made of
         self._waiting = ""
-        self._outlines: tuple[tuple, list[np.ndarray]] | None = None  # the last ones, by input
+        # the last outlines, by their inputs
+        self._outlines: tuple[tuple[Any, ...], list[np.ndarray]] | None = None
 
     @staticmethod
     def wanted_score(settings: FoveationSettings) -> str | None:

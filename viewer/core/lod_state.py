@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import sys
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -83,11 +84,13 @@ class LodState:
         self.origin = ""
         self._frame = Detail()  # the detail of the frame being drawn
         self._moving_frame = False  # whether it is drawn at the moving detail
-        self._camera: tuple | None = None  # the last frame's view, to tell motion
+        self._camera: tuple[Any, ...] | None = None  # the last frame's view, to tell motion
 
     # -- per frame ------------------------------------------------------------------------------
 
-    def update(self, settings: LodSettings, view: tuple, now: float, period: float | None) -> bool:
+    def update(
+        self, settings: LodSettings, view: tuple[Any, ...], now: float, period: float | None
+    ) -> bool:
         """Start or finish the build, and choose this frame's quality.
 
         Args:

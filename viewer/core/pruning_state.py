@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -70,7 +71,7 @@ class PruningState:
         self.quality: tuple[float, float] | None = None
         self.version = 0
         self._orders: dict[str, np.ndarray] = {}  # ranking of each score, made on first use
-        self._counts: tuple[tuple, int | None, tuple[float, float] | None] | None = None
+        self._counts: tuple[tuple[Any, ...], int | None, tuple[float, float] | None] | None = None
         self.cache = ScoreCache(scene)
         self._views: tuple[int, int, float] | None = None  # what the view scores were made of
 

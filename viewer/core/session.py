@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -106,8 +107,9 @@ class ViewerSession:
         self._pruning: PruningState | None = None  # made when first needed (from the host copy)
         self._lod: LodState | None = None
         self._histograms: tuple[Histogram, ...] | None = None
-        self._heat_of: tuple = ()  # (value name, scores version) that `heat` holds
-        self._pruned_by: tuple = ()  # (settings, scores version) the pruning flags were made of
+        self._heat_of: tuple[Any, ...] = ()  # (value name, scores version) that `heat` holds
+        # (settings, scores version) the pruning flags were made of
+        self._pruned_by: tuple[Any, ...] = ()
 
     # -- the host copy and the states made from it -------------------------------------------
 
