@@ -158,9 +158,11 @@ deadline = time.monotonic() + 60
 
 
 def settled_frame():
-    # a UI frame, then those that finish the splat frame it began (drawn in parts here)
+    # a UI frame, then those that finish the splat frame it began (drawn in parts here; its
+    # own time limit: under load a frame of a huge window takes many UI frames)
     app.frame()
-    while app.target.drawing and time.monotonic() < deadline:
+    limit = time.monotonic() + 90
+    while app.target.drawing and time.monotonic() < limit:
         app.frame()
 
 
