@@ -181,7 +181,7 @@ def seed_scenes(folder: Path) -> dict[str, bytes]:
     from viewer.formats import save_scene
 
     scene = stored_scene(200, 1, seed=11)
-    names = ("seed.ply", "seed.splat", "seed.spz", "seed.compressed.ply")
+    names = ("seed.ply", "seed.splat", "seed.spz", "seed.compressed.ply", "seed.sog", "seed.glb")
     for name in names:
         save_scene(scene, folder / name)
     write_compressed_ply(scene, folder / "seed_supersplat.ply")
@@ -207,7 +207,7 @@ def scene_cases(
         for flip in range(4):
             files[f"{stem}_flip{flip}.{suffix}"] = (flipped(data, rng, 1 + flip * 3), True)
         files[f"{stem}_tail.{suffix}"] = (data + rng.bytes(77), True)
-    for suffix in ("ply", "splat", "spz", "compressed.ply"):
+    for suffix in ("ply", "splat", "spz", "compressed.ply", "sog", "glb"):
         files[f"random.{suffix}"] = (rng.bytes(4096), False)
         files[f"text.{suffix}"] = (b"this is not a scene\n" * 40, False)
         files[f"empty.{suffix}"] = (b"", False)

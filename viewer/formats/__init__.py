@@ -28,7 +28,7 @@ from viewer.formats.compressed_ply_write import write_compressed_ply
 from viewer.formats.context_files import output_context
 from viewer.formats.glb import GLB_MAGIC, read_glb
 from viewer.formats.glb_write import write_glb
-from viewer.formats.inria_output import latest_point_cloud, output_root
+from viewer.formats.inria_output import output_root, scene_in_folder
 from viewer.formats.losses import OUTPUT_FORMATS, describe_losses, output_format
 from viewer.formats.ply import read_inria_ply, write_inria_ply
 from viewer.formats.ply_binary import is_ply, open_binary_ply
@@ -114,7 +114,7 @@ def load_scene(path: str | Path) -> GaussianScene:
     """
     path = Path(path)
     if path.is_dir():
-        path = path / META_NAME if (path / META_NAME).is_file() else latest_point_cloud(path)
+        path = scene_in_folder(path)
     reader = _reader_for(path)
     with np.errstate(over="ignore", invalid="ignore"):  # corrupt values: dropped, warned once
         scene = reader(path)

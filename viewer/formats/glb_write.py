@@ -80,7 +80,7 @@ def glb_bytes(scene: GaussianScene) -> bytes:
         }
         if values.dtype == np.uint8:
             accessor["normalized"] = True
-        if name == "POSITION" and scene.count:
+        if name == "POSITION":
             accessor["min"] = values.min(axis=0).tolist()
             accessor["max"] = values.max(axis=0).tolist()
         views.append(

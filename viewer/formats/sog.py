@@ -37,6 +37,8 @@ ZIP_MAGIC = b"PK"  # local file header (PK\3\4) or, for an empty archive, end of
 QUAT_MODE_BASE = 252  # quats alpha: 252 + index of the largest component
 SLACK_PIXELS = 65536  # trailing pixels an image may hold beyond 2x the count
 IMAGES_PER_POINT = 7 * 4  # RGBA bytes of the decoded per-Gaussian images
+CENTROID_PIXELS = 64 * 15 * (65536 // 64)  # the largest SH palette image
+FILE_BYTES_PER_PIXEL = 8  # an image file of P pixels (lossless WebP or PNG) holds fewer bytes
 
 
 def _open(path: Path) -> tuple[SogFiles, SogMeta, str]:
@@ -44,7 +46,7 @@ def _open(path: Path) -> tuple[SogFiles, SogMeta, str]:
     files: SogFiles
     if read_bytes(path, 2) == ZIP_MAGIC:
         files, kind = SogBundle(path), "bundled .sog"
-        data = files.read(META_NAME)
+        data = files.read(META_NAME, MAX_META_BYTES)
     else:
         files, kind = SogFolder(path), "meta.json folder"
         if file_size(path) > MAX_META_BYTES:
@@ -67,6 +69,11 @@ def _grid_check(count: int, shape: list[tuple[int, int]]) -> SizeCheck:
         return None
 
     return check
+
+
+def _image_bytes(count: int) -> int:
+    """The most bytes an image file for `count` Gaussians may hold."""
+    return FILE_BYTES_PER_PIXEL * (2 * count + SLACK_PIXELS)
 
 
 def _lookup(path: Path, codebook: np.ndarray, indices: np.ndarray, what: str) -> np.ndarray:
@@ -109,11 +116,13 @@ def _sh_rest(path: Path, meta: SogMeta, files: SogFiles, grid: SizeCheck) -> np.
         return None
 
     name = meta.files["centroids"]
-    centroids = decode_image(path, name, files.read(name), centroid_size)
+    data = files.read(name, FILE_BYTES_PER_PIXEL * CENTROID_PIXELS)
+    centroids = decode_image(path, name, data, centroid_size)
     entries = centroids[:, :, :3].reshape(-1, 64, coeffs, 3).reshape(-1, coeffs, 3)
     palette = _lookup(path, meta.sh_codebook, entries[: meta.palette], "shN centroid")
     name = meta.files["labels"]
-    labels_image = decode_image(path, name, files.read(name), grid).reshape(-1, 4)[: meta.count]
+    data = files.read(name, _image_bytes(meta.count))
+    labels_image = decode_image(path, name, data, grid).reshape(-1, 4)[: meta.count]
     labels = labels_image[:, 0].astype(np.int64) | (labels_image[:, 1].astype(np.int64) << 8)
     if labels.size and int(labels.max()) >= meta.palette:
         raise SceneError(
@@ -138,7 +147,8 @@ def read_sog(path: Path) -> GaussianScene:
 
     def image(role: str) -> np.ndarray:
         name = meta.files[role]
-        return decode_image(path, name, files.read(name), grid).reshape(-1, 4)[: meta.count]
+        data = files.read(name, _image_bytes(meta.count))
+        return decode_image(path, name, data, grid).reshape(-1, 4)[: meta.count]
 
     means = _positions(meta, image("means_l"), image("means_u"))
     rotations = _rotations(path, image("quats"))

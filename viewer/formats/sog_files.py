@@ -3,10 +3,11 @@
 Both hand out a file's bytes by the name meta.json gives it, within bounds:
 - a name must be relative and stay inside the scene: no absolute path, no '..' part, no
   backslash; in a folder the file's real path (symlinks followed) must lie under the folder;
-- a ZIP member's declared size is checked before it is inflated: at most MAX_MEMBER_BYTES,
-  at most MAX_DEFLATE_RATIO times its compressed size, and all members read together within the
-  memory available; zipfile then inflates no more than the declared size (and checks the CRC),
-  so a member that lies about its size fails instead of filling memory.
+- a file may hold at most the bytes the caller allows (an image of the scene's size cannot need
+  more), checked before it is read; a ZIP member's declared size is checked before it is
+  inflated, also against MAX_DEFLATE_RATIO times its compressed size and, with all members read
+  before it, the memory available; zipfile then inflates no more than the declared size (and
+  checks the CRC), so a member that lies about its size fails instead of filling memory.
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ from viewer.input_files import file_size, read_bytes
 
 META_NAME = "meta.json"
 MAX_META_BYTES = 64 * 2**20  # a meta.json holds a few codebooks: kilobytes
-MAX_MEMBER_BYTES = 2**31  # one image of at most 16383 x 16383 RGBA pixels, compressed
 MAX_DEFLATE_RATIO = 1032  # deflate cannot expand data by more than this
 
 
@@ -49,20 +49,20 @@ class SogFolder:
         self.source = meta
         self.root = Path(os.path.realpath(meta.parent))
 
-    def read(self, name: str) -> bytes:
-        """The bytes of the file `name` (relative to the folder).
+    def read(self, name: str, limit: int) -> bytes:
+        """The bytes of the file `name` (relative to the folder), at most `limit` of them.
 
         Raises:
             SceneError: for a name that leaves the folder (symlinks included), or a file that
-                is missing, special or larger than the memory available.
+                is missing, special or larger than `limit` or the memory available.
         """
         path = self.root / checked_name(self.source, name)
         if not Path(os.path.realpath(path)).is_relative_to(self.root):
             raise SceneError(self.source, f"'{name}' is a link that leaves the scene's folder")
         size = file_size(path)
         available = available_memory()
-        if available is not None and size > available:
-            raise SceneError(path, f"{gigabytes(size)}, more than the memory available")
+        if size > limit or (available is not None and size > available):
+            raise SceneError(path, f"{size:,} bytes, too large for this scene's {name}")
         return read_bytes(path)
 
 
@@ -78,19 +78,18 @@ class SogBundle:
             raise SceneError(path, f"not a SOG bundle: not a readable ZIP file ({exc})") from None
         self._budget = available_memory()
 
-    def read(self, name: str) -> bytes:
-        """The inflated bytes of the member `name`.
+    def read(self, name: str, limit: int) -> bytes:
+        """The inflated bytes of the member `name`, at most `limit` of them.
 
         Raises:
-            SceneError: for a missing member, one whose declared size is too large for its
-                compressed size or for memory, or one that does not inflate to that size.
+            SceneError: for a missing member, one whose declared size is over `limit`, too
+                large for its compressed size or for memory, or one that does not inflate to it.
         """
         checked_name(self.source, name)
         try:
             info = self._zip.getinfo(name)
         except KeyError:
             raise SceneError(self.source, f"the bundle has no member '{name}'") from None
-        limit = MAX_META_BYTES if name == META_NAME else MAX_MEMBER_BYTES
         stored = info.compress_type == zipfile.ZIP_STORED
         if info.file_size > limit or (
             not stored and info.file_size > max(1, info.compress_size) * MAX_DEFLATE_RATIO

@@ -7,13 +7,11 @@ import numpy as np
 from viewer.formats.sog_meta import MAX_PALETTE
 from viewer.scene import GaussianScene
 
-ROTATION_DEGREES = 0.6  # 3 x 8-bit smallest three: half a step of sqrt(2)/255 per component
+ROTATION_DEGREES = 1  # 3 x 8-bit smallest three: steps of sqrt(2)/255 per component
 
 
 def _position_steps(means: np.ndarray) -> tuple[float, float]:
     """Largest quantisation step of a position near the centre and at the farthest Gaussian."""
-    if not means.size:
-        return 0.0, 0.0
     logs = np.sign(means.astype(np.float64)) * np.log1p(np.abs(means.astype(np.float64)))
     step = float(((logs.max(axis=0) - logs.min(axis=0)) / 65535.0).max())
     return step, step * (1.0 + float(np.abs(means).max()))

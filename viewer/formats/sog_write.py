@@ -58,8 +58,7 @@ def _image(values: np.ndarray, width: int, height: int) -> np.ndarray:
 def _means(means: np.ndarray) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
     """means_l and means_u pixel values ([N, 3] uint8 each) and the meta 'means' ranges."""
     n = np.sign(means.astype(np.float64)) * np.log1p(np.abs(means.astype(np.float64)))
-    mins = n.min(axis=0) if n.size else np.zeros(3)
-    maxs = n.max(axis=0) if n.size else np.zeros(3)
+    mins, maxs = n.min(axis=0), n.max(axis=0)
     span = np.where(maxs > mins, maxs - mins, 1.0)
     q = np.clip(np.rint((n - mins) / span * 65535.0), 0, 65535).astype(np.uint16)
     low = (q & 0xFF).astype(np.uint8)
@@ -99,7 +98,7 @@ def _shn(sh: np.ndarray) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
 
 def sog_files(scene: GaussianScene) -> dict[str, bytes]:
     """The files of `scene` as an unbundled SOG: meta.json and the WebP images, by name."""
-    scene = scene.subset(morton_order(scene.means)) if scene.count else scene
+    scene = scene.subset(morton_order(scene.means))
     width, height = grid_size(scene.count)
     low, high, means = _means(scene.means)
     log_scales = scene.stored_log_scales()
