@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import DONUT_CAMERA, scene_path
-from tests.formats_helpers import stored_scene
+from tests.formats_helpers import spz_bytes, stored_scene
 from viewer.errors import SceneError
 from viewer.formats import describe_losses, load_scene, save_scene
 from viewer.formats.glb_write import glb_bytes
@@ -221,6 +221,11 @@ def test_bad_containers(tmp_path: Path) -> None:
     bad(tmp_path, join(document, binary)[:20] + b"{not json" + bytes(100), "truncated|not JSON")
 
 
+def splats(document: dict[str, Any]) -> dict[str, Any]:
+    """The KHR_gaussian_splatting object of the first primitive."""
+    return document["meshes"][0]["primitives"][0]["extensions"]["KHR_gaussian_splatting"]
+
+
 def edited(change: Callable[[dict[str, Any]], object]) -> bytes:
     document, binary, _ = hand_made()
     change(document)
@@ -245,11 +250,10 @@ def edited(change: Callable[[dict[str, Any]], object]) -> bytes:
             ),
             "SH degree 1 is only partly present",
         ),
+        (lambda d: splats(d).update(extensions={"EXT_other": {}}), "extended by EXT_other"),
         (
-            lambda d: d["meshes"][0]["primitives"][0]["extensions"][
-                "KHR_gaussian_splatting"
-            ].update(extensions={"KHR_gaussian_splatting_compression_spz_2": {}}),
-            "extended by KHR_gaussian_splatting_compression_spz_2: not read yet",
+            lambda d: splats(d).update(extensions={"KHR_gaussian_splatting_compression_spz_2": {}}),
+            "KHR_gaussian_splatting_compression_spz_2 names no bufferView",
         ),
         (lambda d: d["meshes"][0]["primitives"][0].pop("extensions"), "no mesh primitive carries"),
         (lambda d: d["accessors"][1].update(count=2), "different counts"),
@@ -258,6 +262,46 @@ def edited(change: Callable[[dict[str, Any]], object]) -> bytes:
 )
 def test_bad_documents(tmp_path: Path, change, match: str) -> None:
     bad(tmp_path, edited(change), match)
+
+
+def test_spz_compressed_variant_reads_through_the_spz_reader(tmp_path: Path) -> None:
+    scene = stored_scene(64, 2)
+    blob = spz_bytes(scene)  # the .spz library's RUB storage, as packing from LUF gives
+    (tmp_path / "same.spz").write_bytes(blob)
+    document = {
+        "asset": {"version": "2.0"},
+        "extensionsUsed": ["KHR_gaussian_splatting", "KHR_gaussian_splatting_compression_spz_2"],
+        "meshes": [
+            {
+                "primitives": [
+                    {
+                        "mode": 0,
+                        "attributes": {"POSITION": 0},  # placeholders, without data
+                        "extensions": {
+                            "KHR_gaussian_splatting": {
+                                "kernel": "ellipse",
+                                "extensions": {
+                                    "KHR_gaussian_splatting_compression_spz_2": {"bufferView": 0}
+                                },
+                            }
+                        },
+                    }
+                ]
+            }
+        ],
+        "buffers": [{"byteLength": len(blob)}],
+        "bufferViews": [{"buffer": 0, "byteLength": len(blob)}],
+        "accessors": [{"componentType": 5126, "count": 64, "type": "VEC3"}],
+    }
+    (tmp_path / "spz.glb").write_bytes(join(document, blob))
+    loaded, direct = load_scene(tmp_path / "spz.glb"), load_scene(tmp_path / "same.spz")
+    assert loaded.file_format.endswith("KHR_gaussian_splatting_compression_spz_2)")
+    np.testing.assert_array_equal(loaded.means, direct.means)
+    np.testing.assert_allclose(loaded.rotations, direct.rotations, atol=1e-7)
+    np.testing.assert_array_equal(loaded.sh, direct.sh)
+    np.testing.assert_allclose(loaded.scales, direct.scales, rtol=1e-6)
+    document["bufferViews"][0]["byteLength"] = len(blob) + 8
+    bad(tmp_path, join(document, blob), "runs past the BIN chunk")
 
 
 def test_losses_are_described() -> None:

@@ -26,8 +26,9 @@ from viewer.formats.cameras_json import load_inria_cameras, parse_inria_cameras
 from viewer.formats.compressed_ply import is_compressed_ply, read_compressed_ply
 from viewer.formats.compressed_ply_write import write_compressed_ply
 from viewer.formats.context_files import output_context
-from viewer.formats.glb import GLB_MAGIC, read_glb
+from viewer.formats.glb import read_glb
 from viewer.formats.glb_write import write_glb
+from viewer.formats.gltf_accessors import GLB_MAGIC
 from viewer.formats.inria_output import output_root, scene_in_folder
 from viewer.formats.losses import OUTPUT_FORMATS, describe_losses, output_format
 from viewer.formats.ply import read_inria_ply, write_inria_ply

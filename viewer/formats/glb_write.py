@@ -18,7 +18,7 @@ from typing import Any, BinaryIO
 import numpy as np
 
 from viewer.formats.files import write_file
-from viewer.formats.glb import BIN_CHUNK, GLB_MAGIC, JSON_CHUNK
+from viewer.formats.gltf_accessors import BIN_CHUNK, GLB_MAGIC, JSON_CHUNK
 from viewer.formats.gltf_splats import (
     EXTENSION,
     OPACITY,

@@ -9,8 +9,9 @@ Gaussian with every centroid on a CPU (1M x 64k x 45 is 3e12 multiply-adds a pas
 in two levels: a coarse k-means of COARSE_CLUSTERS centroids (fitted on a sample), then within
 each coarse cell a fine k-means whose share of the palette follows the cell's share of the points.
 Each point is compared with the coarse centroids and with the fine centroids of its own cell only,
-about 1M x 2 x 256 x 45 a pass. Distances come from matrix products, in blocks that bound the
-memory of the distance matrix.
+about 1M x 2 x 256 x 45 a pass; the labels are those of the last pass, and every centroid is the
+mean of the points that carry its label. Distances come from matrix products, in blocks that
+bound the memory of the distance matrix.
 """
 
 from __future__ import annotations
@@ -83,21 +84,27 @@ def _scatter(sums: np.ndarray, labels: np.ndarray, points: np.ndarray) -> None:
     sums[sorted_labels[starts]] = np.add.reduceat(points[order], starts, axis=0)
 
 
-def kmeans(points: np.ndarray, k: int, iterations: int, seed: int = 0) -> np.ndarray:
-    """[k', D] float32 centroids (k' = min(k, N)) of [N, D] float32 points (Lloyd's algorithm).
+def kmeans(
+    points: np.ndarray, k: int, iterations: int, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    """Lloyd's algorithm on [N, D] float32 points, from k distinct random points.
 
-    Starts from k distinct random points.
+    Returns:
+        ([k', D] float32 centroids, k' = min(k, N), each the mean of its cluster; [N] int64
+        cluster of each point, from the last assignment).
     """
     rng = np.random.default_rng(seed)
     k = min(k, points.shape[0])
     centroids = points[rng.choice(points.shape[0], size=k, replace=False)].copy()
+    labels = np.zeros(points.shape[0], dtype=np.int64)
     for _ in range(iterations):
-        centroids = _update(points, nearest(points, centroids), centroids)
-    return centroids
+        labels = nearest(points, centroids)
+        centroids = _update(points, labels, centroids)
+    return centroids, labels
 
 
 def palette(
-    points: np.ndarray, size: int, iterations: int = 8, seed: int = 0
+    points: np.ndarray, size: int, iterations: int = 6, seed: int = 0
 ) -> tuple[np.ndarray, np.ndarray]:
     """A palette of at most `size` centroids for [N, D] points and the label of each point.
 
@@ -112,7 +119,7 @@ def palette(
         return points.copy(), np.arange(n, dtype=np.int64)
     rng = np.random.default_rng(seed)
     sample = points[rng.choice(n, size=min(n, COARSE_SAMPLE), replace=False)]
-    coarse = kmeans(sample, min(COARSE_CLUSTERS, size), iterations, seed)
+    coarse, _ = kmeans(sample, min(COARSE_CLUSTERS, size), iterations, seed)
     cells = nearest(points, coarse)
     order = np.argsort(cells, kind="stable")
     counts = np.bincount(cells, minlength=coarse.shape[0])
@@ -126,8 +133,8 @@ def palette(
         start += count
         if count == 0:
             continue
-        fine = kmeans(points[members], int(shares[cell]), iterations, seed + cell)
-        labels[members] = base + nearest(points[members], fine)
+        fine, members_labels = kmeans(points[members], int(shares[cell]), iterations, seed + cell)
+        labels[members] = base + members_labels
         centroids.append(fine)
         base += fine.shape[0]
     return np.concatenate(centroids), labels
