@@ -19,7 +19,13 @@ import numpy as np
 
 from viewer.errors import SceneError
 from viewer.formats.builder import build_scene
-from viewer.formats.gltf_accessors import Accessors, glb_chunks, json_list
+from viewer.formats.gltf_accessors import (
+    Accessors,
+    accessor_count,
+    glb_binary,
+    glb_document,
+    json_list,
+)
 from viewer.formats.gltf_splats import (
     EXTENSION,
     MAX_DEGREE,
@@ -33,7 +39,7 @@ from viewer.formats.gltf_splats import (
 from viewer.formats.limits import check_decoded_size, decoded_bytes
 from viewer.formats.sh_layout import dc_from_rgb
 from viewer.formats.spz import decode_spz
-from viewer.input_files import read_bytes
+from viewer.input_files import file_size, open_input
 from viewer.scene import GaussianScene
 
 SPZ_EXTENSION = "KHR_gaussian_splatting_compression_spz_2"
@@ -144,15 +150,16 @@ def read_glb(path: Path) -> GaussianScene:
     Raises:
         SceneError: for a malformed, truncated, unsupported or too large file.
     """
-    data = read_bytes(path)
-    document, binary = glb_chunks(path, data)
-    reader = Accessors(path, document, binary)
-    primitives = _primitives(path, document)
-    spz_views = [_spz_view(path, p["extensions"][EXTENSION]) for p in primitives]
-    plain = [p["attributes"] for p, view in zip(primitives, spz_views, strict=True) if view is None]
-    count = sum(reader.count(attributes.get("POSITION")) for attributes in plain)
-    kept = max([(_degree(path, attributes) + 1) ** 2 for attributes in plain], default=1)
-    check_decoded_size(path, count, decoded_bytes(count, kept) + len(data), kept)
+    size = file_size(path)
+    with open_input(path) as file:
+        document, left = glb_document(path, file, size)
+        primitives = _primitives(path, document)
+        spz_views = [_spz_view(path, p["extensions"][EXTENSION]) for p in primitives]
+        plain = [p["attributes"] for p, v in zip(primitives, spz_views, strict=True) if v is None]
+        count = sum(accessor_count(path, document, a.get("POSITION")) for a in plain)
+        kept = max([(_degree(path, attributes) + 1) ** 2 for attributes in plain], default=1)
+        check_decoded_size(path, count, decoded_bytes(count, kept) + size, kept)
+        reader = Accessors(path, document, glb_binary(path, file, left))
     parts = [
         _attributes(path, reader, p["attributes"])
         if view is None
@@ -164,9 +171,8 @@ def read_glb(path: Path) -> GaussianScene:
         raise SceneError(path, "primitives of different SH degrees")
     joined = {key: np.concatenate([part[key] for part in parts]) for key in parts[0]}
     means, rotations, sh = flip_axes(joined["means"], joined["rotations"], joined["sh"])
-    scales = np.where(
-        joined["scales"] < 0, np.float32(np.nan), joined["scales"]
-    )  # invalid: dropped
+    # a negative scale is invalid: NaN, so that the scene drops that Gaussian with its warning
+    scales = np.where(joined["scales"] < 0, np.float32(np.nan), joined["scales"])
     variant = f", {SPZ_EXTENSION}" if any(view is not None for view in spz_views) else ""
     return build_scene(
         path,

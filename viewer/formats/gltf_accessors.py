@@ -12,11 +12,12 @@ from __future__ import annotations
 import json
 import struct
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 
 from viewer.errors import SceneError
+from viewer.input_files import MAX_JSON_BYTES
 
 GLB_MAGIC = b"glTF"
 JSON_CHUNK = 0x4E4F534A  # "JSON"
@@ -32,35 +33,63 @@ COMPONENTS: dict[int, np.dtype[Any]] = {
 WIDTHS = {"SCALAR": 1, "VEC2": 2, "VEC3": 3, "VEC4": 4}
 
 
-def glb_chunks(path: Path, data: bytes) -> tuple[Any, bytes]:
-    """The JSON document and the BIN chunk (b"" when absent) of a GLB file's bytes."""
-    if len(data) < 20 or data[:4] != GLB_MAGIC:
+def _read(path: Path, file: BinaryIO, size: int) -> bytes:
+    """`size` bytes from `file`; SceneError for fewer or a failed read."""
+    try:
+        data = file.read(size)
+    except OSError as exc:
+        raise SceneError(path, f"cannot read ({exc.strerror or exc})") from None
+    if len(data) < size:
+        raise SceneError(path, f"truncated: {size:,} bytes expected, {len(data):,} left")
+    return data
+
+
+def glb_document(path: Path, file: BinaryIO, file_bytes: int) -> tuple[dict[str, Any], int]:
+    """The JSON document of an open .glb of `file_bytes` bytes, and the bytes left after it.
+
+    Reads the header and the JSON chunk only (the BIN chunk: glb_binary).
+    """
+    head = file.read(20)
+    if len(head) < 20 or head[:4] != GLB_MAGIC:
         raise SceneError(path, "not a .glb file (no 'glTF' header)")
-    version, length = struct.unpack_from("<II", data, 4)
+    version, length, text_length, kind = struct.unpack_from("<IIII", head, 4)
     if version != 2:
         raise SceneError(path, f"glTF binary version {version} (readable: 2)")
-    if length > len(data):
+    if length > file_bytes:
         raise SceneError(
-            path, f"truncated: the header declares {length:,} bytes, found {len(data):,}"
+            path, f"truncated: the header declares {length:,} bytes, found {file_bytes:,}"
         )
-    chunks: list[tuple[int, bytes]] = []
-    offset = 12
-    while offset + 8 <= length:
-        size, kind = struct.unpack_from("<II", data, offset)
-        if size > length - offset - 8:
-            raise SceneError(path, f"truncated: a chunk of {size:,} bytes runs past the file's end")
-        chunks.append((kind, data[offset + 8 : offset + 8 + size]))
-        offset += 8 + size
-    if not chunks or chunks[0][0] != JSON_CHUNK:
+    if kind != JSON_CHUNK:
         raise SceneError(path, "the .glb has no JSON chunk first")
+    if text_length > length - 20:
+        raise SceneError(path, f"truncated: a chunk of {text_length:,} bytes runs past the end")
+    if text_length > MAX_JSON_BYTES:
+        raise SceneError(path, f"a JSON chunk of {text_length / 2**20:,.0f} MiB is too large")
     try:
-        document = json.loads(chunks[0][1])
+        document = json.loads(_read(path, file, text_length))
     except (ValueError, RecursionError) as exc:
         raise SceneError(path, f"the .glb's JSON chunk is not JSON ({exc})") from None
     if not isinstance(document, dict):
         raise SceneError(path, "the .glb's JSON chunk is not a JSON object")
-    binary = chunks[1][1] if len(chunks) > 1 and chunks[1][0] == BIN_CHUNK else b""
-    return document, binary
+    return document, length - 20 - text_length
+
+
+def glb_binary(path: Path, file: BinaryIO, left: int) -> bytes:
+    """The BIN chunk that follows the JSON chunk in `left` bytes of an open .glb (b"": none)."""
+    if left < 8:
+        return b""
+    size, kind = struct.unpack("<II", _read(path, file, 8))
+    if kind != BIN_CHUNK:
+        return b""
+    if size > left - 8:
+        raise SceneError(path, f"truncated: a chunk of {size:,} bytes runs past the end")
+    return _read(path, file, size)
+
+
+def accessor_count(path: Path, document: dict[str, Any], index: object) -> int:
+    """The element count of accessor `index` of a glTF document."""
+    accessor = _item(path, json_list(path, document, "accessors"), index, "accessor")
+    return _int(path, accessor, "count", "accessor")
 
 
 def json_list(path: Path, document: dict[str, Any], key: str) -> list[Any]:
@@ -113,12 +142,6 @@ class Accessors:
             raise SceneError(
                 self.path, f"{what} lies in an external buffer (only the GLB's own is read)"
             )
-
-    def count(self, index: object) -> int:
-        """The element count of accessor `index`."""
-        return _int(
-            self.path, _item(self.path, self.accessors, index, "accessor"), "count", "accessor"
-        )
 
     def read(self, index: object, kind: str, name: str) -> np.ndarray:
         """[count, width] float32 values of accessor `index`, of type `kind` ('VEC3', ...).

@@ -19,6 +19,7 @@ The axes are those of a 3DGS .ply (the spec says so), so nothing flips.
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import numpy as np
@@ -41,18 +42,15 @@ CENTROID_PIXELS = 64 * 15 * (65536 // 64)  # the largest SH palette image
 FILE_BYTES_PER_PIXEL = 8  # an image file of P pixels (lossless WebP or PNG) holds fewer bytes
 
 
-def _open(path: Path) -> tuple[SogFiles, SogMeta, str]:
-    """The scene's files, its checked meta.json and its kind ('bundled .sog' or 'meta.json')."""
-    files: SogFiles
-    if read_bytes(path, 2) == ZIP_MAGIC:
-        files, kind = SogBundle(path), "bundled .sog"
+def _meta(path: Path, files: SogFiles) -> SogMeta:
+    """The checked meta.json of a bundle (its member) or a folder (`path` itself)."""
+    if isinstance(files, SogBundle):
         data = files.read(META_NAME, MAX_META_BYTES)
     else:
-        files, kind = SogFolder(path), "meta.json folder"
         if file_size(path) > MAX_META_BYTES:
             raise SceneError(path, "not a SOG meta.json (too large)")
         data = read_bytes(path)
-    return files, parse_meta(path, parse_json(path, data)), kind
+    return parse_meta(path, parse_json(path, data))
 
 
 def _grid_check(count: int, shape: list[tuple[int, int]]) -> SizeCheck:
@@ -138,7 +136,16 @@ def read_sog(path: Path) -> GaussianScene:
         SceneError: for a missing, malformed, hostile or unsupported scene (see the modules
             above), or one that would not fit in memory.
     """
-    files, meta, kind = _open(path)
+    bundled = read_bytes(path, 2) == ZIP_MAGIC
+    files = SogBundle(path) if bundled else SogFolder(path)
+    with contextlib.closing(files):
+        return _decode(
+            path, files, _meta(path, files), "bundled .sog" if bundled else "meta.json folder"
+        )
+
+
+def _decode(path: Path, files: SogFiles, meta: SogMeta, kind: str) -> GaussianScene:
+    """The scene of an opened SOG (read_sog)."""
     kept = (meta.bands + 1) ** 2
     check_decoded_size(
         path, meta.count, decoded_bytes(meta.count, kept) + meta.count * IMAGES_PER_POINT, kept

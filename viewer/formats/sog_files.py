@@ -12,7 +12,6 @@ Both hand out a file's bytes by the name meta.json gives it, within bounds:
 
 from __future__ import annotations
 
-import io
 import os
 import zipfile
 import zlib
@@ -20,7 +19,7 @@ from pathlib import Path, PurePosixPath
 
 from viewer.errors import SceneError
 from viewer.formats.limits import available_memory, gigabytes
-from viewer.input_files import file_size, read_bytes
+from viewer.input_files import file_size, open_input, read_bytes
 
 META_NAME = "meta.json"
 MAX_META_BYTES = 64 * 2**20  # a meta.json holds a few codebooks: kilobytes
@@ -65,18 +64,27 @@ class SogFolder:
             raise SceneError(path, f"{size:,} bytes, too large for this scene's {name}")
         return read_bytes(path)
 
+    def close(self) -> None:
+        """Nothing to close (each file is read whole when asked for)."""
+
 
 class SogBundle:
     """The members of a bundled .sog, a ZIP with meta.json and the images at its root."""
 
     def __init__(self, path: Path) -> None:
         self.source = path
-        data = read_bytes(path)
+        self._file = open_input(path)  # members are read from it one at a time
         try:
-            self._zip = zipfile.ZipFile(io.BytesIO(data))
+            self._zip = zipfile.ZipFile(self._file)
         except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError) as exc:
+            self._file.close()
             raise SceneError(path, f"not a SOG bundle: not a readable ZIP file ({exc})") from None
         self._budget = available_memory()
+
+    def close(self) -> None:
+        """Close the archive."""
+        self._zip.close()
+        self._file.close()
 
     def read(self, name: str, limit: int) -> bytes:
         """The inflated bytes of the member `name`, at most `limit` of them.

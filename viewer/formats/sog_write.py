@@ -76,24 +76,20 @@ def _quats(rotations: np.ndarray) -> np.ndarray:
     return pixels
 
 
-def _shn(sh: np.ndarray) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+def _shn(sh: np.ndarray, degree: int) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
     """shN_centroids and shN_labels images and the meta 'shN' fields of [N, K, 3] SH."""
     n, coeffs = sh.shape[0], sh.shape[1] - 1
     centroids, labels = palette(sh[:, 1:].reshape(n, -1), min(MAX_PALETTE, n))
     codebook = codebook_1d(centroids, CODEBOOK_SIZE)
     entries = centroids.shape[0]
-    rows = max(1, -(-entries // 64))
+    rows = -(-entries // 64)
     table = np.zeros((rows * 64, coeffs, 3), dtype=np.uint8)
     table[:entries] = nearest_1d(centroids, codebook).reshape(entries, coeffs, 3)
     label_pixels = np.zeros((n, 3), dtype=np.uint8)
     label_pixels[:, 0] = labels & 0xFF
     label_pixels[:, 1] = labels >> 8
-    fields = {"count": entries, "bands": round(np.sqrt(coeffs + 1)) - 1}
-    return (
-        table.reshape(rows, 64 * coeffs, 3),
-        label_pixels,
-        fields | {"codebook": codebook.tolist()},
-    )
+    fields = {"count": entries, "bands": degree, "codebook": codebook.tolist()}
+    return table.reshape(rows, 64 * coeffs, 3), label_pixels, fields
 
 
 def sog_files(scene: GaussianScene) -> dict[str, bytes]:
@@ -125,7 +121,7 @@ def sog_files(scene: GaussianScene) -> dict[str, bytes]:
         "sh0": {"codebook": dc_codebook.tolist(), "files": ["sh0.webp"]},
     }
     if scene.sh_degree > 0:
-        centroids, labels, shn = _shn(scene.sh)
+        centroids, labels, shn = _shn(scene.sh, scene.sh_degree)
         images["shN_centroids.webp"] = centroids
         images["shN_labels.webp"] = _image(labels, width, height)
         meta["shN"] = shn | {"files": ["shN_centroids.webp", "shN_labels.webp"]}
