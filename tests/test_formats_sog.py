@@ -225,7 +225,11 @@ def test_bad_json_and_missing_members(tmp_path: Path, files: dict[str, bytes]) -
 
 def test_wrong_images(tmp_path: Path, files: dict[str, bytes]) -> None:
     small = webp(np.zeros((4, 4, 4), np.uint8))
-    refused(tmp_path, bundle(files | {"quats.webp": small}), r"'quats.webp' is 4x4: fewer pixels")
+    refused(
+        tmp_path,
+        bundle(files | {"quats.webp": small}),
+        r"bad.sog: image 'quats.webp' is 4x4: fewer",
+    )
     wide = webp(np.zeros((16, 20, 4), np.uint8))  # enough pixels, but not the size of the others
     refused(tmp_path, bundle(files | {"sh0.webp": wide}), "the other images are 16x16")
     refused(tmp_path, bundle(files | {"sh0.webp": b"RIFF0000WEBPjunk"}), "cannot be decoded")

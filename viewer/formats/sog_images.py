@@ -23,7 +23,7 @@ MAX_SIDE = 16383  # the largest width or height a WebP image can have
 
 SizeCheck = Callable[[int, int], str | None]  # (width, height) -> why wrong, or None
 
-# Pillow raises these for files it cannot decode (its DecompressionBombError is checked first).
+# Pillow raises these for files it cannot decode (SceneError, a ValueError, is ours: passed on).
 _DECODE_ERRORS = (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError)
 
 
@@ -57,6 +57,8 @@ def decode_image(source: Path, name: str, data: bytes, check_size: SizeCheck) ->
             if problem is not None:
                 raise SceneError(source, f"image '{name}' is {width}x{height}: {problem}")
             pixels = np.asarray(image.convert("RGBA"), dtype=np.uint8)
+    except SceneError:
+        raise
     except _DECODE_ERRORS as exc:
         raise SceneError(source, f"image '{name}' cannot be decoded ({exc})") from None
     if pixels.shape != (height, width, 4):
