@@ -250,7 +250,7 @@ def edited(change: Callable[[dict[str, Any]], object]) -> bytes:
             ),
             "SH degree 1 is only partly present",
         ),
-        (lambda d: splats(d).update(extensions={"EXT_other": {}}), "extended by EXT_other"),
+        (lambda d: splats(d).update(extensions={"EXT_other": {}}), "extended by 'EXT_other'"),
         (
             lambda d: splats(d).update(extensions={"KHR_gaussian_splatting_compression_spz_2": {}}),
             "KHR_gaussian_splatting_compression_spz_2 names no bufferView",

@@ -206,6 +206,7 @@ def refused(tmp_path: Path, data: bytes, match: str) -> None:
         ),
         ({"quats": {"files": ["../quats.webp"]}}, "leaves the scene's folder"),
         ({"quats": {"files": ["/etc/passwd"]}}, "leaves the scene's folder"),
+        ({"quats": {"files": ["a\nb.webp"]}}, r"names a file 'a\\nb.webp', not a file name"),
         ({"quats": {"files": ["sh0.webp", "x"]}}, "quats.files is not a list of 1 names"),
         ({"scales": {"codebook": [1.0, float("nan")], "files": ["scales.webp"]}}, "finite"),
         ({"scales": {"codebook": [1.0], "files": ["scales.webp"]}}, "past the 1-entry codebook"),

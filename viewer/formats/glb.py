@@ -56,7 +56,7 @@ def _spz_view(path: Path, splats: dict[str, Any]) -> object | None:
     if not extensions:
         return None
     if not isinstance(extensions, dict) or set(extensions) != {SPZ_EXTENSION}:
-        names = ", ".join(map(str, extensions))
+        names = ", ".join(map(repr, extensions))
         raise SceneError(path, f"{EXTENSION} extended by {names}: not read")
     spz = extensions[SPZ_EXTENSION]
     if not isinstance(spz, dict) or "bufferView" not in spz:

@@ -30,10 +30,10 @@ def checked_name(source: Path, name: object) -> str:
     """`name` when it is a relative path that stays inside the scene.
 
     Raises:
-        SceneError: for a name that is not a string, is empty, absolute, holds a backslash or a
-            '..' part.
+        SceneError: for a name that is not a string, is empty, holds a character that is not
+            printable or a backslash, is absolute or has a '..' part.
     """
-    if not isinstance(name, str) or not name:
+    if not isinstance(name, str) or not name or not name.isprintable():
         raise SceneError(source, f"meta.json names a file {name!r}, not a file name")
     parts = PurePosixPath(name).parts
     if name.startswith("/") or "\\" in name or ".." in parts or ":" in parts[0]:
