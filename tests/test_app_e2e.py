@@ -154,15 +154,13 @@ window = Window(320, 200, "splatscope", vsync=False)
 scene = load_scene_or_builtin(None)
 app = ViewerApp(window, scene, load_scene_or_builtin,
                 SettingsSet().replaced(DisplayOptions(vsync=False)))
-deadline = time.monotonic() + 60
+deadline = time.monotonic() + 240  # a safety net: a loaded 2-core machine is slow
 
 
 def settled_frame():
-    # a UI frame, then those that finish the splat frame it began (drawn in parts here; its
-    # own time limit: under load a frame of a huge window takes many UI frames)
+    # a UI frame, then those that finish the splat frame it began (drawn in parts here)
     app.frame()
-    limit = time.monotonic() + 90
-    while app.target.drawing and time.monotonic() < limit:
+    while app.target.drawing and time.monotonic() < deadline:
         app.frame()
 
 
@@ -181,7 +179,7 @@ def run_app_script(server: XServer, body: str, cwd: Path) -> str:
     env = {**server.env(), "XDG_CACHE_HOME": str(cwd / "cache")}  # a private score cache
     result = subprocess.run(
         [sys.executable, "-c", APP_PRELUDE + textwrap.dedent(body) + "app.release()\n"],
-        env=env, capture_output=True, text=True, timeout=120, cwd=cwd,
+        env=env, capture_output=True, text=True, timeout=300, cwd=cwd,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     return result.stdout
@@ -650,8 +648,7 @@ imgui.input_text = recording
 
 def size_to(width, height):
     glfw.set_window_size(window.handle, width, height)
-    limit = time.monotonic() + 60  # its own: under load the whole script outlasts `deadline`
-    while window.framebuffer_size != (width, height) and time.monotonic() < limit:
+    while window.framebuffer_size != (width, height) and time.monotonic() < deadline:
         app.input.poll(0.05)
         app.frame()
     for _ in range(3):  # the panel is placed from the size it had in the last frame
@@ -728,7 +725,7 @@ def test_a_window_shrunk_to_a_pixel_and_back_has_a_usable_panel_and_its_old_memo
         server.xdotool("click", "1")
         server.xdotool("type", "--delay", "20", str(good))
         server.key("Return")
-        out, err = process.communicate(timeout=120)
+        out, err = process.communicate(timeout=300)
     finally:
         if process.poll() is None:
             process.kill()
