@@ -26,7 +26,7 @@ LENGTH_BYTES = 4
 MAX_MESSAGE_BYTES = 64 * 1024  # a request is ~1 KiB
 MAX_PATH_BYTES = 64 * 1024  # a source path longer than this is no path: the stream is off
 MAX_IMAGE_SIDE = 8192  # pixels: larger requests are refused (an image is side^2 * 3 bytes)
-DEFAULT_Z_FAR = 100.0  # the trainer keeps z_far in its camera; its projection comes from us
+Z_NEAR, Z_FAR = 0.01, 100.0  # kept by the trainer with the camera; the projection comes from us
 GL_FROM_CV = np.diag([1.0, -1.0, -1.0, 1.0])  # OpenCV camera axes -> OpenGL camera axes
 
 
@@ -73,7 +73,7 @@ def gl_projection(camera: Camera, z_near: float, z_far: float) -> np.ndarray:
 
 
 def request_fields(
-    camera: Camera, switches: RemoteSwitches, z_near: float, z_far: float = DEFAULT_Z_FAR
+    camera: Camera, switches: RemoteSwitches, z_near: float = Z_NEAR, z_far: float = Z_FAR
 ) -> dict[str, Any]:
     """The request's JSON object for an image of `camera`'s size and view.
 
@@ -198,3 +198,18 @@ class ReplyDecoder:
             image = pixels.reshape(self.height, self.width, 3)
         path = bytes(self._buffer[self.image_bytes + LENGTH_BYTES :])
         self.reply = Reply(image, path.decode("utf-8", errors="replace"))
+
+
+def parse_address(text: str) -> tuple[str, int]:
+    """(host, port) of "HOST:PORT" ("[::1]:6009" for an IPv6 host).
+
+    Raises:
+        ValueError: naming what is wrong.
+    """
+    host, colon, port = text.rpartition(":")
+    host = host.removeprefix("[").removesuffix("]")
+    if not colon or not host:
+        raise ValueError(f"{text!r} is not HOST:PORT (the trainer's --ip and --port)")
+    if not port.isdigit() or not 1 <= int(port) <= 65535:
+        raise ValueError(f"{port!r} is not a port number (1 to 65535)")
+    return host, int(port)
