@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from viewer.camera import Camera
+from viewer.cli import main
 from viewer.netgui.protocol import (
     MAX_IMAGE_SIDE,
     MAX_PATH_BYTES,
@@ -19,6 +20,7 @@ from viewer.netgui.protocol import (
     RemoteSwitches,
     ReplyDecoder,
     encode_request,
+    parse_address,
     request_fields,
 )
 
@@ -162,3 +164,28 @@ def test_fuzzed_replies_decode_or_are_refused(width: int, height: int, data: byt
         return
     if decoder.reply is not None:
         assert decoder.missing == 0
+
+
+@pytest.mark.parametrize(
+    ("text", "address"),
+    [("127.0.0.1:6009", ("127.0.0.1", 6009)), ("[::1]:7", ("::1", 7)), ("gpu-7:80", ("gpu-7", 80))],
+)
+def test_addresses(text: str, address: tuple[str, int]) -> None:
+    assert parse_address(text) == address
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["--network-gui", "6009"], "is not HOST:PORT"),
+        (["--network-gui", "host:0"], "is not a port number"),
+        (["--network-gui", "host:http"], "is not a port number"),
+        (["scene.ply", "--network-gui", "host:6009"], "give no scene"),
+    ],
+)
+def test_bad_network_gui_flags_are_one_line(
+    args: list[str], words: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["view", *args]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and words in lines[0]
