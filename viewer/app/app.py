@@ -275,8 +275,7 @@ class ViewerApp:
             draw_overlay(self.history, self.renderer.backend, sort, gaussians)
             steps, span_ms = self.target.last_frame
             if steps > 1:
-                append_overlay_lines([f"last splat frame: {steps} parts, one a UI frame, "
-                                      f"shown {span_ms:.0f} ms after it was begun"])  # fmt: skip
+                append_overlay_lines([f"last frame in {steps} parts: shown after {span_ms:.0f} ms"])
         if display.help and not draw_help():
             settings = settings.changed("display", help=False)
         self.overlays.draw(settings.of(DisplayOptions))
