@@ -30,7 +30,7 @@ from viewer.app.view_target import ViewTarget
 from viewer.app.window import Window
 from viewer.camera import Camera
 from viewer.errors import SceneError
-from viewer.netgui.client import ClientStatus, NetworkGuiClient, RemoteImage
+from viewer.netgui.client import ClientStatus, NetworkGuiClient
 from viewer.netgui.protocol import ProtocolError, RemoteSwitches, request_fields
 from viewer.scene import GaussianScene
 from viewer.setting_specs import SettingsSet
@@ -76,10 +76,6 @@ class NetworkGuiApp(ViewerApp):
         camera: Camera | None = None,
         up: str = "auto",
     ) -> None:
-        self.client = NetworkGuiClient(*address, notify=glfw.post_empty_event)
-        self.switches = RemoteSwitches()
-        self.image_scale = 1.0
-        self.remote: RemoteImage | None = None
         super().__init__(
             window, placeholder_scene(address), _no_files, settings, camera=camera,
             up=DEFAULT_UP if up == "auto" else up,
@@ -87,13 +83,16 @@ class NetworkGuiApp(ViewerApp):
         self.target.release()
         self.view = RemoteImageView(self.ctx)
         self.target = self.view
+        self.switches = RemoteSwitches()
+        self.image_scale = 1.0
+        self.view_problem = ""  # why the view cannot be sent (an image over the size limit)
+        self.client = NetworkGuiClient(*address, notify=glfw.post_empty_event)
         self.window.set_title(f"splatscope - network GUI {self.client.address}")
 
     def frame(self) -> None:
         """Show the newest image and send the current view, then the viewer's frame."""
         image = self.client.take_image()
         if image is not None:
-            self.remote = image
             self.view.show(image.image)
         self._send_view()
         super().frame()
@@ -104,8 +103,9 @@ class NetworkGuiApp(ViewerApp):
         try:
             fields = request_fields(self.camera(*scaled), self.switches)
         except ProtocolError as exc:
-            self.error = f"the view is not sent: {exc}"
+            self.view_problem = f"the view is not sent: {exc}"
             return
+        self.view_problem = ""
         self.client.send(fields)
 
     # -- UI -------------------------------------------------------------------------------------
@@ -137,13 +137,9 @@ class NetworkGuiApp(ViewerApp):
         imgui.set_next_window_bg_alpha(0.85)
         imgui.begin("Network GUI", None, imgui.WindowFlags_.no_move.value)
         imgui.push_item_width(-130.0)
-        colour = STATE_COLOURS.get(status.state)
-        if colour is None:
-            imgui.text_wrapped(status.text)
-        else:
-            imgui.push_style_color(imgui.Col_.text, imgui.ImVec4(*colour))
-            imgui.text_wrapped(status.text)
-            imgui.pop_style_color()
+        _state_line(status.state, status.text)
+        if self.view_problem:
+            _state_line("error", self.view_problem)
         if status.source_path:
             imgui.text_wrapped(f"source {status.source_path}")
         if status.replies:
@@ -184,6 +180,17 @@ class NetworkGuiApp(ViewerApp):
         """Stop the client, then free everything."""
         self.client.close()
         super().release()
+
+
+def _state_line(state: str, text: str) -> None:
+    """`text`, wrapped, in the colour of `state` (none for a working connection)."""
+    colour = STATE_COLOURS.get(state)
+    if colour is None:
+        imgui.text_wrapped(text)
+        return
+    imgui.push_style_color(imgui.Col_.text, imgui.ImVec4(*colour))
+    imgui.text_wrapped(text)
+    imgui.pop_style_color()
 
 
 def placeholder_scene(address: tuple[str, int]) -> GaussianScene:

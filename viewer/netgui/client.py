@@ -33,7 +33,6 @@ class RemoteImage:
     image: np.ndarray
     source_path: str
     round_trip_ms: float
-    serial: int
 
 
 @dataclass(frozen=True)
@@ -195,9 +194,7 @@ class NetworkGuiClient:
             self._round_trip_ms, self._source_path = round_trip_ms, reply.source_path
             self._replies += 1
             if reply.image is not None:
-                self._image = RemoteImage(
-                    reply.image, reply.source_path, round_trip_ms, self._replies
-                )
+                self._image = RemoteImage(reply.image, reply.source_path, round_trip_ms)
         self._notify()
 
     def _due_request(self) -> dict[str, Any] | None:
