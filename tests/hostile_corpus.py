@@ -181,7 +181,7 @@ def seed_scenes(folder: Path) -> dict[str, bytes]:
     from viewer.formats import save_scene
 
     scene = stored_scene(200, 1, seed=11)
-    names = ("seed.ply", "seed.splat", "seed.spz", "seed.compressed.ply")
+    names = ("seed.ply", "seed.splat", "seed.spz", "seed.compressed.ply", "seed.sog", "seed.glb")
     for name in names:
         save_scene(scene, folder / name)
     write_compressed_ply(scene, folder / "seed_supersplat.ply")
@@ -207,7 +207,7 @@ def scene_cases(
         for flip in range(4):
             files[f"{stem}_flip{flip}.{suffix}"] = (flipped(data, rng, 1 + flip * 3), True)
         files[f"{stem}_tail.{suffix}"] = (data + rng.bytes(77), True)
-    for suffix in ("ply", "splat", "spz", "compressed.ply"):
+    for suffix in ("ply", "splat", "spz", "compressed.ply", "sog", "glb"):
         files[f"random.{suffix}"] = (rng.bytes(4096), False)
         files[f"text.{suffix}"] = (b"this is not a scene\n" * 40, False)
         files[f"empty.{suffix}"] = (b"", False)
@@ -218,6 +218,7 @@ def scene_cases(
         False,
     )
     files["zeros_40M.spz"] = (zeroed_spz(40_000_000), False)
+    files |= {name: (data, False) for name, data in hostile_sog_and_glb().items()}
     paths: list[tuple[Path, bool]] = []
     for name, (data, may_load) in files.items():
         (folder / name).write_bytes(data)
@@ -247,6 +248,42 @@ def scene_cases(
             label = f"scene/{command}/{path.parent.name}/{path.name}"
             cases.append(Case("scene", label, argv, (path.name,), written, may_load))
     return cases
+
+
+def hostile_sog_and_glb() -> dict[str, bytes]:
+    """A ZIP bomb in a .sog, a meta.json count beyond its images, a .glb declaring 40M points."""
+    import io
+    import zipfile
+
+    from tests.formats_helpers import stored_scene
+    from viewer.formats.glb_write import glb_bytes
+    from viewer.formats.sog_write import sog_files
+
+    members = sog_files(stored_scene(100, 1))
+
+    def bundle(replaced: dict[str, bytes]) -> bytes:
+        out = io.BytesIO()
+        with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+            for name, data in (members | replaced).items():
+                archive.writestr(name, data)
+        return out.getvalue()
+
+    meta = json.loads(members["meta.json"])
+    meta["count"] = 16_000_000
+    glb = bytearray(glb_bytes(stored_scene(10, 0)))
+    text_length = struct.unpack_from("<I", glb, 12)[0]
+    document = json.loads(glb[20 : 20 + text_length])
+    for accessor in document["accessors"]:
+        accessor["count"] = 40_000_000
+    text = json.dumps(document).encode()
+    text += b" " * (-len(text) % 4)
+    rest = glb[20 + text_length :]
+    huge = b"glTF" + struct.pack("<III", 2, 20 + len(text) + len(rest), len(text))
+    return {
+        "bomb.sog": bundle({"means_l.webp": bytes(200_000_000)}),
+        "count_beyond_images.sog": bundle({"meta.json": json.dumps(meta).encode()}),
+        "huge_count.glb": huge + struct.pack("<I", 0x4E4F534A) + text + rest,
+    }
 
 
 def _inria_header(count: int) -> bytes:

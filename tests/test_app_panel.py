@@ -301,12 +301,13 @@ def test_browse_works_with_or_without_a_system_file_dialog(gui, monkeypatch):
 def test_the_file_browser_lists_folders_then_scenes_and_opens_one(gui, tmp_path, monkeypatch):
     from viewer.app.file_browser import Entry, FileBrowser, list_folder
 
-    for name in ("b.ply", "a.spz", "notes.txt", ".hidden.ply", "x.compressed.ply"):
+    for name in ("b.ply", "a.spz", "notes.txt", ".hidden.ply", "x.compressed.ply", "c.sog",
+                 "d.glb", "meta.json", "other.json"):  # fmt: skip
         (tmp_path / name).write_bytes(b"")
     (tmp_path / "out").mkdir()
     assert list_folder(tmp_path) == [
-        Entry("out", True), Entry("a.spz", False), Entry("b.ply", False),
-        Entry("x.compressed.ply", False),
+        Entry("out", True), Entry("a.spz", False), Entry("b.ply", False), Entry("c.sog", False),
+        Entry("d.glb", False), Entry("meta.json", False), Entry("x.compressed.ply", False),
     ]  # fmt: skip
     browser = FileBrowser()
     browser.show(tmp_path)

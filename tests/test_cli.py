@@ -134,3 +134,37 @@ def test_render_takes_the_pruning_settings_and_presets_as_view_does(tmp_path, mo
         images[name] = np.load(out)
     assert np.abs(images["pruned"] - images["full"]).max() > 0.05
     assert np.abs(images["preset"] - images["full"]).max() > 0.0
+
+
+def test_sog_and_glb_through_convert_and_info(tmp_path, capsys):
+    donut = scene_path("donut.ply")
+    sog, glb, folder = tmp_path / "donut.sog", tmp_path / "donut.glb", tmp_path / "unbundled"
+    assert main(["convert", str(donut), str(sog)]) == 0
+    printed = capsys.readouterr().err
+    assert "Morton curve" in printed and "256-entry codebook" in printed
+    assert main(["convert", str(sog), str(glb)]) == 0
+    assert "scales stored linear" in capsys.readouterr().err
+    folder.mkdir()
+    assert main(["convert", str(glb), str(folder / "meta.json")]) == 0
+    assert main(["convert", str(folder), str(tmp_path / "back.ply")]) == 0
+    for path, kind in [
+        (sog, "PlayCanvas SOG v2 (bundled .sog)"),
+        (glb, "glTF 2.0 binary (.glb, KHR_gaussian_splatting)"),
+        (folder, "PlayCanvas SOG v2 (meta.json folder)"),
+    ]:
+        capsys.readouterr()
+        assert main(["info", str(path)]) == 0
+        printed = capsys.readouterr().out
+        assert kind in printed and "45,624" in printed
+
+
+@pytest.mark.parametrize("name", ["bad.sog", "bad.glb", "meta.json"])
+def test_bad_sog_and_glb_are_one_line_and_exit_2(tmp_path, name):
+    bad = tmp_path / name
+    bad.write_bytes(b"PK\x03\x04 not a zip" if name == "bad.sog" else b"glTF\x02\0\0\0" + bytes(9))
+    if name == "meta.json":
+        bad.write_text('{"version": 2, "count": 10}')
+    result = run_cli("info", str(bad))
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and name in lines[0]

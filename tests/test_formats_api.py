@@ -23,8 +23,16 @@ from viewer.formats import limits as format_limits
 
 
 def test_suffix_constants() -> None:
-    assert set(READABLE_SUFFIXES) == {".ply", ".splat", ".spz"}
-    assert set(WRITABLE_SUFFIXES) == {".ply", ".compressed.ply", ".splat", ".spz"}
+    assert set(READABLE_SUFFIXES) == {".ply", ".splat", ".spz", ".sog", "meta.json", ".glb"}
+    assert set(WRITABLE_SUFFIXES) == {
+        ".ply",
+        ".compressed.ply",
+        ".splat",
+        ".spz",
+        ".sog",
+        "meta.json",
+        ".glb",
+    }
 
 
 @pytest.mark.parametrize("suffix", WRITABLE_SUFFIXES)

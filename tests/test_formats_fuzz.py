@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import functools
 import gzip
+import io
 import itertools
+import json
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -48,6 +51,9 @@ def seed_files(folder: Path) -> dict[str, bytes]:
     files["written.spz"] = (folder / "written.spz").read_bytes()
     save_scene(scene, folder / "written.compressed.ply")
     files["written.compressed.ply"] = (folder / "written.compressed.ply").read_bytes()
+    for name in ("written.sog", "written.glb"):
+        save_scene(stored_scene(40, 1), folder / name)
+        files[name] = (folder / name).read_bytes()
     return files
 
 
@@ -77,16 +83,28 @@ NAMES = st.sampled_from(
         "v4.spz",
         "written.spz",
         "written.compressed.ply",
+        "written.sog",
+        "written.glb",
     ]
 )
 MAGICS = st.sampled_from(
-    [b"", b"ply\n", b"ply\nformat binary_little_endian 1.0\n", b"\x1f\x8b", b"NGSP\x04\0\0\0"]
+    [
+        b"",
+        b"ply\n",
+        b"ply\nformat binary_little_endian 1.0\n",
+        b"\x1f\x8b",
+        b"NGSP\x04\0\0\0",
+        b"PK\x03\x04",
+        b"glTF\x02\0\0\0",
+    ]
 )
 
 
 @FUZZ
 @given(
-    magic=MAGICS, data=st.binary(max_size=2048), suffix=st.sampled_from([".ply", ".splat", ".spz"])
+    magic=MAGICS,
+    data=st.binary(max_size=2048),
+    suffix=st.sampled_from([".ply", ".splat", ".spz", ".sog", ".glb", "meta.json"]),
 )
 def test_random_bytes(folder: Path, magic: bytes, data: bytes, suffix: str) -> None:
     assert_scene_or_scene_error(folder, f"random{suffix}", magic + data)
@@ -126,3 +144,41 @@ def test_spz_payload_bit_flips(
     assert_scene_or_scene_error(
         folder, name, gzip.compress(bytes(payload[: len(payload) - cut]), mtime=0)
     )
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=5), inner),
+    max_leaves=8,
+)
+
+
+def _fields(node: object) -> list[tuple[dict | list, object]]:
+    """Every (container, key or index) inside a JSON document, depth first."""
+    found: list[tuple[dict | list, object]] = []
+    items = (
+        node.items()
+        if isinstance(node, dict)
+        else enumerate(node)
+        if isinstance(node, list)
+        else []
+    )
+    for key, value in items:
+        found.append((node, key))  # type: ignore[arg-type]
+        found += _fields(value)
+    return found
+
+
+@FUZZ
+@given(field=st.integers(0, 10_000), value=JSON_VALUES)
+def test_sog_meta_fields(folder: Path, field: int, value: object) -> None:
+    with zipfile.ZipFile(io.BytesIO(seed_files(folder)["written.sog"])) as archive:
+        members = {name: archive.read(name) for name in archive.namelist()}
+    meta = json.loads(members["meta.json"])
+    container, key = _fields(meta)[field % len(_fields(meta))]
+    container[key] = value  # type: ignore[index]
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as archive:
+        for name, data in (members | {"meta.json": json.dumps(meta).encode()}).items():
+            archive.writestr(name, data)
+    assert_scene_or_scene_error(folder, "meta.sog", out.getvalue())

@@ -54,7 +54,8 @@ if TYPE_CHECKING:
 
 EXIT_BROKEN_PIPE = 128 + 13  # 128 + SIGPIPE: what a tool killed by a closed pipe reports
 EXIT_INTERRUPTED = 130  # 128 + SIGINT
-WRITABLE_SCENES = ".ply, .compressed.ply, .splat, .spz"  # viewer.formats.WRITABLE_SUFFIXES
+# viewer.formats.WRITABLE_SUFFIXES ('meta.json': a name ending, an unbundled SOG)
+WRITABLE_SCENES = ".ply, .compressed.ply, .splat, .spz, .sog, meta.json, .glb"
 SPZ_VERSIONS = (3, 4)  # viewer.formats.spz_write.WRITABLE_VERSIONS; 4 is the default
 DEFAULT_SIZE = (1280, 720)  # of a rendered framing when no camera gives one
 DEFAULT_FRAMES = 120  # of a rendered orbit, spiral or cameras path

@@ -14,8 +14,8 @@ from pathlib import Path
 from imgui_bundle import imgui
 
 from viewer.errors import quoted
+from viewer.formats import READABLE_SUFFIXES
 
-SCENE_SUFFIXES = (".ply", ".splat", ".spz")
 POPUP = "Open a scene##browser"
 
 
@@ -40,7 +40,7 @@ def list_folder(folder: Path) -> list[Entry]:
         try:
             if entry.is_dir():
                 folders.append(Entry(entry.name, True))
-            elif entry.name.lower().endswith(SCENE_SUFFIXES):
+            elif entry.name.lower().endswith(READABLE_SUFFIXES):
                 files.append(Entry(entry.name, False))
         except OSError:
             continue  # a dangling link, a folder we may not read: not offered

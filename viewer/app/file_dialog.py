@@ -12,10 +12,11 @@ from pathlib import Path
 from imgui_bundle import portable_file_dialogs as pfd
 
 from viewer.app.file_browser import FileBrowser
+from viewer.formats import READABLE_SUFFIXES
 
 # Programs portable-file-dialogs drives on Linux; without one there is no dialog to show.
 HELPERS = ("zenity", "kdialog", "matedialog", "qarma")
-SCENE_FILTERS = ["Gaussian scenes", "*.ply *.splat *.spz", "All files", "*"]
+SCENE_FILTERS = ["Gaussian scenes", " ".join(f"*{s}" for s in READABLE_SUFFIXES), "All files", "*"]
 
 
 def available() -> bool:

@@ -1,8 +1,12 @@
-"""Scene files: read and write INRIA .ply, SuperSplat compressed .ply, .splat and .spz.
+"""Scene files: read and write .ply (INRIA, SuperSplat compressed), .splat, .spz, SOG and .glb.
 
-Readers take .spz v2 to v4, and INRIA training output folders too (with their cameras.json
-and input.ply: viewer.formats.context_files). Writers write SuperSplat compressed .ply for a
-name ending in '.compressed.ply', and .spz v4 (or v3 for older tools).
+SOG is PlayCanvas's format; .glb is glTF binary with KHR_gaussian_splatting.
+
+Readers take .spz v2 to v4, SOG v2 bundled (.sog) or unbundled (a meta.json, or the folder that
+holds it), and INRIA training output folders too (with their cameras.json and input.ply:
+viewer.formats.context_files). Writers write SuperSplat compressed .ply for a name ending in
+'.compressed.ply', .spz v4 (or v3 for older tools), SOG v2 bundled for '.sog' and unbundled for a
+name ending in 'meta.json' (the images beside it).
 
 Readers raise SceneError(path, problem) for every bad input (non-regular files included, before
 they are opened); Gaussians with NaN/Inf values or zero-length quaternions are dropped with one
@@ -22,10 +26,16 @@ from viewer.formats.cameras_json import load_inria_cameras, parse_inria_cameras
 from viewer.formats.compressed_ply import is_compressed_ply, read_compressed_ply
 from viewer.formats.compressed_ply_write import write_compressed_ply
 from viewer.formats.context_files import output_context
-from viewer.formats.inria_output import latest_point_cloud, output_root
+from viewer.formats.glb import read_glb
+from viewer.formats.glb_write import write_glb
+from viewer.formats.gltf_accessors import GLB_MAGIC
+from viewer.formats.inria_output import output_root, scene_in_folder
 from viewer.formats.losses import OUTPUT_FORMATS, describe_losses, output_format
 from viewer.formats.ply import read_inria_ply, write_inria_ply
 from viewer.formats.ply_binary import is_ply, open_binary_ply
+from viewer.formats.sog import ZIP_MAGIC, read_sog
+from viewer.formats.sog_files import META_NAME
+from viewer.formats.sog_write import write_sog
 from viewer.formats.splat import read_splat, write_splat
 from viewer.formats.spz import GZIP_MAGIC, NGSP_MAGIC, SpzWarning, read_spz
 from viewer.formats.spz_write import DEFAULT_VERSION as DEFAULT_SPZ_VERSION
@@ -57,24 +67,37 @@ _READERS: dict[str, Callable[[Path], GaussianScene]] = {
     ".ply": _read_ply,
     ".splat": read_splat,
     ".spz": read_spz,
+    ".sog": read_sog,
+    META_NAME: read_sog,
+    ".glb": read_glb,
 }
 _WRITERS: dict[str, Callable[[GaussianScene, Path], None]] = {
     ".ply": write_inria_ply,
     ".compressed.ply": write_compressed_ply,
     ".splat": write_splat,
+    ".sog": write_sog,
+    META_NAME: write_sog,
+    ".glb": write_glb,
 }
-READABLE_SUFFIXES = tuple(_READERS)  # and INRIA training output folders
+READABLE_SUFFIXES = tuple(_READERS)  # and INRIA training output folders, SOG folders
 WRITABLE_SUFFIXES = OUTPUT_FORMATS  # ".compressed.ply" wins over ".ply"
 
 
 def _reader_for(path: Path) -> Callable[[Path], GaussianScene]:
-    """The reader for a file: by magic (PLY, NGSP, gzip), else by suffix (.splat has none)."""
+    """The reader for a file: by magic (PLY, NGSP, gzip, ZIP, glTF), else by name.
+
+    .splat has no magic; an unbundled SOG is a JSON file whose name ends in 'meta.json'.
+    """
     head = read_bytes(path, 4)
     if is_ply(head):
         return _read_ply
     if head.startswith((GZIP_MAGIC, NGSP_MAGIC)):
         return read_spz
-    suffix = path.suffix.lower()
+    if head.startswith(ZIP_MAGIC):
+        return read_sog
+    if head.startswith(GLB_MAGIC):
+        return read_glb
+    suffix = META_NAME if path.name.lower().endswith(META_NAME) else path.suffix.lower()
     if suffix not in _READERS:
         readable = ", ".join(READABLE_SUFFIXES)
         raise SceneError(path, f"unknown scene format (readable: {readable} or a training folder)")
@@ -82,7 +105,7 @@ def _reader_for(path: Path) -> Callable[[Path], GaussianScene]:
 
 
 def load_scene(path: str | Path) -> GaussianScene:
-    """Read a scene file or an INRIA training output folder.
+    """Read a scene file, an INRIA training output folder or a folder of an unbundled SOG.
 
     A .ply at <root>/point_cloud/iteration_<N>/ gets the cameras of <root>/cameras.json, named
     after their images, and the SfM points of <root>/input.ply; a broken one only warns.
@@ -92,7 +115,7 @@ def load_scene(path: str | Path) -> GaussianScene:
     """
     path = Path(path)
     if path.is_dir():
-        path = latest_point_cloud(path)
+        path = scene_in_folder(path)
     reader = _reader_for(path)
     with np.errstate(over="ignore", invalid="ignore"):  # corrupt values: dropped, warned once
         scene = reader(path)

@@ -1,4 +1,7 @@
-"""INRIA training output folders: point_cloud/iteration_<N>/point_cloud.ply, cameras.json."""
+"""INRIA training output folders: point_cloud/iteration_<N>/point_cloud.ply, cameras.json.
+
+And which scene file a folder argument names (a SOG folder's meta.json comes first).
+"""
 
 from __future__ import annotations
 
@@ -7,6 +10,7 @@ import re
 from pathlib import Path
 
 from viewer.errors import SceneError
+from viewer.formats.sog_files import META_NAME as SOG_META
 
 _ITERATION = re.compile(r"iteration_(\d+)")
 
@@ -38,7 +42,16 @@ def scene_file(path: str | None) -> Path | None:
     """
     if path is None:
         return None
-    return latest_point_cloud(Path(path)) if Path(path).is_dir() else Path(path)
+    return scene_in_folder(Path(path)) if Path(path).is_dir() else Path(path)
+
+
+def scene_in_folder(root: Path) -> Path:
+    """The scene file a folder names: an unbundled SOG's meta.json, else the latest point cloud.
+
+    Raises:
+        SceneError: for a folder with neither.
+    """
+    return root / SOG_META if (root / SOG_META).is_file() else latest_point_cloud(root)
 
 
 def output_root(ply_path: Path) -> Path | None:

@@ -12,6 +12,7 @@ import numpy as np
 from viewer.errors import SceneError
 from viewer.formats.compressed_ply_write import LOG_SCALE_LIMIT, _chunk_bounds, morton_order
 from viewer.formats.sh_layout import rgb_from_dc
+from viewer.formats.sog_losses import sog_losses
 from viewer.formats.spz import COLOUR_SCALE
 from viewer.formats.spz_write import (
     DEFAULT_FRACTION_BITS,
@@ -21,19 +22,26 @@ from viewer.formats.spz_write import (
 )
 from viewer.scene import GaussianScene
 
-OUTPUT_FORMATS = (".ply", ".compressed.ply", ".splat", ".spz")  # what save_scene writes
+# What save_scene writes; "meta.json" is a name ending (an unbundled SOG), the rest suffixes.
+OUTPUT_FORMATS = (".ply", ".compressed.ply", ".splat", ".spz", ".sog", "meta.json", ".glb")
+GLB_LOSS = (
+    "scales stored linear and opacities after the sigmoid, as KHR_gaussian_splatting defines: "
+    "the log-scales and opacity logits are recomputed when read (float32 rounding)"
+)
 
 
 def output_format(path_or_suffix: str | Path) -> str | None:
     """The output format a path (or a bare suffix such as '.spz') selects, or None.
 
     '.compressed.ply' (any case) selects the SuperSplat compressed PLY, any other '.ply' the
-    INRIA PLY.
+    INRIA PLY; a name ending in 'meta.json' an unbundled SOG.
     """
     name = Path(path_or_suffix).name.lower() or str(path_or_suffix).lower()
+    if name.endswith("meta.json"):
+        return "meta.json"
     if not name.startswith("."):
         name = "." + name  # a bare "spz" or a name such as "scene.spz" both work below
-    for suffix in (".compressed.ply", ".ply", ".splat", ".spz"):
+    for suffix in (".compressed.ply", ".ply", ".splat", ".spz", ".sog", ".glb"):
         if name.endswith(suffix):
             return suffix
     return None
@@ -157,6 +165,9 @@ def describe_losses(
         ".splat": lambda: _splat_losses(scene),
         ".spz": lambda: _spz_losses(scene, spz_version),
         ".compressed.ply": lambda: _compressed_ply_losses(scene),
+        ".sog": lambda: sog_losses(scene),
+        "meta.json": lambda: sog_losses(scene),
+        ".glb": lambda: [GLB_LOSS],
     }[kind]()
     if scene.cameras:
         lines.append(f"the {len(scene.cameras)} camera presets are not stored in the file")

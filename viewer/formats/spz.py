@@ -325,11 +325,19 @@ def read_spz_sections(path: Path) -> tuple[SpzHeader, dict[str, np.ndarray]]:
     """The header and the raw sections ([N, width] uint8, file order) of an .spz file.
 
     Raises:
-        SceneError: on a missing or non-regular file, a corrupt or truncated stream, a wrong
-            magic, an unsupported version or degree, inconsistent sizes, or a point count that
-            the file or the memory available cannot hold.
+        SceneError: on a missing or non-regular file, or as spz_sections.
     """
-    data = read_bytes(path)
+    return spz_sections(path, read_bytes(path))
+
+
+def spz_sections(path: Path, data: bytes) -> tuple[SpzHeader, dict[str, np.ndarray]]:
+    """The header and the raw sections of the .spz bytes `data` (from `path`, for messages).
+
+    Raises:
+        SceneError: on a corrupt or truncated stream, a wrong magic, an unsupported version or
+            degree, inconsistent sizes, or a point count that the data or the memory available
+            cannot hold.
+    """
     if data.startswith(NGSP_MAGIC):
         return _unpack_v4(path, data)
     if data.startswith(GZIP_MAGIC):
@@ -390,7 +398,16 @@ def read_spz(path: Path) -> GaussianScene:
     Raises:
         SceneError: as read_spz_sections.
     """
-    header, sections = read_spz_sections(path)
+    return decode_spz(path, read_bytes(path))
+
+
+def decode_spz(path: Path, data: bytes) -> GaussianScene:
+    """Decode the .spz bytes `data` that `path` holds (a .spz file, or a .glb around them).
+
+    Raises:
+        SceneError: as spz_sections.
+    """
+    header, sections = spz_sections(path, data)
     if header.count == 0:
         raise SceneError(path, "the scene contains no Gaussians")
     if header.degree > MAX_KEPT_DEGREE:
@@ -398,14 +415,14 @@ def read_spz(path: Path) -> GaussianScene:
             f"{path}: SH degree {header.degree} in the file; kept degree {MAX_KEPT_DEGREE} "
             "(the renderer stops there) and dropped the 9 degree-4 coefficients per channel",
             SpzWarning,
-            stacklevel=3,
+            stacklevel=4,
         )
     if header.antialiased:
         warnings.warn(
             f"{path}: flagged 'antialiased' (trained with Mip-Splatting's 2D filter); render it "
             "with the antialias setting on to see it as trained",
             SpzWarning,
-            stacklevel=3,
+            stacklevel=4,
         )
     signs = axis_signs(header.axes)
     means = _positions(sections.pop("positions"), header.fraction_bits, signs)
