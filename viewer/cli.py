@@ -30,6 +30,7 @@ from viewer.errors import EXIT_BAD_INPUT, SceneError, quoted, visible
 from viewer.features.presets import PRESETS, preset_of
 from viewer.framing import UP_CHOICES
 from viewer.input_files import OutputIsInputError, check_not_input, remember_inputs
+from viewer.netgui.protocol import parse_address
 from viewer.path_cameras import PATH_KINDS
 from viewer.progress import Progress
 from viewer.setting_specs import (
@@ -155,6 +156,11 @@ def build_parser() -> argparse.ArgumentParser:
     view.add_argument("--width", type=pixels, default=1280, help="window width in pixels")
     view.add_argument("--height", type=pixels, default=720, help="window height in pixels")
     view.add_argument("--no-vsync", action="store_true", help="render as fast as possible")
+    view.add_argument(
+        "--network-gui", type=_address, metavar="HOST:PORT",
+        help="show the images of a training script that serves the original 3DGS network GUI "
+        "(its --ip and --port); the camera controls drive its camera (no scene is given)",
+    )  # fmt: skip
     _camera_args(view, "the view the window opens at (and returns to on R)")
     view.add_argument(
         "--cameras",
@@ -729,10 +735,20 @@ def _run_prune(args: argparse.Namespace) -> int:
     return 0
 
 
+def _address(text: str) -> tuple[str, int]:
+    """An argparse type: HOST:PORT."""
+    try:
+        return parse_address(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _run_view(args: argparse.Namespace) -> int:
     from viewer.app.main import run_viewer
 
     _check_camera_index(args)
+    if args.network_gui and (args.scene or args.cameras):
+        raise UsageError("--network-gui shows a trainer's images: give no scene or --cameras")
     inputs_ready()  # the window runs long: warnings of the scene's load show as they come
     return run_viewer(args)
 

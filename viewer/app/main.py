@@ -9,8 +9,9 @@ from pathlib import Path
 import glfw
 
 from viewer.app.window import NoDisplayError, Window, init_glfw
+from viewer.camera import Camera
 from viewer.features.presets import preset_of
-from viewer.setting_specs import from_arguments
+from viewer.setting_specs import SettingsSet, from_arguments
 from viewer.settings import DisplayOptions
 
 EXIT_NO_DISPLAY = 2
@@ -53,6 +54,8 @@ def run_viewer(args: argparse.Namespace) -> int:
         )
         return EXIT_NO_DISPLAY
     try:
+        if getattr(args, "network_gui", None):
+            return _run_network_gui(args, settings, camera)
         _say_when_big(args.scene)
         scene = load_scene_or_builtin(args.scene)
         if context is not None:
@@ -72,6 +75,19 @@ def run_viewer(args: argparse.Namespace) -> int:
         app.run()
     finally:
         glfw.terminate()
+    return 0
+
+
+def _run_network_gui(args: argparse.Namespace, settings: SettingsSet, camera: Camera | None) -> int:
+    """The window on the trainer at `args.network_gui` (host, port), until closed."""
+    from viewer.app.network_gui_app import NetworkGuiApp
+
+    window = Window(args.width, args.height, "splatscope", vsync=not args.no_vsync)
+    display = DisplayOptions(vsync=not args.no_vsync, redraw=args.no_vsync)
+    app = NetworkGuiApp(
+        window, args.network_gui, settings.replaced(display), camera=camera, up=args.up
+    )
+    app.run()
     return 0
 
 
