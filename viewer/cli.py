@@ -163,6 +163,11 @@ def build_parser() -> argparse.ArgumentParser:
         "INRIA cameras.json, a transforms.json, a COLMAP model (sparse/0 or one of its files), "
         "a dataset folder (COLMAP, NeRF-synthetic) or an INRIA training output folder",
     )
+    view.add_argument(
+        "--token", default="",
+        help="with a tcp://HOST:PORT scene (a training served by `train --serve` or "
+        "live.attach(serve=...)): the token it printed",
+    )  # fmt: skip
     up_argument(view)
     _preset_arg(view)
     add_arguments(view, "view")
@@ -253,6 +258,16 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--view", action="store_true",
         help="watch the model learn in a window (its panel pauses, steps and steers training)",
+    )  # fmt: skip
+    train.add_argument(
+        "--serve", metavar="[HOST:]PORT",
+        help="serve the live view on the network instead of a window, for `splatscope view "
+        "tcp://HOST:PORT` here or on another machine (HOST: 127.0.0.1 unless named; off "
+        "loopback a token is required)",
+    )  # fmt: skip
+    train.add_argument(
+        "--token", help="--serve: the token viewers must give (default: a random one, printed, "
+        "when HOST is not loopback)",
     )  # fmt: skip
     train.add_argument("--resume", metavar="CHKPNT.pth", help="continue from a checkpoint")
     train.add_argument("--width", type=pixels, default=1280, help="--view window width")
@@ -732,6 +747,13 @@ def _run_prune(args: argparse.Namespace) -> int:
 def _run_view(args: argparse.Namespace) -> int:
     from viewer.app.main import run_viewer
 
+    if args.scene is not None and args.scene.startswith("tcp://"):
+        from viewer.app.live_app import run_remote_window
+
+        inputs_ready()
+        return run_remote_window(args.scene, args.token, args.width, args.height)
+    if args.token:
+        raise UsageError("--token is for watching a training: splatscope view tcp://HOST:PORT")
     _check_camera_index(args)
     inputs_ready()  # the window runs long: warnings of the scene's load show as they come
     return run_viewer(args)
