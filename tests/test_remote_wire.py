@@ -3,6 +3,7 @@ round trips, and refusals of truncated, oversized and garbage input in both dire
 
 from __future__ import annotations
 
+import contextlib
 import json
 
 import numpy as np
@@ -91,10 +92,8 @@ def test_lengths_over_the_bound_and_unexpected_types_are_refused_before_reading(
 @given(data=st.binary(max_size=2000))
 def test_garbage_streams_give_frames_or_frame_errors(data):
     for accepts in (TO_TRAINER, TO_VIEWER):
-        try:
+        with contextlib.suppress(FrameError):
             FrameReader(accepts).feed(data)
-        except FrameError:
-            pass
 
 
 def test_a_snapshot_then_a_delta_of_the_changed_rows():
@@ -191,10 +190,8 @@ def test_controls_out_of_range_or_of_the_wrong_type_are_refused(change):
 @given(data=st.binary(max_size=300) | st.text(max_size=300).map(str.encode))
 def test_garbage_states_hellos_and_welcomes_raise_value_error(data):
     for decode in (decode_state, decode_hello, decode_options):
-        try:
+        with contextlib.suppress(ValueError):
             decode(data)
-        except ValueError:
-            pass
 
 
 def test_addresses():

@@ -77,17 +77,28 @@ def pack(tensors: dict[str, Any]) -> Packed:
     n = int(model["means"].shape[0])
     parts = [model["scales"], model["rotations"], model["opacities"].reshape(n, 1),
              model["sh"].reshape(n, -1)]  # fmt: skip
+    width = sum(int(np.prod(p.shape[1:])) for p in parts)
     if hasattr(model["means"], "detach"):
         import torch
 
         with torch.no_grad():
             means = model["means"].detach().to("cpu", torch.float32).numpy().copy()
-            joined = torch.cat([p.detach().float() for p in parts], dim=1)
-            rest = joined.clamp(-FLOAT16_MAX, FLOAT16_MAX).to("cpu", torch.float16).numpy()
+            joined = torch.empty((n, width), dtype=torch.float16)
+            column = 0
+            for part in parts:
+                step = int(np.prod(part.shape[1:]))
+                joined[:, column : column + step].copy_(part.detach().reshape(n, step))
+                column += step
+            rest = joined.clamp_(-FLOAT16_MAX, FLOAT16_MAX).numpy()  # inf: the largest half
     else:
         means = np.array(model["means"], np.float32)
-        rest = np.concatenate([np.asarray(p, np.float32) for p in parts], axis=1)
-        rest = np.clip(rest, -FLOAT16_MAX, FLOAT16_MAX).astype(np.float16)
+        rest = np.empty((n, width), np.float16)
+        column = 0
+        for part in parts:
+            step = int(np.prod(part.shape[1:]))
+            values = np.asarray(part, np.float32).reshape(n, step)
+            rest[:, column : column + step] = np.clip(values, -FLOAT16_MAX, FLOAT16_MAX)
+            column += step
     return Packed(np.ascontiguousarray(means), np.ascontiguousarray(rest))
 
 

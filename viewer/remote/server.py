@@ -5,7 +5,8 @@ takes a `ModelUpdate` into a one-slot mailbox (the newest replaces an unsent one
 training step never waits and a slow viewer gets fewer updates, never a queue); `poll`/`recv`
 give the `ViewerState` made of the viewer's controls. Threads do the rest: one accepts, and per
 connection one reads the viewer's states and one packs and sends models (a snapshot, then the
-rows changed since the copy it sent last), as fast as the link takes them.
+rows changed since the copy it sent last), as fast as the link takes them and no faster than
+packing them takes PACK_SHARE of the time (packing is CPU the training would otherwise use).
 
 One viewer is served at a time: a newer one (a reconnection) replaces it. A viewer must send
 the token first (compared in constant time) when there is one; a wrong one is told so in one
@@ -20,6 +21,7 @@ import hmac
 import socket
 import sys
 import threading
+import time
 from typing import Any
 
 from viewer.protocol import LiveOptions, ModelUpdate, ViewerState
@@ -35,6 +37,7 @@ from viewer.remote.frames import TO_TRAINER, VERSION, FrameReader, Kind, frame
 
 HANDSHAKE_SECONDS = 5.0  # a connection must say hello within this
 SEND_SECONDS = 30.0  # a viewer that takes nothing for this long is dropped
+PACK_SHARE = 0.05  # at most this share of the time goes to packing models (the training's CPU)
 MAX_HANDSHAKES = 8  # connections saying hello at once; more are closed at once
 ACCEPT_POLL = 0.2  # how often the accepting thread looks whether the server closed
 
@@ -188,8 +191,10 @@ class TrainerServer:
                     return "replaced or closed"
                 update, tensors = self._update, self._tensors
             assert update is not None and tensors is not None
+            start, cpu = time.monotonic(), time.thread_time()
             model = pack(tensors)  # CPU time of this thread, while the training steps
             message = frame(Kind.MODEL, encode_model(update, model, last))
+            hold = start + (time.thread_time() - cpu) / PACK_SHARE
             try:
                 conn.sendall(message)
             except OSError as exc:
@@ -201,6 +206,7 @@ class TrainerServer:
                 if self._viewer is conn:
                     self._sent_serial = update.serial
                 self._cond.notify_all()
+                self._cond.wait_for(lambda: self._viewer is not conn, hold - time.monotonic())
 
     def _unsent(self) -> bool:
         """Whether the current viewer lacks the newest update (call holding the lock)."""
