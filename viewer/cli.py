@@ -169,6 +169,11 @@ def build_parser() -> argparse.ArgumentParser:
         "INRIA cameras.json, a transforms.json, a COLMAP model (sparse/0 or one of its files), "
         "a dataset folder (COLMAP, NeRF-synthetic) or an INRIA training output folder",
     )
+    view.add_argument(
+        "--token", default="",
+        help="with a tcp://HOST:PORT scene (a training served by `train --serve` or "
+        "live.attach(serve=...)): the token it printed",
+    )  # fmt: skip
     up_argument(view)
     _preset_arg(view)
     add_arguments(view, "view")
@@ -259,6 +264,16 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--view", action="store_true",
         help="watch the model learn in a window (its panel pauses, steps and steers training)",
+    )  # fmt: skip
+    train.add_argument(
+        "--serve", metavar="[HOST:]PORT",
+        help="serve the live view on the network instead of a window, for `splatscope view "
+        "tcp://HOST:PORT` here or on another machine (HOST: 127.0.0.1 unless named; off "
+        "loopback a token is required)",
+    )  # fmt: skip
+    train.add_argument(
+        "--token", help="--serve: the token viewers must give (default: a random one, printed, "
+        "when HOST is not loopback)",
     )  # fmt: skip
     train.add_argument("--resume", metavar="CHKPNT.pth", help="continue from a checkpoint")
     train.add_argument("--width", type=pixels, default=1280, help="--view window width")
@@ -746,6 +761,13 @@ def _address(text: str) -> tuple[str, int]:
 def _run_view(args: argparse.Namespace) -> int:
     from viewer.app.main import run_viewer
 
+    if args.scene is not None and args.scene.startswith("tcp://"):
+        from viewer.app.live_app import run_remote_window
+
+        inputs_ready()
+        return run_remote_window(args.scene, args.token, args.width, args.height)
+    if args.token:
+        raise UsageError("--token is for watching a training: splatscope view tcp://HOST:PORT")
     _check_camera_index(args)
     if args.network_gui and (args.scene or args.cameras):
         raise UsageError("--network-gui shows a trainer's images: give no scene or --cameras")

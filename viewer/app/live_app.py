@@ -12,11 +12,15 @@ When densification changes the number of Gaussians the new rows are written into
 scene and nothing is copied back: what reads the model on the CPU (picking, the crop box,
 pruning, histograms) takes a host snapshot when it first needs one after a change, and when
 training is paused (ViewerSession.rows_changed).
+
+`run_remote_window` is the same window on a training served on the network
+(`splatscope view tcp://HOST:PORT`): its connection (viewer.remote.client) polls as the pipe.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import math
 import sys
 from collections import deque
@@ -262,6 +266,37 @@ class LiveViewerApp(ViewerApp):
 
 def _no_files(path: str) -> GaussianScene:
     raise SceneError(path, "the live view shows the model being trained only")
+
+
+def run_remote_window(address: str, token: str, width: int, height: int) -> int:
+    """`splatscope view tcp://HOST:PORT --token T`: watch and steer a served training.
+
+    Raises:
+        SceneError: one line, when the training cannot be reached or refuses the token.
+    """
+    from viewer.remote.address import parse_address
+    from viewer.remote.client import RemoteError, connect
+
+    try:
+        host, port = parse_address(address)
+        trainer = connect(host, port, token)
+    except (ValueError, RemoteError) as exc:
+        raise SceneError(address, str(exc)) from None
+    options = dataclasses.replace(trainer.options, width=width, height=height)
+    try:
+        try:
+            init_glfw()
+        except NoDisplayError as exc:
+            raise SceneError(address, f"no display to open a window on ({exc})") from None
+        first = _first_update(trainer)
+        if first is None:
+            raise SceneError(address, "the training sent no model")
+        window = Window(width, height, options.title, vsync=True)
+        LiveViewerApp(window, trainer, first, options).run()
+    finally:
+        trainer.close()
+        glfw.terminate()
+    return 0
 
 
 def _first_update(conn: Any) -> ModelUpdate | None:

@@ -23,6 +23,12 @@ parameters in place, so a frame may show some Gaussians one optimiser step later
 
 Scripts that call `attach` must guard their entry point with `if __name__ == "__main__":`
 (the window process is spawned and imports the main module, as torch's DataLoader workers do).
+
+`attach(serve="HOST:PORT")` opens no window: it serves the model on that port (viewer.remote)
+for `splatscope view tcp://HOST:PORT --token T` on this or another machine. It listens on the
+loopback interface unless another host is named, and then a token is required (a random one,
+printed, unless `token` is given). Updates are packed and sent by a thread; `update` only puts
+the newest in a one-slot mailbox, so a slow or absent viewer costs the loop nothing.
 """
 
 from __future__ import annotations
@@ -41,6 +47,7 @@ from viewer.settings import LiveControls
 __all__ = ["LiveOptions", "LiveView", "attach"]
 
 POLL_SECONDS = 0.02  # how often a paused loop looks for Resume or Step
+FLUSH_SECONDS = 10.0  # how long `finish` waits for a connected viewer to take the last update
 
 
 def _key(value: Any) -> tuple:
@@ -52,11 +59,16 @@ def _key(value: Any) -> tuple:
 
 
 class LiveView:
-    """The trainer's end of a live window (see the module's documentation)."""
+    """The trainer's end of a live window (see the module's documentation).
+
+    `process` is the window's process, or None when `conn` is a network server
+    (viewer.remote.server.TrainerServer: viewers come and go, the view never reports closed).
+    """
 
     def __init__(self, process: Any, conn: Any, options: LiveOptions, raw: bool) -> None:
         self._process = process
         self._conn = conn
+        self._open = True
         self.raw = raw
         self._state = ViewerState(controls=options.controls)
         self._serial = 0
@@ -164,12 +176,21 @@ class LiveView:
             time.sleep(POLL_SECONDS)
 
     def finish(self, note: str = "training done", wait: bool = True) -> None:
-        """Show the newest update with `note`; with `wait`, block until the window is closed."""
+        """Show the newest update with `note`; with `wait`, block until the window is closed.
+
+        Served (no window): the newest update goes to a connected viewer (waiting at most
+        FLUSH_SECONDS), then the server closes; the viewer keeps showing it.
+        """
         if self._pending is not None:
             step, params, stats, old = self._pending
             self._pending = (step, params, stats, note or old)
         elif self._sent:
             self._pending = (self._last_step, {}, {}, note)
+        if self._process is None:
+            self._send_pending(force=True)
+            self._conn.flush(FLUSH_SECONDS)
+            self.close()
+            return
         deadline = time.monotonic() + 30.0
         while self._pending is not None and not self.closed and time.monotonic() < deadline:
             if not self._send_pending(force=True):
@@ -182,17 +203,18 @@ class LiveView:
             self.close()
 
     def close(self) -> None:
-        """Close the window (if open) and end its process."""
-        if self._process is None:
+        """Close the window (if open) and end its process, or stop serving."""
+        if not self._open:
             return
-        with contextlib.suppress(OSError, ValueError):
-            self._conn.send("close")
-        self._process.join(timeout=10.0)
-        if self._process.is_alive():
-            self._process.terminate()
-            self._process.join(timeout=5.0)
+        self._open = False
+        if self._process is not None:
+            with contextlib.suppress(OSError, ValueError):
+                self._conn.send("close")
+            self._process.join(timeout=10.0)
+            if self._process.is_alive():
+                self._process.terminate()
+                self._process.join(timeout=5.0)
         self._conn.close()
-        self._process = None
         self._state = ViewerState(
             acked=self._state.acked, controls=self._state.controls, steps=self._state.steps,
             closed=True, error=self._state.error, upload=self._state.upload,
@@ -208,7 +230,7 @@ class LiveView:
 
     def _drain(self) -> None:
         """Read every state the window sent (non-blocking)."""
-        if self._process is None:
+        if not self._open:
             return
         try:
             while self._conn.poll():
@@ -266,7 +288,7 @@ class LiveView:
         torch_only = all(hasattr(v, "data_ptr") for v in (*tensors.values(), *self._sent.values()))
         if self._sent and torch_only and _keys(tensors) == _keys(self._sent):
             return None  # the same memory: the window reads the new values there
-        for value in tensors.values():
+        for value in tensors.values() if self._process is not None else ():
             if hasattr(value, "is_shared") and not value.is_cuda and not value.is_shared():
                 value.share_memory_()  # in place: the trainer's tensor now lives in shared memory
         self._sent = tensors
@@ -294,6 +316,8 @@ def attach(
     up: str = "auto",
     raw: bool = True,
     controls: LiveControls | None = None,
+    serve: str | None = None,
+    token: str | None = None,
 ) -> LiveView:
     """Open a live window for a training loop; returns at once (the window opens meanwhile).
 
@@ -308,10 +332,18 @@ def attach(
         raw: whether `update` gets log-scales, opacity logits and unnormalised quaternions (as
             a trainer holds them; activated in the shader) rather than activated values.
         controls: the panel's initial training controls.
+        serve: "[HOST:]PORT": serve the model on the network instead of opening a window
+            (HOST: 127.0.0.1 unless named; PORT 0: any free one).
+        token: what a viewer must send to watch and steer; None: none on loopback, a random
+            one (printed) on any other interface.
 
     Returns:
         The trainer's end; without a display it reports `closed` with the reason in `error`
         (and one note on stderr), and `update` costs nothing.
+
+    Raises:
+        ValueError: for a `serve` that is no address.
+        OSError: when the port cannot be listened on.
     """
     import torch.multiprocessing as mp  # registers torch's tensor sharing with the pickler
 
@@ -322,6 +354,8 @@ def attach(
         title, width, height, tuple(cameras), (red, green, blue), near_plane, up,
         controls or LiveControls(),
     )  # fmt: skip
+    if serve is not None:
+        return LiveView(None, _serve(serve, token, options), options, raw)
     context = mp.get_context("spawn")
     ours, theirs = context.Pipe(duplex=True)
     process = context.Process(target=run_window, args=(theirs, options), daemon=True,
@@ -329,3 +363,21 @@ def attach(
     process.start()
     theirs.close()
     return LiveView(process, ours, options, raw)
+
+
+def _serve(address: str, token: str | None, options: LiveOptions) -> Any:
+    """A TrainerServer on `address`, its URL (and token) printed for the viewer's command."""
+    import secrets
+
+    from viewer.remote.address import is_loopback, parse_address, url
+    from viewer.remote.server import TrainerServer
+
+    host, port = parse_address(address)
+    if not token:  # off loopback a token is required: a random one unless given
+        token = "" if is_loopback(host) else secrets.token_urlsafe(16)
+    server = TrainerServer(host, port, token, options)
+    where = url(host, server.address[1])
+    command = f"splatscope view {where}" + (f" --token {token}" if token else "")
+    print(f"splatscope: serving the live view on {where}; watch it with: {command}",
+          file=sys.stderr, flush=True)  # fmt: skip
+    return server

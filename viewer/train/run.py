@@ -178,6 +178,8 @@ def _check_image_size(dataset: Dataset, downscale: int) -> None:
 def run_train(args: argparse.Namespace, inputs_ready: Callable[[], None]) -> int:
     """`splatscope train DATA --out DIR [--view] [--resume FILE] [train settings]`."""
     settings = from_arguments(args, "train").of(TrainSettings)
+    if getattr(args, "token", None) and not getattr(args, "serve", None):
+        raise SceneError("--token", "is for --serve (a live view served on the network)")
     data, out = Path(args.data), Path(args.out)
     dataset = open_dataset(data, settings.test_every)
     _check_image_size(dataset, settings.downscale)
@@ -200,7 +202,7 @@ def run_train(args: argparse.Namespace, inputs_ready: Callable[[], None]) -> int
         f"{backend.name} renderer on {device.type}",
         flush=True,
     )
-    view = _attach(args, trainer) if args.view else None
+    view = _attach(args, trainer) if args.view or getattr(args, "serve", None) else None
     try:
         _loop(trainer, out, view)
     except KeyboardInterrupt:
@@ -258,11 +260,21 @@ def _loop(trainer: Trainer, out: Path, view: Any) -> None:
 
 
 def _attach(args: argparse.Namespace, trainer: Trainer) -> Any:
-    """The live view of the model being trained (a window in its own process)."""
+    """The live view of the model being trained (a window in its own process, or served)."""
     from viewer.live import attach
 
     cameras = [*trainer.train_cameras, *trainer.test_cameras]
+    serve = getattr(args, "serve", None)
+    if serve is not None:
+        from viewer.remote.address import parse_address
+
+        try:
+            parse_address(serve)
+        except ValueError as exc:
+            raise SceneError("--serve", str(exc)) from None
     return attach(
+        serve=serve,
+        token=getattr(args, "token", None),
         title=f"training {Path(args.data).name}",
         cameras=cameras,
         background=trainer.background,
