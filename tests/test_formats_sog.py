@@ -284,7 +284,7 @@ def test_a_streamed_sog_index_is_refused_by_name(tmp_path: Path) -> None:
     index = {"version": 1, "count": 10, "lodLevels": 1, "filenames": ["0_0/meta.json"]}
     for name in ("lod-meta.json", "renamed-meta.json"):
         (tmp_path / name).write_text(json.dumps(index))
-        with pytest.raises(SceneError, match="a streamed SOG index .* cannot read yet"):
+        with pytest.raises(SceneError, match=r"a streamed SOG index .* cannot read yet"):
             load_scene(tmp_path / name)
 
 
