@@ -24,6 +24,7 @@ CODEBOOK_SIZE = 256
 MAX_PALETTE = 65536  # labels are 16-bit
 MAX_COUNT = 16383 * 16383  # pixels of the largest WebP image
 COEFFS_FOR_BANDS = {1: 3, 2: 8, 3: 15}  # SH coefficients per channel above DC
+LOD_META_NAME = "lod-meta.json"  # the index of a streamed SOG
 
 
 @dataclass(frozen=True)
@@ -111,10 +112,17 @@ def parse_meta(source: Path, document: Any) -> SogMeta:
     """The checked SogMeta of a parsed meta.json.
 
     Raises:
-        SceneError: for a version other than 2, or a missing or malformed field.
+        SceneError: for a version other than 2, a streamed SOG index, or a missing or malformed
+            field.
     """
     if not isinstance(document, dict):
         raise SceneError(source, "meta.json is not a JSON object")
+    if source.name.lower() == LOD_META_NAME or "lodLevels" in document:
+        raise SceneError(
+            source,
+            "a streamed SOG index (lod-meta.json), which splatscope cannot read yet: "
+            "open one of its chunks' meta.json, or convert it with splat-transform",
+        )
     version = document.get("version")
     if version not in READABLE_VERSIONS:
         shown = "none (SOG v1)" if version is None else repr(version)
@@ -139,10 +147,10 @@ def parse_meta(source: Path, document: Any) -> SogMeta:
         palette = _count(source, shn.get("count"), "shN.count", MAX_PALETTE)
         sh_codebook = _numbers(source, shn.get("codebook"), "shN.codebook", codebook)
         files |= _files(source, shn, "shN", ("centroids", "labels"))
-    antialias = document.get("antialias", False)
+    antialias = document.get("antialias") is True or document.get("model") == "antialiased"
     return SogMeta(
         count=count,
-        antialias=antialias is True,
+        antialias=antialias,
         mins=_numbers(source, means.get("mins"), "means.mins", range(3, 4)),
         maxs=_numbers(source, means.get("maxs"), "means.maxs", range(3, 4)),
         scales=_numbers(source, scales.get("codebook"), "scales.codebook", codebook).astype(
