@@ -23,7 +23,15 @@ from viewer.formats import limits as format_limits
 
 
 def test_suffix_constants() -> None:
-    assert set(READABLE_SUFFIXES) == {".ply", ".splat", ".spz", ".sog", "meta.json", ".glb"}
+    assert set(READABLE_SUFFIXES) == {
+        ".ply",
+        ".splat",
+        ".spz",
+        ".sog",
+        "meta.json",
+        "lod-meta.json",
+        ".glb",
+    }
     assert set(WRITABLE_SUFFIXES) == {
         ".ply",
         ".compressed.ply",

@@ -3,9 +3,9 @@
 Both directions where the tool has both a reader and a writer: splat-transform reads the SOG
 that splatscope writes (bundled and unbundled) and splatscope reads the SOG and GLB that
 splat-transform writes, with the same counts, the two decoders agreeing to float precision and
-the values within the format's quantisation of the source. splat-transform (3.10.2) reads no
-.glb and splatscope writes no streamed SOG yet: a test notices when the tool gains a .glb
-reader, and a streamed SOG from the tool is refused by name. The render check of issue 21: a
+the values within the format's quantisation of the source; splatscope reads the tool's streamed
+SOG at each level as the tool does. splat-transform (3.10.2) reads no .glb: a test notices when
+the tool gains a .glb reader. The render check of issue 21: a
 render of splatscope's SOG round trip of donut.ply is within 1 dB of splat-transform's own.
 
 The tool is installed once per machine into the user cache (tests/splat_transform.py; the first
@@ -22,9 +22,9 @@ import pytest
 from tests import splat_transform
 from tests.conftest import DONUT_CAMERA, scene_path
 from tests.formats_helpers import stored_scene
-from viewer.errors import SceneError
 from viewer.formats import load_scene, save_scene
 from viewer.formats.compressed_ply_write import morton_order
+from viewer.formats.sog_lod import read_lod_meta
 from viewer.scene import GaussianScene
 
 COUNT, DEGREE = 1000, 3
@@ -135,16 +135,36 @@ def test_splat_transform_has_no_glb_reader(cli: Path, tmp_path: Path) -> None:
     assert done.returncode != 0 and "Unsupported input file type" in done.stderr
 
 
-def test_streamed_sog_from_splat_transform(cli: Path, source, tmp_path: Path) -> None:
-    """Its chunks are SOG that splatscope reads; its index is refused by name, in one line."""
+@pytest.fixture(scope="module")
+def their_streamed(cli: Path, source, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """splat-transform's streamed SOG of the source (level 0) and every 5th Gaussian (level 1),
+    in leaves at most 1 unit wide (several), packed into 1k-Gaussian chunk files."""
     scene, ply = source
-    index = out_path(tmp_path, "lod/lod-meta.json")
-    splat_transform.convert(cli, ply, index, "-i", "2")
-    with pytest.raises(SceneError, match="a streamed SOG index") as error:
-        load_scene(index)
-    assert "\n" not in str(error.value)
-    chunk = load_scene(tmp_path / "lod" / "0_0" / "meta.json")  # one chunk for a small scene
-    assert_within_sog_quantisation(chunk, matched(chunk, scene))
+    folder = tmp_path_factory.mktemp("streamed")
+    save_scene(scene.subset(np.arange(0, scene.count, 5)), folder / "coarse.ply")
+    index = folder / "lod" / "lod-meta.json"
+    splat_transform.convert(
+        cli, ply, index, "-l", "0", folder / "coarse.ply", "-l", "1", "-i", "2",
+        "--lod-chunk-count", "1", "--lod-chunk-extent", "1", "--lod-chunk-min", "0",
+    )  # fmt: skip
+    return index
+
+
+@pytest.mark.parametrize("level", [0, 1])
+def test_we_read_splat_transforms_streamed_sog(
+    cli: Path, source, their_streamed, tmp_path: Path, level: int
+) -> None:
+    """Each level as the tool reads it (-L), to float precision, within quantisation of the
+    source; the tree has several leaves (packed into one chunk file per level)."""
+    scene, _ = source
+    ours = load_scene(their_streamed, lod_level=level)
+    assert ours.file_format.startswith(f"PlayCanvas streamed SOG v1 (LOD {level} of 0..1")
+    assert sum(not node.children for node in read_lod_meta(their_streamed).nodes) > 1
+    back = tmp_path / "their_decoding.ply"
+    splat_transform.convert(cli, their_streamed, back, "-L", str(level))
+    assert_same_gaussians(ours, load_scene(back), atol=2e-6)
+    expected = scene if level == 0 else scene.subset(np.arange(0, scene.count, 5))
+    assert_within_sog_quantisation(ours, matched(ours, expected))
 
 
 def test_sog_render_within_1_db_of_splat_transforms_round_trip(cli: Path, tmp_path: Path) -> None:

@@ -280,14 +280,6 @@ def test_unbundled_names_stay_in_the_folder(tmp_path: Path, files: dict[str, byt
         load_scene(folder)
 
 
-def test_a_streamed_sog_index_is_refused_by_name(tmp_path: Path) -> None:
-    index = {"version": 1, "count": 10, "lodLevels": 1, "filenames": ["0_0/meta.json"]}
-    for name in ("lod-meta.json", "renamed-meta.json"):
-        (tmp_path / name).write_text(json.dumps(index))
-        with pytest.raises(SceneError, match=r"a streamed SOG index .* cannot read yet"):
-            load_scene(tmp_path / name)
-
-
 def test_splat_transforms_model_field_marks_antialiasing(files: dict[str, bytes]) -> None:
     from viewer.formats.sog_meta import parse_meta
 

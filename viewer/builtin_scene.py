@@ -118,13 +118,13 @@ def load_builtin_scene() -> GaussianScene:
     return dataclasses.replace(scene, source="builtin", cameras=(default_camera(),))
 
 
-def load_scene_or_builtin(path: str | None) -> GaussianScene:
-    """The scene at `path`, or the built-in scene when None."""
+def load_scene_or_builtin(path: str | None, lod_level: int = 0) -> GaussianScene:
+    """The scene at `path` (a streamed SOG at LOD `lod_level`), or the built-in scene when None."""
     if path is None:
         return load_builtin_scene()
     from viewer.formats import load_scene
 
-    return load_scene(path)
+    return load_scene(path, lod_level=lod_level)
 
 
 # --- geometry helpers ----------------------------------------------------------------------

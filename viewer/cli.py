@@ -105,6 +105,18 @@ def _scene_arg(parser: argparse.ArgumentParser, optional: bool = False) -> None:
     )
 
 
+def _lod_level_arg(parser: argparse.ArgumentParser) -> None:
+    """--lod-level: which level of a streamed SOG (lod-meta.json) to read."""
+    parser.add_argument(
+        "--lod-level",
+        type=integer_type(0),
+        default=0,
+        metavar="N",
+        help="a streamed SOG (lod-meta.json) is read whole at this LOD level: 0, the default, "
+        "is the finest",
+    )
+
+
 def _camera_args(parser: argparse.ArgumentParser, what: str) -> None:
     """--camera and --camera-index."""
     parser.add_argument(
@@ -153,6 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     view = commands.add_parser("view", help="open the scene in a window (the default command)")
     _scene_arg(view, optional=True)
+    _lod_level_arg(view)
     view.add_argument("--width", type=pixels, default=1280, help="window width in pixels")
     view.add_argument("--height", type=pixels, default=720, help="window height in pixels")
     view.add_argument("--no-vsync", action="store_true", help="render as fast as possible")
@@ -182,6 +195,7 @@ def build_parser() -> argparse.ArgumentParser:
         "render", help="render one image, or a camera path as a video, headless (EGL, no display)"
     )
     _scene_arg(render, optional=True)
+    _lod_level_arg(render)
     _camera_args(render, "the view to render (default: the scene's first camera or a framing)")
     render.add_argument(
         "--out", metavar="FILE.png",
@@ -218,6 +232,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     info = commands.add_parser("info", help="print what a scene file holds")
     _scene_arg(info, optional=True)
+    _lod_level_arg(info)
 
     prune = commands.add_parser(
         "prune", help="write the scene without its least important Gaussians (by a score)"
@@ -240,6 +255,7 @@ def build_parser() -> argparse.ArgumentParser:
     convert.add_argument(
         "output", help=f"file to write; its name picks the format ({WRITABLE_SCENES})"
     )
+    _lod_level_arg(convert)
     convert.add_argument(
         "--spz-version",
         type=int,
@@ -461,7 +477,7 @@ def _run_render(args: argparse.Namespace) -> int:
     label = "--width/--height" if sized or camera is None else args.camera
     device = check_device(width, height, label)
     with planned_use(render_use(device, width or 0, height or 0)):
-        scene = load_scene_or_builtin(args.scene)
+        scene = load_scene_or_builtin(args.scene, args.lod_level)
     _note_sh_degree(args, scene)
     if camera is None:
         camera = default_camera(scene, *DEFAULT_SIZE, args.up, render.near_plane)
@@ -655,7 +671,7 @@ def _run_info(args: argparse.Namespace) -> int:
 
     if sys.__stdout__ is None:
         raise UsageError("standard output is closed: info has nowhere to print the description")
-    scene = load_scene_or_builtin(args.scene)
+    scene = load_scene_or_builtin(args.scene, args.lod_level)
     inputs_ready()
     print(describe(scene))
     return 0
@@ -690,7 +706,7 @@ def _run_convert(args: argparse.Namespace) -> int:
             ".spz file (the name picks the format)",
             stacklevel=2,
         )
-    scene = load_scene(args.input)
+    scene = load_scene(args.input, lod_level=args.lod_level)
     losses = describe_losses(scene, args.output, spz_version=version)
     inputs_ready()
     _print_losses(losses, args.output)

@@ -57,7 +57,7 @@ def run_viewer(args: argparse.Namespace) -> int:
         if getattr(args, "network_gui", None):
             return _run_network_gui(args, settings, camera)
         _say_when_big(args.scene)
-        scene = load_scene_or_builtin(args.scene)
+        scene = load_scene_or_builtin(args.scene, getattr(args, "lod_level", 0))
         if context is not None:
             scene = context.applied(scene)
         window = Window(args.width, args.height, "splatscope", vsync=not args.no_vsync)

@@ -3,7 +3,8 @@
 SOG is PlayCanvas's format; .glb is glTF binary with KHR_gaussian_splatting.
 
 Readers take .spz v2 to v4, SOG v2 bundled (.sog) or unbundled (a meta.json, or the folder that
-holds it), and INRIA training output folders too (with their cameras.json and input.ply:
+holds it), streamed SOG (a lod-meta.json or its folder, whole at one LOD level), and INRIA
+training output folders too (with their cameras.json and input.ply:
 viewer.formats.context_files). Writers write SuperSplat compressed .ply for a name ending in
 '.compressed.ply', .spz v4 (or v3 for older tools), SOG v2 bundled for '.sog' and unbundled for a
 name ending in 'meta.json' (the images beside it).
@@ -35,6 +36,8 @@ from viewer.formats.ply import read_inria_ply, write_inria_ply
 from viewer.formats.ply_binary import is_ply, open_binary_ply
 from viewer.formats.sog import ZIP_MAGIC, read_sog
 from viewer.formats.sog_files import META_NAME
+from viewer.formats.sog_lod import read_streamed_sog
+from viewer.formats.sog_meta import LOD_META_NAME
 from viewer.formats.sog_write import write_sog
 from viewer.formats.splat import read_splat, write_splat
 from viewer.formats.spz import GZIP_MAGIC, NGSP_MAGIC, SpzWarning, read_spz
@@ -69,6 +72,7 @@ _READERS: dict[str, Callable[[Path], GaussianScene]] = {
     ".spz": read_spz,
     ".sog": read_sog,
     META_NAME: read_sog,
+    LOD_META_NAME: read_streamed_sog,
     ".glb": read_glb,
 }
 _WRITERS: dict[str, Callable[[GaussianScene, Path], None]] = {
@@ -86,7 +90,8 @@ WRITABLE_SUFFIXES = OUTPUT_FORMATS  # ".compressed.ply" wins over ".ply"
 def _reader_for(path: Path) -> Callable[[Path], GaussianScene]:
     """The reader for a file: by magic (PLY, NGSP, gzip, ZIP, glTF), else by name.
 
-    .splat has no magic; an unbundled SOG is a JSON file whose name ends in 'meta.json'.
+    .splat has no magic; a streamed SOG's index is named 'lod-meta.json', and an unbundled SOG
+    is a JSON file whose name ends in 'meta.json'.
     """
     head = read_bytes(path, 4)
     if is_ply(head):
@@ -97,15 +102,21 @@ def _reader_for(path: Path) -> Callable[[Path], GaussianScene]:
         return read_sog
     if head.startswith(GLB_MAGIC):
         return read_glb
-    suffix = META_NAME if path.name.lower().endswith(META_NAME) else path.suffix.lower()
+    name = path.name.lower()
+    if name == LOD_META_NAME:
+        return read_streamed_sog
+    suffix = META_NAME if name.endswith(META_NAME) else path.suffix.lower()
     if suffix not in _READERS:
         readable = ", ".join(READABLE_SUFFIXES)
         raise SceneError(path, f"unknown scene format (readable: {readable} or a training folder)")
     return _READERS[suffix]
 
 
-def load_scene(path: str | Path) -> GaussianScene:
+def load_scene(path: str | Path, *, lod_level: int = 0) -> GaussianScene:
     """Read a scene file, an INRIA training output folder or a folder of an unbundled SOG.
+
+    A streamed SOG (lod-meta.json, or its folder) is read whole at LOD `lod_level` (0, the
+    finest, by default); other formats have one level and take only 0.
 
     A .ply at <root>/point_cloud/iteration_<N>/ gets the cameras of <root>/cameras.json, named
     after their images, and the SfM points of <root>/input.ply; a broken one only warns.
@@ -117,8 +128,10 @@ def load_scene(path: str | Path) -> GaussianScene:
     if path.is_dir():
         path = scene_in_folder(path)
     reader = _reader_for(path)
+    if lod_level and reader is not read_streamed_sog:
+        raise SceneError(path, f"has one level of detail, not LOD {lod_level} (streamed SOG only)")
     with np.errstate(over="ignore", invalid="ignore"):  # corrupt values: dropped, warned once
-        scene = reader(path)
+        scene = read_streamed_sog(path, lod_level) if lod_level else reader(path)
     root = output_root(path)
     return scene if root is None else output_context(root).applied(scene)
 

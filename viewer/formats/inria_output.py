@@ -11,6 +11,7 @@ from pathlib import Path
 
 from viewer.errors import SceneError
 from viewer.formats.sog_files import META_NAME as SOG_META
+from viewer.formats.sog_meta import LOD_META_NAME
 
 _ITERATION = re.compile(r"iteration_(\d+)")
 
@@ -46,12 +47,15 @@ def scene_file(path: str | None) -> Path | None:
 
 
 def scene_in_folder(root: Path) -> Path:
-    """The scene file a folder names: an unbundled SOG's meta.json, else the latest point cloud.
+    """The scene file a folder names: lod-meta.json, meta.json, else the latest point cloud.
 
     Raises:
-        SceneError: for a folder with neither.
+        SceneError: for a folder with none of them.
     """
-    return root / SOG_META if (root / SOG_META).is_file() else latest_point_cloud(root)
+    for name in (LOD_META_NAME, SOG_META):
+        if (root / name).is_file():
+            return root / name
+    return latest_point_cloud(root)
 
 
 def output_root(ply_path: Path) -> Path | None:

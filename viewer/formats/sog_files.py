@@ -48,6 +48,17 @@ class SogFolder:
         self.source = meta
         self.root = Path(os.path.realpath(meta.parent))
 
+    def path(self, name: str) -> Path:
+        """The path of the file `name` (relative to the folder).
+
+        Raises:
+            SceneError: for a name that leaves the folder, symlinks included.
+        """
+        path = self.root / checked_name(self.source, name)
+        if not Path(os.path.realpath(path)).is_relative_to(self.root):
+            raise SceneError(self.source, f"'{name}' is a link that leaves the scene's folder")
+        return path
+
     def read(self, name: str, limit: int) -> bytes:
         """The bytes of the file `name` (relative to the folder), at most `limit` of them.
 
@@ -55,9 +66,7 @@ class SogFolder:
             SceneError: for a name that leaves the folder (symlinks included), or a file that
                 is missing, special or larger than `limit` or the memory available.
         """
-        path = self.root / checked_name(self.source, name)
-        if not Path(os.path.realpath(path)).is_relative_to(self.root):
-            raise SceneError(self.source, f"'{name}' is a link that leaves the scene's folder")
+        path = self.path(name)
         size = file_size(path)
         available = available_memory()
         if size > limit or (available is not None and size > available):

@@ -112,16 +112,15 @@ def parse_meta(source: Path, document: Any) -> SogMeta:
     """The checked SogMeta of a parsed meta.json.
 
     Raises:
-        SceneError: for a version other than 2, a streamed SOG index, or a missing or malformed
-            field.
+        SceneError: for a version other than 2, a streamed SOG index (read by sog_lod.py), or
+            a missing or malformed field.
     """
     if not isinstance(document, dict):
         raise SceneError(source, "meta.json is not a JSON object")
     if source.name.lower() == LOD_META_NAME or "lodLevels" in document:
         raise SceneError(
             source,
-            "a streamed SOG index (lod-meta.json), which splatscope cannot read yet: "
-            "open one of its chunks' meta.json, or convert it with splat-transform",
+            "a streamed SOG index: splatscope reads it under its own name, lod-meta.json",
         )
     version = document.get("version")
     if version not in READABLE_VERSIONS:
