@@ -3,10 +3,10 @@
 Both directions where the tool has both a reader and a writer: splat-transform reads the SOG
 that splatscope writes (bundled and unbundled) and splatscope reads the SOG and GLB that
 splat-transform writes, with the same counts, the two decoders agreeing to float precision and
-the values within the format's quantisation of the source; splatscope reads the tool's streamed
-SOG at each level as the tool does. splat-transform (3.10.2) reads no .glb: a test notices when
-the tool gains a .glb reader. The render check of issue 21: a
-render of splatscope's SOG round trip of donut.ply is within 1 dB of splat-transform's own.
+the values within the format's quantisation of the source; each reads the other's streamed SOG
+at every level as its writer's own reader does. splat-transform (3.10.2) reads no .glb: a test
+notices when the tool gains a .glb reader. The render check of issue 21: a render of
+splatscope's SOG round trip of donut.ply is within 1 dB of splat-transform's own.
 
 The tool is installed once per machine into the user cache (tests/splat_transform.py; the first
 run downloads it); without node, npm or the network these tests are skipped with the reason.
@@ -165,6 +165,23 @@ def test_we_read_splat_transforms_streamed_sog(
     assert_same_gaussians(ours, load_scene(back), atol=2e-6)
     expected = scene if level == 0 else scene.subset(np.arange(0, scene.count, 5))
     assert_within_sog_quantisation(ours, matched(ours, expected))
+
+
+def test_splat_transform_reads_our_streamed_sog(cli: Path, source, tmp_path: Path) -> None:
+    """Each level of splatscope's streamed SOG (several leaves and chunk files) as the tool
+    reads it (-L) equals ours to float precision."""
+    from viewer.features.lod_stream_write import SceneRows, StreamLayout, write_streamed_sog
+
+    scene, _ = source
+    index = out_path(tmp_path, "ours/lod-meta.json")
+    layout = StreamLayout(leaf_size=300, unit_size=600, levels=2)
+    counts = write_streamed_sog(SceneRows(scene), index, layout)
+    for level, count in enumerate(counts):
+        back = tmp_path / f"level{level}.ply"
+        splat_transform.convert(cli, index, back, "-L", str(level))
+        ours = load_scene(index, lod_level=level)
+        assert ours.count == count
+        assert_same_gaussians(ours, load_scene(back), atol=2e-6)
 
 
 def test_sog_render_within_1_db_of_splat_transforms_round_trip(cli: Path, tmp_path: Path) -> None:

@@ -29,7 +29,12 @@ from viewer.camera import MAX_IMAGE_SIDE, Camera
 from viewer.errors import EXIT_BAD_INPUT, SceneError, quoted, visible
 from viewer.features.presets import PRESETS, preset_of
 from viewer.framing import UP_CHOICES
-from viewer.input_files import OutputIsInputError, check_not_input, remember_inputs
+from viewer.input_files import (
+    OutputIsInputError,
+    check_no_inputs_under,
+    check_not_input,
+    remember_inputs,
+)
 from viewer.netgui.protocol import parse_address
 from viewer.path_cameras import PATH_KINDS
 from viewer.progress import Progress
@@ -55,7 +60,7 @@ if TYPE_CHECKING:
 EXIT_BROKEN_PIPE = 128 + 13  # 128 + SIGPIPE: what a tool killed by a closed pipe reports
 EXIT_INTERRUPTED = 130  # 128 + SIGINT
 # viewer.formats.WRITABLE_SUFFIXES ('meta.json': a name ending, an unbundled SOG)
-WRITABLE_SCENES = ".ply, .compressed.ply, .splat, .spz, .sog, meta.json, .glb"
+WRITABLE_SCENES = ".ply, .compressed.ply, .splat, .spz, .sog, meta.json, lod-meta.json, .glb"
 SPZ_VERSIONS = (3, 4)  # viewer.formats.spz_write.WRITABLE_VERSIONS; 4 is the default
 DEFAULT_SIZE = (1280, 720)  # of a rendered framing when no camera gives one
 DEFAULT_FRAMES = 120  # of a rendered orbit, spiral or cameras path
@@ -696,9 +701,14 @@ def _run_convert(args: argparse.Namespace) -> int:
         save_scene,
     )
     from viewer.formats.inria_output import scene_file
+    from viewer.formats.sog_meta import LOD_META_NAME
 
     remember_inputs(scene_file(args.input))
-    check_output_file(args.output, "output", "scene")
+    streamed = output_format(Path(args.output)) == LOD_META_NAME
+    if streamed:
+        _check_streamed_output(args.output)
+    else:
+        check_output_file(args.output, "output", "scene")
     version = DEFAULT_SPZ_VERSION if args.spz_version is None else args.spz_version
     if args.spz_version is not None and output_format(Path(args.output)) != ".spz":
         warnings.warn(
@@ -710,9 +720,31 @@ def _run_convert(args: argparse.Namespace) -> int:
     losses = describe_losses(scene, args.output, spz_version=version)
     inputs_ready()
     _print_losses(losses, args.output)
+    if streamed:
+        from viewer.features.lod_stream_write import SceneRows, write_streamed_sog
+
+        counts = write_streamed_sog(SceneRows(scene), Path(args.output))
+        levels = ", ".join(f"{count:,}" for count in counts)
+        print(f"wrote {scene.count} Gaussians to {quoted(args.output)} (per level: {levels})")
+        return 0
     save_scene(scene, args.output, spz_version=version)
     print(f"wrote {scene.count} Gaussians to {quoted(args.output)}")
     return 0
+
+
+def _check_streamed_output(output: str) -> None:
+    """Before any work: a streamed SOG's folder can be made or replaced, and holds no input."""
+    from viewer.bench.cli import check_output_folder
+    from viewer.features.lod_stream_write import check_replaceable
+
+    folder = Path(output).parent
+    label = f"output {quoted(output)}"
+    check_output_folder(folder, "output")
+    check_replaceable(folder)
+    try:
+        check_no_inputs_under(folder)
+    except OutputIsInputError as exc:
+        raise SceneError(label, exc.problem) from None
 
 
 def _run_prune(args: argparse.Namespace) -> int:

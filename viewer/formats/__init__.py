@@ -158,6 +158,8 @@ def save_scene(
     if kind is None:
         writable = ", ".join(WRITABLE_SUFFIXES)
         raise SceneError(path, f"cannot write '{path.suffix}' files (writable: {writable})")
+    if kind == LOD_META_NAME:
+        raise SceneError(path, "a streamed SOG is written by `splatscope convert` (its LOD tree)")
     if kind == ".spz":
         write_spz(scene, path, spz_version)
     else:

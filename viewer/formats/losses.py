@@ -24,6 +24,11 @@ from viewer.scene import GaussianScene
 
 # What save_scene writes; "meta.json" is a name ending (an unbundled SOG), the rest suffixes.
 OUTPUT_FORMATS = (".ply", ".compressed.ply", ".splat", ".spz", ".sog", "meta.json", ".glb")
+STREAMED_FORMAT = "lod-meta.json"  # written by `convert` from the LOD tree, not by save_scene
+STREAMED_LOSS = (
+    "levels 1 and up hold merged Gaussians of splatscope's LOD hierarchy, built per spatial "
+    "chunk (level 0 holds the scene's own)"
+)
 GLB_LOSS = (
     "scales stored linear and opacities after the sigmoid, as KHR_gaussian_splatting defines: "
     "the log-scales and opacity logits are recomputed when read (float32 rounding)"
@@ -31,12 +36,15 @@ GLB_LOSS = (
 
 
 def output_format(path_or_suffix: str | Path) -> str | None:
-    """The output format a path (or a bare suffix such as '.spz') selects, or None.
+    """The output format (OUTPUT_FORMATS or STREAMED_FORMAT) a path or suffix selects, or None.
 
     '.compressed.ply' (any case) selects the SuperSplat compressed PLY, any other '.ply' the
-    INRIA PLY; a name ending in 'meta.json' an unbundled SOG.
+    INRIA PLY; 'lod-meta.json' a streamed SOG, another name ending in 'meta.json' an unbundled
+    SOG.
     """
     name = Path(path_or_suffix).name.lower() or str(path_or_suffix).lower()
+    if name == STREAMED_FORMAT:
+        return name
     if name.endswith("meta.json"):
         return "meta.json"
     if not name.startswith("."):
@@ -167,6 +175,7 @@ def describe_losses(
         ".compressed.ply": lambda: _compressed_ply_losses(scene),
         ".sog": lambda: sog_losses(scene),
         "meta.json": lambda: sog_losses(scene),
+        "lod-meta.json": lambda: [*sog_losses(scene), STREAMED_LOSS],
         ".glb": lambda: [GLB_LOSS],
     }[kind]()
     if scene.cameras:

@@ -92,9 +92,14 @@ def _shn(sh: np.ndarray, degree: int) -> tuple[np.ndarray, np.ndarray, dict[str,
     return table.reshape(rows, 64 * coeffs, 3), label_pixels, fields
 
 
-def sog_files(scene: GaussianScene) -> dict[str, bytes]:
-    """The files of `scene` as an unbundled SOG: meta.json and the WebP images, by name."""
-    scene = scene.subset(morton_order(scene.means))
+def sog_files(scene: GaussianScene, keep_order: bool = False) -> dict[str, bytes]:
+    """The files of `scene` as an unbundled SOG: meta.json and the WebP images, by name.
+
+    The Gaussians are Morton-ordered unless `keep_order` (a streamed SOG chunk, whose rows the
+    index addresses, is ordered by its writer).
+    """
+    if not keep_order:
+        scene = scene.subset(morton_order(scene.means))
     width, height = grid_size(scene.count)
     low, high, means = _means(scene.means)
     log_scales = scene.stored_log_scales()
@@ -140,13 +145,15 @@ def _bundle(files: dict[str, bytes]) -> bytes:
     return out.getvalue()
 
 
-def write_sog(scene: GaussianScene, path: Path) -> None:
+def write_sog(scene: GaussianScene, path: Path, *, keep_order: bool = False) -> None:
     """Write `scene` as SOG v2: a bundled .sog, or a meta.json with its images beside it.
+
+    `keep_order` writes the Gaussians in the scene's order instead of Morton order.
 
     Raises:
         SceneError: when a file cannot be written.
     """
-    files = sog_files(scene)
+    files = sog_files(scene, keep_order)
     if path.name.lower() != "meta.json":
         write_file(path, partial(_put, _bundle(files)))
         return
