@@ -60,7 +60,7 @@ if TYPE_CHECKING:
 EXIT_BROKEN_PIPE = 128 + 13  # 128 + SIGPIPE: what a tool killed by a closed pipe reports
 EXIT_INTERRUPTED = 130  # 128 + SIGINT
 # viewer.formats.WRITABLE_SUFFIXES ('meta.json': a name ending, an unbundled SOG)
-WRITABLE_SCENES = ".ply, .compressed.ply, .splat, .spz, .sog, meta.json, lod-meta.json, .glb"
+WRITABLE_SCENES = ".ply, .compressed.ply, .splat, .spz, .sog, meta.json, .glb"
 SPZ_VERSIONS = (3, 4)  # viewer.formats.spz_write.WRITABLE_VERSIONS; 4 is the default
 DEFAULT_SIZE = (1280, 720)  # of a rendered framing when no camera gives one
 DEFAULT_FRAMES = 120  # of a rendered orbit, spiral or cameras path
@@ -254,13 +254,25 @@ def build_parser() -> argparse.ArgumentParser:
     add_arguments(prune, "prune")
 
     convert = commands.add_parser(
-        "convert", help=f"convert between scene formats (writes {WRITABLE_SCENES})"
+        "convert",
+        help=f"convert between scene formats (writes {WRITABLE_SCENES}, and lod-meta.json: a "
+        "streamed SOG from the LOD tree)",
     )
     convert.add_argument("input", help="scene to read (any readable format or an INRIA folder)")
     convert.add_argument(
-        "output", help=f"file to write; its name picks the format ({WRITABLE_SCENES})"
+        "output",
+        help=f"file to write; its name picks the format ({WRITABLE_SCENES}, or lod-meta.json: "
+        "a streamed SOG, its folder written whole)",
     )
     _lod_level_arg(convert)
+    convert.add_argument(
+        "--memory-budget",
+        type=integer_type(64),
+        metavar="MB",
+        help="lod-meta.json from an INRIA .ply only: read the .ply in pieces and build the "
+        "chunks within about this much memory (plus 24 bytes per Gaussian), for scenes "
+        "larger than memory",
+    )
     convert.add_argument(
         "--spz-version",
         type=int,
@@ -716,6 +728,10 @@ def _run_convert(args: argparse.Namespace) -> int:
             ".spz file (the name picks the format)",
             stacklevel=2,
         )
+    if args.memory_budget is not None:
+        if not streamed:
+            raise UsageError("--memory-budget is for a streamed SOG output (lod-meta.json)")
+        return _convert_in_pieces(scene_file(args.input), Path(args.output), args.memory_budget)
     scene = load_scene(args.input, lod_level=args.lod_level)
     losses = describe_losses(scene, args.output, spz_version=version)
     inputs_ready()
@@ -724,11 +740,30 @@ def _run_convert(args: argparse.Namespace) -> int:
         from viewer.features.lod_stream_write import SceneRows, write_streamed_sog
 
         counts = write_streamed_sog(SceneRows(scene), Path(args.output))
-        levels = ", ".join(f"{count:,}" for count in counts)
-        print(f"wrote {scene.count} Gaussians to {quoted(args.output)} (per level: {levels})")
+        _print_streamed(counts, args.output)
         return 0
     save_scene(scene, args.output, spz_version=version)
     print(f"wrote {scene.count} Gaussians to {quoted(args.output)}")
+    return 0
+
+
+def _print_streamed(counts: list[int], output: str) -> None:
+    levels = ", ".join(f"{count:,}" for count in counts)
+    print(f"wrote {counts[0]} Gaussians to {quoted(output)} (per level: {levels})")
+
+
+def _convert_in_pieces(source: Path | None, output: Path, budget_mb: int) -> int:
+    """Convert an INRIA .ply to a streamed SOG, the .ply read in pieces (--memory-budget)."""
+    from viewer.features.lod_spill import SpilledRows, budget_layout
+    from viewer.features.lod_stream_write import write_streamed_sog
+    from viewer.formats.ply_pieces import PlyPieces
+
+    if source is None or source.suffix.lower() != ".ply":
+        raise UsageError("--memory-budget reads an INRIA 3DGS .ply in pieces: give one as input")
+    piece_bytes, layout = budget_layout(budget_mb * 2**20)
+    rows = SpilledRows(PlyPieces(source, piece_bytes))
+    inputs_ready()
+    _print_streamed(write_streamed_sog(rows, output, layout), str(output))
     return 0
 
 

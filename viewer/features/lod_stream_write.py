@@ -11,9 +11,9 @@ Layout (the reader, viewer.formats.sog_lod, documents the format):
 3. A leaf's Gaussians at each level, Morton-ordered, are appended to that level's open chunk
    file ({level}_{i}/meta.json, unbundled SOG in the given order); a chunk that reaches
    `unit_size` Gaussians is written at once and the next one opened, so at most one chunk per
-   level is held. The leaf's bound is the box around its Gaussians' 1-sigma ellipsoids at
-   every level (as splat-transform's writer bounds them); an inner node's the union of its
-   children's.
+   level is held (lod_spill.py feeds a .ply larger than memory through this). The leaf's
+   bound is the box around its Gaussians' 1-sigma ellipsoids at every level (as
+   splat-transform's writer bounds them); an inner node's the union of its children's.
 4. lod-meta.json is written last; the whole folder replaces the old one in one rename
    (atomic_write.atomic_folder), and only a folder that holds a streamed SOG and nothing else
    may be replaced.
@@ -25,6 +25,7 @@ import json
 import math
 import os
 import re
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,6 +44,7 @@ from viewer.formats.sog_write import GENERATOR, write_sog
 from viewer.scene import GaussianScene
 
 LOD_META_VERSION = 1
+SCRATCH_NAME = "scratch"  # a folder for the source's use while the chunks are written
 CHUNK_NAME = re.compile(r"\d+_\d+|env")  # the folders a streamed SOG holds besides its index
 
 
@@ -61,14 +63,18 @@ class StreamLayout:
 
 
 class RowSource(Protocol):
-    """A scene read in pieces: all its centres at once, any rows on demand."""
+    """A scene read in pieces: all its centres at once, then each leaf's rows on demand."""
 
     def positions(self) -> np.ndarray:
         """[N, 3] float32 centres."""
         ...
 
+    def prepare(self, leaves: list[np.ndarray], scratch: Path) -> None:
+        """Get ready to hand out the leaves' rows (a folder `scratch` may be made for it)."""
+        ...
+
     def rows(self, rows: np.ndarray) -> GaussianScene:
-        """The Gaussians of the sorted `rows`."""
+        """The Gaussians of the sorted `rows` of one leaf."""
         ...
 
 
@@ -81,6 +87,9 @@ class SceneRows:
     def positions(self) -> np.ndarray:
         """The scene's centres."""
         return self.scene.means
+
+    def prepare(self, leaves: list[np.ndarray], scratch: Path) -> None:
+        """Nothing to prepare: the scene is in memory."""
 
     def rows(self, rows: np.ndarray) -> GaussianScene:
         """scene.subset(rows)."""
@@ -227,9 +236,11 @@ def write_streamed_sog(
     check_replaceable(path.parent)
     tree = partition(source.positions(), layout.leaf_size)
     with atomic_folder(path.parent, check_replaceable) as folder:
+        source.prepare(tree.leaves(), folder / SCRATCH_NAME)
         chunks = _Chunks(folder, layout.unit_size)
         root = _tree(tree, lambda rows: _leaf(source, rows, layout, chunks))
         chunks.close()
+        shutil.rmtree(folder / SCRATCH_NAME, ignore_errors=True)
         counts = [chunks.counts[k] for k in range(layout.levels)]
         meta = {
             "version": LOD_META_VERSION,

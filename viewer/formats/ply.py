@@ -53,19 +53,33 @@ def read_inria_ply(ply: BinaryPly) -> GaussianScene:
         SceneError: naming missing properties or a bad f_rest count, or more Gaussians than
             the memory available holds.
     """
-    ply.require("vertex", REQUIRED, kind="f")
-    rest = _rest_properties(ply)
-    ply.require("vertex", rest, kind="f")
+    rest = inria_properties(ply)
     count = ply.elements["vertex"].count
     sh_coeffs = len(rest) // 3 + 1
     mapped = ply.data_bytes  # the rows are memory-mapped: their pages are read in
     check_decoded_size(ply.path, count, decoded_bytes(count, sh_coeffs) + mapped, sh_coeffs)
-    rows = ply.read("vertex")  # [N] structured, memory-mapped
+    return inria_scene(ply.path, ply.read("vertex"), rest)
+
+
+def inria_properties(ply: BinaryPly) -> tuple[str, ...]:
+    """The f_rest names of an INRIA .ply, its required properties checked.
+
+    Raises:
+        SceneError: naming missing properties or a bad f_rest count.
+    """
+    ply.require("vertex", REQUIRED, kind="f")
+    rest = _rest_properties(ply)
+    ply.require("vertex", rest, kind="f")
+    return rest
+
+
+def inria_scene(path: Path, rows: np.ndarray, rest: tuple[str, ...]) -> GaussianScene:
+    """The scene of structured vertex `rows` (all of a file's, or some) with f_rest `rest`."""
     log_scales = np.array(columns(rows, SCALE))  # [N, 3] float32
     opacity_logits = np.array(columns(rows, OPACITY)[:, 0])  # [N] float32
     sh = assemble_sh(columns(rows, DC), rest_from_channel_major(columns(rows, rest)))
     return build_scene(
-        ply.path,
+        path,
         means=np.array(columns(rows, POSITION)),
         rotations=np.array(columns(rows, ROTATION)),
         sh=sh,
