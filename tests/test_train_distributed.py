@@ -130,9 +130,7 @@ def _worker_of(parent: int, rank: int) -> int | None:
 
 
 @pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="finds workers in /proc")
-def test_a_killed_rank_ends_the_job_with_one_line_and_the_checkpoint_intact(
-    tmp_path, small_data
-):
+def test_a_killed_rank_ends_the_job_with_one_line_and_the_checkpoint_intact(tmp_path, small_data):
     out = tmp_path / "out"
     job = subprocess.Popen(
         [sys.executable, "-m", "viewer", "train", str(small_data), "--out", str(out),
@@ -192,7 +190,7 @@ def test_cli_refusals_are_one_line(tmp_path, small_data):
     assert under_torchrun.returncode == 2 and "leave it out under torchrun" in under_torchrun.stderr
 
 
-def test_more_ranks_than_cores_is_a_warning(tmp_path, small_data, monkeypatch):
+def test_more_ranks_than_cores_is_a_warning(monkeypatch):
     from viewer.train import launch
 
     monkeypatch.setattr(os, "cpu_count", lambda: 1)
