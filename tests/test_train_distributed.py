@@ -178,7 +178,7 @@ def test_cli_refusals_are_one_line(tmp_path, small_data):
     out = tmp_path / "out"
     cases = [
         (("--nproc", "0"), "--nproc"),
-        (("--nproc", "2", "--train.batch", "3"), "do not divide among 2 processes"),
+        (("--nproc", "2", "--train.batch", "3"), "does not divide among 2 processes"),
         (("--nproc", "2"), "--train.batch"),
     ]
     for extra, message in cases:

@@ -61,12 +61,16 @@ def worker_arguments(argv: list[str]) -> list[str]:
 def launch(argv: list[str], nproc: int, out: Path) -> int:
     """Run `splatscope <argv>` in `nproc` workers here; the job's exit code.
 
-    Each worker gets cores / nproc threads unless OMP_NUM_THREADS says otherwise.
+    Each worker gets cores / nproc threads unless OMP_NUM_THREADS says otherwise. A signal to
+    this process (Ctrl-C, SIGTERM) stops the workers and gives 128 + its number.
     """
+    from torch.distributed.elastic.multiprocessing.api import SignalException
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
     from torch.distributed.launcher.api import LaunchConfig, elastic_launch
 
-    logging.getLogger("torch.distributed.elastic").setLevel(logging.CRITICAL)
+    for name in list(logging.root.manager.loggerDict):  # each sets its own level
+        if name.startswith("torch.distributed"):
+            logging.getLogger(name).setLevel(logging.CRITICAL)
     os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // nproc)))
     config = LaunchConfig(
         min_nodes=1, max_nodes=1, nproc_per_node=nproc, run_id=f"splatscope-{uuid.uuid4().hex}",
@@ -76,6 +80,8 @@ def launch(argv: list[str], nproc: int, out: Path) -> int:
         elastic_launch(config, sys.executable)("-m", "viewer", *worker_arguments(argv))
     except ChildFailedError as exc:
         return _report(exc.failures, out)
+    except SignalException as exc:  # Ctrl-C reached the workers too: rank 0 saved and said so
+        return 128 + int(exc.sigval)
     return 0
 
 

@@ -98,8 +98,9 @@ def check_batch(batch: int, world: int, backend: Backend) -> None:
     """
     if batch % world:
         raise SceneError(
-            "--train.batch", f"{batch} images per step do not divide among {world} processes"
-        )
+            f"--train.batch {batch}", f"does not divide among {world} processes (each renders "
+            f"an equal share of a step's images): give a multiple of {world}",
+        )  # fmt: skip
     if isinstance(backend, GsplatBackend) and batch > 1:
         raise SceneError(
             "--train.batch", "gsplat's strategy densifies from one image per step; use "
