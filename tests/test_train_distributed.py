@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -172,6 +173,40 @@ def test_two_ranks_with_a_view_host_it_on_rank_0(tmp_path, small_data):
     assert done.returncode == 0, done.stderr
     assert done.stderr.count("live view: no display") == 1, done.stderr  # rank 0's only
     assert (tmp_path / "o" / "chkpnt4.pth").is_file()
+
+
+def test_two_ranks_serve_the_model_from_rank_0(tmp_path, small_data):
+    from viewer.remote.client import RemoteError, connect
+
+    with socket.create_server(("127.0.0.1", 0)) as probe:
+        port = probe.getsockname()[1]
+    job = subprocess.Popen(
+        [sys.executable, "-m", "viewer", "train", str(small_data), "--out", str(tmp_path / "o"),
+         "--iterations", "1000000", "--nproc", "2", "--serve", f"127.0.0.1:{port}", *COMMON],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 600  # a safety net, not a measurement
+        viewer = None
+        while viewer is None and time.monotonic() < deadline and job.poll() is None:
+            try:
+                viewer = connect("127.0.0.1", port, "")
+            except RemoteError:
+                time.sleep(0.2)
+        assert viewer is not None, "rank 0 serving"
+        try:
+            while not viewer.poll(1.0) or (update := viewer.recv()).tensors is None:
+                assert time.monotonic() < deadline and job.poll() is None
+        finally:
+            viewer.close()
+        assert update.step >= 1 and update.shard == 0
+        assert update.tensors["means"].shape[0] >= 200  # the whole model, from rank 0
+    finally:
+        job.send_signal(signal.SIGINT)
+        _, stderr = job.communicate(timeout=300)
+    assert job.returncode == 130, stderr  # Ctrl-C: the workers stop, rank 0 saves
+    assert "interrupted: saved step" in stderr and "Traceback" not in stderr, stderr
 
 
 def test_cli_refusals_are_one_line(tmp_path, small_data):
