@@ -1,0 +1,204 @@
+"""The cpu backend's numba kernels: bin depth-sorted splats into 16x16 tiles, composite tiles.
+
+Splats come as the frame buffers' `SPLAT_DTYPE` records viewed as [n, 12] float32 rows (centre
+x y, extent x y, conic xx xy yy, opacity, colour r g b, depth). The rules are tiles_count.comp's
+tile rectangle and tiles_traverse.glsl's compositing: alpha = min(0.99, opacity exp(power)),
+skipped below 1/255 or where power > 0, front to back, a pixel stops before T would fall below
+1e-4. Both kernels run in parallel on numba's threads; the results do not depend on how many.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit, prange
+
+from viewer.render.jit_cache import use_user_cache
+from viewer.render.layout import TILE_SIZE
+
+use_user_cache()
+
+# columns of a splat row (SPLAT_DTYPE as float32 words)
+CX, CY, EX, EY, CXX, CXY, CYY, OPACITY, RED, GREEN, BLUE = range(11)
+SPLAT_FLOATS = 12
+
+F0 = np.float32(0.0)
+F1 = np.float32(1.0)
+HALF = np.float32(0.5)
+ALPHA_MAX = np.float32(0.99)
+ALPHA_MIN = np.float32(1.0 / 255.0)
+T_MIN = np.float32(1e-4)
+# exp(x) for x in [EXP_FLOOR, 0]: (Taylor series of exp(x / 16)) ^ 16. At x = EXP_FLOOR an alpha
+# is below 1/255 for any opacity <= 1, so clamping there changes no blend.
+EXP_FLOOR = np.float32(-6.0)
+SIXTEENTH = np.float32(1.0 / 16.0)
+TAYLOR = tuple(np.float32(1.0 / math.factorial(k)) for k in range(7))
+
+
+@njit(cache=True, inline="always")
+def _tile_rect(splat: np.ndarray, width: int, height: int) -> tuple[int, int, int, int]:
+    """Inclusive tiles (x0, y0, x1, y1) holding pixel centres in the splat's box; x0 > x1: none."""
+    lo_x = max(math.ceil(splat[CX] - splat[EX] - 0.5), 0)
+    lo_y = max(math.ceil(splat[CY] - splat[EY] - 0.5), 0)
+    hi_x = min(math.floor(splat[CX] + splat[EX] - 0.5), width - 1)
+    hi_y = min(math.floor(splat[CY] + splat[EY] - 0.5), height - 1)
+    if lo_x > hi_x or lo_y > hi_y:
+        return 1, 1, 0, 0
+    return lo_x // TILE_SIZE, lo_y // TILE_SIZE, hi_x // TILE_SIZE, hi_y // TILE_SIZE
+
+
+@njit(cache=True, parallel=True)
+def bin_tiles(
+    splats: np.ndarray, order: np.ndarray, width: int, height: int, chunks: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The (tile, splat) pairs of the splats `order` lists front to back.
+
+    Each of `chunks` consecutive runs of `order` is counted and emitted on its own thread; a
+    tile's pairs are its runs' in order, so they stay front to back.
+
+    Returns:
+        starts: [tiles + 1] int64, tile t's pairs are pairs[starts[t]:starts[t + 1]] (tiles
+            row-major, 16x16 pixels each).
+        pairs: int32 splat indices.
+    """
+    columns = (width + TILE_SIZE - 1) // TILE_SIZE
+    tiles = columns * ((height + TILE_SIZE - 1) // TILE_SIZE)
+    n = order.size
+    cursor = np.zeros((chunks, tiles), np.int64)
+    for c in prange(chunks):
+        for i in range(n * c // chunks, n * (c + 1) // chunks):
+            x0, y0, x1, y1 = _tile_rect(splats[order[i]], width, height)
+            for ty in range(y0, y1 + 1):
+                for tx in range(x0, x1 + 1):
+                    cursor[c, ty * columns + tx] += 1
+    starts = np.empty(tiles + 1, np.int64)
+    total = 0
+    for t in range(tiles):
+        starts[t] = total
+        for c in range(chunks):
+            count = cursor[c, t]
+            cursor[c, t] = total
+            total += count
+    starts[tiles] = total
+    pairs = np.empty(total, np.int32)
+    for c in prange(chunks):
+        for i in range(n * c // chunks, n * (c + 1) // chunks):
+            s = order[i]
+            x0, y0, x1, y1 = _tile_rect(splats[s], width, height)
+            for ty in range(y0, y1 + 1):
+                for tx in range(x0, x1 + 1):
+                    t = ty * columns + tx
+                    pairs[cursor[c, t]] = s
+                    cursor[c, t] += 1
+    return starts, pairs
+
+
+@njit(cache=True, fastmath=True, inline="always")
+def _exp(x: np.float32) -> np.float32:
+    """exp(x) for x <= 0 to a relative 1e-6 above EXP_FLOOR (vectorises, unlike libm's)."""
+    y = max(x, EXP_FLOOR) * SIXTEENTH
+    p = TAYLOR[6]
+    for k in range(5, -1, -1):
+        p = p * y + TAYLOR[k]
+    p = p * p
+    p = p * p
+    p = p * p
+    return p * p
+
+
+@njit(cache=True, fastmath=True)
+def _composite_tile(
+    splats: np.ndarray,
+    pairs: np.ndarray,
+    first: int,
+    last: int,
+    x0: int,
+    y0: int,
+    width: int,
+    height: int,
+    out: np.ndarray,
+    out_row0: int,
+) -> None:
+    """Composite one tile's pairs[first:last] front to back into `out` (rows y up, see caller)."""
+    T = np.ones((TILE_SIZE, TILE_SIZE), np.float32)
+    live = np.zeros((TILE_SIZE, TILE_SIZE), np.float32)  # 1 while the pixel blends
+    red = np.zeros((TILE_SIZE, TILE_SIZE), np.float32)
+    green = np.zeros((TILE_SIZE, TILE_SIZE), np.float32)
+    blue = np.zeros((TILE_SIZE, TILE_SIZE), np.float32)
+    px = np.empty(TILE_SIZE, np.float32)
+    for k in range(TILE_SIZE):
+        px[k] = np.float32(x0 + k) + HALF
+    rows = min(TILE_SIZE, height - y0)
+    columns = min(TILE_SIZE, width - x0)
+    live[:rows, :columns] = F1
+    remaining = rows * columns
+    for j in range(first, last):
+        s = splats[pairs[j]]
+        cx, cy, cxx, cxy, cyy, opacity = s[CX], s[CY], s[CXX], s[CXY], s[CYY], s[OPACITY]
+        r, g, b = s[RED], s[GREEN], s[BLUE]
+        # the rows of this tile whose centres lie in the splat's box (the rest get alpha < 1/255)
+        top = max(math.ceil(cy - s[EY] - 0.5) - y0, 0)
+        bottom = min(math.floor(cy + s[EY] - 0.5) - y0, rows - 1)
+        stopped = 0
+        for row in range(top, bottom + 1):
+            dy = np.float32(y0 + row) + HALF - cy
+            t_row, live_row = T[row], live[row]
+            red_row, green_row, blue_row = red[row], green[row], blue[row]
+            for k in range(TILE_SIZE):
+                dx = px[k] - cx
+                power = -HALF * (cxx * dx * dx + cyy * dy * dy) - cxy * dx * dy
+                alpha = min(ALPHA_MAX, opacity * _exp(power))
+                t = t_row[k]
+                next_t = t * (F1 - alpha)
+                hit = live_row[k] > F0 and power <= F0 and alpha >= ALPHA_MIN
+                stop = hit and next_t < T_MIN
+                w = alpha * t if hit and not stop else F0
+                red_row[k] += w * r
+                green_row[k] += w * g
+                blue_row[k] += w * b
+                t_row[k] = next_t if hit and not stop else t
+                live_row[k] = F0 if stop else live_row[k]
+                stopped += 1 if stop else 0
+        remaining -= stopped
+        if remaining == 0:
+            break
+    for row in range(rows):
+        o = out[out_row0 - (y0 + row)]
+        for k in range(columns):
+            p = o[x0 + k]
+            p[0] = red[row, k]
+            p[1] = green[row, k]
+            p[2] = blue[row, k]
+            p[3] = F1 - T[row, k]
+
+
+@njit(cache=True, parallel=True)
+def composite_rows(
+    splats: np.ndarray,
+    pairs: np.ndarray,
+    starts: np.ndarray,
+    width: int,
+    height: int,
+    first_row: int,
+    last_row: int,
+    out: np.ndarray,
+) -> None:
+    """Composite the rows of tiles [first_row, last_row) into `out`.
+
+    `out` is [pixel rows of those tiles, width, 4] float32, bottom row first (a GL texture's
+    order): premultiplied colour and 1 - T. Tiles are handed to threads most pairs first.
+    """
+    columns = (width + TILE_SIZE - 1) // TILE_SIZE
+    first_tile = first_row * columns
+    tiles = (last_row - first_row) * columns
+    ranges = starts[first_tile : first_tile + tiles + 1]
+    by_cost = np.argsort(ranges[:-1] - ranges[1:])
+    top = min(last_row * TILE_SIZE, height) - 1  # the pixel row stored in out[0]
+    for i in prange(tiles):
+        t = first_tile + by_cost[i]
+        ty, tx = t // columns, t % columns
+        _composite_tile(
+            splats, pairs, starts[t], starts[t + 1], tx * TILE_SIZE, ty * TILE_SIZE,
+            width, height, out, top,
+        )  # fmt: skip
