@@ -22,6 +22,9 @@ use_user_cache()
 # columns of a splat row (SPLAT_DTYPE as float32 words)
 CX, CY, EX, EY, CXX, CXY, CYY, OPACITY, RED, GREEN, BLUE = range(11)
 SPLAT_FLOATS = 12
+# planes of a tile's state: transmittance, 1 while the pixel blends, premultiplied colour
+TRANSMITTANCE, LIVE, PREMUL_R, PREMUL_G, PREMUL_B = range(5)
+STATE = 5
 
 F0 = np.float32(0.0)
 F1 = np.float32(1.0)
@@ -98,9 +101,8 @@ def bin_tiles(
 def _exp(x: np.float32) -> np.float32:
     """exp(x) for x <= 0 to a relative 1e-6 above EXP_FLOOR (vectorises, unlike libm's)."""
     y = max(x, EXP_FLOOR) * SIXTEENTH
-    p = TAYLOR[6]
-    for k in range(5, -1, -1):
-        p = p * y + TAYLOR[k]
+    p = (((((TAYLOR[6] * y + TAYLOR[5]) * y + TAYLOR[4]) * y + TAYLOR[3]) * y + TAYLOR[2]) * y
+         + TAYLOR[1]) * y + TAYLOR[0]  # fmt: skip
     p = p * p
     p = p * p
     p = p * p
@@ -120,57 +122,60 @@ def _composite_tile(
     out: np.ndarray,
     out_row0: int,
 ) -> None:
-    """Composite one tile's pairs[first:last] front to back into `out` (rows y up, see caller)."""
-    T = np.ones((TILE_SIZE, TILE_SIZE), np.float32)
-    live = np.zeros((TILE_SIZE, TILE_SIZE), np.float32)  # 1 while the pixel blends
-    red = np.zeros((TILE_SIZE, TILE_SIZE), np.float32)
-    green = np.zeros((TILE_SIZE, TILE_SIZE), np.float32)
-    blue = np.zeros((TILE_SIZE, TILE_SIZE), np.float32)
+    """Composite one tile's pairs[first:last] front to back into `out` (rows y up, see caller).
+
+    The loop over a row's 16 pixels is branch-free (masks as 0/1 floats) so that LLVM turns it
+    into SIMD; a splat visits only the rows its box reaches, and the tile stops once every pixel
+    has stopped.
+    """
+    state = np.zeros((STATE, TILE_SIZE, TILE_SIZE), np.float32)
+    rows = min(TILE_SIZE, height - y0)
+    columns = min(TILE_SIZE, width - x0)
+    state[TRANSMITTANCE] = F1
+    state[LIVE, :rows, :columns] = F1
     px = np.empty(TILE_SIZE, np.float32)
     for k in range(TILE_SIZE):
         px[k] = np.float32(x0 + k) + HALF
-    rows = min(TILE_SIZE, height - y0)
-    columns = min(TILE_SIZE, width - x0)
-    live[:rows, :columns] = F1
     remaining = rows * columns
     for j in range(first, last):
         s = splats[pairs[j]]
-        cx, cy, cxx, cxy, cyy, opacity = s[CX], s[CY], s[CXX], s[CXY], s[CYY], s[OPACITY]
+        cx, cy, opacity = s[CX], s[CY], s[OPACITY]
         r, g, b = s[RED], s[GREEN], s[BLUE]
-        # the rows of this tile whose centres lie in the splat's box (the rest get alpha < 1/255)
+        half_xx = -HALF * s[CXX]
         top = max(math.ceil(cy - s[EY] - 0.5) - y0, 0)
         bottom = min(math.floor(cy + s[EY] - 0.5) - y0, rows - 1)
-        stopped = 0
+        stopped = F0
         for row in range(top, bottom + 1):
             dy = np.float32(y0 + row) + HALF - cy
-            t_row, live_row = T[row], live[row]
-            red_row, green_row, blue_row = red[row], green[row], blue[row]
+            power_y = -HALF * s[CYY] * dy * dy
+            slope = -s[CXY] * dy
             for k in range(TILE_SIZE):
                 dx = px[k] - cx
-                power = -HALF * (cxx * dx * dx + cyy * dy * dy) - cxy * dx * dy
+                power = (half_xx * dx + slope) * dx + power_y
                 alpha = min(ALPHA_MAX, opacity * _exp(power))
-                t = t_row[k]
+                t = state[TRANSMITTANCE, row, k]
                 next_t = t * (F1 - alpha)
-                hit = live_row[k] > F0 and power <= F0 and alpha >= ALPHA_MIN
-                stop = hit and next_t < T_MIN
-                w = alpha * t if hit and not stop else F0
-                red_row[k] += w * r
-                green_row[k] += w * g
-                blue_row[k] += w * b
-                t_row[k] = next_t if hit and not stop else t
-                live_row[k] = F0 if stop else live_row[k]
-                stopped += 1 if stop else 0
-        remaining -= stopped
+                hit = state[LIVE, row, k] * np.float32(power <= F0) * np.float32(alpha >= ALPHA_MIN)
+                stop = hit * np.float32(next_t < T_MIN)
+                blend = hit - stop
+                weight = alpha * t * blend
+                state[PREMUL_R, row, k] += weight * r
+                state[PREMUL_G, row, k] += weight * g
+                state[PREMUL_B, row, k] += weight * b
+                state[TRANSMITTANCE, row, k] = t - blend * (t - next_t)
+                state[LIVE, row, k] -= stop
+                stopped += stop
+        remaining -= int(stopped)
         if remaining == 0:
             break
     for row in range(rows):
         o = out[out_row0 - (y0 + row)]
         for k in range(columns):
-            p = o[x0 + k]
-            p[0] = red[row, k]
-            p[1] = green[row, k]
-            p[2] = blue[row, k]
-            p[3] = F1 - T[row, k]
+            pixel = o[x0 + k]
+            pixel[0] = state[PREMUL_R, row, k]
+            pixel[1] = state[PREMUL_G, row, k]
+            pixel[2] = state[PREMUL_B, row, k]
+            pixel[3] = F1 - state[TRANSMITTANCE, row, k]
 
 
 @njit(cache=True, parallel=True)
