@@ -23,6 +23,8 @@ points, outlines and overdraw modes are `Raster`s of their own, whatever the bac
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
@@ -48,12 +50,15 @@ class RasterJob:
         scene: the scene drawn (its nested subsets, when `view.subsets` is set).
         view: the image and what the passes decided for it (camera, fovea, LOD cut, ...).
         settings: the render settings (mode, point size, ...).
+        section: times a step of the raster under a name of its own (`FrameClock.section`, or
+            one that times nothing), taken out of the enclosing "bin" or "raster".
     """
 
     frame: FrameBuffers
     scene: GpuScene
     view: FrameView
     settings: RenderSettings
+    section: Callable[[str], AbstractContextManager[None]]
 
 
 class Raster(Protocol):

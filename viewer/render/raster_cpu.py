@@ -46,15 +46,16 @@ class CpuRaster:
         self._pairs = np.zeros(0, np.int32)
 
     def bin(self, job: RasterJob) -> None:
-        """Read the visible splats and their depth order back, bin them into tiles.
+        """Read the visible splats and their depth order back (timed as "readback"), bin them.
 
         The pair count goes into the frame's counters, where the renderer reports it.
         """
         frame, camera = job.frame, job.view.camera
-        count = frame.visible_count()
-        records = frame.read_splats(count)
+        with job.section("readback"):
+            count = frame.visible_count()
+            records = frame.read_splats(count)
+            order = frame.read_uint(frame.sorted_splats, count)
         self._splats = records.view(np.float32).reshape(count, SPLAT_DTYPE.itemsize // 4)
-        order = frame.read_uint(frame.sorted_splats, count)
         self._starts, self._pairs = self._kernels.bin_tiles(
             self._splats, order, camera.width, camera.height, 4 * (os.cpu_count() or 1)
         )
@@ -66,7 +67,10 @@ class CpuRaster:
         return tile_grid(job.view.camera.width, job.view.camera.height)[1]
 
     def draw(self, job: RasterJob, target: AccumTarget, parts: range | None = None) -> None:
-        """Composite the binned frame, or its rows of tiles `parts`, and write them to `target`."""
+        """Composite the binned frame, or its rows of tiles `parts`, and write them to `target`.
+
+        The write is timed as "upload"; the rest of "raster" is the compositing.
+        """
         width, height = job.view.camera.width, job.view.camera.height
         parts = range(self.parts(job)) if parts is None else parts
         if not len(parts):
@@ -77,7 +81,8 @@ class CpuRaster:
         self._kernels.composite_rows(
             self._splats, self._pairs, self._starts, width, height, parts.start, parts.stop, band
         )
-        target.texture.write(band, viewport=(0, height - top, width, top - bottom))
+        with job.section("upload"):
+            target.texture.write(band, viewport=(0, height - top, width, top - bottom))
 
     def measure(
         self, job: RasterJob, gaussians: int, pixel: tuple[int, int] | None

@@ -312,7 +312,7 @@ class SplatRenderer:
                 self.frame.depth_keys, self.frame.sorted_splats, self.frame.counters,
                 COUNTER_VISIBLE * 4,
             )  # fmt: skip
-        return RasterJob(self.frame, scene, view, settings)
+        return RasterJob(self.frame, scene, view, settings, section)
 
     def measure(
         self,
