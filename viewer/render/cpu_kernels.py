@@ -14,10 +14,10 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from viewer.render.jit_cache import use_user_cache
+from viewer.render.jit_setup import configure_numba
 from viewer.render.layout import TILE_SIZE
 
-use_user_cache()
+configure_numba()
 
 # columns of a splat row (SPLAT_DTYPE as float32 words)
 CX, CY, EX, EY, CXX, CXY, CYY, OPACITY, RED, GREEN, BLUE = range(11)
