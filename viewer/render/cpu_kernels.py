@@ -55,10 +55,12 @@ def _tile_rect(splat: np.ndarray, width: int, height: int) -> tuple[int, int, in
 def bin_tiles(
     splats: np.ndarray, order: np.ndarray, width: int, height: int, chunks: int
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The (tile, splat) pairs of the splats `order` lists front to back.
+    """The (tile, splat) pairs of `splats`, each tile's front to back as `order` lists them.
 
-    Each of `chunks` consecutive runs of `order` is counted and emitted on its own thread; a
-    tile's pairs are its runs' in order, so they stay front to back.
+    The splats are read in their own order (one pass to count, one to emit, each of `chunks`
+    runs on its own thread), their pairs carry the splat's place in `order`, and each tile's
+    pairs are then sorted by it: reading the records in depth order instead costs a cache miss
+    per splat (see the design log).
 
     Returns:
         starts: [tiles + 1] int64, tile t's pairs are pairs[starts[t]:starts[t + 1]] (tiles
@@ -68,10 +70,13 @@ def bin_tiles(
     columns = (width + TILE_SIZE - 1) // TILE_SIZE
     tiles = columns * ((height + TILE_SIZE - 1) // TILE_SIZE)
     n = order.size
+    rank = np.empty(n, np.int32)
+    for i in prange(n):
+        rank[order[i]] = i
     cursor = np.zeros((chunks, tiles), np.int64)
     for c in prange(chunks):
         for i in range(n * c // chunks, n * (c + 1) // chunks):
-            x0, y0, x1, y1 = _tile_rect(splats[order[i]], width, height)
+            x0, y0, x1, y1 = _tile_rect(splats[i], width, height)
             for ty in range(y0, y1 + 1):
                 for tx in range(x0, x1 + 1):
                     cursor[c, ty * columns + tx] += 1
@@ -87,13 +92,17 @@ def bin_tiles(
     pairs = np.empty(total, np.int32)
     for c in prange(chunks):
         for i in range(n * c // chunks, n * (c + 1) // chunks):
-            s = order[i]
-            x0, y0, x1, y1 = _tile_rect(splats[s], width, height)
+            x0, y0, x1, y1 = _tile_rect(splats[i], width, height)
             for ty in range(y0, y1 + 1):
                 for tx in range(x0, x1 + 1):
                     t = ty * columns + tx
-                    pairs[cursor[c, t]] = s
+                    pairs[cursor[c, t]] = rank[i]
                     cursor[c, t] += 1
+    for t in prange(tiles):
+        tile = pairs[starts[t] : starts[t + 1]]
+        tile[:] = np.sort(tile)
+        for j in range(tile.size):
+            tile[j] = order[tile[j]]
     return starts, pairs
 
 
