@@ -166,3 +166,32 @@ def test_auto_is_cpu_on_this_software_context(gl_ctx):
         assert renderer.device.is_software and renderer.backend == "cpu"
     finally:
         renderer.release()
+
+
+def test_uniform_levels_are_the_reference_levels():
+    from tests.test_foveation import bands, front_camera
+    from viewer.render.fovea import Fovea, pixel_levels, uniform_levels, uniforms
+
+    camera = front_camera(90, 50)
+    for fovea, gaze in ((bands(8.0, 5.0, 2.0), (30.0, 20.0)), (Fovea(mapping="pooling"), None)):
+        levels = uniform_levels(uniforms(camera, fovea, gaze), camera.width, camera.height)
+        np.testing.assert_allclose(levels, pixel_levels(camera, fovea, gaze), atol=1e-5)
+
+
+def test_foveated_subsets_weigh_each_pixel_as_the_tiles_backend(renderers, upload):
+    from tests.test_foveation import SHARES, bands, front_camera, front_scene
+    from viewer.features.foveation import subset_levels
+    from viewer.render.fovea import Fovea
+
+    rng = np.random.default_rng(5)
+    scene = front_scene(rng, 2500)
+    gpu_scene = upload(scene)
+    gpu_scene.write_levels(subset_levels(rng.uniform(size=scene.count), SHARES))
+    camera = front_camera(150, 90)
+    full = renderers["cpu"].render_image(gpu_scene, FrameInputs(camera), RenderSettings())
+    for fovea, gaze in ((bands(8.0, 5.0, 2.0), (60.0, 40.0)), (Fovea(mapping="pooling"), None)):
+        inputs = FrameInputs(camera, gaze=gaze, fovea=fovea)
+        cpu, tiles = (renderers[b].render_image(gpu_scene, inputs, RenderSettings())
+                      for b in ("cpu", "tiles"))  # fmt: skip
+        assert psnr(cpu, tiles) >= MIN_PSNR_TILES
+        assert psnr(cpu, full) < 40.0  # the periphery draws fewer Gaussians

@@ -14,6 +14,7 @@ import math
 import numpy as np
 from numba import njit, prange
 
+from viewer.render.fovea import LEVEL_NONE
 from viewer.render.jit_setup import configure_numba
 from viewer.render.layout import TILE_SIZE
 
@@ -32,6 +33,7 @@ HALF = np.float32(0.5)
 ALPHA_MAX = np.float32(0.99)
 ALPHA_MIN = np.float32(1.0 / 255.0)
 T_MIN = np.float32(1e-4)
+THREE = np.float32(3.0)
 # exp(x) for x in [EXP_FLOOR, 0]: (Taylor series of exp(x / 16)) ^ 16. At x = EXP_FLOOR an alpha
 # is below 1/255 for any opacity <= 1, so clamping there changes no blend.
 EXP_FLOOR = np.float32(-6.0)
@@ -130,8 +132,15 @@ def _composite_tile(
     height: int,
     out: np.ndarray,
     out_row0: int,
+    stored: np.ndarray | None,
+    levels: np.ndarray | None,
 ) -> None:
     """Composite one tile's pairs[first:last] front to back into `out` (rows y up, see caller).
+
+    With foveation's `levels` ([height, width] per pixel) and `stored` (per splat) a splat's
+    opacity is weighed at each pixel by w(b, l) = smoothstep(clamp(b - l, 0, 1)), b = its
+    stored levels, l = the pixel's level. Without (None: numba compiles that case apart) the
+    loop carries no weight at all.
 
     The loop over a row's 16 pixels is branch-free (masks as 0/1 floats) so that LLVM turns it
     into SIMD; a splat visits only the rows its box reaches, and the tile stops once every pixel
@@ -146,10 +155,16 @@ def _composite_tile(
     for k in range(TILE_SIZE):
         px[k] = np.float32(x0 + k) + HALF
     remaining = rows * columns
+    level = np.full((TILE_SIZE, TILE_SIZE), np.float32(LEVEL_NONE), np.float32)
+    if levels is not None:
+        level[:rows, :columns] = levels[y0 : y0 + rows, x0 : x0 + columns]
     for j in range(first, last):
         s = splats[pairs[j]]
+        b = np.float32(LEVEL_NONE)
+        if stored is not None:
+            b = stored[pairs[j]]
         cx, cy, opacity = s[CX], s[CY], s[OPACITY]
-        r, g, b = s[RED], s[GREEN], s[BLUE]
+        r, g, blue = s[RED], s[GREEN], s[BLUE]
         half_xx = -HALF * s[CXX]
         top = max(math.ceil(cy - s[EY] - 0.5) - y0, 0)
         bottom = min(math.floor(cy + s[EY] - 0.5) - y0, rows - 1)
@@ -158,19 +173,24 @@ def _composite_tile(
             dy = np.float32(y0 + row) + HALF - cy
             power_y = -HALF * s[CYY] * dy * dy
             slope = -s[CXY] * dy
+            level_row = level[row]
             for k in range(TILE_SIZE):
                 dx = px[k] - cx
                 power = (half_xx * dx + slope) * dx + power_y
-                alpha = min(ALPHA_MAX, opacity * _exp(power))
+                weight = F1
+                if levels is not None:
+                    share = min(max(b - level_row[k], F0), F1)
+                    weight = share * share * (THREE - share - share)
+                alpha = min(ALPHA_MAX, opacity * weight * _exp(power))
                 t = state[TRANSMITTANCE, row, k]
                 next_t = t * (F1 - alpha)
                 hit = state[LIVE, row, k] * np.float32(power <= F0) * np.float32(alpha >= ALPHA_MIN)
                 stop = hit * np.float32(next_t < T_MIN)
                 blend = hit - stop
-                weight = alpha * t * blend
-                state[PREMUL_R, row, k] += weight * r
-                state[PREMUL_G, row, k] += weight * g
-                state[PREMUL_B, row, k] += weight * b
+                contribution = alpha * t * blend
+                state[PREMUL_R, row, k] += contribution * r
+                state[PREMUL_G, row, k] += contribution * g
+                state[PREMUL_B, row, k] += contribution * blue
                 state[TRANSMITTANCE, row, k] = t - blend * (t - next_t)
                 state[LIVE, row, k] -= stop
                 stopped += stop
@@ -197,11 +217,15 @@ def composite_rows(
     first_row: int,
     last_row: int,
     out: np.ndarray,
+    stored: np.ndarray | None,
+    levels: np.ndarray | None,
 ) -> None:
     """Composite the rows of tiles [first_row, last_row) into `out`.
 
     `out` is [pixel rows of those tiles, width, 4] float32, bottom row first (a GL texture's
     order): premultiplied colour and 1 - T. Tiles are handed to threads most pairs first.
+    Foveated frames pass each splat's stored levels and the pixels' levels (`_composite_tile`),
+    others None.
     """
     columns = (width + TILE_SIZE - 1) // TILE_SIZE
     first_tile = first_row * columns
@@ -214,5 +238,5 @@ def composite_rows(
         ty, tx = t // columns, t % columns
         _composite_tile(
             splats, pairs, starts[t], starts[t + 1], tx * TILE_SIZE, ty * TILE_SIZE,
-            width, height, out, top,
+            width, height, out, top, stored, levels,
         )  # fmt: skip
