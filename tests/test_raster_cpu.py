@@ -13,7 +13,7 @@ from viewer.reference import render_scene_reference
 from viewer.render.context import DeviceInfo
 from viewer.render.frame_inputs import FrameInputs
 from viewer.render.layout import COUNTER_PAIRS
-from viewer.render.renderer import SplatRenderer, choose_backend
+from viewer.render.renderer import SplatRenderer, backend_reason, choose_backend
 from viewer.scene import GaussianScene
 from viewer.settings import RasterSettings, RenderSettings
 
@@ -195,3 +195,11 @@ def test_foveated_subsets_weigh_each_pixel_as_the_tiles_backend(renderers, uploa
                       for b in ("cpu", "tiles"))  # fmt: skip
         assert psnr(cpu, tiles) >= MIN_PSNR_TILES
         assert psnr(cpu, full) < 40.0  # the periphery draws fewer Gaussians
+
+
+def test_the_reason_for_the_backend_is_said():
+    assert backend_reason("auto", device("llvmpipe (LLVM 15.0.6, 256 bits)")) == (
+        "auto: software GL, llvmpipe"
+    )
+    assert backend_reason("auto", device("NVIDIA H100 80GB HBM3")) == "auto: compute-first GPU"
+    assert backend_reason("cpu", device("NVIDIA GeForce RTX 4090")) == "chosen"

@@ -81,6 +81,15 @@ def choose_backend(kind: str, device: DeviceInfo) -> str:
     return kind
 
 
+def backend_reason(kind: str, device: DeviceInfo) -> str:
+    """Why `choose_backend(kind, device)` picks what it picks, for the panel and the overlay."""
+    if kind != "auto":
+        return "chosen"
+    if device.is_software:
+        return f"auto: software GL, {device.renderer.split(' (')[0]}"
+    return "auto: compute-first GPU" if device.is_datacenter_gpu else "auto: a GPU"
+
+
 class SplatRenderer:
     """Draws `GpuScene`s with the chosen sort and raster backends; one per GL context."""
 
@@ -121,6 +130,11 @@ class SplatRenderer:
     def backend(self) -> str:
         """The raster backend in use: 'quads', 'tiles' or 'cpu'."""
         return choose_backend(self.raster_settings.backend, self.device)
+
+    @property
+    def backend_reason(self) -> str:
+        """Why that backend (`backend_reason`)."""
+        return backend_reason(self.raster_settings.backend, self.device)
 
     @property
     def sort_kind(self) -> str:
