@@ -203,3 +203,21 @@ def test_the_reason_for_the_backend_is_said():
     )
     assert backend_reason("auto", device("NVIDIA H100 80GB HBM3")) == "auto: compute-first GPU"
     assert backend_reason("cpu", device("NVIDIA GeForce RTX 4090")) == "chosen"
+
+
+def test_tens_of_millions_of_pairs(renderers, upload):
+    """3000 splats covering the whole 1280x720 image: 3600 tiles each, 10.8M pairs."""
+    rng = np.random.default_rng(13)
+    count = 3000
+    means = np.stack([rng.normal(0, 0.01, count), rng.uniform(0.5, 1.5, count),
+                      rng.normal(0, 0.01, count)], axis=1)  # fmt: skip
+    rgb = rng.uniform(size=(count, 3))
+    scene = GaussianScene.from_arrays(
+        means, np.full((count, 3), 2.0), np.tile([1.0, 0, 0, 0], (count, 1)),
+        np.full(count, 0.3), ((rgb - 0.5) / 0.28209479177387814)[:, None, :],
+    )  # fmt: skip
+    camera = Camera.look_at((0, -0.5, 0), (0, 1, 0), (0, 0, 1), 1280, 720, 60.0)
+    gpu_scene = upload(scene)
+    cpu, tiles = both(renderers, gpu_scene, camera)
+    assert renderers["cpu"].frame.read_counters()[COUNTER_PAIRS] == count * 80 * 45
+    assert psnr(cpu, tiles) >= MIN_PSNR_TILES
