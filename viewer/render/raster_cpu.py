@@ -113,6 +113,7 @@ class CpuRaster:
         return self._measurer.measure(job, gaussians, pixel)
 
     def release(self) -> None:
-        """Nothing on the GPU to free; drop the host bins."""
+        """Nothing on the GPU to free; drop the host bins and levels."""
         self._splats = np.zeros((0, self._kernels.SPLAT_FLOATS), np.float32)
         self._pairs = np.zeros(0, np.int32)
+        self._stored, self._levels, self._levels_of = None, None, None
