@@ -86,8 +86,9 @@ class RasterSettings:
 
     backend: str = setting(
         "auto",
-        "raster backend: instanced quads, 16x16 compute tiles, or pick per device",
-        choices=("auto", "quads", "tiles"),
+        "raster backend: instanced quads, 16x16 compute tiles, 16x16 tiles on the CPU cores "
+        "(numba), or pick per device (cpu on software GL)",
+        choices=("auto", "quads", "tiles", "cpu"),
     )
     sort: str = setting(
         "auto",
