@@ -27,3 +27,8 @@ def configure_numba() -> None:
         numba.config.CACHE_DIR = str(jit_cache_dir())  # type: ignore[attr-defined]
     if not os.environ.get("NUMBA_THREADING_LAYER"):
         numba.config.THREADING_LAYER = "workqueue"  # type: ignore[attr-defined]
+
+
+def compiled(module: str) -> bool:
+    """Whether numba's cache holds compiled functions of `module` (e.g. "cpu_kernels")."""
+    return any(Path(numba.config.CACHE_DIR).rglob(f"{module}.*.nbi"))  # type: ignore[attr-defined]

@@ -12,6 +12,7 @@ draw the scene's nested subsets weigh each splat at each pixel's level, as the t
 from __future__ import annotations
 
 import os
+import sys
 
 import moderngl
 import numpy as np
@@ -19,6 +20,7 @@ import numpy as np
 from viewer.render.accum_target import AccumTarget
 from viewer.render.contributions import Contributions, GpuMeasure
 from viewer.render.fovea import LEVEL_NONE, FoveaUniforms, uniform_levels
+from viewer.render.jit_setup import compiled
 from viewer.render.layout import COUNTER_PAIRS, SPLAT_DTYPE, TILE_SIZE
 from viewer.render.raster import RasterJob
 from viewer.render.tile_bins import tile_grid
@@ -39,6 +41,13 @@ class CpuRaster:
         """
         from viewer.render import cpu_kernels  # numba loads only when this backend is used
 
+        if sys.stderr.isatty() and not compiled("cpu_kernels"):  # a person waits: say why
+            print(
+                "splatscope: compiling the cpu raster backend's kernels (once: 10-20 s, then "
+                "cached)",
+                file=sys.stderr,
+                flush=True,
+            )
         self.ctx = ctx
         self._kernels = cpu_kernels
         self._measurer = measurer
