@@ -9,6 +9,18 @@ import numpy as np
 import pytest
 
 SCENES = Path(__file__).resolve().parents[1].parent / "shared" / "scenes"
+
+
+def _share_compiled_kernels() -> None:
+    """Let every test process, and the app processes tests start with a private
+    XDG_CACHE_HOME, load the cpu backend's kernels from the user's numba cache instead of
+    compiling them again (seconds each, which app tests' deadlines would pay)."""
+    from viewer.render.jit_setup import jit_cache_dir
+
+    os.environ.setdefault("NUMBA_CACHE_DIR", str(jit_cache_dir()))
+
+
+_share_compiled_kernels()
 # the view of donut.ply from its README: 0.3 above it, looking down -z (OpenCV axes)
 DONUT_TOP = np.array([[1, 0, 0, 0], [0, -1, 0, 0], [0, 0, -1, 0.3], [0, 0, 0, 1]], float)
 DONUT_CAMERA = {  # that view as a camera file, 48x36 with fx = fy = width / 2

@@ -451,6 +451,8 @@ def test_a_slow_splat_frame_is_drawn_over_ui_frames_showing_the_last_one(server,
 
         app.pacer = Slow()
         app.apply(app.settings.changed("display", overlay=True))
+        # quads: a part is a splat (auto picks cpu on this llvmpipe, whose part is a tile row)
+        app.apply(app.settings.changed("raster", backend="quads"))
         settled_frame()
         shown = app.target.image.texture.read()
         app.drag("left", 40.0, 0.0)

@@ -22,7 +22,7 @@ from viewer.render.renderer import SplatRenderer
 from viewer.setting_specs import add_arguments, from_arguments
 from viewer.settings import FoveationSettings, RasterSettings, RenderSettings
 
-BACKENDS = ("quads", "tiles")
+BACKENDS = ("quads", "tiles", "cpu")
 GAZES = ((50.0, 40.0), (12.0, 84.0))  # off-centre; near the bottom-left corner (clipped)
 PERIPHERY = 0.5
 

@@ -1,4 +1,4 @@
-"""GPU pipeline against the CPU reference renderer: both raster backends, both sorts."""
+"""The pipeline against the CPU reference renderer: every raster backend, both sorts."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from viewer.render.layout import FLAG_HIDDEN, FLAG_PRUNED
 from viewer.render.renderer import SplatRenderer
 from viewer.settings import RasterSettings, RenderSettings
 
-BACKENDS = [("quads", "cpu"), ("quads", "gpu"), ("tiles", "cpu"), ("tiles", "gpu")]
+BACKENDS = [("quads", "cpu"), ("quads", "gpu"), ("tiles", "cpu"), ("tiles", "gpu"), ("cpu", "cpu")]
 MIN_PSNR = 40.0
 
 

@@ -22,7 +22,7 @@ from viewer.scene import GaussianScene
 from viewer.settings import RasterSettings, RenderSettings
 
 C0 = 0.28209479177387814
-BACKENDS = ["quads", "tiles"]
+BACKENDS = ["quads", "tiles", "cpu"]
 
 
 @pytest.fixture(scope="module", params=BACKENDS)

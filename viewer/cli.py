@@ -309,6 +309,17 @@ def build_parser() -> argparse.ArgumentParser:
         "when HOST is not loopback)",
     )  # fmt: skip
     train.add_argument("--resume", metavar="CHKPNT.pth", help="continue from a checkpoint")
+    train.add_argument(
+        "--nproc", type=integer_type(1, 4096), default=1, metavar="N",
+        help="train data parallel in N processes here (torch's launcher; gloo on CPU, NCCL on "
+        "CUDA, a GPU each); --train.batch images per step are shared among them. For several "
+        "nodes run `torchrun ... -m viewer train` without --nproc",
+    )  # fmt: skip
+    train.add_argument(
+        "--check-every", type=integer_type(0), default=0, metavar="K",
+        help="debug: every K steps compare a hash of the Gaussians over the processes and stop "
+        "when they differ (0: never)",
+    )  # fmt: skip
     train.add_argument("--width", type=pixels, default=1280, help="--view window width")
     train.add_argument("--height", type=pixels, default=720, help="--view window height")
     add_arguments(train, "train")
@@ -992,8 +1003,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _run(argv: Sequence[str] | None) -> int:
     """Parse the command line and run the command; its exit code (0 for --help, --version)."""
+    arguments = list(sys.argv[1:] if argv is None else argv)
     try:
-        args = parse_arguments(sys.argv[1:] if argv is None else argv)
+        args = parse_arguments(arguments)
     except SystemExit as exc:  # --help, --version: printed, done
         return exc.code if isinstance(exc.code, int) else 0
+    args.argv = arguments  # `train --nproc N` gives it to its workers
     return COMMANDS[args.command](args)

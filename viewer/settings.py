@@ -86,8 +86,9 @@ class RasterSettings:
 
     backend: str = setting(
         "auto",
-        "raster backend: instanced quads, 16x16 compute tiles, or pick per device",
-        choices=("auto", "quads", "tiles"),
+        "raster backend: instanced quads, 16x16 compute tiles, 16x16 tiles on the CPU cores "
+        "(numba), or pick per device (cpu on software GL)",
+        choices=("auto", "quads", "tiles", "cpu"),
     )
     sort: str = setting(
         "auto",
@@ -395,7 +396,7 @@ TRAIN_DEVICES = ("auto", "cpu", "cuda")
 class TrainSettings:
     """How `splatscope train` fits Gaussians to a dataset (3DGS defaults unless noted)."""
 
-    iterations: int = setting(7000, "optimisation steps (one training image each)",
+    iterations: int = setting(7000, "optimisation steps (--train.batch images each)",
                               range=(1, 10_000_000))  # fmt: skip
     backend: str = setting(
         "auto",
@@ -406,6 +407,10 @@ class TrainSettings:
     device: str = setting(
         "auto", "torch device: cuda where a GPU is, else cpu", choices=TRAIN_DEVICES
     )
+    batch: int = setting(
+        1, "training images per step, over all processes (the loss is their mean)",
+        range=(1, 4096),
+    )  # fmt: skip
     sh_degree: int = setting(3, "highest SH degree of the model", range=(0, 3))
     sh_degree_every: int = setting(
         1000, "steps between raising the SH degree trained by one", range=(1, 1_000_000)

@@ -272,7 +272,8 @@ class ViewerApp:
             settings, crop, actions = self.panel.draw(settings, crop, self.facts())
         if display.overlay:
             sort, gaussians = self.renderer.sort_kind, self.gpu_scene.leaves
-            draw_overlay(self.history, self.renderer.backend, sort, gaussians)
+            backend = f"{self.renderer.backend} ({self.renderer.backend_reason})"
+            draw_overlay(self.history, backend, sort, gaussians)
             steps, span_ms = self.target.last_frame
             if steps > 1:
                 append_overlay_lines([f"last frame in {steps} parts: shown after {span_ms:.0f} ms"])
@@ -303,7 +304,7 @@ class ViewerApp:
             gpu_bytes=self.renderer.gpu_bytes,
             host_bytes=scene.nbytes,
             device=self.renderer.device.renderer,
-            backend=self.renderer.backend,
+            backend=f"{self.renderer.backend} ({self.renderer.backend_reason})",
             sort=self.renderer.sort_kind,
             latest=self.history.latest,
             fly_speed=self.controller.fly_speed,

@@ -36,7 +36,7 @@ def draw_overlay(history: StatsHistory, backend: str, sort: str, gaussians: int)
 
     Args:
         history: the frames' stats.
-        backend: the raster backend in use.
+        backend: the raster backend in use and why (`SplatRenderer.backend_reason`).
         sort: the sort in use.
         gaussians: the scene's own Gaussians (a frame's rows count merged LOD nodes too).
     """

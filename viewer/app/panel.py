@@ -58,7 +58,7 @@ class SceneFacts:
         bounds: ([3] lo, [3] hi) of the Gaussian centres.
         cameras: names of the scene's training cameras.
         gpu_bytes, host_bytes: memory held by the renderer and by the scene's arrays.
-        device: the GL renderer string. backend, sort: raster backend and sort in use.
+        device: the GL renderer string. backend, sort: raster backend (and why) and sort in use.
         latest: the newest frame's stats. fly_speed: world units per second.
         keyframes, path_seconds, playing: the camera path.
         loading: a path being loaded. message: the last status line. error: the last error.

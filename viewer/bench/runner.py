@@ -88,7 +88,7 @@ class FrameRecord:
         wall_ms: wall time of the render call between two ctx.finish() (milliseconds).
         pass_ms: device time per pass from the renderer's clock (milliseconds).
         visible: splats after culling; drawn: instances rasterized (visible splats for quads,
-            (tile, splat) pairs for tiles); dropped: splats or pairs lost to full buffers.
+            (tile, splat) pairs for tiles and cpu); dropped: splats or pairs lost to full buffers.
         psnr, ssim: quality against the full-quality render of the same frame (NaN if not measured).
         fovea_psnr, fovea_ssim, periphery_psnr, periphery_ssim: the same inside the fovea region
             of the configuration's `fov` settings at `gaze` and outside it (NaN if not measured
@@ -125,7 +125,7 @@ class FrameRecord:
         """Take the renderer's numbers for this frame."""
         self.pass_ms = dict(stats.pass_ms)
         self.visible = stats.visible
-        self.drawn = stats.pairs if backend == "tiles" else stats.visible
+        self.drawn = stats.pairs if backend in ("tiles", "cpu") else stats.visible
         self.dropped = stats.dropped
         self.render_scale = stats.render_scale
         self.lod_drawn = stats.lod_drawn

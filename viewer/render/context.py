@@ -10,8 +10,11 @@ import moderngl
 
 REQUIRED_GL = 430
 # Renderer-string words of GL devices that rasterize on the CPU (Mesa's llvmpipe, softpipe and
-# swrast, lavapipe under zink, Windows' WARP "Microsoft Basic Render Driver"): the one list.
-SOFTWARE_RENDERERS = ("llvmpipe", "softpipe", "swrast", "lavapipe", "software", "microsoft basic")
+# swrast, lavapipe under zink, Google's SwiftShader (under ANGLE), Windows' WARP "Microsoft Basic
+# Render Driver"): the one list.
+SOFTWARE_RENDERERS = (
+    "llvmpipe", "softpipe", "swrast", "lavapipe", "swiftshader", "software", "microsoft basic",
+)  # fmt: skip
 # Renderer-string words of GL forwarded to another driver (virgl: a VM's host; d3d12: WSL's
 # Direct3D): the GL context may sit on a GPU, but not one CUDA can share buffers with.
 FORWARDED_RENDERERS = ("virgl", "d3d12")
@@ -92,9 +95,10 @@ class DeviceInfo:
 
     @property
     def is_software(self) -> bool:
-        """True on CPU rasterizers (SOFTWARE_RENDERERS), where the CPU sort wins.
+        """True on CPU rasterizers (SOFTWARE_RENDERERS), where the CPU sort and raster win.
 
-        The sort, the clock, the LOD cut's counting and CUDA-GL interop all ask this.
+        The sort, the raster backend, the clock, the LOD cut's counting and CUDA-GL interop all
+        ask this.
         """
         name = self.renderer.lower()
         return any(word in name for word in SOFTWARE_RENDERERS)

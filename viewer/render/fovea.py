@@ -326,6 +326,38 @@ class FoveaUniforms:
     fov_pooling_step: float
 
 
+def uniform_levels(fovea: FoveaUniforms, width: int, height: int) -> np.ndarray:
+    """[height, width] float32 the level at every pixel centre, from shaders' uniforms.
+
+    fovea.glsl's fov_level_near(pixel + 0.5, 0) in numpy: for the cpu backend, which weighs
+    each pixel as the tiles backend does (an inset's uniforms carry its crop's origin).
+    """
+    y, x = np.mgrid[0:height, 0:width] + 0.5
+    tangent_x = x * fovea.fov_scale[0] + fovea.fov_offset[0]
+    tangent_y = y * fovea.fov_scale[1] + fovea.fov_offset[1]
+    ray = np.stack([tangent_x, tangent_y, np.ones_like(x)], axis=-1)
+    ray /= np.linalg.norm(ray, axis=-1, keepdims=True)
+    ecc = angle_between(ray, np.asarray(fovea.fov_gaze_ray, np.float64))
+    centre = np.arctan2(np.linalg.norm(ray[..., :2], axis=-1), ray[..., 2])
+    if fovea.fov_pooling:
+        centre = np.minimum(centre, MAX_ANGLE)
+        radius = fovea.fov_alpha * ecc * ecc
+        major = np.tan(np.minimum(centre + 0.5 * radius, MAX_ANGLE)) - np.tan(centre - 0.5 * radius)
+        minor = 2.0 / np.cos(centre) * np.tan(0.5 * radius)
+        size = np.sqrt(np.maximum(math.pi / 4.0 * major * minor, 0.0)) * fovea.fov_focal
+        root = np.sqrt(np.maximum(size, 1.0))
+        x = np.where(size <= 1.0, 0.0, (root - 1.0) / fovea.fov_pooling_step)
+    else:
+        x = np.degrees(ecc)
+    level = np.zeros_like(x)
+    for border in fovea.fov_borders[: fovea.fov_steps]:
+        if fovea.fov_ramp > 0.0:
+            level += np.clip((x - border) / fovea.fov_ramp, 0.0, 1.0)
+        else:
+            level += x >= border
+    return level.astype(np.float32)
+
+
 @dataclass(frozen=True)
 class SubsetUniforms:
     """A foveated frame drawing the scene's nested subsets (fovea.glsl with FOVEA defined).

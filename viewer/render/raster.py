@@ -16,13 +16,15 @@ so consecutive ranges blend as one draw), the tiles a band of tile rows.
 A `RasterBackend` is a raster the colour, depth and heatmap modes can use and that measures
 views too (`measure`: per pixel the top Gaussian, blended counts, median depth; per Gaussian
 its alpha*T sum and tiles, for picking, pivots and pruning scores). The GPU ones are `quads`
-(viewer/render/raster_quads.py) and `tiles` (viewer/render/raster_tiles.py); a software-device
-backend is another implementation of this protocol, made in `SplatRenderer._backend`. The
+(viewer/render/raster_quads.py) and `tiles` (viewer/render/raster_tiles.py); `cpu`
+(viewer/render/raster_cpu.py) bins and composites on the host's cores, for software GL devices. The
 points, outlines and overdraw modes are `Raster`s of their own, whatever the backend.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
@@ -36,7 +38,7 @@ if TYPE_CHECKING:  # the contributions pass imports this module
     from viewer.render.contributions import Contributions
     from viewer.render.tile_bins import TileBins
 
-BACKENDS = ("quads", "tiles")
+BACKENDS = ("quads", "tiles", "cpu")
 
 
 @dataclass(frozen=True)
@@ -48,12 +50,15 @@ class RasterJob:
         scene: the scene drawn (its nested subsets, when `view.subsets` is set).
         view: the image and what the passes decided for it (camera, fovea, LOD cut, ...).
         settings: the render settings (mode, point size, ...).
+        section: times a step of the raster under a name of its own (`FrameClock.section`, or
+            one that times nothing), taken out of the enclosing "bin" or "raster".
     """
 
     frame: FrameBuffers
     scene: GpuScene
     view: FrameView
     settings: RenderSettings
+    section: Callable[[str], AbstractContextManager[None]]
 
 
 class Raster(Protocol):

@@ -51,6 +51,7 @@ from viewer.render.layout import (
 from viewer.render.lod_cut import LodCutPass, LodCutStats
 from viewer.render.preprocess import PreprocessPass
 from viewer.render.raster import BACKENDS, Raster, RasterBackend, RasterJob
+from viewer.render.raster_cpu import CpuRaster
 from viewer.render.raster_quads import InstancedQuads, QuadsRaster
 from viewer.render.raster_tiles import TilesRaster
 from viewer.render.resolve import ResolvePass
@@ -70,12 +71,23 @@ def _untimed(_name: str) -> AbstractContextManager[None]:
 
 
 def choose_backend(kind: str, device: DeviceInfo) -> str:
-    """'auto' -> tiles on compute-first data-centre GPUs, quads elsewhere."""
+    """'auto' -> cpu on software GL, tiles on compute-first data-centre GPUs, quads elsewhere."""
     if kind == "auto":
+        if device.is_software:
+            return "cpu"
         return "tiles" if device.is_datacenter_gpu else "quads"
     if kind not in BACKENDS:
         raise ValueError(f"unknown raster backend {kind!r}; use auto, {' or '.join(BACKENDS)}")
     return kind
+
+
+def backend_reason(kind: str, device: DeviceInfo) -> str:
+    """Why `choose_backend(kind, device)` picks what it picks, for the panel and the overlay."""
+    if kind != "auto":
+        return "chosen"
+    if device.is_software:
+        return f"auto: software GL, {device.renderer.split(' (')[0]}"
+    return "auto: compute-first GPU" if device.is_datacenter_gpu else "auto: a GPU"
 
 
 class SplatRenderer:
@@ -116,8 +128,13 @@ class SplatRenderer:
 
     @property
     def backend(self) -> str:
-        """The raster backend in use: 'quads' or 'tiles'."""
+        """The raster backend in use: 'quads', 'tiles' or 'cpu'."""
         return choose_backend(self.raster_settings.backend, self.device)
+
+    @property
+    def backend_reason(self) -> str:
+        """Why that backend (`backend_reason`)."""
+        return backend_reason(self.raster_settings.backend, self.device)
 
     @property
     def sort_kind(self) -> str:
@@ -154,10 +171,12 @@ class SplatRenderer:
         return self._lod_cut
 
     def _backend(self) -> RasterBackend:
-        """The backend in use (made on first use); a software-device backend is made here too."""
+        """The backend in use (made on first use)."""
         name = self.backend
         if name not in self._backends:
-            if name == "tiles":
+            if name == "cpu":
+                self._backends[name] = CpuRaster(self.ctx, self._measurer)
+            elif name == "tiles":
                 self._backends[name] = TilesRaster(self.ctx, self.tile_bins, self._measurer)
             else:
                 self._backends[name] = QuadsRaster(self.ctx, self._measurer)
@@ -307,7 +326,7 @@ class SplatRenderer:
                 self.frame.depth_keys, self.frame.sorted_splats, self.frame.counters,
                 COUNTER_VISIBLE * 4,
             )  # fmt: skip
-        return RasterJob(self.frame, scene, view, settings)
+        return RasterJob(self.frame, scene, view, settings, section)
 
     def measure(
         self,

@@ -36,27 +36,44 @@ class FrameClock:
         self.queries: dict[str, list[moderngl.Query]] = {}
         self.device_ms: dict[str, float] = {}
         self.cpu_ms: dict[str, float] = {}
+        self._open: list[str] = []  # the sections open now, innermost last
 
     @contextmanager
     def section(self, name: str) -> Iterator[None]:
-        """Time the GL work issued inside the block under `name` (added to its earlier runs)."""
+        """Time the GL work issued inside the block under `name` (added to its earlier runs).
+
+        A section opened inside another is taken out of the enclosing one's time, so that the
+        sections add up to the frame; with GL timer queries, which do not nest, it is not timed
+        on its own and stays in the enclosing section.
+        """
         timer = self._timer
         finish = timer.clock == CLOCK_FINISH
-        if finish:
-            timer.ctx.finish()
-        start = time.perf_counter()
-        if finish:
+        parent = self._open[-1] if self._open else None
+        if parent is not None and not finish:
             yield
-            timer.ctx.finish()
-        else:
-            query = timer.query()
-            self.queries.setdefault(name, []).append(query)
-            with query:
+            return
+        self._open.append(name)
+        try:
+            if finish:
+                timer.ctx.finish()
+            start = time.perf_counter()
+            if finish:
                 yield
+                timer.ctx.finish()
+            else:
+                query = timer.query()
+                self.queries.setdefault(name, []).append(query)
+                with query:
+                    yield
+        finally:
+            self._open.pop()
         elapsed = (time.perf_counter() - start) * 1e3
         self.cpu_ms[name] = self.cpu_ms.get(name, 0.0) + elapsed
         if finish:
             self.device_ms[name] = self.device_ms.get(name, 0.0) + elapsed
+        if parent is not None:
+            self.cpu_ms[parent] = self.cpu_ms.get(parent, 0.0) - elapsed
+            self.device_ms[parent] = self.device_ms.get(parent, 0.0) - elapsed
 
 
 class PassTimer:

@@ -7,6 +7,9 @@ view DIR` opens:
     DIR/point_cloud/iteration_<N>/point_cloud.ply the model at step N (every --save-every, end)
     DIR/chkpnt<N>.pth                             parameters, Adam moments, RNG (--resume)
     DIR/results.json                              held-out PSNR / SSIM at the end
+
+With --nproc N (or under torchrun) the ranks train data parallel (viewer.train.distributed);
+rank 0 alone writes these and hosts the live view.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import dataclasses
 import io
 import json
 import math
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -24,7 +28,7 @@ from typing import Any, NoReturn
 
 import torch
 
-from viewer.errors import SceneError, quoted
+from viewer.errors import EXIT_BAD_INPUT, SceneError, quoted
 from viewer.formats.cameras_json import write_inria_cameras
 from viewer.formats.files import write_file
 from viewer.formats.limits import SceneUse
@@ -35,7 +39,8 @@ from viewer.setting_specs import from_arguments
 from viewer.settings import LiveControls, TrainSettings
 from viewer.train.backends import choose_backend, choose_device
 from viewer.train.datasets import Dataset, open_dataset
-from viewer.train.trainer import StepResult, Trainer, scaled_camera
+from viewer.train.distributed import PEER_LOST, PeerLostError, Ranks, join, launched
+from viewer.train.trainer import StepResult, Trainer, check_batch, scaled_camera
 
 
 def check_output_folder(path: Path, resuming: bool) -> None:
@@ -176,15 +181,26 @@ def _check_image_size(dataset: Dataset, downscale: int) -> None:
 
 
 def run_train(args: argparse.Namespace, inputs_ready: Callable[[], None]) -> int:
-    """`splatscope train DATA --out DIR [--view] [--resume FILE] [train settings]`."""
+    """`splatscope train DATA --out DIR [--view] [--resume FILE] [--nproc N] [train settings]`.
+
+    With --nproc N > 1 the inputs are checked here, then N workers run this command line
+    without --nproc (viewer.train.launch). A worker (RANK and WORLD_SIZE set by the launcher)
+    joins the process group; only rank 0 checks --out, writes, prints and hosts the view.
+    """
     settings = from_arguments(args, "train").of(TrainSettings)
+    nproc = getattr(args, "nproc", 1)
+    worker = launched()
     if getattr(args, "token", None) and not getattr(args, "serve", None):
         raise SceneError("--token", "is for --serve (a live view served on the network)")
+    if worker and nproc > 1:
+        raise SceneError("--nproc", "starts workers: leave it out under torchrun")
     data, out = Path(args.data), Path(args.out)
     dataset = open_dataset(data, settings.test_every)
     _check_image_size(dataset, settings.downscale)
     checkpoint = load_checkpoint(Path(args.resume)) if args.resume else None
-    check_output_folder(out, resuming=checkpoint is not None)
+    leader = not worker or os.environ["RANK"] == "0"
+    if leader:
+        check_output_folder(out, resuming=checkpoint is not None)
     device = choose_device(settings.device)
     backend = choose_backend(settings.backend, device)
     if checkpoint is not None and checkpoint["step"] >= settings.iterations:
@@ -192,23 +208,54 @@ def run_train(args: argparse.Namespace, inputs_ready: Callable[[], None]) -> int
             args.resume, f"is at step {checkpoint['step']}, not before --iterations "
             f"{settings.iterations}",
         )  # fmt: skip
+    world = int(os.environ["WORLD_SIZE"]) if worker else nproc
+    check_batch(settings.batch, world, backend)
+    if nproc > 1:
+        from viewer.train.launch import check_nproc, launch
+
+        check_nproc(nproc, device)
+        inputs_ready()
+        return launch(list(args.argv), nproc, out)
     inputs_ready()
-    trainer = Trainer(dataset, settings, device, backend, checkpoint)
-    _write_start(trainer, out, data)
-    print(
-        f"training {trainer.model.count:,} Gaussians on {len(trainer.train_images)} images "
-        f"({len(trainer.test_images)} held out) of {dataset.kind} {data}, "
-        f"{trainer.train_cameras[0].width}x{trainer.train_cameras[0].height}, "
-        f"{backend.name} renderer on {device.type}",
-        flush=True,
-    )
-    view = _attach(args, trainer) if args.view or getattr(args, "serve", None) else None
+    ranks = join(device) if worker else Ranks(device=device)
     try:
-        _loop(trainer, out, view)
+        return _train(args, dataset, Trainer(dataset, settings, ranks.device, backend, checkpoint,
+                                              ranks))  # fmt: skip
+    except SceneError:
+        if ranks.leader:
+            raise
+        raise SystemExit(EXIT_BAD_INPUT) from None  # rank 0 says why, once
+    except PeerLostError:
+        raise SystemExit(PEER_LOST) from None  # the launcher names the rank that went
+    finally:
+        ranks.close()
+
+
+def _train(args: argparse.Namespace, dataset: Dataset, trainer: Trainer) -> int:
+    """The training loop, then (rank 0) the evaluation and results.json."""
+    data, out, leader = Path(args.data), Path(args.out), trainer.ranks.leader
+    backend, device = trainer.backend, trainer.device
+    if leader:
+        _write_start(trainer, out, data)
+        ranks = f" in {trainer.ranks.world} processes" if trainer.ranks.world > 1 else ""
+        print(
+            f"training {trainer.model.count:,} Gaussians on {len(trainer.train_images)} images "
+            f"({len(trainer.test_images)} held out) of {dataset.kind} {data}, "
+            f"{trainer.train_cameras[0].width}x{trainer.train_cameras[0].height}, "
+            f"{backend.name} renderer on {device.type}{ranks}",
+            flush=True,
+        )
+    wanted = args.view or getattr(args, "serve", None)
+    view = _attach(args, trainer) if wanted and leader else None
+    try:
+        _loop(trainer, out, view, getattr(args, "check_every", 0))
     except KeyboardInterrupt:
-        save_outputs(trainer, out)
-        print(f"\ninterrupted: saved step {trainer.step_count} to {out}", file=sys.stderr)
+        if leader:
+            save_outputs(trainer, out)
+            print(f"\ninterrupted: saved step {trainer.step_count} to {out}", file=sys.stderr)
         raise
+    if not leader:
+        return 0
     result = trainer.evaluate()
     summary: dict[str, Any] = {
         "iterations": trainer.step_count,
@@ -232,17 +279,22 @@ def run_train(args: argparse.Namespace, inputs_ready: Callable[[], None]) -> int
     return 0
 
 
-def _loop(trainer: Trainer, out: Path, view: Any) -> None:
-    settings = trainer.settings
-    progress = Progress("train", settings.iterations)
-    progress.begin(trainer.step_count)
+def _loop(trainer: Trainer, out: Path, view: Any, check_every: int) -> None:
+    settings, ranks = trainer.settings, trainer.ranks
+    progress = Progress("train", settings.iterations) if ranks.leader else None
+    if progress is not None:
+        progress.begin(trainer.step_count)
     controls = LiveControls()
     recent: list[StepResult] = []
     while trainer.step_count < settings.iterations:
         if view is not None:
             view.wait_while_paused()
             controls = view.controls
-        result = trainer.step(controls)
+        result = trainer.step(ranks.agree(controls))
+        if check_every and result.step % check_every == 0:
+            ranks.check_identical(trainer.model.params, result.step)
+        if progress is None:
+            continue
         recent = [*recent[-19:], result]
         if view is not None:
             view.update(
@@ -256,7 +308,8 @@ def _loop(trainer: Trainer, out: Path, view: Any) -> None:
         progress.update(result.step, f"loss {loss:.4f} PSNR {psnr:5.2f} dB N {result.gaussians:,}")
         if settings.save_every and result.step % settings.save_every == 0:
             save_outputs(trainer, out)
-    save_outputs(trainer, out)
+    if progress is not None:
+        save_outputs(trainer, out)
 
 
 def _attach(args: argparse.Namespace, trainer: Trainer) -> Any:

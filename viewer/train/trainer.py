@@ -1,10 +1,15 @@
 """One training run: images, model, rasterizer, loss, densification, evaluation, outputs.
 
-`Trainer.step` runs one iteration on one training image (a fresh random order each pass over
-the images, as the original 3DGS): learning rates (the means' decayed), the SH degree of the
-schedule, render, loss (1 - lambda) L1 + lambda (1 - SSIM), backward, densification statistics,
-Adam, then clone/split/prune and opacity resets when due. `LiveControls` (from the live view's
-panel, or their defaults) scale the learning rates, cap the SH degree and switch densification.
+`Trainer.step` runs one iteration on `batch` training images (a fresh random order each pass
+over the images, as the original 3DGS): learning rates (the means' decayed), the SH degree of the
+schedule, render, loss (1 - lambda) L1 + lambda (1 - SSIM) averaged over the batch, backward,
+densification statistics, Adam, then clone/split/prune and opacity resets when due.
+`LiveControls` (from the live view's panel, or their defaults) scale the learning rates, cap the
+SH degree and switch densification.
+
+Data parallel (viewer.train.distributed): every rank draws the same views and renders its share
+of them; gradients, loss and densification statistics are summed over the ranks before they are
+used, so that N ranks with B / N images each step as one process with B.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from viewer.scene import fitted_near_plane, robust_bounds
 from viewer.settings import LiveControls, RenderSettings, TrainSettings
 from viewer.train.backends import Backend, GsplatBackend, choose_backend
 from viewer.train.datasets import Dataset, load_image
+from viewer.train.distributed import Ranks
 from viewer.train.model import (
     GaussianModel,
     LearningRates,
@@ -43,7 +49,7 @@ class StepResult:
     """One iteration's numbers.
 
     Attributes:
-        step: the iteration just done (1-based). loss: its loss. psnr: of its training image.
+        step: the iteration just done (1-based). loss: its loss. psnr: of its training images.
         gaussians: in the model after it. sh_degree: trained in it. densified: a note of what
         densification did ("" when nothing).
     """
@@ -84,6 +90,31 @@ def scaled_camera(camera: Camera, downscale: int) -> Camera:
     )  # fmt: skip
 
 
+def check_batch(batch: int, world: int, backend: Backend) -> None:
+    """Refuse a batch the ranks cannot share equally, or one gsplat's strategy cannot densify.
+
+    Raises:
+        SceneError: naming --train.batch.
+    """
+    if batch % world:
+        raise SceneError(
+            f"--train.batch {batch}", f"does not divide among {world} processes (each renders "
+            f"an equal share of a step's images): give a multiple of {world}",
+        )  # fmt: skip
+    if isinstance(backend, GsplatBackend) and batch > 1:
+        raise SceneError(
+            "--train.batch", "gsplat's strategy densifies from one image per step; use "
+            "--train.backend reference for batches and several processes",
+        )  # fmt: skip
+
+
+def _gradient(value: torch.Tensor) -> torch.Tensor:
+    """A parameter's gradient, zeros where the backward pass left none."""
+    if value.grad is None:
+        value.grad = torch.zeros_like(value)
+    return value.grad
+
+
 class Trainer:
     """A training run over a dataset; `step` until `settings.iterations`."""
 
@@ -94,16 +125,20 @@ class Trainer:
         device: torch.device,
         backend: Backend | None = None,
         checkpoint: dict[str, Any] | None = None,
+        ranks: Ranks | None = None,
     ) -> None:
         """Load the images, build the model (or restore it from `checkpoint`) and its optimizers.
 
         Raises:
-            SceneError: when the settings ask for what the dataset lacks (points to start from).
+            SceneError: when the settings ask for what the dataset lacks (points to start from),
+                or a batch that the ranks cannot share.
         """
         self.dataset = dataset
         self.settings = settings
         self.device = device
         self.backend = backend or choose_backend(settings.backend, device)
+        self.ranks = ranks or Ranks(device=device)
+        check_batch(settings.batch, self.ranks.world, self.backend)
         self.background = background_colour(settings, dataset)
         self.generator = torch.Generator().manual_seed(settings.seed)
         self.train_cameras = [scaled_camera(v.camera, settings.downscale) for v in dataset.train]
@@ -189,32 +224,37 @@ class Trainer:
         return self._order.pop()
 
     def step(self, controls: LiveControls | None = None) -> StepResult:
-        """One iteration on one training image, steered by `controls` (default: none)."""
+        """One iteration on `batch` training images (this rank's share), steered by `controls`."""
         controls = controls or LiveControls()
         start = time.perf_counter()
         self.step_count += 1
         step = self.step_count
-        model, settings = self.model, self.settings
+        model, settings, batch = self.model, self.settings, self.settings.batch
         model.set_learning_rates(step, settings.iterations, controls.lr_scale)
-        index = self._next_view()
-        camera = self.train_cameras[index]
-        target = self.train_images[index].to(self.device, torch.float32) / 255.0
+        views = self.ranks.share([self._next_view() for _ in range(batch)])
         degree = self.sh_degree_at(step, controls)
-        rendered = self.backend.render(model.params, camera, self.render_settings(degree))
         gsplat = self._gsplat_strategy is not None and controls.densify
-        if gsplat:
-            self._gsplat_strategy.step_pre_backward(
-                model.params, model.optimizers, self._gsplat_state, step, rendered.info
-            )
-        l1 = (rendered.image - target).abs().mean()
-        loss = (1.0 - settings.lambda_dssim) * l1
-        if settings.lambda_dssim > 0.0:
-            loss = loss + settings.lambda_dssim * (1.0 - ssim_tensor(rendered.image, target))
-        loss.backward()
-        note = ""
         densify = controls.densify and step <= self.settings.densify_until
-        if densify and not gsplat:
-            self.densifier.observe(*rendered.gradients())
+        totals = torch.zeros(2, dtype=torch.float64, device=self.device)  # loss, squared error
+        for index in views:
+            target = self.train_images[index].to(self.device, torch.float32) / 255.0
+            camera = self.train_cameras[index]
+            rendered = self.backend.render(model.params, camera, self.render_settings(degree))
+            if gsplat:
+                self._gsplat_strategy.step_pre_backward(
+                    model.params, model.optimizers, self._gsplat_state, step, rendered.info
+                )
+            loss = self._loss(rendered.image, target)
+            (loss / batch).backward()
+            if densify and not gsplat:  # a view's gradient as if it were alone in its step
+                ids, grad_ndc = rendered.gradients()
+                self.densifier.observe(ids, grad_ndc * batch)
+            with torch.no_grad():
+                error = ((rendered.image.detach().clamp(0, 1) - target) ** 2).mean()
+                totals += torch.stack([loss.detach(), error]).double()
+        grads = [_gradient(value) for value in model.params.values()]
+        self.ranks.sum_([*grads, totals])
+        note = ""
         for optimizer in model.optimizers.values():
             optimizer.step()
             optimizer.zero_grad(set_to_none=True)
@@ -228,11 +268,16 @@ class Trainer:
                 note = f"{before:,} -> {model.count:,} Gaussians"
         if controls.densify:
             note = self._densify(step, gsplat) or note
-        with torch.no_grad():
-            mse = float(((rendered.image.detach().clamp(0, 1) - target) ** 2).mean())
+        mean_loss, mse = (totals / batch).tolist()
         psnr = 10.0 * math.log10(1.0 / mse) if mse > 0 else math.inf
         self.seconds += time.perf_counter() - start
-        return StepResult(step, float(loss.detach()), psnr, model.count, degree, note)
+        return StepResult(step, mean_loss, psnr, model.count, degree, note)
+
+    def _loss(self, image: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """(1 - lambda) L1 + lambda (1 - SSIM) of one view."""
+        lam = self.settings.lambda_dssim
+        loss = (1.0 - lam) * (image - target).abs().mean()
+        return loss + lam * (1.0 - ssim_tensor(image, target)) if lam > 0.0 else loss
 
     def _densify(self, step: int, gsplat: bool) -> str:
         """Refine and reset when due (reference backend; gsplat's strategy refines itself)."""
@@ -240,6 +285,7 @@ class Trainer:
         note = ""
         params, optimizers = self.model.params, self.model.optimizers
         if refine and not gsplat:
+            self.ranks.sum_([self.densifier.grad2d, self.densifier.visible])
             report = self.densifier.refine(params, optimizers, step, self.generator)
             note = (f"cloned {report.cloned:,}, split {report.split:,}, pruned "
                     f"{report.pruned:,}")  # fmt: skip

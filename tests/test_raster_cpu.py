@@ -1,0 +1,223 @@
+"""The cpu raster backend: the tiles backend's images from the host's cores, and `auto`."""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+import pytest
+
+from tests.conftest import random_scene, scene_path
+from tests.test_pipeline import donut_cameras, psnr
+from viewer.camera import Camera
+from viewer.reference import render_scene_reference
+from viewer.render.context import DeviceInfo
+from viewer.render.frame_inputs import FrameInputs
+from viewer.render.layout import COUNTER_PAIRS
+from viewer.render.renderer import SplatRenderer, backend_reason, choose_backend
+from viewer.scene import GaussianScene
+from viewer.settings import RasterSettings, RenderSettings
+
+MIN_PSNR_TILES = 50.0
+
+
+@pytest.fixture(scope="module")
+def renderers(gl_ctx):
+    made = {
+        name: SplatRenderer(gl_ctx, RasterSettings(backend=name, sort="cpu", validate=True))
+        for name in ("cpu", "tiles")
+    }
+    yield made
+    for renderer in made.values():
+        renderer.release()
+
+
+def both(renderers, gpu_scene, camera, settings=RenderSettings()):
+    """(cpu image, tiles image) of one view."""
+    return tuple(
+        renderers[name].render_image(gpu_scene, FrameInputs(camera), settings)
+        for name in ("cpu", "tiles")
+    )
+
+
+def test_donut_as_the_tiles_backend_at_odd_sizes_and_inside(renderers, upload):
+    from viewer.formats import load_scene
+
+    gpu_scene = upload(load_scene(scene_path("donut.ply")))
+    settings = RenderSettings(near_plane=0.01)
+    for width, height in ((100, 70), (37, 23)):  # not multiples of 16
+        for camera in donut_cameras(width, height):  # the last from inside the ring
+            cpu, tiles = both(renderers, gpu_scene, camera, settings)
+            assert cpu.max() > 0.2
+            assert psnr(cpu, tiles) >= MIN_PSNR_TILES
+
+
+def test_builtin_scene_and_modes_as_the_tiles_backend(renderers, upload):
+    from viewer.builtin_scene import default_camera, load_builtin_scene, preview_cameras
+
+    gpu_scene = upload(load_builtin_scene())
+    cameras = (default_camera(96, 54), preview_cameras(96, 54)["low"])
+    for camera in cameras:
+        for mode in ("color", "depth"):
+            settings = RenderSettings(mode=mode, background=(0.2, 0.4, 0.9))
+            cpu, tiles = both(renderers, gpu_scene, camera, settings)
+            assert psnr(cpu, tiles) >= MIN_PSNR_TILES
+
+
+def wall_and_behind() -> GaussianScene:
+    """A red wall of flat opaque Gaussians at y = 0 and green ones behind it (y = 1)."""
+    xs, zs = np.meshgrid(np.linspace(-1, 1, 21), np.linspace(-1, 1, 21))
+    wall = np.stack([xs.ravel(), np.zeros(xs.size), zs.ravel()], axis=1)
+    rng = np.random.default_rng(3)
+    behind = rng.uniform(-0.5, 0.5, size=(200, 3)) + np.array([0.0, 1.0, 0.0])
+    means = np.concatenate([wall, behind])
+    scales = np.concatenate([np.tile([0.08, 0.001, 0.08], (len(wall), 1)), np.full((200, 3), 0.1)])
+    rotations = np.tile([1.0, 0, 0, 0], (len(means), 1))
+    opacities = np.concatenate([np.full(len(wall), 0.999), np.full(200, 0.9)])
+    rgb = np.concatenate([np.tile([1.0, 0, 0], (len(wall), 1)), np.tile([0, 1.0, 0], (200, 1))])
+    sh = ((rgb - 0.5) / 0.28209479177387814)[:, None, :]
+    return GaussianScene.from_arrays(means, scales, rotations, opacities, sh)
+
+
+def test_an_opaque_wall_hides_what_is_behind_as_in_the_reference(renderers, upload):
+    scene = wall_and_behind()
+    camera = Camera.look_at((0, -1.5, 0), (0, 0, 0), (0, 0, 1), 50, 40, 40.0)
+    cpu = renderers["cpu"].render_image(upload(scene), FrameInputs(camera), RenderSettings())
+    reference = render_scene_reference(scene, camera, RenderSettings())
+    assert psnr(cpu, reference) >= MIN_PSNR_TILES
+    assert np.abs(cpu - reference).max() < 1e-3
+    # alpha stops at 0.99: one layer of the wall lets 1 % through, and then T < 1e-4 stops
+    assert cpu[..., 1].max() < 0.01 and cpu[..., 0].min() > 0.9
+
+
+def test_same_image_with_one_thread_and_with_all(renderers, upload):
+    rng = np.random.default_rng(7)
+    gpu_scene = upload(random_scene(rng, 3000, sh_degree=2))
+    camera = Camera.look_at((0.1, -1.6, 0.3), (0, 0, 0), (0, 0, 1), 90, 50)
+    threads = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        one = renderers["cpu"].render_image(gpu_scene, FrameInputs(camera), RenderSettings())
+    finally:
+        numba.set_num_threads(threads)
+    every = renderers["cpu"].render_image(gpu_scene, FrameInputs(camera), RenderSettings())
+    assert one.max() > 0.2
+    assert np.array_equal(one, every)
+
+
+def test_splats_larger_than_the_screen(renderers, upload):
+    rng = np.random.default_rng(11)
+    scene = random_scene(rng, 40, sh_degree=1, spread=3.0)
+    camera = Camera.look_at((0.05, 0.0, 0.0), (1.0, 0.3, 0.1), (0, 0, 1), 33, 47, 100.0)
+    settings = RenderSettings(near_plane=0.01)
+    cpu, tiles = both(renderers, upload(scene), camera, settings)
+    assert psnr(cpu, tiles) >= MIN_PSNR_TILES
+    assert psnr(cpu, render_scene_reference(scene, camera, settings)) >= 40.0
+
+
+def test_nothing_visible_is_the_background_and_no_pairs(renderers, upload):
+    rng = np.random.default_rng(5)
+    gpu_scene = upload(random_scene(rng, 100, sh_degree=0, spread=0.2))
+    look_away = Camera.look_at((0, -2, 0), (0, -4, 0), (0, 0, 1), 40, 24)
+    settings = RenderSettings(background=(0.25, 0.5, 0.75))
+    renderer = renderers["cpu"]
+    image = renderer.render_image(gpu_scene, FrameInputs(look_away), settings)
+    assert np.allclose(image, settings.background, atol=1e-6)
+    assert renderer.frame.read_counters()[COUNTER_PAIRS] == 0
+
+
+def test_frame_drawn_in_parts_is_the_whole_frame(renderers, upload, gl_ctx):
+    rng = np.random.default_rng(9)
+    gpu_scene = upload(random_scene(rng, 500, sh_degree=1))
+    camera = Camera.look_at((0, -2.0, 0.3), (0, 0, 0), (0, 0, 1), 70, 45)
+    renderer = renderers["cpu"]
+    whole = renderer.render_image(gpu_scene, FrameInputs(camera), RenderSettings())
+    frame = renderer.start(
+        gpu_scene, FrameInputs(camera), RenderSettings(), renderer.image.framebuffer
+    )
+    while not frame.step(1):
+        pass
+    assert np.array_equal(renderer.image.read_rgb(), whole)
+
+
+def device(renderer: str) -> DeviceInfo:
+    return DeviceInfo(renderer, "vendor", "4.5", 1 << 27, 65535)
+
+
+@pytest.mark.parametrize(
+    ("renderer", "chosen"),
+    [
+        ("llvmpipe (LLVM 15.0.6, 256 bits)", "cpu"),
+        ("softpipe", "cpu"),
+        ("ANGLE (Google, Vulkan 1.3.0 (SwiftShader Device (Subzero)), SwiftShader driver)", "cpu"),
+        ("Microsoft Basic Render Driver", "cpu"),
+        ("NVIDIA H100 80GB HBM3/PCIe/SSE2", "tiles"),
+        ("NVIDIA GeForce RTX 4090/PCIe/SSE2", "quads"),
+        ("AMD Radeon RX 7900 XTX (radeonsi, navi31)", "quads"),
+    ],
+)
+def test_auto_picks_cpu_on_software_gl_only(renderer, chosen):
+    assert choose_backend("auto", device(renderer)) == chosen
+    assert choose_backend("cpu", device(renderer)) == "cpu"
+
+
+def test_auto_is_cpu_on_this_software_context(gl_ctx):
+    renderer = SplatRenderer(gl_ctx)
+    try:
+        assert renderer.device.is_software and renderer.backend == "cpu"
+    finally:
+        renderer.release()
+
+
+def test_uniform_levels_are_the_reference_levels():
+    from tests.test_foveation import bands, front_camera
+    from viewer.render.fovea import Fovea, pixel_levels, uniform_levels, uniforms
+
+    camera = front_camera(90, 50)
+    for fovea, gaze in ((bands(8.0, 5.0, 2.0), (30.0, 20.0)), (Fovea(mapping="pooling"), None)):
+        levels = uniform_levels(uniforms(camera, fovea, gaze), camera.width, camera.height)
+        np.testing.assert_allclose(levels, pixel_levels(camera, fovea, gaze), atol=1e-5)
+
+
+def test_foveated_subsets_weigh_each_pixel_as_the_tiles_backend(renderers, upload):
+    from tests.test_foveation import SHARES, bands, front_camera, front_scene
+    from viewer.features.foveation import subset_levels
+    from viewer.render.fovea import Fovea
+
+    rng = np.random.default_rng(5)
+    scene = front_scene(rng, 2500)
+    gpu_scene = upload(scene)
+    gpu_scene.write_levels(subset_levels(rng.uniform(size=scene.count), SHARES))
+    camera = front_camera(150, 90)
+    full = renderers["cpu"].render_image(gpu_scene, FrameInputs(camera), RenderSettings())
+    for fovea, gaze in ((bands(8.0, 5.0, 2.0), (60.0, 40.0)), (Fovea(mapping="pooling"), None)):
+        inputs = FrameInputs(camera, gaze=gaze, fovea=fovea)
+        cpu, tiles = (renderers[b].render_image(gpu_scene, inputs, RenderSettings())
+                      for b in ("cpu", "tiles"))  # fmt: skip
+        assert psnr(cpu, tiles) >= MIN_PSNR_TILES
+        assert psnr(cpu, full) < 40.0  # the periphery draws fewer Gaussians
+
+
+def test_the_reason_for_the_backend_is_said():
+    assert backend_reason("auto", device("llvmpipe (LLVM 15.0.6, 256 bits)")) == (
+        "auto: software GL, llvmpipe"
+    )
+    assert backend_reason("auto", device("NVIDIA H100 80GB HBM3")) == "auto: compute-first GPU"
+    assert backend_reason("cpu", device("NVIDIA GeForce RTX 4090")) == "chosen"
+
+
+def test_tens_of_millions_of_pairs(renderers, upload):
+    """3000 splats covering the whole 1280x720 image: 3600 tiles each, 10.8M pairs."""
+    rng = np.random.default_rng(13)
+    count = 3000
+    means = np.stack([rng.normal(0, 0.01, count), rng.uniform(0.5, 1.5, count),
+                      rng.normal(0, 0.01, count)], axis=1)  # fmt: skip
+    rgb = rng.uniform(size=(count, 3))
+    scene = GaussianScene.from_arrays(
+        means, np.full((count, 3), 2.0), np.tile([1.0, 0, 0, 0], (count, 1)),
+        np.full(count, 0.3), ((rgb - 0.5) / 0.28209479177387814)[:, None, :],
+    )  # fmt: skip
+    camera = Camera.look_at((0, -0.5, 0), (0, 1, 0), (0, 0, 1), 1280, 720, 60.0)
+    gpu_scene = upload(scene)
+    cpu, tiles = both(renderers, gpu_scene, camera)
+    assert renderers["cpu"].frame.read_counters()[COUNTER_PAIRS] == count * 80 * 45
+    assert psnr(cpu, tiles) >= MIN_PSNR_TILES

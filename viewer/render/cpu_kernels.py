@@ -1,0 +1,242 @@
+"""The cpu backend's numba kernels: bin depth-sorted splats into 16x16 tiles, composite tiles.
+
+Splats come as the frame buffers' `SPLAT_DTYPE` records viewed as [n, 12] float32 rows (centre
+x y, extent x y, conic xx xy yy, opacity, colour r g b, depth). The rules are tiles_count.comp's
+tile rectangle and tiles_traverse.glsl's compositing: alpha = min(0.99, opacity exp(power)),
+skipped below 1/255 or where power > 0, front to back, a pixel stops before T would fall below
+1e-4. Both kernels run in parallel on numba's threads; the results do not depend on how many.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit, prange
+
+from viewer.render.fovea import LEVEL_NONE
+from viewer.render.jit_setup import configure_numba
+from viewer.render.layout import TILE_SIZE
+
+configure_numba()
+
+# columns of a splat row (SPLAT_DTYPE as float32 words)
+CX, CY, EX, EY, CXX, CXY, CYY, OPACITY, RED, GREEN, BLUE = range(11)
+SPLAT_FLOATS = 12
+# planes of a tile's state: transmittance, 1 while the pixel blends, premultiplied colour
+TRANSMITTANCE, LIVE, PREMUL_R, PREMUL_G, PREMUL_B = range(5)
+STATE = 5
+
+F0 = np.float32(0.0)
+F1 = np.float32(1.0)
+HALF = np.float32(0.5)
+ALPHA_MAX = np.float32(0.99)
+ALPHA_MIN = np.float32(1.0 / 255.0)
+T_MIN = np.float32(1e-4)
+THREE = np.float32(3.0)
+# exp(x) for x in [EXP_FLOOR, 0]: (Taylor series of exp(x / 16)) ^ 16. At x = EXP_FLOOR an alpha
+# is below 1/255 for any opacity <= 1, so clamping there changes no blend.
+EXP_FLOOR = np.float32(-6.0)
+SIXTEENTH = np.float32(1.0 / 16.0)
+TAYLOR = tuple(np.float32(1.0 / math.factorial(k)) for k in range(7))
+
+
+@njit(cache=True, inline="always")
+def _tile_rect(splat: np.ndarray, width: int, height: int) -> tuple[int, int, int, int]:
+    """Inclusive tiles (x0, y0, x1, y1) holding pixel centres in the splat's box; x0 > x1: none."""
+    lo_x = max(math.ceil(splat[CX] - splat[EX] - 0.5), 0)
+    lo_y = max(math.ceil(splat[CY] - splat[EY] - 0.5), 0)
+    hi_x = min(math.floor(splat[CX] + splat[EX] - 0.5), width - 1)
+    hi_y = min(math.floor(splat[CY] + splat[EY] - 0.5), height - 1)
+    if lo_x > hi_x or lo_y > hi_y:
+        return 1, 1, 0, 0
+    return lo_x // TILE_SIZE, lo_y // TILE_SIZE, hi_x // TILE_SIZE, hi_y // TILE_SIZE
+
+
+@njit(cache=True, parallel=True)
+def bin_tiles(
+    splats: np.ndarray, order: np.ndarray, width: int, height: int, chunks: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The (tile, splat) pairs of `splats`, each tile's front to back as `order` lists them.
+
+    The splats are read in their own order (one pass to count, one to emit, each of `chunks`
+    runs on its own thread), their pairs carry the splat's place in `order`, and each tile's
+    pairs are then sorted by it: reading the records in depth order instead costs a cache miss
+    per splat (see the design log).
+
+    Returns:
+        starts: [tiles + 1] int64, tile t's pairs are pairs[starts[t]:starts[t + 1]] (tiles
+            row-major, 16x16 pixels each).
+        pairs: int32 splat indices.
+    """
+    columns = (width + TILE_SIZE - 1) // TILE_SIZE
+    tiles = columns * ((height + TILE_SIZE - 1) // TILE_SIZE)
+    n = order.size
+    rank = np.empty(n, np.int32)
+    for i in prange(n):
+        rank[order[i]] = i
+    cursor = np.zeros((chunks, tiles), np.int64)
+    for c in prange(chunks):
+        for i in range(n * c // chunks, n * (c + 1) // chunks):
+            x0, y0, x1, y1 = _tile_rect(splats[i], width, height)
+            for ty in range(y0, y1 + 1):
+                for tx in range(x0, x1 + 1):
+                    cursor[c, ty * columns + tx] += 1
+    starts = np.empty(tiles + 1, np.int64)
+    total = 0
+    for t in range(tiles):
+        starts[t] = total
+        for c in range(chunks):
+            count = cursor[c, t]
+            cursor[c, t] = total
+            total += count
+    starts[tiles] = total
+    pairs = np.empty(total, np.int32)
+    for c in prange(chunks):
+        for i in range(n * c // chunks, n * (c + 1) // chunks):
+            x0, y0, x1, y1 = _tile_rect(splats[i], width, height)
+            for ty in range(y0, y1 + 1):
+                for tx in range(x0, x1 + 1):
+                    t = ty * columns + tx
+                    pairs[cursor[c, t]] = rank[i]
+                    cursor[c, t] += 1
+    for t in prange(tiles):
+        tile = pairs[starts[t] : starts[t + 1]]
+        tile[:] = np.sort(tile)
+        for j in range(tile.size):
+            tile[j] = order[tile[j]]
+    return starts, pairs
+
+
+@njit(cache=True, fastmath=True, inline="always")
+def _exp(x: np.float32) -> np.float32:
+    """exp(x) for x <= 0 to a relative 1e-6 above EXP_FLOOR (vectorises, unlike libm's)."""
+    y = max(x, EXP_FLOOR) * SIXTEENTH
+    p = (((((TAYLOR[6] * y + TAYLOR[5]) * y + TAYLOR[4]) * y + TAYLOR[3]) * y + TAYLOR[2]) * y
+         + TAYLOR[1]) * y + TAYLOR[0]  # fmt: skip
+    p = p * p
+    p = p * p
+    p = p * p
+    return p * p
+
+
+@njit(cache=True, fastmath=True)
+def _composite_tile(
+    splats: np.ndarray,
+    pairs: np.ndarray,
+    first: int,
+    last: int,
+    x0: int,
+    y0: int,
+    width: int,
+    height: int,
+    out: np.ndarray,
+    out_row0: int,
+    stored: np.ndarray | None,
+    levels: np.ndarray | None,
+) -> None:
+    """Composite one tile's pairs[first:last] front to back into `out` (rows y up, see caller).
+
+    With foveation's `levels` ([height, width] per pixel) and `stored` (per splat) a splat's
+    opacity is weighed at each pixel by w(b, l) = smoothstep(clamp(b - l, 0, 1)), b = its
+    stored levels, l = the pixel's level. Without (None: numba compiles that case apart) the
+    loop carries no weight at all.
+
+    The loop over a row's 16 pixels is branch-free (masks as 0/1 floats) so that LLVM turns it
+    into SIMD; a splat visits only the rows its box reaches, and the tile stops once every pixel
+    has stopped.
+    """
+    state = np.zeros((STATE, TILE_SIZE, TILE_SIZE), np.float32)
+    rows = min(TILE_SIZE, height - y0)
+    columns = min(TILE_SIZE, width - x0)
+    state[TRANSMITTANCE] = F1
+    state[LIVE, :rows, :columns] = F1
+    px = np.empty(TILE_SIZE, np.float32)
+    for k in range(TILE_SIZE):
+        px[k] = np.float32(x0 + k) + HALF
+    remaining = rows * columns
+    level = np.full((TILE_SIZE, TILE_SIZE), np.float32(LEVEL_NONE), np.float32)
+    if levels is not None:
+        level[:rows, :columns] = levels[y0 : y0 + rows, x0 : x0 + columns]
+    for j in range(first, last):
+        s = splats[pairs[j]]
+        b = np.float32(LEVEL_NONE)
+        if stored is not None:
+            b = stored[pairs[j]]
+        cx, cy, opacity = s[CX], s[CY], s[OPACITY]
+        r, g, blue = s[RED], s[GREEN], s[BLUE]
+        half_xx = -HALF * s[CXX]
+        top = max(math.ceil(cy - s[EY] - 0.5) - y0, 0)
+        bottom = min(math.floor(cy + s[EY] - 0.5) - y0, rows - 1)
+        stopped = F0
+        for row in range(top, bottom + 1):
+            dy = np.float32(y0 + row) + HALF - cy
+            power_y = -HALF * s[CYY] * dy * dy
+            slope = -s[CXY] * dy
+            level_row = level[row]
+            for k in range(TILE_SIZE):
+                dx = px[k] - cx
+                power = (half_xx * dx + slope) * dx + power_y
+                weight = F1
+                if levels is not None:
+                    share = min(max(b - level_row[k], F0), F1)
+                    weight = share * share * (THREE - share - share)
+                alpha = min(ALPHA_MAX, opacity * weight * _exp(power))
+                t = state[TRANSMITTANCE, row, k]
+                next_t = t * (F1 - alpha)
+                hit = state[LIVE, row, k] * np.float32(power <= F0) * np.float32(alpha >= ALPHA_MIN)
+                stop = hit * np.float32(next_t < T_MIN)
+                blend = hit - stop
+                contribution = alpha * t * blend
+                state[PREMUL_R, row, k] += contribution * r
+                state[PREMUL_G, row, k] += contribution * g
+                state[PREMUL_B, row, k] += contribution * blue
+                state[TRANSMITTANCE, row, k] = t - blend * (t - next_t)
+                state[LIVE, row, k] -= stop
+                stopped += stop
+        remaining -= int(stopped)
+        if remaining == 0:
+            break
+    for row in range(rows):
+        o = out[out_row0 - (y0 + row)]
+        for k in range(columns):
+            pixel = o[x0 + k]
+            pixel[0] = state[PREMUL_R, row, k]
+            pixel[1] = state[PREMUL_G, row, k]
+            pixel[2] = state[PREMUL_B, row, k]
+            pixel[3] = F1 - state[TRANSMITTANCE, row, k]
+
+
+@njit(cache=True, parallel=True)
+def composite_rows(
+    splats: np.ndarray,
+    pairs: np.ndarray,
+    starts: np.ndarray,
+    width: int,
+    height: int,
+    first_row: int,
+    last_row: int,
+    out: np.ndarray,
+    stored: np.ndarray | None,
+    levels: np.ndarray | None,
+) -> None:
+    """Composite the rows of tiles [first_row, last_row) into `out`.
+
+    `out` is [pixel rows of those tiles, width, 4] float32, bottom row first (a GL texture's
+    order): premultiplied colour and 1 - T. Tiles are handed to threads most pairs first.
+    Foveated frames pass each splat's stored levels and the pixels' levels (`_composite_tile`),
+    others None.
+    """
+    columns = (width + TILE_SIZE - 1) // TILE_SIZE
+    first_tile = first_row * columns
+    tiles = (last_row - first_row) * columns
+    ranges = starts[first_tile : first_tile + tiles + 1]
+    by_cost = np.argsort(ranges[:-1] - ranges[1:])
+    top = min(last_row * TILE_SIZE, height) - 1  # the pixel row stored in out[0]
+    for i in prange(tiles):
+        t = first_tile + by_cost[i]
+        ty, tx = t // columns, t % columns
+        _composite_tile(
+            splats, pairs, starts[t], starts[t + 1], tx * TILE_SIZE, ty * TILE_SIZE,
+            width, height, out, top, stored, levels,
+        )  # fmt: skip

@@ -1,0 +1,128 @@
+"""The cpu raster backend: the tiles backend's compositing run on the host's cores (numba).
+
+Made for software GL devices (llvmpipe), where GPU passes run on the same cores anyway but pay
+per quad and per fragment, back to front, without early termination. `bin` reads the visible
+splats and their depth order back from the frame buffers and bins them into 16x16 tiles
+(viewer/render/cpu_kernels.py); `draw` composites rows of tiles front to back, each pixel
+stopping once it is opaque, and writes them into the accumulation texture for the resolve pass.
+Views are measured on the GPU (`GpuMeasure`), as the other backends do. Foveated frames that
+draw the scene's nested subsets weigh each splat at each pixel's level, as the tiles backend.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import moderngl
+import numpy as np
+
+from viewer.render.accum_target import AccumTarget
+from viewer.render.contributions import Contributions, GpuMeasure
+from viewer.render.fovea import LEVEL_NONE, FoveaUniforms, uniform_levels
+from viewer.render.jit_setup import compiled
+from viewer.render.layout import COUNTER_PAIRS, SPLAT_DTYPE, TILE_SIZE
+from viewer.render.raster import RasterJob
+from viewer.render.tile_bins import tile_grid
+
+
+class CpuRaster:
+    """The cpu backend (a `RasterBackend`): bins and composites on the CPU, uploads the image."""
+
+    name = "cpu"
+    bins = True
+    fovea_per_pixel = True
+    tile_bins = None  # its bins live on the host (the validation switch checks the frame only)
+
+    def __init__(self, ctx: moderngl.Context, measurer: GpuMeasure) -> None:
+        """A backend drawing with numba's threads; `measurer` bins and measures views on the GPU.
+
+        The kernels compile on the first frame and are cached in the user cache directory.
+        """
+        from viewer.render import cpu_kernels  # numba loads only when this backend is used
+
+        if sys.stderr.isatty() and not compiled("cpu_kernels"):  # a person waits: say why
+            print(
+                "splatscope: compiling the cpu raster backend's kernels (once: 10-20 s, then "
+                "cached)",
+                file=sys.stderr,
+                flush=True,
+            )
+        self.ctx = ctx
+        self._kernels = cpu_kernels
+        self._measurer = measurer
+        self._splats = np.zeros((0, cpu_kernels.SPLAT_FLOATS), np.float32)
+        self._starts = np.zeros(1, np.int64)
+        self._pairs = np.zeros(0, np.int32)
+        self._stored: np.ndarray | None = None  # foveated frames: per visible splat, b
+        self._levels: np.ndarray | None = None  # foveated frames: per pixel, l
+        self._levels_of: tuple[FoveaUniforms, int, int] | None = None  # what `_levels` is for
+
+    def bin(self, job: RasterJob) -> None:
+        """Read the visible splats and their depth order back (timed as "readback"), bin them.
+
+        The pair count goes into the frame's counters, where the renderer reports it.
+        """
+        frame, camera = job.frame, job.view.camera
+        with job.section("readback"):
+            count = frame.visible_count()
+            records = frame.read_splats(count)
+            order = frame.read_uint(frame.sorted_splats, count)
+            ids = frame.read_uint(frame.gaussian_ids, count) if job.view.subsets else None
+        self._splats = records.view(np.float32).reshape(count, SPLAT_DTYPE.itemsize // 4)
+        self._starts, self._pairs = self._kernels.bin_tiles(
+            self._splats, order, camera.width, camera.height, 4 * (os.cpu_count() or 1)
+        )
+        pairs = np.array([min(self._pairs.size, 2**32 - 1)], np.uint32)
+        frame.counters.write(pairs.tobytes(), offset=COUNTER_PAIRS * 4)
+        self._fovea(job, ids)
+
+    def _fovea(self, job: RasterJob, ids: np.ndarray | None) -> None:
+        """Each splat's stored levels and each pixel's level, when the frame is foveated."""
+        fovea, camera, subsets = job.view.subsets, job.view.camera, job.scene.subsets
+        if fovea is None or ids is None or subsets is None:
+            self._stored, self._levels, self._levels_of = None, None, None
+            return
+        # four uint8 to a word (`pack_levels`); rows past the stored ones keep every level
+        stored = np.frombuffer(subsets.buffer.read(), np.uint8)[: subsets.rows]
+        stored = np.append(stored, np.uint8(LEVEL_NONE))
+        self._stored = stored[np.minimum(ids, subsets.rows)].astype(np.float32)
+        key = (fovea, camera.width, camera.height)
+        if self._levels is None or self._levels_of != key:  # the gaze moved, or the image
+            self._levels = uniform_levels(fovea, camera.width, camera.height)
+            self._levels_of = key
+
+    def parts(self, job: RasterJob) -> int:
+        """One part per row of tiles."""
+        return tile_grid(job.view.camera.width, job.view.camera.height)[1]
+
+    def draw(self, job: RasterJob, target: AccumTarget, parts: range | None = None) -> None:
+        """Composite the binned frame, or its rows of tiles `parts`, and write them to `target`.
+
+        The write is timed as "upload"; the rest of "raster" is the compositing.
+        """
+        width, height = job.view.camera.width, job.view.camera.height
+        parts = range(self.parts(job)) if parts is None else parts
+        if not len(parts):
+            return
+        top = min(parts.stop * TILE_SIZE, height)  # pixel rows [bottom, top) of this band
+        bottom = parts.start * TILE_SIZE
+        band = np.empty((top - bottom, width, 4), np.float32)
+        self._kernels.composite_rows(
+            self._splats, self._pairs, self._starts, width, height, parts.start, parts.stop, band,
+            self._stored, self._levels,
+        )  # fmt: skip
+        with job.section("upload"):
+            target.texture.write(band, viewport=(0, height - top, width, top - bottom))
+
+    def measure(
+        self, job: RasterJob, gaussians: int, pixel: tuple[int, int] | None
+    ) -> Contributions:
+        """Measure the view on the GPU (`GpuMeasure`)."""
+        return self._measurer.measure(job, gaussians, pixel)
+
+    def release(self) -> None:
+        """Nothing on the GPU to free; drop the host bins and levels."""
+        self._splats = np.zeros((0, self._kernels.SPLAT_FLOATS), np.float32)
+        self._pairs = np.zeros(0, np.int32)
+        self._stored, self._levels, self._levels_of = None, None, None
