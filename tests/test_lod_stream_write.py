@@ -151,7 +151,7 @@ def test_a_ply_read_in_pieces_gives_the_same_streamed_sog(written, tmp_path: Pat
 
 def test_a_budget_sizes_reads_leaves_and_chunks() -> None:
     piece, layout = budget_layout(64 * 2**20)
-    assert piece == 8 * 2**20 and layout.leaf_size == layout.unit_size == 16384
+    assert piece == 8 * 2**20 and layout.leaf_size == layout.unit_size == 64 * 2**20 // 6144
     assert budget_layout(2**40)[1] == StreamLayout()
 
 
