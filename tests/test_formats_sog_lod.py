@@ -16,6 +16,7 @@ import pytest
 
 from tests.formats_helpers import stored_scene
 from tests.test_hostile_inputs import fails
+from viewer.cli import main
 from viewer.errors import SceneError
 from viewer.formats import load_scene, save_scene
 from viewer.scene import GaussianScene
@@ -206,3 +207,10 @@ def test_a_renamed_index_is_refused_by_name(tmp_path: Path) -> None:
     (tmp_path / "renamed-meta.json").write_text(json.dumps(index(good_tree())))
     with pytest.raises(SceneError, match=r"reads it under its own name, lod-meta\.json"):
         load_scene(tmp_path / "renamed-meta.json")
+
+
+def test_info_reads_the_level_asked_for(capsys, streamed) -> None:
+    path, _, _ = streamed
+    assert main(["info", str(path.parent), "--lod-level", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "LOD 1 of 0..1" in out and f"gaussians    {COARSE}" in out
