@@ -446,7 +446,7 @@ def test_a_slow_splat_frame_is_drawn_over_ui_frames_showing_the_last_one(server,
         from viewer.app.frame_pacer import FramePacer
 
         class Slow(FramePacer):
-            def count(self):
+            def count(self, preparing=False):
                 return 1000
 
         app.pacer = Slow()

@@ -46,6 +46,18 @@ def test_costlier_parts_shrink_the_next_step_and_the_budget_has_a_floor() -> Non
     assert (pacer.count() or 0) >= 1
 
 
+def test_a_step_that_prepares_the_frame_draws_fewer_parts() -> None:
+    pacer = FramePacer(ui_ms=25.0, whole=False, ms_per_part=0.01, last_count=10_000)
+    pacer.prepared(20.0)
+    pacer.prepared(20.0)  # preprocess, sort and binning: about 15 ms learned
+    assert 0.0 < pacer.prepare_ms <= 20.0
+    plain, preparing = pacer.count(), pacer.count(preparing=True)
+    assert plain == int(25.0 / 0.01)
+    assert preparing == int((25.0 - pacer.prepare_ms) / 0.01) < plain
+    pacer.prepared(100.0)  # preparing alone over the budget: still one part
+    assert pacer.count(preparing=True) == 1
+
+
 def test_frames_return_to_whole_once_they_are_cheap() -> None:
     pacer = FramePacer(ui_ms=25.0, whole=False)
     pacer.frame_done(20.0)  # under the budget, but not by half: stays in parts

@@ -31,6 +31,7 @@ class FramePacer:
         whole: whether frames are drawn whole, one per UI frame (until one costs more than the
             budget; again once one costs less than WHOLE_SHARE of it).
         last_count: the parts the last step in parts drew.
+        prepare_ms: running estimate of preparing a frame (the first step's work before parts).
     """
 
     ui_ms: float = 1e3 / UI_RATE
@@ -38,20 +39,30 @@ class FramePacer:
     ms_per_part: float | None = None
     whole: bool = True
     last_count: int = FIRST_PARTS
+    prepare_ms: float = 0.0
 
     @property
     def budget_ms(self) -> float:
         """Splat work a UI frame may do: the UI frame's time less the UI's own work."""
         return max(self.ui_ms - self.ui_work_ms, MIN_STEP_MS)
 
-    def count(self) -> int | None:
-        """Parts the next step draws; None: the whole frame."""
+    def count(self, preparing: bool = False) -> int | None:
+        """Parts the next step draws; None: the whole frame.
+
+        `preparing`: the step prepares the frame first (its LOD cut, preprocess, sort and
+        binning, which are not split): the parts get what that leaves of the budget.
+        """
         if self.whole:
             return None
         if self.ms_per_part is None:
             return FIRST_PARTS
-        fit = int(self.budget_ms / max(self.ms_per_part, 1e-6))
+        budget = self.budget_ms - (self.prepare_ms if preparing else 0.0)
+        fit = int(budget / max(self.ms_per_part, 1e-6))
         return max(1, min(fit, int(self.last_count * MAX_GROWTH)))
+
+    def prepared(self, prepare_ms: float) -> None:
+        """Learn what preparing a frame costs from a step that spent `prepare_ms` on it."""
+        self.prepare_ms = LEARNING * prepare_ms + (1.0 - LEARNING) * self.prepare_ms
 
     def stepped(self, parts: int, raster_ms: float) -> None:
         """Learn from a step in parts: it drew `parts` parts in `raster_ms`."""

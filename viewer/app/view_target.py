@@ -83,7 +83,7 @@ class ViewTarget:
             frame = self._begin(renderer, scene, inputs, settings)
             self._drawing, self._begun_at, self._steps = key, time.perf_counter(), 0
         started = time.perf_counter()
-        done = frame.step(None if pacer is None else pacer.count())
+        done = frame.step(None if pacer is None else pacer.count(frame.unprepared))
         self._steps += 1
         if pacer is not None:
             self._pace(pacer, frame, started)
@@ -121,6 +121,8 @@ class ViewTarget:
     def _pace(self, pacer: FramePacer, frame: SplatFrame, started: float) -> None:
         """Tell `pacer` what the step cost and, between steps, what the UI's own work did."""
         now = time.perf_counter()
+        if frame.prepare_ms:
+            pacer.prepared(frame.prepare_ms)
         if frame.last_step is not None:
             pacer.stepped(*frame.last_step)
             if self._stepped_at is not None:  # the UI frame since the last step in parts

@@ -444,6 +444,8 @@ class SplatFrame:
         drawn: the parts drawn so far. work_ms: host milliseconds the steps took so far.
         last_step: (parts, milliseconds) of the last step's raster when it drew a range of
             parts (it waits for the device to time it), None after a whole draw.
+        prepare_ms: host milliseconds the last step spent preparing the frame (LOD cut,
+            preprocess, sort, binning); 0 when it did not.
         stats: the renderer's stats once the frame is done (None before, and while GL timer
             queries lag).
         done: whether the frame was resolved into `output`.
@@ -470,14 +472,23 @@ class SplatFrame:
         self._parts: int | None = None  # of `_job`, read when first needed
         self.drawn = 0
         self.last_step: tuple[int, float] | None = None  # (parts, raster ms) of a step in parts
+        self.prepare_ms = 0.0  # what the last step spent preparing the frame (0: nothing)
         self.work_ms = 0.0
         self.stats: FrameStats | None = None
         self.done = False
 
+    @property
+    def unprepared(self) -> bool:
+        """Whether the next step prepares the frame (its first, or after a rewrite) first."""
+        renderer = self._renderer
+        return self._job is None or self._prepared != (renderer.generation, self.scene.version)
+
     def _prepare(self) -> RasterJob:
         """The frame's sorted splats, prepared again when something rewrote them."""
         renderer = self._renderer
-        if self._job is None or self._prepared != (renderer.generation, self.scene.version):
+        self.prepare_ms = 0.0
+        if self.unprepared:
+            start = time.perf_counter()
             view = FrameView.of(self.scene, self._whole)
             self._accum.ensure_size(view.camera.width, view.camera.height)
             self._job = renderer._prepare(
@@ -485,6 +496,8 @@ class SplatFrame:
             )
             self._prepared = (renderer.generation, self.scene.version)
             self._parts = None
+            self.prepare_ms = (time.perf_counter() - start) * 1e3
+        assert self._job is not None
         return self._job
 
     def step(self, count: int | None = None) -> bool:
