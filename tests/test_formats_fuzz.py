@@ -182,3 +182,22 @@ def test_sog_meta_fields(folder: Path, field: int, value: object) -> None:
         for name, data in (members | {"meta.json": json.dumps(meta).encode()}).items():
             archive.writestr(name, data)
     assert_scene_or_scene_error(folder, "meta.sog", out.getvalue())
+
+
+def test_sog_meta_unhashable_values_in_every_named_field(folder: Path) -> None:
+    """A list or an object where meta.json has any named field: a SceneError, never a TypeError
+    (`bands` and `version` were looked up in a dict and a tuple: a list is unhashable)."""
+    with zipfile.ZipFile(io.BytesIO(seed_files(folder)["written.sog"])) as archive:
+        members = {name: archive.read(name) for name in archive.namelist()}
+    named = [i for i, (c, _) in enumerate(_fields(json.loads(members["meta.json"])))
+             if isinstance(c, dict)]  # fmt: skip
+    for index in named:
+        for value in ([], {}):
+            meta = json.loads(members["meta.json"])
+            container, key = _fields(meta)[index]
+            container[key] = value  # type: ignore[index]
+            out = io.BytesIO()
+            with zipfile.ZipFile(out, "w") as archive:
+                for name, data in (members | {"meta.json": json.dumps(meta).encode()}).items():
+                    archive.writestr(name, data)
+            assert_scene_or_scene_error(folder, "meta.sog", out.getvalue())

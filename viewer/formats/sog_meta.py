@@ -123,7 +123,7 @@ def parse_meta(source: Path, document: Any) -> SogMeta:
             "a streamed SOG index: splatscope reads it under its own name, lod-meta.json",
         )
     version = document.get("version")
-    if version not in READABLE_VERSIONS:
+    if type(version) is not int or version not in READABLE_VERSIONS:
         shown = "none (SOG v1)" if version is None else repr(version)
         raise SceneError(source, f"unsupported SOG version {shown} (readable: 2)")
     count = _count(source, document.get("count"), "count", MAX_COUNT)
@@ -140,9 +140,10 @@ def parse_meta(source: Path, document: Any) -> SogMeta:
     bands, palette, sh_codebook = 0, 0, np.zeros(0)
     if document.get("shN") is not None:
         shn = _object(source, document, "shN")
-        if shn.get("bands") not in COEFFS_FOR_BANDS:
-            raise SceneError(source, f"meta.json shN.bands is {shn.get('bands')!r}, not 1, 2 or 3")
-        bands = int(shn["bands"])
+        given = shn.get("bands")
+        if type(given) is not int or given not in COEFFS_FOR_BANDS:  # a list is unhashable
+            raise SceneError(source, f"meta.json shN.bands is {given!r}, not 1, 2 or 3")
+        bands = given
         palette = _count(source, shn.get("count"), "shN.count", MAX_PALETTE)
         sh_codebook = _numbers(source, shn.get("codebook"), "shN.codebook", codebook)
         files |= _files(source, shn, "shN", ("centroids", "labels"))
