@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 SCREEN = (1024, 768)
 REPO = Path(__file__).resolve().parents[1]
@@ -25,6 +26,13 @@ REPO = Path(__file__).resolve().parents[1]
 def missing_tools() -> list[str]:
     """The programs these tests need that are not installed."""
     return [tool for tool in ("Xvfb", "xdotool") if shutil.which(tool) is None]
+
+
+def window_tests() -> list[pytest.MarkDecorator]:
+    """The `pytestmark` of a module of window tests: marked, skipped without Xvfb or xdotool."""
+    missing = missing_tools()
+    reason = f"window tests need {', '.join(missing)} (apt-get install xvfb xdotool)"
+    return [pytest.mark.window, pytest.mark.skipif(bool(missing), reason=reason)]
 
 
 def wait_until(predicate: Callable[[], object], timeout: float, what: str, poll: float = 0.2):

@@ -22,9 +22,9 @@ from tests.app_driver import (
     XServer,
     changed,
     changed_fraction,
-    missing_tools,
     settled,
     wait_until,
+    window_tests,
 )
 from tests.conftest import random_scene
 from viewer.camera import Camera
@@ -32,13 +32,7 @@ from viewer.camera_path import CameraPath
 from viewer.formats import save_scene
 from viewer.formats.cameras_json import write_inria_cameras
 
-pytestmark = [
-    pytest.mark.window,
-    pytest.mark.skipif(
-        bool(missing_tools()),
-        reason=f"window tests need {', '.join(missing_tools())} (apt-get install xvfb xdotool)",
-    ),
-]
+pytestmark = window_tests()
 
 WIDTH, HEIGHT = 640, 360
 VIEW_X = 420  # right of the panel: only splats there

@@ -9,16 +9,10 @@ from collections.abc import Iterator
 import numpy as np
 import pytest
 
-from tests.app_driver import Viewer, XServer, changed, missing_tools, settled, wait_until
+from tests.app_driver import Viewer, XServer, changed, settled, wait_until, window_tests
 from tests.netgui_server import FakeTrainer
 
-pytestmark = [
-    pytest.mark.window,
-    pytest.mark.skipif(
-        bool(missing_tools()),
-        reason=f"window tests need {', '.join(missing_tools())} (apt-get install xvfb xdotool)",
-    ),
-]
+pytestmark = window_tests()
 
 WIDTH, HEIGHT = 640, 360
 COLOUR = (0, 200, 255)

@@ -53,7 +53,6 @@ from viewer.settings import (
 from viewer.stats import StatsHistory
 
 IDLE_WAIT_SECONDS = 0.1  # longest wait for input while nothing moves
-FOV_STEP_DEGREES = 5.0
 IMAGE_GROUPS = ("render", "raster", "prune", "lod", "fov")  # settings that change the image
 
 
