@@ -20,6 +20,11 @@ WHOLE_SHARE = 0.5  # back to whole frames when one costs less than this share of
 MAX_GROWTH = 4.0  # a step draws at most this many times the parts of the one before
 
 
+def _learned(estimate: float, observed: float) -> float:
+    """A running estimate moved towards a new observation by LEARNING."""
+    return LEARNING * observed + (1.0 - LEARNING) * estimate
+
+
 @dataclass
 class FramePacer:
     """The parts each UI frame draws of the splat frame in progress.
@@ -62,16 +67,15 @@ class FramePacer:
 
     def prepared(self, prepare_ms: float) -> None:
         """Learn what preparing a frame costs from a step that spent `prepare_ms` on it."""
-        self.prepare_ms = LEARNING * prepare_ms + (1.0 - LEARNING) * self.prepare_ms
+        self.prepare_ms = _learned(self.prepare_ms, prepare_ms)
 
     def stepped(self, parts: int, raster_ms: float) -> None:
         """Learn from a step in parts: it drew `parts` parts in `raster_ms`."""
         if parts <= 0:
             return
         observed = raster_ms / parts
-        self.ms_per_part = observed if self.ms_per_part is None else (
-            LEARNING * observed + (1.0 - LEARNING) * self.ms_per_part
-        )  # fmt: skip
+        known = self.ms_per_part
+        self.ms_per_part = observed if known is None else _learned(known, observed)
         self.last_count = parts
 
     def ui_frame(self, frame_ms: float, splat_ms: float) -> None:
@@ -80,7 +84,7 @@ class FramePacer:
         Only frames that follow one another without waiting for input count.
         """
         observed = max(frame_ms - splat_ms, 0.0)
-        self.ui_work_ms = LEARNING * observed + (1.0 - LEARNING) * self.ui_work_ms
+        self.ui_work_ms = _learned(self.ui_work_ms, observed)
 
     def frame_done(self, work_ms: float) -> None:
         """A splat frame was finished after `work_ms` of steps: draw whole or in parts next."""
