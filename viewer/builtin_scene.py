@@ -118,8 +118,12 @@ def load_builtin_scene() -> GaussianScene:
     return dataclasses.replace(scene, source="builtin", cameras=(default_camera(),))
 
 
-def load_scene_or_builtin(path: str | None, lod_level: int = 0) -> GaussianScene:
-    """The scene at `path` (a streamed SOG at LOD `lod_level`), or the built-in scene when None."""
+def load_scene_or_builtin(path: str | None, lod_level: int | None = 0) -> GaussianScene:
+    """The scene at `path`, or the built-in scene when None.
+
+    A streamed SOG is read whole at LOD `lod_level`, or with None at its coarsest level, to be
+    streamed (viewer.formats.load_scene).
+    """
     if path is None:
         return load_builtin_scene()
     from viewer.formats import load_scene

@@ -110,15 +110,24 @@ def _scene_arg(parser: argparse.ArgumentParser, optional: bool = False) -> None:
     )
 
 
-def _lod_level_arg(parser: argparse.ArgumentParser) -> None:
-    """--lod-level: which level of a streamed SOG (lod-meta.json) to read."""
+def _lod_level_arg(parser: argparse.ArgumentParser, streams: bool = False) -> None:
+    """--lod-level: which level of a streamed SOG (lod-meta.json) to read whole.
+
+    `streams`: without the flag the command streams the scene (coarse first, finer as the
+    camera needs it) instead of reading level 0 whole.
+    """
     parser.add_argument(
         "--lod-level",
         type=integer_type(0),
-        default=0,
+        default=None if streams else 0,
         metavar="N",
-        help="a streamed SOG (lod-meta.json) is read whole at this LOD level: 0, the default, "
-        "is the finest",
+        help="a streamed SOG (lod-meta.json) is read whole at this LOD level (0 is the finest)"
+        + (
+            "; without it the scene is streamed: chunks are read as the camera needs them, "
+            "under --stream.gpu-budget-mb and --stream.host-budget-mb"
+            if streams
+            else "; 0 by default"
+        ),
     )
 
 
@@ -170,7 +179,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     view = commands.add_parser("view", help="open the scene in a window (the default command)")
     _scene_arg(view, optional=True)
-    _lod_level_arg(view)
+    _lod_level_arg(view, streams=True)
     view.add_argument("--width", type=pixels, default=1280, help="window width in pixels")
     view.add_argument("--height", type=pixels, default=720, help="window height in pixels")
     view.add_argument("--no-vsync", action="store_true", help="render as fast as possible")
@@ -200,7 +209,7 @@ def build_parser() -> argparse.ArgumentParser:
         "render", help="render one image, or a camera path as a video, headless (EGL, no display)"
     )
     _scene_arg(render, optional=True)
-    _lod_level_arg(render)
+    _lod_level_arg(render, streams=True)
     _camera_args(render, "the view to render (default: the scene's first camera or a framing)")
     render.add_argument(
         "--out", metavar="FILE.png",

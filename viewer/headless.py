@@ -86,7 +86,8 @@ class HeadlessRenderer:
             ImageSizeError: when this camera's image is larger than the GL device can render.
         """
         self.renderer.device.check_image_size(camera.width, camera.height)
-        if not self._settled:  # the scores and tree every frame uses
+        if not self._settled or self.session.stream is not None:  # what every frame uses,
+            # or what this camera needs of a streamed scene
             scoring = Progress("scoring views", unit="views")
             inputs = self.session.settle(self.everything, camera, scoring)
             self._settled = True

@@ -87,6 +87,8 @@ class GaussianScene:
             has one ("INRIA 3DGS .ply", "Niantic .spz v3 (gzip)"); "" for a scene made in memory.
         points: [P, 3] float32 SfM points that came with the scene (a training output's
             input.ply, a COLMAP points3D), shown as dots; None when none came.
+        streamed: the streamed SOG index (lod-meta.json) whose coarsest level this scene is:
+            viewers stream the finer levels from it (viewer.stream); None for other scenes.
     """
 
     means: np.ndarray
@@ -100,6 +102,7 @@ class GaussianScene:
     opacity_logits: np.ndarray | None = None
     file_format: str = ""
     points: np.ndarray | None = None
+    streamed: str | None = None
 
     def __post_init__(self) -> None:
         n = self.means.shape[0] if self.means.ndim == 2 else -1
@@ -244,7 +247,7 @@ class GaussianScene:
         for name in ("log_scales", "opacity_logits"):
             raw = getattr(self, name)
             picked[name] = None if raw is None else raw[keep]
-        return dataclasses.replace(self, **picked)
+        return dataclasses.replace(self, **picked, streamed=None)
 
     def stored_log_scales(self) -> np.ndarray:
         """[N, 3] float32 log-scales to write: the file's own values while they still match."""

@@ -327,6 +327,29 @@ class FoveationSettings:
         return hidden
 
 
+@dataclass(frozen=True)
+class StreamSettings:
+    """Out-of-core viewing of a streamed SOG (lod-meta.json): what stays resident, and how fine.
+
+    Chunks are read on worker threads as the camera needs them, coarse first; each leaf of the
+    scene's spatial tree is drawn at the coarsest level whose Gaussians lie at most `detail`
+    pixels apart on screen, as far as the budgets allow.
+    """
+
+    gpu_budget_mb: float = setting(
+        512.0, "GPU memory the streamed scene's resident Gaussians may hold", unit="MB",
+        range=(1.0, 1_000_000.0),
+    )  # fmt: skip
+    host_budget_mb: float = setting(
+        1024.0, "host memory for decoded chunks (least recently used ones are dropped)",
+        unit="MB", range=(1.0, 1_000_000.0),
+    )  # fmt: skip
+    detail: float = setting(
+        1.0, "a leaf is refined while its Gaussians lie further apart than this on screen",
+        unit="pixels", range=(0.05, 100.0),
+    )  # fmt: skip
+
+
 # -- the viewer window's own settings -----------------------------------------------------------
 
 NAVIGATION_MODES = ("orbit", "fly")
@@ -513,6 +536,7 @@ GROUPS: tuple[SettingsGroup, ...] = (
     SettingsGroup("prune", PruneSettings, "Pruning", ("view", "prune", "render"), bench=True),
     SettingsGroup("lod", LodSettings, "Level of detail", ("view", "render"), bench=True),
     SettingsGroup("fov", FoveationSettings, "Foveation", ("view", "render"), bench=True),
+    SettingsGroup("stream", StreamSettings, "Streaming", ("view", "render"), bench=True),
     SettingsGroup("train", TrainSettings, "Training", ("train",), panel=False),
     SettingsGroup("live", LiveControls, "Live training", panel=False),
 )

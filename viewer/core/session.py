@@ -40,6 +40,7 @@ from viewer.core.pruning_state import PruneFacts, PruningState
 from viewer.features.flags import FlagLayers
 from viewer.features.lod_cache import HierarchyJob
 from viewer.features.pruning import VIEW_SCORES, ViewScoreJob, prune_flags
+from viewer.render.budget import frame_capacity
 from viewer.render.contributions import OVERDRAW_MAX
 from viewer.render.frame_inputs import FrameInputs
 from viewer.render.gpu_scene import GpuScene
@@ -55,8 +56,10 @@ from viewer.settings import (
     LodSettings,
     PruneSettings,
     RenderSettings,
+    StreamSettings,
 )
 from viewer.stats import FrameStats
+from viewer.stream.scene_stream import SceneStream
 
 
 @dataclasses.dataclass(frozen=True)
@@ -93,6 +96,11 @@ class ViewerSession:
         """Upload `scene` (or take `gpu_scene`, which holds it already: a live training's)."""
         self.renderer = renderer
         self.gpu_scene = gpu_scene or GpuScene.from_scene(renderer.ctx, scene, renderer.device)
+        self.stream = (
+            None
+            if scene.streamed is None
+            else SceneStream(self.gpu_scene, scene, frame_capacity(renderer.device))
+        )
         self.fovea = FoveaState(renderer, self.gpu_scene)
         self.crop = CropBox.around(*scene.bounds)
         self._use_host(scene)
@@ -190,9 +198,10 @@ class ViewerSession:
             now: the time in seconds.
             period: seconds since the previous frame began (None: unknown).
         """
+        self._update_stream(settings, camera)
         self._update_pruning(settings)
         self._update_heat(settings.of(RenderSettings))
-        fov, lod = settings.of(FoveationSettings), settings.of(LodSettings)
+        fov, lod = settings.of(FoveationSettings), self._lod_settings(settings)
         view = FrameInputs(camera).key()
         if (lod.enabled or self._lod is not None) and self.lod.update(lod, view, now, period):
             self._upload_flags()  # the nodes are in: they need the leaves' flags and heat too
@@ -210,8 +219,25 @@ class ViewerSession:
     def frame_inputs(self, camera: Camera, settings: SettingsSet) -> FrameInputs:
         """The inputs of a frame of `camera` as the settings draw it: cut, scale, fovea."""
         fov = settings.of(FoveationSettings)
-        cut = (None, 1.0) if self._lod is None else self._lod.cut(settings.of(LodSettings))
+        cut = (None, 1.0) if self._lod is None else self._lod.cut(self._lod_settings(settings))
         return frame_inputs(camera, cut, fov, self.fovea.gaze(fov, camera))
+
+    def _lod_settings(self, settings: SettingsSet) -> LodSettings:
+        """The LOD settings in force: off for a streamed scene (its chunks are its LOD)."""
+        lod = settings.of(LodSettings)
+        return LodSettings(enabled=False) if self.stream is not None else lod
+
+    def _update_stream(self, settings: SettingsSet, camera: Camera, wait: bool = False) -> None:
+        """Make what `camera` needs of a streamed scene resident (`wait`: all of it, blocking)."""
+        if self.stream is None:
+            return
+        near = self.gpu_scene.near_plane(settings.of(RenderSettings))
+        stream = settings.of(StreamSettings)
+        if wait:
+            self.stream.settle(camera, near, stream)
+            self.rows_changed(self.stream.host_copy)
+        elif self.stream.update(camera, near, stream):
+            self.rows_changed(self.stream.host_copy)
 
     def _jobs(self) -> tuple[ViewScoreJob | None, HierarchyJob | None]:
         """(view scores being measured, LOD tree being built), each None when there is none."""
@@ -221,7 +247,8 @@ class ViewerSession:
     def busy(self, now: float) -> bool:
         """Whether frames must come without input: a job under way, or a full frame owed."""
         owed = self._lod is not None and self._lod.busy(now)  # the frame-rate target's
-        return any(job is not None for job in self._jobs()) or owed
+        streaming = self.stream is not None and self.stream.refining
+        return any(job is not None for job in self._jobs()) or owed or streaming
 
     def settle(
         self,
@@ -236,6 +263,7 @@ class ViewerSession:
             camera: the view.
             scoring: called with (views done, views in all) while view scores are measured.
         """
+        self._update_stream(settings, camera, wait=True)
         inputs = self.update(settings, camera, 0.0, None)
         views = 0  # of the view scores measured here
         while any(job is not None for job in self._jobs()):
@@ -265,6 +293,8 @@ class ViewerSession:
         )
         if self._pruning is None and not (wanted or prune.active):
             return  # nothing reads scores: the host copy is not needed for them
+        if self.stream is not None:
+            return  # the resident rows change as the camera moves: nothing to prune
         self.pruning.update(prune, render.near_plane, wanted)
         made_of = (prune, self.pruning.version)
         if made_of != self._pruned_by:
@@ -371,5 +401,7 @@ class ViewerSession:
         return "", ""
 
     def release(self) -> None:
-        """Free the GPU scene."""
+        """Free the GPU scene (and stop streaming)."""
+        if self.stream is not None:
+            self.stream.close()
         self.gpu_scene.release()

@@ -17,6 +17,7 @@ says what a format would lose.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from pathlib import Path
 
@@ -112,11 +113,13 @@ def _reader_for(path: Path) -> Callable[[Path], GaussianScene]:
     return _READERS[suffix]
 
 
-def load_scene(path: str | Path, *, lod_level: int = 0) -> GaussianScene:
+def load_scene(path: str | Path, *, lod_level: int | None = 0) -> GaussianScene:
     """Read a scene file, an INRIA training output folder or a folder of an unbundled SOG.
 
     A streamed SOG (lod-meta.json, or its folder) is read whole at LOD `lod_level` (0, the
-    finest, by default); other formats have one level and take only 0.
+    finest, by default), or with None at each leaf's coarsest level and marked `streamed`, for
+    a viewer to stream the rest (viewer.stream); other formats have one level and take only 0
+    (None reads them as 0).
 
     A .ply at <root>/point_cloud/iteration_<N>/ gets the cameras of <root>/cameras.json, named
     after their images, and the SfM points of <root>/input.ply; a broken one only warns.
@@ -131,7 +134,12 @@ def load_scene(path: str | Path, *, lod_level: int = 0) -> GaussianScene:
     if lod_level and reader is not read_streamed_sog:
         raise SceneError(path, f"has one level of detail, not LOD {lod_level} (streamed SOG only)")
     with np.errstate(over="ignore", invalid="ignore"):  # corrupt values: dropped, warned once
-        scene = read_streamed_sog(path, lod_level) if lod_level else reader(path)
+        if reader is read_streamed_sog:
+            scene = read_streamed_sog(path, lod_level)
+            if lod_level is None:
+                return dataclasses.replace(scene, streamed=str(path))
+            return scene
+        scene = reader(path)
     root = output_root(path)
     return scene if root is None else output_context(root).applied(scene)
 

@@ -9,6 +9,8 @@ every level and so is read with any level.
 
 from __future__ import annotations
 
+import itertools
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -34,21 +36,65 @@ def read_lod_meta(path: Path) -> LodMeta:
     return parse_lod_meta(path, parse_json(path, read_bytes(path)))
 
 
-def _rows(refs: list[LodRef]) -> np.ndarray:
-    """The chunk rows of `refs`, in order."""
-    return np.concatenate([np.arange(r.offset, r.offset + r.count) for r in refs])
+@dataclass(frozen=True)
+class LodPiece:
+    """The Gaussians of one leaf of the tree at one level: rows of one chunk file."""
+
+    leaf: int  # the leaf's index in LodMeta.nodes
+    level: int
+    ref: LodRef
 
 
-def _chunk(folder: SogFolder, name: str, refs: list[LodRef]) -> GaussianScene:
-    """The Gaussians `refs` give from the chunk `name`."""
-    chunk = read_sog(folder.path(name))
-    end = max(r.offset + r.count for r in refs)
-    if end > chunk.count:
+def level_pieces(meta: LodMeta, level: int | None = None) -> list[LodPiece]:
+    """Each leaf's piece at `level`, or with None at the leaf's coarsest level.
+
+    Leaves without the level and empty references are left out.
+    Ordered by chunk file, then row (so that a reader decodes each file once), then leaf.
+    """
+    pieces = []
+    for leaf, node in enumerate(meta.nodes):
+        held = [at for at, ref in node.lods.items() if ref.count > 0]
+        at = max(held, default=-1) if level is None else level
+        if at in held:
+            pieces.append(LodPiece(leaf, at, node.lods[at]))
+    return sorted(pieces, key=lambda p: (p.ref.file, p.ref.offset, p.leaf))
+
+
+def piece_rows(ref: LodRef) -> np.ndarray:
+    """The chunk rows of `ref`."""
+    return np.arange(ref.offset, ref.offset + ref.count)
+
+
+def piece_of(folder: SogFolder, name: str, chunk: GaussianScene, ref: LodRef) -> GaussianScene:
+    """The Gaussians `ref` gives from `chunk` (the decoded file `name`).
+
+    Raises:
+        SceneError: when the chunk holds fewer rows than the index gives.
+    """
+    if ref.offset + ref.count > chunk.count:
         raise SceneError(
             folder.source,
-            f"lod-meta.json gives rows up to {end:,} of '{name}', which holds {chunk.count:,}",
+            f"lod-meta.json gives rows up to {ref.offset + ref.count:,} of '{name}', which holds "
+            f"{chunk.count:,}",
         )
-    return chunk.subset(_rows(refs))
+    return chunk.subset(piece_rows(ref))
+
+
+def read_pieces(path: Path, meta: LodMeta, pieces: list[LodPiece]) -> list[GaussianScene]:
+    """The Gaussians of `pieces`, then the environment's when the scene has one.
+
+    `pieces` ordered by file (as level_pieces gives them): each file is decoded once, one at
+    a time.
+    """
+    folder = SogFolder(path)
+    parts: list[GaussianScene] = []
+    for file, group in itertools.groupby(pieces, key=lambda p: p.ref.file):
+        name = meta.filenames[file]
+        chunk = read_sog(folder.path(name))
+        parts.extend(piece_of(folder, name, chunk, piece.ref) for piece in group)
+    if meta.environment is not None:
+        parts.append(read_sog(folder.path(meta.environment)))
+    return parts
 
 
 def joined(path: Path, parts: list[GaussianScene], file_format: str) -> GaussianScene:
@@ -78,8 +124,10 @@ def joined(path: Path, parts: list[GaussianScene], file_format: str) -> Gaussian
     )
 
 
-def read_streamed_sog(path: Path, level: int = 0) -> GaussianScene:
+def read_streamed_sog(path: Path, level: int | None = 0) -> GaussianScene:
     """Read the lod-meta.json of a streamed SOG at LOD `level` (0, the default, the finest).
+
+    With None every leaf is read at its coarsest level (where a viewer starts to stream it).
 
     Raises:
         SceneError: for a hostile or malformed index (sog_lod_meta.py), a level it lacks, a
@@ -87,19 +135,16 @@ def read_streamed_sog(path: Path, level: int = 0) -> GaussianScene:
             the index gives, or a level too large for memory.
     """
     meta = read_lod_meta(path)
-    if not 0 <= level < meta.levels:
+    if level is not None and not 0 <= level < meta.levels:
         raise SceneError(path, f"has no LOD level {level} (levels 0..{meta.levels - 1})")
-    check_decoded_size(path, meta.counts[level], decoded_bytes(meta.counts[level], 1), 1)
-    by_file: dict[int, list[LodRef]] = {}
-    for ref in meta.refs(level):
-        by_file.setdefault(ref.file, []).append(ref)
-    folder = SogFolder(path)
-    parts = [_chunk(folder, meta.filenames[file], refs) for file, refs in by_file.items()]
-    if meta.environment is not None:
-        parts.append(read_sog(folder.path(meta.environment)))
-    chunks = f"{len(by_file)} chunk{'s' * (len(by_file) != 1)}"
+    pieces = level_pieces(meta, level)
+    rows = sum(piece.ref.count for piece in pieces)
+    check_decoded_size(path, rows, decoded_bytes(rows, 1), 1)
+    chunks = len({piece.ref.file for piece in pieces})
+    which = "coarsest" if level is None else f"LOD {level}"
     return joined(
         path,
-        parts,
-        f"PlayCanvas streamed SOG v1 (LOD {level} of 0..{meta.levels - 1}, {chunks})",
+        read_pieces(path, meta, pieces),
+        f"PlayCanvas streamed SOG v1 ({which} of 0..{meta.levels - 1}, "
+        f"{chunks} chunk{'s' * (chunks != 1)})",
     )
