@@ -57,8 +57,6 @@ def streamed(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 NEAR_END = Camera.look_at(np.array([-3.0, -2.0, 1.0]), np.array([8.0, 0.0, 0.0]), (0, 0, 1), *SIZE)
-    np.array([20.0, -30.0, 12.0]), np.array([20.0, 0.0, 0.0]), (0, 0, 1), *SIZE
-)
 
 
 @pytest.fixture
