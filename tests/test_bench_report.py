@@ -34,6 +34,7 @@ TOP = {
     "versions": dict,
     "command": list,
     "peak_rss_bytes": int,
+    "first_frame_ms": NUMBER,
     "passes": list,
     "reference": dict,
     "configs": list,
@@ -65,6 +66,7 @@ CONFIG = {
     "lod_drawn_mean": type(None),
     "temporal_change": NUMBER,
     "fovea_culled_mean": NUMBER,
+    "stream": type(None),
 }
 
 
@@ -104,7 +106,7 @@ def test_report_follows_the_schema(bench) -> None:
         check_types(config, CONFIG)
         assert set(config["frame_ms"]) == SUMMARY_KEYS
         assert set(config["passes_ms"]) == set(report["passes"])
-        assert set(config["settings"]) == {"render", "raster", "prune", "lod", "fov"}
+        assert set(config["settings"]) == {"render", "raster", "prune", "lod", "fov", "stream"}
         assert config["frame_ms"]["max"] >= config["frame_ms"]["p50"] > 0
         assert config["fps"] == pytest.approx(1e3 / config["frame_ms"]["mean"])
     assert (full["name"], lite["name"]) == ("full", "lite")

@@ -7,6 +7,8 @@ and keeps a leaf's coarser piece drawn when its finer chunk cannot be read.
 
 from __future__ import annotations
 
+import csv
+import json
 import shutil
 import threading
 from pathlib import Path
@@ -18,6 +20,7 @@ from hypothesis import strategies as st
 
 from tests.conftest import random_scene
 from viewer.camera import Camera
+from viewer.cli import main
 from viewer.core.session import ViewerSession
 from viewer.features.lod_stream_write import SceneRows, StreamLayout, write_streamed_sog
 from viewer.formats import load_scene
@@ -307,3 +310,18 @@ def test_a_chunk_that_fails_leaves_the_coarser_piece_drawn_and_says_so(
         assert image.std() > 0.01
     finally:
         session.release()
+
+
+def test_the_bench_streams_each_configuration_and_reports_how(streamed, tmp_path, gl_ctx) -> None:
+    out = tmp_path / "bench"
+    args = ["bench", str(streamed), "--out", str(out), "--frames", "4", "--warmup", "0"]
+    args += ["--width", "96", "--height", "64", "--config", "roomy:stream.detail=0.05"]
+    args += ["tight:stream.detail=0.05,stream.gpu_budget_mb=0.1"]
+    assert main(args) == 0
+    report = json.loads((out / "report.json").read_text())
+    assert report["gaussians"] == 4000 and report["first_frame_ms"] > 0
+    roomy, tight = (config["stream"] for config in report["configs"])
+    assert roomy["refining_frames"] >= 1 and roomy["loads"] >= 1 and roomy["failures"] == []
+    assert tight["gpu_bytes"] <= tight["gpu_budget_bytes"] <= 0.1 * 2**20 < roomy["gpu_bytes"]
+    rows = list(csv.DictReader((out / "frames.csv").open()))
+    assert int(rows[0]["waiting"]) > 0  # the first frame is drawn before any chunk is read

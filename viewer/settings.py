@@ -338,11 +338,11 @@ class StreamSettings:
 
     gpu_budget_mb: float = setting(
         512.0, "GPU memory the streamed scene's resident Gaussians may hold", unit="MB",
-        range=(1.0, 1_000_000.0),
+        range=(0.01, 1_000_000.0),
     )  # fmt: skip
     host_budget_mb: float = setting(
         1024.0, "host memory for decoded chunks (least recently used ones are dropped)",
-        unit="MB", range=(1.0, 1_000_000.0),
+        unit="MB", range=(0.01, 1_000_000.0),
     )  # fmt: skip
     detail: float = setting(
         1.0, "a leaf is refined while its Gaussians lie further apart than this on screen",

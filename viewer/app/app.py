@@ -29,6 +29,7 @@ from viewer.app.overlay import append_overlay_lines, draw_overlay
 from viewer.app.panel import Action, Panel, SceneFacts
 from viewer.app.path_player import PathPlayer
 from viewer.app.scene_loader import SceneLoader
+from viewer.app.stream_panel import stream_overlay_line
 from viewer.app.view_overlays import ViewOverlays
 from viewer.app.view_target import ViewTarget
 from viewer.app.window import Window
@@ -155,9 +156,9 @@ class ViewerApp:
             self.controller.set_mode(self._settings.of(CameraOptions).mode)
             self.camera_index = -1
         self.history = StatsHistory()
-        self.window.set_title(
-            f"splatscope - {scene_name(scene.source)} ({scene.count:,} Gaussians)"
-        )
+        stream = self._current.stream
+        count = f"{scene.count:,}" if stream is None else f"{stream.meta.counts[0]:,} streamed"
+        self.window.set_title(f"splatscope - {scene_name(scene.source)} ({count} Gaussians)")
 
     @property
     def scene(self) -> GaussianScene:
@@ -274,8 +275,11 @@ class ViewerApp:
             backend = f"{self.renderer.backend} ({self.renderer.backend_reason})"
             draw_overlay(self.history, backend, sort, gaussians)
             steps, span_ms = self.target.last_frame
-            if steps > 1:
-                append_overlay_lines([f"last frame in {steps} parts: shown after {span_ms:.0f} ms"])
+            lines = [f"last frame in {steps} parts: shown after {span_ms:.0f} ms"] * (steps > 1)
+            if self.session.stream is not None:
+                lines.append(stream_overlay_line(self.session.stream.facts()))
+            if lines:
+                append_overlay_lines(lines)
         if display.help and not draw_help():
             settings = settings.changed("display", help=False)
         self.overlays.draw(settings.of(DisplayOptions))
@@ -320,6 +324,7 @@ class ViewerApp:
             pruning=session.pruning_facts(self.settings.of(PruneSettings)),
             lod=dataclasses.replace(session.lod_facts(latest), showing_levels=showing_levels),
             fovea=session.fovea.facts(latest),
+            stream=None if session.stream is None else session.stream.facts(),
         )
 
     def apply(self, new: SettingsSet, crop: CropBox | None = None) -> None:

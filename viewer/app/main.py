@@ -11,6 +11,7 @@ import glfw
 from viewer.app.window import NoDisplayError, Window, init_glfw
 from viewer.camera import Camera
 from viewer.features.presets import preset_of
+from viewer.scene import GaussianScene
 from viewer.setting_specs import SettingsSet, from_arguments
 from viewer.settings import DisplayOptions
 
@@ -57,7 +58,7 @@ def run_viewer(args: argparse.Namespace) -> int:
         if getattr(args, "network_gui", None):
             return _run_network_gui(args, settings, camera)
         _say_when_big(args.scene)
-        scene = load_scene_or_builtin(args.scene, getattr(args, "lod_level", 0))
+        scene = load_scene_or_builtin(args.scene, getattr(args, "lod_level", None))
         if context is not None:
             scene = context.applied(scene)
         window = Window(args.width, args.height, "splatscope", vsync=not args.no_vsync)
@@ -67,7 +68,7 @@ def run_viewer(args: argparse.Namespace) -> int:
         app = ViewerApp(
             window,
             scene,
-            load_scene_or_builtin,
+            _streamed_or_whole,
             settings.replaced(display),
             camera=camera,
             up=getattr(args, "up", "auto"),
@@ -96,3 +97,10 @@ def _say_when_big(path: str | None) -> None:
     if path and Path(path).is_file() and Path(path).stat().st_size >= BIG_FILE_BYTES:
         size = Path(path).stat().st_size / 2**20
         print(f"splatscope: loading {path} ({size:,.0f} MiB) ...", file=sys.stderr, flush=True)
+
+
+def _streamed_or_whole(path: str) -> GaussianScene:
+    """A scene opened in the window: a streamed SOG is streamed, the others read whole."""
+    from viewer.builtin_scene import load_scene_or_builtin
+
+    return load_scene_or_builtin(path, None)

@@ -22,6 +22,7 @@ from imgui_bundle import imgui, implot
 from viewer.app.commands import Command
 from viewer.app.fovea_panel import FOVEA_ACTIONS, draw_fovea_section
 from viewer.app.lod_panel import LOD_ACTIONS, draw_lod_section
+from viewer.app.stream_panel import draw_stream_section
 from viewer.app.widgets import edit_settings
 from viewer.core.fovea_state import FoveaFacts
 from viewer.core.inspection import CropBox, GaussianDetails, Histogram
@@ -37,8 +38,10 @@ from viewer.settings import (
     LodSettings,
     PruneSettings,
     RasterSettings,
+    StreamSettings,
 )
 from viewer.stats import FrameStats
+from viewer.stream.scene_stream import StreamFacts
 
 ERROR_COLOUR = imgui.ImVec4(1.0, 0.45, 0.4, 1.0)
 PANEL_WIDTH = 380.0
@@ -69,6 +72,7 @@ class SceneFacts:
         pruning: what the pruning section shows.
         lod: what the level-of-detail section shows.
         fovea: what the foveation section shows.
+        stream: what the streaming section shows (a streamed scene), or None.
     """
 
     source: str
@@ -96,6 +100,7 @@ class SceneFacts:
     pruning: PruneFacts = field(default_factory=PruneFacts)
     lod: LodFacts = field(default_factory=LodFacts)
     fovea: FoveaFacts = field(default_factory=FoveaFacts)
+    stream: StreamFacts | None = None
 
 
 PANEL_ACTIONS = (
@@ -166,13 +171,15 @@ class Panel:
             "prune": self._prune,
             "lod": self._lod,
             "fov": self._fov,
+            "stream": self._stream,
         }
         limits = {"sh_degree": (0, facts.sh_degree)}  # not more than the scene has
         for group in GROUPS:
             if not group.panel:
                 continue
             enabled = group.name in ("lod", "fov") and settings[group.name].enabled
-            opened = group.name in OPEN_GROUPS or enabled
+            streamed = group.name == "stream" and facts.stream is not None
+            opened = group.name in OPEN_GROUPS or enabled or streamed
             flags = imgui.TreeNodeFlags_.default_open.value if opened else 0
             if not imgui.collapsing_header(group.title, flags):
                 continue
@@ -297,12 +304,21 @@ class Panel:
                 actions.append(Action(action, self.path_file.strip()))
 
     def _lod(self, lod: LodSettings, facts: SceneFacts, actions: list[Action]) -> None:
+        if facts.stream is not None:
+            imgui.text_disabled("off for a streamed scene: its chunks are its levels (Streaming)")
+            return
         actions.extend(Action(name) for name in draw_lod_section(lod, facts.lod, facts.count))
 
     def _fov(self, fov: FoveationSettings, facts: SceneFacts, actions: list[Action]) -> None:
         actions.extend(Action(*asked) for asked in draw_fovea_section(fov, facts.fovea))
 
+    def _stream(self, _: StreamSettings, facts: SceneFacts, actions: list[Action]) -> None:
+        draw_stream_section(facts.stream)
+
     def _prune(self, prune: PruneSettings, facts: SceneFacts, actions: list[Action]) -> None:
+        if facts.stream is not None:
+            imgui.text_disabled("off for a streamed scene: its resident Gaussians change")
+            return
         shown = facts.pruning  # one line each, always there: nothing below moves
         if shown.scoring is not None:
             done, total = shown.scoring

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -220,7 +221,7 @@ def run_bench(args: argparse.Namespace, ready: Callable[[], None] | None = None)
             image too large.
         GLUnavailableError: when no OpenGL 4.3 context can be made.
     """
-    from viewer.bench.report import BenchSetup, summary_table, write_outputs
+    from viewer.bench.report import BenchSetup, scene_gaussians, summary_table, write_outputs
     from viewer.bench.runner import measure
     from viewer.formats.limits import planned_use
     from viewer.render.budget import check_device, render_use
@@ -249,8 +250,9 @@ def run_bench(args: argparse.Namespace, ready: Callable[[], None] | None = None)
     device = check_device(args.width, args.height, "--width/--height", targets)
     renderers = len(configs) + (0 if args.no_quality else 1)
     use = render_use(device, args.width, args.height, renderers=renderers, targets=targets)
+    loading_since = time.perf_counter()
     with planned_use(use):
-        scene = load_scene_or_builtin(args.scene)
+        scene = load_scene_or_builtin(args.scene, None)  # a streamed SOG streams
     if args.path == "cameras" and not scene.cameras:
         missing_cameras(args.scene)
     cameras = camera_path(args.path, scene, args.width, args.height, args.frames, up=args.up)
@@ -260,11 +262,11 @@ def run_bench(args: argparse.Namespace, ready: Callable[[], None] | None = None)
     quality = not args.no_quality
     result = measure(
         scene, configs, frames, args.warmup, args.clock, quality, Progress("bench", unit="frames"),
-        Progress("bench warmup", unit="frames") if args.warmup else None,
+        Progress("bench warmup", unit="frames") if args.warmup else None, loading_since,
     )  # fmt: skip
     setup = BenchSetup(
         scene=scene.source,
-        gaussians=scene.count,
+        gaussians=scene_gaussians(scene),
         sh_degree=scene.sh_degree,
         path=args.path,
         width=args.width,

@@ -22,8 +22,10 @@ from viewer.atomic_write import atomic_write_text
 from viewer.bench.folder import FRAMES, REPORT, WORST_DIR
 from viewer.bench.runner import REGION_METRICS, BenchResult, ConfigRun, FrameRecord, WorstFrame
 from viewer.errors import quoted
+from viewer.formats.sog_lod import read_lod_meta
 from viewer.image_files import save_png
 from viewer.render.timers import CLOCK_GL_TIMER
+from viewer.scene import GaussianScene
 from viewer.settings import RenderSettings
 from viewer.stats import summarize
 
@@ -137,7 +139,36 @@ def config_report(run: ConfigRun, first_mean_ms: float, trusted: bool) -> dict[s
         "lod_drawn_mean": _mean_or_none([r.lod_drawn for r in records if r.lod_drawn]),
         "temporal_change": _mean_or_none([r.change for r in records]),
         "fovea_culled_mean": float(np.mean([r.fovea_culled for r in records])),
+        "stream": _stream_entry(run),
     }
+
+
+def _stream_entry(run: ConfigRun) -> dict[str, Any] | None:
+    """A streamed scene's numbers: frames drawn while refining, reads, memory at the end."""
+    facts = run.stream
+    if facts is None:
+        return None
+    return {
+        "refining_frames": sum(1 for r in run.records if r.waiting),
+        "waiting_mean": float(np.mean([r.waiting for r in run.records])),
+        "drawn": facts.drawn,
+        "by_level": list(facts.by_level),
+        "loads": facts.loads,
+        "evictions": facts.evictions,
+        "swaps": facts.swaps,
+        "gpu_bytes": facts.gpu_bytes,
+        "gpu_budget_bytes": facts.gpu_budget,
+        "host_bytes": facts.host_bytes,
+        "host_budget_bytes": facts.host_budget,
+        "failures": list(facts.failures),
+    }
+
+
+def scene_gaussians(scene: GaussianScene) -> int:
+    """The scene's Gaussians: a streamed scene's finest level, not just what was read first."""
+    if scene.streamed is None:
+        return scene.count
+    return read_lod_meta(Path(scene.streamed)).counts[0]
 
 
 def _mean_or_none(values: list[float]) -> float | None:
@@ -177,6 +208,7 @@ def build_report(setup: BenchSetup, result: BenchResult) -> dict[str, Any]:
         "versions": versions(),
         "command": list(setup.command),
         "peak_rss_bytes": result.peak_rss_bytes,
+        "first_frame_ms": result.first_frame_ms,
         "passes": pass_names([r for run in result.runs for r in run.records]),
         "reference": reference if setup.quality else None,
         "configs": configs,
@@ -206,7 +238,7 @@ def write_frames_csv(path: Path, result: BenchResult) -> None:
     columns = ["config", "frame", "wall_ms", "gpu_ms", *[f"{n}_ms" for n in names]]
     columns += ["visible", "drawn", "dropped", "psnr", "ssim", *REGION_METRICS]
     columns += ["render_scale", "lod_drawn", "lod_tau", "change"]
-    columns += ["gaze_x", "gaze_y", "fovea_culled"]
+    columns += ["gaze_x", "gaze_y", "fovea_culled", "waiting"]
     stream = io.StringIO(newline="")
     writer = csv.writer(stream)
     writer.writerow(columns)
@@ -215,7 +247,7 @@ def write_frames_csv(path: Path, result: BenchResult) -> None:
         times = [_cell(r.wall_ms), _cell(sum(r.pass_ms.values())), *passes]
         quality = [_cell(r.psnr), _cell(r.ssim), *(_cell(getattr(r, n)) for n in REGION_METRICS)]
         lod = [_cell(r.render_scale), r.lod_drawn, _cell(r.lod_tau), _cell(r.change)]
-        fovea = [_cell(r.gaze[0]), _cell(r.gaze[1]), r.fovea_culled]
+        fovea = [_cell(r.gaze[0]), _cell(r.gaze[1]), r.fovea_culled, r.waiting]
         counts = [r.visible, r.drawn, r.dropped]
         writer.writerow([r.config, r.frame, *times, *counts, *quality, *lod, *fovea])
     atomic_write_text(path, stream.getvalue())

@@ -34,6 +34,7 @@ from viewer.bench.paths import PathFrame
 from viewer.bench.scenes import ConfigScenes
 from viewer.camera import Camera
 from viewer.core.frame import frame_inputs
+from viewer.core.session import ViewerSession
 from viewer.features.foveation import frame_gaze, region_fovea
 from viewer.features.lod_controller import Detail, FrameRateController, frame_cut
 from viewer.image_metrics import compare_regions
@@ -44,8 +45,9 @@ from viewer.render.frame_inputs import FrameInputs
 from viewer.render.gpu_scene import GpuScene
 from viewer.render.renderer import SplatRenderer
 from viewer.scene import GaussianScene
-from viewer.settings import RenderSettings
+from viewer.settings import RenderSettings, StreamSettings
 from viewer.stats import FrameStats
+from viewer.stream.scene_stream import StreamFacts
 
 REGION_METRICS = ("fovea_psnr", "fovea_ssim", "periphery_psnr", "periphery_ssim")
 REGION_MASKS = 96  # fovea regions kept (one per config, image size and gaze; 0.9 MB at 720p)
@@ -99,6 +101,7 @@ class FrameRecord:
         lod_drawn: LOD nodes the cut drew (0: no LOD). lod_tau: the cut's tau (pixels).
         change: mean absolute change of the image since the previous frame minus that of the
             full-quality render (what LOD popping adds; NaN for the first frame or unmeasured).
+        waiting: leaves of a streamed scene still waiting for their chunks in this frame.
     """
 
     config: str
@@ -120,6 +123,7 @@ class FrameRecord:
     periphery_ssim: float = math.nan
     gaze: tuple[float, float] = (math.nan, math.nan)
     fovea_culled: int = 0
+    waiting: int = 0
 
     def attach(self, stats: FrameStats, backend: str) -> None:
         """Take the renderer's numbers for this frame."""
@@ -141,6 +145,9 @@ class Target:
         controller: the frame-rate target of a `target_fps` LOD configuration, else None; it
             sees every frame's time, warm-up frames included (timed with `finish`).
         finish: waits for the GPU (ctx.finish), to time warm-up frames for the controller.
+        session: the viewer session of a streamed scene, which streams before each frame as the
+            window does (inside the timed region), else None.
+        first_drawn: perf_counter() when its first frame was finished, or None.
     """
 
     config: BenchConfig
@@ -150,7 +157,10 @@ class Target:
     records: list[FrameRecord] = field(default_factory=list)
     controller: FrameRateController | None = None
     finish: Callable[[], None] | None = None
+    session: ViewerSession | None = None
+    first_drawn: float | None = None
     _waiting: dict[int, FrameRecord] = field(default_factory=dict)
+    _leaves_waiting: int = 0
 
     def render(self, view: PathFrame) -> None:
         """Render one untimed frame (stats that arrive still go to their timed frame)."""
@@ -180,7 +190,14 @@ class Target:
         return frame_inputs(view.camera, cut, self.config.fov, self.gaze(view))
 
     def _draw(self, view: PathFrame) -> FrameStats | None:
-        return self.renderer.render(self.scene, self.inputs(view), self.config.render, self.output)
+        if self.session is not None and self.session.stream is not None:
+            self.session.update(self.config.settings, view.camera, 0.0, None)
+            self._leaves_waiting = self.session.stream.facts().waiting
+        stats = self.renderer.render(self.scene, self.inputs(view), self.config.render, self.output)
+        if self.first_drawn is None and self.finish is not None:
+            self.finish()
+            self.first_drawn = time.perf_counter()
+        return stats
 
     def timed(self, view: PathFrame, frame: int, finish: Callable[[], None]) -> FrameRecord:
         """Render path frame `frame` between two finish() calls and record it."""
@@ -190,6 +207,7 @@ class Target:
         finish()
         record = FrameRecord(self.config.name, frame, (time.perf_counter() - start) * 1e3)
         record.gaze = self.gaze(view)
+        record.waiting = self._leaves_waiting
         if self.controller is not None:
             self.controller.observe(record.wall_ms / 1e3)
         self._waiting[self.renderer.timer.frame] = record
@@ -269,6 +287,8 @@ class QualityProbe:
         scene: the scene uploaded whole.
         output: what the configurations render into.
         regions: per configuration, the `Fovea` whose level-0 pixels are its fovea region.
+        settle: makes `scene` hold what a camera needs (a streamed scene: the reference is the
+            stream settled at each frame, what the configurations refine towards).
     """
 
     def __init__(
@@ -277,7 +297,9 @@ class QualityProbe:
         scene: GpuScene,
         output: AccumTarget,
         regions: Sequence[Fovea],
+        settle: Callable[[Camera], None] | None = None,
     ) -> None:
+        self.settle = settle
         self.reference = reference
         self.scene = scene
         self.output = output
@@ -292,6 +314,8 @@ class QualityProbe:
         """Render the full-quality image of a path frame, before any configuration renders it."""
         previous = self._image
         self._camera = view.camera
+        if self.settle is not None:
+            self.settle(view.camera)
         self._image = self.reference.render_image(
             self.scene, FrameInputs(view.camera), RenderSettings()
         )
@@ -354,6 +378,7 @@ class ConfigRun:
     clock: str
     gpu_bytes: int
     worst: WorstFrame | None
+    stream: StreamFacts | None = None
 
 
 @dataclass
@@ -363,6 +388,7 @@ class BenchResult:
     runs: list[ConfigRun]
     device: DeviceInfo
     peak_rss_bytes: int
+    first_frame_ms: float | None = None
 
 
 def measure(
@@ -374,6 +400,7 @@ def measure(
     quality: bool = True,
     progress: Callable[[int, int], None] | None = None,
     warming: Callable[[int, int], None] | None = None,
+    loading_since: float | None = None,
 ) -> BenchResult:
     """Benchmark `configs` on `scene` along `cameras` in a headless GL context.
 
@@ -388,6 +415,8 @@ def measure(
             region and periphery).
         progress: called with (frames done, frames in all) after each timed frame.
         warming: called with (frames done, frames in all) after each warm-up frame.
+        loading_since: perf_counter() when reading the scene began: the result's first-frame
+            time is counted from it.
     """
     ctx = create_headless_context()
     width, height = frames[0].camera.width, frames[0].camera.height
@@ -401,13 +430,21 @@ def measure(
         everything = renderers + ([reference] if reference else [])
         scenes = ConfigScenes(renderers[0], scene, frames[0].camera)
         full = scenes.full
+        sessions = [scenes.session_of(c) for c in configs]
         targets = [
-            Target(c, r, scenes.of(c), output.framebuffer,
-                   controller=frame_rate_controller(c, scene.count), finish=ctx.finish)
-            for c, r in zip(configs, renderers, strict=True)
+            Target(c, r, s.gpu_scene, output.framebuffer,
+                   controller=frame_rate_controller(c, scene.count), finish=ctx.finish,
+                   session=s if s.stream is not None else None)
+            for c, r, s in zip(configs, renderers, sessions, strict=True)
         ]  # fmt: skip
         regions = [region_fovea(c.fov) for c in configs]
-        probe = QualityProbe(reference, full, output, regions) if reference else None
+        stream = configs[0].settings.of(StreamSettings)
+
+        def settle(camera: Camera) -> None:
+            assert scenes is not None
+            scenes.settle_reference(camera, stream)
+
+        probe = QualityProbe(reference, full, output, regions, settle) if reference else None
         total = len(frames) * len(targets)
 
         def after_frame(index: int, record: FrameRecord) -> None:
@@ -429,10 +466,15 @@ def measure(
                 clock=r.timer.clock,
                 gpu_bytes=r.gpu_bytes,
                 worst=probe.worst[i] if probe else None,
+                stream=t.session.stream.facts() if t.session and t.session.stream else None,
             )
             for i, (t, r) in enumerate(zip(targets, renderers, strict=True))
         ]
-        return BenchResult(runs, DeviceInfo.of(ctx), peak_rss_bytes())
+        drawn = targets[0].first_drawn
+        first_ms = None
+        if loading_since is not None and drawn is not None:
+            first_ms = (drawn - loading_since) * 1e3
+        return BenchResult(runs, DeviceInfo.of(ctx), peak_rss_bytes(), first_ms)
     finally:
         if scenes is not None:
             scenes.release()

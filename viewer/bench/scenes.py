@@ -21,6 +21,8 @@ from viewer.progress import Progress
 from viewer.render.gpu_scene import GpuScene
 from viewer.render.renderer import SplatRenderer
 from viewer.scene import GaussianScene
+from viewer.setting_specs import SettingsSet
+from viewer.settings import StreamSettings
 
 
 def subsets_of(config: BenchConfig) -> bool:
@@ -41,10 +43,26 @@ class ConfigScenes:
         self.renderer, self.scene, self.camera = renderer, scene, camera
         # (pruning key, levels key or None, session); the pruning key is None without pruning
         self._made: list[tuple[tuple[Any, ...] | None, tuple[Any, ...] | None, ViewerSession]] = []
-        self.full = self._session(None).gpu_scene
+        if scene.streamed is None:
+            self._reference = self._session(None)
+        else:  # settled frame by frame while the configurations stream: a session of its own
+            self._reference = ViewerSession(renderer, scene)
+        self.full = self._reference.gpu_scene
+
+    def settle_reference(self, camera: Camera, stream: StreamSettings) -> None:
+        """Make a streamed scene's reference hold what `camera` needs (under `stream`)."""
+        if self._reference.stream is not None:
+            self._reference.settle(SettingsSet().replaced(stream), camera)
 
     def of(self, config: BenchConfig) -> GpuScene:
         """The scene `config` draws (its session made on first need, settled with `config`)."""
+        return self.session_of(config).gpu_scene
+
+    def session_of(self, config: BenchConfig) -> ViewerSession:
+        """The session of `config` (made on first need, settled with `config`).
+
+        A streamed scene's is not settled: it streams as it draws, from its first frame.
+        """
         prune = self._prune_key(config)
         levels = self._levels_key(config) if subsets_of(config) else None
         for i, (made_prune, made_levels, session) in enumerate(self._made):
@@ -62,19 +80,25 @@ class ConfigScenes:
         self._made.append((prune, levels, session))
         return session
 
-    def _settled(self, session: ViewerSession, config: BenchConfig) -> GpuScene:
+    def _settled(self, session: ViewerSession, config: BenchConfig) -> ViewerSession:
+        if session.stream is not None:
+            return session  # it streams from its first frame on (bench.runner.Target)
         scoring = Progress("scoring views", unit="views")
         session.settle(config.settings, self.camera, scoring)
-        return session.gpu_scene
+        return session
 
     def release(self) -> None:
         """Free every session made here, `full` too."""
         for _, _, session in self._made:
             session.release()
+        if self.scene.streamed is not None:
+            self._reference.release()
         self._made = []
 
-    @staticmethod
-    def _prune_key(config: BenchConfig) -> tuple[Any, ...] | None:
+    def _prune_key(self, config: BenchConfig) -> tuple[Any, ...] | None:
+        """What sessions shared by configurations must agree on (None: nothing)."""
+        if self.scene.streamed is not None:  # each configuration streams on its own
+            return (id(config),)
         return (config.prune, config.render.near_plane) if config.prune.active else None
 
     @staticmethod

@@ -263,7 +263,7 @@ class ViewerSession:
             camera: the view.
             scoring: called with (views done, views in all) while view scores are measured.
         """
-        self._update_stream(settings, camera, wait=True)
+        self._update_stream(settings, camera, wait=True)  # what `camera` needs, resident
         inputs = self.update(settings, camera, 0.0, None)
         views = 0  # of the view scores measured here
         while any(job is not None for job in self._jobs()):
