@@ -19,10 +19,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import random_scene
+from tests.stream_scenes import write_row
 from viewer.camera import Camera
 from viewer.cli import main
 from viewer.core.session import ViewerSession
-from viewer.features.lod_stream_write import SceneRows, StreamLayout, write_streamed_sog
 from viewer.formats import load_scene
 from viewer.formats.sog_lod import read_lod_meta
 from viewer.formats.sog_lod_meta import LodRef
@@ -37,26 +37,13 @@ from viewer.stream.plan import plan_levels, visible
 from viewer.stream.row_pool import RowPool
 from viewer.stream.scene_stream import SceneStream
 
-LAYOUT = StreamLayout(leaf_size=500, unit_size=2000, levels=3)
 SIZE = (96, 64)
-
-
-def _row_scene(count: int, seed: int) -> GaussianScene:
-    """Gaussians along a 40-unit row (x), so that one camera sees near and far leaves."""
-    scene = random_scene(np.random.default_rng(seed), count, sh_degree=1, spread=0.4)
-    means = scene.means.copy()
-    means[:, 0] += np.linspace(0.0, 40.0, count, dtype=np.float32)
-    return GaussianScene.from_arrays(
-        means, scene.scales, scene.rotations, scene.opacities, scene.sh, source="row"
-    )
 
 
 @pytest.fixture(scope="module")
 def streamed(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A 4000-Gaussian SH-1 streamed SOG: 8 leaves of 500, levels of 1/4 and 1/16."""
-    path = tmp_path_factory.mktemp("stream") / "row" / "lod-meta.json"
-    write_streamed_sog(SceneRows(_row_scene(4000, 3)), path, LAYOUT)
-    return path
+    """The streamed row of tests/stream_scenes.py."""
+    return write_row(tmp_path_factory.mktemp("stream"))
 
 
 NEAR_END = Camera.look_at(np.array([-3.0, -2.0, 1.0]), np.array([8.0, 0.0, 0.0]), (0, 0, 1), *SIZE)
