@@ -22,10 +22,16 @@ import pytest
 from tests import splat_transform
 from tests.conftest import DONUT_CAMERA, scene_path
 from tests.formats_helpers import stored_scene
+from viewer.core.session import ViewerSession
 from viewer.formats import load_scene, save_scene
 from viewer.formats.compressed_ply_write import morton_order
 from viewer.formats.sog_lod import read_lod_meta
+from viewer.framing import default_camera
+from viewer.image_metrics import psnr
+from viewer.render.renderer import SplatRenderer
 from viewer.scene import GaussianScene
+from viewer.setting_specs import SettingsSet
+from viewer.settings import RenderSettings
 
 COUNT, DEGREE = 1000, 3
 SOG_NAMES = ["scene.sog", "folder/meta.json"]
@@ -206,3 +212,28 @@ def test_sog_render_within_1_db_of_splat_transforms_round_trip(cli: Path, tmp_pa
     assert ours >= theirs - 1.0, (
         f"splatscope's SOG {ours:.1f} dB, splat-transform's {theirs:.1f} dB"
     )
+
+
+def test_splat_transforms_streamed_sog_streams_to_its_finest_level(their_streamed, gl_ctx) -> None:
+    """Viewed out of core, the tool's streamed SOG starts at its coarsest level and refines to
+    the image of level 0 read whole."""
+    renderer = SplatRenderer(gl_ctx)
+    streamed = ViewerSession(renderer, load_scene(their_streamed, lod_level=None))
+    whole = ViewerSession(renderer, load_scene(their_streamed))
+    try:
+        assert streamed.stream is not None and streamed.gpu_scene.count < whole.gpu_scene.count
+        camera = default_camera(whole.scene, 96, 64)
+        fine = SettingsSet().changed("stream", detail=0.01)
+        image = renderer.render_image(
+            streamed.gpu_scene, streamed.settle(fine, camera), RenderSettings()
+        )
+        facts = streamed.stream.facts()
+        assert facts.by_level[0] == facts.leaves > 1 and facts.failures == ()
+        reference = renderer.render_image(
+            whole.gpu_scene, whole.settle(SettingsSet(), camera), RenderSettings()
+        )
+        assert reference.std() > 0.01 and psnr(image, reference) > 60.0
+    finally:
+        streamed.release()
+        whole.release()
+        renderer.release()
