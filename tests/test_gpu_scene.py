@@ -93,6 +93,27 @@ def test_growing_keeps_what_was_written_and_the_renderer_draws_the_new_count(
         gpu_scene.release()
 
 
+def test_shrinking_frees_the_rows_above_and_keeps_the_live_ones(gl_ctx, renderer, small_chunks):
+    scene = random_scene(np.random.default_rng(5), 23, sh_degree=1)
+    gpu_scene = GpuScene(gl_ctx, small_chunks, 40, sh_degree=1)
+    try:
+        gpu_scene.write(**arrays(scene))
+        gpu_scene.shrink(12)  # below the count: the live rows stay
+        assert gpu_scene.capacity == 23 and len(gpu_scene.chunks) == 5
+        gpu_scene.resize(12)
+        gpu_scene.shrink(12)
+        assert gpu_scene.capacity == 12 and gpu_scene.chunks[-1].capacity == 2
+        assert gpu_scene.nbytes < 40 * 112 / 2
+        np.testing.assert_array_equal(gpu_scene.read("means")[:, :3], scene.means[:12])
+        gpu = image(renderer, gpu_scene)
+        first = scene.subset(np.arange(12))
+        assert psnr(gpu, render_scene_reference(first, CAMERA, RenderSettings())) >= MIN_PSNR
+        gpu_scene.write(12, **{k: v[12:] for k, v in arrays(scene).items()})  # grows again
+        np.testing.assert_array_equal(gpu_scene.read("sh"), scene.sh.reshape(23, -1))
+    finally:
+        gpu_scene.release()
+
+
 def test_torch_tensors_upload_as_numpy_arrays_do(gl_ctx, renderer):
     scene = random_scene(np.random.default_rng(4), 200, sh_degree=3)
     from_numpy = GpuScene.from_scene(gl_ctx, scene)

@@ -348,6 +348,19 @@ class GpuScene:
         self.capacity = self._allocated()
         self._touch()
 
+    def shrink(self, capacity: int) -> None:
+        """Free the buffers' rows from `capacity` on (the live rows are always kept)."""
+        capacity = max(capacity, self.count, 1)
+        if capacity >= self.capacity:
+            return
+        while self.chunks[-1].offset >= capacity:
+            self._release_chunk(self.chunks.pop())
+        last = self.chunks[-1]
+        if last.offset + last.capacity > capacity:
+            self.chunks[-1] = self._moved(last, capacity - last.offset)
+        self.capacity = self._allocated()
+        self._touch()
+
     def resize(self, count: int) -> None:
         """Set the live count, growing the buffers when needed.
 
@@ -569,10 +582,11 @@ class GpuScene:
         return SceneChunk(offset, rows, buffers)
 
     def _moved(self, chunk: SceneChunk, rows: int) -> SceneChunk:
-        """A chunk of `rows` capacity at the same offset holding `chunk`'s rows (GPU copy)."""
+        """A chunk of `rows` capacity at `chunk`'s offset holding its first rows (GPU copy)."""
         grown = self._new_chunk(chunk.offset, rows)
         for name, buffer in chunk.buffers.items():
-            self.ctx.copy_buffer(grown.buffers[name], buffer, buffer.size)
+            size = min(buffer.size, grown.buffers[name].size)
+            self.ctx.copy_buffer(grown.buffers[name], buffer, size)
         self._release_chunk(chunk)
         return grown
 

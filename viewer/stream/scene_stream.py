@@ -193,6 +193,8 @@ class SceneStream:
             )
         self.capacity = max(min(rows, self._frame_limit), self.floor)
         self.pool.resize(self.capacity)
+        if self.gpu.capacity > self.pool.capacity:  # a lower budget: memory above is free
+            self.gpu.shrink(self.pool.capacity)
         self.cache.resize(int(settings.host_budget_mb * MB), self._pinned())
 
     def _waiting(self) -> list[int]:
