@@ -61,6 +61,10 @@ class ChunkCache:
         """Reads under way or waiting for a worker."""
         return len(self._reading)
 
+    def holds(self, file: int) -> bool:
+        """Whether the file is held (its use unchanged)."""
+        return file in self._held
+
     def get(self, file: int) -> GaussianScene | None:
         """The decoded file, if held (it becomes the most recently used)."""
         scene = self._held.get(file)

@@ -197,44 +197,61 @@ class SceneStream:
             self.gpu.shrink(self.pool.capacity)
         self.cache.resize(int(settings.host_budget_mb * MB), self._pinned())
 
-    def _waiting(self) -> list[int]:
-        """Leaves waiting for their planned piece (its file not failed), in the order to swap.
+    def _step(self, leaf: int) -> int | None:
+        """The level `leaf` goes to next, or None when it waits for nothing.
+
+        Coarsening goes straight to the planned level; refining goes to the finest level
+        towards the plan whose file is held, else to the next finer level (coarse first: a
+        coarse level's files are small and shared by many leaves). Levels whose files failed
+        are passed over.
+        """
+        planned, drawn = int(self._planned[leaf]), self._drawn[leaf].level
+        refs, failed = self.leaves.refs[leaf], self.cache.failures
+        if planned == drawn:
+            return None
+        if planned > drawn:
+            return None if refs[planned].file in failed else planned
+        levels = [
+            level
+            for level in range(planned, drawn)
+            if level in refs and refs[level].count and refs[level].file not in failed
+        ]
+        held = [level for level in levels if self.cache.holds(refs[level].file)]
+        if held:
+            return held[0]
+        return levels[-1] if levels else None
+
+    def _waiting(self) -> list[tuple[int, int]]:
+        """(leaf, its next level) of the leaves that wait, in the order to swap them.
 
         Coarsening first (it frees rows), then the leaves that look coarsest now.
         """
-        waiting = [
-            leaf
-            for leaf, drawn in self._drawn.items()
-            if drawn.level != self._planned[leaf] and self._file(leaf) not in self.cache.failures
-        ]
+        steps = [(leaf, self._step(leaf)) for leaf in self._drawn]
+        waiting = [(leaf, level) for leaf, level in steps if level is not None]
         return sorted(
             waiting,
-            key=lambda leaf: (
-                self._planned[leaf] < self._drawn[leaf].level,
-                -self._gaps[leaf, self._drawn[leaf].level],
+            key=lambda step: (
+                step[1] < self._drawn[step[0]].level,
+                -self._gaps[step[0], self._drawn[step[0]].level],
             ),
         )
 
-    def _file(self, leaf: int) -> int:
-        """The chunk file of `leaf`'s planned piece."""
-        return self.leaves.refs[leaf][int(self._planned[leaf])].file
-
-    def _files(self, leaves: list[int]) -> list[int]:
-        return [self._file(leaf) for leaf in leaves]
+    def _files(self, steps: list[tuple[int, int]]) -> list[int]:
+        """The chunk files of `steps` (leaf, level), in order."""
+        return [self.leaves.refs[leaf][level].file for leaf, level in steps]
 
     def _pinned(self) -> set[int]:
         """Files held that waiting swaps still need."""
-        return {file for file in self._files(self._waiting()) if self.cache.get(file) is not None}
+        return {file for file in self._files(self._waiting()) if self.cache.holds(file)}
 
     def _swap(self) -> bool:
         """Write the waiting pieces whose files are held (at most UPLOAD_ROWS rows)."""
         written = 0
-        for leaf in self._waiting():
-            chunk = self.cache.get(self._file(leaf))
+        for leaf, level in self._waiting():
+            ref = self.leaves.refs[leaf][level]
+            chunk = self.cache.get(ref.file)
             if chunk is None:
                 continue
-            level = int(self._planned[leaf])
-            ref = self.leaves.refs[leaf][level]
             old = self._drawn[leaf]
             if ref.count > self.pool.free + sum(b - a for a, b in old.ranges):
                 continue
