@@ -193,14 +193,17 @@ def test_hostile_indexes_are_one_line_exit_2(capsys, streamed, what, change, fra
         path.write_text(json.dumps(index(good_tree()) | change))
     else:
         path.write_text(json.dumps(change))
-    fails(capsys, "info", str(path), fragments=(fragment,))
+    fails(capsys, "info", str(path), "--lod-level", "0", fragments=(fragment,))
 
 
 def test_a_chunk_link_leaving_the_folder_is_refused(capsys, streamed, tmp_path: Path) -> None:
     path, _, _ = streamed
     (tmp_path / "scene" / "0_0").rename(tmp_path / "outside")
     (tmp_path / "scene" / "0_0").symlink_to(tmp_path / "outside")
-    fails(capsys, "info", str(path), fragments=("a link that leaves the scene's folder",))
+    fails(
+        capsys, "info", str(path), "--lod-level", "0",
+        fragments=("a link that leaves the scene's folder",),
+    )  # fmt: skip
 
 
 def test_a_renamed_index_is_refused_by_name(tmp_path: Path) -> None:
@@ -214,3 +217,11 @@ def test_info_reads_the_level_asked_for(capsys, streamed) -> None:
     assert main(["info", str(path.parent), "--lod-level", "1"]) == 0
     out = capsys.readouterr().out
     assert "LOD 1 of 0..1" in out and f"gaussians    {COARSE}" in out
+
+
+def test_info_describes_the_index_and_the_coarsest_level_by_default(capsys, streamed) -> None:
+    path, _, _ = streamed
+    assert main(["info", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert f"streamed     {FINE} Gaussians at level 0; per level {FINE}, {COARSE}" in out
+    assert "coarsest of 0..1" in out and f"gaussians    {COARSE}" in out

@@ -110,24 +110,25 @@ def _scene_arg(parser: argparse.ArgumentParser, optional: bool = False) -> None:
     )
 
 
-def _lod_level_arg(parser: argparse.ArgumentParser, streams: bool = False) -> None:
+STREAMED = (
+    "the scene is streamed: chunks are read as the camera needs them, under "
+    "--stream.gpu-budget-mb and --stream.host-budget-mb"
+)
+
+
+def _lod_level_arg(parser: argparse.ArgumentParser, without: str = "") -> None:
     """--lod-level: which level of a streamed SOG (lod-meta.json) to read whole.
 
-    `streams`: without the flag the command streams the scene (coarse first, finer as the
-    camera needs it) instead of reading level 0 whole.
+    `without`: what the command does with a streamed SOG when the flag is not given (its
+    default is then None); empty: it reads level 0 whole.
     """
     parser.add_argument(
         "--lod-level",
         type=integer_type(0),
-        default=None if streams else 0,
+        default=None if without else 0,
         metavar="N",
-        help="a streamed SOG (lod-meta.json) is read whole at this LOD level (0 is the finest)"
-        + (
-            "; without it the scene is streamed: chunks are read as the camera needs them, "
-            "under --stream.gpu-budget-mb and --stream.host-budget-mb"
-            if streams
-            else "; 0 by default"
-        ),
+        help="a streamed SOG (lod-meta.json) is read whole at this LOD level (0 is the finest); "
+        + (f"without it {without}" if without else "0 by default"),
     )
 
 
@@ -179,7 +180,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     view = commands.add_parser("view", help="open the scene in a window (the default command)")
     _scene_arg(view, optional=True)
-    _lod_level_arg(view, streams=True)
+    _lod_level_arg(view, STREAMED)
     view.add_argument("--width", type=pixels, default=1280, help="window width in pixels")
     view.add_argument("--height", type=pixels, default=720, help="window height in pixels")
     view.add_argument("--no-vsync", action="store_true", help="render as fast as possible")
@@ -209,7 +210,7 @@ def build_parser() -> argparse.ArgumentParser:
         "render", help="render one image, or a camera path as a video, headless (EGL, no display)"
     )
     _scene_arg(render, optional=True)
-    _lod_level_arg(render, streams=True)
+    _lod_level_arg(render, STREAMED)
     _camera_args(render, "the view to render (default: the scene's first camera or a framing)")
     render.add_argument(
         "--out", metavar="FILE.png",
@@ -246,7 +247,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     info = commands.add_parser("info", help="print what a scene file holds")
     _scene_arg(info, optional=True)
-    _lod_level_arg(info)
+    _lod_level_arg(info, "its index is described, with every leaf at its coarsest level")
 
     prune = commands.add_parser(
         "prune", help="write the scene without its least important Gaussians (by a score)"

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import numpy as np
 
 from viewer.errors import quoted
+from viewer.formats.sog_lod import read_lod_meta
 from viewer.scene import GaussianScene
 
 SIGNIFICANT = 4  # digits of the values shown
@@ -55,6 +57,20 @@ def _size(count: int) -> str:
     return f"{count} B"
 
 
+def _streamed_lines(scene: GaussianScene) -> list[str]:
+    """A streamed SOG's index (nothing for other scenes): the rest describes its coarsest level."""
+    if scene.streamed is None:
+        return []
+    meta = read_lod_meta(Path(scene.streamed))
+    leaves = sum(1 for node in meta.nodes if node.lods)
+    per_level = ", ".join(f"{count:,}" for count in meta.counts)
+    return [
+        f"streamed     {meta.counts[0]:,} Gaussians at level 0; per level {per_level}",
+        f"             {leaves:,} spatial leaves, {len(meta.filenames):,} chunk files; "
+        "below: every leaf at its coarsest level (--lod-level N reads one level whole)",
+    ]
+
+
 def describe(scene: GaussianScene) -> str:
     """Format, count, SH degree, bounds, memory, property ranges and cameras of `scene`."""
     lo, hi = scene.bounds
@@ -63,6 +79,7 @@ def describe(scene: GaussianScene) -> str:
     lines = [
         f"source       {quoted(scene.source)}",
         f"format       {_format_line(scene)}",
+        *_streamed_lines(scene),
         f"gaussians    {scene.count:,}",
         f"sh degree    {scene.sh_degree} ({coefficients} coefficient"
         f"{'' if coefficients == 1 else 's'} per channel)",

@@ -49,7 +49,8 @@ def level_pieces(meta: LodMeta, level: int | None = None) -> list[LodPiece]:
     """Each leaf's piece at `level`, or with None at the leaf's coarsest level.
 
     Leaves without the level and empty references are left out.
-    Ordered by chunk file, then row (so that a reader decodes each file once), then leaf.
+    Grouped by chunk file (so that a reader decodes each file once), files in the order the
+    tree first names them, leaves in tree order within a file.
     """
     pieces = []
     for leaf, node in enumerate(meta.nodes):
@@ -57,7 +58,10 @@ def level_pieces(meta: LodMeta, level: int | None = None) -> list[LodPiece]:
         at = max(held, default=-1) if level is None else level
         if at in held:
             pieces.append(LodPiece(leaf, at, node.lods[at]))
-    return sorted(pieces, key=lambda p: (p.ref.file, p.ref.offset, p.leaf))
+    first: dict[int, int] = {}  # file -> rank of its first appearance in tree order
+    for piece in pieces:
+        first.setdefault(piece.ref.file, len(first))
+    return sorted(pieces, key=lambda p: first[p.ref.file])  # stable: tree order within a file
 
 
 def piece_rows(ref: LodRef) -> np.ndarray:
