@@ -185,6 +185,7 @@ def bench_step(args: argparse.Namespace) -> dict:
     optimizer = torch.optim.Adam(model.values(), lr=1e-4)
     grads = {k: torch.randn_like(v) * 1e-3 for k, v in model.items()}
     training_step(model, optimizer, grads)
+    server_module.PACK_SHARE = args.pack_share
     view = live.attach(serve="127.0.0.1:0", controls=LiveControls(update_rate=10.0))
     context = multiprocessing.get_context("spawn")
     stop = context.Event()
@@ -224,6 +225,7 @@ def bench_step(args: argparse.Namespace) -> dict:
         "machine": _machine(),
         "load at start": round(load, 1),
         "gaussians": n,
+        "pack share": args.pack_share,
         "blocks x steps": f"{args.blocks} x {args.steps} each",
         "step ms, no viewer (median of all)": round(1e3 * none, 2),
         "step ms, viewer at 10 updates/s (median of all)": round(1e3 * attached, 2),
@@ -245,6 +247,10 @@ def main() -> None:
     parser.add_argument("--blocks", type=int, default=12, help="step: pairs of blocks")
     parser.add_argument("--steps", type=int, default=20, help="step: steps per block")
     parser.add_argument("--repeats", type=int, default=3, help="updates: each measured this often")
+    parser.add_argument(
+        "--pack-share", type=float, default=DEFAULT_SHARE,
+        help="step: the server's bound on packing (1: none, the link's rate)",
+    )  # fmt: skip
     args = parser.parse_args()
     result = bench_updates(args) if args.what == "updates" else bench_step(args)
     print(json.dumps(result, indent=1))
