@@ -238,6 +238,7 @@ def test_the_cli_refuses_with_one_line_and_exit_2(served, capsys):
     assert main(["view", f"tcp://127.0.0.1:{port}", "--token", "nope"]) == 2
     error = capsys.readouterr().err.strip().splitlines()
     assert error[-1].startswith("splatscope: error:") and "wrong token" in error[-1]
+    assert error[-1].count(f"127.0.0.1:{port}") == 1, error  # the address named once
     with socket.create_server(("127.0.0.1", 0)) as closed:
         free = closed.getsockname()[1]
     assert main(["view", f"tcp://127.0.0.1:{free}"]) == 2
