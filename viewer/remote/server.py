@@ -217,7 +217,9 @@ class TrainerServer:
                 if self._viewer is conn:
                     self._sent_serial = update.serial
                 self._cond.notify_all()
-                self._cond.wait_for(functools.partial(self._hold_over, conn, hold), hold - self._clock())
+                self._cond.wait_for(
+                    functools.partial(self._hold_over, conn, hold), hold - self._clock()
+                )
 
     def _hold_over(self, conn: socket.socket, until: float) -> bool:
         """Whether the wait after a model ends: `conn` left, or the clock reached `until`."""
