@@ -152,6 +152,7 @@ class Viewer:
 
     def __init__(self, server: XServer, args: Sequence[str], cwd: Path) -> None:
         self.server = server
+        self.window_id = ""  # X id of the window, once wait_for_window found it
         self.log = cwd / "viewer.log"
         with self.log.open("w") as log:
             self.process = subprocess.Popen(
@@ -163,8 +164,13 @@ class Viewer:
         """What the viewer printed so far."""
         return self.log.read_text()
 
-    def wait_for_window(self, timeout: float = 60.0) -> tuple[int, int, int, int]:
+    def wait_for_window(
+        self, timeout: float = 60.0, name: str = "splatscope - "
+    ) -> tuple[int, int, int, int]:
         """Wait until the viewer's window shows a scene; returns its (x, y, width, height).
+
+        `name`: a part of the window's title (a live window's: "... Gaussians"). The window's X
+        id is kept in `window_id`.
 
         The window is looked for among the mapped ones: the viewer maps it just before swapping
         its first frame. Its title names the scene from before that, while the first frame is
@@ -176,15 +182,20 @@ class Viewer:
             if self.process.poll() is not None:
                 raise RuntimeError(f"the viewer exited early:\n{self.output()}")
             found = subprocess.run(
-                ["xdotool", "search", "--onlyvisible", "--name", "splatscope - "],
+                ["xdotool", "search", "--onlyvisible", "--name", name],
                 env=self.server.env(), capture_output=True, text=True,
             )  # fmt: skip
             return found.stdout.split()[:1]
 
         window_id = wait_until(window, timeout, "the viewer window")[0]
+        self.window_id = window_id
         geometry = self.server.xdotool("getwindowgeometry", "--shell", window_id)
         values = dict(line.split("=") for line in geometry.split())
         return tuple(int(values[k]) for k in ("X", "Y", "WIDTH", "HEIGHT"))
+
+    def title(self) -> str:
+        """The title of the window `wait_for_window` found."""
+        return self.server.xdotool("getwindowname", self.window_id).strip()
 
     def stop(self) -> int:
         """End the viewer (if it still runs); returns its exit code."""

@@ -17,7 +17,8 @@ import torch
 from tests.app_driver import REPO, wait_until
 from viewer import live
 from viewer.cli import main
-from viewer.protocol import ModelUpdate, ViewerState
+from viewer.protocol import LiveOptions, ModelUpdate, ViewerState
+from viewer.remote import server as server_module
 from viewer.remote.client import RefusedError, RemoteTrainer, connect
 from viewer.remote.codec import encode_hello, encode_options, encode_state
 from viewer.remote.frames import HEADER, Kind, frame
@@ -204,11 +205,40 @@ def test_a_viewer_that_never_reads_gets_fewer_updates_not_a_queue(served):
         view.update(41, **model)  # the loop is never held
 
 
+def test_packing_is_bounded_by_elapsed_time_not_the_sending_threads_cpu(monkeypatch):
+    """Packing whose CPU this thread's clock does not see (torch's own threads copy) still holds
+    the next model back until packing is PACK_SHARE of the time; the test's clock decides."""
+    now = [0.0]
+    real_pack = server_module.pack
+
+    def pack(tensors):
+        now[0] += 1.0  # a second of the clock, none of this thread's CPU
+        return real_pack(tensors)
+
+    monkeypatch.setattr(server_module, "pack", pack)
+    server = server_module.TrainerServer("127.0.0.1", 0, "", LiveOptions(), clock=lambda: now[0])
+    viewer = connect("127.0.0.1", server.address[1], "")
+    try:
+        server.send(ModelUpdate(1, 1, gaussians()))
+        newest(viewer, 1)
+        server.send(ModelUpdate(2, 2, None))
+        server.flush(0.5)  # held back: a bound on this thread's CPU would send it at once
+        assert server.models_sent == 1 and server._sent_serial == 1
+        now[0] += 1.0 / server_module.PACK_SHARE  # the bound's time has passed
+        server.send(ModelUpdate(3, 3, None))  # replaces 2, unsent, and wakes the sender
+        assert newest(viewer, 3).serial == 3
+        assert server.models_sent == 2
+    finally:
+        viewer.close()
+        server.close()
+
+
 def test_the_cli_refuses_with_one_line_and_exit_2(served, capsys):
     _, port = served
     assert main(["view", f"tcp://127.0.0.1:{port}", "--token", "nope"]) == 2
     error = capsys.readouterr().err.strip().splitlines()
     assert error[-1].startswith("splatscope: error:") and "wrong token" in error[-1]
+    assert error[-1].count(f"127.0.0.1:{port}") == 1, error  # the address named once
     with socket.create_server(("127.0.0.1", 0)) as closed:
         free = closed.getsockname()[1]
     assert main(["view", f"tcp://127.0.0.1:{free}"]) == 2

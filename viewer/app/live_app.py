@@ -274,14 +274,17 @@ def run_remote_window(address: str, token: str, width: int, height: int) -> int:
     Raises:
         SceneError: one line, when the training cannot be reached or refuses the token.
     """
-    from viewer.remote.address import parse_address
+    from viewer.remote.address import parse_address, url
     from viewer.remote.client import RemoteError, connect
 
     try:
         host, port = parse_address(address)
-        trainer = connect(host, port, token)
-    except (ValueError, RemoteError) as exc:
+    except ValueError as exc:
         raise SceneError(address, str(exc)) from None
+    try:
+        trainer = connect(host, port, token)
+    except RemoteError as exc:  # its line starts with the address, which SceneError puts first
+        raise SceneError(address, str(exc).removeprefix(f"{url(host, port)} ")) from None
     options = dataclasses.replace(trainer.options, width=width, height=height)
     try:
         try:
