@@ -542,7 +542,11 @@ def _run_render(args: argparse.Namespace) -> int:
         save_png(image, args.out)
     if args.out_npy:
         save_npy(image, args.out_npy)
-    print(f"rendered {scene.count} Gaussians at {camera.width}x{camera.height}")
+    from viewer.scene_info import scene_gaussians
+
+    streamed = " (streamed)" if scene.streamed else ""
+    pixels = f"{camera.width}x{camera.height}"
+    print(f"rendered {scene_gaussians(scene)} Gaussians{streamed} at {pixels}")
     return 0
 
 

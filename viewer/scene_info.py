@@ -57,6 +57,13 @@ def _size(count: int) -> str:
     return f"{count} B"
 
 
+def scene_gaussians(scene: GaussianScene) -> int:
+    """The scene's Gaussians: a streamed scene's finest level, not just what was read first."""
+    if scene.streamed is None:
+        return scene.count
+    return read_lod_meta(Path(scene.streamed)).counts[0]
+
+
 def _streamed_lines(scene: GaussianScene) -> list[str]:
     """A streamed SOG's index (nothing for other scenes): the rest describes its coarsest level."""
     if scene.streamed is None:

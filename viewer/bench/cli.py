@@ -221,10 +221,11 @@ def run_bench(args: argparse.Namespace, ready: Callable[[], None] | None = None)
             image too large.
         GLUnavailableError: when no OpenGL 4.3 context can be made.
     """
-    from viewer.bench.report import BenchSetup, scene_gaussians, summary_table, write_outputs
+    from viewer.bench.report import BenchSetup, summary_table, write_outputs
     from viewer.bench.runner import measure
     from viewer.formats.limits import planned_use
     from viewer.render.budget import check_device, render_use
+    from viewer.scene_info import scene_gaussians
 
     try:
         configs = [c for path in args.sweep or [] for c in load_sweep(path)]

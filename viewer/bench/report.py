@@ -22,10 +22,8 @@ from viewer.atomic_write import atomic_write_text
 from viewer.bench.folder import FRAMES, REPORT, WORST_DIR
 from viewer.bench.runner import REGION_METRICS, BenchResult, ConfigRun, FrameRecord, WorstFrame
 from viewer.errors import quoted
-from viewer.formats.sog_lod import read_lod_meta
 from viewer.image_files import save_png
 from viewer.render.timers import CLOCK_GL_TIMER
-from viewer.scene import GaussianScene
 from viewer.settings import RenderSettings
 from viewer.stats import summarize
 
@@ -162,13 +160,6 @@ def _stream_entry(run: ConfigRun) -> dict[str, Any] | None:
         "host_budget_bytes": facts.host_budget,
         "failures": list(facts.failures),
     }
-
-
-def scene_gaussians(scene: GaussianScene) -> int:
-    """The scene's Gaussians: a streamed scene's finest level, not just what was read first."""
-    if scene.streamed is None:
-        return scene.count
-    return read_lod_meta(Path(scene.streamed)).counts[0]
 
 
 def _mean_or_none(values: list[float]) -> float | None:
