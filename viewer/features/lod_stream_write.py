@@ -2,7 +2,10 @@
 
 Layout (the reader, viewer.formats.sog_lod, documents the format):
 1. The centres are partitioned into leaves of at most `leaf_size` Gaussians (lod_partition:
-   a median k-d tree); the tree becomes lod-meta.json's tree.
+   a median k-d tree); the tree becomes lod-meta.json's tree. A writer that knows its spatial
+   tree beforehand (a generator, scripts/make_streamed_scene.py) gives it as Regions instead
+   (`write_streamed_tree`): each leaf makes its Gaussians when the writer comes to it, so no
+   array of all the centres is ever needed.
 2. Each leaf, on its own and one at a time, gets its LOD hierarchy (lod_hierarchy.
    build_hierarchy over its Gaussians). Its level k is a cut of that tree: the nodes n with
    level(n) <= j < level(parent(n)) (the active nodes once merge level j is done) for the
@@ -26,7 +29,7 @@ import math
 import os
 import re
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -94,6 +97,40 @@ class SceneRows:
     def rows(self, rows: np.ndarray) -> GaussianScene:
         """scene.subset(rows)."""
         return self.scene.subset(rows)
+
+
+@dataclass(frozen=True)
+class Region:
+    """A node of a spatial tree known before its Gaussians (lod-meta.json's tree, as written).
+
+    An inner region has children (one or more); a leaf region has none and `make` gives its
+    Gaussians (1..leaf_size of them), called once, when the writer comes to that leaf: leaves
+    are made one at a time, depth first, and none is kept once its chunks hold it. Bounds come
+    from the Gaussians made, so a region need not know its own.
+    """
+
+    children: tuple[Region, ...] = ()
+    make: Callable[[], GaussianScene] | None = None
+
+    def __post_init__(self) -> None:
+        if (self.make is None) == (not self.children):
+            raise ValueError("a region has children or (a leaf) a make, not both or neither")
+
+    def leaves(self) -> Iterator[Region]:
+        """The leaf regions, depth first (in the order the writer makes them)."""
+        if not self.children:
+            yield self
+        for child in self.children:
+            yield from child.leaves()
+
+
+def _regions(part: Part, source: RowSource) -> Region:
+    """A partition of a RowSource's rows as regions whose leaves read their rows."""
+    if part.children is None:
+        assert part.rows is not None
+        rows = part.rows
+        return Region(make=lambda: source.rows(rows))
+    return Region(children=tuple(_regions(child, source) for child in part.children))
 
 
 def cut_levels(hierarchy: LodHierarchy, levels: int, ratio: float) -> list[np.ndarray]:
@@ -176,26 +213,27 @@ class _Chunks:
             self.flush(level)
 
 
-def _leaf(source: RowSource, rows: np.ndarray, layout: StreamLayout, chunks: _Chunks) -> Any:
+def _leaf(make: Callable[[], GaussianScene], layout: StreamLayout, chunks: _Chunks) -> Any:
     """The tree node of one leaf, its Gaussians added to the chunks level by level."""
-    scene = source.rows(rows)
+    scene = make()
+    if not 0 < scene.count <= layout.leaf_size:
+        raise ValueError(f"a leaf region made {scene.count:,} Gaussians (1..{layout.leaf_size:,})")
     hierarchy = build_hierarchy(scene)
     blocks = [scene] + [
         _nodes(hierarchy, ids, scene.source)
         for ids in cut_levels(hierarchy, layout.levels, layout.ratio)[1:]
     ]
-    del hierarchy
+    del hierarchy, scene
     blocks = [block.subset(morton_order(block.means)) for block in blocks]
     lods = {str(k): chunks.add(k, block) for k, block in enumerate(blocks)}
     return {"bound": _bound(blocks), "lods": lods}
 
 
-def _tree(part: Part, leaf: Callable[[np.ndarray], dict[str, Any]]) -> dict[str, Any]:
-    """The lod-meta.json tree of a partition, leaves made (depth first) by `leaf`."""
-    if part.children is None:
-        assert part.rows is not None
-        return leaf(part.rows)
-    children = [_tree(child, leaf) for child in part.children]
+def _tree(region: Region, layout: StreamLayout, chunks: _Chunks) -> dict[str, Any]:
+    """The lod-meta.json tree of `region`, leaves made (depth first) and written to `chunks`."""
+    if region.make is not None:
+        return _leaf(region.make, layout, chunks)
+    children = [_tree(child, layout, chunks) for child in region.children]
     lo = np.min([child["bound"]["min"] for child in children], axis=0)
     hi = np.max([child["bound"]["max"] for child in children], axis=0)
     return {"bound": {"min": _floats(lo), "max": _floats(hi)}, "children": children}
@@ -235,10 +273,39 @@ def write_streamed_sog(
     """
     check_replaceable(path.parent)
     tree = partition(source.positions(), layout.leaf_size)
+    return write_streamed_tree(
+        _regions(tree, source),
+        path,
+        layout,
+        prepare=lambda scratch: source.prepare(tree.leaves(), scratch),
+    )
+
+
+def write_streamed_tree(
+    root: Region,
+    path: Path,
+    layout: StreamLayout = StreamLayout(),
+    prepare: Callable[[Path], None] | None = None,
+) -> list[int]:
+    """Write the Gaussians of a spatial tree as a streamed SOG (see `write_streamed_sog`).
+
+    `root`'s tree is lod-meta.json's tree; its leaves are made one at a time, depth first.
+    `prepare`, when given, is called first with a scratch folder's path inside the new
+    folder (it may make it; it is removed before lod-meta.json is written).
+
+    Returns:
+        The Gaussians per level.
+
+    Raises:
+        SceneError: for a folder that holds other files, or when a file cannot be written.
+        ValueError: for a leaf region that makes no Gaussians or more than `layout.leaf_size`.
+    """
+    check_replaceable(path.parent)
     with atomic_folder(path.parent, check_replaceable) as folder:
-        source.prepare(tree.leaves(), folder / SCRATCH_NAME)
+        if prepare is not None:
+            prepare(folder / SCRATCH_NAME)
         chunks = _Chunks(folder, layout.unit_size)
-        root = _tree(tree, lambda rows: _leaf(source, rows, layout, chunks))
+        tree = _tree(root, layout, chunks)
         chunks.close()
         shutil.rmtree(folder / SCRATCH_NAME, ignore_errors=True)
         counts = [chunks.counts[k] for k in range(layout.levels)]
@@ -249,7 +316,7 @@ def write_streamed_sog(
             "counts": counts,
             "lodLevels": layout.levels,
             "filenames": chunks.filenames,
-            "tree": root,
+            "tree": tree,
         }
         (folder / LOD_META_NAME).write_text(json.dumps(meta, separators=(",", ":")))
     return counts

@@ -76,6 +76,8 @@ def _image_bytes(count: int) -> int:
 
 def _lookup(path: Path, codebook: np.ndarray, indices: np.ndarray, what: str) -> np.ndarray:
     """codebook[indices], refusing an index past the codebook's end."""
+    if indices.dtype == np.uint8 and codebook.shape[0] > 255:
+        return codebook[indices]  # every byte has an entry
     if indices.size and int(indices.max()) >= codebook.shape[0]:
         raise SceneError(
             path, f"{what} index {int(indices.max())} past the {codebook.shape[0]}-entry codebook"
@@ -84,10 +86,16 @@ def _lookup(path: Path, codebook: np.ndarray, indices: np.ndarray, what: str) ->
 
 
 def _positions(meta: SogMeta, low: np.ndarray, high: np.ndarray) -> np.ndarray:
-    """[N, 3] float32 positions of the first N pixels of means_l and means_u."""
-    q = (high[:, :3].astype(np.float64) * 256.0) + low[:, :3]
+    """[N, 3] float32 positions of the first N pixels of means_l and means_u.
+
+    Each axis has 65,536 possible values: they are computed once (float64) and looked up.
+    """
+    q = np.arange(65536, dtype=np.float64)[:, None]
     n = meta.mins + (meta.maxs - meta.mins) * (q / 65535.0)
-    return (np.sign(n) * np.expm1(np.abs(n))).astype(np.float32)
+    table = (np.sign(n) * np.expm1(np.abs(n))).astype(np.float32).T.ravel()  # [axis, q]
+    index = (high[:, :3].astype(np.int32) << 8) | low[:, :3]
+    index += np.arange(3, dtype=np.int32) * 65536
+    return table[index]
 
 
 def _rotations(path: Path, quats: np.ndarray) -> np.ndarray:
