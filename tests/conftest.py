@@ -108,3 +108,18 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "gpu" in item.keywords:
             item.add_marker(pytest.mark.skip(reason=reason))
+
+
+@pytest.fixture(scope="session")
+def small_data(tmp_path_factory) -> Path:
+    """A training dataset: 8 training and 1 held-out 32x32 views of the built-in scene, 500
+    seed points (read only by the tests that train on it)."""
+    from tests.test_train import run_cli
+
+    out = tmp_path_factory.mktemp("data") / "small"
+    result = run_cli(
+        "make-dataset", "--views", "8", "--test-views", "1", "--width", "32", "--height", "32",
+        "--points", "500", "--renderer", "reference", "--out", str(out),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    return out

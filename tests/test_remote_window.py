@@ -26,7 +26,6 @@ import numpy as np
 import pytest
 
 from tests.app_driver import REPO, Viewer, XServer, changed_fraction, wait_until, window_tests
-from tests.test_train import run_cli
 from viewer.remote.codec import encode_hello, encode_state
 from viewer.remote.frames import HEADER, Kind, frame
 from viewer.settings import LiveControls
@@ -42,18 +41,6 @@ TRAIN = ("--iterations", "1000000", "--init-count", "200", "--densify-from", "2"
          "--train.backend", "reference", "--device", "cpu", "--width", str(WIDTH),
          "--height", str(HEIGHT))  # fmt: skip
 LIVE_TITLE = "Gaussians"  # the live window's title: "training small - 1,234 Gaussians"
-
-
-@pytest.fixture(scope="module")
-def small_data(tmp_path_factory) -> Path:
-    """8 training and 1 held-out 32x32 views of the built-in scene."""
-    out = tmp_path_factory.mktemp("data") / "small"
-    result = run_cli(
-        "make-dataset", "--views", "8", "--test-views", "1", "--width", "32", "--height", "32",
-        "--points", "500", "--renderer", "reference", "--out", str(out),
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr
-    return out
 
 
 @pytest.fixture

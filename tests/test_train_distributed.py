@@ -32,18 +32,6 @@ COMMON = ("--init-count", "200", "--densify-from", "2", "--densify-every", "2",
           "--train.backend", "reference", "--device", "cpu")  # fmt: skip
 
 
-@pytest.fixture(scope="module")
-def small_data(tmp_path_factory) -> Path:
-    """8 training and 1 held-out 32x32 views of the built-in scene, 500 seed points."""
-    out = tmp_path_factory.mktemp("data") / "small"
-    result = run_cli(
-        "make-dataset", "--views", "8", "--test-views", "1", "--width", "32", "--height", "32",
-        "--points", "500", "--renderer", "reference", "--out", str(out),
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr
-    return out
-
-
 def one_process(data: Path, steps: int) -> Trainer:
     """The same run in this process, with the whole batch."""
     settings = TrainSettings(
