@@ -131,11 +131,10 @@ def _composite_tile(
     width: int,
     height: int,
     out: np.ndarray,
-    out_row0: int,
     stored: np.ndarray | None,
     levels: np.ndarray | None,
 ) -> None:
-    """Composite one tile's pairs[first:last] front to back into `out` (rows y up, see caller).
+    """Composite one tile's pairs[first:last] front to back into `out` (rows bottom up).
 
     With foveation's `levels` ([height, width] per pixel) and `stored` (per splat) a splat's
     opacity is weighed at each pixel by w(b, l) = smoothstep(clamp(b - l, 0, 1)), b = its
@@ -198,7 +197,7 @@ def _composite_tile(
         if remaining == 0:
             break
     for row in range(rows):
-        o = out[out_row0 - (y0 + row)]
+        o = out[height - 1 - (y0 + row)]
         for k in range(columns):
             pixel = o[x0 + k]
             pixel[0] = state[PREMUL_R, row, k]
@@ -220,10 +219,10 @@ def composite_rows(
     stored: np.ndarray | None,
     levels: np.ndarray | None,
 ) -> None:
-    """Composite the rows of tiles [first_row, last_row) into `out`.
+    """Composite the rows of tiles [first_row, last_row) into their pixel rows of `out`.
 
-    `out` is [pixel rows of those tiles, width, 4] float32, bottom row first (a GL texture's
-    order): premultiplied colour and 1 - T. Tiles are handed to threads most pairs first.
+    `out` is [height, width, 4] float32, bottom row first (a GL texture's order): premultiplied
+    colour and 1 - T. Tiles are handed to threads most pairs first.
     Foveated frames pass each splat's stored levels and the pixels' levels (`_composite_tile`),
     others None.
     """
@@ -232,11 +231,10 @@ def composite_rows(
     tiles = (last_row - first_row) * columns
     ranges = starts[first_tile : first_tile + tiles + 1]
     by_cost = np.argsort(ranges[:-1] - ranges[1:])
-    top = min(last_row * TILE_SIZE, height) - 1  # the pixel row stored in out[0]
     for i in prange(tiles):
         t = first_tile + by_cost[i]
         ty, tx = t // columns, t % columns
         _composite_tile(
             splats, pairs, starts[t], starts[t + 1], tx * TILE_SIZE, ty * TILE_SIZE,
-            width, height, out, top, stored, levels,
+            width, height, out, stored, levels,
         )  # fmt: skip

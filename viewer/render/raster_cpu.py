@@ -4,7 +4,8 @@ Made for software GL devices (llvmpipe), where GPU passes run on the same cores 
 per quad and per fragment, back to front, without early termination. `bin` reads the visible
 splats and their depth order back from the frame buffers and bins them into 16x16 tiles
 (viewer/render/cpu_kernels.py); `draw` composites rows of tiles front to back, each pixel
-stopping once it is opaque, and writes them into the accumulation texture for the resolve pass.
+stopping once it is opaque, into the target's host image, which the renderer resolves on the
+host (viewer/render/host_resolve.py) or uploads for the GL resolve.
 Views are measured on the GPU (`GpuMeasure`), as the other backends do. Foveated frames that
 draw the scene's nested subsets weigh each splat at each pixel's level, as the tiles backend.
 """
@@ -21,7 +22,7 @@ from viewer.render.accum_target import AccumTarget
 from viewer.render.contributions import Contributions, GpuMeasure
 from viewer.render.fovea import LEVEL_NONE, FoveaUniforms, uniform_levels
 from viewer.render.jit_setup import compiled
-from viewer.render.layout import COUNTER_PAIRS, SPLAT_DTYPE, TILE_SIZE
+from viewer.render.layout import COUNTER_PAIRS, SPLAT_DTYPE
 from viewer.render.raster import RasterJob
 from viewer.render.tile_bins import tile_grid
 
@@ -97,23 +98,20 @@ class CpuRaster:
         return tile_grid(job.view.camera.width, job.view.camera.height)[1]
 
     def draw(self, job: RasterJob, target: AccumTarget, parts: range | None = None) -> None:
-        """Composite the binned frame, or its rows of tiles `parts`, and write them to `target`.
+        """Composite the binned frame, or its rows of tiles `parts`, into `target`'s host image.
 
-        The write is timed as "upload"; the rest of "raster" is the compositing.
+        The image stays on the host (`target.on_host`): the renderer resolves it there or
+        uploads it (viewer/render/host_resolve.py).
         """
         width, height = job.view.camera.width, job.view.camera.height
         parts = range(self.parts(job)) if parts is None else parts
-        if not len(parts):
-            return
-        top = min(parts.stop * TILE_SIZE, height)  # pixel rows [bottom, top) of this band
-        bottom = parts.start * TILE_SIZE
-        band = np.empty((top - bottom, width, 4), np.float32)
-        self._kernels.composite_rows(
-            self._splats, self._pairs, self._starts, width, height, parts.start, parts.stop, band,
-            self._stored, self._levels,
-        )  # fmt: skip
-        with job.section("upload"):
-            target.texture.write(band, viewport=(0, height - top, width, top - bottom))
+        image = target.host_image()
+        target.on_host = True
+        if len(parts):
+            self._kernels.composite_rows(
+                self._splats, self._pairs, self._starts, width, height, parts.start, parts.stop,
+                image, self._stored, self._levels,
+            )  # fmt: skip
 
     def measure(
         self, job: RasterJob, gaussians: int, pixel: tuple[int, int] | None

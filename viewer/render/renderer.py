@@ -38,6 +38,7 @@ from viewer.render.frame_buffers import FrameBuffers
 from viewer.render.frame_inputs import FrameInputs, LodCut
 from viewer.render.frame_view import FrameView, plan_of
 from viewer.render.gpu_scene import GROWTH, GpuScene
+from viewer.render.host_resolve import resolve_on_host
 from viewer.render.inset import Inset
 from viewer.render.layout import (
     COUNTER_FOVEA_CULLED,
@@ -289,9 +290,28 @@ class SplatRenderer:
         """Draw the foveated-resolution inset of the frame `inputs` over `output`."""
         view = FrameView.of(scene, inputs, inset)
         self.inset_accum.ensure_size(view.camera.width, view.camera.height)
+        self.inset_accum.on_host = False
         raster.draw(self._prepare(scene, view, settings, raster, _untimed), self.inset_accum)
         self._validate(raster, scene)
-        self.resolve.run(self.inset_accum, output, settings.background, inset)
+        self._resolve(self.inset_accum, output, settings.background, inset)
+
+    def _resolve(
+        self,
+        accum: AccumTarget,
+        output: moderngl.Framebuffer,
+        background: tuple[float, float, float],
+        inset: Inset | None = None,
+    ) -> None:
+        """Resolve `accum` into `output`, on the host where its image is (host_resolve.py).
+
+        Else the GL pass resolves it (a host image uploaded first).
+        """
+        if accum.on_host:
+            if inset is None and resolve_on_host(accum, output, background):
+                accum.on_host = False
+                return
+            accum.upload()
+        self.resolve.run(accum, output, background, inset)
 
     def _validate(self, raster: Raster, scene: GpuScene) -> None:
         """Check the frame's buffers when the validation switch is on."""
@@ -505,6 +525,8 @@ class SplatFrame:
         assert not self.done, "the frame is done"
         start = time.perf_counter()
         job = self._prepare()
+        if self.drawn == 0:  # the accumulation image is drawn anew (on the host or not)
+            self._accum.on_host = False
         with self._clock.section("raster"):
             if count is None and self.drawn == 0:
                 self._raster.draw(job, self._accum)
@@ -531,7 +553,7 @@ class SplatFrame:
         renderer, raster, settings = self._renderer, self._raster, self.settings
         renderer._validate(raster, self.scene)
         with self._clock.section("resolve"):
-            renderer.resolve.run(self._accum, self.output, settings.background)
+            renderer._resolve(self._accum, self.output, settings.background)
         renderer._queue_counters(job.view.rows, job.view.lod, self.inputs.render_scale)
         if self._inset is not None:  # the counters above are the whole frame's
             with self._clock.section("inset"):
