@@ -221,3 +221,52 @@ def test_tens_of_millions_of_pairs(renderers, upload):
     cpu, tiles = both(renderers, gpu_scene, camera)
     assert renderers["cpu"].frame.read_counters()[COUNTER_PAIRS] == count * 80 * 45
     assert psnr(cpu, tiles) >= MIN_PSNR_TILES
+
+
+def box_pairs(renderer: SplatRenderer, width: int, height: int) -> int:
+    """The pairs of the frame just drawn had every splat been binned into all its box's tiles."""
+    count = renderer.frame.visible_count()
+    splats = renderer.frame.read_splats(count).view(np.float32).reshape(count, -1)
+    cx, cy, ex, ey = splats[:, 0], splats[:, 1], splats[:, 2], splats[:, 3]
+    lo_x = np.maximum(np.ceil(cx - ex - 0.5), 0) // 16
+    hi_x = np.minimum(np.floor(cx + ex - 0.5), width - 1) // 16
+    lo_y = np.maximum(np.ceil(cy - ey - 0.5), 0) // 16
+    hi_y = np.minimum(np.floor(cy + ey - 0.5), height - 1) // 16
+    return int((np.maximum(hi_x - lo_x + 1, 0) * np.maximum(hi_y - lo_y + 1, 0)).sum())
+
+
+def test_thin_tilted_splats_skip_the_tiles_they_miss_not_a_pixel(renderers, upload):
+    """Needles across the image: a splat is binned only where its ellipse reaches (fewer pairs
+    than its box's tiles) and composited only on the rows it reaches, the image unchanged."""
+    rng = np.random.default_rng(21)
+    count = 400
+    scales = np.stack([rng.uniform(0.2, 0.6, count), np.full(count, 0.004),
+                       rng.uniform(0.002, 0.02, count)], axis=1)  # fmt: skip
+    rgb = rng.uniform(size=(count, 3))
+    scene = GaussianScene.from_arrays(
+        rng.normal(0, 0.5, (count, 3)), scales, rng.normal(size=(count, 4)),
+        rng.uniform(0.3, 1.0, count), ((rgb - 0.5) / 0.28209479177387814)[:, None, :],
+    )  # fmt: skip
+    camera = Camera.look_at((0.2, -2.5, 0.4), (0, 0, 0), (0, 0, 1), 160, 96)
+    cpu, tiles = both(renderers, upload(scene), camera)
+    pairs = int(renderers["cpu"].frame.read_counters()[COUNTER_PAIRS])
+    assert 0 < pairs < 0.7 * box_pairs(renderers["cpu"], camera.width, camera.height)
+    assert cpu.max() > 0.3
+    assert np.abs(cpu - tiles).max() < 1e-4
+
+
+def test_the_kernel_cache_follows_every_module_the_kernels_compile_in():
+    """numba checks a cached kernel against its own file only, so the cache folder is named by
+    a digest of every module whose code or constants the kernels take in."""
+    import re
+    from pathlib import Path
+
+    from viewer.render import jit_setup
+
+    assert jit_setup.jit_cache_dir().name == jit_setup.sources_digest()
+    render = Path(jit_setup.__file__).parent
+    for name in ("cpu_kernels", "cpu_footprint"):
+        assert name in jit_setup.KERNEL_SOURCES
+        text = (render / f"{name}.py").read_text()
+        for used in re.findall(r"^from viewer\.render\.(\w+) import", text, re.M):
+            assert used == "jit_setup" or used in jit_setup.KERNEL_SOURCES, (name, used)

@@ -1,10 +1,12 @@
-"""The cpu backend's numba kernels: bin depth-sorted splats into 16x16 tiles, composite tiles.
+"""The cpu backend's numba kernels: bin splats into 16x16 tiles, composite tiles, resolve.
 
 Splats come as the frame buffers' `SPLAT_DTYPE` records viewed as [n, 12] float32 rows (centre
 x y, extent x y, conic xx xy yy, opacity, colour r g b, depth). The rules are tiles_count.comp's
-tile rectangle and tiles_traverse.glsl's compositing: alpha = min(0.99, opacity exp(power)),
-skipped below 1/255 or where power > 0, front to back, a pixel stops before T would fall below
-1e-4. Both kernels run in parallel on numba's threads; the results do not depend on how many.
+tile rectangle (narrowed to the tiles the ellipse reaches, viewer/render/cpu_footprint.py) and
+tiles_traverse.glsl's compositing: alpha = min(0.99, opacity exp(power)), skipped below 1/255 or
+where power > 0, front to back, a pixel stops before T would fall below 1e-4. The kernels run in
+parallel on numba's threads; the results do not depend on how many. The resolve pass's kernel
+serves viewer/render/host_resolve.py.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import math
 import numpy as np
 from numba import njit, prange
 
+from viewer.render.cpu_footprint import band_range, pixel_span, reach
 from viewer.render.fovea import LEVEL_NONE
 from viewer.render.jit_setup import configure_numba
 from viewer.render.layout import TILE_SIZE
@@ -53,6 +56,23 @@ def _tile_rect(splat: np.ndarray, width: int, height: int) -> tuple[int, int, in
     return lo_x // TILE_SIZE, lo_y // TILE_SIZE, hi_x // TILE_SIZE, hi_y // TILE_SIZE
 
 
+@njit(cache=True, inline="always")
+def _tiles_reached(
+    splat: np.ndarray, bound: float, ty: int, x0: int, x1: int, width: int, height: int
+) -> tuple[int, int]:
+    """The tiles of the box's [x0, x1] in tile row `ty` where the ellipse reaches a pixel."""
+    first_y = ty * TILE_SIZE
+    last_y = min(first_y + TILE_SIZE, height) - 1
+    cy = float(splat[CY])
+    lo, hi = band_range(
+        splat[CYY], splat[CXY], splat[CXX], bound, first_y + 0.5 - cy, last_y + 0.5 - cy
+    )
+    first, last = pixel_span(lo, hi, float(splat[CX]), x0 * TILE_SIZE, x1 * TILE_SIZE + 15)
+    if first > last:
+        return 1, 0
+    return first // TILE_SIZE, min(last, width - 1) // TILE_SIZE
+
+
 @njit(cache=True, parallel=True)
 def bin_tiles(
     splats: np.ndarray, order: np.ndarray, width: int, height: int, chunks: int
@@ -79,8 +99,10 @@ def bin_tiles(
     for c in prange(chunks):
         for i in range(n * c // chunks, n * (c + 1) // chunks):
             x0, y0, x1, y1 = _tile_rect(splats[i], width, height)
+            bound = reach(splats[i, OPACITY])
             for ty in range(y0, y1 + 1):
-                for tx in range(x0, x1 + 1):
+                first, last = _tiles_reached(splats[i], bound, ty, x0, x1, width, height)
+                for tx in range(first, last + 1):
                     cursor[c, ty * columns + tx] += 1
     starts = np.empty(tiles + 1, np.int64)
     total = 0
@@ -95,8 +117,10 @@ def bin_tiles(
     for c in prange(chunks):
         for i in range(n * c // chunks, n * (c + 1) // chunks):
             x0, y0, x1, y1 = _tile_rect(splats[i], width, height)
+            bound = reach(splats[i, OPACITY])
             for ty in range(y0, y1 + 1):
-                for tx in range(x0, x1 + 1):
+                first, last = _tiles_reached(splats[i], bound, ty, x0, x1, width, height)
+                for tx in range(first, last + 1):
                     t = ty * columns + tx
                     pairs[cursor[c, t]] = rank[i]
                     cursor[c, t] += 1
@@ -141,15 +165,19 @@ def _composite_tile(
     stored levels, l = the pixel's level. Without (None: numba compiles that case apart) the
     loop carries no weight at all.
 
-    The loop over a row's 16 pixels is branch-free (masks as 0/1 floats) so that LLVM turns it
-    into SIMD; a splat visits only the rows its box reaches, and the tile stops once every pixel
-    has stopped.
+    A splat visits only the rows of the tile where its ellipse reaches a pixel centre
+    (viewer/render/cpu_footprint.py) and some pixel still blends: the pixels it skips would
+    have been skipped by the 1/255 rule or are done, so the image is the one of visiting its
+    whole box. Each row's 16 pixels are one branch-free loop (masks as 0/1 floats) that LLVM
+    turns into SIMD. The tile stops once every pixel has stopped.
     """
     state = np.zeros((STATE, TILE_SIZE, TILE_SIZE), np.float32)
     rows = min(TILE_SIZE, height - y0)
     columns = min(TILE_SIZE, width - x0)
     state[TRANSMITTANCE] = F1
     state[LIVE, :rows, :columns] = F1
+    live = np.zeros(TILE_SIZE, np.int32)  # pixels still blending per row
+    live[:rows] = columns
     px = np.empty(TILE_SIZE, np.float32)
     for k in range(TILE_SIZE):
         px[k] = np.float32(x0 + k) + HALF
@@ -165,14 +193,19 @@ def _composite_tile(
         cx, cy, opacity = s[CX], s[CY], s[OPACITY]
         r, g, blue = s[RED], s[GREEN], s[BLUE]
         half_xx = -HALF * s[CXX]
-        top = max(math.ceil(cy - s[EY] - 0.5) - y0, 0)
-        bottom = min(math.floor(cy + s[EY] - 0.5) - y0, rows - 1)
-        stopped = F0
+        # the rows of the tile whose pixel centres the ellipse reaches within its columns
+        lo, hi = band_range(
+            s[CXX], s[CXY], s[CYY], reach(opacity), x0 + 0.5 - cx, x0 + columns - 0.5 - cx
+        )
+        top, bottom = pixel_span(lo, hi, cy - y0, 0, rows - 1)
         for row in range(top, bottom + 1):
+            if live[row] == 0:
+                continue
             dy = np.float32(y0 + row) + HALF - cy
             power_y = -HALF * s[CYY] * dy * dy
             slope = -s[CXY] * dy
             level_row = level[row]
+            stopped = F0
             for k in range(TILE_SIZE):
                 dx = px[k] - cx
                 power = (half_xx * dx + slope) * dx + power_y
@@ -193,7 +226,8 @@ def _composite_tile(
                 state[TRANSMITTANCE, row, k] = t - blend * (t - next_t)
                 state[LIVE, row, k] -= stop
                 stopped += stop
-        remaining -= int(stopped)
+            live[row] -= int(stopped)
+            remaining -= int(stopped)
         if remaining == 0:
             break
     for row in range(rows):
@@ -238,3 +272,19 @@ def composite_rows(
             splats, pairs, starts[t], starts[t + 1], tx * TILE_SIZE, ty * TILE_SIZE,
             width, height, out, stored, levels,
         )  # fmt: skip
+
+
+@njit(cache=True, parallel=True, fastmath=True)
+def resolve_rows(image: np.ndarray, background: np.ndarray, out: np.ndarray, unorm: bool) -> None:
+    """Write C + (1 - A) background, alpha 1, into `out`; `unorm` (uint8): clamped, rounded."""
+    one = np.float32(255.0) if unorm else np.float32(1.0)
+    for y in prange(image.shape[0]):
+        for x in range(image.shape[1]):
+            pixel = image[y, x]
+            through = np.float32(1.0) - pixel[3]
+            for c in range(3):
+                value = pixel[c] + through * background[c]
+                if unorm:
+                    value = min(max(value, np.float32(0.0)), np.float32(1.0)) * one + 0.5
+                out[y, x, c] = value
+            out[y, x, 3] = one

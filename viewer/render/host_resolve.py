@@ -12,30 +12,10 @@ from __future__ import annotations
 
 import moderngl
 import numpy as np
-from numba import njit, prange
 
 from viewer.render.accum_target import AccumTarget
-from viewer.render.jit_setup import configure_numba
-
-configure_numba()
 
 FORMATS = {"f1": np.uint8, "f4": np.float32}  # output textures written directly
-
-
-@njit(cache=True, parallel=True, fastmath=True)
-def resolve_rows(image: np.ndarray, background: np.ndarray, out: np.ndarray, unorm: bool) -> None:
-    """Write C + (1 - A) background, alpha 1, into `out`; `unorm` (uint8): clamped, rounded."""
-    one = np.float32(255.0) if unorm else np.float32(1.0)
-    for y in prange(image.shape[0]):
-        for x in range(image.shape[1]):
-            pixel = image[y, x]
-            through = np.float32(1.0) - pixel[3]
-            for c in range(3):
-                value = pixel[c] + through * background[c]
-                if unorm:
-                    value = min(max(value, np.float32(0.0)), np.float32(1.0)) * one + 0.5
-                out[y, x, c] = value
-            out[y, x, 3] = one
 
 
 def output_texture(output: moderngl.Framebuffer, size: tuple[int, int]) -> moderngl.Texture | None:
@@ -53,6 +33,8 @@ def resolve_on_host(
     accum: AccumTarget, output: moderngl.Framebuffer, background: tuple[float, float, float]
 ) -> bool:
     """Resolve `accum`'s host image into `output` if it can be written directly (True)."""
+    from viewer.render.cpu_kernels import resolve_rows  # numba's, as the cpu backend's
+
     assert accum.host is not None
     texture = output_texture(output, accum.size)
     if texture is None:

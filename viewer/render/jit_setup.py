@@ -2,16 +2,32 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 
 import numba
 
+# the modules whose code and constants the compiled kernels hold (they inline across modules)
+KERNEL_SOURCES = ("cpu_kernels", "cpu_footprint", "fovea", "layout")
+
+
+def sources_digest() -> str:
+    """A short digest of `KERNEL_SOURCES`' text.
+
+    numba checks a cached function against its own file only: a kernel whose inlined helper or
+    constant in another module changed would load stale from the cache.
+    """
+    digest = hashlib.sha1()
+    for name in KERNEL_SOURCES:
+        digest.update((Path(__file__).parent / f"{name}.py").read_bytes())
+    return digest.hexdigest()[:12]
+
 
 def jit_cache_dir() -> Path:
-    """$XDG_CACHE_HOME/splatscope/numba (default ~/.cache/splatscope/numba)."""
+    """$XDG_CACHE_HOME/splatscope/numba/DIGEST (default ~/.cache/...), per `sources_digest`."""
     base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "splatscope" / "numba"
+    return Path(base) / "splatscope" / "numba" / sources_digest()
 
 
 def configure_numba() -> None:
