@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numba
 import numpy as np
 import pytest
@@ -261,9 +263,14 @@ def test_the_kernel_cache_follows_every_module_the_kernels_compile_in():
     import re
     from pathlib import Path
 
-    from viewer.render import jit_setup
+    from viewer.render import (
+        cpu_kernels,  # noqa: F401  (configures numba)
+        jit_setup,
+    )
 
     assert jit_setup.jit_cache_dir().name == jit_setup.sources_digest()
+    # set by conftest.py after numba was imported: taken all the same, not numba's default
+    assert os.environ["NUMBA_CACHE_DIR"] == numba.config.CACHE_DIR
     render = Path(jit_setup.__file__).parent
     for name in ("cpu_kernels", "cpu_footprint"):
         assert name in jit_setup.KERNEL_SOURCES

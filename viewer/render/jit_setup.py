@@ -34,13 +34,15 @@ def configure_numba() -> None:
     """Set numba up before the kernels are decorated; the user's NUMBA_* variables win.
 
     `cache=True` functions are cached under `jit_cache_dir()` (numba's default, beside the
-    sources, may not be writable in an installed package). Parallel loops run on numba's own
+    sources, may not be writable in an installed package, and keys a kernel by its own file
+    only), or NUMBA_CACHE_DIR, read here too: numba reads it once, when first imported, which
+    may have been before it was set (tests/conftest.py). Parallel loops run on numba's own
     `workqueue` threads, which sleep when idle: OpenMP's, the default where it is installed,
     spin after each loop and take the cores from llvmpipe's threads, which run the GL passes in
     between (see the design log: binning took 8-30 ms instead of 2-5 on the built-in scene).
     """
-    if not os.environ.get("NUMBA_CACHE_DIR"):
-        numba.config.CACHE_DIR = str(jit_cache_dir())  # type: ignore[attr-defined]
+    cache = os.environ.get("NUMBA_CACHE_DIR") or str(jit_cache_dir())
+    numba.config.CACHE_DIR = cache  # type: ignore[attr-defined]
     if not os.environ.get("NUMBA_THREADING_LAYER"):
         numba.config.THREADING_LAYER = "workqueue"  # type: ignore[attr-defined]
 
