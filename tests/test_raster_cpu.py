@@ -272,8 +272,25 @@ def test_the_kernel_cache_follows_every_module_the_kernels_compile_in():
     # set by conftest.py after numba was imported: taken all the same, not numba's default
     assert os.environ["NUMBA_CACHE_DIR"] == numba.config.CACHE_DIR
     render = Path(jit_setup.__file__).parent
-    for name in ("cpu_kernels", "cpu_footprint"):
+    for name in ("cpu_kernels", "cpu_footprint", "cpu_tile_sort"):
         assert name in jit_setup.KERNEL_SOURCES
         text = (render / f"{name}.py").read_text()
         for used in re.findall(r"^from viewer\.render\.(\w+) import", text, re.M):
             assert used == "jit_setup" or used in jit_setup.KERNEL_SOURCES, (name, used)
+
+
+@pytest.mark.parametrize("count", [250, 70_000, 20_000_000])  # one, two and three digits
+def test_each_tile_is_sorted_into_depth_order(count):
+    """Tiles below and above the insertion sort's size, empty ones; ranks of 1 to 3 bytes."""
+    from viewer.render.cpu_tile_sort import SMALL, sort_tiles
+
+    rng = np.random.default_rng(count)
+    sizes = np.minimum([0, 1, 2, SMALL - 1, SMALL, SMALL + 1, 500, 0, 3000, 7], count)
+    starts = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+    order = rng.permutation(count).astype(np.uint32)
+    ranks = np.concatenate([rng.choice(count, size, replace=False) for size in sizes])
+    pairs = ranks.astype(np.int32)
+    sort_tiles(pairs, starts, order, 3)
+    for t in range(sizes.size):
+        expected = order[np.sort(ranks[starts[t] : starts[t + 1]])]
+        np.testing.assert_array_equal(pairs[starts[t] : starts[t + 1]], expected)

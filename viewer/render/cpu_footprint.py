@@ -4,7 +4,7 @@ A splat of opacity o and conic (a, b, c) has power = -Q / 2 at a pixel centre (d
 centre, Q = a dx^2 + 2 b dx dy + c dy^2, and is composited there only where alpha >= 1/255,
 Q <= 2 ln(255 o) (preprocess's cutoff, whose axis-aligned box is the splat's extent). The box
 holds much that the ellipse does not: a tilted or thin splat reaches few of its box's tiles and,
-in a tile, few of its rows. `band_range` gives the exact extent of the ellipse along one axis
+in a tile, few of its rows. `band_range` of an `ellipse` gives its exact extent along one axis
 within a band of the other: the binning keeps only the tiles a splat reaches (per row of tiles)
 and the compositing only the rows of a tile it reaches. The bounds are widened a little
 (`REACH_SLACK`, `MARGIN`) so that float rounding never drops a pixel the compositing would blend:
@@ -33,39 +33,44 @@ def reach(opacity: np.float32) -> float:
 
 
 @njit(cache=True, inline="always")
-def band_range(
-    a: float, b: float, c: float, bound: float, lo: float, hi: float
-) -> tuple[float, float]:
-    """The range of v over the ellipse a u^2 + 2 b u v + c v^2 <= `bound` with lo <= u <= hi.
+def ellipse(a: float, b: float, c: float, bound: float) -> tuple[float, ...]:
+    """The ellipse a u^2 + 2 b u v + c v^2 <= `bound`, with what `band_range` needs of it.
 
-    Returns (inf, -inf) where the ellipse misses the band. The ellipse ∩ band is convex, so the
-    range is an interval: its ends lie at the ellipse's lowest (highest) point when that point's
-    u is in the band, else on the band's edges.
+    Returns (a, b, c, bound, det, reach_u, reach_v, u_low): det = ac - b^2, the half extents
+    along u and v, and the u of its lowest point (v = -reach_v; the highest is at -u_low);
+    reach_u is NaN where it is not an ellipse (preprocess keeps none such).
     """
     a, b, c = float(a), float(b), float(c)  # float32 conics lose det to cancellation
     det = a * c - b * b
-    if det <= 0.0 or c <= 0.0 or bound <= 0.0:  # not an ellipse (preprocess keeps none)
-        return -math.inf, math.inf
-    reach_u = math.sqrt(bound * c / det)  # the ellipse's half extent along u
-    lo, hi = max(lo - MARGIN, -reach_u), min(hi + MARGIN, reach_u)
-    if lo > hi:
-        return math.inf, -math.inf
+    if det <= 0.0 or a <= 0.0 or c <= 0.0 or bound <= 0.0:
+        return a, b, c, bound, det, math.nan, math.nan, math.nan
     reach_v = math.sqrt(bound * a / det)
-    u_low = b * reach_v / a  # u of the lowest point (v = -reach_v); the highest is at -u_low
-    if lo <= u_low <= hi:
-        v_min = -reach_v
-    else:
-        v_min = min(_edge(a, b, c, bound, det, lo, -1.0), _edge(a, b, c, bound, det, hi, -1.0))
-    if lo <= -u_low <= hi:
-        v_max = reach_v
-    else:
-        v_max = max(_edge(a, b, c, bound, det, lo, 1.0), _edge(a, b, c, bound, det, hi, 1.0))
-    return v_min - MARGIN, v_max + MARGIN
+    return a, b, c, bound, det, math.sqrt(bound * c / det), reach_v, b * reach_v / a
 
 
 @njit(cache=True, inline="always")
-def _edge(a: float, b: float, c: float, bound: float, det: float, u: float, side: float) -> float:
+def band_range(shape: tuple[float, ...], lo: float, hi: float) -> tuple[float, float]:
+    """The range of v over the `ellipse` `shape` within the band lo <= u <= hi.
+
+    Returns (inf, -inf) where it misses the band, (-inf, inf) where `shape` is no ellipse. The
+    ellipse ∩ band is convex, so the range is an interval: its ends lie at the ellipse's lowest
+    (highest) point when that point's u is in the band, else on the band's edges.
+    """
+    reach_u, reach_v, u_low = shape[5], shape[6], shape[7]
+    if not reach_u >= 0.0:
+        return -math.inf, math.inf
+    lo, hi = max(lo - MARGIN, -reach_u), min(hi + MARGIN, reach_u)
+    if lo > hi:
+        return math.inf, -math.inf
+    low = -reach_v if lo <= u_low <= hi else min(_edge(shape, lo, -1.0), _edge(shape, hi, -1.0))
+    high = reach_v if lo <= -u_low <= hi else max(_edge(shape, lo, 1.0), _edge(shape, hi, 1.0))
+    return low - MARGIN, high + MARGIN
+
+
+@njit(cache=True, inline="always")
+def _edge(shape: tuple[float, ...], u: float, side: float) -> float:
     """The v where the line at `u` crosses the ellipse: the lower (side -1) or upper (+1)."""
+    b, c, bound, det = shape[1], shape[2], shape[3], shape[4]
     return (-b * u + side * math.sqrt(max(c * bound - det * u * u, 0.0))) / c
 
 

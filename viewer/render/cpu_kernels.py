@@ -16,7 +16,8 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from viewer.render.cpu_footprint import band_range, pixel_span, reach
+from viewer.render.cpu_footprint import band_range, ellipse, pixel_span, reach
+from viewer.render.cpu_tile_sort import sort_tiles
 from viewer.render.fovea import LEVEL_NONE
 from viewer.render.jit_setup import configure_numba
 from viewer.render.layout import TILE_SIZE
@@ -57,16 +58,38 @@ def _tile_rect(splat: np.ndarray, width: int, height: int) -> tuple[int, int, in
 
 
 @njit(cache=True, inline="always")
+def _transposed(splat: np.ndarray, x0: int, y0: int, x1: int, y1: int) -> tuple[float, ...]:
+    """The splat's `ellipse` with u = y, v = x (for bands of rows), where `_tiles_reached` needs it.
+
+    It does where the box of tiles (x0, y0, x1, y1) has more than one row and column.
+    """
+    if x0 == x1 or y0 == y1:
+        return ellipse(1.0, 0.0, 1.0, -1.0)
+    return ellipse(splat[CYY], splat[CXY], splat[CXX], reach(splat[OPACITY]))
+
+
+@njit(cache=True, inline="always")
 def _tiles_reached(
-    splat: np.ndarray, bound: float, ty: int, x0: int, x1: int, width: int, height: int
+    splat: np.ndarray,
+    shape: tuple[float, ...],
+    ty: int,
+    x0: int,
+    y0: int,
+    x1: int,
+    y1: int,
+    width: int,
+    height: int,
 ) -> tuple[int, int]:
-    """The tiles of the box's [x0, x1] in tile row `ty` where the ellipse reaches a pixel."""
+    """The tiles of the box's [x0, x1] in tile row `ty` that the splat's ellipse reaches.
+
+    `shape`: the splat's `ellipse` with u = y (`_transposed`).
+    """
+    if x0 == x1 or y0 == y1:  # one column, or one row of tiles holding all of the ellipse
+        return x0, x1
     first_y = ty * TILE_SIZE
     last_y = min(first_y + TILE_SIZE, height) - 1
     cy = float(splat[CY])
-    lo, hi = band_range(
-        splat[CYY], splat[CXY], splat[CXX], bound, first_y + 0.5 - cy, last_y + 0.5 - cy
-    )
+    lo, hi = band_range(shape, first_y + 0.5 - cy, last_y + 0.5 - cy)
     first, last = pixel_span(lo, hi, float(splat[CX]), x0 * TILE_SIZE, x1 * TILE_SIZE + 15)
     if first > last:
         return 1, 0
@@ -81,8 +104,9 @@ def bin_tiles(
 
     The splats are read in their own order (one pass to count, one to emit, each of `chunks`
     runs on its own thread), their pairs carry the splat's place in `order`, and each tile's
-    pairs are then sorted by it: reading the records in depth order instead costs a cache miss
-    per splat (see the design log).
+    pairs are then sorted by it (viewer/render/cpu_tile_sort.py): reading the records in depth
+    order instead costs a cache miss per splat (see the design log). A splat's pairs are the
+    tiles of its box that its ellipse reaches (`_tiles_reached`).
 
     Returns:
         starts: [tiles + 1] int64, tile t's pairs are pairs[starts[t]:starts[t + 1]] (tiles
@@ -99,9 +123,9 @@ def bin_tiles(
     for c in prange(chunks):
         for i in range(n * c // chunks, n * (c + 1) // chunks):
             x0, y0, x1, y1 = _tile_rect(splats[i], width, height)
-            bound = reach(splats[i, OPACITY])
+            shape = _transposed(splats[i], x0, y0, x1, y1)
             for ty in range(y0, y1 + 1):
-                first, last = _tiles_reached(splats[i], bound, ty, x0, x1, width, height)
+                first, last = _tiles_reached(splats[i], shape, ty, x0, y0, x1, y1, width, height)
                 for tx in range(first, last + 1):
                     cursor[c, ty * columns + tx] += 1
     starts = np.empty(tiles + 1, np.int64)
@@ -117,18 +141,14 @@ def bin_tiles(
     for c in prange(chunks):
         for i in range(n * c // chunks, n * (c + 1) // chunks):
             x0, y0, x1, y1 = _tile_rect(splats[i], width, height)
-            bound = reach(splats[i, OPACITY])
+            shape = _transposed(splats[i], x0, y0, x1, y1)
             for ty in range(y0, y1 + 1):
-                first, last = _tiles_reached(splats[i], bound, ty, x0, x1, width, height)
+                first, last = _tiles_reached(splats[i], shape, ty, x0, y0, x1, y1, width, height)
                 for tx in range(first, last + 1):
                     t = ty * columns + tx
                     pairs[cursor[c, t]] = rank[i]
                     cursor[c, t] += 1
-    for t in prange(tiles):
-        tile = pairs[starts[t] : starts[t + 1]]
-        tile[:] = np.sort(tile)
-        for j in range(tile.size):
-            tile[j] = order[tile[j]]
+    sort_tiles(pairs, starts, order, 2 * chunks)
     return starts, pairs
 
 
@@ -194,9 +214,8 @@ def _composite_tile(
         r, g, blue = s[RED], s[GREEN], s[BLUE]
         half_xx = -HALF * s[CXX]
         # the rows of the tile whose pixel centres the ellipse reaches within its columns
-        lo, hi = band_range(
-            s[CXX], s[CXY], s[CYY], reach(opacity), x0 + 0.5 - cx, x0 + columns - 0.5 - cx
-        )
+        shape = ellipse(s[CXX], s[CXY], s[CYY], reach(opacity))
+        lo, hi = band_range(shape, x0 + 0.5 - cx, x0 + columns - 0.5 - cx)
         top, bottom = pixel_span(lo, hi, cy - y0, 0, rows - 1)
         for row in range(top, bottom + 1):
             if live[row] == 0:
