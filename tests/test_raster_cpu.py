@@ -294,3 +294,36 @@ def test_each_tile_is_sorted_into_depth_order(count):
     for t in range(sizes.size):
         expected = order[np.sort(ranks[starts[t] : starts[t + 1]])]
         np.testing.assert_array_equal(pairs[starts[t] : starts[t + 1]], expected)
+
+
+def test_saturated_pixels_and_the_splats_blended_into_them():
+    """Per tile, the pixels that stopped and how many splats each took, the stopping one in."""
+    from viewer.render import cpu_kernels
+
+    width, height, count = 40, 20, 12
+    rng = np.random.default_rng(2)
+    splats = np.zeros((count, cpu_kernels.SPLAT_FLOATS), np.float32)
+    splats[:, :2] = rng.uniform([8, 4], [32, 16], (count, 2))  # centres
+    splats[:, 2:4] = 60.0  # extents: the whole image
+    splats[:, 4], splats[:, 6] = 0.004, 0.006  # wide, soft footprints
+    splats[:, 7] = rng.uniform(0.6, 0.9, count)  # opacities
+    order = np.arange(count, dtype=np.uint32)
+    starts, pairs = cpu_kernels.bin_tiles(splats, order, width, height, 2)
+    image = np.zeros((height, width, 4), np.float32)
+    saturation = np.zeros((starts.size - 1, 2), np.int64)
+    cpu_kernels.composite_rows(
+        splats, pairs, starts, width, height, 0, 2, image, None, None, saturation
+    )
+    saturated, depths = 0, 0
+    for y in range(height):
+        for x in range(width):
+            t = 1.0
+            for blended, s in enumerate(splats, start=1):
+                dx, dy = x + 0.5 - s[0], y + 0.5 - s[1]
+                alpha = min(0.99, s[7] * np.exp(-0.5 * (s[4] * dx * dx + s[6] * dy * dy)))
+                if t * (1 - alpha) < 1e-4:
+                    saturated, depths = saturated + 1, depths + blended
+                    break
+                t *= 1 - alpha
+    assert 0 < saturated < width * height  # some pixels stop, not all
+    assert tuple(saturation.sum(axis=0)) == (saturated, depths)

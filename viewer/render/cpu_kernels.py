@@ -27,9 +27,12 @@ configure_numba()
 # columns of a splat row (SPLAT_DTYPE as float32 words)
 CX, CY, EX, EY, CXX, CXY, CYY, OPACITY, RED, GREEN, BLUE = range(11)
 SPLAT_FLOATS = 12
-# planes of a tile's state: transmittance, 1 while the pixel blends, premultiplied colour
-TRANSMITTANCE, LIVE, PREMUL_R, PREMUL_G, PREMUL_B = range(5)
-STATE = 5
+# planes of a tile's state: transmittance, 1 while the pixel blends, premultiplied colour,
+# splats blended into the pixel
+TRANSMITTANCE, LIVE, PREMUL_R, PREMUL_G, PREMUL_B, DEPTH = range(6)
+STATE = 6
+# columns of the per-tile statistics: pixels that saturated, splats blended into them
+SATURATED, SATURATION_DEPTH = range(2)
 
 F0 = np.float32(0.0)
 F1 = np.float32(1.0)
@@ -177,8 +180,12 @@ def _composite_tile(
     out: np.ndarray,
     stored: np.ndarray | None,
     levels: np.ndarray | None,
+    saturation: np.ndarray,
 ) -> None:
     """Composite one tile's pairs[first:last] front to back into `out` (rows bottom up).
+
+    `saturation` ([2] int64) gets the tile's pixels that saturated (stopped before T fell
+    below 1e-4) and the splats blended into them, the stopping one included.
 
     With foveation's `levels` ([height, width] per pixel) and `stored` (per splat) a splat's
     opacity is weighed at each pixel by w(b, l) = smoothstep(clamp(b - l, 0, 1)), b = its
@@ -244,14 +251,19 @@ def _composite_tile(
                 state[PREMUL_B, row, k] += contribution * blue
                 state[TRANSMITTANCE, row, k] = t - blend * (t - next_t)
                 state[LIVE, row, k] -= stop
+                state[DEPTH, row, k] += hit
                 stopped += stop
             live[row] -= int(stopped)
             remaining -= int(stopped)
         if remaining == 0:
             break
+    saturation[:] = 0
     for row in range(rows):
         o = out[height - 1 - (y0 + row)]
         for k in range(columns):
+            if state[LIVE, row, k] == F0:
+                saturation[SATURATED] += 1
+                saturation[SATURATION_DEPTH] += int(state[DEPTH, row, k])
             pixel = o[x0 + k]
             pixel[0] = state[PREMUL_R, row, k]
             pixel[1] = state[PREMUL_G, row, k]
@@ -271,11 +283,14 @@ def composite_rows(
     out: np.ndarray,
     stored: np.ndarray | None,
     levels: np.ndarray | None,
+    saturation: np.ndarray,
 ) -> None:
     """Composite the rows of tiles [first_row, last_row) into their pixel rows of `out`.
 
     `out` is [height, width, 4] float32, bottom row first (a GL texture's order): premultiplied
-    colour and 1 - T. Tiles are handed to threads most pairs first.
+    colour and 1 - T. `saturation` ([tiles, 2] int64): per tile, the pixels that saturated and
+    the splats blended into them (`_composite_tile`). Tiles are handed to threads most pairs
+    first.
     Foveated frames pass each splat's stored levels and the pixels' levels (`_composite_tile`),
     others None.
     """
@@ -289,7 +304,7 @@ def composite_rows(
         ty, tx = t // columns, t % columns
         _composite_tile(
             splats, pairs, starts[t], starts[t + 1], tx * TILE_SIZE, ty * TILE_SIZE,
-            width, height, out, stored, levels,
+            width, height, out, stored, levels, saturation[t],
         )  # fmt: skip
 
 

@@ -21,8 +21,14 @@ import numpy as np
 from viewer.render.accum_target import AccumTarget
 from viewer.render.contributions import Contributions, GpuMeasure
 from viewer.render.fovea import LEVEL_NONE, FoveaUniforms, uniform_levels
+from viewer.render.frame_buffers import FrameBuffers
 from viewer.render.jit_setup import compiled
-from viewer.render.layout import COUNTER_PAIRS, SPLAT_DTYPE
+from viewer.render.layout import (
+    COUNTER_PAIRS,
+    COUNTER_SATURATED,
+    COUNTER_SATURATION_DEPTH,
+    SPLAT_DTYPE,
+)
 from viewer.render.raster import RasterJob
 from viewer.render.tile_bins import tile_grid
 
@@ -55,6 +61,7 @@ class CpuRaster:
         self._splats = np.zeros((0, cpu_kernels.SPLAT_FLOATS), np.float32)
         self._starts = np.zeros(1, np.int64)
         self._pairs = np.zeros(0, np.int32)
+        self._saturation = np.zeros((0, 2), np.int64)  # per tile: pixels saturated, their depth
         self._stored: np.ndarray | None = None  # foveated frames: per visible splat, b
         self._levels: np.ndarray | None = None  # foveated frames: per pixel, l
         self._levels_of: tuple[FoveaUniforms, int, int] | None = None  # what `_levels` is for
@@ -62,7 +69,8 @@ class CpuRaster:
     def bin(self, job: RasterJob) -> None:
         """Read the visible splats and their depth order back (timed as "readback"), bin them.
 
-        The pair count goes into the frame's counters, where the renderer reports it.
+        The pair count goes into the frame's counters, where the renderer reports it; `draw`
+        puts the saturated pixels and the splats blended into them there too.
         """
         frame, camera = job.frame, job.view.camera
         with job.section("readback"):
@@ -74,8 +82,8 @@ class CpuRaster:
         self._starts, self._pairs = self._kernels.bin_tiles(
             self._splats, order, camera.width, camera.height, 4 * (os.cpu_count() or 1)
         )
-        pairs = np.array([min(self._pairs.size, 2**32 - 1)], np.uint32)
-        frame.counters.write(pairs.tobytes(), offset=COUNTER_PAIRS * 4)
+        self._saturation = np.zeros((self._starts.size - 1, 2), np.int64)
+        _write_counter(frame, COUNTER_PAIRS, self._pairs.size)
         self._fovea(job, ids)
 
     def _fovea(self, job: RasterJob, ids: np.ndarray | None) -> None:
@@ -110,8 +118,11 @@ class CpuRaster:
         if len(parts):
             self._kernels.composite_rows(
                 self._splats, self._pairs, self._starts, width, height, parts.start, parts.stop,
-                image, self._stored, self._levels,
+                image, self._stored, self._levels, self._saturation,
             )  # fmt: skip
+        saturated, depth = self._saturation.sum(axis=0)
+        _write_counter(job.frame, COUNTER_SATURATED, saturated)
+        _write_counter(job.frame, COUNTER_SATURATION_DEPTH, depth)
 
     def measure(
         self, job: RasterJob, gaussians: int, pixel: tuple[int, int] | None
@@ -124,3 +135,9 @@ class CpuRaster:
         self._splats = np.zeros((0, self._kernels.SPLAT_FLOATS), np.float32)
         self._pairs = np.zeros(0, np.int32)
         self._stored, self._levels, self._levels_of = None, None, None
+
+
+def _write_counter(frame: FrameBuffers, word: int, value: int) -> None:
+    """Set one of the frame's uint32 counters from the host (clamped)."""
+    counter = np.array([min(int(value), 2**32 - 1)], np.uint32)
+    frame.counters.write(counter.tobytes(), offset=word * 4)

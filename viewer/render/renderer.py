@@ -44,6 +44,8 @@ from viewer.render.layout import (
     COUNTER_FOVEA_CULLED,
     COUNTER_PAIRS,
     COUNTER_PAIRS_OVERFLOW,
+    COUNTER_SATURATED,
+    COUNTER_SATURATION_DEPTH,
     COUNTER_VISIBLE,
     COUNTER_VISIBLE_OVERFLOW,
     COUNTER_WORDS,
@@ -120,8 +122,8 @@ class SplatRenderer:
         self._backends: dict[str, RasterBackend] = {}  # made on first use
         self._mode_rasters: dict[str, Raster] = {}  # made on first use
         # counters (and LOD state) copies awaiting their timer queries, with the rows drawn,
-        # whether an LOD cut ran and the render scale of that frame
-        self._readback: list[tuple[moderngl.Buffer, int, bool, float]] = []
+        # whether an LOD cut ran, the render scale and the pixels of that frame
+        self._readback: list[tuple[moderngl.Buffer, int, bool, float, int]] = []
         self._readback_free: list[moderngl.Buffer] = []
         self.generation = 0  # how often the frame buffers were written (see SplatFrame)
 
@@ -389,7 +391,7 @@ class SplatRenderer:
         pairs = self._bins.pair_capacity if self._bins is not None else 0
         self.dispatch_args.run(self.frame.counters, self.frame.capacity, pairs)
 
-    def _queue_counters(self, count: int, lod: LodCut | None, scale: float) -> None:
+    def _queue_counters(self, count: int, lod: LodCut | None, scale: float, pixels: int) -> None:
         """Copy this frame's counters (and LOD state) aside, to be read with its timer queries."""
         if self._readback_free:
             buffer = self._readback_free.pop()
@@ -399,16 +401,17 @@ class SplatRenderer:
         if lod is not None:
             state = self.lod_cut.state
             self.ctx.copy_buffer(buffer, state, LOD_STATE_WORDS * 4, write_offset=COUNTER_WORDS * 4)
-        self._readback.append((buffer, count, lod is not None, scale))
+        self._readback.append((buffer, count, lod is not None, scale, pixels))
 
     def _collect(self, clock: FrameClock, frame_ms: float, binned: bool) -> FrameStats | None:
         timed = self.timer.end_frame(clock)
         if timed is None:
             return None
         done, pass_ms = timed
-        buffer, count, lod, scale = self._readback.pop(0)
+        buffer, count, lod, scale, pixels = self._readback.pop(0)
         words = np.frombuffer(buffer.read(), dtype=np.uint32)
         counters = words[:COUNTER_WORDS]
+        saturated = counters[COUNTER_SATURATED]
         state = LodCutStats.from_words(words[COUNTER_WORDS:]) if lod else None
         self._readback_free.append(buffer)
         return FrameStats(
@@ -426,6 +429,8 @@ class SplatRenderer:
             lod_tau=state.tau if state else 0.0,
             lod_levels=state.levels if state else (),
             fovea_culled=int(counters[COUNTER_FOVEA_CULLED]),
+            saturated=int(saturated) / max(pixels, 1),
+            saturation_depth=int(counters[COUNTER_SATURATION_DEPTH]) / max(int(saturated), 1),
         )
 
     def release(self) -> None:
@@ -554,7 +559,10 @@ class SplatFrame:
         renderer._validate(raster, self.scene)
         with self._clock.section("resolve"):
             renderer._resolve(self._accum, self.output, settings.background)
-        renderer._queue_counters(job.view.rows, job.view.lod, self.inputs.render_scale)
+        camera = job.view.camera
+        renderer._queue_counters(
+            job.view.rows, job.view.lod, self.inputs.render_scale, camera.width * camera.height
+        )
         if self._inset is not None:  # the counters above are the whole frame's
             with self._clock.section("inset"):
                 renderer._draw_inset(
