@@ -191,12 +191,16 @@ def test_foveated_subsets_weigh_each_pixel_as_the_tiles_backend(renderers, uploa
     gpu_scene.write_levels(subset_levels(rng.uniform(size=scene.count), SHARES))
     camera = front_camera(150, 90)
     full = renderers["cpu"].render_image(gpu_scene, FrameInputs(camera), RenderSettings())
+    full_pairs = renderers["cpu"].frame.read_counters()[COUNTER_PAIRS]
     for fovea, gaze in ((bands(8.0, 5.0, 2.0), (60.0, 40.0)), (Fovea(mapping="pooling"), None)):
         inputs = FrameInputs(camera, gaze=gaze, fovea=fovea)
-        cpu, tiles = (renderers[b].render_image(gpu_scene, inputs, RenderSettings())
-                      for b in ("cpu", "tiles"))  # fmt: skip
+        cpu = renderers["cpu"].render_image(gpu_scene, inputs, RenderSettings())
+        pairs = renderers["cpu"].frame.read_counters()[COUNTER_PAIRS]
+        tiles = renderers["tiles"].render_image(gpu_scene, inputs, RenderSettings())
         assert psnr(cpu, tiles) >= MIN_PSNR_TILES
         assert psnr(cpu, full) < 40.0  # the periphery draws fewer Gaussians
+        if fovea.mapping == "bands":  # nor binned where they weigh 0 (pooling blurs the levels)
+            assert 0 < pairs < 0.5 * full_pairs
 
 
 def test_the_reason_for_the_backend_is_said():
@@ -327,3 +331,11 @@ def test_saturated_pixels_and_the_splats_blended_into_them():
                 t *= 1 - alpha
     assert 0 < saturated < width * height  # some pixels stop, not all
     assert tuple(saturation.sum(axis=0)) == (saturated, depths)
+
+
+def test_a_tile_s_floor_is_its_lowest_pixel_level():
+    from viewer.render.raster_cpu import tile_floors
+
+    levels = np.full((20, 40), 3.0, np.float32)  # 3 x 2 tiles, the last column and row partial
+    levels[2, 5], levels[17, 39] = 0.5, 1.25
+    np.testing.assert_array_equal(tile_floors(levels), [0.5, 3, 3, 3, 3, 1.25])

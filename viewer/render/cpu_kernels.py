@@ -101,7 +101,13 @@ def _tiles_reached(
 
 @njit(cache=True, parallel=True)
 def bin_tiles(
-    splats: np.ndarray, order: np.ndarray, width: int, height: int, chunks: int
+    splats: np.ndarray,
+    order: np.ndarray,
+    width: int,
+    height: int,
+    chunks: int,
+    stored: np.ndarray | None = None,
+    floors: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The (tile, splat) pairs of `splats`, each tile's front to back as `order` lists them.
 
@@ -109,7 +115,9 @@ def bin_tiles(
     runs on its own thread), their pairs carry the splat's place in `order`, and each tile's
     pairs are then sorted by it (viewer/render/cpu_tile_sort.py): reading the records in depth
     order instead costs a cache miss per splat (see the design log). A splat's pairs are the
-    tiles of its box that its ellipse reaches (`_tiles_reached`).
+    tiles of its box that its ellipse reaches (`_tiles_reached`); in a foveated frame
+    (`stored`: per splat its stored levels b, `floors`: per tile its pixels' lowest level l)
+    not those where b <= l, where the weight w(b, l) is 0 at every pixel.
 
     Returns:
         starts: [tiles + 1] int64, tile t's pairs are pairs[starts[t]:starts[t + 1]] (tiles
@@ -130,7 +138,10 @@ def bin_tiles(
             for ty in range(y0, y1 + 1):
                 first, last = _tiles_reached(splats[i], shape, ty, x0, y0, x1, y1, width, height)
                 for tx in range(first, last + 1):
-                    cursor[c, ty * columns + tx] += 1
+                    t = ty * columns + tx
+                    if stored is not None and floors is not None and stored[i] <= floors[t]:
+                        continue
+                    cursor[c, t] += 1
     starts = np.empty(tiles + 1, np.int64)
     total = 0
     for t in range(tiles):
@@ -149,6 +160,8 @@ def bin_tiles(
                 first, last = _tiles_reached(splats[i], shape, ty, x0, y0, x1, y1, width, height)
                 for tx in range(first, last + 1):
                     t = ty * columns + tx
+                    if stored is not None and floors is not None and stored[i] <= floors[t]:
+                        continue
                     pairs[cursor[c, t]] = rank[i]
                     cursor[c, t] += 1
     sort_tiles(pairs, starts, order, 2 * chunks)

@@ -28,6 +28,7 @@ from viewer.render.layout import (
     COUNTER_SATURATED,
     COUNTER_SATURATION_DEPTH,
     SPLAT_DTYPE,
+    TILE_SIZE,
 )
 from viewer.render.raster import RasterJob
 from viewer.render.tile_bins import tile_grid
@@ -64,6 +65,7 @@ class CpuRaster:
         self._saturation = np.zeros((0, 2), np.int64)  # per tile: pixels saturated, their depth
         self._stored: np.ndarray | None = None  # foveated frames: per visible splat, b
         self._levels: np.ndarray | None = None  # foveated frames: per pixel, l
+        self._floors: np.ndarray | None = None  # foveated frames: per tile, its lowest l
         self._levels_of: tuple[FoveaUniforms, int, int] | None = None  # what `_levels` is for
 
     def bin(self, job: RasterJob) -> None:
@@ -79,18 +81,23 @@ class CpuRaster:
             order = frame.read_uint(frame.sorted_splats, count)
             ids = frame.read_uint(frame.gaussian_ids, count) if job.view.subsets else None
         self._splats = records.view(np.float32).reshape(count, SPLAT_DTYPE.itemsize // 4)
+        self._fovea(job, ids)
         self._starts, self._pairs = self._kernels.bin_tiles(
-            self._splats, order, camera.width, camera.height, 4 * (os.cpu_count() or 1)
-        )
+            self._splats, order, camera.width, camera.height, 4 * (os.cpu_count() or 1),
+            self._stored, self._floors,
+        )  # fmt: skip
         self._saturation = np.zeros((self._starts.size - 1, 2), np.int64)
         _write_counter(frame, COUNTER_PAIRS, self._pairs.size)
-        self._fovea(job, ids)
 
     def _fovea(self, job: RasterJob, ids: np.ndarray | None) -> None:
-        """Each splat's stored levels and each pixel's level, when the frame is foveated."""
+        """Each splat's stored levels, each pixel's level and each tile's lowest, if foveated.
+
+        A splat whose stored levels end at or below a tile's lowest level weighs 0 at all its
+        pixels, and is not binned there (the tiles backend skips it too).
+        """
         fovea, camera, subsets = job.view.subsets, job.view.camera, job.scene.subsets
         if fovea is None or ids is None or subsets is None:
-            self._stored, self._levels, self._levels_of = None, None, None
+            self._stored, self._levels, self._levels_of, self._floors = None, None, None, None
             return
         # four uint8 to a word (`pack_levels`); rows past the stored ones keep every level
         stored = np.frombuffer(subsets.buffer.read(), np.uint8)[: subsets.rows]
@@ -99,6 +106,7 @@ class CpuRaster:
         key = (fovea, camera.width, camera.height)
         if self._levels is None or self._levels_of != key:  # the gaze moved, or the image
             self._levels = uniform_levels(fovea, camera.width, camera.height)
+            self._floors = tile_floors(self._levels)
             self._levels_of = key
 
     def parts(self, job: RasterJob) -> int:
@@ -134,10 +142,19 @@ class CpuRaster:
         """Nothing on the GPU to free; drop the host bins and levels."""
         self._splats = np.zeros((0, self._kernels.SPLAT_FLOATS), np.float32)
         self._pairs = np.zeros(0, np.int32)
-        self._stored, self._levels, self._levels_of = None, None, None
+        self._stored, self._levels, self._levels_of, self._floors = None, None, None, None
 
 
 def _write_counter(frame: FrameBuffers, word: int, value: int) -> None:
     """Set one of the frame's uint32 counters from the host (clamped)."""
     counter = np.array([min(int(value), 2**32 - 1)], np.uint32)
     frame.counters.write(counter.tobytes(), offset=word * 4)
+
+
+def tile_floors(levels: np.ndarray) -> np.ndarray:
+    """[tiles] float32, row-major: the lowest of each tile's pixel levels ([height, width])."""
+    height, width = levels.shape
+    columns, rows = tile_grid(width, height)
+    padded = np.full((rows * TILE_SIZE, columns * TILE_SIZE), np.inf, np.float32)
+    padded[:height, :width] = levels
+    return padded.reshape(rows, TILE_SIZE, columns, TILE_SIZE).min(axis=(1, 3)).ravel()
