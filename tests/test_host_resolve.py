@@ -1,5 +1,6 @@
 """The cpu backend's image resolved on the host (viewer/render/host_resolve.py): the GL resolve
-pass's result written straight into the output, and that pass wherever the host cannot."""
+pass's result, stretched as it stretches at a lower render scale, written straight into the
+output."""
 
 from __future__ import annotations
 
@@ -38,10 +39,10 @@ def read(target: AccumTarget) -> np.ndarray:
     return pixels / 255.0 if target.dtype == "f1" else pixels
 
 
-def gl_resolved(renderer: SplatRenderer, dtype: str) -> np.ndarray:
+def gl_resolved(renderer: SplatRenderer, dtype: str, size: tuple[int, int]) -> np.ndarray:
     """The renderer's last accumulation image resolved by the GL pass into a new target."""
     out = AccumTarget(renderer.ctx, dtype)
-    out.ensure_size(CAMERA.width, CAMERA.height)
+    out.ensure_size(*size)
     renderer.accum.on_host = True  # the host image of the frame just drawn
     renderer.accum.upload()
     renderer.resolve.run(renderer.accum, out.framebuffer, SETTINGS.background)
@@ -50,27 +51,34 @@ def gl_resolved(renderer: SplatRenderer, dtype: str) -> np.ndarray:
     return image
 
 
-@pytest.mark.parametrize("dtype", ["f4", "f1"])
-def test_the_host_writes_what_the_gl_resolve_would(cpu, scene, gl_ctx, dtype, monkeypatch):
-    out = AccumTarget(gl_ctx, dtype)
-    out.ensure_size(CAMERA.width, CAMERA.height)
+def host_resolved(renderer, scene, inputs, dtype, monkeypatch) -> np.ndarray:
+    """A frame of `inputs` resolved on the host into a target of the camera's size."""
+    out = AccumTarget(renderer.ctx, dtype)
+    out.ensure_size(inputs.camera.width, inputs.camera.height)
     with monkeypatch.context() as patch:
-        patch.setattr(cpu.resolve, "run", lambda *a, **k: pytest.fail("the GL pass ran"))
-        cpu.render(scene, FrameInputs(CAMERA), SETTINGS, out.framebuffer)
-    host = read(out)
+        patch.setattr(renderer.resolve, "run", lambda *a, **k: pytest.fail("the GL pass ran"))
+        renderer.render(scene, inputs, SETTINGS, out.framebuffer)
+    image = read(out)
     out.release()
-    assert not cpu.accum.on_host
-    expected = gl_resolved(cpu, dtype)
+    assert not renderer.accum.on_host
+    return image
+
+
+@pytest.mark.parametrize("dtype", ["f4", "f1"])
+def test_the_host_writes_what_the_gl_resolve_would(cpu, scene, dtype, monkeypatch):
+    host = host_resolved(cpu, scene, FrameInputs(CAMERA), dtype, monkeypatch)
+    expected = gl_resolved(cpu, dtype, (CAMERA.width, CAMERA.height))
     assert host[..., :3].std() > 0.05
     np.testing.assert_array_equal(host[..., 3], 1.0)
     np.testing.assert_allclose(host, expected, atol=1e-6 if dtype == "f4" else 1 / 255 + 1e-6)
 
 
-def test_a_stretched_output_is_resolved_by_the_gl_pass(cpu, scene, gl_ctx):
-    tiles = SplatRenderer(gl_ctx, RasterSettings(backend="tiles", sort="cpu"))
-    inputs = FrameInputs(CAMERA, render_scale=0.5)
-    images = [r.render_image(scene, inputs, SETTINGS) for r in (cpu, tiles)]
-    tiles.release()
-    assert cpu.accum.size == (CAMERA.width // 2, CAMERA.height // 2)
-    assert not cpu.accum.on_host  # uploaded for the pass
-    assert psnr(*images) >= 50.0
+@pytest.mark.parametrize("scale", [0.5, 0.3])
+def test_a_lower_render_scale_is_stretched_on_the_host_as_by_the_gl_pass(
+    cpu, scene, scale, monkeypatch
+):
+    host = host_resolved(cpu, scene, FrameInputs(CAMERA, render_scale=scale), "f4", monkeypatch)
+    assert cpu.accum.size == (round(CAMERA.width * scale), round(CAMERA.height * scale))
+    expected = gl_resolved(cpu, "f4", (CAMERA.width, CAMERA.height))
+    assert np.abs(host - expected).max() < 1e-5
+    assert psnr(host[..., :3], expected[..., :3]) >= 60.0

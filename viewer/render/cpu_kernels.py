@@ -323,15 +323,42 @@ def composite_rows(
 
 @njit(cache=True, parallel=True, fastmath=True)
 def resolve_rows(image: np.ndarray, background: np.ndarray, out: np.ndarray, unorm: bool) -> None:
-    """Write C + (1 - A) background, alpha 1, into `out`; `unorm` (uint8): clamped, rounded."""
+    """Write C + (1 - A) background, alpha 1, into `out`; `unorm` (uint8): clamped, rounded.
+
+    An `out` of another size than `image` gets it stretched over it bilinearly, as resolve.frag
+    samples it (pixel centres, clamped at the edges; C and A are premultiplied, so filtering
+    them is blending). Rows of both are bottom up.
+    """
+    height, width = image.shape[0], image.shape[1]
+    out_height, out_width = out.shape[0], out.shape[1]
+    stretch = (out_height, out_width) != (height, width)
     one = np.float32(255.0) if unorm else np.float32(1.0)
-    for y in prange(image.shape[0]):
-        for x in range(image.shape[1]):
-            pixel = image[y, x]
-            through = np.float32(1.0) - pixel[3]
+    for y in prange(out_height):
+        v = (y + 0.5) * height / out_height - 0.5 if stretch else float(y)
+        below = min(max(math.floor(v), 0), height - 1)
+        above = min(below + 1, height - 1)
+        fy = np.float32(min(max(v - below, 0.0), 1.0))
+        for x in range(out_width):
+            u = (x + 0.5) * width / out_width - 0.5 if stretch else float(x)
+            left = min(max(math.floor(u), 0), width - 1)
+            right = min(left + 1, width - 1)
+            fx = np.float32(min(max(u - left, 0.0), 1.0))
+            through = F1 - _bilinear(image, below, above, left, right, fx, fy, 3)
             for c in range(3):
-                value = pixel[c] + through * background[c]
+                value = _bilinear(image, below, above, left, right, fx, fy, c)
+                value += through * background[c]
                 if unorm:
-                    value = min(max(value, np.float32(0.0)), np.float32(1.0)) * one + 0.5
+                    value = min(max(value, F0), F1) * one + HALF
                 out[y, x, c] = value
             out[y, x, 3] = one
+
+
+@njit(cache=True, fastmath=True, inline="always")
+def _bilinear(
+    image: np.ndarray, below: int, above: int, left: int, right: int, fx: np.float32,
+    fy: np.float32, c: int,
+) -> np.float32:  # fmt: skip
+    """Channel `c` between the texels (left/right, below/above), weights fx, fy."""
+    low = image[below, left, c] + fx * (image[below, right, c] - image[below, left, c])
+    high = image[above, left, c] + fx * (image[above, right, c] - image[above, left, c])
+    return low + fy * (high - low)
