@@ -333,20 +333,30 @@ def resolve_rows(image: np.ndarray, background: np.ndarray, out: np.ndarray, uno
     out_height, out_width = out.shape[0], out.shape[1]
     stretch = (out_height, out_width) != (height, width)
     one = np.float32(255.0) if unorm else np.float32(1.0)
+    lefts = np.empty(out_width, np.int64)  # per output column: texels and weight
+    weights = np.empty(out_width, np.float32)
+    for x in range(out_width):
+        u = (x + 0.5) * width / out_width - 0.5
+        lefts[x] = min(max(math.floor(u), 0), width - 1)
+        weights[x] = min(max(u - lefts[x], 0.0), 1.0)
     for y in prange(out_height):
-        v = (y + 0.5) * height / out_height - 0.5 if stretch else float(y)
+        v = (y + 0.5) * height / out_height - 0.5
         below = min(max(math.floor(v), 0), height - 1)
         above = min(below + 1, height - 1)
         fy = np.float32(min(max(v - below, 0.0), 1.0))
         for x in range(out_width):
-            u = (x + 0.5) * width / out_width - 0.5 if stretch else float(x)
-            left = min(max(math.floor(u), 0), width - 1)
-            right = min(left + 1, width - 1)
-            fx = np.float32(min(max(u - left, 0.0), 1.0))
-            through = F1 - _bilinear(image, below, above, left, right, fx, fy, 3)
-            for c in range(3):
-                value = _bilinear(image, below, above, left, right, fx, fy, c)
-                value += through * background[c]
+            if stretch:
+                left, fx = lefts[x], weights[x]
+                right = min(left + 1, width - 1)
+                r = _bilinear(image, below, above, left, right, fx, fy, 0)
+                g = _bilinear(image, below, above, left, right, fx, fy, 1)
+                b = _bilinear(image, below, above, left, right, fx, fy, 2)
+                a = _bilinear(image, below, above, left, right, fx, fy, 3)
+            else:
+                r, g, b, a = image[y, x, 0], image[y, x, 1], image[y, x, 2], image[y, x, 3]
+            through = F1 - a
+            for c, premultiplied in enumerate((r, g, b)):
+                value = premultiplied + through * background[c]
                 if unorm:
                     value = min(max(value, F0), F1) * one + HALF
                 out[y, x, c] = value
