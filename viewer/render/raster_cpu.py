@@ -35,7 +35,7 @@ from viewer.render.tile_bins import tile_grid
 
 
 class CpuRaster:
-    """The cpu backend (a `RasterBackend`): bins and composites on the CPU, uploads the image."""
+    """The cpu backend (a `RasterBackend`): bins and composites on the CPU, into a host image."""
 
     name = "cpu"
     bins = True
@@ -142,6 +142,7 @@ class CpuRaster:
         """Nothing on the GPU to free; drop the host bins and levels."""
         self._splats = np.zeros((0, self._kernels.SPLAT_FLOATS), np.float32)
         self._pairs = np.zeros(0, np.int32)
+        self._saturation = np.zeros((0, 2), np.int64)
         self._stored, self._levels, self._levels_of, self._floors = None, None, None, None
 
 
