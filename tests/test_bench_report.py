@@ -66,6 +66,9 @@ CONFIG = {
     "lod_drawn_mean": type(None),
     "temporal_change": NUMBER,
     "fovea_culled_mean": NUMBER,
+    "pairs_mean": type(None),  # quads: none
+    "saturated_mean": type(None),  # measured by the cpu backend only
+    "saturation_depth_mean": type(None),
     "stream": type(None),
 }
 
@@ -120,6 +123,25 @@ def test_report_follows_the_schema(bench) -> None:
             assert set(config[f"{region}_psnr"]) == {"mean", "min", "identical_frames"}
             assert set(config[f"{region}_ssim"]) == {"mean", "min"}
     assert lite["fovea_psnr"]["mean"] != lite["periphery_psnr"]["mean"]
+
+
+def test_the_cpu_backend_reports_its_pairs_and_where_pixels_saturate(tmp_path, gl_ctx) -> None:
+    from tests.test_raster_cpu import wall_and_behind
+
+    scene = tmp_path / "wall.ply"
+    save_scene(wall_and_behind(), scene)
+    args = ["bench", str(scene), "--out", str(tmp_path / "out"), "--frames", "2", "--warmup", "0"]
+    args += ["--width", "48", "--height", "32", "--no-quality", "--config", "cpu:backend=cpu"]
+    assert main(args) == 0
+    config = json.loads((tmp_path / "out" / "report.json").read_text())["configs"][0]
+    assert config["pairs_mean"] == config["drawn_mean"] > 0
+    assert 0 < config["saturated_mean"] <= 1
+    assert config["saturation_depth_mean"] >= 1  # the stopping splat counts
+    with (tmp_path / "out" / "frames.csv").open() as stream:
+        rows = list(csv.DictReader(stream))
+    saturated = np.mean([float(r["saturated"]) for r in rows])
+    assert saturated == pytest.approx(config["saturated_mean"], rel=1e-5)  # 6 digits in the CSV
+    assert all(float(r["saturation_depth"]) >= 1 for r in rows)
 
 
 def test_worst_frame_images_are_written(bench) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numba
 import numpy as np
 import pytest
@@ -189,12 +191,16 @@ def test_foveated_subsets_weigh_each_pixel_as_the_tiles_backend(renderers, uploa
     gpu_scene.write_levels(subset_levels(rng.uniform(size=scene.count), SHARES))
     camera = front_camera(150, 90)
     full = renderers["cpu"].render_image(gpu_scene, FrameInputs(camera), RenderSettings())
+    full_pairs = renderers["cpu"].frame.read_counters()[COUNTER_PAIRS]
     for fovea, gaze in ((bands(8.0, 5.0, 2.0), (60.0, 40.0)), (Fovea(mapping="pooling"), None)):
         inputs = FrameInputs(camera, gaze=gaze, fovea=fovea)
-        cpu, tiles = (renderers[b].render_image(gpu_scene, inputs, RenderSettings())
-                      for b in ("cpu", "tiles"))  # fmt: skip
+        cpu = renderers["cpu"].render_image(gpu_scene, inputs, RenderSettings())
+        pairs = renderers["cpu"].frame.read_counters()[COUNTER_PAIRS]
+        tiles = renderers["tiles"].render_image(gpu_scene, inputs, RenderSettings())
         assert psnr(cpu, tiles) >= MIN_PSNR_TILES
         assert psnr(cpu, full) < 40.0  # the periphery draws fewer Gaussians
+        if fovea.mapping == "bands":  # nor binned where they weigh 0 (pooling blurs the levels)
+            assert 0 < pairs < 0.5 * full_pairs
 
 
 def test_the_reason_for_the_backend_is_said():
@@ -221,3 +227,115 @@ def test_tens_of_millions_of_pairs(renderers, upload):
     cpu, tiles = both(renderers, gpu_scene, camera)
     assert renderers["cpu"].frame.read_counters()[COUNTER_PAIRS] == count * 80 * 45
     assert psnr(cpu, tiles) >= MIN_PSNR_TILES
+
+
+def box_pairs(renderer: SplatRenderer, width: int, height: int) -> int:
+    """The pairs of the frame just drawn had every splat been binned into all its box's tiles."""
+    count = renderer.frame.visible_count()
+    splats = renderer.frame.read_splats(count).view(np.float32).reshape(count, -1)
+    cx, cy, ex, ey = splats[:, 0], splats[:, 1], splats[:, 2], splats[:, 3]
+    lo_x = np.maximum(np.ceil(cx - ex - 0.5), 0) // 16
+    hi_x = np.minimum(np.floor(cx + ex - 0.5), width - 1) // 16
+    lo_y = np.maximum(np.ceil(cy - ey - 0.5), 0) // 16
+    hi_y = np.minimum(np.floor(cy + ey - 0.5), height - 1) // 16
+    return int((np.maximum(hi_x - lo_x + 1, 0) * np.maximum(hi_y - lo_y + 1, 0)).sum())
+
+
+def test_thin_tilted_splats_skip_the_tiles_they_miss_not_a_pixel(renderers, upload):
+    """Needles across the image: a splat is binned only where its ellipse reaches (fewer pairs
+    than its box's tiles) and composited only on the rows it reaches, the image unchanged."""
+    rng = np.random.default_rng(21)
+    count = 400
+    scales = np.stack([rng.uniform(0.2, 0.6, count), np.full(count, 0.004),
+                       rng.uniform(0.002, 0.02, count)], axis=1)  # fmt: skip
+    rgb = rng.uniform(size=(count, 3))
+    scene = GaussianScene.from_arrays(
+        rng.normal(0, 0.5, (count, 3)), scales, rng.normal(size=(count, 4)),
+        rng.uniform(0.3, 1.0, count), ((rgb - 0.5) / 0.28209479177387814)[:, None, :],
+    )  # fmt: skip
+    camera = Camera.look_at((0.2, -2.5, 0.4), (0, 0, 0), (0, 0, 1), 160, 96)
+    cpu, tiles = both(renderers, upload(scene), camera)
+    pairs = int(renderers["cpu"].frame.read_counters()[COUNTER_PAIRS])
+    assert 0 < pairs < 0.7 * box_pairs(renderers["cpu"], camera.width, camera.height)
+    assert cpu.max() > 0.3
+    assert np.abs(cpu - tiles).max() < 1e-4
+
+
+def test_the_kernel_cache_follows_every_module_the_kernels_compile_in():
+    """numba checks a cached kernel against its own file only, so the cache folder is named by
+    a digest of every module whose code or constants the kernels take in."""
+    import re
+    from pathlib import Path
+
+    from viewer.render import (
+        cpu_kernels,  # noqa: F401  (configures numba)
+        jit_setup,
+    )
+
+    assert jit_setup.jit_cache_dir().name == jit_setup.sources_digest()
+    # set by conftest.py after numba was imported: taken all the same, not numba's default
+    assert os.environ["NUMBA_CACHE_DIR"] == numba.config.CACHE_DIR
+    render = Path(jit_setup.__file__).parent
+    for name in ("cpu_kernels", "cpu_footprint", "cpu_tile_sort"):
+        assert name in jit_setup.KERNEL_SOURCES
+        text = (render / f"{name}.py").read_text()
+        for used in re.findall(r"^from viewer\.render\.(\w+) import", text, re.M):
+            assert used == "jit_setup" or used in jit_setup.KERNEL_SOURCES, (name, used)
+
+
+@pytest.mark.parametrize("count", [250, 70_000, 20_000_000])  # one, two and three digits
+def test_each_tile_is_sorted_into_depth_order(count):
+    """Tiles below and above the insertion sort's size, empty ones; ranks of 1 to 3 bytes."""
+    from viewer.render.cpu_tile_sort import SMALL, sort_tiles
+
+    rng = np.random.default_rng(count)
+    sizes = np.minimum([0, 1, 2, SMALL - 1, SMALL, SMALL + 1, 500, 0, 3000, 7], count)
+    starts = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+    order = rng.permutation(count).astype(np.uint32)
+    ranks = np.concatenate([rng.choice(count, size, replace=False) for size in sizes])
+    pairs = ranks.astype(np.int32)
+    sort_tiles(pairs, starts, order, 3)
+    for t in range(sizes.size):
+        expected = order[np.sort(ranks[starts[t] : starts[t + 1]])]
+        np.testing.assert_array_equal(pairs[starts[t] : starts[t + 1]], expected)
+
+
+def test_saturated_pixels_and_the_splats_blended_into_them():
+    """Per tile, the pixels that stopped and how many splats each took, the stopping one in."""
+    from viewer.render import cpu_kernels
+
+    width, height, count = 40, 20, 12
+    rng = np.random.default_rng(2)
+    splats = np.zeros((count, cpu_kernels.SPLAT_FLOATS), np.float32)
+    splats[:, :2] = rng.uniform([8, 4], [32, 16], (count, 2))  # centres
+    splats[:, 2:4] = 60.0  # extents: the whole image
+    splats[:, 4], splats[:, 6] = 0.004, 0.006  # wide, soft footprints
+    splats[:, 7] = rng.uniform(0.6, 0.9, count)  # opacities
+    order = np.arange(count, dtype=np.uint32)
+    starts, pairs = cpu_kernels.bin_tiles(splats, order, width, height, 2)
+    image = np.zeros((height, width, 4), np.float32)
+    saturation = np.zeros((starts.size - 1, 2), np.int64)
+    cpu_kernels.composite_rows(
+        splats, pairs, starts, width, height, 0, 2, image, None, None, saturation
+    )
+    saturated, depths = 0, 0
+    for y in range(height):
+        for x in range(width):
+            t = 1.0
+            for blended, s in enumerate(splats, start=1):
+                dx, dy = x + 0.5 - s[0], y + 0.5 - s[1]
+                alpha = min(0.99, s[7] * np.exp(-0.5 * (s[4] * dx * dx + s[6] * dy * dy)))
+                if t * (1 - alpha) < 1e-4:
+                    saturated, depths = saturated + 1, depths + blended
+                    break
+                t *= 1 - alpha
+    assert 0 < saturated < width * height  # some pixels stop, not all
+    assert tuple(saturation.sum(axis=0)) == (saturated, depths)
+
+
+def test_a_tile_s_floor_is_its_lowest_pixel_level():
+    from viewer.render.raster_cpu import tile_floors
+
+    levels = np.full((20, 40), 3.0, np.float32)  # 3 x 2 tiles, the last column and row partial
+    levels[2, 5], levels[17, 39] = 0.5, 1.25
+    np.testing.assert_array_equal(tile_floors(levels), [0.5, 3, 3, 3, 3, 1.25])

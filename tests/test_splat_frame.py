@@ -61,7 +61,7 @@ def test_parts_of_any_size_give_the_whole_frame(gl_ctx, scene, backend, mode) ->
     renderer.release()
 
 
-@pytest.mark.parametrize("backend", ["quads", "tiles"])
+@pytest.mark.parametrize("backend", ["quads", "tiles", "cpu"])
 def test_the_output_keeps_the_earlier_frame_until_the_last_part(gl_ctx, scene, backend) -> None:
     renderer = _renderer(gl_ctx, backend)
     out = AccumTarget(gl_ctx, dtype="f4")
@@ -86,7 +86,7 @@ def test_the_output_keeps_the_earlier_frame_until_the_last_part(gl_ctx, scene, b
     out.release()
 
 
-@pytest.mark.parametrize("backend", ["quads", "tiles"])
+@pytest.mark.parametrize("backend", ["quads", "tiles", "cpu"])
 def test_views_rendered_between_parts_do_not_leak_in(gl_ctx, scene, backend) -> None:
     renderer = _renderer(gl_ctx, backend)
     settings = RenderSettings()

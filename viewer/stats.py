@@ -31,6 +31,10 @@ class FrameStats:
         lod_tau: the cut's threshold in pixels (the budget cut finds its own).
         lod_levels: nodes drawn per level (0: the scene's own Gaussians).
         fovea_culled: Gaussians in view that foveation left out (weight 0 where they reach).
+        saturated: share of the frame's pixels that saturated (compositing stopped before T
+            fell below 1e-4); cpu backend only (0 with the others).
+        saturation_depth: mean splats blended into a saturated pixel, the stopping one
+            included; cpu backend only (0 with the others, or when no pixel saturated).
     """
 
     frame: int
@@ -47,6 +51,8 @@ class FrameStats:
     lod_tau: float = 0.0
     lod_levels: tuple[int, ...] = ()
     fovea_culled: int = 0
+    saturated: float = 0.0
+    saturation_depth: float = 0.0
 
     @property
     def gpu_ms(self) -> float:

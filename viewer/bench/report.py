@@ -113,6 +113,8 @@ def config_report(run: ConfigRun, first_mean_ms: float, trusted: bool) -> dict[s
     frame_ms = summarize(r.wall_ms for r in records)
     names = pass_names(records)
     passes = {n: float(np.mean([r.pass_ms.get(n, 0.0) for r in records])) for n in names}
+    binned = run.backend in ("tiles", "cpu")
+    pairs = float(np.mean([r.drawn for r in records])) if binned else None
     return {
         "name": run.config.name,
         "overrides": run.config.overrides,
@@ -127,6 +129,7 @@ def config_report(run: ConfigRun, first_mean_ms: float, trusted: bool) -> dict[s
         "passes_ms": passes if trusted else None,
         "visible_mean": float(np.mean([r.visible for r in records])),
         "drawn_mean": float(np.mean([r.drawn for r in records])),
+        "pairs_mean": pairs,
         "dropped_total": int(sum(r.dropped for r in records)),
         "gpu_bytes": run.gpu_bytes,
         "psnr": psnr_summary([r.psnr for r in records]),
@@ -137,6 +140,8 @@ def config_report(run: ConfigRun, first_mean_ms: float, trusted: bool) -> dict[s
         "lod_drawn_mean": _mean_or_none([r.lod_drawn for r in records if r.lod_drawn]),
         "temporal_change": _mean_or_none([r.change for r in records]),
         "fovea_culled_mean": float(np.mean([r.fovea_culled for r in records])),
+        "saturated_mean": _mean_or_none([r.saturated for r in records]),
+        "saturation_depth_mean": _mean_or_none([r.saturation_depth for r in records]),
         "stream": _stream_entry(run),
     }
 
@@ -229,7 +234,8 @@ def write_frames_csv(path: Path, result: BenchResult) -> None:
     columns = ["config", "frame", "wall_ms", "gpu_ms", *[f"{n}_ms" for n in names]]
     columns += ["visible", "drawn", "dropped", "psnr", "ssim", *REGION_METRICS]
     columns += ["render_scale", "lod_drawn", "lod_tau", "change"]
-    columns += ["gaze_x", "gaze_y", "fovea_culled", "waiting"]
+    columns += ["gaze_x", "gaze_y", "fovea_culled", "saturated", "saturation_depth"]
+    columns += ["waiting"]
     stream = io.StringIO(newline="")
     writer = csv.writer(stream)
     writer.writerow(columns)
@@ -238,7 +244,9 @@ def write_frames_csv(path: Path, result: BenchResult) -> None:
         times = [_cell(r.wall_ms), _cell(sum(r.pass_ms.values())), *passes]
         quality = [_cell(r.psnr), _cell(r.ssim), *(_cell(getattr(r, n)) for n in REGION_METRICS)]
         lod = [_cell(r.render_scale), r.lod_drawn, _cell(r.lod_tau), _cell(r.change)]
-        fovea = [_cell(r.gaze[0]), _cell(r.gaze[1]), r.fovea_culled, r.waiting]
+        fovea = [_cell(r.gaze[0]), _cell(r.gaze[1]), r.fovea_culled]
+        fovea += [_cell(r.saturated), _cell(r.saturation_depth)]
+        fovea += [r.waiting]
         counts = [r.visible, r.drawn, r.dropped]
         writer.writerow([r.config, r.frame, *times, *counts, *quality, *lod, *fovea])
     atomic_write_text(path, stream.getvalue())

@@ -101,6 +101,8 @@ class FrameRecord:
         lod_drawn: LOD nodes the cut drew (0: no LOD). lod_tau: the cut's tau (pixels).
         change: mean absolute change of the image since the previous frame minus that of the
             full-quality render (what LOD popping adds; NaN for the first frame or unmeasured).
+        saturated: share of the pixels that saturated; saturation_depth: mean splats blended
+            into such a pixel (NaN where none did); both NaN but with the cpu backend.
         waiting: leaves of a streamed scene still waiting for their chunks in this frame.
     """
 
@@ -123,6 +125,8 @@ class FrameRecord:
     periphery_ssim: float = math.nan
     gaze: tuple[float, float] = (math.nan, math.nan)
     fovea_culled: int = 0
+    saturated: float = math.nan
+    saturation_depth: float = math.nan
     waiting: int = 0
 
     def attach(self, stats: FrameStats, backend: str) -> None:
@@ -135,6 +139,9 @@ class FrameRecord:
         self.lod_drawn = stats.lod_drawn
         self.lod_tau = stats.lod_tau if stats.lod_drawn else math.nan
         self.fovea_culled = stats.fovea_culled
+        if backend == "cpu":
+            self.saturated = stats.saturated
+            self.saturation_depth = stats.saturation_depth if stats.saturated else math.nan
 
 
 @dataclass

@@ -91,6 +91,8 @@ COUNTER_FOVEA_CULLED = 7  # Gaussians in view that foveation left out (weight 0 
 DISPATCH_PER_VISIBLE = 8  # 3 words: workgroups covering one thread per visible splat
 DISPATCH_PER_PAIR = 11  # 3 words: workgroups covering one thread per tile pair
 DISPATCH_SCAN_BLOCKS = 14  # 3 words: workgroups of the block scan over visible splats
+COUNTER_SATURATED = 17  # cpu backend: pixels that saturated (stopped before T fell below 1e-4)
+COUNTER_SATURATION_DEPTH = 18  # cpu backend: splats blended into those pixels, summed
 COUNTER_WORDS = 20
 
 SCAN_ITEMS_PER_THREAD = 8

@@ -4,7 +4,8 @@ Made for software GL devices (llvmpipe), where GPU passes run on the same cores 
 per quad and per fragment, back to front, without early termination. `bin` reads the visible
 splats and their depth order back from the frame buffers and bins them into 16x16 tiles
 (viewer/render/cpu_kernels.py); `draw` composites rows of tiles front to back, each pixel
-stopping once it is opaque, and writes them into the accumulation texture for the resolve pass.
+stopping once it is opaque, into the target's host image, which the renderer resolves on the
+host (viewer/render/host_resolve.py) or uploads for the GL resolve.
 Views are measured on the GPU (`GpuMeasure`), as the other backends do. Foveated frames that
 draw the scene's nested subsets weigh each splat at each pixel's level, as the tiles backend.
 """
@@ -20,14 +21,21 @@ import numpy as np
 from viewer.render.accum_target import AccumTarget
 from viewer.render.contributions import Contributions, GpuMeasure
 from viewer.render.fovea import LEVEL_NONE, FoveaUniforms, uniform_levels
+from viewer.render.frame_buffers import FrameBuffers
 from viewer.render.jit_setup import compiled
-from viewer.render.layout import COUNTER_PAIRS, SPLAT_DTYPE, TILE_SIZE
+from viewer.render.layout import (
+    COUNTER_PAIRS,
+    COUNTER_SATURATED,
+    COUNTER_SATURATION_DEPTH,
+    SPLAT_DTYPE,
+    TILE_SIZE,
+)
 from viewer.render.raster import RasterJob
 from viewer.render.tile_bins import tile_grid
 
 
 class CpuRaster:
-    """The cpu backend (a `RasterBackend`): bins and composites on the CPU, uploads the image."""
+    """The cpu backend (a `RasterBackend`): bins and composites on the CPU, into a host image."""
 
     name = "cpu"
     bins = True
@@ -54,14 +62,17 @@ class CpuRaster:
         self._splats = np.zeros((0, cpu_kernels.SPLAT_FLOATS), np.float32)
         self._starts = np.zeros(1, np.int64)
         self._pairs = np.zeros(0, np.int32)
+        self._saturation = np.zeros((0, 2), np.int64)  # per tile: pixels saturated, their depth
         self._stored: np.ndarray | None = None  # foveated frames: per visible splat, b
         self._levels: np.ndarray | None = None  # foveated frames: per pixel, l
+        self._floors: np.ndarray | None = None  # foveated frames: per tile, its lowest l
         self._levels_of: tuple[FoveaUniforms, int, int] | None = None  # what `_levels` is for
 
     def bin(self, job: RasterJob) -> None:
         """Read the visible splats and their depth order back (timed as "readback"), bin them.
 
-        The pair count goes into the frame's counters, where the renderer reports it.
+        The pair count goes into the frame's counters, where the renderer reports it; `draw`
+        puts the saturated pixels and the splats blended into them there too.
         """
         frame, camera = job.frame, job.view.camera
         with job.section("readback"):
@@ -70,18 +81,23 @@ class CpuRaster:
             order = frame.read_uint(frame.sorted_splats, count)
             ids = frame.read_uint(frame.gaussian_ids, count) if job.view.subsets else None
         self._splats = records.view(np.float32).reshape(count, SPLAT_DTYPE.itemsize // 4)
-        self._starts, self._pairs = self._kernels.bin_tiles(
-            self._splats, order, camera.width, camera.height, 4 * (os.cpu_count() or 1)
-        )
-        pairs = np.array([min(self._pairs.size, 2**32 - 1)], np.uint32)
-        frame.counters.write(pairs.tobytes(), offset=COUNTER_PAIRS * 4)
         self._fovea(job, ids)
+        self._starts, self._pairs = self._kernels.bin_tiles(
+            self._splats, order, camera.width, camera.height, 4 * (os.cpu_count() or 1),
+            self._stored, self._floors,
+        )  # fmt: skip
+        self._saturation = np.zeros((self._starts.size - 1, 2), np.int64)
+        _write_counter(frame, COUNTER_PAIRS, self._pairs.size)
 
     def _fovea(self, job: RasterJob, ids: np.ndarray | None) -> None:
-        """Each splat's stored levels and each pixel's level, when the frame is foveated."""
+        """Each splat's stored levels, each pixel's level and each tile's lowest, if foveated.
+
+        A splat whose stored levels end at or below a tile's lowest level weighs 0 at all its
+        pixels, and is not binned there (the tiles backend skips it too).
+        """
         fovea, camera, subsets = job.view.subsets, job.view.camera, job.scene.subsets
         if fovea is None or ids is None or subsets is None:
-            self._stored, self._levels, self._levels_of = None, None, None
+            self._stored, self._levels, self._levels_of, self._floors = None, None, None, None
             return
         # four uint8 to a word (`pack_levels`); rows past the stored ones keep every level
         stored = np.frombuffer(subsets.buffer.read(), np.uint8)[: subsets.rows]
@@ -90,6 +106,7 @@ class CpuRaster:
         key = (fovea, camera.width, camera.height)
         if self._levels is None or self._levels_of != key:  # the gaze moved, or the image
             self._levels = uniform_levels(fovea, camera.width, camera.height)
+            self._floors = tile_floors(self._levels)
             self._levels_of = key
 
     def parts(self, job: RasterJob) -> int:
@@ -97,23 +114,23 @@ class CpuRaster:
         return tile_grid(job.view.camera.width, job.view.camera.height)[1]
 
     def draw(self, job: RasterJob, target: AccumTarget, parts: range | None = None) -> None:
-        """Composite the binned frame, or its rows of tiles `parts`, and write them to `target`.
+        """Composite the binned frame, or its rows of tiles `parts`, into `target`'s host image.
 
-        The write is timed as "upload"; the rest of "raster" is the compositing.
+        The image stays on the host (`target.on_host`): the renderer resolves it there or
+        uploads it (viewer/render/host_resolve.py).
         """
         width, height = job.view.camera.width, job.view.camera.height
         parts = range(self.parts(job)) if parts is None else parts
-        if not len(parts):
-            return
-        top = min(parts.stop * TILE_SIZE, height)  # pixel rows [bottom, top) of this band
-        bottom = parts.start * TILE_SIZE
-        band = np.empty((top - bottom, width, 4), np.float32)
-        self._kernels.composite_rows(
-            self._splats, self._pairs, self._starts, width, height, parts.start, parts.stop, band,
-            self._stored, self._levels,
-        )  # fmt: skip
-        with job.section("upload"):
-            target.texture.write(band, viewport=(0, height - top, width, top - bottom))
+        image = target.host_image()
+        target.on_host = True
+        if len(parts):
+            self._kernels.composite_rows(
+                self._splats, self._pairs, self._starts, width, height, parts.start, parts.stop,
+                image, self._stored, self._levels, self._saturation,
+            )  # fmt: skip
+        saturated, depth = self._saturation.sum(axis=0)
+        _write_counter(job.frame, COUNTER_SATURATED, saturated)
+        _write_counter(job.frame, COUNTER_SATURATION_DEPTH, depth)
 
     def measure(
         self, job: RasterJob, gaussians: int, pixel: tuple[int, int] | None
@@ -125,4 +142,20 @@ class CpuRaster:
         """Nothing on the GPU to free; drop the host bins and levels."""
         self._splats = np.zeros((0, self._kernels.SPLAT_FLOATS), np.float32)
         self._pairs = np.zeros(0, np.int32)
-        self._stored, self._levels, self._levels_of = None, None, None
+        self._saturation = np.zeros((0, 2), np.int64)
+        self._stored, self._levels, self._levels_of, self._floors = None, None, None, None
+
+
+def _write_counter(frame: FrameBuffers, word: int, value: int) -> None:
+    """Set one of the frame's uint32 counters from the host (clamped)."""
+    counter = np.array([min(int(value), 2**32 - 1)], np.uint32)
+    frame.counters.write(counter.tobytes(), offset=word * 4)
+
+
+def tile_floors(levels: np.ndarray) -> np.ndarray:
+    """[tiles] float32, row-major: the lowest of each tile's pixel levels ([height, width])."""
+    height, width = levels.shape
+    columns, rows = tile_grid(width, height)
+    padded = np.full((rows * TILE_SIZE, columns * TILE_SIZE), np.inf, np.float32)
+    padded[:height, :width] = levels
+    return padded.reshape(rows, TILE_SIZE, columns, TILE_SIZE).min(axis=(1, 3)).ravel()

@@ -38,11 +38,14 @@ from viewer.render.frame_buffers import FrameBuffers
 from viewer.render.frame_inputs import FrameInputs, LodCut
 from viewer.render.frame_view import FrameView, plan_of
 from viewer.render.gpu_scene import GROWTH, GpuScene
+from viewer.render.host_resolve import resolve_on_host
 from viewer.render.inset import Inset
 from viewer.render.layout import (
     COUNTER_FOVEA_CULLED,
     COUNTER_PAIRS,
     COUNTER_PAIRS_OVERFLOW,
+    COUNTER_SATURATED,
+    COUNTER_SATURATION_DEPTH,
     COUNTER_VISIBLE,
     COUNTER_VISIBLE_OVERFLOW,
     COUNTER_WORDS,
@@ -119,8 +122,8 @@ class SplatRenderer:
         self._backends: dict[str, RasterBackend] = {}  # made on first use
         self._mode_rasters: dict[str, Raster] = {}  # made on first use
         # counters (and LOD state) copies awaiting their timer queries, with the rows drawn,
-        # whether an LOD cut ran and the render scale of that frame
-        self._readback: list[tuple[moderngl.Buffer, int, bool, float]] = []
+        # whether an LOD cut ran, the render scale and the pixels of that frame
+        self._readback: list[tuple[moderngl.Buffer, int, bool, float, int]] = []
         self._readback_free: list[moderngl.Buffer] = []
         self.generation = 0  # how often the frame buffers were written (see SplatFrame)
 
@@ -289,9 +292,28 @@ class SplatRenderer:
         """Draw the foveated-resolution inset of the frame `inputs` over `output`."""
         view = FrameView.of(scene, inputs, inset)
         self.inset_accum.ensure_size(view.camera.width, view.camera.height)
+        self.inset_accum.on_host = False
         raster.draw(self._prepare(scene, view, settings, raster, _untimed), self.inset_accum)
         self._validate(raster, scene)
-        self.resolve.run(self.inset_accum, output, settings.background, inset)
+        self._resolve(self.inset_accum, output, settings.background, inset)
+
+    def _resolve(
+        self,
+        accum: AccumTarget,
+        output: moderngl.Framebuffer,
+        background: tuple[float, float, float],
+        inset: Inset | None = None,
+    ) -> None:
+        """Resolve `accum` into `output`, on the host where its image is (host_resolve.py).
+
+        Else the GL pass resolves it (a host image uploaded first).
+        """
+        if accum.on_host:
+            if inset is None and resolve_on_host(accum, output, background):
+                accum.on_host = False
+                return
+            accum.upload()
+        self.resolve.run(accum, output, background, inset)
 
     def _validate(self, raster: Raster, scene: GpuScene) -> None:
         """Check the frame's buffers when the validation switch is on."""
@@ -369,7 +391,7 @@ class SplatRenderer:
         pairs = self._bins.pair_capacity if self._bins is not None else 0
         self.dispatch_args.run(self.frame.counters, self.frame.capacity, pairs)
 
-    def _queue_counters(self, count: int, lod: LodCut | None, scale: float) -> None:
+    def _queue_counters(self, count: int, lod: LodCut | None, scale: float, pixels: int) -> None:
         """Copy this frame's counters (and LOD state) aside, to be read with its timer queries."""
         if self._readback_free:
             buffer = self._readback_free.pop()
@@ -379,16 +401,17 @@ class SplatRenderer:
         if lod is not None:
             state = self.lod_cut.state
             self.ctx.copy_buffer(buffer, state, LOD_STATE_WORDS * 4, write_offset=COUNTER_WORDS * 4)
-        self._readback.append((buffer, count, lod is not None, scale))
+        self._readback.append((buffer, count, lod is not None, scale, pixels))
 
     def _collect(self, clock: FrameClock, frame_ms: float, binned: bool) -> FrameStats | None:
         timed = self.timer.end_frame(clock)
         if timed is None:
             return None
         done, pass_ms = timed
-        buffer, count, lod, scale = self._readback.pop(0)
+        buffer, count, lod, scale, pixels = self._readback.pop(0)
         words = np.frombuffer(buffer.read(), dtype=np.uint32)
         counters = words[:COUNTER_WORDS]
+        saturated = counters[COUNTER_SATURATED]
         state = LodCutStats.from_words(words[COUNTER_WORDS:]) if lod else None
         self._readback_free.append(buffer)
         return FrameStats(
@@ -406,6 +429,8 @@ class SplatRenderer:
             lod_tau=state.tau if state else 0.0,
             lod_levels=state.levels if state else (),
             fovea_culled=int(counters[COUNTER_FOVEA_CULLED]),
+            saturated=int(saturated) / max(pixels, 1),
+            saturation_depth=int(counters[COUNTER_SATURATION_DEPTH]) / max(int(saturated), 1),
         )
 
     def release(self) -> None:
@@ -505,6 +530,8 @@ class SplatFrame:
         assert not self.done, "the frame is done"
         start = time.perf_counter()
         job = self._prepare()
+        if self.drawn == 0:  # the accumulation image is drawn anew (on the host or not)
+            self._accum.on_host = False
         with self._clock.section("raster"):
             if count is None and self.drawn == 0:
                 self._raster.draw(job, self._accum)
@@ -531,8 +558,11 @@ class SplatFrame:
         renderer, raster, settings = self._renderer, self._raster, self.settings
         renderer._validate(raster, self.scene)
         with self._clock.section("resolve"):
-            renderer.resolve.run(self._accum, self.output, settings.background)
-        renderer._queue_counters(job.view.rows, job.view.lod, self.inputs.render_scale)
+            renderer._resolve(self._accum, self.output, settings.background)
+        camera = job.view.camera
+        renderer._queue_counters(
+            job.view.rows, job.view.lod, self.inputs.render_scale, camera.width * camera.height
+        )
         if self._inset is not None:  # the counters above are the whole frame's
             with self._clock.section("inset"):
                 renderer._draw_inset(
