@@ -24,6 +24,13 @@ layout(std430, binding = BINDING_LOD_BLEND) readonly buffer LodBlend { vec4 lod_
 layout(std430, binding = BINDING_LOD_PARENT_SH) readonly buffer ParentSH { float parent_sh[]; };  // [n, K, 3]
 uniform float lod_top_level;  // the deepest level (the heat colour's hot end)
 #endif
+#ifdef ROW_LIST
+// Only the rows listed (global indices, ascending): the LOD cut made on the host lists the rows
+// it draws, so the culled ones cost no invocation (on llvmpipe an invocation that returns at
+// once still holds its SIMD lane).
+layout(std430, binding = BINDING_ROW_LIST) readonly buffer RowList { uint row_list[]; };
+uniform uint row_list_start;  // where this chunk's rows begin in row_list
+#endif
 #ifdef FOVEA
 // Foveation's nested subsets (fovea.glsl): a splat's weight at the lowest level its footprint
 // reaches scales its opacity (quads and the other per-splat rasters), or, where the tiles
@@ -75,7 +82,10 @@ mat3 rotation_matrix(vec4 q) {  // q = (w, x, y, z), unit; columns of R
 
 void main() {
     uint local = gl_GlobalInvocationID.x;
-    if (local >= chunk_count) return;
+    if (local >= chunk_count) return;  // ROW_LIST: the chunk's listed rows
+#ifdef ROW_LIST
+    local = row_list[row_list_start + local] - chunk_offset;
+#endif
     if (((flags[local] | gpu_flags[local]) & flag_mask) != 0u) return;
 
     vec3 mean = means[local].xyz;

@@ -522,6 +522,22 @@ class GpuScene:
             )
         self._touch()
 
+    def write_frame_rows(self, name: str, rows: np.ndarray, start: int = 0) -> None:
+        """Overwrite rows [start, start + n) of buffer `name` with what a GPU pass would write.
+
+        For per-frame outputs computed on the host instead (viewer/render/lod_cut_host.py): the
+        version does not change, as it does not when the GPU pass writes them.
+        """
+        rows = np.ascontiguousarray(rows)
+        stop = start + rows.shape[0]
+        if start < 0 or stop > self.count:
+            raise IndexError(f"rows [{start}, {stop}) outside the scene's {self.count} rows")
+        row_bytes = self._width(name) * 4
+        for chunk, lo, hi in self._spans(start, stop):
+            chunk.buffers[name].write(
+                rows[lo - start : hi - start], offset=(lo - chunk.offset) * row_bytes
+            )
+
     def read(self, name: str, start: int = 0, count: int | None = None) -> np.ndarray:
         """Rows [start, start + count) of one buffer as stored ([n, width] or [n]; tests)."""
         count = self.count - start if count is None else count

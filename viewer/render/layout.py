@@ -41,6 +41,7 @@ BINDING_LOD_STATE = 23  # the frame's cut: tau, its histogram bin, drawn counts 
 BINDING_LOD_HISTOGRAM = 24  # budget cut: (children - 1) summed per projected-size bin
 BINDING_FOV_LEVELS = 25  # foveation: per row the levels keeping it, 4 uint8 per word
 BINDING_FOV_TILES = 26  # foveation: per tile its lowest level (float), this frame's
+BINDING_ROW_LIST = 27  # preprocess: the rows it runs over, where the LOD cut was made on the host
 
 # Per-Gaussian flag bits. The CPU writes its masks into the `flags` buffer, GPU passes write theirs
 # into `gpu_flags` every frame (so neither overwrites the other); the preprocess pass drops a

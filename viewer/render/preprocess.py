@@ -15,6 +15,7 @@ from viewer.render.gpu_scene import GpuScene, RowBuffer
 from viewer.render.layout import (
     BINDING_LOD_BLEND,
     BINDING_LOD_PARENT_SH,
+    BINDING_ROW_LIST,
     COLOUR_DEPTH,
     COLOUR_HEAT,
     COLOUR_LOD_LEVEL,
@@ -84,6 +85,15 @@ class ChunkUniforms:
     chunk_count: int
 
 
+@dataclass(frozen=True)
+class ListedChunkUniforms:
+    """The ROW_LIST variant's dispatch: the chunk's listed rows and where they begin."""
+
+    chunk_offset: int
+    chunk_count: int
+    row_list_start: int
+
+
 class PreprocessPass:
     """Runs preprocess.comp over every scene chunk, appending into the frame buffers.
 
@@ -95,16 +105,30 @@ class PreprocessPass:
     def __init__(self, ctx: moderngl.Context) -> None:
         self.ctx = ctx
         self.shader = compute_shader(ctx, "preprocess.comp")
-        self._variants: dict[tuple[bool, bool], moderngl.ComputeShader] = {}
+        self._variants: dict[tuple[bool, bool, bool], moderngl.ComputeShader] = {}
+        self._row_list: moderngl.Buffer | None = None  # the ROW_LIST variant's rows (grown)
 
-    def _program(self, lod: bool, fovea: bool) -> moderngl.ComputeShader:
-        if not (lod or fovea):
+    def _program(self, lod: bool, fovea: bool, listed: bool = False) -> moderngl.ComputeShader:
+        if not (lod or fovea or listed):
             return self.shader
-        if (lod, fovea) not in self._variants:
+        key = (lod, fovea, listed)
+        if key not in self._variants:
             defines = {"LOD": 1} if lod else {}
             defines.update({"FOVEA": 1} if fovea else {})
-            self._variants[lod, fovea] = compute_shader(self.ctx, "preprocess.comp", defines)
-        return self._variants[lod, fovea]
+            defines.update({"ROW_LIST": 1} if listed else {})
+            self._variants[key] = compute_shader(self.ctx, "preprocess.comp", defines)
+        return self._variants[key]
+
+    def _write_row_list(self, rows: np.ndarray) -> None:
+        """Upload the listed rows ([n] uint32) into the row-list buffer, grown as needed."""
+        size = max(rows.nbytes, 4)
+        if self._row_list is None or self._row_list.size < size:
+            if self._row_list is not None:
+                self._row_list.release()
+            self._row_list = self.ctx.buffer(reserve=max(size, 4096))
+        if rows.size:
+            self._row_list.write(rows)
+        self._row_list.bind_to_storage_buffer(BINDING_ROW_LIST)
 
     def run(
         self,
@@ -113,6 +137,7 @@ class PreprocessPass:
         view: FrameView,
         settings: RenderSettings,
         fov_per_splat: bool = True,
+        rows: np.ndarray | None = None,
     ) -> None:
         """Append every visible Gaussian of `scene` in `view` to `frame`.
 
@@ -129,9 +154,11 @@ class PreprocessPass:
             settings: how splats are made.
             fov_per_splat: with subsets, weigh each splat's opacity (else the raster weighs
                 per pixel and preprocess only drops splats of weight 0).
+            rows: [n] ascending uint32 rows to run over instead of every row of the view
+                (the rows an LOD cut made on the host draws); the others are culled anyway.
         """
         camera, whole, lod = view.camera, view.whole, view.lod is not None
-        shader = self._program(lod, view.subsets is not None)
+        shader = self._program(lod, view.subsets is not None, rows is not None)
         subsets = None
         if view.subsets is not None:
             assert scene.subsets is not None, "foveated subsets need the scene's levels"
@@ -158,12 +185,22 @@ class PreprocessPass:
         )
         set_uniforms(shader, uniforms)
         frame.bind()
+        if rows is not None:
+            rows = np.ascontiguousarray(rows, np.uint32)
+            self._write_row_list(rows)
         for chunk, count in scene.live_chunks(view.rows):
             chunk.bind()
             if lod:
                 chunk.buffers[RowBuffer.LOD_BLEND].bind_to_storage_buffer(BINDING_LOD_BLEND)
                 chunk.buffers[RowBuffer.LOD_PARENT_SH].bind_to_storage_buffer(BINDING_LOD_PARENT_SH)
-            set_uniforms(shader, ChunkUniforms(chunk_offset=chunk.offset, chunk_count=count))
+            if rows is None:
+                set_uniforms(shader, ChunkUniforms(chunk_offset=chunk.offset, chunk_count=count))
+            else:
+                start, stop = np.searchsorted(rows, (chunk.offset, chunk.offset + count))
+                count = int(stop - start)
+                set_uniforms(shader, ListedChunkUniforms(chunk.offset, count, int(start)))
+                if count == 0:
+                    continue
             shader.run(group_x=(count + WORKGROUP_SIZE - 1) // WORKGROUP_SIZE)
         self.ctx.memory_barrier()
 
@@ -172,3 +209,5 @@ class PreprocessPass:
         self.shader.release()
         for shader in self._variants.values():
             shader.release()
+        if self._row_list is not None:
+            self._row_list.release()

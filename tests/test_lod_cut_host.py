@@ -1,0 +1,130 @@
+"""The LOD cut on the host (viewer/render/lod_cut_host.py) against the GL pass (lod_cut.comp):
+the same flags, blend weights and state words on a real scene along a moving camera, and the
+same cpu-backend image as with the GL cut."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tests.conftest import scene_path
+from tests.gpu_readback import read_cut_stats
+from viewer.features.lod_gpu import attach_hierarchy
+from viewer.features.lod_hierarchy import build_hierarchy
+from viewer.path_cameras import orbit, spiral
+from viewer.render.frame_inputs import FrameInputs, LodCut
+from viewer.render.gpu_scene import GpuScene
+from viewer.render.layout import FLAG_LOD_CULLED
+from viewer.render.lod_cut import LodCutStats
+from viewer.render.lod_cut_host import HostLodCut
+from viewer.render.renderer import SplatRenderer
+from viewer.settings import RasterSettings, RenderSettings
+
+T_TOL = 1e-4  # t: a few float32 ulp of the sizes and tau, through (tau - low) / (P - low)
+WIDTH, HEIGHT = 320, 180  # the cut depends on the focal, which scales with the width
+
+
+@pytest.fixture(scope="module")
+def donut(gl_ctx):
+    """(scene, gpu scene with its tree attached, the tiles and cpu renderers)."""
+    from viewer.formats import load_scene
+
+    scene = load_scene(scene_path("donut.ply"))
+    gpu = GpuScene.from_scene(gl_ctx, scene)
+    attach_hierarchy(gpu, build_hierarchy(scene))
+    renderers = {
+        name: SplatRenderer(gl_ctx, RasterSettings(backend=name, sort="cpu"))
+        for name in ("tiles", "cpu")
+    }
+    yield scene, gpu, renderers
+    for renderer in renderers.values():
+        renderer.release()
+    gpu.release()
+
+
+def moving_cameras(scene):
+    """An orbit, then a spiral down from far to close (nodes holding the camera at the end)."""
+    return [*orbit(scene, WIDTH, HEIGHT, 5), *spiral(scene, WIDTH, HEIGHT, 6)]
+
+
+def cuts(count: int) -> list[LodCut]:
+    return [
+        LodCut(tau=1.0),
+        LodCut(tau=6.0, blend_width=1.0),  # no blending
+        LodCut(budget=count // 4),
+        LodCut(budget=count // 20),
+        LodCut(budget=2),  # less than the nodes holding the camera may need
+    ]
+
+
+def same_state(host: LodCutStats, gl: LodCutStats) -> None:
+    """The same counts; tau the same up to llvmpipe's exp2 (a budget cut's bin edge)."""
+    assert (host.drawn, host.levels, host.budget_count) == (gl.drawn, gl.levels, gl.budget_count)
+    assert host.tau == pytest.approx(gl.tau, rel=1e-6)
+
+
+def written(gpu) -> tuple[np.ndarray, np.ndarray]:
+    """([M] gpu_flags, [M] t) as the scene's buffers hold them."""
+    return gpu.read("gpu_flags"), gpu.read("lod_blend")[:, 10]
+
+
+def test_host_cut_writes_what_the_gl_cut_writes_along_a_moving_camera(donut):
+    scene, gpu, renderers = donut
+    host = HostLodCut()
+    lod_pass = renderers["tiles"].lod_cut
+    for camera in moving_cameras(scene):
+        for cut in cuts(scene.count):
+            lod_pass.run(gpu, camera, cut)
+            host.forget()
+            gl_flags, gl_t = written(gpu)
+            gl_state = read_cut_stats(lod_pass)
+            words = host.run(gpu, camera, cut)
+            flags, t = written(gpu)
+            np.testing.assert_array_equal(flags, gl_flags)
+            # t a few ulp apart where llvmpipe rounds differently (lod_cut_host's docstring)
+            np.testing.assert_allclose(t, gl_t, rtol=0, atol=T_TOL)
+            same_state(LodCutStats.from_words(words), gl_state)
+            assert ((flags & FLAG_LOD_CULLED) == 0).sum() == gl_state.drawn
+
+
+def test_host_cut_rewrites_only_what_changed_and_follows_the_gl_pass(donut):
+    """Frames in a row write only changed rows; after the GL pass wrote, the host cut rewrites."""
+    scene, gpu, renderers = donut
+    host = HostLodCut()
+    cameras = moving_cameras(scene)
+    cut = LodCut(budget=scene.count // 4)
+    host.run(gpu, cameras[0], cut)
+    expected = written(gpu)
+    host.run(gpu, cameras[0], cut)  # nothing changed: nothing written
+    np.testing.assert_array_equal(written(gpu)[0], expected[0])
+    renderers["tiles"].lod_cut.run(gpu, cameras[3], cut)  # the GL pass, another view
+    host.forget()
+    host.run(gpu, cameras[0], cut)
+    np.testing.assert_array_equal(written(gpu)[0], expected[0])
+    np.testing.assert_array_equal(written(gpu)[1], expected[1])
+
+
+def test_cpu_backend_image_and_stats_are_those_of_the_gl_cut(donut):
+    """The cpu renderer cuts on the host and preprocesses the rows drawn only; its image is the
+    one drawn after the GL cut with preprocess over every row."""
+    scene, gpu, renderers = donut
+    cpu = renderers["cpu"]
+    settings = RenderSettings()
+    for camera in moving_cameras(scene)[::3]:
+        for cut in cuts(scene.count)[:3]:
+            image = cpu.render_image(gpu, FrameInputs(camera, lod=cut), settings)
+            host_state = read_cut_stats(cpu.lod_cut)
+            # the same frame with the GL cut: the backend's raster on the GL pass's rows
+            expected = _cpu_image_after_gl_cut(cpu, gpu, camera, cut, settings)
+            gl_state = read_cut_stats(cpu.lod_cut)
+            same_state(host_state, gl_state)
+            np.testing.assert_allclose(image, expected, rtol=0, atol=2e-3)  # < half a /255 step
+
+
+def _cpu_image_after_gl_cut(cpu, gpu, camera, cut, settings) -> np.ndarray:
+    """The cpu backend's image of the frame with lod_cut.comp deciding the rows (as before)."""
+    cpu.host_cut = False
+    try:
+        return cpu.render_image(gpu, FrameInputs(camera, lod=cut), settings)
+    finally:
+        cpu.host_cut = True
