@@ -31,6 +31,7 @@ def test_suffix_constants() -> None:
         "meta.json",
         "lod-meta.json",
         ".glb",
+        ".gltf",
     }
     assert set(WRITABLE_SUFFIXES) == {
         ".ply",

@@ -1,6 +1,7 @@
 """Scene files: read and write .ply (INRIA, SuperSplat compressed), .splat, .spz, SOG and .glb.
 
-SOG is PlayCanvas's format; .glb is glTF binary with KHR_gaussian_splatting.
+SOG is PlayCanvas's format; .glb is glTF binary with KHR_gaussian_splatting, read also as glTF
+JSON (.gltf) with its buffers in files beside it or in data URIs.
 
 Readers take .spz v2 to v4, SOG v2 bundled (.sog) or unbundled (a meta.json, or the folder that
 holds it), streamed SOG (a lod-meta.json or its folder, whole at one LOD level), and INRIA
@@ -28,7 +29,7 @@ from viewer.formats.cameras_json import load_inria_cameras, parse_inria_cameras
 from viewer.formats.compressed_ply import is_compressed_ply, read_compressed_ply
 from viewer.formats.compressed_ply_write import write_compressed_ply
 from viewer.formats.context_files import output_context
-from viewer.formats.glb import read_glb
+from viewer.formats.glb import read_glb, read_gltf
 from viewer.formats.glb_write import write_glb
 from viewer.formats.gltf_accessors import GLB_MAGIC
 from viewer.formats.inria_output import output_root, scene_in_folder
@@ -75,6 +76,7 @@ _READERS: dict[str, Callable[[Path], GaussianScene]] = {
     META_NAME: read_sog,
     LOD_META_NAME: read_streamed_sog,
     ".glb": read_glb,
+    ".gltf": read_gltf,  # JSON, by name: its buffers are files beside it or data URIs
 }
 _WRITERS: dict[str, Callable[[GaussianScene, Path], None]] = {
     ".ply": write_inria_ply,

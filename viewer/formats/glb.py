@@ -1,17 +1,21 @@
-"""glTF 2.0 binary (.glb) with KHR_gaussian_splatting, read (the writer is glb_write.py).
+"""glTF 2.0 with KHR_gaussian_splatting, read: binary (.glb) and JSON (.gltf); writer: glb_write.py.
 
-Every primitive that carries the extension is read (mode POINTS), their Gaussians concatenated;
-attribute conventions and axes as gltf_splats.py, accessors as gltf_accessors.py. A primitive
-whose extension object is extended by KHR_gaussian_splatting_compression_spz_2 takes its
-Gaussians from the SPZ blob in the buffer view that extension names, decoded by the .spz reader:
-the blob is packed from glTF's Left-Up-Front axes (the extension requires it), which the SPZ
-library stores as its RUB and the .spz reader turns to the .ply axes like any .spz.
+The two share everything but how the document and the buffers are obtained: a .glb's JSON and
+BIN chunks (gltf_accessors.py), a .gltf's JSON file and its buffers' files or data URIs
+(gltf_buffers.py). Every primitive that carries the extension is read (mode POINTS), their
+Gaussians concatenated; attribute conventions and axes as gltf_splats.py, accessors as
+gltf_accessors.py. A primitive whose extension object is extended by
+KHR_gaussian_splatting_compression_spz_2 takes its Gaussians from the SPZ blob in the buffer view
+that extension names, decoded by the .spz reader: the blob is packed from glTF's Left-Up-Front
+axes (the extension requires it), which the SPZ library stores as its RUB and the .spz reader
+turns to the .ply axes like any .spz.
 Refused with a SceneError: besides what the container and accessor checks refuse, node transforms
 (the scene would need them applied), partial SH degrees and other extensions of the extension.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,11 +25,14 @@ from viewer.errors import SceneError
 from viewer.formats.builder import build_scene
 from viewer.formats.gltf_accessors import (
     Accessors,
+    BufferLoader,
     accessor_count,
     glb_binary,
+    glb_buffers,
     glb_document,
     json_list,
 )
+from viewer.formats.gltf_buffers import declared_bytes, gltf_buffers
 from viewer.formats.gltf_splats import (
     EXTENSION,
     MAX_DEGREE,
@@ -39,7 +46,7 @@ from viewer.formats.gltf_splats import (
 from viewer.formats.limits import check_decoded_size, decoded_bytes
 from viewer.formats.sh_layout import dc_from_rgb
 from viewer.formats.spz import decode_spz
-from viewer.input_files import file_size, open_input
+from viewer.input_files import file_size, open_input, read_json
 from viewer.scene import GaussianScene
 
 SPZ_EXTENSION = "KHR_gaussian_splatting_compression_spz_2"
@@ -144,22 +151,25 @@ def _spz_arrays(path: Path, reader: Accessors, view: object) -> dict[str, np.nda
     }
 
 
-def read_glb(path: Path) -> GaussianScene:
-    """Read a .glb holding KHR_gaussian_splatting primitives.
+def _scene(
+    path: Path,
+    document: dict[str, Any],
+    stored: int,
+    buffers: Callable[[], BufferLoader],
+    container: str,
+) -> GaussianScene:
+    """The Gaussians of a glTF document, its buffers from `buffers()` (called once it is checked).
 
-    Raises:
-        SceneError: for a malformed, truncated, unsupported or too large file.
+    `stored` is the bytes the container holds in memory besides the decoded scene; `container`
+    starts the scene's file_format ("glTF 2.0 binary (.glb").
     """
-    size = file_size(path)
-    with open_input(path) as file:
-        document, left = glb_document(path, file, size)
-        primitives = _primitives(path, document)
-        spz_views = [_spz_view(path, p["extensions"][EXTENSION]) for p in primitives]
-        plain = [p["attributes"] for p, v in zip(primitives, spz_views, strict=True) if v is None]
-        count = sum(accessor_count(path, document, a.get("POSITION")) for a in plain)
-        kept = max([(_degree(path, attributes) + 1) ** 2 for attributes in plain], default=1)
-        check_decoded_size(path, count, decoded_bytes(count, kept) + size, kept)
-        reader = Accessors(path, document, glb_binary(path, file, left))
+    primitives = _primitives(path, document)
+    spz_views = [_spz_view(path, p["extensions"][EXTENSION]) for p in primitives]
+    plain = [p["attributes"] for p, v in zip(primitives, spz_views, strict=True) if v is None]
+    count = sum(accessor_count(path, document, a.get("POSITION")) for a in plain)
+    kept = max([(_degree(path, attributes) + 1) ** 2 for attributes in plain], default=1)
+    check_decoded_size(path, count, decoded_bytes(count, kept) + stored, kept)
+    reader = Accessors(path, document, buffers())
     parts = [
         _attributes(path, reader, p["attributes"])
         if view is None
@@ -181,5 +191,37 @@ def read_glb(path: Path) -> GaussianScene:
         sh,
         scales=scales,
         opacities=np.clip(joined["opacities"], 0.0, 1.0),
-        file_format=f"glTF 2.0 binary (.glb, KHR_gaussian_splatting{variant})",
+        file_format=f"{container}, {EXTENSION}{variant})",
     )
+
+
+def read_glb(path: Path) -> GaussianScene:
+    """Read a .glb holding KHR_gaussian_splatting primitives.
+
+    Raises:
+        SceneError: for a malformed, truncated, unsupported or too large file.
+    """
+    size = file_size(path)
+    with open_input(path) as file:
+        document, left = glb_document(path, file, size)
+        return _scene(
+            path,
+            document,
+            size,
+            lambda: glb_buffers(path, glb_binary(path, file, left)),
+            "glTF 2.0 binary (.glb",
+        )
+
+
+def read_gltf(path: Path) -> GaussianScene:
+    """Read a .gltf (JSON) holding KHR_gaussian_splatting primitives, its buffers beside it.
+
+    Raises:
+        SceneError: naming the .gltf, for a malformed, unsupported or too large document, or a
+            buffer that leaves its folder, is short or is not a file or a base64 data URI.
+    """
+    document = read_json(path, "a glTF 2.0 JSON file")
+    if not isinstance(document, dict):
+        raise SceneError(path, "not a glTF 2.0 JSON file (not a JSON object)")
+    stored = file_size(path) + declared_bytes(path, document)
+    return _scene(path, document, stored, lambda: gltf_buffers(path), "glTF 2.0 (.gltf")

@@ -1,16 +1,19 @@
-"""The glTF 2.0 binary container (.glb) and its accessors, for the KHR_gaussian_splatting reader.
+"""The glTF 2.0 binary container (.glb) and glTF accessors, for the KHR_gaussian_splatting reader.
 
 A GLB is a 12-byte header (magic 'glTF', version 2, total length) and chunks of (length, type,
 data): a JSON chunk first, then the BIN chunk that the document's buffer 0 names. An accessor
 reads `count` elements of `type` (SCALAR, VEC2..4) of a component type from a buffer view,
 tightly packed or `byteStride` apart; normalised integers map to [0, 1] (unsigned) or [-1, 1]
-(signed) as glTF defines. Everything is checked against the chunk's bounds before it is read.
+(signed) as glTF defines. Everything is checked against its buffer's bounds before it is read.
+Where a buffer's bytes come from is the container's: a .glb's BIN chunk (here), a .gltf's files
+or data URIs (gltf_buffers.py); `Accessors` asks for a buffer by index when a view first needs it.
 """
 
 from __future__ import annotations
 
 import json
 import struct
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -89,7 +92,7 @@ def glb_binary(path: Path, file: BinaryIO, left: int) -> bytes:
 def accessor_count(path: Path, document: dict[str, Any], index: object) -> int:
     """The element count of accessor `index` of a glTF document."""
     accessor = _item(path, json_list(path, document, "accessors"), index, "accessor")
-    return _int(path, accessor, "count", "accessor")
+    return json_int(path, accessor, "count", "accessor")
 
 
 def json_list(path: Path, document: dict[str, Any], key: str) -> list[Any]:
@@ -109,39 +112,61 @@ def _item(path: Path, items: list[Any], index: object, what: str) -> dict[str, A
     return items[index]
 
 
-def _int(path: Path, owner: dict[str, Any], key: str, what: str, default: int | None = None) -> int:
+def json_int(
+    path: Path, owner: dict[str, Any], key: str, what: str, default: int | None = None
+) -> int:
+    """owner[key] (`default` when absent), a non-negative integer; SceneError otherwise."""
     value = owner.get(key, default)
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise SceneError(path, f"glTF {what}.{key} is {value!r}, not a non-negative integer")
     return value
 
 
-class Accessors:
-    """Reads accessors of one GLB: the JSON document and its BIN chunk."""
+BufferLoader = Callable[[int, dict[str, Any], str], bytes]
+"""(index, the buffer's JSON object, what needs it) -> the buffer's bytes, or a SceneError."""
 
-    def __init__(self, path: Path, document: dict[str, Any], binary: bytes) -> None:
-        self.path, self.binary = path, binary
+
+def glb_buffers(path: Path, binary: bytes) -> BufferLoader:
+    """The buffers of a .glb: its own (buffer 0 without a uri) is the BIN chunk, none other."""
+
+    def load(index: int, buffer: dict[str, Any], what: str) -> bytes:
+        if index != 0 or "uri" in buffer:
+            raise SceneError(
+                path, f"{what} lies in an external buffer (only the GLB's own is read)"
+            )
+        return binary
+
+    return load
+
+
+class Accessors:
+    """Reads accessors of one glTF document, its buffers' bytes from the container's loader."""
+
+    def __init__(self, path: Path, document: dict[str, Any], load: BufferLoader) -> None:
+        self.path, self._load = path, load
         self.accessors = json_list(path, document, "accessors")
         self.views = json_list(path, document, "bufferViews")
         self.buffers = json_list(path, document, "buffers")
+        self._loaded: dict[int, bytes] = {}
 
     def view_bytes(self, index: object, what: str) -> bytes:
-        """The bytes of buffer view `index` (in the BIN chunk)."""
+        """The bytes of buffer view `index`."""
         view = _item(self.path, self.views, index, f"bufferView of {what}")
-        self._check_buffer(view, what)
-        start = _int(self.path, view, "byteOffset", what, 0)
-        end = start + _int(self.path, view, "byteLength", what)
-        if end > len(self.binary):
-            raise SceneError(self.path, f"{what}: its buffer view runs past the BIN chunk")
-        return self.binary[start:end]
+        binary = self._buffer(view, what)
+        start = json_int(self.path, view, "byteOffset", what, 0)
+        end = start + json_int(self.path, view, "byteLength", what)
+        if end > len(binary):
+            raise SceneError(self.path, f"{what}: its buffer view runs past its buffer")
+        return binary[start:end]
 
-    def _check_buffer(self, view: dict[str, Any], what: str) -> None:
-        """Refuse a view of another buffer than the GLB's own (buffer 0 without a uri)."""
-        buffer = _item(self.path, self.buffers, view.get("buffer"), f"buffer of {what}")
-        if view.get("buffer") != 0 or "uri" in buffer:
-            raise SceneError(
-                self.path, f"{what} lies in an external buffer (only the GLB's own is read)"
-            )
+    def _buffer(self, view: dict[str, Any], what: str) -> bytes:
+        """The bytes of the buffer that `view` lies in (loaded once)."""
+        index = view.get("buffer")
+        buffer = _item(self.path, self.buffers, index, f"buffer of {what}")
+        assert isinstance(index, int)  # _item checked it
+        if index not in self._loaded:
+            self._loaded[index] = self._load(index, buffer, what)
+        return self._loaded[index]
 
     def read(self, index: object, kind: str, name: str) -> np.ndarray:
         """[count, width] float32 values of accessor `index`, of type `kind` ('VEC3', ...).
@@ -159,23 +184,23 @@ class Accessors:
         if dtype is None:
             raise SceneError(path, f"{name} has component type {accessor.get('componentType')!r}")
         view = _item(path, self.views, accessor["bufferView"], f"bufferView of {name}")
-        self._check_buffer(view, name)
-        count = _int(path, accessor, "count", name)
+        binary = self._buffer(view, name)
+        count = json_int(path, accessor, "count", name)
         width = WIDTHS[kind]
         element = width * dtype.itemsize
-        stride = _int(path, view, "byteStride", name, element) or element
-        view_start = _int(path, view, "byteOffset", name, 0)
-        view_end = view_start + _int(path, view, "byteLength", name)
-        start = view_start + _int(path, accessor, "byteOffset", name, 0)
+        stride = json_int(path, view, "byteStride", name, element) or element
+        view_start = json_int(path, view, "byteOffset", name, 0)
+        view_end = view_start + json_int(path, view, "byteLength", name)
+        start = view_start + json_int(path, accessor, "byteOffset", name, 0)
         end = start + (count - 1) * stride + element if count else start
-        if stride < element or view_end > len(self.binary) or end > view_end:
+        if stride < element or view_end > len(binary) or end > view_end:
             raise SceneError(
-                path, f"{name}: {count:,} elements run past their buffer view or the BIN chunk"
+                path, f"{name}: {count:,} elements run past their buffer view or its buffer"
             )
         raw = np.ndarray(
             (count, width),
             dtype,
-            buffer=self.binary,
+            buffer=binary,
             offset=start,
             strides=(stride, dtype.itemsize),
         )

@@ -26,19 +26,33 @@ MAX_META_BYTES = 64 * 2**20  # a meta.json holds a few codebooks: kilobytes
 MAX_DEFLATE_RATIO = 1032  # deflate cannot expand data by more than this
 
 
-def checked_name(source: Path, name: object) -> str:
-    """`name` when it is a relative path that stays inside the scene.
+def checked_name(source: Path, name: object, owner: str = META_NAME) -> str:
+    """`name` when it is a relative path that stays inside the scene (`owner` names it).
 
     Raises:
         SceneError: for a name that is not a string, is empty, holds a character that is not
             printable or a backslash, is absolute or has a '..' part.
     """
     if not isinstance(name, str) or not name or not name.isprintable():
-        raise SceneError(source, f"meta.json names a file {name!r}, not a file name")
+        raise SceneError(source, f"{owner} names a file {name!r}, not a file name")
     parts = PurePosixPath(name).parts
-    if name.startswith("/") or "\\" in name or ".." in parts or ":" in parts[0]:
-        raise SceneError(source, f"meta.json names '{name}', which leaves the scene's folder")
+    if name.startswith("/") or "\\" in name or ".." in parts or (parts and ":" in parts[0]):
+        raise SceneError(source, f"{owner} names '{name}', which leaves the scene's folder")
     return name
+
+
+def file_beside(source: Path, name: object, owner: str = META_NAME) -> Path:
+    """The path of the file `name` (relative to `source`'s folder, as `owner` names it).
+
+    Raises:
+        SceneError: for a name that leaves the folder (checked_name), or whose real path
+            (symlinks followed) lies outside it.
+    """
+    root = Path(os.path.realpath(source.parent))
+    path = root / checked_name(source, name, owner)
+    if not Path(os.path.realpath(path)).is_relative_to(root):
+        raise SceneError(source, f"'{name}' is a link that leaves the scene's folder")
+    return path
 
 
 class SogFolder:
@@ -46,7 +60,6 @@ class SogFolder:
 
     def __init__(self, meta: Path) -> None:
         self.source = meta
-        self.root = Path(os.path.realpath(meta.parent))
 
     def path(self, name: str) -> Path:
         """The path of the file `name` (relative to the folder).
@@ -54,10 +67,7 @@ class SogFolder:
         Raises:
             SceneError: for a name that leaves the folder, symlinks included.
         """
-        path = self.root / checked_name(self.source, name)
-        if not Path(os.path.realpath(path)).is_relative_to(self.root):
-            raise SceneError(self.source, f"'{name}' is a link that leaves the scene's folder")
-        return path
+        return file_beside(self.source, name)
 
     def read(self, name: str, limit: int) -> bytes:
         """The bytes of the file `name` (relative to the folder), at most `limit` of them.
