@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -177,6 +178,54 @@ def test_the_attach_example_runs_in_a_window():
     assert "via host copy (CPU tensors)" in last, result.stdout
     drawn = int(last.split("drew ")[1].split()[0])
     assert drawn >= 1
+
+
+CTRL_C_SCRIPT = """
+import time, torch
+from viewer import live
+view = live.attach("ctrl-c", width=160, height=120)
+n = 50
+model = {"means": torch.randn(n, 3), "scales": torch.full((n, 3), -3.0),
+         "quats": torch.tensor([1.0, 0, 0, 0]).repeat(n, 1), "opacities": torch.zeros(n),
+         "sh0": torch.zeros(n, 1, 3), "shN": torch.zeros(n, 0, 3)}
+deadline = time.monotonic() + 240
+step = 0
+while view.acknowledged < 1 and time.monotonic() < deadline:
+    view.update(step, **model)
+    step += 1
+    time.sleep(0.05)
+print("drawn", view.acknowledged, flush=True)
+try:
+    while True:
+        time.sleep(0.1)
+except KeyboardInterrupt:
+    view.close()
+    print("closed after Ctrl+C", flush=True)
+"""
+
+
+@pytest.mark.window
+@pytest.mark.skipif(bool(missing_tools()), reason=f"needs {', '.join(missing_tools())}")
+def test_ctrl_c_in_the_terminal_ends_the_trainer_and_closes_the_window_quietly():
+    """Ctrl+C reaches the trainer and its window process alike (one process group): the window
+    used to print a KeyboardInterrupt traceback; the trainer owns Ctrl+C and closes it."""
+    server = XServer()
+    try:
+        process = subprocess.Popen(
+            [sys.executable, "-c", CTRL_C_SCRIPT], stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, text=True, start_new_session=True,
+            env={**_script_env(), **server.env(), "PYTHONPATH": str(REPO)},
+        )  # fmt: skip
+        assert process.stdout is not None
+        first = process.stdout.readline()
+        assert first.startswith("drawn 1"), first + process.stderr.read()
+        time.sleep(1.0)  # the window draws on
+        os.killpg(process.pid, signal.SIGINT)
+        out, err = process.communicate(timeout=120)
+    finally:
+        server.close()
+    assert process.returncode == 0, err
+    assert "closed after Ctrl+C" in out and "Traceback" not in err, err
 
 
 def test_a_wrong_parameter_name_is_the_trainers_error(pair):
