@@ -199,7 +199,7 @@ class Target:
     def _draw(self, view: PathFrame) -> FrameStats | None:
         if self.session is not None and self.session.stream is not None:
             self.session.update(self.config.settings, view.camera, 0.0, None)
-            self._leaves_waiting = self.session.stream.facts().waiting
+            self._leaves_waiting = self.session.stream.waiting
         stats = self.renderer.render(self.scene, self.inputs(view), self.config.render, self.output)
         if self.first_drawn is None and self.finish is not None:
             self.finish()

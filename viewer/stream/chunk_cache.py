@@ -83,7 +83,7 @@ class ChunkCache:
         for file, future in list(self._reading.items()):
             if file not in wanted and future.cancel():
                 del self._reading[file]
-        for file in wanted:
+        for rank, file in enumerate(wanted):
             if len(self._reading) >= QUEUED:
                 break
             if file in self._held or file in self._reading:
@@ -94,7 +94,7 @@ class ChunkCache:
                     f"needs {size / 2**20:.0f} MB decoded, more than the host budget"
                 )
                 continue
-            if not self._make_room(size, pinned | set(wanted[: wanted.index(file)])):
+            if not self._make_room(size, pinned | set(wanted[:rank])):
                 break
             self._reading[file] = self._pool.submit(self._timed_read, file)
 

@@ -136,6 +136,7 @@ class SceneStream:
         self._planned = self.leaves.coarsest()
         self._gaps = np.zeros(self.leaves.counts.shape)
         self._planned_for: tuple[object, ...] = ()
+        self._queue: list[tuple[int, int]] = []  # (leaf, next level) waiting, by `update`
 
     # -- chunk files -----------------------------------------------------------------------------
 
@@ -168,7 +169,7 @@ class SceneStream:
         Returns:
             Whether the GPU scene's rows changed.
         """
-        self._apply_budgets(settings)
+        self._apply_budgets(settings)  # files still needed: those of the last update's queue
         self.cache.collect()
         key = (camera.world_to_camera.tobytes(), camera.fx, camera.fy, camera.width,
                camera.height, near, settings.detail, self.capacity)  # fmt: skip
@@ -179,8 +180,10 @@ class SceneStream:
                 self.leaves, camera, near, self.capacity - reserve, settings.detail
             )
             self._gaps = spacing(self.leaves, camera, near)
-        changed = self._swap()
-        self.cache.want(self._files(self._waiting()), self._pinned())
+        changed = self._swap(self._waiting())
+        files = self._files(self._waiting())
+        self.cache.want(files, self._held(files))
+        self._queue = self._waiting()  # as the cache left it (a file too large fails in `want`)
         return changed
 
     def _apply_budgets(self, settings: StreamSettings) -> None:
@@ -195,7 +198,7 @@ class SceneStream:
         self.pool.resize(self.capacity)
         if self.gpu.capacity > self.pool.capacity:  # a lower budget: memory above is free
             self.gpu.shrink(self.pool.capacity)
-        self.cache.resize(int(settings.host_budget_mb * MB), self._pinned())
+        self.cache.resize(int(settings.host_budget_mb * MB), self._held(self._files(self._queue)))
 
     def _step(self, leaf: int) -> int | None:
         """The level `leaf` goes to next, or None when it waits for nothing.
@@ -240,14 +243,14 @@ class SceneStream:
         """The chunk files of `steps` (leaf, level), in order."""
         return [self.leaves.refs[leaf][level].file for leaf, level in steps]
 
-    def _pinned(self) -> set[int]:
-        """Files held that waiting swaps still need."""
-        return {file for file in self._files(self._waiting()) if self.cache.holds(file)}
+    def _held(self, files: list[int]) -> set[int]:
+        """Those of `files` the cache holds (pinned: swaps still need them)."""
+        return {file for file in files if self.cache.holds(file)}
 
-    def _swap(self) -> bool:
-        """Write the waiting pieces whose files are held (at most UPLOAD_ROWS rows)."""
+    def _swap(self, steps: list[tuple[int, int]]) -> bool:
+        """Write the pieces of `steps` whose files are held (at most UPLOAD_ROWS rows)."""
         written = 0
-        for leaf, level in self._waiting():
+        for leaf, level in steps:
             ref = self.leaves.refs[leaf][level]
             chunk = self.cache.get(ref.file)
             if chunk is None:
@@ -305,9 +308,14 @@ class SceneStream:
     # -- waiting and reporting -------------------------------------------------------------------
 
     @property
+    def waiting(self) -> int:
+        """Leaves waiting for their planned piece after the last `update`."""
+        return len(self._queue)
+
+    @property
     def refining(self) -> bool:
         """Whether some leaf still waits for its planned piece."""
-        return bool(self._waiting())
+        return bool(self._queue)
 
     def settle(self, camera: Camera, near: float, settings: StreamSettings) -> None:
         """`update` until every leaf is at its planned level or its file failed (blocking)."""
@@ -356,7 +364,7 @@ class SceneStream:
             evictions=self.cache.evictions,
             swaps=self._swaps,
             load_ms=self.cache.load_ms,
-            waiting=len(self._waiting()),
+            waiting=self.waiting,
             failures=failures,
             note=self._note,
         )
