@@ -233,10 +233,8 @@ class ViewerSession:
             return
         near = self.gpu_scene.near_plane(settings.of(RenderSettings))
         stream = settings.of(StreamSettings)
-        if wait:
-            self.stream.settle(camera, near, stream)
-            self.rows_changed(self.stream.host_copy)
-        elif self.stream.update(camera, near, stream):
+        update = self.stream.settle if wait else self.stream.update
+        if update(camera, near, stream):
             self.rows_changed(self.stream.host_copy)
 
     def _jobs(self) -> tuple[ViewScoreJob | None, HierarchyJob | None]:

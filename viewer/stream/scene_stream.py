@@ -317,12 +317,17 @@ class SceneStream:
         """Whether some leaf still waits for its planned piece."""
         return bool(self._queue)
 
-    def settle(self, camera: Camera, near: float, settings: StreamSettings) -> None:
-        """`update` until every leaf is at its planned level or its file failed (blocking)."""
-        self.update(camera, near, settings)
+    def settle(self, camera: Camera, near: float, settings: StreamSettings) -> bool:
+        """`update` until every leaf is at its planned level or its file failed (blocking).
+
+        Returns:
+            Whether the GPU scene's rows changed.
+        """
+        changed = self.update(camera, near, settings)
         while self.refining:
             self.cache.wait(1.0)
-            self.update(camera, near, settings)
+            changed = self.update(camera, near, settings) or changed
+        return changed
 
     def host_copy(self) -> GaussianScene:
         """The GPU scene's rows read back as a scene (blank rows hold zeros)."""
