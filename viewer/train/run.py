@@ -41,6 +41,7 @@ from viewer.train.backends import choose_backend, choose_device
 from viewer.train.datasets import Dataset, open_dataset
 from viewer.train.distributed import PEER_LOST, PeerLostError, Ranks, join, launched
 from viewer.train.trainer import StepResult, Trainer, check_batch, scaled_camera
+from viewer.train.whole_steps import StepGuard
 
 
 def check_output_folder(path: Path, resuming: bool) -> None:
@@ -247,10 +248,17 @@ def _train(args: argparse.Namespace, dataset: Dataset, trainer: Trainer) -> int:
         )
     wanted = args.view or getattr(args, "serve", None)
     view = _attach(args, trainer) if wanted and leader else None
+    guard = StepGuard()
     try:
-        _loop(trainer, out, view, getattr(args, "check_every", 0))
+        _loop(trainer, out, view, getattr(args, "check_every", 0), guard)
     except KeyboardInterrupt:
-        if leader:
+        if leader and guard.torn:
+            print(
+                f"\ninterrupted twice inside step {trainer.step_count}: the model may be half "
+                f"edited, so it is not saved (what {out} holds stays)",
+                file=sys.stderr,
+            )
+        elif leader:
             save_outputs(trainer, out)
             print(f"\ninterrupted: saved step {trainer.step_count} to {out}", file=sys.stderr)
         raise
@@ -279,7 +287,8 @@ def _train(args: argparse.Namespace, dataset: Dataset, trainer: Trainer) -> int:
     return 0
 
 
-def _loop(trainer: Trainer, out: Path, view: Any, check_every: int) -> None:
+def _loop(trainer: Trainer, out: Path, view: Any, check_every: int, guard: StepGuard) -> None:
+    """Steps until the last iteration; Ctrl+C lands between steps (`guard`)."""
     settings, ranks = trainer.settings, trainer.ranks
     progress = Progress("train", settings.iterations) if ranks.leader else None
     if progress is not None:
@@ -290,7 +299,8 @@ def _loop(trainer: Trainer, out: Path, view: Any, check_every: int) -> None:
         if view is not None:
             view.wait_while_paused()
             controls = view.controls
-        result = trainer.step(ranks.agree(controls))
+        with guard.step():
+            result = trainer.step(ranks.agree(controls))
         if check_every and result.step % check_every == 0:
             ranks.check_identical(trainer.model.params, result.step)
         if progress is None:
