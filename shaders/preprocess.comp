@@ -10,7 +10,9 @@ layout(std430, binding = BINDING_SCALES) readonly buffer Scales { vec4 scales[];
 layout(std430, binding = BINDING_ROTATIONS) readonly buffer Rotations { vec4 rotations[]; };         // [n] wxyz
 layout(std430, binding = BINDING_SH) readonly buffer SH { float sh[]; };                      // [n, K, 3]
 layout(std430, binding = BINDING_FLAGS) readonly buffer Flags { uint flags[]; };                 // [n] CPU masks
+#ifndef ROW_LIST
 layout(std430, binding = BINDING_GPU_FLAGS) readonly buffer GpuFlags { uint gpu_flags[]; };      // [n] GPU passes' bits
+#endif
 layout(std430, binding = BINDING_OPACITIES) readonly buffer Opacities { float opacities[]; };       // [n]
 layout(std430, binding = BINDING_HEAT) readonly buffer Heat { float heat[]; };                    // [n] in [0, 1]
 layout(std430, binding = BINDING_COUNTERS) buffer Counters { uint counters[]; };
@@ -27,7 +29,8 @@ uniform float lod_top_level;  // the deepest level (the heat colour's hot end)
 #ifdef ROW_LIST
 // Only the rows listed (global indices, ascending): the LOD cut made on the host lists the rows
 // it draws, so the culled ones cost no invocation (on llvmpipe an invocation that returns at
-// once still holds its SIMD lane).
+// once still holds its SIMD lane). It lists only rows whose gpu_flags are all clear, so that
+// buffer is not read (llvmpipe takes 16 storage blocks: LOD + FOVEA + ROW_LIST would be 17).
 layout(std430, binding = BINDING_ROW_LIST) readonly buffer RowList { uint row_list[]; };
 uniform uint row_list_start;  // where this chunk's rows begin in row_list
 #endif
@@ -86,7 +89,11 @@ void main() {
 #ifdef ROW_LIST
     local = row_list[row_list_start + local] - chunk_offset;
 #endif
+#ifdef ROW_LIST
+    if ((flags[local] & flag_mask) != 0u) return;
+#else
     if (((flags[local] | gpu_flags[local]) & flag_mask) != 0u) return;
+#endif
 
     vec3 mean = means[local].xyz;
 #ifdef LOD

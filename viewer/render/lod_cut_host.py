@@ -17,8 +17,19 @@ sizes (some contraction llvmpipe makes that is not reproduced here) and, in the 
 as the exact bin edge rather than llvmpipe's exp2 (1e-7 relative) reach t through
 (tau - low) / (P - low), up to 2e-5 where P - low is small; the images differ by under 1e-3.
 The budget's bin takes log2 from libm rather than llvmpipe's, so a size within about 1e-7 of a
-bin edge could fall in the next bin (none did in those tests). The foveated cut stays on the GL
-pass.
+bin edge could fall in the next bin (none did in those tests).
+
+Foveated (the bands mapping), each size is divided by tau's factor at the lowest level its
+sphere's disc reaches, as lod_cut.comp's fov_tau_factor does: the sphere projected with
+world_to_camera and the intrinsics (`precise`, no fma), then fovea.glsl's fov_level_near. Its
+atan is Mesa's polynomial (`_atan2`), not libm's: the two differ by about 1e-5 rad, which moves
+a level near a band's ramp by 1e-4. What is left are ulps (normalize()'s rounding on llvmpipe
+is not always reproduced), which the ramp's (x - border) / ramp amplifies where a node's level
+is near 0 (its size then far above tau). The same flags and counts as the GL pass on donut.ply
+along an orbit and a spiral, gaze centred and off centre (tests/test_lod_cut_host.py; guitar at
+1280x720 too, once); t within about 2e-4. The pooling mapping (llvmpipe's tan and cos) stays on
+the GL pass; pow() is exact only where it is 1 (tau's scale 1, or a level at most 1), elsewhere
+libm's.
 """
 
 from __future__ import annotations
@@ -29,6 +40,7 @@ import numpy as np
 from numba import njit
 
 from viewer.camera import Camera
+from viewer.render.fovea import FoveaUniforms
 from viewer.render.frame_inputs import LodCut
 from viewer.render.gpu_scene import GpuScene, RowBuffer
 from viewer.render.jit_setup import configure_numba
@@ -54,6 +66,16 @@ INF32 = np.float32(np.inf)
 F0 = np.float32(0.0)
 F1 = np.float32(1.0)
 F2 = np.float32(2.0)
+HALF_PI32 = np.float32(math.pi / 2.0)
+# fovea_params' layout (float32): where each uniform of fov_level_near (bands) begins
+FOV_SCALE = 0  # fov_scale, then fov_offset
+FOV_GAZE = 4  # fov_gaze_ray
+FOV_REACH = 7
+FOV_BORDERS = 8  # four
+FOV_STEPS = 12
+FOV_RAMP = 13
+FOV_TAU_SCALE = 14  # tau's scale per level beyond level 1
+FOV_PARAMS = 15
 
 
 @njit(cache=True, inline="always")
@@ -69,6 +91,101 @@ def _node_size(cx, cy, cz, focal, x, y, z, r):
     if gap <= F0:
         return INF32
     return focal * r / gap
+
+
+@njit(cache=True, inline="always")
+def _fma(a, b, c):
+    """float32 fma(a, b, c): the product is exact in float64, so one rounding (and the last)."""
+    return np.float32(np.float64(a) * np.float64(b) + np.float64(c))
+
+
+@njit(cache=True, inline="always")
+def _dot3(ax, ay, az, bx, by, bz):
+    """fovea.glsl's dot() of two vec3: fma(x, fma(y, z z)), the form closest to llvmpipe's.
+
+    (node_size's `precise` length() matches fma(x, x, y y + z z) better: `_node_size`.)
+    """
+    return _fma(ax, bx, _fma(ay, by, az * bz))
+
+
+@njit(cache=True, inline="always")
+def _atan2(y, x):
+    """GLSL atan(y, x) for x > 0, y >= 0 as Mesa builds it (nir_atan2, nir_atan): not libm's.
+
+    NIR approximates atan on [0, 1] by an odd polynomial of degree 11 (error about 1e-5 rad,
+    ~6e-4 degrees: far more than an ulp, so libm's atan would put fovea levels, and so sizes,
+    off by 1e-4 relative near a band's ramp). Its terms are summed in order, each product fused
+    into the sum (fuse_ffma); u = min(|q|, 1) / max(|q|, 1), fixed up to pi/2 - p(u) for q > 1.
+    """
+    # s * scale * rcp(t * scale), scale 1 below 1e18; 1 where |x| = |y|
+    q = F1 if x == y else abs(y * (F1 / x))
+    u = min(q, F1) / max(q, F1)
+    u2 = u * u
+    u3 = u2 * u
+    u5 = u3 * u2
+    u7 = u5 * u2
+    u9 = u7 * u2
+    u11 = u9 * u2
+    total = _fma(u3, np.float32(-0.3326756418091246), u * np.float32(0.9999793128310355))
+    total = _fma(u5, np.float32(0.1938924977115610), total)
+    total = _fma(u7, np.float32(-0.1173503194786851), total)
+    total = _fma(u9, np.float32(0.0536813784310406), total)
+    total = _fma(u11, np.float32(-0.0121323213173444), total)
+    if q > F1:
+        total = _fma(F1, _fma(total, np.float32(-2.0), HALF_PI32), total)
+    return total
+
+
+@njit(cache=True, inline="always")
+def _fov_level_near(px, py, radius, fov):
+    """fovea.glsl's fov_level_near with the bands mapping (`fov`: `fovea_params`'s layout)."""
+    vx = px * fov[FOV_SCALE] + fov[FOV_SCALE + 2]
+    vy = py * fov[FOV_SCALE + 1] + fov[FOV_SCALE + 3]
+    rsq = F1 / np.sqrt(_dot3(vx, vy, F1, vx, vy, F1))
+    rx, ry, rz = vx * rsq, vy * rsq, rsq  # normalize(): v * inversesqrt(dot(v, v))
+    gx, gy, gz = fov[FOV_GAZE], fov[FOV_GAZE + 1], fov[FOV_GAZE + 2]
+    cx = _fma(ry, gz, -(rz * gy))  # cross(ray, gaze)
+    cy = _fma(rz, gx, -(rx * gz))
+    cz = _fma(rx, gy, -(ry * gx))
+    angle = _atan2(np.sqrt(_dot3(cx, cy, cz, cx, cy, cz)), _dot3(rx, ry, rz, gx, gy, gz))
+    reach = radius * fov[FOV_REACH]
+    ecc = max(angle - reach, F0)
+    x = ecc * np.float32(57.29578)  # degrees()
+    level = F0
+    ramp = fov[FOV_RAMP]
+    for k in range(int(fov[FOV_STEPS])):
+        border = fov[FOV_BORDERS + k]
+        if ramp > F0:
+            level += min(max((x - border) / ramp, F0), F1)
+        elif x >= border:
+            level += F1
+    return level
+
+
+@njit(cache=True, inline="always")
+def _fov_size(size, x, y, z, r, view, fov):
+    """lod_cut.comp's node_size under foveation: `size` (unfoveated) / fov_tau_factor."""
+    if np.isinf(size):
+        return size  # fov_tau_factor 1
+    # world_to_camera * (x, y, z, 1), column by column, `precise` (no fma)
+    tx = view[0, 0] * x + view[0, 1] * y + view[0, 2] * z + view[0, 3]
+    ty = view[1, 0] * x + view[1, 1] * y + view[1, 2] * z + view[1, 3]
+    tz = view[2, 0] * x + view[2, 1] * y + view[2, 2] * z + view[2, 3]
+    if tz <= r:
+        return size
+    px = view[3, 0] * tx / tz + view[3, 2]  # intrinsics (row 3: fx, fy, cx, cy)
+    py = view[3, 1] * ty / tz + view[3, 3]
+    level = _fov_level_near(px, py, size, fov)
+    factor = min(level, F1) * _pow(fov[FOV_TAU_SCALE], max(level - F1, F0))
+    return size / factor if factor > F0 else INF32
+
+
+@njit(cache=True, inline="always")
+def _pow(base, exponent):
+    """pow(): exactly 1 for exponent 0 or base 1 (llvmpipe's exp2(log2 b e) is too)."""
+    if exponent == F0 or base == F1:
+        return F1
+    return np.float32(np.float64(base) ** np.float64(exponent))
 
 
 @njit(cache=True, inline="always")
@@ -94,6 +211,56 @@ def _sizes(rows, camera, focal, sizes, parent_sizes):
             parent_sizes[i] = _node_size(
                 cx, cy, cz, focal, rows[i, 4], rows[i, 5], rows[i, 6], rows[i, 7]
             )
+
+
+@njit(cache=True)
+def _fov_sizes(rows, parents, camera, focal, view, fov, sizes, parent_sizes):
+    """`_sizes` under foveation: each size divided by tau's factor at its sphere's level.
+
+    A size depends on the sphere only, so a parent's is read from the row holding the same
+    sphere (`parents`, `parent_rows`; -1: worked out from the copy).
+    """
+    cx, cy, cz = camera[0], camera[1], camera[2]
+    for i in range(rows.shape[0]):
+        x, y, z, r = rows[i, 0], rows[i, 1], rows[i, 2], rows[i, 3]
+        sizes[i] = _fov_size(_node_size(cx, cy, cz, focal, x, y, z, r), x, y, z, r, view, fov)
+    for i in range(rows.shape[0]):
+        if rows[i, 7] < F0:
+            parent_sizes[i] = INF32
+        elif parents[i] >= 0:
+            parent_sizes[i] = sizes[parents[i]]
+        else:
+            x, y, z, r = rows[i, 4], rows[i, 5], rows[i, 6], rows[i, 7]
+            size = _node_size(cx, cy, cz, focal, x, y, z, r)
+            parent_sizes[i] = _fov_size(size, x, y, z, r, view, fov)
+
+
+def parent_rows(rows: np.ndarray) -> np.ndarray:
+    """Per row i, a row whose sphere (columns 0-3) is bitwise i's copy of its parent's (4-7).
+
+    [M] int64; -1 for the root and where no row holds that sphere.
+    """
+    own = np.ascontiguousarray(rows[:, 0:4]).view(np.uint64)  # [M, 2]: the sphere's bits
+    copy = np.ascontiguousarray(rows[:, 4:8]).view(np.uint64)
+    order = np.lexsort((own[:, 1], own[:, 0]))
+    key = own[order]
+    # by the first word, then the second within the run of equal first words
+    lo = np.searchsorted(key[:, 0], copy[:, 0], side="left")
+    hi = np.searchsorted(key[:, 0], copy[:, 0], side="right")
+    parents = _match(key[:, 1], copy[:, 1], lo, hi, order)
+    parents[rows[:, 7] < 0] = -1
+    return parents
+
+
+@njit(cache=True)
+def _match(second, wanted, lo, hi, order):
+    """Per row i, order[j] for the j in [lo[i], hi[i]) with second[j] == wanted[i], else -1."""
+    parents = np.full(wanted.shape[0], -1, np.int64)
+    for i in range(wanted.shape[0]):
+        j = lo[i] + np.searchsorted(second[lo[i] : hi[i]], wanted[i])
+        if j < hi[i] and second[j] == wanted[i]:
+            parents[i] = order[j]
+    return parents
 
 
 @njit(cache=True)
@@ -149,12 +316,41 @@ def select_bin(histogram: np.ndarray, budget: int) -> tuple[int, int]:
     return best, int(counts[best])
 
 
+def supports(fovea: FoveaUniforms | None) -> bool:
+    """Whether the host cut follows `fovea` (None: unfoveated): the bands mapping only.
+
+    The pooling mapping goes through llvmpipe's tan and cos, not reproduced here.
+    """
+    return fovea is None or not fovea.fov_pooling
+
+
+def fovea_params(fovea: FoveaUniforms, tau_scale: float) -> np.ndarray:
+    """[FOV_PARAMS] float32: the uniforms fov_level_near reads (bands) and tau's scale."""
+    params = np.zeros(FOV_PARAMS, np.float32)
+    params[FOV_SCALE : FOV_SCALE + 4] = (*fovea.fov_scale, *fovea.fov_offset)
+    params[FOV_GAZE : FOV_GAZE + 3] = fovea.fov_gaze_ray
+    params[FOV_REACH] = fovea.fov_reach
+    params[FOV_BORDERS : FOV_BORDERS + 4] = fovea.fov_borders
+    params[FOV_STEPS] = fovea.fov_steps
+    params[FOV_RAMP] = fovea.fov_ramp
+    params[FOV_TAU_SCALE] = tau_scale
+    return params
+
+
+def view_params(camera: Camera) -> np.ndarray:
+    """[4, 4] float32: world_to_camera's rows 0-2 and the intrinsics (fx, fy, cx, cy)."""
+    view = np.asarray(camera.world_to_camera, np.float32).copy()
+    view[3] = (camera.fx, camera.fy, camera.cx, camera.cy)
+    return view
+
+
 class HostLodCut:
     """The cut on the host: the scene's LOD rows kept here, and what was last written."""
 
     def __init__(self) -> None:
         self._key: tuple[int, int] | None = None  # (id, version) of the scene the rows are of
         self._rows = np.zeros((0, 12), np.float32)
+        self._parents: np.ndarray | None = None  # per row, a row holding its parent's sphere
         self._flags = np.zeros(0, np.uint32)  # gpu_flags as last written by this cut
         self._others = np.zeros(0, np.uint32)  # gpu_flags' bits other than FLAG_LOD_CULLED
         self._blend = np.zeros((0, 12), np.float32)  # lod_blend as last written
@@ -164,8 +360,22 @@ class HostLodCut:
         """The GL pass wrote the buffers: the next host cut rewrites every row."""
         self._key = None
 
-    def run(self, scene: GpuScene, camera: Camera, cut: LodCut) -> np.ndarray:
-        """Cut `scene` for `camera` (unfoveated); returns the state words [LOD_STATE_WORDS]."""
+    def run(
+        self,
+        scene: GpuScene,
+        camera: Camera,
+        cut: LodCut,
+        fovea: FoveaUniforms | None = None,
+        tau_scale: float = 1.0,
+    ) -> np.ndarray:
+        """Cut `scene` for `camera`; returns the state words [LOD_STATE_WORDS].
+
+        With `fovea` (the bands mapping: `supports`) the cut follows the gaze as
+        `LodCutPass.run`'s does: each size is divided by tau's factor at the lowest level its
+        sphere's disc reaches (+inf in the fovea), `tau_scale` per level beyond level 1.
+        """
+        if not supports(fovea):
+            raise ValueError("the host LOD cut takes the bands mapping only")
         self._fit(scene)
         rows = self._rows
         m = rows.shape[0]
@@ -173,7 +383,14 @@ class HostLodCut:
         parent_sizes = np.empty(m, np.float32)
         position = np.asarray(camera.position, np.float32)
         focal = np.float32(max(camera.fx, camera.fy))
-        _sizes(rows, position, focal, sizes, parent_sizes)
+        if fovea is None:
+            _sizes(rows, position, focal, sizes, parent_sizes)
+        else:
+            fov = fovea_params(fovea, tau_scale)
+            if self._parents is None:
+                self._parents = parent_rows(rows)  # 40-60 ms on 55-105k rows, once per version
+            view = view_params(camera)
+            _fov_sizes(rows, self._parents, position, focal, view, fov, sizes, parent_sizes)
         words = np.zeros(LOD_STATE_WORDS, np.uint32)
         use_budget = cut.budget > 0
         tau = np.float32(cut.tau)
@@ -193,7 +410,10 @@ class HostLodCut:
         words[LOD_STATE_TAU] = tau.view(np.uint32)
         words[LOD_STATE_DRAWN] = drawn
         words[LOD_STATE_LEVELS : LOD_STATE_LEVELS + LOD_MAX_LEVELS] = levels
-        self._write(scene, flags | self._others, weights)
+        flags |= self._others
+        self._write(scene, flags, weights)
+        # every gpu_flags bit clear (preprocess's ROW_LIST variant does not read them; the bits
+        # other than FLAG_LOD_CULLED are reserved, never set)
         self.rows = np.flatnonzero(flags == 0).astype(np.uint32)
         return words
 
@@ -203,6 +423,7 @@ class HostLodCut:
         if key == self._key:
             return
         self._rows = np.ascontiguousarray(scene.read(RowBuffer.LOD_CUT), np.float32)
+        self._parents = None  # found by the first foveated cut
         self._blend = np.ascontiguousarray(scene.read(RowBuffer.LOD_BLEND), np.float32)
         self._others = scene.read(RowBuffer.GPU_FLAGS) & np.uint32(~FLAG_LOD_CULLED & 0xFFFFFFFF)
         self._flags = np.full(scene.count, 2**32 - 1, np.uint32)  # every row rewritten

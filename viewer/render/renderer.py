@@ -52,7 +52,7 @@ from viewer.render.layout import (
     LOD_STATE_WORDS,
 )
 from viewer.render.lod_cut import LodCutPass, LodCutStats
-from viewer.render.lod_cut_host import HostLodCut
+from viewer.render.lod_cut_host import HostLodCut, supports
 from viewer.render.preprocess import PreprocessPass
 from viewer.render.raster import BACKENDS, Raster, RasterBackend, RasterJob
 from viewer.render.raster_cpu import CpuRaster
@@ -119,8 +119,9 @@ class SplatRenderer:
         self.depth_sort: KeyValueSort = make_sort(ctx, self._sort_kind, 1)
         self._bins: TileBins | None = None  # made on first use
         self._lod_cut: LodCutPass | None = None  # made on first use
-        # the cpu backend cuts unfoveated frames on the host (lod_cut_host.py: on llvmpipe the
-        # GL pass and preprocess over every row cost more than the cut saves); False: GL pass
+        # the cpu backend cuts on the host (lod_cut_host.py: on llvmpipe the GL pass and
+        # preprocess over every row cost more than the cut saves), foveated frames too unless
+        # the fovea uses the pooling mapping; False: GL pass
         self.host_cut = True
         self.host_lod_cut = HostLodCut()
         self._measurer = GpuMeasure(self.contributions, self.tile_bins)
@@ -345,8 +346,10 @@ class SplatRenderer:
         rows = None  # preprocess: every row of the view
         if view.lod is not None:
             with section("lod"):
-                if self.host_cut and self.backend == "cpu" and view.fovea is None:
-                    words = self.host_lod_cut.run(scene, view.camera, view.lod)
+                if self.host_cut and self.backend == "cpu" and supports(view.fovea):
+                    words = self.host_lod_cut.run(
+                        scene, view.camera, view.lod, view.fovea, view.lod_tau_scale
+                    )
                     self.lod_cut.state.write(words.tobytes())
                     rows = self.host_lod_cut.rows  # only the rows drawn
                 else:
