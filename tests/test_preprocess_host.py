@@ -21,6 +21,7 @@ from viewer.render.frame_view import FrameView
 from viewer.render.gpu_scene import GpuScene, HostUpload
 from viewer.render.host_splats import HostSplats
 from viewer.render.layout import FLAG_HIDDEN, FLAG_PRUNED, FLAG_SELECTED
+from viewer.render.preprocess_host import SETTLE_FRAMES
 from viewer.render.renderer import SplatRenderer
 from viewer.settings import RasterSettings, RenderSettings
 
@@ -243,24 +244,24 @@ def test_the_gl_pass_where_the_host_does_not_cover(renderer, scenes, gl_ctx):
     assert prepared(renderer, gpu, inputs, RenderSettings(), host=True).host is not None
     # another backend's raster, and `measure`, read the frame buffers
     assert prepared(renderer, gpu, inputs, RenderSettings(), host=False).host is None
-    # the scene's nested subsets (foveation's weights are not ported)
+    # a fovea without subsets does not change preprocess: the host covers it
     foveated = FrameInputs(camera, fovea=Fovea())
+    assert prepared(renderer, gpu, foveated, RenderSettings(), host=True).host is not None
+    # the scene's nested subsets (foveation's weights are not ported)
     gpu.write_levels(np.full(gpu.count, 2, np.uint8))
     try:
         assert FrameView.of(gpu, foveated).subsets is not None
         assert prepared(renderer, gpu, foveated, RenderSettings(), host=True).host is None
     finally:
         gpu.write_levels(None)
-    # a fovea without subsets does not change preprocess: the host covers it (from the second
-    # frame after the levels went: the scene changed on two frames in a row)
-    assert prepared(renderer, gpu, foveated, RenderSettings(), host=True).host is None
-    assert prepared(renderer, gpu, foveated, RenderSettings(), host=True).host is not None
-    # a scene rewritten on every frame (a live trainer's): read back once, then the GL pass
+    # a scene written again soon after its last write (a live trainer's, one streaming in): the
+    # GL pass until it is left alone for SETTLE_FRAMES frames; each version is read back once
     fresh = GpuScene.from_scene(gl_ctx, load_builtin_scene())
     try:
         assert prepared(renderer, fresh, inputs, RenderSettings(), host=True).host is not None
         fresh.write_heat(np.zeros(fresh.count, np.float32))
-        assert prepared(renderer, fresh, inputs, RenderSettings(), host=True).host is None
+        for _ in range(SETTLE_FRAMES):
+            assert prepared(renderer, fresh, inputs, RenderSettings(), host=True).host is None
         assert prepared(renderer, fresh, inputs, RenderSettings(), host=True).host is not None
         # rows written on the GPU side (CUDA-GL interop)
         fresh.upload = _Interop()

@@ -15,9 +15,12 @@ then an inset around the fovea at the frame's own, blended over it (viewer/rende
 The scene (`GpuScene`) and the per-frame inputs (`FrameInputs`: camera, flag mask, gaze, fovea,
 LOD cut, render scale) are passed to every call; the renderer holds only its passes and their
 scratch buffers, which grow to what the scene and the frame need. Per-Gaussian data stays on the
-GPU (the CPU sort reads the depth keys; `measure` reads what it returns). Features change the
-image through per-Gaussian flags (`GpuScene.write_flags`, the LOD cut's `gpu_flags`), what they
-attach to the scene (`GpuScene.lod`, `GpuScene.subsets`), `FrameInputs` and the settings.
+GPU (the CPU sort reads the depth keys; `measure` reads what it returns), except for the cpu
+backend on software GL: its LOD cut and preprocess run on the host where they cover the frame
+(viewer/render/lod_cut_host.py, preprocess_host.py), over copies of the scene's rows. Features
+change the image through per-Gaussian flags (`GpuScene.write_flags`, the LOD cut's `gpu_flags`),
+what they attach to the scene (`GpuScene.lod`, `GpuScene.subsets`), `FrameInputs` and the
+settings.
 """
 
 from __future__ import annotations
