@@ -309,3 +309,26 @@ class _Interop(HostUpload):
     """An upload named as one whose rows reach the buffers on the GPU side (`CudaGLUpload`)."""
 
     name = "cuda-gl"
+
+
+def test_an_empty_scene_and_one_culled_whole(renderer, gl_ctx, scenes):
+    from viewer.render.context import DeviceInfo
+
+    empty = GpuScene(gl_ctx, DeviceInfo.of(gl_ctx), 16, 3)
+    try:
+        camera = Camera.look_at((0, -2.0, 0), (0, 0, 0), (0, 0, 1), W, H, 60.0)
+        assert check(renderer, empty, FrameInputs(camera)).count == 0
+    finally:
+        empty.release()
+    _, gpu = scenes["donut"]
+    away = Camera.look_at((0, 0, 5.0), (0, 0, 10.0), (0, 1, 0), W, H, 60.0)  # looks away
+    assert check(renderer, gpu, FrameInputs(away)).count == 0
+    assert renderer.render_image(gpu, FrameInputs(away), RenderSettings()).max() == 0.0
+
+
+def test_the_kernel_cache_follows_the_host_preprocess():
+    """Its kernels inline constants from layout and colormap (jit_setup's digest)."""
+    from viewer.render import jit_setup
+
+    for name in ("preprocess_host", "layout", "colormap"):
+        assert name in jit_setup.KERNEL_SOURCES

@@ -418,7 +418,7 @@ class HostPreprocess:
             self._rows = _HostRows(
                 key=key, means=read(RowBuffer.MEANS), scales=read(RowBuffer.SCALES),
                 rotations=read(RowBuffer.ROTATIONS), opacities=read(RowBuffer.OPACITIES),
-                sh=read(RowBuffer.SH).reshape(scene.count, -1), flags=read(RowBuffer.FLAGS),
+                sh=read(RowBuffer.SH), flags=read(RowBuffer.FLAGS),
             )  # fmt: skip
         return self._rows
 
@@ -429,8 +429,7 @@ class HostPreprocess:
 
     def _parent_sh(self, scene: GpuScene, host: _HostRows) -> np.ndarray:
         if host.parent_sh is None:
-            parent = scene.read(RowBuffer.LOD_PARENT_SH)
-            host.parent_sh = np.ascontiguousarray(parent.reshape(scene.count, -1))
+            host.parent_sh = np.ascontiguousarray(scene.read(RowBuffer.LOD_PARENT_SH))
         return host.parent_sh
 
     def forget(self) -> None:

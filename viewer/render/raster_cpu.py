@@ -49,9 +49,10 @@ class CpuRaster:
         """
         from viewer.render import cpu_kernels  # numba loads only when this backend is used
 
-        if sys.stderr.isatty() and not compiled("cpu_kernels"):  # a person waits: say why
+        cached = compiled("cpu_kernels") and compiled("preprocess_host")
+        if sys.stderr.isatty() and not cached:  # a person waits: say why
             print(
-                "splatscope: compiling the cpu raster backend's kernels (once: 10-20 s, then "
+                "splatscope: compiling the cpu raster backend's kernels (once: 10-30 s, then "
                 "cached)",
                 file=sys.stderr,
                 flush=True,
