@@ -356,6 +356,11 @@ class HostLodCut:
         self._blend = np.zeros((0, 12), np.float32)  # lod_blend as last written
         self.rows = np.zeros(0, np.uint32)  # the rows the last cut draws (for preprocess)
 
+    @property
+    def blend(self) -> np.ndarray:
+        """[M, 12] lod_blend as the host cut last wrote it (t in column 10; preprocess_host)."""
+        return self._blend
+
     def forget(self) -> None:
         """The GL pass wrote the buffers: the next host cut rewrites every row."""
         self._key = None

@@ -32,6 +32,7 @@ from viewer.render.accum_target import AccumTarget
 from viewer.render.frame_buffers import FrameBuffers
 from viewer.render.frame_view import FrameView
 from viewer.render.gpu_scene import GpuScene
+from viewer.render.host_splats import HostSplats
 from viewer.settings import RenderSettings
 
 if TYPE_CHECKING:  # the contributions pass imports this module
@@ -52,6 +53,8 @@ class RasterJob:
         settings: the render settings (mode, point size, ...).
         section: times a step of the raster under a name of its own (`FrameClock.section`, or
             one that times nothing), taken out of the enclosing "bin" or "raster".
+        host: the splats when preprocess ran on the host (the cpu backend: viewer/render/
+            preprocess_host.py), else None: the frame buffers hold them.
     """
 
     frame: FrameBuffers
@@ -59,6 +62,7 @@ class RasterJob:
     view: FrameView
     settings: RenderSettings
     section: Callable[[str], AbstractContextManager[None]]
+    host: HostSplats | None = None
 
 
 class Raster(Protocol):

@@ -49,9 +49,10 @@ class CpuRaster:
         """
         from viewer.render import cpu_kernels  # numba loads only when this backend is used
 
-        if sys.stderr.isatty() and not compiled("cpu_kernels"):  # a person waits: say why
+        cached = compiled("cpu_kernels") and compiled("preprocess_host")
+        if sys.stderr.isatty() and not cached:  # a person waits: say why
             print(
-                "splatscope: compiling the cpu raster backend's kernels (once: 10-20 s, then "
+                "splatscope: compiling the cpu raster backend's kernels (once: 10-30 s, then "
                 "cached)",
                 file=sys.stderr,
                 flush=True,
@@ -71,16 +72,22 @@ class CpuRaster:
     def bin(self, job: RasterJob) -> None:
         """Read the visible splats and their depth order back (timed as "readback"), bin them.
 
+        Splats made on the host (`job.host`) are binned as they are.
+
         The pair count goes into the frame's counters, where the renderer reports it; `draw`
         puts the saturated pixels and the splats blended into them there too.
         """
         frame, camera = job.frame, job.view.camera
-        with job.section("readback"):
-            count = frame.visible_count()
-            records = frame.read_splats(count)
-            order = frame.read_uint(frame.sorted_splats, count)
-            ids = frame.read_uint(frame.gaussian_ids, count) if job.view.subsets else None
-        self._splats = records.view(np.float32).reshape(count, SPLAT_DTYPE.itemsize // 4)
+        if job.host is not None:  # preprocess ran on the host: nothing to read back
+            self._splats, order = job.host.records, job.host.order
+            ids = job.host.ids if job.view.subsets else None
+        else:
+            with job.section("readback"):
+                count = frame.visible_count()
+                records = frame.read_splats(count)
+                order = frame.read_uint(frame.sorted_splats, count)
+                ids = frame.read_uint(frame.gaussian_ids, count) if job.view.subsets else None
+            self._splats = records.view(np.float32).reshape(count, SPLAT_DTYPE.itemsize // 4)
         self._fovea(job, ids)
         self._starts, self._pairs = self._kernels.bin_tiles(
             self._splats, order, camera.width, camera.height, 4 * (os.cpu_count() or 1),

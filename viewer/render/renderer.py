@@ -15,9 +15,12 @@ then an inset around the fovea at the frame's own, blended over it (viewer/rende
 The scene (`GpuScene`) and the per-frame inputs (`FrameInputs`: camera, flag mask, gaze, fovea,
 LOD cut, render scale) are passed to every call; the renderer holds only its passes and their
 scratch buffers, which grow to what the scene and the frame need. Per-Gaussian data stays on the
-GPU (the CPU sort reads the depth keys; `measure` reads what it returns). Features change the
-image through per-Gaussian flags (`GpuScene.write_flags`, the LOD cut's `gpu_flags`), what they
-attach to the scene (`GpuScene.lod`, `GpuScene.subsets`), `FrameInputs` and the settings.
+GPU (the CPU sort reads the depth keys; `measure` reads what it returns), except for the cpu
+backend on software GL: its LOD cut and preprocess run on the host where they cover the frame
+(viewer/render/lod_cut_host.py, preprocess_host.py), over copies of the scene's rows. Features
+change the image through per-Gaussian flags (`GpuScene.write_flags`, the LOD cut's `gpu_flags`),
+what they attach to the scene (`GpuScene.lod`, `GpuScene.subsets`), `FrameInputs` and the
+settings.
 """
 
 from __future__ import annotations
@@ -54,6 +57,7 @@ from viewer.render.layout import (
 from viewer.render.lod_cut import LodCutPass, LodCutStats
 from viewer.render.lod_cut_host import HostLodCut, supports
 from viewer.render.preprocess import PreprocessPass
+from viewer.render.preprocess_host import HostPreprocess
 from viewer.render.raster import BACKENDS, Raster, RasterBackend, RasterJob
 from viewer.render.raster_cpu import CpuRaster
 from viewer.render.raster_quads import InstancedQuads, QuadsRaster
@@ -124,6 +128,10 @@ class SplatRenderer:
         # the fovea uses the pooling mapping; False: GL pass
         self.host_cut = True
         self.host_lod_cut = HostLodCut()
+        # the cpu backend's frames preprocess on the host where it covers them
+        # (preprocess_host.py: the GL pass costs 0.5-0.7 us a row on llvmpipe); False: GL pass
+        self.host_preprocessing = True
+        self.host_preprocess = HostPreprocess()
         self._measurer = GpuMeasure(self.contributions, self.tile_bins)
         self._backends: dict[str, RasterBackend] = {}  # made on first use
         self._mode_rasters: dict[str, Raster] = {}  # made on first use
@@ -285,7 +293,8 @@ class SplatRenderer:
         section: Section,
     ) -> RasterJob:
         """The LOD cut, preprocess, depth sort and binning of `view`: what `raster` draws."""
-        job = self._sorted_splats(scene, view, settings, raster.fovea_per_pixel, section)
+        host = isinstance(raster, CpuRaster)  # bins the host's splats as they are
+        job = self._sorted_splats(scene, view, settings, raster.fovea_per_pixel, section, host)
         if raster.bins:
             with section("bin"):
                 raster.bin(job)
@@ -333,12 +342,15 @@ class SplatRenderer:
         settings: RenderSettings,
         fovea_per_pixel: bool,
         section: Section,
+        host: bool = False,
     ) -> RasterJob:
         """The LOD cut, preprocess and depth sort of the splats in `view`: what a raster draws.
 
         `fovea_per_pixel`: the raster weighs the scene's nested subsets per pixel, so preprocess
-        only drops splats of weight 0 (else it weighs each splat's opacity). The frame buffers
-        are rewritten: `generation` counts how often.
+        only drops splats of weight 0 (else it weighs each splat's opacity). `host`: the raster
+        takes splats made on the host (`RasterJob.host`), where `HostPreprocess` covers the
+        frame; the frame buffers then hold only the visible count (everything with the
+        validation switch). The frame buffers are rewritten: `generation` counts how often.
         """
         self._fit(scene)
         self.frame.reset()
@@ -355,15 +367,25 @@ class SplatRenderer:
                 else:
                     self.lod_cut.run(scene, view.camera, view.lod, view.fovea, view.lod_tau_scale)
                     self.host_lod_cut.forget()
+        splats = None
         with section("preprocess"):
-            self.preprocess.run(scene, self.frame, view, settings, not fovea_per_pixel, rows)
-            self._dispatch_args()
+            host = host and self.host_preprocessing
+            if host and self.host_preprocess.covers(scene, view, rows is not None):
+                blend = self.host_lod_cut.blend if rows is not None else None
+                splats = self.host_preprocess.run(scene, view, settings, rows, blend)
+            else:
+                self.preprocess.run(scene, self.frame, view, settings, not fovea_per_pixel, rows)
+                self._dispatch_args()
         with section("sort"):
-            self.depth_sort.sort(
-                self.frame.depth_keys, self.frame.sorted_splats, self.frame.counters,
-                COUNTER_VISIBLE * 4,
-            )  # fmt: skip
-        return RasterJob(self.frame, scene, view, settings, section)
+            if splats is not None:
+                splats.sort()
+                splats.write(self.frame, self.raster_settings.validate)
+            else:
+                self.depth_sort.sort(
+                    self.frame.depth_keys, self.frame.sorted_splats, self.frame.counters,
+                    COUNTER_VISIBLE * 4,
+                )  # fmt: skip
+        return RasterJob(self.frame, scene, view, settings, section, splats)
 
     def measure(
         self,

@@ -1,0 +1,63 @@
+"""A frame's visible splats made on the host, for the cpu backend to bin as they are.
+
+viewer/render/preprocess_host.py makes them; the frame buffers then hold only their count.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from viewer.render.frame_buffers import FrameBuffers
+from viewer.render.layout import COUNTER_VISIBLE
+
+
+@dataclass
+class HostSplats:
+    """What preprocess.comp appends, made on the host, in row order.
+
+    Attributes:
+        records: [n, 12] float32 rows of `SPLAT_DTYPE` (centre, extent, conic, opacity, colour,
+            camera z).
+        ids: [n] uint32 Gaussian (row) of each splat.
+        order: [n] uint32 splats nearest first (stable: ties in row order); `sort` makes it.
+    """
+
+    records: np.ndarray
+    ids: np.ndarray
+    order: np.ndarray = field(default_factory=lambda: np.zeros(0, np.uint32))
+
+    @property
+    def count(self) -> int:
+        """Splats kept."""
+        return int(self.records.shape[0])
+
+    def sort(self) -> None:
+        """Order the splats by camera z, ties in row order.
+
+        z is positive, so its bits sort as it does; each key is (z bits, index) in 64 bits, all
+        distinct, so numpy's unstable sort (SIMD) gives the stable order: 0.26 against 2.1 ms
+        for a stable argsort of 23.6k splats here.
+        """
+        keys = self.records[:, 11].view(np.uint32).astype(np.uint64) << np.uint64(32)
+        keys |= np.arange(self.count, dtype=np.uint64)
+        self.order = np.sort(keys).astype(np.uint32)  # the low word: the index
+
+    def write(self, frame: FrameBuffers, everything: bool = False) -> None:
+        """Set the frame's visible count (the stats read it), and maybe the splats themselves.
+
+        `everything`: also write the records, depth keys, order and ids where preprocess and
+        the sort would (for the validation switch). A frame holds at most `frame.capacity`
+        splats; the GL pass drops the rest, as here.
+        """
+        count = min(self.count, frame.capacity)
+        frame.counters.write(np.array([count], np.uint32).tobytes(), offset=COUNTER_VISIBLE * 4)
+        if not everything or count == 0:
+            return
+        records = np.ascontiguousarray(self.records[:count])
+        frame.splats.write(records.tobytes())
+        frame.depth_keys.write(records[:, 11].view(np.uint32).tobytes())
+        order = self.order[self.order < count] if count < self.count else self.order
+        frame.sorted_splats.write(order.astype(np.uint32).tobytes())
+        frame.gaussian_ids.write(self.ids[:count].astype(np.uint32).tobytes())
