@@ -134,28 +134,28 @@ def test_cpu_backend_image_and_stats_are_those_of_the_gl_cut(donut):
             assert error.max() <= 1.5 / 255 and (error > 2e-3).mean() < 1e-4
 
 
-def _cpu_image_after_gl_cut(
-    cpu, gpu, camera, cut, settings, inputs=None, listed=False
-) -> np.ndarray:
-    """The cpu backend's image of the frame with lod_cut.comp deciding the rows (as before).
-
-    `listed`: preprocess over the rows the GL cut draws (the ROW_LIST variant), as after a host
-    cut, rather than over every row.
-    """
-    run = cpu.preprocess.run
-
-    def over_the_drawn_rows(scene, frame, view, settings, per_splat, rows=None):
-        rows = np.flatnonzero(gpu.read("gpu_flags") == 0).astype(np.uint32)
-        return run(scene, frame, view, settings, per_splat, rows)
-
+def _cpu_image_after_gl_cut(cpu, gpu, camera, cut, settings, inputs=None) -> np.ndarray:
+    """The cpu backend's image of the frame with lod_cut.comp deciding the rows (as before)."""
     cpu.host_cut = False
-    if listed:
-        cpu.preprocess.run = over_the_drawn_rows
     try:
         return cpu.render_image(gpu, inputs or FrameInputs(camera, lod=cut), settings)
     finally:
         cpu.host_cut = True
-        cpu.preprocess.run = run
+
+
+def _gl_cut_as_the_host_cut(cpu):
+    """A stand-in for `cpu.host_lod_cut.run`: the GL cut, its drawn rows and weights read back
+    into the host cut, so preprocess on the host runs over them (in row order, as after it)."""
+    host = cpu.host_lod_cut
+
+    def gl_cut(scene, camera, cut, fovea=None, tau_scale=1.0):
+        cpu.lod_cut.run(scene, camera, cut, fovea, tau_scale)
+        host.forget()  # the next real host cut rewrites every row
+        host.rows = np.flatnonzero(scene.read("gpu_flags") == 0).astype(np.uint32)
+        host._blend = np.ascontiguousarray(scene.read("lod_blend"), np.float32)
+        return np.frombuffer(cpu.lod_cut.state.read(), np.uint32).copy()
+
+    return gl_cut
 
 
 def foveated_cuts(count: int) -> list[tuple[LodCut, float]]:
@@ -203,13 +203,14 @@ def test_host_cut_leaves_the_pooling_mapping_to_the_gl_pass(donut):
 
 def test_cpu_backend_foveated_image_is_that_of_the_gl_cut(donut, monkeypatch):
     """The balanced preset's frame (tau cut, nested subsets, per-pixel weights) on the cpu
-    backend: cut on the host, preprocess over the listed rows; the image after the GL cut.
+    backend: cut on the host, preprocess on the host over the listed rows; the image after the
+    GL cut.
 
     Splats of equal depth keys (siblings blended towards one parent) are drawn in the order
-    preprocess appended them, which running over a list changes (and which llvmpipe's threads
-    vary from frame to frame, by up to 1e-3 here): against the GL cut with preprocess over every
-    row a few pixels differ by more (0.026 at 4 of 57,600 on one frame). With preprocess over
-    the same list after the GL cut, the cut alone, the existing bound holds.
+    preprocess appended them: row order on the host, llvmpipe's atomic order in the GL pass,
+    which its threads vary from frame to frame: against the GL cut with the GL preprocess over
+    every row a few pixels differ by more (0.026 at 4 of 57,600 on one frame). With the host
+    preprocess over the GL cut's rows and weights, the cut alone, the tighter bound holds.
     """
     scene, gpu, renderers = donut
     cpu = renderers["cpu"]
@@ -227,14 +228,16 @@ def test_cpu_backend_foveated_image_is_that_of_the_gl_cut(donut, monkeypatch):
                     before = len(calls)
                     image = cpu.render_image(gpu, inputs, settings)
                     assert len(calls) == before + 1  # the host cut ran
+                    assert cpu.host_preprocess.covered
                     host_state = read_cut_stats(cpu.lod_cut)
                     expected = _cpu_image_after_gl_cut(cpu, gpu, camera, cut, settings, inputs)
                     same_state(host_state, read_cut_stats(cpu.lod_cut))
                     error = np.abs(image - expected)
                     assert error.max() <= 8 / 255 and (error > 2e-3).mean() < 1e-4
-                    listed = _cpu_image_after_gl_cut(
-                        cpu, gpu, camera, cut, settings, inputs, listed=True
-                    )
+                    with monkeypatch.context() as patch:
+                        patch.setattr(cpu.host_lod_cut, "run", _gl_cut_as_the_host_cut(cpu))
+                        listed = cpu.render_image(gpu, inputs, settings)
+                        assert cpu.host_preprocess.covered
                     error = np.abs(image - listed)
                     assert error.max() <= 1.5 / 255 and (error > 2e-3).mean() < 1e-4
     finally:

@@ -5,12 +5,15 @@ backend's images against the torch reference; and the GL pass wherever it does n
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
 from tests.conftest import random_scene, scene_path
 from tests.test_pipeline import donut_cameras, psnr
 from viewer.camera import Camera
+from viewer.features.foveation import subset_levels
 from viewer.features.lod_gpu import attach_hierarchy
 from viewer.features.lod_hierarchy import build_hierarchy
 from viewer.path_cameras import orbit
@@ -20,7 +23,13 @@ from viewer.render.frame_inputs import FrameInputs, LodCut
 from viewer.render.frame_view import FrameView
 from viewer.render.gpu_scene import GpuScene, HostUpload
 from viewer.render.host_splats import HostSplats
-from viewer.render.layout import FLAG_HIDDEN, FLAG_PRUNED, FLAG_SELECTED
+from viewer.render.layout import (
+    COUNTER_FOVEA_CULLED,
+    COUNTER_WORDS,
+    FLAG_HIDDEN,
+    FLAG_PRUNED,
+    FLAG_SELECTED,
+)
 from viewer.render.preprocess_host import SETTLE_FRAMES
 from viewer.render.renderer import SplatRenderer
 from viewer.settings import RasterSettings, RenderSettings
@@ -59,26 +68,31 @@ def _untimed(_name):
     return nullcontext()
 
 
-def prepared(renderer, gpu, inputs, settings, host):
-    """The job the cpu backend would bin: preprocess on the host (`host`) or the GL pass."""
+def prepared(renderer, gpu, inputs, settings, host, per_pixel=True):
+    """The job the cpu backend would bin: preprocess on the host (`host`) or the GL pass.
+
+    `per_pixel`: the raster weighs nested subsets per pixel (the cpu backend's), else
+    preprocess weighs each splat's opacity (the quads backend's).
+    """
     view = FrameView.of(gpu, inputs)
-    return renderer._sorted_splats(gpu, view, settings, True, _untimed, host)
+    return renderer._sorted_splats(gpu, view, settings, per_pixel, _untimed, host)
 
 
-def gl_splats(renderer, gpu, inputs, settings) -> HostSplats:
+def gl_splats(renderer, gpu, inputs, settings, per_pixel=True) -> HostSplats:
     """The GL pass's splats, read back, in row order (its append order is llvmpipe's)."""
-    job = prepared(renderer, gpu, inputs, settings, host=False)
+    job = prepared(renderer, gpu, inputs, settings, host=False, per_pixel=per_pixel)
     assert job.host is None
     frame = job.frame
     count = frame.visible_count()
     records = frame.read_splats(count).view(np.float32).reshape(count, 12)
     ids = frame.read_uint(frame.gaussian_ids, count)
     by_id = np.argsort(ids)
-    return HostSplats(records[by_id], ids[by_id])
+    culled = int(frame.read_uint(frame.counters, COUNTER_WORDS)[COUNTER_FOVEA_CULLED])
+    return HostSplats(records[by_id], ids[by_id], fovea_culled=culled)
 
 
-def host_splats(renderer, gpu, inputs, settings) -> HostSplats:
-    job = prepared(renderer, gpu, inputs, settings, host=True)
+def host_splats(renderer, gpu, inputs, settings, per_pixel=True) -> HostSplats:
+    job = prepared(renderer, gpu, inputs, settings, host=True, per_pixel=per_pixel)
     assert job.host is not None, "the host preprocess covers this frame"
     return job.host
 
@@ -87,6 +101,7 @@ def same_splats(host: HostSplats, gl: HostSplats) -> None:
     """Same ids; every value within float32 rounding of the GL pass's."""
     assert host.count == gl.count
     assert np.array_equal(host.ids, gl.ids)
+    assert host.fovea_culled == gl.fovea_culled
     if host.count == 0:
         return
     a, b = host.records.astype(np.float64), gl.records.astype(np.float64)
@@ -121,9 +136,9 @@ def same_splats(host: HostSplats, gl: HostSplats) -> None:
     assert (np.diff(host.records[host.order, 11]) >= 0).all()
 
 
-def check(renderer, gpu, inputs, settings=RenderSettings()) -> HostSplats:
-    host = host_splats(renderer, gpu, inputs, settings)
-    same_splats(host, gl_splats(renderer, gpu, inputs, settings))
+def check(renderer, gpu, inputs, settings=RenderSettings(), per_pixel=True) -> HostSplats:
+    host = host_splats(renderer, gpu, inputs, settings, per_pixel)
+    same_splats(host, gl_splats(renderer, gpu, inputs, settings, per_pixel))
     return host
 
 
@@ -247,11 +262,17 @@ def test_the_gl_pass_where_the_host_does_not_cover(renderer, scenes, gl_ctx):
     # a fovea without subsets does not change preprocess: the host covers it
     foveated = FrameInputs(camera, fovea=Fovea())
     assert prepared(renderer, gpu, foveated, RenderSettings(), host=True).host is not None
-    # the scene's nested subsets (foveation's weights are not ported)
+    # the scene's nested subsets: the bands mapping on the host, the pooling mapping on the GL
+    # pass (llvmpipe's tan and cos are not reproduced)
     gpu.write_levels(np.full(gpu.count, 2, np.uint8))
     try:
         assert FrameView.of(gpu, foveated).subsets is not None
-        assert prepared(renderer, gpu, foveated, RenderSettings(), host=True).host is None
+        for _ in range(SETTLE_FRAMES):  # the levels were just written: the scene settles first
+            prepared(renderer, gpu, foveated, RenderSettings(), host=True)
+        assert prepared(renderer, gpu, foveated, RenderSettings(), host=True).host is not None
+        pooling = FrameInputs(camera, fovea=Fovea(levels=3, mapping="pooling"))
+        assert FrameView.of(gpu, pooling).subsets is not None
+        assert prepared(renderer, gpu, pooling, RenderSettings(), host=True).host is None
     finally:
         gpu.write_levels(None)
     # a scene written again soon after its last write (a live trainer's, one streaming in): the
@@ -332,3 +353,88 @@ def test_the_kernel_cache_follows_the_host_preprocess():
 
     for name in ("preprocess_host", "layout", "colormap"):
         assert name in jit_setup.KERNEL_SOURCES
+
+
+# the balanced preset's fovea (viewer/features/presets.py: fovea 10 degrees, bands 8, 8, blend 3,
+# four shares, the subsets source), gazes centred and off centre, and its LOD cut (tau 2)
+BALANCED_FOVEA = Fovea(levels=4, borders=(10.0, 18.0, 26.0), blend=3.0, subsets=True)
+BALANCED_SHARES = (1.0, 0.6, 0.4, 0.3)
+GAZES = (None, (W * 0.2, H * 0.7))
+
+
+@pytest.fixture
+def donut_subsets(renderer, donut_lod):
+    """donut with its LOD tree and random nested subsets over every row (merged nodes too)."""
+    scene, gpu = donut_lod
+    gpu.write_levels(
+        subset_levels(np.random.default_rng(5).uniform(size=gpu.count), BALANCED_SHARES)
+    )
+    renderer.host_preprocess.forget()  # read once, as a scene left alone after its last write
+    yield scene, gpu
+    gpu.write_levels(None)
+
+
+def foveated_frames(scene):
+    """The balanced preset's frames: an orbit and a camera inside, each gaze, LOD or not."""
+    for camera in [*orbit(scene, W, H, 2), inside(scene)]:
+        for gaze in GAZES:
+            for lod in (LodCut(tau=2.0), None):
+                yield FrameInputs(camera, lod=lod, fovea=BALANCED_FOVEA, gaze=gaze)
+
+
+def test_nested_subsets_as_the_gl_pass(renderer, donut_subsets):
+    """The FOVEA variant's splats: the rows of weight 0 dropped (per-pixel raster), the same
+    splats and fovea-culled counts as the GL pass; the fovea changes which splats are drawn."""
+    scene, gpu = donut_subsets
+    for inputs in foveated_frames(scene):
+        host = check(renderer, gpu, inputs)
+        assert host.count > 0 and host.fovea_culled > 0
+        # the same fovea (and LOD cut) without the subsets: the splats of weight 0 come back,
+        # so a preprocess ignoring the weights fails
+        whole = replace(inputs, fovea=replace(BALANCED_FOVEA, subsets=False))
+        everything = host_splats(renderer, gpu, whole, RenderSettings())
+        assert everything.count == host.count + host.fovea_culled
+        assert np.isin(host.ids, everything.ids).all()
+
+
+def test_fovea_weights_per_splat_as_the_gl_pass(renderer, donut_subsets):
+    """For a per-splat raster the weight scales each splat's opacity: the same opacities."""
+    scene, gpu = donut_subsets
+    weighed = 0
+    for inputs in foveated_frames(scene):
+        host = check(renderer, gpu, inputs, per_pixel=False)
+        dropped = host_splats(renderer, gpu, inputs, RenderSettings())
+        # the same splats less those whose weighed opacity falls under 1/255
+        assert np.isin(host.ids, dropped.ids).all()
+        weighed += int(
+            (host.records[:, 7] < dropped.records[np.isin(dropped.ids, host.ids), 7]).sum()
+        )
+    assert weighed > 1000  # opacities were scaled: a weight of 1 everywhere fails
+
+
+def test_nested_subsets_with_a_hard_border(renderer, donut_subsets):
+    """Ramps of width 0: each level is 0 or 1 at the border."""
+    scene, gpu = donut_subsets
+    hard = Fovea(levels=3, borders=(5.0, 12.0), blend=0.0, subsets=True)
+    for camera in orbit(scene, W, H, 2):
+        assert check(renderer, gpu, FrameInputs(camera, fovea=hard, gaze=GAZES[1])).fovea_culled
+
+
+def test_foveated_cpu_image_as_with_the_gl_preprocess(renderer, donut_subsets):
+    """The balanced preset's cpu image (host cut, host preprocess) against the one with the GL
+    preprocess over the same listed rows: within float32 rounding (>= 99 dB here), but splats of
+    equal depth keys (siblings blended towards one parent) are drawn in the order preprocess
+    appended them, row order on the host and llvmpipe's varying atomic order in the GL pass,
+    so a few pixels may differ more (tests/test_lod_cut_host.py's bound)."""
+    scene, gpu = donut_subsets
+    for inputs in foveated_frames(scene):
+        image = renderer.render_image(gpu, inputs, RenderSettings())
+        assert renderer.host_preprocess.covered
+        renderer.host_preprocessing = False
+        try:
+            expected = renderer.render_image(gpu, inputs, RenderSettings())
+        finally:
+            renderer.host_preprocessing = True
+        error = np.abs(image - expected)
+        assert error.max() <= 8 / 255 and (error > 2e-3).mean() < 1e-4
+        assert psnr(image, expected) >= MIN_PSNR

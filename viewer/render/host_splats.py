@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from viewer.render.frame_buffers import FrameBuffers
-from viewer.render.layout import COUNTER_VISIBLE
+from viewer.render.layout import COUNTER_FOVEA_CULLED, COUNTER_VISIBLE
 
 
 @dataclass
@@ -22,11 +22,14 @@ class HostSplats:
             camera z).
         ids: [n] uint32 Gaussian (row) of each splat.
         order: [n] uint32 splats nearest first (stable: ties in row order); `sort` makes it.
+        fovea_culled: rows in view that foveation's nested subsets left out (weight 0 where
+            they reach), as preprocess.comp counts them.
     """
 
     records: np.ndarray
     ids: np.ndarray
     order: np.ndarray = field(default_factory=lambda: np.zeros(0, np.uint32))
+    fovea_culled: int = 0
 
     @property
     def count(self) -> int:
@@ -45,7 +48,7 @@ class HostSplats:
         self.order = np.sort(keys).astype(np.uint32)  # the low word: the index
 
     def write(self, frame: FrameBuffers, everything: bool = False) -> None:
-        """Set the frame's visible count (the stats read it), and maybe the splats themselves.
+        """Set the frame's visible and fovea-culled counts (the stats read them), maybe the splats.
 
         `everything`: also write the records, depth keys, order and ids where preprocess and
         the sort would (for the validation switch). A frame holds at most `frame.capacity`
@@ -53,6 +56,9 @@ class HostSplats:
         """
         count = min(self.count, frame.capacity)
         frame.counters.write(np.array([count], np.uint32).tobytes(), offset=COUNTER_VISIBLE * 4)
+        if self.fovea_culled:
+            culled = np.array([self.fovea_culled], np.uint32).tobytes()
+            frame.counters.write(culled, offset=COUNTER_FOVEA_CULLED * 4)
         if not everything or count == 0:
             return
         records = np.ascontiguousarray(self.records[:count])

@@ -9,7 +9,7 @@ from pathlib import Path
 import numba
 
 # the modules whose code and constants the compiled kernels hold (they inline across modules)
-KERNEL_SOURCES = ("cpu_kernels", "cpu_footprint", "cpu_tile_sort", "fovea", "layout",
+KERNEL_SOURCES = ("cpu_kernels", "cpu_footprint", "cpu_tile_sort", "fovea", "fovea_host", "layout",
                   "preprocess_host", "colormap")  # fmt: skip
 
 

@@ -22,7 +22,7 @@ bin edge could fall in the next bin (none did in those tests).
 Foveated (the bands mapping), each size is divided by tau's factor at the lowest level its
 sphere's disc reaches, as lod_cut.comp's fov_tau_factor does: the sphere projected with
 world_to_camera and the intrinsics (`precise`, no fma), then fovea.glsl's fov_level_near. Its
-atan is Mesa's polynomial (`_atan2`), not libm's: the two differ by about 1e-5 rad, which moves
+atan is Mesa's polynomial (fovea_host.py), not libm's: the two differ by about 1e-5 rad, which moves
 a level near a band's ramp by 1e-4. What is left are ulps (normalize()'s rounding on llvmpipe
 is not always reproduced), which the ramp's (x - border) / ramp amplifies where a node's level
 is near 0 (its size then far above tau). The same flags and counts as the GL pass on donut.ply
@@ -41,6 +41,7 @@ from numba import njit
 
 from viewer.camera import Camera
 from viewer.render.fovea import FoveaUniforms
+from viewer.render.fovea_host import FOV_TAU_SCALE, fov_level_near, fovea_params, supports
 from viewer.render.frame_inputs import LodCut
 from viewer.render.gpu_scene import GpuScene, RowBuffer
 from viewer.render.jit_setup import configure_numba
@@ -66,16 +67,6 @@ INF32 = np.float32(np.inf)
 F0 = np.float32(0.0)
 F1 = np.float32(1.0)
 F2 = np.float32(2.0)
-HALF_PI32 = np.float32(math.pi / 2.0)
-# fovea_params' layout (float32): where each uniform of fov_level_near (bands) begins
-FOV_SCALE = 0  # fov_scale, then fov_offset
-FOV_GAZE = 4  # fov_gaze_ray
-FOV_REACH = 7
-FOV_BORDERS = 8  # four
-FOV_STEPS = 12
-FOV_RAMP = 13
-FOV_TAU_SCALE = 14  # tau's scale per level beyond level 1
-FOV_PARAMS = 15
 
 
 @njit(cache=True, inline="always")
@@ -94,75 +85,6 @@ def _node_size(cx, cy, cz, focal, x, y, z, r):
 
 
 @njit(cache=True, inline="always")
-def _fma(a, b, c):
-    """float32 fma(a, b, c): the product is exact in float64, so one rounding (and the last)."""
-    return np.float32(np.float64(a) * np.float64(b) + np.float64(c))
-
-
-@njit(cache=True, inline="always")
-def _dot3(ax, ay, az, bx, by, bz):
-    """fovea.glsl's dot() of two vec3: fma(x, fma(y, z z)), the form closest to llvmpipe's.
-
-    (node_size's `precise` length() matches fma(x, x, y y + z z) better: `_node_size`.)
-    """
-    return _fma(ax, bx, _fma(ay, by, az * bz))
-
-
-@njit(cache=True, inline="always")
-def _atan2(y, x):
-    """GLSL atan(y, x) for x > 0, y >= 0 as Mesa builds it (nir_atan2, nir_atan): not libm's.
-
-    NIR approximates atan on [0, 1] by an odd polynomial of degree 11 (error about 1e-5 rad,
-    ~6e-4 degrees: far more than an ulp, so libm's atan would put fovea levels, and so sizes,
-    off by 1e-4 relative near a band's ramp). Its terms are summed in order, each product fused
-    into the sum (fuse_ffma); u = min(|q|, 1) / max(|q|, 1), fixed up to pi/2 - p(u) for q > 1.
-    """
-    # s * scale * rcp(t * scale), scale 1 below 1e18; 1 where |x| = |y|
-    q = F1 if x == y else abs(y * (F1 / x))
-    u = min(q, F1) / max(q, F1)
-    u2 = u * u
-    u3 = u2 * u
-    u5 = u3 * u2
-    u7 = u5 * u2
-    u9 = u7 * u2
-    u11 = u9 * u2
-    total = _fma(u3, np.float32(-0.3326756418091246), u * np.float32(0.9999793128310355))
-    total = _fma(u5, np.float32(0.1938924977115610), total)
-    total = _fma(u7, np.float32(-0.1173503194786851), total)
-    total = _fma(u9, np.float32(0.0536813784310406), total)
-    total = _fma(u11, np.float32(-0.0121323213173444), total)
-    if q > F1:
-        total = _fma(F1, _fma(total, np.float32(-2.0), HALF_PI32), total)
-    return total
-
-
-@njit(cache=True, inline="always")
-def _fov_level_near(px, py, radius, fov):
-    """fovea.glsl's fov_level_near with the bands mapping (`fov`: `fovea_params`'s layout)."""
-    vx = px * fov[FOV_SCALE] + fov[FOV_SCALE + 2]
-    vy = py * fov[FOV_SCALE + 1] + fov[FOV_SCALE + 3]
-    rsq = F1 / np.sqrt(_dot3(vx, vy, F1, vx, vy, F1))
-    rx, ry, rz = vx * rsq, vy * rsq, rsq  # normalize(): v * inversesqrt(dot(v, v))
-    gx, gy, gz = fov[FOV_GAZE], fov[FOV_GAZE + 1], fov[FOV_GAZE + 2]
-    cx = _fma(ry, gz, -(rz * gy))  # cross(ray, gaze)
-    cy = _fma(rz, gx, -(rx * gz))
-    cz = _fma(rx, gy, -(ry * gx))
-    angle = _atan2(np.sqrt(_dot3(cx, cy, cz, cx, cy, cz)), _dot3(rx, ry, rz, gx, gy, gz))
-    reach = radius * fov[FOV_REACH]
-    ecc = max(angle - reach, F0)
-    x = ecc * np.float32(57.29578)  # degrees()
-    level = F0
-    ramp = fov[FOV_RAMP]
-    for k in range(int(fov[FOV_STEPS])):
-        border = fov[FOV_BORDERS + k]
-        if ramp > F0:
-            level += min(max((x - border) / ramp, F0), F1)
-        elif x >= border:
-            level += F1
-    return level
-
-
-@njit(cache=True, inline="always")
 def _fov_size(size, x, y, z, r, view, fov):
     """lod_cut.comp's node_size under foveation: `size` (unfoveated) / fov_tau_factor."""
     if np.isinf(size):
@@ -175,7 +97,7 @@ def _fov_size(size, x, y, z, r, view, fov):
         return size
     px = view[3, 0] * tx / tz + view[3, 2]  # intrinsics (row 3: fx, fy, cx, cy)
     py = view[3, 1] * ty / tz + view[3, 3]
-    level = _fov_level_near(px, py, size, fov)
+    level = fov_level_near(px, py, size, fov)
     factor = min(level, F1) * _pow(fov[FOV_TAU_SCALE], max(level - F1, F0))
     return size / factor if factor > F0 else INF32
 
@@ -314,27 +236,6 @@ def select_bin(histogram: np.ndarray, budget: int) -> tuple[int, int]:
         return LOD_BINS, 1 + int(histogram[LOD_BINS])
     best = int(fits[0])
     return best, int(counts[best])
-
-
-def supports(fovea: FoveaUniforms | None) -> bool:
-    """Whether the host cut follows `fovea` (None: unfoveated): the bands mapping only.
-
-    The pooling mapping goes through llvmpipe's tan and cos, not reproduced here.
-    """
-    return fovea is None or not fovea.fov_pooling
-
-
-def fovea_params(fovea: FoveaUniforms, tau_scale: float) -> np.ndarray:
-    """[FOV_PARAMS] float32: the uniforms fov_level_near reads (bands) and tau's scale."""
-    params = np.zeros(FOV_PARAMS, np.float32)
-    params[FOV_SCALE : FOV_SCALE + 4] = (*fovea.fov_scale, *fovea.fov_offset)
-    params[FOV_GAZE : FOV_GAZE + 3] = fovea.fov_gaze_ray
-    params[FOV_REACH] = fovea.fov_reach
-    params[FOV_BORDERS : FOV_BORDERS + 4] = fovea.fov_borders
-    params[FOV_STEPS] = fovea.fov_steps
-    params[FOV_RAMP] = fovea.fov_ramp
-    params[FOV_TAU_SCALE] = tau_scale
-    return params
 
 
 def view_params(camera: Camera) -> np.ndarray:

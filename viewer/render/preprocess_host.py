@@ -12,11 +12,16 @@ multiply-adds, so values agree within a few float32 ulp, not bit for bit): the n
 guard band cull, EWA projection with the clamped Jacobian and the 0.3 px^2 low-pass, antialias,
 the 1/255 opacity and off-screen cull, the LOD blend towards the parent (mean, covariance,
 opacity, SH) by the weight t the host LOD cut wrote, flags (crop, pruning, selection), SH up to
-degree 3, the depth, heat and LOD-level colours, raw (trainer-held) parameters. Splats are
-appended in row order, not in llvmpipe's atomic order, so the depth order breaks ties by row.
+degree 3, the depth, heat and LOD-level colours, raw (trainer-held) parameters, and the FOVEA
+variant's nested subsets (the balanced preset): a row's weight at the lowest fovea level its
+footprint's major radius reaches (fovea.glsl's fov_level_near, bands mapping, as fovea_host.py
+reproduces llvmpipe's), which drops splats of weight 0 and, for a per-splat raster, scales the
+opacity. Splats are appended in row order, not in llvmpipe's atomic order, so the depth order
+breaks ties by row.
 
 What it covers (`HostPreprocess.covers`), else the renderer runs the GL pass: frames drawing no
-nested subsets (the FOVEA variant's weights are not ported), with no LOD cut or one the host
+nested subsets or drawing them with the bands mapping (the pooling mapping's tan and cos are
+llvmpipe's), with no LOD cut or one the host
 made this frame (its weights are on the host; the GL cut's are not), on scenes whose rows are
 written from the host (`HostUpload`; a live trainer's CUDA-GL interop writes them on the GPU
 side) and not being rewritten (each new version is read back once; a scene written again within
@@ -39,6 +44,8 @@ from numba import njit, prange
 
 from viewer.camera import Camera
 from viewer.render.colormap import HEAT_COLOURS
+from viewer.render.fovea import LEVEL_NONE
+from viewer.render.fovea_host import fma32, fov_level_near, fov_weight, fovea_params, supports
 from viewer.render.frame_view import FrameView
 from viewer.render.gpu_scene import GpuScene, RowBuffer
 from viewer.render.host_splats import HostSplats
@@ -70,6 +77,7 @@ F255 = np.float32(255.0)
 F256 = np.float32(256.0)
 HEAT = HEAT_COLOURS.astype(np.float32)
 HEAT_TOP = np.float32(len(HEAT_COLOURS) - 1)
+DRAWN, CULLED, FOVEA_CULLED = 1, 0, 2  # a row's fate (`_splat`)
 SELECTED = np.array([1.0, 0.1, 0.9], np.float32)  # preprocess.comp's SELECTED_COLOUR
 SH_C0 = np.float32(0.28209479177387814)
 SH_C1 = np.float32(0.4886025119029199)
@@ -146,12 +154,18 @@ def _eval_sh(sh, parent_sh, row, degree, blend, x, y, z, c):
 @njit(cache=True, inline="always")
 def _splat(
     row, i, means, scales, rotations, opacities, sh, flags, heat, blend, parent_sh, w, cam, intr,
-    viewport, tan_half, near, guard, splat_scale, sh_degree, antialias, raw, flag_mask, colour,
-    depth_lo, depth_hi, lod, lod_top, out,
+    image, near, guard, splat_scale, sh_degree, antialias, raw, flag_mask, colour, depth, lod,
+    lod_top, stored, fov, per_splat, out,
 ):  # fmt: skip
-    """preprocess.comp's main() for one row: its record into out[i]; False if culled."""
+    """preprocess.comp's main() for one row: its record into out[i]; DRAWN, CULLED or FOVEA_CULLED.
+
+    `image`: viewport (width, height) and the whole image's tan_half_fov; `depth`: depth_range.
+
+    Nested subsets: `stored` holds each row's levels (empty when none are drawn), `fov` the
+    fovea (fovea_host's layout); `per_splat` weighs the opacity, else only weight 0 drops.
+    """
     if (flags[row] & flag_mask) != 0:
-        return False
+        return CULLED
     mx, my, mz = means[row, 0], means[row, 1], means[row, 2]
     t = F0
     if lod:
@@ -165,9 +179,9 @@ def _splat(
     ty = w[1, 0] * mx + w[1, 1] * my + w[1, 2] * mz + w[1, 3]
     tz = w[2, 0] * mx + w[2, 1] * my + w[2, 2] * mz + w[2, 3]
     if tz <= near:
-        return False
-    if guard > F0 and (abs(tx / tz) > guard * tan_half[0] or abs(ty / tz) > guard * tan_half[1]):
-        return False
+        return CULLED
+    if guard > F0 and (abs(tx / tz) > guard * image[2] or abs(ty / tz) > guard * image[3]):
+        return CULLED
 
     sx, sy, sz = scales[row, 0], scales[row, 1], scales[row, 2]
     if raw:
@@ -176,7 +190,7 @@ def _splat(
     qw, qx, qy, qz = rotations[row, 0], rotations[row, 1], rotations[row, 2], rotations[row, 3]
     qq = qw * qw + qx * qx + qy * qy + qz * qz
     if qq == F0:
-        return False
+        return CULLED
     inv = F1 / np.sqrt(qq)
     qw, qx, qy, qz = qw * inv, qx * inv, qy * inv, qz * inv
     # R's rows (rotation_matrix's columns transposed), each column scaled: M = R diag(s)
@@ -204,7 +218,7 @@ def _splat(
         s12 = s12 + (blend[row, 8] * ss - s12) * t
         s22 = s22 + (blend[row, 9] * ss - s22) * t
 
-    limx, limy = CLAMP * tan_half[0], CLAMP * tan_half[1]
+    limx, limy = CLAMP * image[2], CLAMP * image[3]
     txc = min(max(tx / tz, -limx), limx) * tz
     tyc = min(max(ty / tz, -limy), limy) * tz
     fx, fy = intr[0], intr[1]
@@ -233,7 +247,7 @@ def _splat(
     cx2, cz2 = c00 + LOW_PASS, c11 + LOW_PASS
     det = cx2 * cz2 - c01 * c01
     if det <= F0:
-        return False
+        return CULLED
     opacity = opacities[row]
     if raw:
         opacity = F1 / (F1 + np.exp(-opacity))
@@ -242,18 +256,30 @@ def _splat(
     if antialias:
         opacity *= np.sqrt(max(det0 / det, F0))
     if opacity < MIN_ALPHA:
-        return False
+        return CULLED
 
     cutoff = F2 * np.log(F255 * opacity)
     ex = np.sqrt(cutoff * cx2)
     ey = np.sqrt(cutoff * cz2)
     px = fx * tx / tz + intr[2]
     py = fy * ty / tz + intr[3]
-    if px + ex <= F0 or py + ey <= F0 or px - ex >= viewport[0] or py - ey >= viewport[1]:
-        return False
+    if px + ex <= F0 or py + ey <= F0 or px - ex >= image[0] or py - ey >= image[1]:
+        return CULLED
+    if stored.shape[0] > 0 and stored[row] < LEVEL_NONE:
+        # fovea.glsl's weight at the lowest level the footprint reaches (its major radius)
+        half = HALF * (cx2 - cz2)
+        major = HALF * (cx2 + cz2) + np.sqrt(fma32(half, half, c01 * c01))
+        weight = fov_weight(stored[row], fov_level_near(px, py, np.sqrt(cutoff * major), fov))
+        if per_splat:
+            opacity *= weight
+        if weight <= F0 or opacity < MIN_ALPHA:
+            return FOVEA_CULLED
+        cutoff = F2 * np.log(F255 * opacity)
+        ex = np.sqrt(cutoff * cx2)
+        ey = np.sqrt(cutoff * cz2)
 
     if colour == COLOUR_DEPTH:
-        _heat((tz - depth_lo) / (depth_hi - depth_lo), out, i)
+        _heat((tz - depth[0]) / (depth[1] - depth[0]), out, i)
     elif colour == COLOUR_HEAT:
         _heat(heat[row], out, i)
     elif colour == COLOUR_LOD_LEVEL:
@@ -283,21 +309,21 @@ def _splat(
     out[i, 6] = cx2 / det
     out[i, 7] = opacity
     out[i, 11] = tz
-    return True
+    return DRAWN
 
 
 @njit(cache=True, parallel=True)
 def _preprocess(
     rows, means, scales, rotations, opacities, sh, flags, heat, blend, parent_sh, w, cam, intr,
-    viewport, tan_half, near, guard, splat_scale, sh_degree, antialias, raw, flag_mask, colour,
-    depth_lo, depth_hi, lod, lod_top, out, keep,
+    image, near, guard, splat_scale, sh_degree, antialias, raw, flag_mask, colour, depth, lod,
+    lod_top, stored, fov, per_splat, out, keep,
 ):  # fmt: skip
-    """Every listed row's record into out[i] and whether it is drawn into keep[i]."""
+    """Every listed row's record into out[i] and its fate (`_splat`'s) into keep[i]."""
     for i in prange(rows.shape[0]):
         keep[i] = _splat(
             rows[i], i, means, scales, rotations, opacities, sh, flags, heat, blend, parent_sh,
-            w, cam, intr, viewport, tan_half, near, guard, splat_scale, sh_degree, antialias,
-            raw, flag_mask, colour, depth_lo, depth_hi, lod, lod_top, out,
+            w, cam, intr, image, near, guard, splat_scale, sh_degree, antialias, raw, flag_mask,
+            colour, depth, lod, lod_top, stored, fov, per_splat, out,
         )  # fmt: skip
 
 
@@ -314,6 +340,7 @@ class _HostRows:
     flags: np.ndarray
     heat: np.ndarray | None = None  # read when a frame first colours by it
     parent_sh: np.ndarray | None = None  # read when a frame first blends
+    stored: np.ndarray | None = None  # foveation's levels, read when a frame first draws them
 
 
 class HostPreprocess:
@@ -326,7 +353,7 @@ class HostPreprocess:
         self._since = 0  # frames since that scene's version last changed
         self._churning = False  # it changed twice within SETTLE_FRAMES frames, and not since
         self._out = np.zeros((0, RECORD_FLOATS), np.float32)
-        self._keep = np.zeros(0, np.bool_)
+        self._keep = np.zeros(0, np.uint8)
         self._every = np.zeros(0, np.uint32)  # 0 .. n - 1, the rows of a frame without a list
 
     def covers(self, scene: GpuScene, view: FrameView, listed: bool) -> bool:
@@ -348,7 +375,8 @@ class HostPreprocess:
             self._churning = self._churning and self._since < SETTLE_FRAMES
         self._seen = key
         on_host = scene.upload.name == "host" and not self._churning
-        self.covered = on_host and view.subsets is None and (view.lod is None or listed)
+        nested = view.subsets is None or supports(view.subsets)  # the bands mapping only
+        self.covered = on_host and nested and (view.lod is None or listed)
         return self.covered
 
     def run(
@@ -358,6 +386,7 @@ class HostPreprocess:
         settings: RenderSettings,
         rows: np.ndarray | None = None,
         blend: np.ndarray | None = None,
+        per_splat: bool = False,
     ) -> HostSplats:
         """The visible splats of `view` (a frame `covers` said yes to).
 
@@ -369,6 +398,9 @@ class HostPreprocess:
                 every row of the view is tested.
             blend: with `view.lod`: [M, 12] lod_blend as the host cut last wrote it (t in
                 column 10).
+            per_splat: with nested subsets (`view.subsets`), weigh each splat's opacity by its
+                fovea weight (else, as for the cpu raster, which weighs each pixel, only drop
+                the splats of weight 0).
         """
         host = self._fit(scene)
         lod = view.lod is not None
@@ -382,29 +414,34 @@ class HostPreprocess:
         colour = colour_source(settings)
         heat = self._heat(scene, host) if colour == COLOUR_HEAT else _EMPTY1
         parent_sh = self._parent_sh(scene, host) if lod else _EMPTY2
+        stored, fov = _NO_LEVELS, _NO_FOVEA
+        if view.subsets is not None:
+            stored, fov = self._stored(scene, host), fovea_params(view.subsets)
         camera, whole = view.camera, view.whole
         near = scene.near_plane(settings)
         depth_lo, depth_hi = depth_range(camera, scene.bounds, near)
         n = rows.shape[0]
         if self._out.shape[0] < n:
             self._out = np.zeros((n, RECORD_FLOATS), np.float32)
-            self._keep = np.zeros(n, np.bool_)
+            self._keep = np.zeros(n, np.uint8)
         out, keep = self._out[:n], self._keep[:n]
         f32 = np.float32
         _preprocess(
             rows, host.means, host.scales, host.rotations, host.opacities, host.sh, host.flags,
             heat, blend if lod else _EMPTY2, parent_sh,
             camera.world_to_camera.astype(np.float32), np.asarray(camera.position, np.float32),
-            _intrinsics(camera), np.array([camera.width, camera.height], np.float32),
-            np.array([whole.width / (2.0 * whole.fx), whole.height / (2.0 * whole.fy)], f32),
+            _intrinsics(camera),
+            np.array([camera.width, camera.height, whole.width / (2.0 * whole.fx),
+                      whole.height / (2.0 * whole.fy)], f32),
             f32(near), f32(settings.guard_band), f32(settings.splat_scale),
             min(settings.sh_degree, scene.sh_degree), settings.antialias, scene.raw,
-            np.uint32(view.flag_mask), colour, f32(depth_lo), f32(depth_hi), lod,
-            f32(scene.lod_levels), out, keep,
+            np.uint32(view.flag_mask), colour, np.array([depth_lo, depth_hi], f32), lod,
+            f32(scene.lod_levels), stored, fov, per_splat, out, keep,
         )  # fmt: skip
-        drawn = np.flatnonzero(keep)
+        drawn = np.flatnonzero(keep == DRAWN)
         records = out[drawn]
-        return HostSplats(records=records, ids=rows[drawn].astype(np.uint32))
+        culled = int(np.count_nonzero(keep == FOVEA_CULLED)) if stored.size else 0
+        return HostSplats(records=records, ids=rows[drawn].astype(np.uint32), fovea_culled=culled)
 
     def _fit(self, scene: GpuScene) -> _HostRows:
         """The scene's rows, read back when the scene or its version changed."""
@@ -427,6 +464,16 @@ class HostPreprocess:
             host.heat = np.ascontiguousarray(scene.read(RowBuffer.HEAT))
         return host.heat
 
+    def _stored(self, scene: GpuScene, host: _HostRows) -> np.ndarray:
+        """[count] uint8 the levels keeping each row (LEVEL_NONE past the stored rows)."""
+        if host.stored is None:
+            assert scene.subsets is not None, "foveated subsets need the scene's levels"
+            levels = np.full(max(scene.count, 1), LEVEL_NONE, np.uint8)
+            rows = min(scene.subsets.rows, scene.count)
+            levels[:rows] = np.frombuffer(scene.subsets.buffer.read(), np.uint8)[:rows]
+            host.stored = levels
+        return host.stored
+
     def _parent_sh(self, scene: GpuScene, host: _HostRows) -> np.ndarray:
         if host.parent_sh is None:
             host.parent_sh = np.ascontiguousarray(scene.read(RowBuffer.LOD_PARENT_SH))
@@ -436,11 +483,13 @@ class HostPreprocess:
         """Drop the host copy (its memory) and the frames' history."""
         self._rows, self._seen, self._since, self._churning = None, None, 0, False
         self._out = np.zeros((0, RECORD_FLOATS), np.float32)
-        self._keep = np.zeros(0, np.bool_)
+        self._keep = np.zeros(0, np.uint8)
 
 
 _EMPTY1 = np.zeros(1, np.float32)
 _EMPTY2 = np.zeros((1, 1), np.float32)
+_NO_LEVELS = np.zeros(0, np.uint8)  # no nested subsets drawn
+_NO_FOVEA = np.zeros(1, np.float32)
 
 
 def _intrinsics(camera: Camera) -> np.ndarray:

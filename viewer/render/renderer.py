@@ -37,6 +37,7 @@ from viewer.render.accum_target import AccumTarget
 from viewer.render.context import DeviceInfo
 from viewer.render.contributions import Contributions, ContributionsPass, GpuMeasure, OverdrawRaster
 from viewer.render.dispatch_args import DispatchArgsPass
+from viewer.render.fovea_host import supports
 from viewer.render.frame_buffers import FrameBuffers
 from viewer.render.frame_inputs import FrameInputs, LodCut
 from viewer.render.frame_view import FrameView, plan_of
@@ -55,7 +56,7 @@ from viewer.render.layout import (
     LOD_STATE_WORDS,
 )
 from viewer.render.lod_cut import LodCutPass, LodCutStats
-from viewer.render.lod_cut_host import HostLodCut, supports
+from viewer.render.lod_cut_host import HostLodCut
 from viewer.render.preprocess import PreprocessPass
 from viewer.render.preprocess_host import HostPreprocess
 from viewer.render.raster import BACKENDS, Raster, RasterBackend, RasterJob
@@ -372,7 +373,9 @@ class SplatRenderer:
             host = host and self.host_preprocessing
             if host and self.host_preprocess.covers(scene, view, rows is not None):
                 blend = self.host_lod_cut.blend if rows is not None else None
-                splats = self.host_preprocess.run(scene, view, settings, rows, blend)
+                splats = self.host_preprocess.run(
+                    scene, view, settings, rows, blend, not fovea_per_pixel
+                )
             else:
                 self.preprocess.run(scene, self.frame, view, settings, not fovea_per_pixel, rows)
                 self._dispatch_args()

@@ -1,0 +1,147 @@
+"""fovea.glsl's fov_level_near and fov_weight (bands mapping) in numba, as llvmpipe has them.
+
+For the host passes of the cpu backend: the foveated LOD cut (lod_cut_host.py) and preprocess's
+nested subsets (preprocess_host.py).
+
+What it took to give llvmpipe's levels (found by comparing with a harness shader built from
+fovea.glsl's own functions): atan is Mesa's polynomial (`atan2_mesa`), not libm's: the two
+differ by about 1e-5 rad, which moves a level near a band's ramp by 1e-4. dot() is NIR's
+fma(x, x, fma(y, y, z z)); `pixel * fov_scale + fov_offset` is not fused. normalize() still
+rounds differently in a few % of rays (1 ulp), which the ramp's (x - border) / ramp amplifies.
+The pooling mapping (llvmpipe's tan and cos) is not reproduced: `supports`.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+from viewer.render.fovea import FoveaUniforms
+from viewer.render.jit_setup import configure_numba
+
+configure_numba()
+
+F0 = np.float32(0.0)
+F1 = np.float32(1.0)
+F2 = np.float32(2.0)
+F3 = np.float32(3.0)
+HALF_PI32 = np.float32(math.pi / 2.0)
+DEGREES = np.float32(57.29578)  # GLSL degrees()
+# fovea_params' layout (float32): where each uniform of fov_level_near (bands) begins
+FOV_SCALE = 0  # fov_scale, then fov_offset
+FOV_GAZE = 4  # fov_gaze_ray
+FOV_REACH = 7
+FOV_BORDERS = 8  # four
+FOV_STEPS = 12
+FOV_RAMP = 13
+FOV_TAU_SCALE = 14  # the LOD cut's tau scale per level beyond level 1
+FOV_PARAMS = 15
+
+
+@njit(cache=True, inline="always")
+def fma32(a, b, c):
+    """float32 fma(a, b, c): the product is exact in float64, so one rounding (and the last)."""
+    return np.float32(np.float64(a) * np.float64(b) + np.float64(c))
+
+
+@njit(cache=True, inline="always")
+def dot3(ax, ay, az, bx, by, bz):
+    """fovea.glsl's dot() of two vec3: fma(x, fma(y, z z)), the form closest to llvmpipe's.
+
+    (lod_cut.comp's `precise` length() matches fma(x, x, y y + z z) better: lod_cut_host.)
+    """
+    return fma32(ax, bx, fma32(ay, by, az * bz))
+
+
+@njit(cache=True, inline="always")
+def atan2_mesa(y, x):
+    """GLSL atan(y, x) for y >= 0 as Mesa builds it (nir_atan2, nir_atan): not libm's.
+
+    NIR approximates atan on [0, 1] by an odd polynomial of degree 11 (error about 1e-5 rad,
+    ~6e-4 degrees: far more than an ulp, so libm's atan would put fovea levels, and so sizes,
+    off by 1e-4 relative near a band's ramp). Its terms are summed in order, each product fused
+    into the sum (fuse_ffma); u = min(|q|, 1) / max(|q|, 1), fixed up to pi/2 - p(u) for q > 1.
+    For x <= 0 (an angle past 90 degrees: a splat's centre far off screen) NIR turns the plane
+    a quarter: pi/2 + atan(|x| / y).
+    """
+    flip = x <= F0
+    # s * scale * rcp(t * scale), scale 1 below 1e18; 1 where |x| = |y|
+    if abs(x) == abs(y):
+        q = F1
+    elif flip:
+        q = abs(abs(x) * (F1 / y))
+    else:
+        q = abs(y * (F1 / x))
+    u = min(q, F1) / max(q, F1)
+    u2 = u * u
+    u3 = u2 * u
+    u5 = u3 * u2
+    u7 = u5 * u2
+    u9 = u7 * u2
+    u11 = u9 * u2
+    total = fma32(u3, np.float32(-0.3326756418091246), u * np.float32(0.9999793128310355))
+    total = fma32(u5, np.float32(0.1938924977115610), total)
+    total = fma32(u7, np.float32(-0.1173503194786851), total)
+    total = fma32(u9, np.float32(0.0536813784310406), total)
+    total = fma32(u11, np.float32(-0.0121323213173444), total)
+    if q > F1:
+        total = fma32(F1, fma32(total, np.float32(-2.0), HALF_PI32), total)
+    if flip:
+        total = total + HALF_PI32
+    return total
+
+
+@njit(cache=True, inline="always")
+def fov_level_near(px, py, radius, fov):
+    """fovea.glsl's fov_level_near with the bands mapping (`fov`: `fovea_params`'s layout)."""
+    vx = px * fov[FOV_SCALE] + fov[FOV_SCALE + 2]
+    vy = py * fov[FOV_SCALE + 1] + fov[FOV_SCALE + 3]
+    rsq = F1 / np.sqrt(dot3(vx, vy, F1, vx, vy, F1))
+    rx, ry, rz = vx * rsq, vy * rsq, rsq  # normalize(): v * inversesqrt(dot(v, v))
+    gx, gy, gz = fov[FOV_GAZE], fov[FOV_GAZE + 1], fov[FOV_GAZE + 2]
+    cx = fma32(ry, gz, -(rz * gy))  # cross(ray, gaze)
+    cy = fma32(rz, gx, -(rx * gz))
+    cz = fma32(rx, gy, -(ry * gx))
+    angle = atan2_mesa(np.sqrt(dot3(cx, cy, cz, cx, cy, cz)), dot3(rx, ry, rz, gx, gy, gz))
+    reach = radius * fov[FOV_REACH]
+    ecc = max(angle - reach, F0)
+    x = ecc * DEGREES
+    level = F0
+    ramp = fov[FOV_RAMP]
+    for k in range(int(fov[FOV_STEPS])):
+        border = fov[FOV_BORDERS + k]
+        if ramp > F0:
+            level += min(max((x - border) / ramp, F0), F1)
+        elif x >= border:
+            level += F1
+    return level
+
+
+@njit(cache=True, inline="always")
+def fov_weight(stored, level):
+    """fovea.glsl's fov_weight: smoothstep(clamp(b - l, 0, 1)) of the stored levels b."""
+    y = min(max(np.float32(stored) - level, F0), F1)
+    return y * y * (F3 - F2 * y)
+
+
+def supports(fovea: FoveaUniforms | None) -> bool:
+    """Whether the host passes follow `fovea` (None: unfoveated): the bands mapping only.
+
+    The pooling mapping goes through llvmpipe's tan and cos, not reproduced here.
+    """
+    return fovea is None or not fovea.fov_pooling
+
+
+def fovea_params(fovea: FoveaUniforms, tau_scale: float = 1.0) -> np.ndarray:
+    """[FOV_PARAMS] float32: the uniforms fov_level_near reads (bands) and tau's scale."""
+    params = np.zeros(FOV_PARAMS, np.float32)
+    params[FOV_SCALE : FOV_SCALE + 4] = (*fovea.fov_scale, *fovea.fov_offset)
+    params[FOV_GAZE : FOV_GAZE + 3] = fovea.fov_gaze_ray
+    params[FOV_REACH] = fovea.fov_reach
+    params[FOV_BORDERS : FOV_BORDERS + 4] = fovea.fov_borders
+    params[FOV_STEPS] = fovea.fov_steps
+    params[FOV_RAMP] = fovea.fov_ramp
+    params[FOV_TAU_SCALE] = tau_scale
+    return params
