@@ -348,10 +348,10 @@ def test_an_empty_scene_and_one_culled_whole(renderer, gl_ctx, scenes):
 
 
 def test_the_kernel_cache_follows_the_host_preprocess():
-    """Its kernels inline constants from layout and colormap (jit_setup's digest)."""
+    """Its kernels inline code and constants of fovea_host, layout, colormap (jit_setup digest)."""
     from viewer.render import jit_setup
 
-    for name in ("preprocess_host", "layout", "colormap"):
+    for name in ("preprocess_host", "fovea_host", "layout", "colormap"):
         assert name in jit_setup.KERNEL_SOURCES
 
 

@@ -31,8 +31,8 @@ write, FLAG_LOD_CULLED, is the host cut's (its drawn rows are listed) or outside
 
 The host copy is the rows as stored (248 B a row with SH of degree 3: on llvmpipe the GL buffers
 are host memory too, so a scene takes twice its size while the cpu backend draws it). The kernel
-compiles on the first frame with a cold cache (about 12 s here, besides the raster's kernels),
-then loads from the cache (0.2 s).
+compiles on the first frame with a cold cache (about 20 s here with the fovea's branch,
+besides the raster's kernels), then loads from the cache (0.2 s).
 """
 
 from __future__ import annotations
