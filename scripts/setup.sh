@@ -25,3 +25,18 @@ fi
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q torch==2.13.0
 .venv/bin/python -m pip install -q -e ".[dev]"
+
+# The cpu backend (what --backend auto picks on software GL) compiles its numba kernels on first
+# use, 1-2 minutes on 2 cores: compile them now into the user's cache (docs/performance.md), so the
+# first frame does not wait. Best effort: a machine where no GL context opens skips it.
+warm=$(mktemp -d)
+trap 'rm -rf "$warm"' EXIT
+echo "setup: compiling the cpu backend's kernels (once, about a minute)"
+for preset in full balanced; do
+    args=(--backend cpu --width 64 --height 48 --out "$warm/$preset.png")
+    [ "$preset" = balanced ] && args+=(--preset balanced)
+    if ! .venv/bin/python -m viewer render "${args[@]}" >/dev/null 2>"$warm/err"; then
+        echo "setup: skipped compiling the cpu backend's kernels: $(tail -n 1 "$warm/err")"
+        break
+    fi
+done
