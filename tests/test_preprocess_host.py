@@ -347,6 +347,21 @@ def test_an_empty_scene_and_one_culled_whole(renderer, gl_ctx, scenes):
     assert renderer.render_image(gpu, FrameInputs(away), RenderSettings()).max() == 0.0
 
 
+def test_the_host_copy_is_counted_as_the_renderers_host_memory(gl_ctx, scenes):
+    """The panel's host memory includes the rows the cpu backend keeps (a scene's size again)."""
+    scene, gpu = scenes["guitar"]
+    made = SplatRenderer(gl_ctx, RasterSettings(backend="cpu", sort="cpu"))
+    try:
+        assert made.host_bytes == 0
+        made.render_image(gpu, FrameInputs(inside(scene)), RenderSettings())
+        rows = gpu.count * (3 + 3 + 4 + 1) * 4 + gpu.count * gpu.sh_coeffs * 3 * 4
+        assert made.host_bytes >= rows
+        made.host_preprocess.forget()
+        assert made.host_bytes < rows
+    finally:
+        made.release()
+
+
 def test_the_kernel_cache_follows_the_host_preprocess():
     """Its kernels inline code and constants of fovea_host, layout, colormap (jit_setup digest)."""
     from viewer.render import jit_setup

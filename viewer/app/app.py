@@ -305,7 +305,7 @@ class ViewerApp:
             bounds=scene.bounds,
             cameras=tuple(camera.name for camera in scene.cameras),
             gpu_bytes=self.renderer.gpu_bytes,
-            host_bytes=scene.nbytes,
+            host_bytes=scene.nbytes + self.renderer.host_bytes,
             device=self.renderer.device.renderer,
             backend=f"{self.renderer.backend} ({self.renderer.backend_reason})",
             sort=self.renderer.sort_kind,

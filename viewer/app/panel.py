@@ -60,7 +60,8 @@ class SceneFacts:
         source: where the scene came from. count: Gaussians. sh_degree: 0..3.
         bounds: ([3] lo, [3] hi) of the Gaussian centres.
         cameras: names of the scene's training cameras.
-        gpu_bytes, host_bytes: memory held by the renderer and by the scene's arrays.
+        gpu_bytes, host_bytes: memory held by the renderer, and by the scene's arrays with the
+            renderer's host copies (the cpu backend's rows).
         device: the GL renderer string. backend, sort: raster backend (and why) and sort in use.
         latest: the newest frame's stats. fly_speed: world units per second.
         keyframes, path_seconds, playing: the camera path.

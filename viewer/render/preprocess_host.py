@@ -342,6 +342,13 @@ class _HostRows:
     parent_sh: np.ndarray | None = None  # read when a frame first blends
     stored: np.ndarray | None = None  # foveation's levels, read when a frame first draws them
 
+    @property
+    def nbytes(self) -> int:
+        """Host memory of the copies."""
+        arrays = (self.means, self.scales, self.rotations, self.opacities, self.sh, self.flags,
+                  self.heat, self.parent_sh, self.stored)  # fmt: skip
+        return sum(a.nbytes for a in arrays if a is not None)
+
 
 class HostPreprocess:
     """Preprocess on the host: the scene's rows kept here, per scene version."""
@@ -355,6 +362,12 @@ class HostPreprocess:
         self._out = np.zeros((0, RECORD_FLOATS), np.float32)
         self._keep = np.zeros(0, np.uint8)
         self._every = np.zeros(0, np.uint32)  # 0 .. n - 1, the rows of a frame without a list
+
+    @property
+    def nbytes(self) -> int:
+        """Host memory held: the scene's rows and the last frame's splats."""
+        rows = self._rows.nbytes if self._rows is not None else 0
+        return rows + self._out.nbytes + self._keep.nbytes + self._every.nbytes
 
     def covers(self, scene: GpuScene, view: FrameView, listed: bool) -> bool:
         """Whether `run` makes this frame's splats (see the module's docstring).

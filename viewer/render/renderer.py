@@ -236,6 +236,11 @@ class SplatRenderer:
             parts.append(self._bins.nbytes)
         return sum(parts)
 
+    @property
+    def host_bytes(self) -> int:
+        """Host memory held besides the scene: the cpu backend's copy of the rows."""
+        return self.host_preprocess.nbytes
+
     def fit_view(self, width: int, height: int) -> None:
         """Free what was sized for views four or more times the area of width x height.
 
