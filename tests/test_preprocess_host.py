@@ -363,11 +363,13 @@ def test_the_host_copy_is_counted_as_the_renderers_host_memory(gl_ctx, scenes):
 
 
 def test_the_kernel_cache_follows_the_host_preprocess():
-    """Its kernels inline code and constants of fovea_host, layout, colormap (jit_setup digest)."""
+    """Its kernels inline code and constants of fovea_host, layout, colormap and viewer/sh.py (the
+    jit_setup digest)."""
     from viewer.render import jit_setup
 
     for name in ("preprocess_host", "fovea_host", "layout", "colormap"):
         assert name in jit_setup.KERNEL_SOURCES
+    assert "sh" in jit_setup.PACKAGE_SOURCES  # its SH constants
 
 
 # the balanced preset's fovea (viewer/features/presets.py: fovea 10 degrees, bands 8, 8, blend 3,

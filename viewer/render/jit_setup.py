@@ -11,17 +11,22 @@ import numba
 # the modules whose code and constants the compiled kernels hold (they inline across modules)
 KERNEL_SOURCES = ("cpu_kernels", "cpu_footprint", "cpu_tile_sort", "fovea", "fovea_host", "layout",
                   "preprocess_host", "colormap")  # fmt: skip
+# and the package's modules they take constants from (viewer/sh.py: the SH constants)
+PACKAGE_SOURCES = ("sh",)
 
 
 def sources_digest() -> str:
-    """A short digest of `KERNEL_SOURCES`' text.
+    """A short digest of the text of `KERNEL_SOURCES` and `PACKAGE_SOURCES`.
 
     numba checks a cached function against its own file only: a kernel whose inlined helper or
     constant in another module changed would load stale from the cache.
     """
     digest = hashlib.sha1()
+    render = Path(__file__).parent
     for name in KERNEL_SOURCES:
-        digest.update((Path(__file__).parent / f"{name}.py").read_bytes())
+        digest.update((render / f"{name}.py").read_bytes())
+    for name in PACKAGE_SOURCES:
+        digest.update((render.parent / f"{name}.py").read_bytes())
     return digest.hexdigest()[:12]
 
 

@@ -42,6 +42,7 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit, prange
 
+from viewer import sh as sh_basis
 from viewer.camera import Camera
 from viewer.render.colormap import HEAT_COLOURS
 from viewer.render.fovea import LEVEL_NONE
@@ -79,16 +80,10 @@ HEAT = HEAT_COLOURS.astype(np.float32)
 HEAT_TOP = np.float32(len(HEAT_COLOURS) - 1)
 DRAWN, CULLED, FOVEA_CULLED = 1, 0, 2  # a row's fate (`_splat`)
 SELECTED = np.array([1.0, 0.1, 0.9], np.float32)  # preprocess.comp's SELECTED_COLOUR
-SH_C0 = np.float32(0.28209479177387814)
-SH_C1 = np.float32(0.4886025119029199)
-SH_C2 = np.array(
-    [1.0925484305920792, -1.0925484305920792, 0.31539156525252005, -1.0925484305920792,
-     0.5462742152960396], np.float32,
-)  # fmt: skip
-SH_C3 = np.array(
-    [-0.5900435899266435, 2.890611442640554, -0.4570457994644658, 0.3731763325901154,
-     -0.4570457994644658, 1.445305721320277, -0.5900435899266435], np.float32,
-)  # fmt: skip
+SH_C0 = np.float32(sh_basis.C0)  # sh.glsl's constants: the original 3DGS's (viewer/sh.py)
+SH_C1 = np.float32(sh_basis.C1)
+SH_C2 = np.array(sh_basis.C2, np.float32)
+SH_C3 = np.array(sh_basis.C3, np.float32)
 
 
 @njit(cache=True, inline="always")
