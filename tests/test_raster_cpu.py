@@ -339,3 +339,25 @@ def test_a_tile_s_floor_is_its_lowest_pixel_level():
     levels = np.full((20, 40), 3.0, np.float32)  # 3 x 2 tiles, the last column and row partial
     levels[2, 5], levels[17, 39] = 0.5, 1.25
     np.testing.assert_array_equal(tile_floors(levels), [0.5, 3, 3, 3, 3, 1.25])
+
+
+def test_the_host_level_map_is_the_reference_levels_and_tile_floors():
+    from tests.test_foveation import bands, front_camera
+    from viewer.render.fovea import Fovea, uniform_levels, uniforms
+    from viewer.render.raster_cpu import levels_and_floors, tile_floors
+
+    camera = front_camera(90, 50)  # 6 x 4 tiles, the last column and row partial
+    cases = [
+        (bands(8.0, 5.0, 2.0), (30.0, 20.0), (0, 0)),
+        (bands(8.0, 5.0, 0.0), (10.0, 45.0), (0, 0)),  # hard borders
+        (bands(8.0, 5.0, 2.0), (30.0, 20.0), (37, 11)),  # an inset's crop
+        (Fovea(mapping="pooling"), None, (0, 0)),
+    ]
+    for fovea, gaze, origin in cases:
+        made = uniforms(camera, fovea, gaze, origin)
+        levels, floors = levels_and_floors(made, camera.width, camera.height)
+        assert levels.shape == (camera.height, camera.width) and levels.dtype == np.float32
+        reference = uniform_levels(made, camera.width, camera.height)
+        assert np.abs(levels - reference).max() < 2e-3  # float32 as llvmpipe, the ramp's slope
+        assert np.ptp(levels) > 0.1  # the map spans levels
+        np.testing.assert_array_equal(floors, tile_floors(levels))

@@ -16,10 +16,12 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 from viewer.render.fovea import FoveaUniforms
 from viewer.render.jit_setup import configure_numba
+from viewer.render.layout import TILE_SIZE
+from viewer.render.tile_bins import tile_grid
 
 configure_numba()
 
@@ -145,3 +147,31 @@ def fovea_params(fovea: FoveaUniforms, tau_scale: float = 1.0) -> np.ndarray:
     params[FOV_RAMP] = fovea.fov_ramp
     params[FOV_TAU_SCALE] = tau_scale
     return params
+
+
+@njit(cache=True, parallel=True)
+def _level_map(fov, width, height, levels, floors, columns):
+    """levels[y, x] = fov_level_near at each pixel centre; floors: each tile's lowest."""
+    for ty in prange(floors.size // columns):
+        for y in range(ty * TILE_SIZE, min((ty + 1) * TILE_SIZE, height)):
+            for x in range(width):
+                levels[y, x] = fov_level_near(np.float32(x + 0.5), np.float32(y + 0.5), F0, fov)
+        for tx in range(columns):
+            low = np.float32(np.inf)
+            for y in range(ty * TILE_SIZE, min((ty + 1) * TILE_SIZE, height)):
+                for x in range(tx * TILE_SIZE, min((tx + 1) * TILE_SIZE, width)):
+                    low = min(low, levels[y, x])
+            floors[ty * columns + tx] = low
+
+
+def level_map(fovea: FoveaUniforms, width: int, height: int) -> tuple[np.ndarray, np.ndarray]:
+    """([height, width] level at each pixel centre, [tiles] each 16x16 tile's lowest, row-major).
+
+    fovea.glsl's fov_level_near(pixel + 0.5, 0) as llvmpipe computes it, for the cpu backend's
+    per-pixel weights (bands mapping: `supports`).
+    """
+    columns, rows = tile_grid(width, height)
+    levels = np.empty((height, width), np.float32)
+    floors = np.empty(columns * rows, np.float32)
+    _level_map(fovea_params(fovea), width, height, levels, floors, columns)
+    return levels, floors

@@ -33,6 +33,8 @@ from viewer.render.layout import (
 from viewer.render.raster import RasterJob
 from viewer.render.tile_bins import tile_grid
 
+LEVELS_CACHED = 4  # views whose per-pixel levels are kept (periphery and inset, two gazes)
+
 
 class CpuRaster:
     """The cpu backend (a `RasterBackend`): bins and composites on the CPU, into a host image."""
@@ -67,7 +69,9 @@ class CpuRaster:
         self._stored: np.ndarray | None = None  # foveated frames: per visible splat, b
         self._levels: np.ndarray | None = None  # foveated frames: per pixel, l
         self._floors: np.ndarray | None = None  # foveated frames: per tile, its lowest l
-        self._levels_of: tuple[FoveaUniforms, int, int] | None = None  # what `_levels` is for
+        # per-pixel levels and tile floors of the last few views (a foveated-resolution frame
+        # alternates two: the periphery and the inset), by (uniforms, width, height)
+        self._levels_cache: dict[tuple[FoveaUniforms, int, int], tuple[np.ndarray, np.ndarray]] = {}
 
     def bin(self, job: RasterJob) -> None:
         """Read the visible splats and their depth order back (timed as "readback"), bin them.
@@ -104,17 +108,18 @@ class CpuRaster:
         """
         fovea, camera, subsets = job.view.subsets, job.view.camera, job.scene.subsets
         if fovea is None or ids is None or subsets is None:
-            self._stored, self._levels, self._levels_of, self._floors = None, None, None, None
+            self._stored, self._levels, self._floors = None, None, None
             return
         # four uint8 to a word (`pack_levels`); rows past the stored ones keep every level
         stored = np.frombuffer(subsets.buffer.read(), np.uint8)[: subsets.rows]
         stored = np.append(stored, np.uint8(LEVEL_NONE))
         self._stored = stored[np.minimum(ids, subsets.rows)].astype(np.float32)
         key = (fovea, camera.width, camera.height)
-        if self._levels is None or self._levels_of != key:  # the gaze moved, or the image
-            self._levels = uniform_levels(fovea, camera.width, camera.height)
-            self._floors = tile_floors(self._levels)
-            self._levels_of = key
+        if key not in self._levels_cache:  # the gaze moved, or the image
+            if len(self._levels_cache) >= LEVELS_CACHED:
+                del self._levels_cache[next(iter(self._levels_cache))]  # the oldest
+            self._levels_cache[key] = levels_and_floors(fovea, camera.width, camera.height)
+        self._levels, self._floors = self._levels_cache[key]
 
     def parts(self, job: RasterJob) -> int:
         """One part per row of tiles."""
@@ -150,13 +155,30 @@ class CpuRaster:
         self._splats = np.zeros((0, self._kernels.SPLAT_FLOATS), np.float32)
         self._pairs = np.zeros(0, np.int32)
         self._saturation = np.zeros((0, 2), np.int64)
-        self._stored, self._levels, self._levels_of, self._floors = None, None, None, None
+        self._stored, self._levels, self._floors = None, None, None
+        self._levels_cache.clear()
 
 
 def _write_counter(frame: FrameBuffers, word: int, value: int) -> None:
     """Set one of the frame's uint32 counters from the host (clamped)."""
     counter = np.array([min(int(value), 2**32 - 1)], np.uint32)
     frame.counters.write(counter.tobytes(), offset=word * 4)
+
+
+def levels_and_floors(
+    fovea: FoveaUniforms, width: int, height: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each pixel's level ([height, width]) and each tile's lowest: on the host's cores.
+
+    llvmpipe's float32 levels (fovea_host.level_map) for the bands mapping; numpy's for the
+    pooling one (`supports`).
+    """
+    from viewer.render import fovea_host  # numba loads only when this backend is used
+
+    if fovea_host.supports(fovea):
+        return fovea_host.level_map(fovea, width, height)
+    levels = uniform_levels(fovea, width, height)
+    return levels, tile_floors(levels)
 
 
 def tile_floors(levels: np.ndarray) -> np.ndarray:
