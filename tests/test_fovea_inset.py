@@ -199,3 +199,76 @@ def test_the_setting_reaches_the_frame_fovea() -> None:
     add_arguments(parser, "render")
     flags = parser.parse_args(["--fov.periphery-scale", "0.4"])
     assert from_arguments(flags, "render").of(FoveationSettings).periphery_scale == 0.4
+
+
+def seen_texels(inset: Inset, width: int, height: int) -> np.ndarray:
+    """[height, width] bool: the periphery's pixels that some pixel of weight < 1 samples."""
+    weight = feather_weight(inset)
+    full_width, full_height = inset.size
+    seen = np.zeros((height, width), bool)
+
+    def texels(centres: np.ndarray, size: int, full: int) -> tuple[np.ndarray, np.ndarray]:
+        u = centres * size / full - 0.5  # resolve.frag's bilinear sample, clamped at the edges
+        left = np.clip(np.floor(u).astype(int), 0, size - 1)
+        return left, np.clip(left + 1, 0, size - 1)
+
+    xs = texels(np.arange(full_width) + 0.5, width, full_width)
+    ys = texels(np.arange(full_height) + 0.5, height, full_height)
+    rows, columns = np.nonzero(weight < 1.0)
+    for ty in ys:
+        for tx in xs:
+            seen[ty[rows], tx[columns]] = True
+    return seen
+
+
+def test_what_the_inset_hides_is_never_sampled() -> None:
+    """`Inset.hidden` holds only periphery pixels that no pixel of weight below 1 reads."""
+    rng = np.random.default_rng(11)
+    cases = [((37, 20, 211, 150), (256, 192), 0.5), ((0, 40, 120, 192), (256, 192), 0.35)]
+    for _ in range(30):
+        size = (int(rng.integers(64, 400)), int(rng.integers(64, 300)))
+        x0, x1 = sorted(rng.integers(0, size[0] + 1, 2))
+        y0, y1 = sorted(rng.integers(0, size[1] + 1, 2))
+        if x1 > x0 and y1 > y0:
+            cases.append(((int(x0), int(y0), int(x1), int(y1)), size, rng.uniform(0.2, 0.9)))
+    found = 0
+    for box, size, scale in cases:
+        inset = Inset(box, size)
+        width, height = max(round(size[0] * scale), 1), max(round(size[1] * scale), 1)
+        hidden = inset.hidden(width, height)
+        if hidden is None:
+            continue
+        hx0, hy0, hx1, hy1 = hidden
+        assert 0 <= hx0 < hx1 <= width and 0 <= hy0 < hy1 <= height
+        assert not seen_texels(inset, width, height)[hy0:hy1, hx0:hx1].any(), (box, size, scale)
+        found += 1
+    assert found >= 10
+    hidden = Inset((37, 20, 211, 150), (256, 192)).hidden(128, 96)
+    assert hidden is not None and (hidden[2] - hidden[0]) * (hidden[3] - hidden[1]) > 1500
+
+
+def test_the_cpu_backend_leaves_the_inset_s_interior_of_the_periphery_undrawn(scene) -> None:
+    """Fewer pairs for the periphery, the same image: what the inset covers is not drawn."""
+    renderer = SplatRenderer(scene.ctx, RasterSettings(backend="cpu", sort="cpu"))
+    camera, gaze = front_camera(320, 240), (150.0, 110.0)
+    fovea = bands(14.0, 5.0, 2.0)
+    foveated = dataclasses.replace(fovea, periphery_scale=PERIPHERY)
+    inputs = FrameInputs(camera, gaze=gaze, fovea=fovea)
+
+    def render(inputs: FrameInputs) -> tuple[np.ndarray, int]:
+        renderer.image.ensure_size(camera.width, camera.height)
+        stats = renderer.render(scene, inputs, RenderSettings(), renderer.image.framebuffer)
+        assert stats is not None  # the cpu backend's frames are timed by the wall clock
+        return renderer.image.read_rgb(), stats.pairs
+
+    try:
+        full, _ = render(inputs)
+        scaled, periphery_pairs = render(dataclasses.replace(inputs, render_scale=PERIPHERY))
+        image, pairs = render(dataclasses.replace(inputs, fovea=foveated))
+    finally:
+        renderer.release()
+    _, inset = plan(camera, foveated, gaze)
+    assert inset is not None and inset.hidden(160, 120) is not None
+    w = feather_weight(inset)[..., None]
+    np.testing.assert_allclose(image, w * full + (1.0 - w) * scaled, atol=1e-5)
+    assert pairs < 0.8 * periphery_pairs  # the stats are the periphery's (the whole frame's)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from viewer.features.lod_controller import (
+    HEADROOM,
     MIN_BUDGET,
     Detail,
     FrameRateController,
@@ -41,7 +42,9 @@ def test_moving_frames_settle_at_the_target(full):
     controller = FrameRateController(30.0, 100_000, min_scale=0.1)
     frames, _ = simulate(controller, fragment_bound(full, 0.004, 100_000), 40)
     tail = [seconds for _, seconds in frames[-10:]]
-    assert all(abs(s - 1 / 30) < 0.1 / 30 for s in tail), tail
+    aim = HEADROOM / 30  # with room for noise: the rate is held, not hovered around
+    assert all(abs(s - aim) < 0.05 / 30 for s in tail), tail
+    assert all(s < 1 / 30 for s in tail), tail
 
 
 def test_a_fast_machine_keeps_full_detail():

@@ -312,7 +312,8 @@ def test_saturated_pixels_and_the_splats_blended_into_them():
     splats[:, 4], splats[:, 6] = 0.004, 0.006  # wide, soft footprints
     splats[:, 7] = rng.uniform(0.6, 0.9, count)  # opacities
     order = np.arange(count, dtype=np.uint32)
-    starts, pairs = cpu_kernels.bin_tiles(splats, order, width, height, 2)
+    hidden = np.zeros(6, np.uint8)  # 3 x 2 tiles
+    starts, pairs = cpu_kernels.bin_tiles(splats, order, width, height, 2, hidden)
     image = np.zeros((height, width, 4), np.float32)
     saturation = np.zeros((starts.size - 1, 2), np.int64)
     cpu_kernels.composite_rows(

@@ -4,8 +4,10 @@ Pure Python, fed by measured frame times (the window's frame period, or the benc
 time). The state is one number, the share of full work w in [w_min, 1]; a frame is assumed to
 cost about scale^2 x budget share of a full one, and w is split evenly between the two
 (scale^2 = share = sqrt(w)) until one reaches its floor, after which the other takes the
-rest. Each measured frame moves w by (target / measured)^GAIN (at most x2 or /2 per frame), so
-fixed costs that do not shrink with w are found by feedback rather than modelled. Once the
+rest. Each measured frame moves w by (aim / measured)^GAIN (at most x2 or /2 per frame), so
+fixed costs that do not shrink with w are found by feedback rather than modelled; the aim is
+HEADROOM of the target's period, since frames that settle at exactly the period fall below the
+rate about half the time (a machine's frame times vary by 5-15 %). Once the
 camera has been still for `still_after` seconds the controller asks for full detail (scale 1,
 no budget); w is kept, so the next motion starts where the last one ended.
 """
@@ -18,6 +20,7 @@ from dataclasses import dataclass
 from viewer.render.frame_inputs import LodCut
 from viewer.settings import LodSettings
 
+HEADROOM = 0.9  # frames aim at this share of the target's period, so noise stays above the rate
 GAIN = 0.7  # how much of the measured error one frame corrects (log domain)
 MAX_STEP = 2.0  # w changes by at most this factor per frame
 STILL_AFTER = 0.1  # seconds without camera motion before full detail
@@ -76,8 +79,8 @@ class FrameRateController:
 
     @property
     def target_seconds(self) -> float:
-        """The frame time aimed at."""
-        return 1.0 / self.target_fps
+        """The frame time aimed at: HEADROOM of the target's period."""
+        return HEADROOM / self.target_fps
 
     def observe(self, seconds: float) -> None:
         """Take the measured time of a frame drawn at the moving detail (`moving_detail`)."""

@@ -106,6 +106,7 @@ def bin_tiles(
     width: int,
     height: int,
     chunks: int,
+    hidden: np.ndarray,
     stored: np.ndarray | None = None,
     floors: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -117,7 +118,8 @@ def bin_tiles(
     order instead costs a cache miss per splat (see the design log). A splat's pairs are the
     tiles of its box that its ellipse reaches (`_tiles_reached`); in a foveated frame
     (`stored`: per splat its stored levels b, `floors`: per tile its pixels' lowest level l)
-    not those where b <= l, where the weight w(b, l) is 0 at every pixel.
+    not those where b <= l, where the weight w(b, l) is 0 at every pixel. Tiles whose
+    `hidden` ([tiles] uint8, row-major) is set get no pairs: no pixel of theirs is shown.
 
     Returns:
         starts: [tiles + 1] int64, tile t's pairs are pairs[starts[t]:starts[t + 1]] (tiles
@@ -139,7 +141,8 @@ def bin_tiles(
                 first, last = _tiles_reached(splats[i], shape, ty, x0, y0, x1, y1, width, height)
                 for tx in range(first, last + 1):
                     t = ty * columns + tx
-                    if stored is not None and floors is not None and stored[i] <= floors[t]:
+                    if hidden[t] or (stored is not None and floors is not None
+                                     and stored[i] <= floors[t]):  # fmt: skip
                         continue
                     cursor[c, t] += 1
     starts = np.empty(tiles + 1, np.int64)
@@ -160,7 +163,8 @@ def bin_tiles(
                 first, last = _tiles_reached(splats[i], shape, ty, x0, y0, x1, y1, width, height)
                 for tx in range(first, last + 1):
                     t = ty * columns + tx
-                    if stored is not None and floors is not None and stored[i] <= floors[t]:
+                    if hidden[t] or (stored is not None and floors is not None
+                                     and stored[i] <= floors[t]):  # fmt: skip
                         continue
                     pairs[cursor[c, t]] = rank[i]
                     cursor[c, t] += 1

@@ -35,6 +35,9 @@ class FrameView:
         lod_tau_scale: with `fovea`, tau's growth per level beyond level 1.
         subsets: `fovea` when the frame draws the scene's nested subsets, else None (also while
             the scene holds no levels yet: the whole scene is drawn).
+        hidden: pixels of this image that no output pixel shows (x0, y0, x1, y1, rows from
+            the top, `Inset.hidden`): a foveated-resolution periphery's under its inset. A
+            raster may leave them undrawn; None: every pixel shows.
     """
 
     camera: Camera
@@ -45,6 +48,7 @@ class FrameView:
     fovea: FoveaUniforms | None = None
     lod_tau_scale: float = 1.0
     subsets: FoveaUniforms | None = None
+    hidden: tuple[int, int, int, int] | None = None
 
     @classmethod
     def of(cls, scene: GpuScene, inputs: FrameInputs, inset: Inset | None = None) -> FrameView:

@@ -93,6 +93,29 @@ class Inset:
             feather=(FEATHER * scale[0], FEATHER * scale[1]),
         )
 
+    def hidden(self, width: int, height: int) -> tuple[int, int, int, int] | None:
+        """The pixels of a width x height periphery that no output pixel shows, or None.
+
+        The periphery is stretched bilinearly over the image and the inset laid over it with
+        weight 1 inside the box shrunk by FEATHER (or up to a side on the image's border): a
+        periphery pixel is sampled by the image's pixel centres less than one periphery pixel
+        from its centre, and its value is unseen when they all have weight 1 (one periphery
+        pixel of margin more). Returns x0, y0, x1, y1 (rows from the top, x1 and y1 exclusive) of
+        the periphery's pixels every one of which is unseen; the raster may skip them.
+        """
+        x0, y0, x1, y1 = self.box
+        full_width, full_height = self.size
+        box = []
+        for lo, hi, side, size in ((x0, x1, full_width, width), (y0, y1, full_height, height)):
+            k = side / size  # the image's pixels per periphery pixel
+            first = 0 if lo == 0 else math.ceil((lo + FEATHER) / k + 1.5)
+            last = size if hi == side else math.floor((hi - FEATHER) / k - 1.5)
+            box.append((max(first, 0), min(last, size)))
+        (left, right), (top, bottom) = box
+        if right <= left or bottom <= top:
+            return None
+        return left, top, right, bottom
+
     def viewport(self, output_size: tuple[int, int]) -> tuple[int, int, int, int]:
         """The output's whole pixels (x, y, width, height; GL rows) that the inset covers."""
         left, bottom, right, top = self.corners(output_size)

@@ -93,8 +93,9 @@ class CpuRaster:
                 ids = frame.read_uint(frame.gaussian_ids, count) if job.view.subsets else None
             self._splats = records.view(np.float32).reshape(count, SPLAT_DTYPE.itemsize // 4)
         self._fovea(job, ids)
+        hidden = hidden_tiles(camera.width, camera.height, job.view.hidden)
         self._starts, self._pairs = self._kernels.bin_tiles(
-            self._splats, order, camera.width, camera.height, 4 * (os.cpu_count() or 1),
+            self._splats, order, camera.width, camera.height, 4 * (os.cpu_count() or 1), hidden,
             self._stored, self._floors,
         )  # fmt: skip
         self._saturation = np.zeros((self._starts.size - 1, 2), np.int64)
@@ -163,6 +164,20 @@ def _write_counter(frame: FrameBuffers, word: int, value: int) -> None:
     """Set one of the frame's uint32 counters from the host (clamped)."""
     counter = np.array([min(int(value), 2**32 - 1)], np.uint32)
     frame.counters.write(counter.tobytes(), offset=word * 4)
+
+
+def hidden_tiles(width: int, height: int, box: tuple[int, int, int, int] | None) -> np.ndarray:
+    """[tiles] uint8, row-major: 1 where the tile lies wholly in `box` (`FrameView.hidden`)."""
+    columns, rows = tile_grid(width, height)
+    hidden = np.zeros((rows, columns), np.uint8)
+    if box is not None:
+        x0, y0, x1, y1 = box
+        left = np.arange(columns) * TILE_SIZE
+        top = np.arange(rows) * TILE_SIZE
+        inside_x = (left >= x0) & (np.minimum(left + TILE_SIZE, width) <= x1)
+        inside_y = (top >= y0) & (np.minimum(top + TILE_SIZE, height) <= y1)
+        hidden[np.ix_(inside_y, inside_x)] = 1
+    return hidden.ravel()
 
 
 def levels_and_floors(

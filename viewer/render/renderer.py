@@ -560,6 +560,9 @@ class SplatFrame:
         if self.unprepared:
             start = time.perf_counter()
             view = FrameView.of(self.scene, self._whole)
+            if self._inset is not None:  # what the inset covers need not be drawn
+                width, height = view.camera.width, view.camera.height
+                view = dataclasses.replace(view, hidden=self._inset.hidden(width, height))
             self._accum.ensure_size(view.camera.width, view.camera.height)
             self._job = renderer._prepare(
                 self.scene, view, self.settings, self._raster, self._clock.section
