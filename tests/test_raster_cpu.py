@@ -317,7 +317,7 @@ def test_saturated_pixels_and_the_splats_blended_into_them():
     image = np.zeros((height, width, 4), np.float32)
     saturation = np.zeros((starts.size - 1, 2), np.int64)
     cpu_kernels.composite_rows(
-        splats, pairs, starts, width, height, 0, 2, image, None, None, saturation
+        splats, pairs, starts, width, height, 0, 2, image, None, None, None, saturation
     )
     saturated, depths = 0, 0
     for y in range(height):
@@ -335,17 +335,19 @@ def test_saturated_pixels_and_the_splats_blended_into_them():
 
 
 def test_a_tile_s_floor_is_its_lowest_pixel_level():
-    from viewer.render.raster_cpu import tile_floors
+    from viewer.render.raster_cpu import tile_bounds
 
     levels = np.full((20, 40), 3.0, np.float32)  # 3 x 2 tiles, the last column and row partial
-    levels[2, 5], levels[17, 39] = 0.5, 1.25
-    np.testing.assert_array_equal(tile_floors(levels), [0.5, 3, 3, 3, 3, 1.25])
+    levels[2, 5], levels[17, 39], levels[19, 0] = 0.5, 1.25, 3.5
+    floors, ceilings = tile_bounds(levels)
+    np.testing.assert_array_equal(floors, [0.5, 3, 3, 3, 3, 1.25])
+    np.testing.assert_array_equal(ceilings, [3, 3, 3, 3.5, 3, 3])
 
 
-def test_the_host_level_map_is_the_reference_levels_and_tile_floors():
+def test_the_host_level_map_is_the_reference_levels_and_tile_bounds():
     from tests.test_foveation import bands, front_camera
     from viewer.render.fovea import Fovea, uniform_levels, uniforms
-    from viewer.render.raster_cpu import levels_and_floors, tile_floors
+    from viewer.render.raster_cpu import level_map, tile_bounds
 
     camera = front_camera(90, 50)  # 6 x 4 tiles, the last column and row partial
     cases = [
@@ -356,9 +358,10 @@ def test_the_host_level_map_is_the_reference_levels_and_tile_floors():
     ]
     for fovea, gaze, origin in cases:
         made = uniforms(camera, fovea, gaze, origin)
-        levels, floors = levels_and_floors(made, camera.width, camera.height)
+        levels, floors, ceilings = level_map(made, camera.width, camera.height)
         assert levels.shape == (camera.height, camera.width) and levels.dtype == np.float32
         reference = uniform_levels(made, camera.width, camera.height)
         assert np.abs(levels - reference).max() < 2e-3  # float32 as llvmpipe, the ramp's slope
         assert np.ptp(levels) > 0.1  # the map spans levels
-        np.testing.assert_array_equal(floors, tile_floors(levels))
+        np.testing.assert_array_equal(floors, tile_bounds(levels)[0])
+        np.testing.assert_array_equal(ceilings, tile_bounds(levels)[1])

@@ -197,6 +197,7 @@ def _composite_tile(
     out: np.ndarray,
     stored: np.ndarray | None,
     levels: np.ndarray | None,
+    ceiling: np.float32,
     saturation: np.ndarray,
 ) -> None:
     """Composite one tile's pairs[first:last] front to back into `out` (rows bottom up).
@@ -206,8 +207,9 @@ def _composite_tile(
 
     With foveation's `levels` ([height, width] per pixel) and `stored` (per splat) a splat's
     opacity is weighed at each pixel by w(b, l) = smoothstep(clamp(b - l, 0, 1)), b = its
-    stored levels, l = the pixel's level. Without (None: numba compiles that case apart) the
-    loop carries no weight at all.
+    stored levels, l = the pixel's level; a splat with b >= `ceiling` + 1 (the tile's highest
+    l) weighs 1 at every pixel of the tile and takes the loop without the weight. Without (None:
+    numba compiles that case apart) the loop carries no weight at all.
 
     A splat visits only the rows of the tile where its ellipse reaches a pixel centre
     (viewer/render/cpu_footprint.py) and some pixel still blends: the pixels it skips would
@@ -231,9 +233,11 @@ def _composite_tile(
         level[:rows, :columns] = levels[y0 : y0 + rows, x0 : x0 + columns]
     for j in range(first, last):
         s = splats[pairs[j]]
+        weighted = False  # whether the weight is below 1 at some pixel of the tile
         b = np.float32(LEVEL_NONE)
         if stored is not None:
             b = stored[pairs[j]]
+            weighted = b < ceiling + F1
         cx, cy, opacity = s[CX], s[CY], s[OPACITY]
         r, g, blue = s[RED], s[GREEN], s[BLUE]
         half_xx = -HALF * s[CXX]
@@ -253,7 +257,7 @@ def _composite_tile(
                 dx = px[k] - cx
                 power = (half_xx * dx + slope) * dx + power_y
                 weight = F1
-                if levels is not None:
+                if levels is not None and weighted:
                     share = min(max(b - level_row[k], F0), F1)
                     weight = share * share * (THREE - share - share)
                 alpha = min(ALPHA_MAX, opacity * weight * _exp(power))
@@ -300,6 +304,7 @@ def composite_rows(
     out: np.ndarray,
     stored: np.ndarray | None,
     levels: np.ndarray | None,
+    ceilings: np.ndarray | None,
     saturation: np.ndarray,
 ) -> None:
     """Composite the rows of tiles [first_row, last_row) into their pixel rows of `out`.
@@ -308,8 +313,8 @@ def composite_rows(
     colour and 1 - T. `saturation` ([tiles, 2] int64): per tile, the pixels that saturated and
     the splats blended into them (`_composite_tile`). Tiles are handed to threads most pairs
     first.
-    Foveated frames pass each splat's stored levels and the pixels' levels (`_composite_tile`),
-    others None.
+    Foveated frames pass each splat's stored levels, the pixels' levels and each tile's highest
+    (`_composite_tile`), others None.
     """
     columns = (width + TILE_SIZE - 1) // TILE_SIZE
     first_tile = first_row * columns
@@ -319,9 +324,10 @@ def composite_rows(
     for i in prange(tiles):
         t = first_tile + by_cost[i]
         ty, tx = t // columns, t % columns
+        ceiling = ceilings[t] if ceilings is not None else F0
         _composite_tile(
             splats, pairs, starts[t], starts[t + 1], tx * TILE_SIZE, ty * TILE_SIZE,
-            width, height, out, stored, levels, saturation[t],
+            width, height, out, stored, levels, ceiling, saturation[t],
         )  # fmt: skip
 
 

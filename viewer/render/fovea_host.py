@@ -150,28 +150,31 @@ def fovea_params(fovea: FoveaUniforms, tau_scale: float = 1.0) -> np.ndarray:
 
 
 @njit(cache=True, parallel=True)
-def _level_map(fov, width, height, levels, floors, columns):
-    """levels[y, x] = fov_level_near at each pixel centre; floors: each tile's lowest."""
+def _level_map(fov, width, height, levels, floors, ceilings, columns):
+    """levels[y, x] = fov_level_near at each pixel centre; each tile's lowest and highest."""
     for ty in prange(floors.size // columns):
         for y in range(ty * TILE_SIZE, min((ty + 1) * TILE_SIZE, height)):
             for x in range(width):
                 levels[y, x] = fov_level_near(np.float32(x + 0.5), np.float32(y + 0.5), F0, fov)
         for tx in range(columns):
-            low = np.float32(np.inf)
+            low, high = np.float32(np.inf), np.float32(-np.inf)
             for y in range(ty * TILE_SIZE, min((ty + 1) * TILE_SIZE, height)):
                 for x in range(tx * TILE_SIZE, min((tx + 1) * TILE_SIZE, width)):
-                    low = min(low, levels[y, x])
-            floors[ty * columns + tx] = low
+                    low, high = min(low, levels[y, x]), max(high, levels[y, x])
+            floors[ty * columns + tx], ceilings[ty * columns + tx] = low, high
 
 
-def level_map(fovea: FoveaUniforms, width: int, height: int) -> tuple[np.ndarray, np.ndarray]:
-    """([height, width] level at each pixel centre, [tiles] each 16x16 tile's lowest, row-major).
+def level_map(
+    fovea: FoveaUniforms, width: int, height: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The level at each pixel centre ([height, width]), each 16x16 tile's lowest and highest.
 
     fovea.glsl's fov_level_near(pixel + 0.5, 0) as llvmpipe computes it, for the cpu backend's
-    per-pixel weights (bands mapping: `supports`).
+    per-pixel weights (bands mapping: `supports`); the tiles are row-major.
     """
     columns, rows = tile_grid(width, height)
     levels = np.empty((height, width), np.float32)
     floors = np.empty(columns * rows, np.float32)
-    _level_map(fovea_params(fovea), width, height, levels, floors, columns)
-    return levels, floors
+    ceilings = np.empty(columns * rows, np.float32)
+    _level_map(fovea_params(fovea), width, height, levels, floors, ceilings, columns)
+    return levels, floors, ceilings

@@ -33,6 +33,7 @@ from viewer.render.layout import (
 from viewer.render.raster import RasterJob
 from viewer.render.tile_bins import tile_grid
 
+LevelMap = tuple[np.ndarray, np.ndarray, np.ndarray]  # per pixel; per tile lowest, highest
 LEVELS_CACHED = 4  # views whose per-pixel levels are kept (periphery and inset, two gazes)
 
 
@@ -69,9 +70,10 @@ class CpuRaster:
         self._stored: np.ndarray | None = None  # foveated frames: per visible splat, b
         self._levels: np.ndarray | None = None  # foveated frames: per pixel, l
         self._floors: np.ndarray | None = None  # foveated frames: per tile, its lowest l
-        # per-pixel levels and tile floors of the last few views (a foveated-resolution frame
+        self._ceilings: np.ndarray | None = None  # foveated frames: per tile, its highest l
+        # per-pixel levels and tile bounds of the last few views (a foveated-resolution frame
         # alternates two: the periphery and the inset), by (uniforms, width, height)
-        self._levels_cache: dict[tuple[FoveaUniforms, int, int], tuple[np.ndarray, np.ndarray]] = {}
+        self._levels_cache: dict[tuple[FoveaUniforms, int, int], LevelMap] = {}
 
     def bin(self, job: RasterJob) -> None:
         """Read the visible splats and their depth order back (timed as "readback"), bin them.
@@ -109,7 +111,7 @@ class CpuRaster:
         """
         fovea, camera, subsets = job.view.subsets, job.view.camera, job.scene.subsets
         if fovea is None or ids is None or subsets is None:
-            self._stored, self._levels, self._floors = None, None, None
+            self._stored, self._levels, self._floors, self._ceilings = None, None, None, None
             return
         # four uint8 to a word (`pack_levels`); rows past the stored ones keep every level
         stored = np.frombuffer(subsets.buffer.read(), np.uint8)[: subsets.rows]
@@ -119,8 +121,8 @@ class CpuRaster:
         if key not in self._levels_cache:  # the gaze moved, or the image
             if len(self._levels_cache) >= LEVELS_CACHED:
                 del self._levels_cache[next(iter(self._levels_cache))]  # the oldest
-            self._levels_cache[key] = levels_and_floors(fovea, camera.width, camera.height)
-        self._levels, self._floors = self._levels_cache[key]
+            self._levels_cache[key] = level_map(fovea, camera.width, camera.height)
+        self._levels, self._floors, self._ceilings = self._levels_cache[key]
 
     def parts(self, job: RasterJob) -> int:
         """One part per row of tiles."""
@@ -139,7 +141,7 @@ class CpuRaster:
         if len(parts):
             self._kernels.composite_rows(
                 self._splats, self._pairs, self._starts, width, height, parts.start, parts.stop,
-                image, self._stored, self._levels, self._saturation,
+                image, self._stored, self._levels, self._ceilings, self._saturation,
             )  # fmt: skip
         saturated, depth = self._saturation.sum(axis=0)
         _write_counter(job.frame, COUNTER_SATURATED, saturated)
@@ -156,7 +158,7 @@ class CpuRaster:
         self._splats = np.zeros((0, self._kernels.SPLAT_FLOATS), np.float32)
         self._pairs = np.zeros(0, np.int32)
         self._saturation = np.zeros((0, 2), np.int64)
-        self._stored, self._levels, self._floors = None, None, None
+        self._stored, self._levels, self._floors, self._ceilings = None, None, None, None
         self._levels_cache.clear()
 
 
@@ -180,10 +182,8 @@ def hidden_tiles(width: int, height: int, box: tuple[int, int, int, int] | None)
     return hidden.ravel()
 
 
-def levels_and_floors(
-    fovea: FoveaUniforms, width: int, height: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """Each pixel's level ([height, width]) and each tile's lowest: on the host's cores.
+def level_map(fovea: FoveaUniforms, width: int, height: int) -> LevelMap:
+    """Each pixel's level ([height, width]), each tile's lowest and highest: on the host's cores.
 
     llvmpipe's float32 levels (fovea_host.level_map) for the bands mapping; numpy's for the
     pooling one (`supports`).
@@ -193,13 +193,16 @@ def levels_and_floors(
     if fovea_host.supports(fovea):
         return fovea_host.level_map(fovea, width, height)
     levels = uniform_levels(fovea, width, height)
-    return levels, tile_floors(levels)
+    return levels, *tile_bounds(levels)
 
 
-def tile_floors(levels: np.ndarray) -> np.ndarray:
-    """[tiles] float32, row-major: the lowest of each tile's pixel levels ([height, width])."""
+def tile_bounds(levels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """[tiles] float32 each, row-major: the lowest and the highest of each tile's pixel levels."""
     height, width = levels.shape
     columns, rows = tile_grid(width, height)
-    padded = np.full((rows * TILE_SIZE, columns * TILE_SIZE), np.inf, np.float32)
-    padded[:height, :width] = levels
-    return padded.reshape(rows, TILE_SIZE, columns, TILE_SIZE).min(axis=(1, 3)).ravel()
+    tiles = []
+    for pad, reduce in ((np.inf, np.min), (-np.inf, np.max)):
+        padded = np.full((rows * TILE_SIZE, columns * TILE_SIZE), pad, np.float32)
+        padded[:height, :width] = levels
+        tiles.append(reduce(padded.reshape(rows, TILE_SIZE, columns, TILE_SIZE), axis=(1, 3)))
+    return tiles[0].ravel(), tiles[1].ravel()
