@@ -46,7 +46,14 @@ from viewer import sh as sh_basis
 from viewer.camera import Camera
 from viewer.render.colormap import HEAT_COLOURS
 from viewer.render.fovea import LEVEL_NONE
-from viewer.render.fovea_host import fma32, fov_level_near, fov_weight, fovea_params, supports
+from viewer.render.fovea_host import (
+    FOV_STEPS,
+    fma32,
+    fov_level_near,
+    fov_weight,
+    fovea_params,
+    supports,
+)
 from viewer.render.frame_view import FrameView
 from viewer.render.gpu_scene import GpuScene, RowBuffer
 from viewer.render.host_splats import HostSplats
@@ -260,8 +267,9 @@ def _splat(
     py = fy * ty / tz + intr[3]
     if px + ex <= F0 or py + ey <= F0 or px - ex >= image[0] or py - ey >= image[1]:
         return CULLED
-    if stored.shape[0] > 0 and stored[row] < LEVEL_NONE:
-        # fovea.glsl's weight at the lowest level the footprint reaches (its major radius)
+    if stored.shape[0] > 0 and stored[row] < fov[FOV_STEPS] + F1:
+        # fovea.glsl's weight at the lowest level the footprint reaches (its major radius);
+        # levels kept up to the highest level + 1 weigh 1 at every level (not computed)
         half = HALF * (cx2 - cz2)
         major = HALF * (cx2 + cz2) + np.sqrt(fma32(half, half, c01 * c01))
         weight = fov_weight(stored[row], fov_level_near(px, py, np.sqrt(cutoff * major), fov))
