@@ -365,3 +365,25 @@ def test_the_host_level_map_is_the_reference_levels_and_tile_bounds():
         assert np.ptp(levels) > 0.1  # the map spans levels
         np.testing.assert_array_equal(floors, tile_bounds(levels)[0])
         np.testing.assert_array_equal(ceilings, tile_bounds(levels)[1])
+
+
+def test_flat_tiles_of_the_level_map_are_the_per_pixel_levels_exactly():
+    """Tiles given one level (no ramp within reach) hold what each pixel computes, bitwise."""
+    from tests.test_foveation import bands, front_camera
+    from viewer.render.fovea import uniforms
+    from viewer.render.fovea_host import fov_level_near, fovea_params, level_map
+
+    camera = front_camera(200, 120, fov_x=100.0)
+    flat_tiles = ramp_tiles = 0
+    for fovea, gaze in ((bands(8.0, 14.0, 3.0), (60.0, 50.0)), (bands(6.0, 20.0, 0.0), None)):
+        made = uniforms(camera, fovea, gaze)
+        levels, floors, ceilings = level_map(made, camera.width, camera.height)
+        params = fovea_params(made)
+        for y in range(camera.height):
+            for x in range(camera.width):
+                at = (np.float32(x + 0.5), np.float32(y + 0.5), np.float32(0.0))
+                expected = fov_level_near(*at, params)
+                assert levels[y, x] == expected, (x, y)
+        flat_tiles += int(np.sum(floors == ceilings))
+        ramp_tiles += int(np.sum(floors < ceilings))
+    assert flat_tiles > 20 and ramp_tiles > 10

@@ -40,6 +40,8 @@ FOV_STEPS = 12
 FOV_RAMP = 13
 FOV_TAU_SCALE = 14  # the LOD cut's tau scale per level beyond level 1
 FOV_PARAMS = 15
+TILE_REACH = np.float32(11.5)  # pixels: a 16x16 tile's pixel centres from its centre (10.6)
+LEVEL_SLACK = np.float32(0.01)  # degrees: float32's error in an eccentricity (about 1e-3)
 
 
 @njit(cache=True, inline="always")
@@ -96,8 +98,8 @@ def atan2_mesa(y, x):
 
 
 @njit(cache=True, inline="always")
-def fov_level_near(px, py, radius, fov):
-    """fovea.glsl's fov_level_near with the bands mapping (`fov`: `fovea_params`'s layout)."""
+def fov_degrees(px, py, radius, fov):
+    """fovea.glsl's eccentricity in degrees, less `radius` pixels' reach (bands mapping)."""
     vx = px * fov[FOV_SCALE] + fov[FOV_SCALE + 2]
     vy = py * fov[FOV_SCALE + 1] + fov[FOV_SCALE + 3]
     rsq = F1 / np.sqrt(dot3(vx, vy, F1, vx, vy, F1))
@@ -109,7 +111,12 @@ def fov_level_near(px, py, radius, fov):
     angle = atan2_mesa(np.sqrt(dot3(cx, cy, cz, cx, cy, cz)), dot3(rx, ry, rz, gx, gy, gz))
     reach = radius * fov[FOV_REACH]
     ecc = max(angle - reach, F0)
-    x = ecc * DEGREES
+    return ecc * DEGREES
+
+
+@njit(cache=True, inline="always")
+def fov_level_of(x, fov):
+    """fovea.glsl's level at eccentricity `x` degrees (bands mapping)."""
     level = F0
     ramp = fov[FOV_RAMP]
     for k in range(int(fov[FOV_STEPS])):
@@ -118,6 +125,30 @@ def fov_level_near(px, py, radius, fov):
             level += min(max((x - border) / ramp, F0), F1)
         elif x >= border:
             level += F1
+    return level
+
+
+@njit(cache=True, inline="always")
+def fov_level_near(px, py, radius, fov):
+    """fovea.glsl's fov_level_near with the bands mapping (`fov`: `fovea_params`'s layout)."""
+    return fov_level_of(fov_degrees(px, py, radius, fov), fov)
+
+
+@njit(cache=True, inline="always")
+def flat_level(x, margin, fov):
+    """The level at every eccentricity within `margin` degrees of `x` if it is one, else -1.
+
+    One where no border's ramp (or hard border) lies in that interval: the level there is the
+    number of borders passed, exactly (each ramp's term clamps to exactly 0 or 1).
+    """
+    level = F0
+    ramp = fov[FOV_RAMP]
+    for k in range(int(fov[FOV_STEPS])):
+        border = fov[FOV_BORDERS + k]
+        if x - margin >= border + ramp:
+            level += F1
+        elif x + margin >= border:
+            return np.float32(-1.0)
     return level
 
 
@@ -151,16 +182,29 @@ def fovea_params(fovea: FoveaUniforms, tau_scale: float = 1.0) -> np.ndarray:
 
 @njit(cache=True, parallel=True)
 def _level_map(fov, width, height, levels, floors, ceilings, columns):
-    """levels[y, x] = fov_level_near at each pixel centre; each tile's lowest and highest."""
+    """levels[y, x] = fov_level_near at each pixel centre; each tile's lowest and highest.
+
+    A tile whose pixels all lie within TILE_REACH pixels of its centre, so within that many
+    times fov_reach radians of its eccentricity, gets one level when no ramp crosses that
+    interval (`flat_level`, with LEVEL_SLACK degrees for float32's error); others per pixel.
+    """
+    margin = DEGREES * fov[FOV_REACH] * TILE_REACH + LEVEL_SLACK
     for ty in prange(floors.size // columns):
-        for y in range(ty * TILE_SIZE, min((ty + 1) * TILE_SIZE, height)):
-            for x in range(width):
-                levels[y, x] = fov_level_near(np.float32(x + 0.5), np.float32(y + 0.5), F0, fov)
+        y0, y1 = ty * TILE_SIZE, min((ty + 1) * TILE_SIZE, height)
         for tx in range(columns):
+            x0, x1 = tx * TILE_SIZE, min((tx + 1) * TILE_SIZE, width)
+            centre = fov_degrees(np.float32((x0 + x1) / 2), np.float32((y0 + y1) / 2), F0, fov)
+            flat = flat_level(centre, margin, fov)
+            if flat >= F0:
+                levels[y0:y1, x0:x1] = flat
+                floors[ty * columns + tx], ceilings[ty * columns + tx] = flat, flat
+                continue
             low, high = np.float32(np.inf), np.float32(-np.inf)
-            for y in range(ty * TILE_SIZE, min((ty + 1) * TILE_SIZE, height)):
-                for x in range(tx * TILE_SIZE, min((tx + 1) * TILE_SIZE, width)):
-                    low, high = min(low, levels[y, x]), max(high, levels[y, x])
+            for y in range(y0, y1):
+                for x in range(x0, x1):
+                    level = fov_level_near(np.float32(x + 0.5), np.float32(y + 0.5), F0, fov)
+                    levels[y, x] = level
+                    low, high = min(low, level), max(high, level)
             floors[ty * columns + tx], ceilings[ty * columns + tx] = low, high
 
 
