@@ -8,6 +8,8 @@ stopping once it is opaque, into the target's host image, which the renderer res
 host (viewer/render/host_resolve.py) or uploads for the GL resolve.
 Views are measured on the GPU (`GpuMeasure`), as the other backends do. Foveated frames that
 draw the scene's nested subsets weigh each splat at each pixel's level, as the tiles backend.
+The periphery's tiles that a foveated-resolution inset wholly covers (`FrameView.hidden`) get
+no pairs: nothing of them is shown.
 """
 
 from __future__ import annotations
