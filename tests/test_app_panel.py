@@ -10,7 +10,7 @@ from imgui_bundle import imgui, implot
 
 from viewer.app import shortcuts, widgets
 from viewer.app.help_window import draw_help
-from viewer.app.overlay import draw_overlay, stacked_passes
+from viewer.app.overlay import RECENT_FRAMES, draw_overlay, recent_frames, stacked_passes
 from viewer.app.panel import Action, Panel, SceneFacts
 from viewer.app.widgets import edit_settings, edit_value, widget_kind
 from viewer.core.inspection import CropBox, histogram
@@ -219,10 +219,21 @@ def test_stacked_passes_of_an_empty_history():
     assert names == [] and stack.shape == (1, 0)
 
 
-@pytest.mark.parametrize("frames", [0, 1, 30])
+@pytest.mark.parametrize("frames", [0, 1, 30, 200])
 def test_overlay_draws_any_history(gui, frames):
     history = history_of(*({"preprocess": 1.0, "raster": 2.0 + i % 3} for i in range(frames)))
-    gui(lambda: draw_overlay(history, "quads", "cpu", 2000))
+    gui(lambda: draw_overlay(history, "cpu (auto: software GL, llvmpipe)", "cpu", 2000))
+
+
+def test_the_overlay_s_numbers_are_of_the_recent_frames():
+    """A slow first frame (the kernels compiling) leaves the numbers once it is old enough."""
+    slow = {"preprocess": 5.0, "resolve": 2000.0}
+    history = history_of(slow, *({"preprocess": 1.0, "raster": 20.0} for _ in range(RECENT_FRAMES)))
+    recent, frame = recent_frames(history)
+    assert len(history.frames) == RECENT_FRAMES + 1 and len(recent.frames) == RECENT_FRAMES
+    assert frame["max"] == pytest.approx(22.0) and "resolve" not in recent.pass_means()
+    young = history_of(slow, {"preprocess": 1.0, "raster": 20.0})
+    assert recent_frames(young)[1]["max"] > 2000.0  # still among the recent frames
 
 
 # -- shortcuts and help -----------------------------------------------------------------------

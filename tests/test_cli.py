@@ -168,3 +168,13 @@ def test_bad_sog_and_glb_are_one_line_and_exit_2(tmp_path, name):
     assert result.returncode == 2 and "Traceback" not in result.stderr
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and name in lines[0]
+
+
+def test_a_flag_may_be_spelt_as_its_settings_key():
+    """`--fov.periphery_scale` (how bench configs name it) is `--fov.periphery-scale`."""
+    from viewer.cli import parse_arguments
+
+    args = parse_arguments(["render", "--fov.periphery_scale", "0.5", "--out=/tmp/a_b.png"])
+    assert getattr(args, "fov.periphery_scale") == 0.5 and args.out == "/tmp/a_b.png"
+    args = parse_arguments(["render", "--lod.target_fps=24", "--out", "x_y.png"])
+    assert getattr(args, "lod.target_fps") == 24.0 and args.out == "x_y.png"

@@ -35,8 +35,9 @@ def test_built_once_then_read_from_the_cache(tmp_path):
     tree, cached = cached_hierarchy(scene, fractions.append, tmp_path)
     assert not cached and fractions[-1] == 1.0 and fractions == sorted(fractions)
     assert len(list(tmp_path.glob("*.npz"))) == 1
-    again, cached = cached_hierarchy(scene, folder=tmp_path)
-    assert cached
+    reported = len(fractions)
+    again, cached = cached_hierarchy(scene, fractions.append, tmp_path)
+    assert cached and len(fractions) == reported  # read, not built: nothing reported
     same_tree(again, tree)
     same_tree(tree, build_hierarchy(scene))
 
@@ -82,6 +83,8 @@ def test_background_job_reports_progress_and_its_tree(monkeypatch, tmp_path):
     lines = stream.getvalue()
     assert lines.startswith("building ") and lines.endswith("\n") and "100 %" in lines
     assert "\r" not in lines  # not a terminal: whole lines
-    second = HierarchyJob(scene)
+    stream = io.StringIO()
+    second = HierarchyJob(scene, Progress("building", stream=stream).fraction)
     second.result()
-    assert second.cached
+    assert second.cached and second.fraction == 1.0
+    assert stream.getvalue() == ""  # read from the cache: it does not say "building"

@@ -104,3 +104,16 @@ def test_convert_says_spz_version_has_no_effect_on_other_formats(tmp_path, capsy
         assert load_scene(out).file_format.startswith(f"Niantic .spz v{version}")
     assert main(["convert", str(source), str(tmp_path / "default.spz")]) == 0
     assert load_scene(tmp_path / "default.spz").file_format.startswith("Niantic .spz v4")
+
+
+def test_render_says_the_fovea_outline_is_the_window_s_only(tmp_path, capsys):
+    ply = tmp_path / "flat.ply"
+    save_scene(stored_scene(200, degree=1, seed=1), ply)
+    base = ["render", str(ply), "--width", "16", "--height", "12", "--out-npy"]
+    assert main([*base, str(tmp_path / "a.npy"), "--fov.outline", "true"]) == 0
+    assert warnings_of(capsys.readouterr().err) == [
+        "splatscope: warning: --fov.outline has no effect in render: the level borders are drawn "
+        "over the window's view only, not into images"
+    ]
+    assert main([*base, str(tmp_path / "b.npy"), "--fov.enabled", "true"]) == 0
+    assert warnings_of(capsys.readouterr().err) == []

@@ -505,6 +505,7 @@ def _run_render(args: argparse.Namespace) -> int:
         check_source(settings.of(FoveationSettings), settings.of(LodSettings))
     except ValueError as exc:
         raise UsageError(str(exc)) from None
+    _note_outline(settings.of(FoveationSettings))
     render = settings.of(RenderSettings)
     camera = load_camera_file(args.camera, args.camera_index) if args.camera else None
     sized = args.width is not None or args.height is not None
@@ -579,6 +580,16 @@ def _path_size(args: argparse.Namespace, base: tuple[int, int], even: bool) -> t
     return width, height
 
 
+def _note_outline(fov: FoveationSettings) -> None:
+    """Warn (one line) that `render` leaves out the level borders the window draws."""
+    if fov.enabled and fov.outline:
+        warnings.warn(
+            "--fov.outline has no effect in render: the level borders are drawn over the "
+            "window's view only, not into images",
+            stacklevel=2,
+        )
+
+
 def _note_sh_degree(args: argparse.Namespace, scene: GaussianScene) -> None:
     """Warn (one line) when --sh-degree asks for more than the scene holds: it changes nothing."""
     degree = getattr(args, "render.sh_degree", None)  # None: not given
@@ -644,6 +655,7 @@ def _run_render_path(args: argparse.Namespace) -> int:
         check_source(settings.of(FoveationSettings), settings.of(LodSettings))
     except ValueError as exc:
         raise UsageError(str(exc)) from None
+    _note_outline(settings.of(FoveationSettings))
     scene = load_scene_or_builtin(args.scene)
     _note_sh_degree(args, scene)
     if args.path == "cameras" and not scene.cameras:
@@ -924,6 +936,23 @@ def _attach_signed_axes(argv: list[str]) -> list[str]:
     return out
 
 
+def _hyphenated_flags(argv: list[str]) -> list[str]:
+    """`--fov.periphery_scale` as `--fov.periphery-scale`: settings keys are spelt with `_`.
+
+    Bench configurations and presets name settings as `group.key_name`, so a flag written that
+    way is taken too. Only a flag's name changes (not a value after `=`), nothing after `--`.
+    """
+    out: list[str] = []
+    for i, word in enumerate(argv):
+        if word == "--":
+            return out + argv[i:]
+        name, equals, value = word.partition("=")
+        if name.startswith("--") and "_" in name:
+            word = name.replace("_", "-") + equals + value
+        out.append(word)
+    return out
+
+
 def _check_scene_word(word: str) -> None:
     """Refuse a first word that is no command and cannot be a scene for `view` either.
 
@@ -943,7 +972,7 @@ def parse_arguments(argv: Sequence[str]) -> argparse.Namespace:
     Raises:
         UsageError: for any bad argument or setting value, as one line.
     """
-    argv = _attach_signed_axes(list(argv))
+    argv = _attach_signed_axes(_hyphenated_flags(list(argv)))
     if not argv or argv[0] not in (*COMMANDS, "-h", "--help", "--version"):
         if argv:
             _check_scene_word(argv[0])

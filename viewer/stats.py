@@ -86,6 +86,12 @@ class StatsHistory:
         if stats is not None:
             self.frames.append(stats)
 
+    def tail(self, count: int) -> StatsHistory:
+        """The newest `count` frames (or all there are) as a history of their own."""
+        recent = StatsHistory(self.frames.maxlen or count)
+        recent.frames.extend(list(self.frames)[-count:])
+        return recent
+
     @property
     def latest(self) -> FrameStats | None:
         """The newest frame, if any."""

@@ -334,6 +334,7 @@ class ViewerApp:
             self.message = ""  # a comparison's numbers are of the image before
         if new.of(RasterSettings) != old.of(RasterSettings):
             self.renderer.set_raster(new.of(RasterSettings))
+            self.history = StatsHistory()  # the overlay's times are of the backend in use
         vsync = new.of(DisplayOptions).vsync
         if vsync != old.of(DisplayOptions).vsync:
             self.window.set_vsync(vsync)

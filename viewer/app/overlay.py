@@ -12,6 +12,8 @@ from viewer.stats import StatsHistory, summarize
 
 OVERLAY_WIDTH = 420.0
 GRAPH_HEIGHT = 160.0
+RECENT_FRAMES = 60  # the numbers are of these last frames (a slow first frame, compiling, ages out)
+GRAPH_SPAN = 3.0  # the graph's ms axis reaches this times the p90 frame (a spike is cut off)
 MARGIN = 8.0
 OVERLAY_TITLE = "timing"
 
@@ -29,6 +31,12 @@ def stacked_passes(history: StatsHistory) -> tuple[list[str], np.ndarray]:
     ).reshape(len(names), len(history.frames))
     zeros = np.zeros((1, per_pass.shape[1]))
     return names, np.concatenate([zeros, np.cumsum(per_pass, axis=0)])
+
+
+def recent_frames(history: StatsHistory) -> tuple[StatsHistory, dict[str, float]]:
+    """The last RECENT_FRAMES frames and the summary of their frame times (`summarize`)."""
+    recent = history.tail(RECENT_FRAMES)
+    return recent, summarize(recent.frame_ms())
 
 
 def draw_overlay(history: StatsHistory, backend: str, sort: str, gaussians: int) -> None:
@@ -57,19 +65,22 @@ def draw_overlay(history: StatsHistory, backend: str, sort: str, gaussians: int)
         imgui.text("splats: no frame timed yet")
         imgui.end()
         return
-    frame = summarize(history.frame_ms())
+    recent, frame = recent_frames(history)
     imgui.text(f"splats {1e3 / frame['mean']:5.1f} FPS  frame {frame['mean']:.2f} ms")
     imgui.text(
-        f"  p90 {frame['p90']:.2f}, max {frame['max']:.2f} ms over {len(history.frames)} frames"
+        f"  p90 {frame['p90']:.2f}, max {frame['max']:.2f} ms over the last "
+        f"{len(recent.frames)} frames"
     )
-    imgui.text(f"clock {latest.clock}, {backend} raster, {sort} sort")
+    imgui.text_wrapped(f"{backend} raster, {sort} sort, clock {latest.clock}")
     nodes = latest.total - gaussians
-    imgui.text(
+    imgui.text_wrapped(
         f"visible {latest.visible:,} of {gaussians:,} Gaussians"
         + (f" + {nodes:,} merged" if nodes > 0 else "")
-        + (f", pairs {latest.pairs:,}" if latest.pairs else "")
-        + (f", dropped {latest.dropped:,}" if latest.dropped else "")
     )
+    if latest.pairs or latest.dropped:
+        imgui.text(
+            f"pairs {latest.pairs:,}" + (f", dropped {latest.dropped:,}" if latest.dropped else "")
+        )
     if latest.lod_drawn or latest.render_scale < 1.0:
         imgui.text(
             f"LOD: drawn {latest.lod_drawn:,}, tau {latest.lod_tau:.3g} px, "
@@ -77,20 +88,25 @@ def draw_overlay(history: StatsHistory, backend: str, sort: str, gaussians: int)
         )
     if latest.fovea_culled:
         imgui.text(f"foveation: {latest.fovea_culled:,} in view left out")
-    _graph(history)
-    means = {n: ms for n, ms in history.pass_means().items() if n in latest.pass_ms}  # run now
+    _graph(history, frame["p90"])
+    means = {n: ms for n, ms in recent.pass_means().items() if n in latest.pass_ms}  # run now
     total = sum(means.values()) or 1.0
     for name, ms in means.items():
         imgui.text(f"  {name:<11} {ms:8.2f} ms  {100.0 * ms / total:5.1f} %")
     imgui.end()
 
 
-def _graph(history: StatsHistory) -> None:
-    """Per-pass device times stacked as bands, the whole frame's host time as a line."""
+def _graph(history: StatsHistory, p90_ms: float) -> None:
+    """Per-pass device times stacked as bands, the whole frame's host time as a line.
+
+    The ms axis reaches GRAPH_SPAN x the recent p90 frame, so one slow frame (the first, which
+    compiles) does not flatten the rest for the whole history.
+    """
     if not implot.begin_plot("##frame times", imgui.ImVec2(-1.0, GRAPH_HEIGHT)):
         return
-    implot.setup_axes(
-        "frame", "ms", implot.AxisFlags_.auto_fit.value, implot.AxisFlags_.auto_fit.value
+    implot.setup_axes("frame", "ms", implot.AxisFlags_.auto_fit.value, 0)
+    implot.setup_axis_limits(
+        implot.ImAxis_.y1.value, 0.0, GRAPH_SPAN * p90_ms, implot.Cond_.always.value
     )
     # beside the graph, one pass a row: a row of all of them was cut off once LOD and binning
     # passes joined

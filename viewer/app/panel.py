@@ -275,7 +275,11 @@ class Panel:
                 actions.append(Action(Command.GO_TO_CAMERA, self.camera_index))
 
     def _raster(self, raster: RasterSettings, facts: SceneFacts, actions: list[Action]) -> None:
-        imgui.text_disabled(f"in use: {facts.backend} raster, {facts.sort} sort")
+        imgui.push_style_color(
+            imgui.Col_.text, imgui.get_style_color_vec4(imgui.Col_.text_disabled)
+        )
+        imgui.text_wrapped(f"in use: {facts.backend} raster, {facts.sort} sort")
+        imgui.pop_style_color()
 
     def _capture(self, options: CaptureOptions, facts: SceneFacts, actions: list[Action]) -> None:
         if imgui.button("Screenshot (F12)"):

@@ -89,7 +89,8 @@ def cached_hierarchy(
 
     Args:
         scene: the scene.
-        progress: called with the fraction done (0..1) while building.
+        progress: called with the fraction done (0..1) while building (not for a tree read
+            from the cache).
         folder: the cache folder (default `lod_cache_dir()`).
 
     Returns:
@@ -99,9 +100,7 @@ def cached_hierarchy(
     key = tree_key(fingerprint)
     path = (folder or lod_cache_dir()) / f"{fingerprint}.npz"
     tree = load_tree(path, key, scene)
-    if tree is not None:
-        if progress is not None:
-            progress(1.0)
+    if tree is not None:  # nothing built: no progress to report
         return tree, True
     tree = build_hierarchy(scene, progress=progress)
     save_tree(path, key, tree)
@@ -140,6 +139,8 @@ class HierarchyJob:
         start = time.perf_counter()
         tree, self.cached = cached_hierarchy(self.scene, self._progress)
         self.seconds = time.perf_counter() - start
+        with self._lock:
+            self.fraction = 1.0  # read from the cache: no progress was reported
         return tree
 
     @property
