@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import time
 
+from viewer.app.frame_pacer import FramePacer
 from viewer.app.view_target import ViewTarget
 from viewer.builtin_scene import default_camera, load_builtin_scene
 from viewer.render.accum_target import AccumTarget
@@ -75,6 +77,50 @@ def test_a_scaled_view_is_the_renderers_image_at_that_scale(gl_ctx):
         renderer.render(scene, half, settings, expected.framebuffer)
         assert shown != expected.texture.read()  # with its inset
         expected.release()
+    finally:
+        target.release()
+        scene.release()
+        renderer.release()
+
+
+class FixedParts(FramePacer):
+    """A pacer drawing 4000 parts (splats of the quads backend) per UI frame, whatever the costs."""
+
+    def count(self, preparing: bool = False) -> int | None:
+        return 4000
+
+
+def test_the_period_is_between_frames_shown_drawn_whole_or_in_parts(gl_ctx):
+    """The frame-rate target sees how often new images appear, not how often the UI loops."""
+    raster = RasterSettings(backend="quads")
+    renderer = SplatRenderer(gl_ctx, raster)
+    scene = GpuScene.from_scene(gl_ctx, load_builtin_scene(), renderer.device)
+    target = ViewTarget(gl_ctx)
+    settings = RenderSettings()
+    cameras = [dataclasses.replace(default_camera(96, 64), cx=48.0 + k) for k in range(4)]
+
+    def ui_frame(camera, pacer=None) -> float | None:
+        """One UI frame: the period taken (as the window does first), then the render call."""
+        period = target.take_period()
+        target.render(renderer, scene, FrameInputs(camera), settings, raster, pacer=pacer)
+        return period
+
+    try:
+        assert ui_frame(cameras[0]) is None  # nothing shown before
+        assert ui_frame(cameras[1]) is None  # the first frame of a motion: nothing to measure
+        start = time.perf_counter()
+        period = ui_frame(cameras[2])  # the frame of cameras[1] followed the one before at once
+        assert period is not None and 0.0 < period < time.perf_counter() - start + 1.0
+        ui_frame(cameras[2])  # the camera still: no frame drawn ...
+        ui_frame(cameras[3])  # ... so the next frame, after a rest, is not measured
+        assert ui_frame(cameras[3]) is None and target.take_period() is None
+        # in parts: a frame over several UI frames, one period per frame shown
+        pacer = FixedParts()
+        moving = [dataclasses.replace(cameras[0], cx=40.0 + 0.1 * i) for i in range(24)]
+        periods = [ui_frame(camera, pacer) for camera in moving]
+        ui_frames = target.last_frame[0]  # how many the last frame took
+        measured = [p for p in periods if p is not None]
+        assert ui_frames > 1 and 2 <= len(measured) <= 24 // ui_frames
     finally:
         target.release()
         scene.release()

@@ -4,6 +4,7 @@ slow splat frame a UI frame draws, and the view that keeps the last finished fra
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from viewer.app.frame_pacer import FIRST_PARTS, MAX_GROWTH, MIN_STEP_MS, FramePacer
 from viewer.app.view_target import ViewTarget
@@ -107,3 +108,18 @@ def test_the_view_shows_the_last_finished_frame_while_the_next_is_drawn(gl_ctx) 
         target.release()
         scene.release()
         renderer.release()
+
+
+def test_under_a_frame_rate_target_the_ui_frame_is_its_period():
+    from viewer.app.frame_pacer import MIN_UI_RATE, UI_RATE, ui_frame_ms
+
+    assert ui_frame_ms(None) == pytest.approx(1e3 / UI_RATE)
+    assert ui_frame_ms(30.0) == pytest.approx(1e3 / 30.0)  # a 30 FPS frame fits: drawn whole
+    assert ui_frame_ms(5.0) == pytest.approx(1e3 / MIN_UI_RATE)  # the UI stays responsive
+    assert ui_frame_ms(120.0) == pytest.approx(1e3 / UI_RATE)
+    pacer = FramePacer(ui_ms=ui_frame_ms(30.0), ui_work_ms=20.0)
+    pacer.frame_done(12.0)  # 12 ms of splats + 20 of UI fit 30 FPS ...
+    assert pacer.whole and pacer.count() is None
+    pacer = FramePacer(ui_work_ms=20.0)
+    pacer.frame_done(12.0)  # ... but not a 40 FPS UI frame: in parts
+    assert not pacer.whole

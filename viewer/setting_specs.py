@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import difflib
+import functools
 import math
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -81,8 +82,13 @@ class SettingSpec:
         return self.kind.__name__
 
 
-def specs(settings_class: type) -> list[SettingSpec]:
-    """The setting descriptions of a settings dataclass, in field order."""
+@functools.cache
+def specs(settings_class: type) -> tuple[SettingSpec, ...]:
+    """The setting descriptions of a settings dataclass, in field order.
+
+    Made once per class: the panel reads them every frame, and reading the type hints
+    evaluates annotations.
+    """
     hints = get_type_hints(settings_class)
     out = []
     for f in dataclasses.fields(settings_class):
@@ -94,7 +100,7 @@ def specs(settings_class: type) -> list[SettingSpec]:
                 f.name, kind, f.default, meta["help"], meta["unit"], meta["range"], meta["choices"]
             )
         )
-    return out
+    return tuple(out)
 
 
 # -- one value of every group --------------------------------------------------------------------

@@ -22,7 +22,7 @@ from viewer.app.camera_controller import CameraController
 from viewer.app.commands import Command
 from viewer.app.context_overlay import pick_camera
 from viewer.app.file_dialog import SceneChooser
-from viewer.app.frame_pacer import FramePacer
+from viewer.app.frame_pacer import FramePacer, ui_frame_ms
 from viewer.app.help_window import draw_help
 from viewer.app.input import InputRouter
 from viewer.app.overlay import append_overlay_lines, draw_overlay
@@ -234,8 +234,9 @@ class ViewerApp:
         for action in actions:
             self.perform(action.name, action.argument)
         self.input.dispatch()  # shortcut keys, now that a click into a text field took effect
-        inputs = self.session.update(self.settings, self.camera(), now, dt)
+        inputs = self.session.update(self.settings, self.camera(), now, self.target.take_period())
         self._run_pick()
+        self.pacer.ui_ms = ui_frame_ms(self.session.target_fps)
         stats = self.target.render(
             self.renderer,
             self.gpu_scene,

@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 UI_RATE = 40.0  # UI frames per second aimed at: 30 or more on a noisy machine
+MIN_UI_RATE = 30.0  # ... and no lower under a frame-rate target (`ui_frame_ms`)
 MIN_STEP_MS = 3.0  # the least splat work a UI frame does, whatever the UI's own work costs
 FIRST_PARTS = 256  # parts of the first step drawn in parts (nothing learned yet)
 LEARNING = 0.5  # weight of the newest observation in the running estimates
@@ -23,6 +24,19 @@ MAX_GROWTH = 4.0  # a step draws at most this many times the parts of the one be
 def _learned(estimate: float, observed: float) -> float:
     """A running estimate moved towards a new observation by LEARNING."""
     return LEARNING * observed + (1.0 - LEARNING) * estimate
+
+
+def ui_frame_ms(target_fps: float | None) -> float:
+    """The UI frame's time aimed at: 1000 / UI_RATE, or the LOD frame-rate target's period.
+
+    The target's period is kept within MIN_UI_RATE and UI_RATE. Under the target each UI frame
+    should show a new splat frame drawn whole: a 40 FPS UI would split frames that fit 30 FPS
+    with the UI's own work (tens of milliseconds of it on software GL), and new images would
+    appear at a fraction of the target.
+    """
+    if target_fps is None:
+        return 1e3 / UI_RATE
+    return 1e3 / min(max(target_fps, MIN_UI_RATE), UI_RATE)
 
 
 @dataclass

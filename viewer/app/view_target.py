@@ -47,7 +47,21 @@ class ViewTarget:
         self._stepped_at: float | None = None  # when the last step in parts ended
         self._begun_at, self._steps = 0.0, 0  # of the frame being drawn
         self.last_frame = (0, 0.0)  # UI frames and milliseconds the last finished frame took
+        self._done_at: float | None = None  # when the last frame was finished
+        self._idle = True  # whether a render call found nothing to draw since then
+        self._continuous = False  # whether the frame being drawn was begun with none idle
+        self._period: float | None = None  # seconds between the last two frames (`take_period`)
         self.window_size = (0, 0)  # the camera's (unscaled) image size the renderer fits
+
+    def take_period(self) -> float | None:
+        """Seconds between the last two finished frames, once; None if not known since.
+
+        Known when a frame was begun as soon as the one before was finished (the view kept
+        changing): the rate at which new images appear, whether frames are drawn whole or in
+        parts over several UI frames, which the frame-rate target holds.
+        """
+        period, self._period = self._period, None
+        return period
 
     @property
     def drawing(self) -> bool:
@@ -79,9 +93,11 @@ class ViewTarget:
             frame = self._frame = None  # drawn of another scene: begun again
         if frame is None:
             if not always and key == self._shown:
+                self._idle = True
                 return None
             frame = self._begin(renderer, scene, inputs, settings)
             self._drawing, self._begun_at, self._steps = key, time.perf_counter(), 0
+            self._continuous, self._idle = not self._idle, False
         started = time.perf_counter()
         done = frame.step(None if pacer is None else pacer.count(frame.unprepared))
         self._steps += 1
@@ -91,7 +107,11 @@ class ViewTarget:
             self._frame = frame
             return None
         self._frame, self._shown = None, self._drawing
-        self.last_frame = (self._steps, (time.perf_counter() - self._begun_at) * 1e3)
+        now = time.perf_counter()
+        self.last_frame = (self._steps, (now - self._begun_at) * 1e3)
+        if self._continuous and self._done_at is not None:
+            self._period = now - self._done_at
+        self._done_at = now
         self._back, self.image = self.image, self._back
         self._back.ensure_size(*self.image.size)  # an earlier size's memory is not kept
         if pacer is not None:

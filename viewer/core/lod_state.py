@@ -4,8 +4,9 @@ The tree is loaded from the cache or built on a worker thread once LOD is first 
 progress bar in the panel and on stderr), then attached to the GPU scene: its merged nodes
 follow the scene's Gaussians there and stay attached (frames without LOD draw the leaves only).
 Under the `target_fps` cut a `FrameRateController` picks each moving frame's budget and render
-scale from the window's measured frame period; once the camera stops, the next frame is drawn
-at full quality (the tau cut at full resolution).
+scale from the measured period between the frames shown (drawn whole or in parts over several
+UI frames); once the camera stops, the next frame is drawn at full quality (the tau cut at full
+resolution).
 """
 
 from __future__ import annotations
@@ -97,8 +98,8 @@ class LodState:
             settings: the LOD settings.
             view: a hashable value of the camera (pose and intrinsics): a change is motion.
             now: the time in seconds.
-            period: seconds since the previous frame began (None: unknown), the measured cost
-                of that frame for the frame-rate target.
+            period: seconds between the last two frames shown (None: unknown, or none shown
+                since the last call), the measured cost of the frame-rate target's frames.
 
         Returns:
             True when the tree was just attached (the GPU scene changed).

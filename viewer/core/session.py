@@ -166,6 +166,12 @@ class ViewerSession:
         return self._lod
 
     @property
+    def target_fps(self) -> float | None:
+        """The LOD frame-rate target's rate while it chooses the frames' detail, else None."""
+        controller = None if self._lod is None else self._lod.controller
+        return None if controller is None else controller.target_fps
+
+    @property
     def host(self) -> GaussianScene:
         """The host copy as it is, without copying again (it may be older than the GPU rows)."""
         return self._scene
@@ -196,7 +202,8 @@ class ViewerSession:
             settings: every settings group (render, pruning, LOD, foveation are read).
             camera: the view (a change of it is motion, for the frame-rate target).
             now: the time in seconds.
-            period: seconds since the previous frame began (None: unknown).
+            period: seconds between the last two splat frames shown (None: unknown, or no
+                frame finished since the last call), for the frame-rate target.
         """
         self._update_stream(settings, camera)
         self._update_pruning(settings)
