@@ -12,6 +12,7 @@ from viewer.stats import StatsHistory, summarize
 
 OVERLAY_WIDTH = 420.0
 GRAPH_HEIGHT = 160.0
+GRAPH_FRAMES = 240  # frames the graph shows (drawing 600 cost 2 ms of a UI frame)
 RECENT_FRAMES = 60  # the numbers are of these last frames (a slow first frame, compiling, ages out)
 GRAPH_SPAN = 3.0  # the graph's ms axis reaches this times the p90 frame (a spike is cut off)
 MARGIN = 8.0
@@ -88,7 +89,7 @@ def draw_overlay(history: StatsHistory, backend: str, sort: str, gaussians: int)
         )
     if latest.fovea_culled:
         imgui.text(f"foveation: {latest.fovea_culled:,} in view left out")
-    _graph(history, frame["p90"])
+    _graph(history.tail(GRAPH_FRAMES), frame["p90"])
     means = {n: ms for n, ms in recent.pass_means().items() if n in latest.pass_ms}  # run now
     total = sum(means.values()) or 1.0
     for name, ms in means.items():
