@@ -50,6 +50,7 @@ def test_overlay_shows_the_cut_and_the_render_scale(gui, monkeypatch):  # noqa: 
 
     texts = []
     monkeypatch.setattr(imgui, "text", lambda value: texts.append(value))
+    monkeypatch.setattr(imgui, "text_wrapped", lambda value: texts.append(value))
     history = StatsHistory()
     history.add(FrameStats(frame=0, clock="finish+wall", pass_ms={"lod": 1.0}, frame_ms=20.0,
                            total=2000, visible=280, render_scale=0.5, lod_drawn=300,
