@@ -37,7 +37,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 from viewer.camera import Camera
 from viewer.render.fovea import FoveaUniforms
@@ -121,11 +121,11 @@ def _size_bin(size):
     return int(min(max(b, F0), np.float32(LOD_BINS - 1)))
 
 
-@njit(cache=True)
+@njit(cache=True, parallel=True)
 def _sizes(rows, camera, focal, sizes, parent_sizes):
     """Every node's size and its parent's (+inf for the root's parent)."""
     cx, cy, cz = camera[0], camera[1], camera[2]
-    for i in range(rows.shape[0]):
+    for i in prange(rows.shape[0]):
         sizes[i] = _node_size(cx, cy, cz, focal, rows[i, 0], rows[i, 1], rows[i, 2], rows[i, 3])
         if rows[i, 7] < F0:
             parent_sizes[i] = INF32
@@ -135,7 +135,7 @@ def _sizes(rows, camera, focal, sizes, parent_sizes):
             )
 
 
-@njit(cache=True)
+@njit(cache=True, parallel=True)
 def _fov_sizes(rows, parents, camera, focal, view, fov, sizes, parent_sizes):
     """`_sizes` under foveation: each size divided by tau's factor at its sphere's level.
 
@@ -143,10 +143,10 @@ def _fov_sizes(rows, parents, camera, focal, view, fov, sizes, parent_sizes):
     sphere (`parents`, `parent_rows`; -1: worked out from the copy).
     """
     cx, cy, cz = camera[0], camera[1], camera[2]
-    for i in range(rows.shape[0]):
+    for i in prange(rows.shape[0]):
         x, y, z, r = rows[i, 0], rows[i, 1], rows[i, 2], rows[i, 3]
         sizes[i] = _fov_size(_node_size(cx, cy, cz, focal, x, y, z, r), x, y, z, r, view, fov)
-    for i in range(rows.shape[0]):
+    for i in prange(rows.shape[0]):
         if rows[i, 7] < F0:
             parent_sizes[i] = INF32
         elif parents[i] >= 0:
