@@ -136,16 +136,18 @@ def _sizes(rows, camera, focal, sizes, parent_sizes):
 
 
 @njit(cache=True, parallel=True)
-def _fov_sizes(rows, parents, camera, focal, view, fov, sizes, parent_sizes):
+def _fov_sizes(rows, parents, camera, focal, view, fov, plain_from, sizes, parent_sizes):
     """`_sizes` under foveation: each size divided by tau's factor at its sphere's level.
 
     A size depends on the sphere only, so a parent's is read from the row holding the same
-    sphere (`parents`, `parent_rows`; -1: worked out from the copy).
+    sphere (`parents`, `parent_rows`; -1: worked out from the copy). A size of `plain_from` or
+    more is kept as it is (`_foveated`).
     """
     cx, cy, cz = camera[0], camera[1], camera[2]
     for i in prange(rows.shape[0]):
         x, y, z, r = rows[i, 0], rows[i, 1], rows[i, 2], rows[i, 3]
-        sizes[i] = _fov_size(_node_size(cx, cy, cz, focal, x, y, z, r), x, y, z, r, view, fov)
+        size = _node_size(cx, cy, cz, focal, x, y, z, r)
+        sizes[i] = size if size >= plain_from else _fov_size(size, x, y, z, r, view, fov)
     for i in prange(rows.shape[0]):
         if rows[i, 7] < F0:
             parent_sizes[i] = INF32
@@ -154,7 +156,25 @@ def _fov_sizes(rows, parents, camera, focal, view, fov, sizes, parent_sizes):
         else:
             x, y, z, r = rows[i, 4], rows[i, 5], rows[i, 6], rows[i, 7]
             size = _node_size(cx, cy, cz, focal, x, y, z, r)
-            parent_sizes[i] = _fov_size(size, x, y, z, r, view, fov)
+            parent_sizes[i] = size if size >= plain_from else _fov_size(size, x, y, z, r, view, fov)
+
+
+PLAIN_MARGIN = 1e-5  # relative, above tau x width (`_foveated`)
+
+
+def _foveated(cut: LodCut, tau_scale: float) -> np.float32:
+    """The size from which a node's foveated size need not be worked out (+inf: none).
+
+    With tau's scale at most 1 the fovea's factor is at most 1, so a foveated size is at least
+    the plain one. A tau cut reads a size only against tau (expanded, or a child's parent
+    expanded) and in the blend, whose low end max(parent / width, size) reaches tau once the
+    size does tau x width, where t clamps to 0: from tau x max(width, 1) on, the plain size
+    makes the same flags and weights (1e-5 above it, so that float32's parent / width stays at
+    or above tau). A budget cut bins every size: none kept plain.
+    """
+    if cut.budget > 0 or tau_scale > 1.0:
+        return INF32
+    return np.float32(cut.tau * max(cut.blend_width, 1.0) * (1.0 + PLAIN_MARGIN))
 
 
 def parent_rows(rows: np.ndarray) -> np.ndarray:
@@ -296,7 +316,10 @@ class HostLodCut:
             if self._parents is None:
                 self._parents = parent_rows(rows)  # 40-60 ms on 55-105k rows, once per version
             view = view_params(camera)
-            _fov_sizes(rows, self._parents, position, focal, view, fov, sizes, parent_sizes)
+            plain_from = _foveated(cut, tau_scale)
+            _fov_sizes(
+                rows, self._parents, position, focal, view, fov, plain_from, sizes, parent_sizes
+            )
         words = np.zeros(LOD_STATE_WORDS, np.uint32)
         use_budget = cut.budget > 0
         tau = np.float32(cut.tau)
