@@ -387,3 +387,23 @@ def test_flat_tiles_of_the_level_map_are_the_per_pixel_levels_exactly():
         flat_tiles += int(np.sum(floors == ceilings))
         ramp_tiles += int(np.sum(floors < ceilings))
     assert flat_tiles > 20 and ramp_tiles > 10
+
+
+def test_surely_below_never_says_so_of_a_level_that_reaches_b():
+    """The host preprocess's cheap test (no atan) against fov_level_near on many pixels."""
+    from tests.test_foveation import bands, front_camera
+    from viewer.render.fovea import uniforms
+    from viewer.render.fovea_host import fov_level_near, fovea_params, surely_below
+
+    rng = np.random.default_rng(8)
+    camera = front_camera(400, 300, fov_x=110.0)
+    told = 0
+    for fovea, gaze in ((bands(10.0, 8.0, 3.0), (200.0, 150.0)), (bands(4.0, 6.0, 0.0), None)):
+        params = fovea_params(uniforms(camera, fovea, gaze))
+        for px, py in rng.uniform((-50.0, -50.0), (450.0, 350.0), (3000, 2)).astype(np.float32):
+            level = fov_level_near(px, py, np.float32(0.0), params)
+            for b in (np.float32(1.0), np.float32(2.0), np.float32(3.0)):
+                if surely_below(px, py, b, params):
+                    assert level < b, (px, py, b, level)
+                    told += 1
+    assert told > 300  # it tells the pixels well inside a level (the fovea is small here)

@@ -39,7 +39,9 @@ FOV_BORDERS = 8  # four
 FOV_STEPS = 12
 FOV_RAMP = 13
 FOV_TAU_SCALE = 14  # the LOD cut's tau scale per level beyond level 1
-FOV_PARAMS = 15
+FOV_KEPT_COS = 15  # three: per b = 1..3, a cosine from the gaze inside which the level is < b
+FOV_PARAMS = 18
+KEPT_MARGIN = 0.01  # degrees between `kept_cosines`' angle and where the level reaches b
 TILE_REACH = np.float32(11.5)  # pixels: a 16x16 tile's pixel centres from its centre (10.6)
 LEVEL_SLACK = np.float32(0.01)  # degrees: float32's error in an eccentricity (about 1e-3)
 
@@ -177,7 +179,56 @@ def fovea_params(fovea: FoveaUniforms, tau_scale: float = 1.0) -> np.ndarray:
     params[FOV_STEPS] = fovea.fov_steps
     params[FOV_RAMP] = fovea.fov_ramp
     params[FOV_TAU_SCALE] = tau_scale
+    params[FOV_KEPT_COS : FOV_KEPT_COS + 3] = kept_cosines(fovea)
     return params
+
+
+def _level(x: float, fovea: FoveaUniforms) -> float:
+    """fov_level_of at `x` degrees, in float64."""
+    level = 0.0
+    for border in fovea.fov_borders[: fovea.fov_steps]:
+        if fovea.fov_ramp > 0.0:
+            level += min(max((x - border) / fovea.fov_ramp, 0.0), 1.0)
+        elif x >= border:
+            level += 1.0
+    return level
+
+
+def kept_cosines(fovea: FoveaUniforms) -> tuple[float, float, float]:
+    """Per b = 1, 2, 3: a ray whose cosine with the gaze is above this has a level below b.
+
+    The level grows with the eccentricity; x_b, where it reaches b, is found by bisection, and
+    the cosine is that of x_b less KEPT_MARGIN degrees (far more than float32's error in the
+    angle, about 6e-4 degrees). 2 (no ray) where x_b is within the margin of the gaze, -2 (every
+    ray) where the level never reaches b.
+    """
+    out = []
+    for b in (1, 2, 3):
+        if _level(360.0, fovea) < b:
+            out.append(-2.0)
+            continue
+        lo, hi = 0.0, 360.0
+        for _ in range(64):
+            mid = 0.5 * (lo + hi)
+            lo, hi = (lo, mid) if _level(mid, fovea) >= b else (mid, hi)
+        angle = hi - KEPT_MARGIN
+        out.append(math.cos(math.radians(angle)) if angle > 0.0 else 2.0)
+    return out[0], out[1], out[2]
+
+
+@njit(cache=True, inline="always")
+def surely_below(px, py, b, fov):
+    """Whether the level at pixel (px, py) is surely below the stored levels b (1-3).
+
+    A cosine against `kept_cosines`' (no atan): False where it cannot tell.
+    """
+    k = int(b)
+    if k < 1 or k > 3:
+        return False
+    vx = px * fov[FOV_SCALE] + fov[FOV_SCALE + 2]
+    vy = py * fov[FOV_SCALE + 1] + fov[FOV_SCALE + 3]
+    dot = vx * fov[FOV_GAZE] + vy * fov[FOV_GAZE + 1] + fov[FOV_GAZE + 2]
+    return dot > fov[FOV_KEPT_COS + k - 1] * np.sqrt(vx * vx + vy * vy + F1)
 
 
 @njit(cache=True, parallel=True)

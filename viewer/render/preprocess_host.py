@@ -53,6 +53,7 @@ from viewer.render.fovea_host import (
     fov_weight,
     fovea_params,
     supports,
+    surely_below,
 )
 from viewer.render.frame_view import FrameView
 from viewer.render.gpu_scene import GpuScene, RowBuffer
@@ -151,6 +152,20 @@ def _eval_sh(sh, parent_sh, row, degree, blend, x, y, z, c):
         + SH_C3[6] * x * (xx - F3 * yy) * _coef(sh, parent_sh, row, 15, c, blend)
     )
     return result
+
+
+@njit(cache=True, inline="always")
+def _weighed(b, px, py, fov, per_splat):
+    """Whether a splat's fovea weight must be worked out (its stored levels b, centre px, py).
+
+    Not where b is past the highest level (weight 1 everywhere), nor, when only the weight's
+    sign is read (not `per_splat`: the weight drops a splat, it does not scale it), where the
+    centre's level is surely below b (`surely_below`; the footprint's lowest level is at most
+    the centre's, so the weight is above 0).
+    """
+    if b >= fov[FOV_STEPS] + F1:
+        return False
+    return per_splat or not surely_below(px, py, b, fov)
 
 
 @njit(cache=True, inline="always")
@@ -267,9 +282,8 @@ def _splat(
     py = fy * ty / tz + intr[3]
     if px + ex <= F0 or py + ey <= F0 or px - ex >= image[0] or py - ey >= image[1]:
         return CULLED
-    if stored.shape[0] > 0 and stored[row] < fov[FOV_STEPS] + F1:
-        # fovea.glsl's weight at the lowest level the footprint reaches (its major radius);
-        # levels kept up to the highest level + 1 weigh 1 at every level (not computed)
+    if stored.shape[0] > 0 and _weighed(stored[row], px, py, fov, per_splat):
+        # fovea.glsl's weight at the lowest level the footprint reaches (its major radius)
         half = HALF * (cx2 - cz2)
         major = HALF * (cx2 + cz2) + np.sqrt(fma32(half, half, c01 * c01))
         weight = fov_weight(stored[row], fov_level_near(px, py, np.sqrt(cutoff * major), fov))
