@@ -233,7 +233,11 @@ class Panel:
         imgui.set_item_tooltip(facts.source)
         visible = f"{facts.latest.visible:,}" if facts.latest else "-"
         imgui.text(f"{facts.count:,} Gaussians, {visible} visible, SH degree {facts.sh_degree}")
-        imgui.text(f"GPU memory {_mib(facts.gpu_bytes)}, host {_mib(facts.host_bytes)}")
+        imgui.text(f"GL buffers {_mib(facts.gpu_bytes)}, host {_mib(facts.host_bytes)}")
+        imgui.set_item_tooltip(
+            "GL buffers: the renderer's, in GPU memory (in host memory on software GL such as "
+            "llvmpipe); host: the scene's arrays and the cpu backend's copy of its rows"
+        )
         imgui.text_disabled(facts.device)
         entered, self.open_path = _path_field("##open", self.open_path)
         imgui.set_item_tooltip("a scene file or training folder to open (Enter opens it)")
