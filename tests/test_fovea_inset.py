@@ -128,9 +128,12 @@ def test_periphery_scale_1_is_todays_image(scene, renderers) -> None:
         Fovea(periphery_scale=0.0)
 
 
-def test_an_inset_at_a_render_scale_is_that_scale_s_render_in_the_fovea(scene, renderers) -> None:
+@pytest.mark.parametrize("backend", ["tiles", "cpu"])  # cpu: what the inset hides is undrawn
+def test_an_inset_at_a_render_scale_is_that_scale_s_render_in_the_fovea(
+    scene, renderers, backend
+) -> None:
     """A frame at render scale 0.5: periphery at 0.25, the inset at 0.5, stretched alike."""
-    renderer = renderers["tiles"]
+    renderer = renderers[backend]
     camera = front_camera()
     fovea, gaze = bands(10.0, 5.0, 2.0), (60.0, 40.0)
     half = FrameInputs(camera, gaze=gaze, fovea=fovea, render_scale=0.5)
