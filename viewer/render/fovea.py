@@ -34,6 +34,7 @@ reference (tests, the outlines on screen, the region masks of the bench).
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -349,13 +350,21 @@ def uniform_levels(fovea: FoveaUniforms, width: int, height: int) -> np.ndarray:
         x = np.where(size <= 1.0, 0.0, (root - 1.0) / fovea.fov_pooling_step)
     else:
         x = np.degrees(ecc)
-    level = np.zeros_like(x)
-    for border in fovea.fov_borders[: fovea.fov_steps]:
-        if fovea.fov_ramp > 0.0:
-            level += np.clip((x - border) / fovea.fov_ramp, 0.0, 1.0)
+    return band_levels(x, fovea.fov_borders[: fovea.fov_steps], fovea.fov_ramp).astype(np.float32)
+
+
+def band_levels(x: np.ndarray, borders: Sequence[float], ramp: float) -> np.ndarray:
+    """fovea.glsl's level from `x` (degrees, or the pooling level before its borders), float64.
+
+    One term per border: a ramp of width `ramp` from it up to 1, or a step at it (`ramp` 0).
+    """
+    level = np.zeros(np.shape(x))
+    for border in borders:
+        if ramp > 0.0:
+            level += np.clip((x - border) / ramp, 0.0, 1.0)
         else:
             level += x >= border
-    return level.astype(np.float32)
+    return level
 
 
 @dataclass(frozen=True)

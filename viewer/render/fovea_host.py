@@ -13,12 +13,13 @@ The pooling mapping (llvmpipe's tan and cos) is not reproduced: `supports`.
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
 from numba import njit, prange
 
-from viewer.render.fovea import FoveaUniforms
+from viewer.render.fovea import FoveaUniforms, band_levels
 from viewer.render.jit_setup import configure_numba
 from viewer.render.layout import TILE_SIZE
 from viewer.render.tile_bins import tile_grid
@@ -183,37 +184,31 @@ def fovea_params(fovea: FoveaUniforms, tau_scale: float = 1.0) -> np.ndarray:
     return params
 
 
-def _level(x: float, fovea: FoveaUniforms) -> float:
-    """fov_level_of at `x` degrees, in float64."""
-    level = 0.0
-    for border in fovea.fov_borders[: fovea.fov_steps]:
-        if fovea.fov_ramp > 0.0:
-            level += min(max((x - border) / fovea.fov_ramp, 0.0), 1.0)
-        elif x >= border:
-            level += 1.0
-    return level
-
-
 def kept_cosines(fovea: FoveaUniforms) -> tuple[float, float, float]:
     """Per b = 1, 2, 3: a ray whose cosine with the gaze is above this has a level below b.
 
     The level grows with the eccentricity; x_b, where it reaches b, is found by bisection, and
     the cosine is that of x_b less KEPT_MARGIN degrees (far more than float32's error in the
     angle, about 6e-4 degrees). 2 (no ray) where x_b is within the margin of the gaze, -2 (every
-    ray) where the level never reaches b.
+    ray) where the level never reaches b. They do not depend on the gaze: cached by the borders.
     """
-    out = []
-    for b in (1, 2, 3):
-        if _level(360.0, fovea) < b:
-            out.append(-2.0)
-            continue
-        lo, hi = 0.0, 360.0
-        for _ in range(64):
-            mid = 0.5 * (lo + hi)
-            lo, hi = (lo, mid) if _level(mid, fovea) >= b else (mid, hi)
-        angle = hi - KEPT_MARGIN
-        out.append(math.cos(math.radians(angle)) if angle > 0.0 else 2.0)
-    return out[0], out[1], out[2]
+    return _kept_cosines(tuple(fovea.fov_borders[: fovea.fov_steps]), fovea.fov_ramp)
+
+
+@functools.lru_cache(maxsize=16)
+def _kept_cosines(borders: tuple[float, ...], ramp: float) -> tuple[float, float, float]:
+    """`kept_cosines` by the borders in use and the ramp's width."""
+    b = np.array([1.0, 2.0, 3.0])
+    lo, hi = np.zeros(3), np.full(3, 360.0)
+    reached = band_levels(hi, borders, ramp) >= b
+    for _ in range(64):
+        mid = 0.5 * (lo + hi)
+        up = band_levels(mid, borders, ramp) >= b
+        lo, hi = np.where(up, lo, mid), np.where(up, mid, hi)
+    angle = hi - KEPT_MARGIN
+    cosines = np.where(angle > 0.0, np.cos(np.radians(angle)), 2.0)
+    first, second, third = (float(c) for c in np.where(reached, cosines, -2.0))
+    return first, second, third
 
 
 @njit(cache=True, inline="always")
