@@ -99,6 +99,14 @@ def _tiles_reached(
     return first // TILE_SIZE, min(last, width - 1) // TILE_SIZE
 
 
+@njit(cache=True, inline="always")
+def _unbinned(t, i, hidden, stored, floors):
+    """Whether splat i gets no pair in tile t: the tile is hidden, or the fovea weighs i 0 there."""
+    if hidden[t]:
+        return True
+    return stored is not None and floors is not None and stored[i] <= floors[t]
+
+
 @njit(cache=True, parallel=True)
 def bin_tiles(
     splats: np.ndarray,
@@ -141,8 +149,7 @@ def bin_tiles(
                 first, last = _tiles_reached(splats[i], shape, ty, x0, y0, x1, y1, width, height)
                 for tx in range(first, last + 1):
                     t = ty * columns + tx
-                    if hidden[t] or (stored is not None and floors is not None
-                                     and stored[i] <= floors[t]):  # fmt: skip
+                    if _unbinned(t, i, hidden, stored, floors):
                         continue
                     cursor[c, t] += 1
     starts = np.empty(tiles + 1, np.int64)
@@ -163,8 +170,7 @@ def bin_tiles(
                 first, last = _tiles_reached(splats[i], shape, ty, x0, y0, x1, y1, width, height)
                 for tx in range(first, last + 1):
                     t = ty * columns + tx
-                    if hidden[t] or (stored is not None and floors is not None
-                                     and stored[i] <= floors[t]):  # fmt: skip
+                    if _unbinned(t, i, hidden, stored, floors):
                         continue
                     pairs[cursor[c, t]] = rank[i]
                     cursor[c, t] += 1
