@@ -141,7 +141,7 @@ def _fov_sizes(rows, parents, camera, focal, view, fov, plain_from, sizes, paren
 
     A size depends on the sphere only, so a parent's is read from the row holding the same
     sphere (`parents`, `parent_rows`; -1: worked out from the copy). A size of `plain_from` or
-    more is kept as it is (`_foveated`).
+    more is kept as it is (`_plain_from`).
     """
     cx, cy, cz = camera[0], camera[1], camera[2]
     for i in prange(rows.shape[0]):
@@ -159,11 +159,11 @@ def _fov_sizes(rows, parents, camera, focal, view, fov, plain_from, sizes, paren
             parent_sizes[i] = size if size >= plain_from else _fov_size(size, x, y, z, r, view, fov)
 
 
-PLAIN_MARGIN = 1e-5  # relative, above tau x width (`_foveated`)
+PLAIN_MARGIN = 1e-5  # relative, above tau x width (`_plain_from`)
 
 
-def _foveated(cut: LodCut, tau_scale: float) -> np.float32:
-    """The size from which a node's foveated size need not be worked out (+inf: none).
+def _plain_from(cut: LodCut, tau_scale: float) -> np.float32:
+    """The size from which a node keeps its plain size, not worked out foveated (+inf: none).
 
     With tau's scale at most 1 the fovea's factor is at most 1, so a foveated size is at least
     the plain one. A tau cut reads a size only against tau (expanded, or a child's parent
@@ -316,7 +316,7 @@ class HostLodCut:
             if self._parents is None:
                 self._parents = parent_rows(rows)  # 40-60 ms on 55-105k rows, once per version
             view = view_params(camera)
-            plain_from = _foveated(cut, tau_scale)
+            plain_from = _plain_from(cut, tau_scale)
             _fov_sizes(
                 rows, self._parents, position, focal, view, fov, plain_from, sizes, parent_sizes
             )
