@@ -535,12 +535,48 @@ def test_a_scene_larger_than_a_frame_holds_is_one_line_before_it_is_read(
     monkeypatch.setattr(DeviceInfo, "of", small)  # one frame draws 100 splats
     out = tmp_path / "x.png"
     bench = ["bench", "--out", str(tmp_path / "b"), "--frames", "1", "--warmup", "0", "--width",
-             "16", "--height", "16", "--no-quality"]  # fmt: skip
-    for command in (["render", "--width", "16", "--out", str(out)], bench):
+             "16", "--height", "16", "--no-quality", "--config", "c:backend=cpu",
+             "q:backend=quads"]  # fmt: skip
+    render = ["render", "--width", "16", "--out", str(out)]
+    # what only the GL passes draw: another backend, a mode with its own raster, scores
+    # measured on views
+    for command in ([*render, "--backend", "quads"], [*render, "--mode", "points"],
+                    [*render, "--prune.keep", "0.5"], bench):  # fmt: skip
         fails(capsys, command[0], str(small_scene), *command[1:],
               fragments=(str(small_scene), "declares 300 points", "draws in one frame (100:",
-                         "GL_MAX_SHADER_STORAGE_BLOCK_SIZE"))  # fmt: skip
+                         "GL_MAX_SHADER_STORAGE_BLOCK_SIZE",
+                         "the cpu backend draws more"))  # fmt: skip
     assert not out.exists() and not (tmp_path / "b").exists()
+
+
+def test_the_cpu_backend_draws_more_than_a_gl_frame_holds(
+    capsys, tmp_path, small_scene, monkeypatch, gl_ctx
+):
+    """Its frames are made on the host: a scene beyond the GL frame's splats is drawn whole."""
+    import dataclasses
+
+    from viewer.render.context import DeviceInfo
+
+    size = ["--width", "48", "--height", "32", "--backend", "cpu"]
+    lod = ["--lod.enabled", "true", "--lod.cut", "budget", "--lod.budget", "200"]
+    variants = {"all": [], "lod": lod}  # 200 nodes of the LOD tree: more than 100 too
+    for name, flags in variants.items():
+        out = tmp_path / f"{name}.npy"
+        assert main(["render", str(small_scene), *size, *flags, "--out-npy", str(out)]) == 0
+    real = DeviceInfo.of
+    small = classmethod(lambda cls, ctx: dataclasses.replace(real(ctx), max_ssbo_bytes=48 * 100))
+    monkeypatch.setattr(DeviceInfo, "of", small)  # one GL frame draws 100 splats of the 300
+    for name, flags in variants.items():
+        out = tmp_path / f"{name}_limited.npy"
+        assert main(["render", str(small_scene), *size, *flags, "--out-npy", str(out)]) == 0
+        np.testing.assert_array_equal(np.load(out), np.load(tmp_path / f"{name}.npy"))
+    bench = ["bench", str(small_scene), "--out", str(tmp_path / "b"), "--frames", "2",
+             "--warmup", "0", "--width", "32", "--height", "32",
+             "--config", "c:backend=cpu"]  # fmt: skip
+    assert main(bench) == 0
+    report = json.loads((tmp_path / "b" / "report.json").read_text())
+    assert report["configs"][0]["visible_mean"] > 100  # more splats than one GL frame holds
+    capsys.readouterr()
 
 
 def test_the_memory_check_counts_the_mapped_file(tmp_path, monkeypatch):

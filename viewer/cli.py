@@ -482,7 +482,7 @@ def _run_render(args: argparse.Namespace) -> int:
     from viewer.framing import default_camera
     from viewer.headless import render_scene
     from viewer.image_files import save_npy, save_png
-    from viewer.render.budget import check_device, render_use
+    from viewer.render.budget import check_device, draws_on_host, render_use
     from viewer.render.context import ImageSizeError
 
     if args.path is not None:
@@ -515,7 +515,8 @@ def _run_render(args: argparse.Namespace) -> int:
     width, height = (camera.width, camera.height) if camera else (args.width, args.height)
     label = "--width/--height" if sized or camera is None else args.camera
     device = check_device(width, height, label)
-    with planned_use(render_use(device, width or 0, height or 0)):
+    host = draws_on_host(settings, device)
+    with planned_use(render_use(device, width or 0, height or 0, host=host)):
         scene = load_scene_or_builtin(args.scene, args.lod_level)
     _note_sh_degree(args, scene)
     if camera is None:

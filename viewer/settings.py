@@ -101,6 +101,7 @@ class RasterSettings:
 
 
 PRUNING_SCORES = ("opacity", "volume", "significance", "efficiency")
+VIEW_SCORES = ("significance", "efficiency")  # measured by rendering views of the scene
 
 
 @dataclass(frozen=True)

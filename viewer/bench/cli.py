@@ -224,7 +224,7 @@ def run_bench(args: argparse.Namespace, ready: Callable[[], None] | None = None)
     from viewer.bench.report import BenchSetup, summary_table, write_outputs
     from viewer.bench.runner import measure
     from viewer.formats.limits import planned_use
-    from viewer.render.budget import check_device, render_use
+    from viewer.render.budget import check_device, draws_on_host, render_use
     from viewer.scene_info import scene_gaussians
 
     try:
@@ -250,7 +250,10 @@ def run_bench(args: argparse.Namespace, ready: Callable[[], None] | None = None)
     targets = 1 + len(configs) + (0 if args.no_quality else 2)
     device = check_device(args.width, args.height, "--width/--height", targets)
     renderers = len(configs) + (0 if args.no_quality else 1)
-    use = render_use(device, args.width, args.height, renderers=renderers, targets=targets)
+    host = all(draws_on_host(config.settings, device) for config in configs)
+    use = render_use(
+        device, args.width, args.height, renderers=renderers, targets=targets, host=host
+    )
     loading_since = time.perf_counter()
     with planned_use(use):
         scene = load_scene_or_builtin(args.scene, None)  # a streamed SOG streams

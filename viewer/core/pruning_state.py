@@ -14,7 +14,6 @@ import numpy as np
 
 from viewer.errors import SceneError
 from viewer.features.pruning import (
-    VIEW_SCORES,
     PruneSettings,
     ViewScoreJob,
     keep_mask,
@@ -29,7 +28,7 @@ from viewer.render.gpu_scene import GpuScene
 from viewer.render.layout import FLAG_PRUNED
 from viewer.render.renderer import SplatRenderer
 from viewer.scene import GaussianScene
-from viewer.settings import RenderSettings
+from viewer.settings import VIEW_SCORES, RenderSettings
 
 
 @dataclass(frozen=True)

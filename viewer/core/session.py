@@ -39,7 +39,7 @@ from viewer.core.lod_state import LodFacts, LodState
 from viewer.core.pruning_state import PruneFacts, PruningState
 from viewer.features.flags import FlagLayers
 from viewer.features.lod_cache import HierarchyJob
-from viewer.features.pruning import VIEW_SCORES, ViewScoreJob, prune_flags
+from viewer.features.pruning import ViewScoreJob, prune_flags
 from viewer.render.budget import frame_capacity
 from viewer.render.contributions import OVERDRAW_MAX
 from viewer.render.frame_inputs import FrameInputs
@@ -52,6 +52,7 @@ from viewer.scene import GaussianScene
 from viewer.setting_specs import SettingsSet
 from viewer.settings import (
     PRUNING_SCORES,
+    VIEW_SCORES,
     FoveationSettings,
     LodSettings,
     PruneSettings,

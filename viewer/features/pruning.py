@@ -30,7 +30,6 @@ from viewer.render.renderer import SplatRenderer
 from viewer.scene import GaussianScene
 from viewer.settings import PRUNING_SCORES, PruneSettings, RenderSettings
 
-VIEW_SCORES = ("significance", "efficiency")  # need renders of the views
 VOLUME_POWER = 0.1
 VOLUME_QUANTILE = 0.9
 RING_ELEVATIONS_DEGREES = (0.0, 25.0, -15.0)  # added to the framing elevation, in turn

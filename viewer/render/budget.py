@@ -9,10 +9,11 @@ device cannot take fails with one line while only headers have been read:
   (llvmpipe refuses a texture above about 1.5 GiB: 16384x16384 RGBA float is 4 GiB), so one is
   allocated on trial; the images' host memory (the read-back copies, and on a software device
   the targets themselves) must fit in the memory available;
-- the scene: one frame draws at most GL_MAX_SHADER_STORAGE_BLOCK_SIZE / 48 splats (the splat
-  records are one storage buffer: a frame seeing more would lose the rest), and the scene's GL
-  buffers, which a software device keeps in host memory, and the upload's copies must fit with
-  the scene itself.
+- the scene: a frame through the GL passes draws at most GL_MAX_SHADER_STORAGE_BLOCK_SIZE / 48
+  splats (the splat records are one storage buffer: a frame seeing more would lose the rest),
+  and the scene's GL buffers, which a software device keeps in host memory, and the upload's
+  copies must fit with the scene itself. Frames that the cpu backend draws from rows kept on
+  the host (`draws_on_host`) have no such bound, only the host memory of those rows and splats.
 The byte counts were measured on llvmpipe (peak resident memory of `splatscope render`, design
 log "Checked before any work"); a GPU's own memory is not known to GL and is not checked.
 """
@@ -26,6 +27,15 @@ from viewer.formats import limits
 from viewer.formats.limits import SceneUse, gigabytes
 from viewer.render.context import DeviceInfo, ImageSizeError, create_headless_context
 from viewer.render.layout import SPLAT_DTYPE
+from viewer.render.renderer import MODE_RASTERS, choose_backend
+from viewer.setting_specs import SettingsSet
+from viewer.settings import (
+    VIEW_SCORES,
+    FoveationSettings,
+    PruneSettings,
+    RasterSettings,
+    RenderSettings,
+)
 
 TARGET_BYTES_PER_PIXEL = 16  # an RGBA float32 render target
 # Host memory per pixel of an image read back: the texture's bytes, the RGB copy, the PNG's or
@@ -39,6 +49,10 @@ UPLOAD_BYTES_PER_POINT = 48
 # and the CPU sort's copies. Measured on llvmpipe (quads, CPU sort): 236-265 bytes a Gaussian
 # beyond the scene and its GL buffers.
 FRAME_BYTES_PER_SPLAT = 224
+# Per Gaussian of a frame the cpu backend draws on the host, beyond the scene and its GL
+# buffers: the rows' host copy (the GL buffers' bytes again, `gpu_scene_bytes`) and this:
+# the splat records, their order and sort keys, the tile pairs.
+HOST_FRAME_BYTES_PER_SPLAT = 160
 # A renderer's fixed part: its programs (llvmpipe JIT-compiles each), fixed buffers and the
 # driver's threads. Measured: 56 MB of address space from the device check to a first frame.
 RENDERER_BYTES = 128 * 2**20
@@ -47,6 +61,28 @@ RENDERER_BYTES = 128 * 2**20
 def frame_capacity(device: DeviceInfo) -> int:
     """Splats one frame can draw on `device`: its largest storage buffer of splat records."""
     return max(1, device.max_ssbo_bytes // SPLAT_DTYPE.itemsize)
+
+
+def draws_on_host(settings: SettingsSet, device: DeviceInfo) -> bool:
+    """Whether every frame of `settings` on `device` is the cpu backend's, made on the host.
+
+    Such frames (host preprocess: colour, depth and heat maps of stored values, LOD, the bands
+    mapping's foveation) keep their splats in host memory, not in a storage buffer, so they
+    have no per-frame splat limit. A frame of another backend, of a mode with its own raster,
+    with the validation switch, the pooling mapping, or scores measured by rendering views
+    (pruning, foveation's subsets, their heat maps) goes through the GL passes.
+    """
+    raster = settings.of(RasterSettings)
+    if choose_backend(raster.backend, device) != "cpu" or raster.validate:
+        return False
+    render, prune = settings.of(RenderSettings), settings.of(PruneSettings)
+    fov = settings.of(FoveationSettings)
+    measured = prune.active and prune.score in VIEW_SCORES
+    measured |= render.mode == "heatmap" and render.heatmap in VIEW_SCORES
+    if fov.enabled:
+        measured |= fov.source == "subsets" and fov.subset_score in VIEW_SCORES
+    pooled = fov.enabled and fov.mapping != "bands"
+    return render.mode not in MODE_RASTERS and not measured and not pooled
 
 
 def gpu_scene_bytes(count: int, sh_coeffs: int) -> int:
@@ -70,6 +106,7 @@ def render_use(
     *,
     renderers: int = 1,
     targets: int = RENDER_TARGETS,
+    host: bool = False,
 ) -> SceneUse:
     """What rendering a scene on `device` needs beyond the scene (for `planned_use`).
 
@@ -80,6 +117,8 @@ def render_use(
         renderers: renderers drawing the scene, each with its frame buffers (a bench's
             configurations and its reference).
         targets: float targets of the image's size held at once.
+        host: every frame is drawn on the host (`draws_on_host`): no per-frame splat limit,
+            and the host copies it keeps are counted.
     """
     capacity = frame_capacity(device)
 
@@ -89,17 +128,21 @@ def render_use(
         if device.is_software:  # GL buffers are host memory
             splats = min(count, capacity) * renderers
             total += gpu_scene_bytes(count, sh_coeffs) + splats * FRAME_BYTES_PER_SPLAT
+        if host:
+            per_row = gpu_scene_bytes(1, sh_coeffs) + HOST_FRAME_BYTES_PER_SPLAT
+            total += count * per_row * renderers
         return total
 
     where = f"on {device.renderer}" if device.is_software else "(host memory)"
     return SceneUse(
         what=f"to render {where}",
         host_bytes=host_bytes,
-        max_points=capacity,
+        max_points=None if host else capacity,
         limit=(
             f"this GL device draws in one frame ({capacity:,}: GL_MAX_SHADER_STORAGE_BLOCK_SIZE "
             f"is {device.max_ssbo_bytes / 2**20:,.0f} MiB on {device.renderer}, "
-            f"{SPLAT_DTYPE.itemsize} bytes a splat)"
+            f"{SPLAT_DTYPE.itemsize} bytes a splat; the cpu backend draws more in the colour, "
+            "depth and stored-value heat map modes, without scores measured on views)"
         ),
     )
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from viewer.render.frame_buffers import FrameBuffers
-from viewer.render.layout import COUNTER_FOVEA_CULLED, COUNTER_VISIBLE
+from viewer.render.layout import COUNTER_FOVEA_CULLED, COUNTER_VISIBLE, COUNTER_VISIBLE_OVERFLOW
 
 
 @dataclass
@@ -51,14 +51,16 @@ class HostSplats:
         """Set the frame's visible and fovea-culled counts (the stats read them), maybe the splats.
 
         `everything`: also write the records, depth keys, order and ids where preprocess and
-        the sort would (for the validation switch). A frame holds at most `frame.capacity`
-        splats; the GL pass drops the rest, as here.
+        the sort would (for the validation switch). The GL buffers hold at most
+        `frame.capacity` splats: the copy stops there and counts the rest as dropped, as the
+        GL pass does (the cpu backend still draws every splat from the host).
         """
-        count = min(self.count, frame.capacity)
-        frame.counters.write(np.array([count], np.uint32).tobytes(), offset=COUNTER_VISIBLE * 4)
-        if self.fovea_culled:
-            culled = np.array([self.fovea_culled], np.uint32).tobytes()
-            frame.counters.write(culled, offset=COUNTER_FOVEA_CULLED * 4)
+        count = min(self.count, frame.capacity) if everything else self.count
+        counts = {COUNTER_VISIBLE: count, COUNTER_VISIBLE_OVERFLOW: self.count - count}
+        counts[COUNTER_FOVEA_CULLED] = self.fovea_culled
+        for word, value in counts.items():
+            if value or word == COUNTER_VISIBLE:
+                frame.counters.write(np.array([value], np.uint32).tobytes(), offset=word * 4)
         if not everything or count == 0:
             return
         records = np.ascontiguousarray(self.records[:count])
