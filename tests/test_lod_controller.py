@@ -78,6 +78,30 @@ def test_scale_and_budget_share_the_reduction_until_a_floor():
     assert detail.scale == 0.5 and detail.budget == pytest.approx(160_000, rel=1e-6)
 
 
+def test_pixels_first_lowers_the_scale_before_the_budget():
+    controller = FrameRateController(30.0, 1_000_000, min_scale=0.25, pixels_first=True)
+    for work, scale in ((0.25, 0.5), (0.81, 0.9), (0.0625, 0.25)):
+        controller.work = work  # the budget whole: the tau cut
+        assert controller.moving_detail() == Detail(scale=scale, budget=0), work
+    controller.work = 0.2  # the scale rounds to 0.45; the budget makes up for it
+    assert controller.moving_detail() == Detail(scale=0.45, budget=round(0.2 / 0.45**2 * 1e6))
+    controller.work = 0.04  # the scale at its floor: the budget takes the rest
+    assert controller.moving_detail() == Detail(scale=0.25, budget=640_000)
+    controller.work = 0.001  # both at their floors
+    assert controller.moving_detail() == Detail(scale=0.25, budget=100_000)
+
+
+@pytest.mark.parametrize("pixels_first", [False, True])
+def test_both_splits_settle_at_the_target(pixels_first):
+    controller = FrameRateController(30.0, 100_000, min_scale=0.1, pixels_first=pixels_first)
+    frames, _ = simulate(controller, fragment_bound(0.2, 0.004, 100_000), 40)
+    assert all(s < 1 / 30 for _, s in frames[-10:])
+    assert all(s > 0.8 / 30 for _, s in frames[-10:])  # no more detail given up than needed
+    shares = [d.budget / 100_000 if d.budget else 1.0 for d, _ in frames[-10:]]
+    # scale first: the budget only makes up for the scale's rounding
+    assert min(shares) > (0.8 if pixels_first else 0.3), shares
+
+
 def test_full_detail_once_the_camera_stops_and_the_last_work_is_kept():
     controller = FrameRateController(30.0, 100_000, still_after=0.1)
     _, now = simulate(controller, fragment_bound(0.4, 0.004, 100_000), 20)

@@ -88,6 +88,32 @@ def test_frame_rate_target_scales_down_while_moving_and_refines_when_still(state
     assert not lod.busy(now + 0.2)
 
 
+def test_the_cpu_backend_lowers_the_scale_first(gl_ctx, monkeypatch, tmp_path):
+    from viewer.settings import RasterSettings
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    scene = random_scene(np.random.default_rng(42), 6000, sh_degree=0, spread=2.0)
+    settings = LodSettings(enabled=True, cut="target_fps", target_fps=60.0, min_scale=0.25)
+    gpu = GpuScene.from_scene(gl_ctx, scene)
+    try:
+        for backend, scale_first in (("cpu", True), ("quads", False)):
+            renderer = SplatRenderer(gl_ctx, RasterSettings(backend=backend))
+            lod = LodState(renderer, gpu, scene)
+            wait_attached(lod, settings)
+            lod.update(settings, (1,), 0.0, None)
+            assert lod.controller is not None and lod.controller.pixels_first is scale_first
+            lod.controller.work = 0.25  # a quarter of the full frame's work, while moving
+            lod.update(settings, (2,), 0.01, None)
+            cut, scale = lod.cut(settings)
+            assert cut is not None
+            # the whole scene at half scale, or both halved evenly
+            expected = (0.5, 0) if scale_first else (0.7, 3061)
+            assert (scale, cut.budget) == (pytest.approx(expected[0]), expected[1])
+            renderer.release()
+    finally:
+        gpu.release()
+
+
 def test_the_view_target_draws_a_scaled_frame_small_and_stretches_it(state, gl_ctx):
     from viewer.app.view_target import ViewTarget
     from viewer.settings import RasterSettings

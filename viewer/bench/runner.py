@@ -440,7 +440,8 @@ def measure(
         sessions = [scenes.session_of(c) for c in configs]
         targets = [
             Target(c, r, s.gpu_scene, output.framebuffer,
-                   controller=frame_rate_controller(c, scene.count), finish=ctx.finish,
+                   controller=frame_rate_controller(c, scene.count, r.pixel_bound),
+                   finish=ctx.finish,
                    session=s if s.stream is not None else None)
             for c, r, s in zip(configs, renderers, sessions, strict=True)
         ]  # fmt: skip
@@ -491,12 +492,17 @@ def measure(
         ctx.release()
 
 
-def frame_rate_controller(config: BenchConfig, gaussians: int) -> FrameRateController | None:
-    """The controller of a `target_fps` LOD configuration, else None."""
+def frame_rate_controller(
+    config: BenchConfig, gaussians: int, pixels_first: bool = False
+) -> FrameRateController | None:
+    """The controller of a `target_fps` LOD configuration, else None.
+
+    `pixels_first`: see FrameRateController.
+    """
     lod = config.lod
     if not (lod.enabled and lod.cut == "target_fps"):
         return None
-    return FrameRateController(lod.target_fps, gaussians, lod.min_scale)
+    return FrameRateController(lod.target_fps, gaussians, lod.min_scale, pixels_first=pixels_first)
 
 
 def peak_rss_bytes() -> int:

@@ -136,12 +136,17 @@ class LodState:
         return True
 
     def _controller(self, settings: LodSettings) -> FrameRateController:
-        wanted = (settings.target_fps, settings.min_scale)
+        pixels_first = self.renderer.pixel_bound
+        wanted = (settings.target_fps, settings.min_scale, pixels_first)
         current = self.controller
-        if current is None or (current.target_fps, current.min_scale) != wanted:
+        if (
+            current is None
+            or (current.target_fps, current.min_scale, current.pixels_first) != wanted
+        ):
             self.controller = FrameRateController(
-                settings.target_fps, self.scene.count, settings.min_scale
-            )
+                settings.target_fps, self.scene.count, settings.min_scale,
+                pixels_first=pixels_first,
+            )  # fmt: skip
         assert self.controller is not None
         return self.controller
 

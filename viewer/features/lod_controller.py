@@ -4,8 +4,12 @@ Pure Python, fed by measured frame times (the window's frame period, or the benc
 time). The state is one number, the share of full work w in [w_min, 1]; a frame is assumed to
 cost about scale^2 x budget share of a full one, and w is split evenly between the two
 (scale^2 = share = sqrt(w)) until one reaches its floor, after which the other takes the
-rest. Each measured frame moves w by (aim / measured)^GAIN (at most x2 or /2 per frame), so
-fixed costs that do not shrink with w are found by feedback rather than modelled; the aim is
+rest. Where a frame's cost follows its pixels rather than its splats (`pixels_first`: the cpu
+backend) the render scale takes all of w down to its floor and the budget only the rest (and
+the scale's rounding): there a 25 % budget saves about what a 0.5 render scale saves, at 27 dB
+against 33-37 (design log, "The frame-rate target where frames cost pixels").
+Each measured frame moves w by (aim / measured)^GAIN (at most x2 or /2 per frame), so fixed
+costs that do not shrink with w are found by feedback rather than modelled; the aim is
 HEADROOM of the target's period, since frames that settle at exactly the period fall below the
 rate about half the time (a machine's frame times vary by 5-15 %). Once the
 camera has been still for `still_after` seconds the controller asks for full detail (scale 1,
@@ -55,6 +59,8 @@ class FrameRateController:
         gaussians: the scene's Gaussians (the budget is a share of them).
         min_scale: the smallest render scale allowed (0 < min_scale <= 1).
         still_after: seconds without motion after which full detail is drawn.
+        pixels_first: lower the render scale to its floor before the budget (frames that
+            cost pixels), instead of both evenly.
     """
 
     def __init__(
@@ -63,6 +69,7 @@ class FrameRateController:
         gaussians: int,
         min_scale: float = 0.25,
         still_after: float = STILL_AFTER,
+        pixels_first: bool = False,
     ) -> None:
         if not target_fps > 0:
             raise ValueError(f"the target frame rate must be positive, got {target_fps}")
@@ -72,6 +79,7 @@ class FrameRateController:
         self.gaussians = max(int(gaussians), 1)
         self.min_scale = min_scale
         self.still_after = still_after
+        self.pixels_first = pixels_first
         self.min_share = min(1.0, max(MIN_SHARE, MIN_BUDGET / self.gaussians))
         self.min_work = min_scale**2 * self.min_share
         self.work = 1.0
@@ -92,7 +100,10 @@ class FrameRateController:
 
     def moving_detail(self) -> Detail:
         """The scale and budget of the current work share."""
-        pixels = share = math.sqrt(self.work)  # pixels: scale^2
+        if self.pixels_first:  # pixels: scale^2; share: of the Gaussians
+            pixels, share = self.work, 1.0
+        else:
+            pixels = share = math.sqrt(self.work)
         if pixels < self.min_scale**2:  # the scale at its floor: the budget takes the rest
             pixels = self.min_scale**2
             share = self.work / pixels
@@ -105,7 +116,9 @@ class FrameRateController:
         share = min(max(self.work / scale**2, self.min_share), 1.0)
         if scale >= 1.0 and share >= 1.0:
             return Detail()
-        return Detail(scale=scale, budget=max(1, round(share * self.gaussians)))
+        return Detail(
+            scale=scale, budget=0 if share >= 1.0 else max(1, round(share * self.gaussians))
+        )
 
     def detail(self, moving: bool, now: float) -> Detail:
         """The detail of a frame at time `now` (seconds), given whether the camera moved.

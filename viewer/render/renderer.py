@@ -150,6 +150,16 @@ class SplatRenderer:
         return choose_backend(self.raster_settings.backend, self.device)
 
     @property
+    def pixel_bound(self) -> bool:
+        """Whether a frame costs its pixels more than its splats: the cpu backend's.
+
+        The frame-rate target then lowers the render scale before the LOD budget. (The quads
+        backend on llvmpipe also pays per instance: there the even split held the rate
+        better, design log.)
+        """
+        return self.backend == "cpu"
+
+    @property
     def backend_reason(self) -> str:
         """Why that backend (`backend_reason`)."""
         return backend_reason(self.raster_settings.backend, self.device)
