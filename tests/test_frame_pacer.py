@@ -115,6 +115,7 @@ def test_under_a_frame_rate_target_the_ui_frame_is_its_period():
 
     assert ui_frame_ms(None) == pytest.approx(1e3 / UI_RATE)
     assert ui_frame_ms(30.0) == pytest.approx(1e3 / 30.0)  # a 30 FPS frame fits: drawn whole
+    assert ui_frame_ms(20.0) == pytest.approx(1e3 / 20.0)  # a lower target: its own period
     assert ui_frame_ms(5.0) == pytest.approx(1e3 / MIN_UI_RATE)  # the UI stays responsive
     assert ui_frame_ms(120.0) == pytest.approx(1e3 / UI_RATE)
     pacer = FramePacer(ui_ms=ui_frame_ms(30.0), ui_work_ms=20.0)

@@ -80,13 +80,13 @@ def test_scale_and_budget_share_the_reduction_until_a_floor():
 
 def test_pixels_first_lowers_the_scale_before_the_budget():
     controller = FrameRateController(30.0, 1_000_000, min_scale=0.25, pixels_first=True)
-    for work, scale in ((0.25, 0.5), (0.81, 0.9), (0.0625, 0.25)):
-        controller.work = work  # the budget whole: the tau cut
+    for work, scale in ((0.25, 0.5), (0.81, 0.9), (0.36, 0.6)):
+        controller.work = work  # down to scale 0.5, the scale alone: the budget whole (tau cut)
         assert controller.moving_detail() == Detail(scale=scale, budget=0), work
-    controller.work = 0.2  # the scale rounds to 0.45; the budget makes up for it
-    assert controller.moving_detail() == Detail(scale=0.45, budget=round(0.2 / 0.45**2 * 1e6))
-    controller.work = 0.04  # the scale at its floor: the budget takes the rest
-    assert controller.moving_detail() == Detail(scale=0.25, budget=640_000)
+    controller.work = 0.3  # the scale rounds to 0.55; the budget makes up for it
+    assert controller.moving_detail() == Detail(scale=0.55, budget=round(0.3 / 0.55**2 * 1e6))
+    controller.work = 0.04  # below the knee, both evenly: share 0.4, scale^2 0.25 x 0.4
+    assert controller.moving_detail() == Detail(scale=0.3, budget=round(0.04 / 0.3**2 * 1e6))
     controller.work = 0.001  # both at their floors
     assert controller.moving_detail() == Detail(scale=0.25, budget=100_000)
 

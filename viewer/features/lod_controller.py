@@ -5,9 +5,11 @@ time). The state is one number, the share of full work w in [w_min, 1]; a frame 
 cost about scale^2 x budget share of a full one, and w is split evenly between the two
 (scale^2 = share = sqrt(w)) until one reaches its floor, after which the other takes the
 rest. Where a frame's cost follows its pixels rather than its splats (`pixels_first`: the cpu
-backend) the render scale takes all of w down to its floor and the budget only the rest (and
-the scale's rounding): there a 25 % budget saves about what a 0.5 render scale saves, at 27 dB
-against 33-37 (design log, "The frame-rate target where frames cost pixels").
+backend) the render scale alone takes w down to SCALE_KNEE (the budget only making up for the
+scale's rounding), and the even split the rest: there a 25 % budget saves about what a 0.5
+render scale saves, at 27 dB against 33-37, while below scale 0.5 the fixed passes make the
+scale save less and the two do about as well (design log, "The frame-rate target where frames
+cost pixels").
 Each measured frame moves w by (aim / measured)^GAIN (at most x2 or /2 per frame), so fixed
 costs that do not shrink with w are found by feedback rather than modelled; the aim is
 HEADROOM of the target's period, since frames that settle at exactly the period fall below the
@@ -30,7 +32,8 @@ MAX_STEP = 2.0  # w changes by at most this factor per frame
 STILL_AFTER = 0.1  # seconds without camera motion before full detail
 MIN_SHARE = 0.1  # the budget never drops below this share of the Gaussians...
 MIN_BUDGET = 1000  # ... nor below this many splats
-SCALE_STEP = 0.05  # render scales are multiples of this (or the floor)
+SCALE_STEPS = 20  # render scales are multiples of 1 / this (or the floor)
+SCALE_KNEE = 0.5  # pixels first: the scale alone down to this, then scale and budget evenly
 
 
 @dataclass(frozen=True)
@@ -59,8 +62,8 @@ class FrameRateController:
         gaussians: the scene's Gaussians (the budget is a share of them).
         min_scale: the smallest render scale allowed (0 < min_scale <= 1).
         still_after: seconds without motion after which full detail is drawn.
-        pixels_first: lower the render scale to its floor before the budget (frames that
-            cost pixels), instead of both evenly.
+        pixels_first: lower the render scale to SCALE_KNEE before the budget (frames that
+            cost pixels), instead of both evenly from the start.
     """
 
     def __init__(
@@ -100,25 +103,26 @@ class FrameRateController:
 
     def moving_detail(self) -> Detail:
         """The scale and budget of the current work share."""
-        if self.pixels_first:  # pixels: scale^2; share: of the Gaussians
+        knee = max(SCALE_KNEE, self.min_scale) ** 2 if self.pixels_first else 1.0
+        if self.work >= knee:  # pixels first, the scale alone (pixels: scale^2)
             pixels, share = self.work, 1.0
-        else:
-            pixels = share = math.sqrt(self.work)
+        else:  # below the knee, both evenly (share: of the Gaussians)
+            share = math.sqrt(self.work / knee)
+            pixels = knee * share
         if pixels < self.min_scale**2:  # the scale at its floor: the budget takes the rest
             pixels = self.min_scale**2
             share = self.work / pixels
         if share < self.min_share:  # the budget at its floor: the scale takes the rest
             share = self.min_share
             pixels = max(self.work / share, self.min_scale**2)
-        # the scale in steps of SCALE_STEP (images are not made again for every small change),
-        # the budget making up for the rounding
-        scale = min(max(round(math.sqrt(pixels) / SCALE_STEP) * SCALE_STEP, self.min_scale), 1.0)
+        # the scale in steps of 1 / SCALE_STEPS (images are not made again for every small
+        # change), the budget making up for the rounding
+        scale = min(max(round(math.sqrt(pixels) * SCALE_STEPS) / SCALE_STEPS, self.min_scale), 1.0)
         share = min(max(self.work / scale**2, self.min_share), 1.0)
-        if scale >= 1.0 and share >= 1.0:
+        whole = share >= 1.0 - 1e-9  # the tau cut (the steps are not exact in binary)
+        if scale >= 1.0 and whole:
             return Detail()
-        return Detail(
-            scale=scale, budget=0 if share >= 1.0 else max(1, round(share * self.gaussians))
-        )
+        return Detail(scale=scale, budget=0 if whole else max(1, round(share * self.gaussians)))
 
     def detail(self, moving: bool, now: float) -> Detail:
         """The detail of a frame at time `now` (seconds), given whether the camera moved.
