@@ -10,6 +10,8 @@ Usage: python scripts/compare_revisions.py --base 24e65b7 [--this HEAD] [--round
            [--keys near_plane=0.2,guard_band=2]   (settings added to both configs, e.g. to pin
                                                     rules that changed between the revisions)
            [--width 640 --height 360] [SCENE ...]   (default: donut.ply and the built-in scene)
+           [--configs quads:backend=quads,tiles:backend=tiles]   (the default; ";" between configs
+                                                    whose keys hold commas)
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 DONUT = ROOT.parent / "shared" / "scenes" / "donut.ply"
-CONFIGS = ("quads:backend=quads", "tiles:backend=tiles")
+CONFIGS = "quads:backend=quads,tiles:backend=tiles"
 
 
 def bench(tree: Path, scene: str | None, out: Path, args: argparse.Namespace) -> dict[str, float]:
@@ -33,11 +35,17 @@ def bench(tree: Path, scene: str | None, out: Path, args: argparse.Namespace) ->
     command = [sys.executable, "-m", "viewer", "bench", *([scene] if scene else []),
                "--out", str(out), "--frames", str(args.frames), "--warmup", "3",
                "--width", str(args.width), "--height", str(args.height), "--no-quality",
-               "--config", *(f"{c},{args.keys}" if args.keys else c for c in CONFIGS)]  # fmt: skip
+               "--config",
+               *(f"{c},{args.keys}" if args.keys else c for c in configs(args))]  # fmt: skip
     env = {**os.environ, "PYTHONPATH": str(tree), "EGL_PLATFORM": "surfaceless"}
     subprocess.run(command, cwd=tree, env=env, check=True, capture_output=True, text=True)
     report = json.loads((out / "report.json").read_text())
     return {c["name"]: c["frame_ms"]["p50"] for c in report["configs"]}
+
+
+def configs(args: argparse.Namespace) -> list[str]:
+    """The bench configs of --configs: split at ";" if it has one, else at ","."""
+    return args.configs.split(";" if ";" in args.configs else ",")
 
 
 def worktree(path: Path, revision: str) -> Path:
@@ -53,6 +61,7 @@ def main() -> None:
     parser.add_argument("--base", required=True, help="git revision to compare against")
     parser.add_argument("--this", help="git revision to compare (default: this checkout as is)")
     parser.add_argument("--keys", default="", help="key=value settings added to every config")
+    parser.add_argument("--configs", default=CONFIGS, help="bench configs, NAME:key=value")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--frames", type=int, default=12)
     parser.add_argument("--width", type=int, default=640)
@@ -82,7 +91,7 @@ def main() -> None:
     print("|---|---|---|---|---|")
     for scene in scenes:
         name = Path(scene or "builtin").name
-        for config in (c.split(":")[0] for c in CONFIGS):
+        for config in (c.split(":")[0] for c in configs(args)):
             old = statistics.median(times[(name, config, "base")])
             new = statistics.median(times[(name, config, "this")])
             print(f"| {name} | {config} | {old:.1f} | {new:.1f} | {new / old:.3f} |")
