@@ -20,6 +20,16 @@ def _signal_self(number: int = signal.SIGINT) -> None:
     os.kill(os.getpid(), number)
 
 
+@pytest.fixture(autouse=True)
+def _ctrl_c_raises():
+    """Ctrl+C as a terminal gives it: a shell without job control starts background commands
+    with SIGINT ignored, and then no signal here would stop the training (which densifies
+    every 2 steps here: the model would grow without end)."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
 def test_a_signal_inside_a_step_is_raised_when_the_step_ends():
     guard, done = StepGuard(), []
     with pytest.raises(KeyboardInterrupt), guard.step():
