@@ -540,13 +540,16 @@ def test_a_scene_larger_than_a_frame_holds_is_one_line_before_it_is_read(
     render = ["render", "--width", "16", "--out", str(out)]
     # what only the GL passes draw: another backend, a mode with its own raster, scores
     # measured on views
+    video = ["render", "--path", "orbit", "--frames", "2", "--width", "16", "--height", "16",
+             "--out", str(tmp_path / "v.mp4"), "--backend", "quads"]  # fmt: skip
     for command in ([*render, "--backend", "quads"], [*render, "--mode", "points"],
-                    [*render, "--prune.keep", "0.5"], bench):  # fmt: skip
+                    [*render, "--prune.keep", "0.5"], bench, video):  # fmt: skip
         fails(capsys, command[0], str(small_scene), *command[1:],
               fragments=(str(small_scene), "declares 300 points", "draws in one frame (100:",
                          "GL_MAX_SHADER_STORAGE_BLOCK_SIZE",
                          "the cpu backend draws more"))  # fmt: skip
     assert not out.exists() and not (tmp_path / "b").exists()
+    assert not (tmp_path / "v.mp4").exists()
 
 
 def test_the_cpu_backend_draws_more_than_a_gl_frame_holds(
@@ -570,6 +573,10 @@ def test_the_cpu_backend_draws_more_than_a_gl_frame_holds(
         out = tmp_path / f"{name}_limited.npy"
         assert main(["render", str(small_scene), *size, *flags, "--out-npy", str(out)]) == 0
         np.testing.assert_array_equal(np.load(out), np.load(tmp_path / f"{name}.npy"))
+    frames = tmp_path / "frames"
+    video = ["render", str(small_scene), "--path", "orbit", "--frames", "2", "--width", "16",
+             "--height", "16", "--backend", "cpu", "--out", f"{frames}/"]  # fmt: skip
+    assert main(video) == 0 and len(list(frames.glob("*.png"))) == 2
     bench = ["bench", str(small_scene), "--out", str(tmp_path / "b"), "--frames", "2",
              "--warmup", "0", "--width", "32", "--height", "32",
              "--config", "c:backend=cpu"]  # fmt: skip

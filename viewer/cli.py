@@ -612,9 +612,11 @@ def _run_render_path(args: argparse.Namespace) -> int:
     from viewer.bench.cli import check_output_folder, missing_cameras
     from viewer.features.foveation import check_source
     from viewer.formats.inria_output import scene_file
+    from viewer.formats.limits import planned_use
     from viewer.headless import HeadlessRenderer
     from viewer.image_files import save_png
     from viewer.path_cameras import camera_path, load_path_file, played, played_frames, sampled
+    from viewer.render.budget import check_device, draws_on_host, render_use
     from viewer.render.context import ImageSizeError
     from viewer.video import (
         VIDEO_SUFFIX,
@@ -657,7 +659,9 @@ def _run_render_path(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     _note_outline(settings.of(FoveationSettings))
-    scene = load_scene_or_builtin(args.scene)
+    device = check_device(None, None, "render")  # the frames' size follows the path: later
+    with planned_use(render_use(device, host=draws_on_host(settings, device))):
+        scene = load_scene_or_builtin(args.scene)
     _note_sh_degree(args, scene)
     if args.path == "cameras" and not scene.cameras:
         missing_cameras(args.scene)
