@@ -117,7 +117,8 @@ class SettingsSet(Mapping[str, Any]):
         unknown = set(given) - {g.name for g in GROUPS}
         if unknown:
             raise ValueError(f"unknown settings groups {sorted(unknown)}")
-        self._values = {g.name: given.get(g.name, g.cls()) for g in GROUPS}
+        # defaults made only for the groups not given (each is a dataclass built with checks)
+        self._values = {g.name: given[g.name] if g.name in given else g.cls() for g in GROUPS}
         for group in GROUPS:
             if type(self._values[group.name]) is not group.cls:
                 raise TypeError(f"settings group {group.name!r} needs a {group.cls.__name__}")
