@@ -15,7 +15,8 @@ from viewer.reference import render_scene_reference
 from viewer.render.context import DeviceInfo
 from viewer.render.frame_inputs import FrameInputs
 from viewer.render.layout import COUNTER_PAIRS
-from viewer.render.renderer import SplatRenderer, backend_reason, choose_backend
+from viewer.render.raster import backend_reason, choose_backend
+from viewer.render.renderer import SplatRenderer
 from viewer.scene import GaussianScene
 from viewer.settings import RasterSettings, RenderSettings
 

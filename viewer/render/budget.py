@@ -27,7 +27,7 @@ from viewer.formats import limits
 from viewer.formats.limits import SceneUse, gigabytes
 from viewer.render.context import DeviceInfo, ImageSizeError, create_headless_context
 from viewer.render.layout import SPLAT_DTYPE
-from viewer.render.renderer import MODE_RASTERS, choose_backend
+from viewer.render.raster import MODE_RASTERS, choose_backend
 from viewer.setting_specs import SettingsSet
 from viewer.settings import (
     VIEW_SCORES,

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 from viewer.render.accum_target import AccumTarget
+from viewer.render.context import DeviceInfo
 from viewer.render.frame_buffers import FrameBuffers
 from viewer.render.frame_view import FrameView
 from viewer.render.gpu_scene import GpuScene
@@ -40,6 +41,27 @@ if TYPE_CHECKING:  # the contributions pass imports this module
     from viewer.render.tile_bins import TileBins
 
 BACKENDS = ("quads", "tiles", "cpu")
+MODE_RASTERS = ("points", "outlines", "overdraw")  # modes with a raster of their own
+
+
+def choose_backend(kind: str, device: DeviceInfo) -> str:
+    """'auto' -> cpu on software GL, tiles on compute-first data-centre GPUs, quads elsewhere."""
+    if kind == "auto":
+        if device.is_software:
+            return "cpu"
+        return "tiles" if device.is_datacenter_gpu else "quads"
+    if kind not in BACKENDS:
+        raise ValueError(f"unknown raster backend {kind!r}; use auto, {' or '.join(BACKENDS)}")
+    return kind
+
+
+def backend_reason(kind: str, device: DeviceInfo) -> str:
+    """Why `choose_backend(kind, device)` picks what it picks, for the panel and the overlay."""
+    if kind != "auto":
+        return "chosen"
+    if device.is_software:
+        return f"auto: software GL, {device.renderer.split(' (')[0]}"
+    return "auto: compute-first GPU" if device.is_datacenter_gpu else "auto: a GPU"
 
 
 @dataclass(frozen=True)

@@ -59,7 +59,14 @@ from viewer.render.lod_cut import LodCutPass, LodCutStats
 from viewer.render.lod_cut_host import HostLodCut
 from viewer.render.preprocess import PreprocessPass
 from viewer.render.preprocess_host import HostPreprocess
-from viewer.render.raster import BACKENDS, Raster, RasterBackend, RasterJob
+from viewer.render.raster import (
+    MODE_RASTERS,
+    Raster,
+    RasterBackend,
+    RasterJob,
+    backend_reason,
+    choose_backend,
+)
 from viewer.render.raster_cpu import CpuRaster
 from viewer.render.raster_quads import InstancedQuads, QuadsRaster
 from viewer.render.raster_tiles import TilesRaster
@@ -71,32 +78,11 @@ from viewer.render.validation import validate_frame
 from viewer.settings import RasterSettings, RenderSettings
 from viewer.stats import FrameStats
 
-MODE_RASTERS = ("points", "outlines", "overdraw")  # modes with a raster of their own
 Section = Callable[[str], AbstractContextManager[None]]
 
 
 def _untimed(_name: str) -> AbstractContextManager[None]:
     return nullcontext()
-
-
-def choose_backend(kind: str, device: DeviceInfo) -> str:
-    """'auto' -> cpu on software GL, tiles on compute-first data-centre GPUs, quads elsewhere."""
-    if kind == "auto":
-        if device.is_software:
-            return "cpu"
-        return "tiles" if device.is_datacenter_gpu else "quads"
-    if kind not in BACKENDS:
-        raise ValueError(f"unknown raster backend {kind!r}; use auto, {' or '.join(BACKENDS)}")
-    return kind
-
-
-def backend_reason(kind: str, device: DeviceInfo) -> str:
-    """Why `choose_backend(kind, device)` picks what it picks, for the panel and the overlay."""
-    if kind != "auto":
-        return "chosen"
-    if device.is_software:
-        return f"auto: software GL, {device.renderer.split(' (')[0]}"
-    return "auto: compute-first GPU" if device.is_datacenter_gpu else "auto: a GPU"
 
 
 class SplatRenderer:
