@@ -109,6 +109,7 @@ class ViewerApp:
         self.pacer = FramePacer()  # slow splat frames are drawn over several UI frames
         self.gui = _create_gui(window)
         self.input = InputRouter(window.handle, self.gui, self)
+        window.on_resize = self.input.count_event
         self.panel = Panel()
         self.loader = SceneLoader(read_scene)
         self.chooser = SceneChooser()

@@ -135,8 +135,7 @@ class InputRouter:
         glfw.set_scroll_callback(window, self._on_scroll)
         # pyGLFW calls it with a list of paths; its stub says (count, path)
         glfw.set_drop_callback(window, cast(Any, self._on_drop))
-        # not input, but a reason to draw a frame now rather than wait on
-        glfw.set_framebuffer_size_callback(window, self._on_window_event)
+        # not input, but a reason to draw a frame now rather than wait on (resizes: `count_event`)
         glfw.set_window_refresh_callback(window, self._on_window_event)
         glfw.set_window_close_callback(window, self._on_window_event)
 
@@ -182,6 +181,10 @@ class InputRouter:
         )
 
     def _on_window_event(self, window, *args) -> None:
+        self._events += 1
+
+    def count_event(self) -> None:
+        """Count an event the window handled itself (a resize): `poll` then does not wait."""
         self._events += 1
 
     def _on_char(self, window, char: int) -> None:
