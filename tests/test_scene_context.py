@@ -148,6 +148,7 @@ def test_the_points_switch_draws_one_square_per_visible_point():
     imgui.create_context()
     try:
         io = imgui.get_io()
+        io.set_ini_filename(None)  # else ImGui writes imgui.ini into the working folder
         io.display_size = imgui.ImVec2(200, 100)
         io.backend_flags |= imgui.BackendFlags_.renderer_has_textures.value
         imgui.new_frame()
