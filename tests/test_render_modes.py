@@ -124,14 +124,31 @@ def test_overdraw_counts_blended_splats(renderer, upload):
     gpu_scene = upload(scene)
     gpu = renderer.render_image(gpu_scene, FrameInputs(camera), RenderSettings(mode="overdraw"))
     blended = reference_contributions(scene, camera).blended
-    expected = np.where(
-        (blended > 0)[..., None],
-        heat_colour(np.log2(np.maximum(blended, 1)) / math.log2(OVERDRAW_MAX)),
-        0.0,
-    )
-    agree = np.abs(gpu - expected).max(axis=2) < 1e-4
+    agree = np.abs(gpu - overdraw_colours(blended)).max(axis=2) < 1e-4
     assert agree.mean() > 0.98
     assert (blended > 3).any()
+
+
+def overdraw_colours(blended: np.ndarray) -> np.ndarray:
+    """overdraw.comp's colours of per-pixel blended counts (0: none, the background)."""
+    heat = heat_colour(np.log2(np.maximum(blended, 1)) / math.log2(OVERDRAW_MAX))
+    return np.where((blended > 0)[..., None], heat, 0.0)
+
+
+def test_overdraw_counts_stop_where_pixels_saturate(renderer, upload):
+    """A dense scene whose pixels turn opaque: the count ends before the splat that would take T
+    below 1e-4, in every backend's overdraw (the cpu backend counts as it composites)."""
+    scene = random_scene(np.random.default_rng(5), 3000, sh_degree=0, spread=1.0)
+    camera = Camera.look_at((0, -1.2, 0), (0, 0, 0), (0, 0, 1), 160, 120, 70.0)
+    black = upload(coloured(scene, np.zeros((scene.count, 3))))
+    image = renderer.render_image(black, FrameInputs(camera), RenderSettings(mode="overdraw"))
+    white = RenderSettings(background=(1.0, 1.0, 1.0))
+    transmittance = renderer.render_image(black, FrameInputs(camera), white)[..., 0]
+    opaque = transmittance < 0.01  # where pixels stop (T < 1e-4 / (1 - alpha), alpha <= 0.99)
+    blended = reference_contributions(scene, camera).blended
+    agree = np.abs(image - overdraw_colours(blended)).max(axis=2) < 1e-4
+    assert agree.mean() > 0.98
+    assert opaque.mean() > 0.2 and agree[opaque].mean() > 0.98
 
 
 def test_selected_gaussians_are_highlighted_never_culled(renderer, upload):

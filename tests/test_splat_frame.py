@@ -48,7 +48,7 @@ def _in_parts(renderer, scene, settings, counts, between=lambda: None) -> np.nda
     return image
 
 
-@pytest.mark.parametrize("backend", ["quads", "tiles"])
+@pytest.mark.parametrize("backend", ["quads", "tiles", "cpu"])
 @pytest.mark.parametrize("mode", ["colour", "points", "outlines", "overdraw"])
 def test_parts_of_any_size_give_the_whole_frame(gl_ctx, scene, backend, mode) -> None:
     renderer = _renderer(gl_ctx, backend)

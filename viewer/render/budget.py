@@ -27,7 +27,7 @@ from viewer.formats import limits
 from viewer.formats.limits import SceneUse, gigabytes
 from viewer.render.context import DeviceInfo, ImageSizeError, create_headless_context
 from viewer.render.layout import SPLAT_DTYPE
-from viewer.render.raster import MODE_RASTERS, choose_backend
+from viewer.render.raster import choose_backend, own_raster
 from viewer.setting_specs import SettingsSet
 from viewer.settings import (
     VIEW_SCORES,
@@ -66,14 +66,15 @@ def frame_capacity(device: DeviceInfo) -> int:
 def draws_on_host(settings: SettingsSet, device: DeviceInfo) -> bool:
     """Whether every frame of `settings` on `device` is the cpu backend's, made on the host.
 
-    Such frames (host preprocess: colour, depth and heat maps of stored values, LOD, the bands
-    mapping's foveation) keep their splats in host memory, not in a storage buffer, so they
-    have no per-frame splat limit. A frame of another backend, of a mode with its own raster,
-    with the validation switch, the pooling mapping, or scores measured by rendering views
+    Such frames (host preprocess: colour, depth, overdraw and heat maps of stored values, LOD,
+    the bands mapping's foveation) keep their splats in host memory, not in a storage buffer,
+    so they have no per-frame splat limit. A frame of another backend, of a mode with its own
+    raster, with the validation switch, the pooling mapping, or scores measured by rendering views
     (pruning, foveation's subsets, their heat maps) goes through the GL passes.
     """
     raster = settings.of(RasterSettings)
-    if choose_backend(raster.backend, device) != "cpu" or raster.validate:
+    backend = choose_backend(raster.backend, device)
+    if backend != "cpu" or raster.validate:
         return False
     render, prune = settings.of(RenderSettings), settings.of(PruneSettings)
     fov = settings.of(FoveationSettings)
@@ -82,7 +83,7 @@ def draws_on_host(settings: SettingsSet, device: DeviceInfo) -> bool:
     if fov.enabled:
         measured |= fov.source == "subsets" and fov.subset_score in VIEW_SCORES
     pooled = fov.enabled and fov.mapping != "bands"
-    return render.mode not in MODE_RASTERS and not measured and not pooled
+    return not own_raster(render.mode, backend) and not measured and not pooled
 
 
 def gpu_scene_bytes(count: int, sh_coeffs: int) -> int:

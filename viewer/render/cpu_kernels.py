@@ -205,11 +205,14 @@ def _composite_tile(
     levels: np.ndarray | None,
     ceiling: np.float32,
     saturation: np.ndarray,
+    counts: bool,
 ) -> None:
     """Composite one tile's pairs[first:last] front to back into `out` (rows bottom up).
 
     `saturation` ([2] int64) gets the tile's pixels that saturated (stopped before T fell
-    below 1e-4) and the splats blended into them, the stopping one included.
+    below 1e-4) and the splats blended into them, the stopping one included. With `counts`
+    (the overdraw mode) a pixel's red is instead the count of splats blended into it, the
+    stopping one not included (contributions.comp's count), and its other channels 0.
 
     With foveation's `levels` ([height, width] per pixel) and `stored` (per splat) a splat's
     opacity is weighed at each pixel by w(b, l) = smoothstep(clamp(b - l, 0, 1)), b = its
@@ -292,6 +295,10 @@ def _composite_tile(
                 saturation[SATURATED] += 1
                 saturation[SATURATION_DEPTH] += int(state[DEPTH, row, k])
             pixel = o[x0 + k]
+            if counts:
+                pixel[0] = state[DEPTH, row, k] - (F1 - state[LIVE, row, k])
+                pixel[1] = pixel[2] = pixel[3] = F0
+                continue
             pixel[0] = state[PREMUL_R, row, k]
             pixel[1] = state[PREMUL_G, row, k]
             pixel[2] = state[PREMUL_B, row, k]
@@ -312,6 +319,7 @@ def composite_rows(
     levels: np.ndarray | None,
     ceilings: np.ndarray | None,
     saturation: np.ndarray,
+    counts: bool = False,
 ) -> None:
     """Composite the rows of tiles [first_row, last_row) into their pixel rows of `out`.
 
@@ -320,7 +328,7 @@ def composite_rows(
     the splats blended into them (`_composite_tile`). Tiles are handed to threads most pairs
     first.
     Foveated frames pass each splat's stored levels, the pixels' levels and each tile's highest
-    (`_composite_tile`), others None.
+    (`_composite_tile`), others None. `counts`: each pixel's blended splats instead of colour.
     """
     columns = (width + TILE_SIZE - 1) // TILE_SIZE
     first_tile = first_row * columns
@@ -333,7 +341,7 @@ def composite_rows(
         ceiling = ceilings[t] if ceilings is not None else F0
         _composite_tile(
             splats, pairs, starts[t], starts[t + 1], tx * TILE_SIZE, ty * TILE_SIZE,
-            width, height, out, stored, levels, ceiling, saturation[t],
+            width, height, out, stored, levels, ceiling, saturation[t], counts,
         )  # fmt: skip
 
 

@@ -9,7 +9,8 @@ host (viewer/render/host_resolve.py) or uploads for the GL resolve.
 Views are measured on the GPU (`GpuMeasure`), as the other backends do. Foveated frames that
 draw the scene's nested subsets weigh each splat at each pixel's level, as the tiles backend.
 The periphery's tiles that a foveated-resolution inset wholly covers (`FrameView.hidden`) get
-no pairs: nothing of them is shown.
+no pairs: nothing of them is shown. In the overdraw mode the composite counts the splats blended
+per pixel, and `draw` colours the counts as overdraw.comp does.
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ import moderngl
 import numpy as np
 
 from viewer.render.accum_target import AccumTarget
-from viewer.render.contributions import Contributions, GpuMeasure
+from viewer.render.colormap import heat_colour
+from viewer.render.contributions import OVERDRAW_MAX, Contributions, GpuMeasure
 from viewer.render.fovea import LEVEL_NONE, FoveaUniforms, uniform_levels
 from viewer.render.frame_buffers import FrameBuffers
 from viewer.render.jit_setup import compiled
@@ -140,11 +142,15 @@ class CpuRaster:
         parts = range(self.parts(job)) if parts is None else parts
         image = target.host_image()
         target.on_host = True
+        counts = job.settings.mode == "overdraw"
         if len(parts):
             self._kernels.composite_rows(
                 self._splats, self._pairs, self._starts, width, height, parts.start, parts.stop,
-                image, self._stored, self._levels, self._ceilings, self._saturation,
+                image, self._stored, self._levels, self._ceilings, self._saturation, counts,
             )  # fmt: skip
+            if counts:
+                top, bottom = parts.start * TILE_SIZE, min(parts.stop * TILE_SIZE, height)
+                colour_counts(image[height - bottom : height - top])  # rows bottom up
         saturated, depth = self._saturation.sum(axis=0)
         _write_counter(job.frame, COUNTER_SATURATED, saturated)
         _write_counter(job.frame, COUNTER_SATURATION_DEPTH, depth)
@@ -162,6 +168,18 @@ class CpuRaster:
         self._saturation = np.zeros((0, 2), np.int64)
         self._stored, self._levels, self._floors, self._ceilings = None, None, None, None
         self._levels_cache.clear()
+
+
+def colour_counts(image: np.ndarray) -> None:
+    """`image` ([..., 4], red: splats blended per pixel) as overdraw.comp colours it, in place.
+
+    Heat on a log scale, 1 splat coldest and OVERDRAW_MAX or more hottest, alpha 1; a pixel of
+    no splat is left 0 (the background).
+    """
+    counts = image[..., 0]
+    hit = counts > 0
+    image[hit, :3] = heat_colour(np.log2(counts[hit]) / np.float32(np.log2(OVERDRAW_MAX)))
+    image[hit, 3] = 1.0
 
 
 def _write_counter(frame: FrameBuffers, word: int, value: int) -> None:

@@ -60,12 +60,12 @@ from viewer.render.lod_cut_host import HostLodCut
 from viewer.render.preprocess import PreprocessPass
 from viewer.render.preprocess_host import HostPreprocess
 from viewer.render.raster import (
-    MODE_RASTERS,
     Raster,
     RasterBackend,
     RasterJob,
     backend_reason,
     choose_backend,
+    own_raster,
 )
 from viewer.render.raster_cpu import CpuRaster
 from viewer.render.raster_quads import InstancedQuads, QuadsRaster
@@ -198,7 +198,7 @@ class SplatRenderer:
 
     def _raster(self, mode: str) -> Raster:
         """What draws a frame in render mode `mode`: its own raster, else the backend."""
-        if mode not in MODE_RASTERS:
+        if not own_raster(mode, self.backend):
             return self._backend()
         if mode not in self._mode_rasters:
             raster: Raster
