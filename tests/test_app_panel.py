@@ -95,6 +95,14 @@ def test_every_setting_gets_a_widget_of_its_kind():
     assert kinds["width"] == "slider_int"
 
 
+def test_a_label_leaves_out_the_unit_its_value_shows():
+    panel_classes = [group.cls for group in GROUPS if group.panel]
+    titles = {s.name: widgets._title(s) for cls in panel_classes for s in specs(cls)}
+    assert titles["fov_y_degrees"] == "fov y"  # its value reads "50 degrees"
+    assert titles["splat_scale"] == "splat scale"
+    assert all(title and "_" not in title for title in titles.values())
+
+
 def test_widget_kinds_of_other_shapes():
     def spec(kind, default, range_=None, choices=None):
         return SettingSpec("x", kind, default, "", "", range_, choices)
@@ -529,7 +537,7 @@ def test_a_slider_prints_its_value_beside_the_bar_where_the_grab_cannot_hide_it(
     assert fmt.startswith("##")  # the bar itself draws no text (ImGui hides what follows ##)
     value_x = dict(texts)["50 degrees"]
     assert value_x > bar_end
-    assert dict(texts)["fov y degrees"] > value_x
+    assert dict(texts)["fov y"] > value_x  # the unit is said once, by the value
 
 
 def test_the_sh_degree_slider_offers_only_the_scenes_degrees(gui, monkeypatch):

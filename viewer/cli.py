@@ -105,7 +105,8 @@ def _scene_arg(parser: argparse.ArgumentParser, optional: bool = False) -> None:
     parser.add_argument(
         "scene",
         nargs="?" if optional else None,
-        help="scene file (.ply, compressed .ply, .splat, .spz) or INRIA output folder"
+        help="scene file (.ply, compressed .ply, .splat, .spz, .sog, meta.json, .glb, .gltf, "
+        "a streamed SOG's lod-meta.json) or INRIA output folder"
         + (" (default: the built-in scene)" if optional else ""),
     )
 

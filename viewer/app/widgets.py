@@ -50,8 +50,16 @@ def widget_kind(spec: SettingSpec) -> str:
     raise ValueError(f"{spec.name}: no widget edits {spec.kind.__name__} settings")
 
 
+def _title(spec: SettingSpec) -> str:
+    """The name as words, less a last word its value's unit already says (fov_y_degrees)."""
+    words = spec.name.split("_")
+    if spec.unit and len(words) > 1 and words[-1] == spec.unit.lower():
+        words.pop()
+    return " ".join(words)
+
+
 def _label(spec: SettingSpec) -> str:
-    return f"{spec.name.replace('_', ' ')}##{spec.name}"
+    return f"{_title(spec)}##{spec.name}"
 
 
 def _slider_flags(spec: SettingSpec, lo: float, hi: float) -> int:
@@ -92,7 +100,7 @@ def _slider(
     imgui.same_line(start + bar + spacing + widest - imgui.calc_text_size(text).x)
     imgui.text(text)  # right-aligned, a gap before the label
     imgui.same_line(start + max(full, bar + 2 * spacing + widest) + spacing)
-    imgui.text(spec.name.replace("_", " "))
+    imgui.text(_title(spec))
     imgui.end_group()
     return changed, new
 

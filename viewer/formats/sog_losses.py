@@ -27,7 +27,7 @@ def sog_losses(scene: GaussianScene) -> list[str]:
         "log-scales quantised to a 256-entry codebook (k-means over all three axes)",
         "base colour (SH DC) quantised to a 256-entry codebook, opacity to 8 bits (steps of 1/255)",
         "rotations packed as 'smallest three' (3 x 8 bits: within about "
-        f"{ROTATION_DEGREES} degrees)",
+        f"{ROTATION_DEGREES} degree{'' if ROTATION_DEGREES == 1 else 's'})",
     ]
     if scene.sh_degree > 0:
         entries = min(MAX_PALETTE, scene.count)
