@@ -261,4 +261,6 @@ def render_on_gpu(renderer, scene, camera, settings) -> tuple[np.ndarray, int]:
         image = renderer.render_image(gpu_scene, FrameInputs(camera), settings)
     finally:
         gpu_scene.release()
+    if renderer.backend == "cpu" and not renderer.raster_settings.validate:
+        assert renderer.host_preprocess.covered  # the cpu backend's own frame, made on the host
     return image, int(renderer.frame.read_counters()[COUNTER_VISIBLE])

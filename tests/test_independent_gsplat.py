@@ -150,11 +150,14 @@ def test_donut_close_view_cropped(donut):
 # --- the GPU pipeline ----------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module", params=["quads", "tiles"])
+@pytest.fixture(scope="module", params=["quads", "tiles", "cpu"])
 def renderer(request, gl_ctx):
+    """Each backend; the cpu one as `auto` runs it on software GL (no validation switch: its
+    frames are then made on the host)."""
     from viewer.render.renderer import SplatRenderer
 
-    r = SplatRenderer(gl_ctx, RasterSettings(backend=request.param, sort="cpu", validate=True))
+    validate = request.param != "cpu"
+    r = SplatRenderer(gl_ctx, RasterSettings(backend=request.param, sort="cpu", validate=validate))
     yield r
     r.release()
 
