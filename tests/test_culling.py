@@ -32,11 +32,13 @@ OLD_RULE = RenderSettings(background=BACKGROUND, guard_band=2.0)
 NEW_RULE = RenderSettings(background=BACKGROUND)  # guard_band = 0: off, the default
 
 
-@pytest.fixture(scope="module", params=["quads", "tiles"])
+@pytest.fixture(scope="module", params=["quads", "tiles", "cpu"])
 def renderer(request, gl_ctx):
+    """Each backend; the cpu one culls in its own host preprocess (no validation switch)."""
     from viewer.render.renderer import SplatRenderer
 
-    r = SplatRenderer(gl_ctx, RasterSettings(backend=request.param, sort="cpu", validate=True))
+    validate = request.param != "cpu"
+    r = SplatRenderer(gl_ctx, RasterSettings(backend=request.param, sort="cpu", validate=validate))
     yield r
     r.release()
 
