@@ -26,6 +26,7 @@ from tests.independent_render import (
 )
 from viewer.camera import Camera
 from viewer.reference import render_reference
+from viewer.scene import GaussianScene
 from viewer.settings import RasterSettings, RenderSettings
 
 _IMPL, _WHY = gsplat_torch_impl()
@@ -107,15 +108,23 @@ def test_inside_out_shell_and_the_old_rule_fails_it():
     assert psnr(old, expected) < 30.0
 
 
-@pytest.mark.parametrize(
+SCALES = pytest.mark.parametrize(
     ("spread", "near", "eye"),
     [(0.1, 0.001, (0.01, -0.2, 0.03)), (1000.0, 0.2, (40.0, -1800.0, 300.0))],
     ids=["0.1-units", "1000-units"],
 )
-def test_tiny_and_huge_scenes(spread, near, eye):
+
+
+def scaled_view(spread: float, eye: tuple[float, float, float]) -> tuple[GaussianScene, Camera]:
+    """A random scene `spread` units across and a camera at `eye` looking at its middle."""
     rng = np.random.default_rng(int(spread * 10))
     scene = random_scene(rng, 250, sh_degree=1, spread=spread)
-    camera = Camera.look_at(eye, (0, 0, 0), (0, 0, 1), 80, 60, 50.0)
+    return scene, Camera.look_at(eye, (0, 0, 0), (0, 0, 1), 80, 60, 50.0)
+
+
+@SCALES
+def test_tiny_and_huge_scenes(spread, near, eye):
+    scene, camera = scaled_view(spread, eye)
     depth = (scene.means @ camera.world_to_camera[:3, :3].T + camera.world_to_camera[:3, 3])[:, 2]
     assert depth.min() > near  # the near plane fits the scene: all of it is in front
     image, _ = check_reference(scene, camera, RenderSettings(near_plane=near))
@@ -170,6 +179,16 @@ def test_gpu_inside_out_shell(renderer):
     value = psnr(gpu, independent(params64(scene), camera, settings))
     assert value >= MIN_PSNR_GPU, f"GPU ({renderer.backend}) vs independent: {value:.1f} dB"
     assert visible >= 60  # every shell splat reaches the image
+
+
+@SCALES
+def test_gpu_tiny_and_huge_scenes(renderer, spread, near, eye):
+    scene, camera = scaled_view(spread, eye)
+    settings = RenderSettings(near_plane=near)
+    gpu, visible = render_on_gpu(renderer, scene, camera, settings)
+    value = psnr(gpu, independent(params64(scene), camera, settings))
+    assert value >= MIN_PSNR_GPU, f"GPU ({renderer.backend}) vs independent: {value:.1f} dB"
+    assert visible > 100
 
 
 def test_gpu_random_scene(renderer):
