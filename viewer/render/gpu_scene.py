@@ -246,6 +246,8 @@ class GpuScene:
             unnormalised quaternions).
         version: changes on every write (any buffer): caches of the image key on it; unique
             across every GpuScene of the process.
+        serial: this GpuScene's number, unique in the process (id() is reused once the
+            object is freed, so a new scene could pass for an old one written again).
         bounds: ([3] lo, [3] hi) float64 robust bounds of the centres (the depth mode's range).
         upload: how rows reach the buffers.
         lod: the attached LOD tree's nodes, or None.
@@ -253,6 +255,7 @@ class GpuScene:
     """
 
     _versions: ClassVar[itertools.count] = itertools.count(1)
+    _serials: ClassVar[itertools.count] = itertools.count(1)
 
     def __init__(
         self,
@@ -269,6 +272,7 @@ class GpuScene:
         self.capacity = 0
         self.sh_degree = sh_degree
         self.version = next(self._versions)
+        self.serial = next(self._serials)
         self.bounds = (-np.ones(3), np.ones(3))
         self.upload: Upload = HostUpload()
         widest = max(16, MAX_SH_COEFFS * 12)

@@ -348,7 +348,7 @@ class HostLodCut:
 
     def _fit(self, scene: GpuScene) -> None:
         """Read the scene's LOD rows back when the scene or its version changed."""
-        key = (id(scene), scene.version)
+        key = (scene.serial, scene.version)
         if key == self._key:
             return
         self._rows = np.ascontiguousarray(scene.read(RowBuffer.LOD_CUT), np.float32)

@@ -395,7 +395,7 @@ class HostPreprocess:
         (a live trainer's, one streaming in, a crop box being dragged) takes the GL pass until
         it has been left alone for SETTLE_FRAMES frames, rather than being read back each time.
         """
-        key = (id(scene), scene.version)
+        key = (scene.serial, scene.version)
         if self._seen is None or key[0] != self._seen[0]:
             self._churning, self._since = False, 0  # another scene: read it once
         elif key != self._seen:
@@ -475,7 +475,7 @@ class HostPreprocess:
 
     def _fit(self, scene: GpuScene) -> _HostRows:
         """The scene's rows, read back when the scene or its version changed."""
-        key = (id(scene), scene.version)
+        key = (scene.serial, scene.version)
         if self._rows is None or self._rows.key != key:
             self._rows = None  # free the old copy first
 
