@@ -20,10 +20,15 @@ from viewer.settings import RasterSettings, RenderSettings
 SORTS = ["cpu", "gpu"]
 
 
-@pytest.fixture(scope="module", params=SORTS)
+@pytest.fixture(scope="module", params=[*SORTS, "cpu backend"])
 def renderer(request, gl_ctx):
-    # the quads backend: measuring must bin the tiles itself
-    r = SplatRenderer(gl_ctx, RasterSettings(backend="quads", sort=request.param, validate=True))
+    """The quads backend with each sort (measuring must bin the tiles itself), and the cpu
+    backend, which measures on the host (its own frames: no validation switch)."""
+    if request.param == "cpu backend":
+        raster = RasterSettings(backend="cpu", sort="cpu")
+    else:
+        raster = RasterSettings(backend="quads", sort=request.param, validate=True)
+    r = SplatRenderer(gl_ctx, raster)
     yield r
     r.release()
 
@@ -144,3 +149,18 @@ def test_tiles_touched_match_the_reference_bins(renderer, upload):
     # the reference bins with a 0.01 px margin around each footprint: never fewer tiles
     assert (got.tiles <= expected).all()
     assert (got.tiles == expected).mean() >= 0.97
+
+
+def test_the_cpu_backend_measures_its_own_host_frames(gl_ctx, upload):
+    """Its views are made and measured on the host, as its frames: no storage buffer of splats
+    bounds them (pruning's and foveation's scores of a scene beyond a GL frame's splats)."""
+    rng = np.random.default_rng(4)
+    scene = random_scene(rng, 300, sh_degree=0)
+    camera = Camera.look_at((0.1, -1.6, 0.3), (0, 0, 0), (0, 0, 1), 48, 40)
+    renderer = SplatRenderer(gl_ctx, RasterSettings(backend="cpu", sort="cpu"))
+    try:
+        got = renderer.measure(upload(scene), FrameInputs(camera), RenderSettings(), weights=True)
+        assert renderer.host_preprocess.covered
+    finally:
+        renderer.release()
+    assert got.weights is not None and (got.weights > 0).sum() > 100

@@ -34,11 +34,7 @@ def test_auto_on_software_gl_and_a_forced_cpu_backend_draw_on_the_host():
         RasterSettings(validate=True),
         RenderSettings(mode="points"),
         RenderSettings(mode="outlines"),
-        RenderSettings(mode="heatmap", heatmap="significance"),
-        PruneSettings(keep=0.5),
-        PruneSettings(threshold=0.1, score="efficiency"),
         FoveationSettings(enabled=True, mapping="pooling"),
-        FoveationSettings(enabled=True, source="subsets", subset_score="significance"),
     ],
 )
 def test_frames_through_the_gl_passes_are_not_host_frames(group):
@@ -51,6 +47,11 @@ def test_frames_through_the_gl_passes_are_not_host_frames(group):
         RenderSettings(mode="depth"),
         RenderSettings(mode="overdraw"),  # the cpu composite counts the splats it blends
         RenderSettings(mode="heatmap", heatmap="opacity"),
+        # scores measured on views: the cpu backend measures them on the host
+        RenderSettings(mode="heatmap", heatmap="significance"),
+        PruneSettings(keep=0.5),
+        PruneSettings(threshold=0.1, score="efficiency"),
+        FoveationSettings(enabled=True, source="subsets", subset_score="significance"),
         PruneSettings(keep=0.5, score="opacity"),
         PruneSettings(score="significance"),  # keeps everything: nothing measured
         FoveationSettings(enabled=True, source="subsets", subset_score="volume"),

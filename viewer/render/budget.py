@@ -29,13 +29,7 @@ from viewer.render.context import DeviceInfo, ImageSizeError, create_headless_co
 from viewer.render.layout import SPLAT_DTYPE
 from viewer.render.raster import choose_backend, own_raster
 from viewer.setting_specs import SettingsSet
-from viewer.settings import (
-    VIEW_SCORES,
-    FoveationSettings,
-    PruneSettings,
-    RasterSettings,
-    RenderSettings,
-)
+from viewer.settings import FoveationSettings, RasterSettings, RenderSettings
 
 TARGET_BYTES_PER_PIXEL = 16  # an RGBA float32 render target
 # Host memory per pixel of an image read back: the texture's bytes, the RGB copy, the PNG's or
@@ -66,24 +60,19 @@ def frame_capacity(device: DeviceInfo) -> int:
 def draws_on_host(settings: SettingsSet, device: DeviceInfo) -> bool:
     """Whether every frame of `settings` on `device` is the cpu backend's, made on the host.
 
-    Such frames (host preprocess: colour, depth, overdraw and heat maps of stored values, LOD,
-    the bands mapping's foveation) keep their splats in host memory, not in a storage buffer,
-    so they have no per-frame splat limit. A frame of another backend, of a mode with its own
-    raster, with the validation switch, the pooling mapping, or scores measured by rendering views
-    (pruning, foveation's subsets, their heat maps) goes through the GL passes.
+    Such frames (host preprocess: colour, depth, overdraw and heat maps, LOD, the bands
+    mapping's foveation, and the views that pruning's and foveation's scores are measured on)
+    keep their splats in host memory, not in a storage buffer, so they have no per-frame splat
+    limit. A frame of another backend, of a mode with its own raster, with the validation
+    switch or the pooling mapping goes through the GL passes.
     """
     raster = settings.of(RasterSettings)
     backend = choose_backend(raster.backend, device)
     if backend != "cpu" or raster.validate:
         return False
-    render, prune = settings.of(RenderSettings), settings.of(PruneSettings)
     fov = settings.of(FoveationSettings)
-    measured = prune.active and prune.score in VIEW_SCORES
-    measured |= render.mode == "heatmap" and render.heatmap in VIEW_SCORES
-    if fov.enabled:
-        measured |= fov.source == "subsets" and fov.subset_score in VIEW_SCORES
     pooled = fov.enabled and fov.mapping != "bands"
-    return not own_raster(render.mode, backend) and not measured and not pooled
+    return not own_raster(settings.of(RenderSettings).mode, backend) and not pooled
 
 
 def gpu_scene_bytes(count: int, sh_coeffs: int) -> int:

@@ -49,7 +49,7 @@ TAYLOR = tuple(np.float32(1.0 / math.factorial(k)) for k in range(7))
 
 
 @njit(cache=True, inline="always")
-def _tile_rect(splat: np.ndarray, width: int, height: int) -> tuple[int, int, int, int]:
+def tile_rect(splat: np.ndarray, width: int, height: int) -> tuple[int, int, int, int]:
     """Inclusive tiles (x0, y0, x1, y1) holding pixel centres in the splat's box; x0 > x1: none."""
     lo_x = max(math.ceil(splat[CX] - splat[EX] - 0.5), 0)
     lo_y = max(math.ceil(splat[CY] - splat[EY] - 0.5), 0)
@@ -143,7 +143,7 @@ def bin_tiles(
     cursor = np.zeros((chunks, tiles), np.int64)
     for c in prange(chunks):
         for i in range(n * c // chunks, n * (c + 1) // chunks):
-            x0, y0, x1, y1 = _tile_rect(splats[i], width, height)
+            x0, y0, x1, y1 = tile_rect(splats[i], width, height)
             shape = _transposed(splats[i], x0, y0, x1, y1)
             for ty in range(y0, y1 + 1):
                 first, last = _tiles_reached(splats[i], shape, ty, x0, y0, x1, y1, width, height)
@@ -164,7 +164,7 @@ def bin_tiles(
     pairs = np.empty(total, np.int32)
     for c in prange(chunks):
         for i in range(n * c // chunks, n * (c + 1) // chunks):
-            x0, y0, x1, y1 = _tile_rect(splats[i], width, height)
+            x0, y0, x1, y1 = tile_rect(splats[i], width, height)
             shape = _transposed(splats[i], x0, y0, x1, y1)
             for ty in range(y0, y1 + 1):
                 first, last = _tiles_reached(splats[i], shape, ty, x0, y0, x1, y1, width, height)

@@ -9,8 +9,8 @@ from pathlib import Path
 import numba
 
 # the modules whose code and constants the compiled kernels hold (they inline across modules)
-KERNEL_SOURCES = ("cpu_kernels", "cpu_footprint", "cpu_tile_sort", "fovea", "fovea_host", "layout",
-                  "preprocess_host", "colormap")  # fmt: skip
+KERNEL_SOURCES = ("cpu_kernels", "cpu_footprint", "cpu_tile_sort", "cpu_measure", "fovea",
+                  "fovea_host", "layout", "preprocess_host", "colormap")  # fmt: skip
 # and the package's modules they take constants from (viewer/sh.py: the SH constants)
 PACKAGE_SOURCES = ("sh",)
 

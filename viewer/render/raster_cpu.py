@@ -6,7 +6,7 @@ splats and their depth order back from the frame buffers and bins them into 16x1
 (viewer/render/cpu_kernels.py); `draw` composites rows of tiles front to back, each pixel
 stopping once it is opaque, into the target's host image, which the renderer resolves on the
 host (viewer/render/host_resolve.py) or uploads for the GL resolve.
-Views are measured on the GPU (`GpuMeasure`), as the other backends do. Foveated frames that
+Views are measured on the host too (viewer/render/cpu_measure.py). Foveated frames that
 draw the scene's nested subsets weigh each splat at each pixel's level, as the tiles backend.
 The periphery's tiles that a foveated-resolution inset wholly covers (`FrameView.hidden`) get
 no pairs: nothing of them is shown. In the overdraw mode the composite counts the splats blended
@@ -23,7 +23,7 @@ import numpy as np
 
 from viewer.render.accum_target import AccumTarget
 from viewer.render.colormap import heat_colour
-from viewer.render.contributions import OVERDRAW_MAX, Contributions, GpuMeasure
+from viewer.render.contributions import OVERDRAW_MAX, Contributions
 from viewer.render.fovea import LEVEL_NONE, FoveaUniforms, uniform_levels
 from viewer.render.frame_buffers import FrameBuffers
 from viewer.render.jit_setup import compiled
@@ -31,6 +31,8 @@ from viewer.render.layout import (
     COUNTER_PAIRS,
     COUNTER_SATURATED,
     COUNTER_SATURATION_DEPTH,
+    NO_GAUSSIAN,
+    PIXEL_DTYPE,
     SPLAT_DTYPE,
     TILE_SIZE,
 )
@@ -49,8 +51,8 @@ class CpuRaster:
     fovea_per_pixel = True
     tile_bins = None  # its bins live on the host (the validation switch checks the frame only)
 
-    def __init__(self, ctx: moderngl.Context, measurer: GpuMeasure) -> None:
-        """A backend drawing with numba's threads; `measurer` bins and measures views on the GPU.
+    def __init__(self, ctx: moderngl.Context) -> None:
+        """A backend drawing and measuring with numba's threads.
 
         The kernels compile on the first frame and are cached in the user cache directory.
         """
@@ -66,7 +68,6 @@ class CpuRaster:
             )
         self.ctx = ctx
         self._kernels = cpu_kernels
-        self._measurer = measurer
         self._splats = np.zeros((0, cpu_kernels.SPLAT_FLOATS), np.float32)
         self._starts = np.zeros(1, np.int64)
         self._pairs = np.zeros(0, np.int32)
@@ -158,8 +159,41 @@ class CpuRaster:
     def measure(
         self, job: RasterJob, gaussians: int, pixel: tuple[int, int] | None
     ) -> Contributions:
-        """Measure the view on the GPU (`GpuMeasure`)."""
-        return self._measurer.measure(job, gaussians, pixel)
+        """Measure the view on the host: bin it as a frame, then viewer/render/cpu_measure.py.
+
+        The records, weights and tile counts are the contributions pass's (a Gaussian's tiles
+        are those of its splat's box, as tiles_count.comp counts them); the weights are summed
+        in float64 rather than in fixed point.
+        """
+        from viewer.render import cpu_measure  # numba loads only when this backend is used
+
+        self.bin(job)
+        camera, frame, splats = job.view.camera, job.frame, self._splats
+        ids = (
+            job.host.ids
+            if job.host is not None
+            else frame.read_uint(frame.gaussian_ids, len(splats))
+        )
+        columns, rows = tile_grid(camera.width, camera.height)
+        if pixel is None:
+            tiles = np.arange(columns * rows, dtype=np.int64)
+        else:
+            tiles = np.array([pixel[1] // TILE_SIZE * columns + pixel[0] // TILE_SIZE], np.int64)
+        top, top_weight, blended, median, pair_weight = cpu_measure.measure_tiles(
+            splats, self._pairs, self._starts, tiles, camera.width, camera.height
+        )
+        pixels = np.zeros(top.shape, PIXEL_DTYPE)
+        pixels["top_gaussian"] = np.where(top >= 0, ids[np.maximum(top, 0)], NO_GAUSSIAN)
+        pixels["top_weight"] = top_weight
+        pixels["blended"] = blended
+        pixels["median_depth"] = median
+        if not gaussians:
+            return Contributions(pixels)
+        per_splat = np.bincount(self._pairs, weights=pair_weight, minlength=len(splats))
+        weights = np.bincount(ids, weights=per_splat, minlength=gaussians)
+        tiles_of = np.zeros(gaussians, np.uint32)
+        tiles_of[ids] = cpu_measure.box_tiles(splats, camera.width, camera.height)
+        return Contributions(pixels, weights, tiles_of)
 
     def release(self) -> None:
         """Nothing on the GPU to free; drop the host bins and levels."""

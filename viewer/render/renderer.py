@@ -189,7 +189,7 @@ class SplatRenderer:
         name = self.backend
         if name not in self._backends:
             if name == "cpu":
-                self._backends[name] = CpuRaster(self.ctx, self._measurer)
+                self._backends[name] = CpuRaster(self.ctx)
             elif name == "tiles":
                 self._backends[name] = TilesRaster(self.ctx, self.tile_bins, self._measurer)
             else:
@@ -414,7 +414,8 @@ class SplatRenderer:
         inputs = dataclasses.replace(inputs, render_scale=1.0)  # whole: no foveation either
         view = dataclasses.replace(FrameView.of(scene, inputs), subsets=None)
         backend = self._backend()
-        job = self._sorted_splats(scene, view, settings, backend.fovea_per_pixel, _untimed)
+        host = isinstance(backend, CpuRaster)  # measures the host's splats as they are
+        job = self._sorted_splats(scene, view, settings, backend.fovea_per_pixel, _untimed, host)
         return backend.measure(job, view.rows if weights else 0, pixel)
 
     def render_image(
