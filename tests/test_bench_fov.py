@@ -180,7 +180,10 @@ def test_configs_share_a_scene_unless_their_levels_differ(tmp_path, monkeypatch,
                       for s in (full, bare)]  # fmt: skip
         finally:
             bare.release()
-        assert np.abs(images[0]).max() > 0 and np.array_equal(images[0], images[1])
+        assert np.abs(images[0]).max() > 0
+        # the same Gaussians drawn (one frame may take the GL preprocess, the other the host's:
+        # `full` was just written, float rounding differs)
+        np.testing.assert_allclose(images[0], images[1], rtol=0, atol=1e-6)
     finally:
         scenes.release()
         renderer.release()

@@ -538,12 +538,11 @@ def test_a_scene_larger_than_a_frame_holds_is_one_line_before_it_is_read(
              "16", "--height", "16", "--no-quality", "--config", "c:backend=cpu",
              "q:backend=quads"]  # fmt: skip
     render = ["render", "--width", "16", "--out", str(out)]
-    # what only the GL passes draw: another backend, a mode with its own raster, scores
-    # measured on views
+    # what only the GL passes draw: another backend, a mode with its own raster
     video = ["render", "--path", "orbit", "--frames", "2", "--width", "16", "--height", "16",
              "--out", str(tmp_path / "v.mp4"), "--backend", "quads"]  # fmt: skip
-    for command in ([*render, "--backend", "quads"], [*render, "--mode", "points"],
-                    [*render, "--prune.keep", "0.5"], bench, video):  # fmt: skip
+    for command in ([*render, "--backend", "quads"], [*render, "--mode", "points"], bench,
+                    video):  # fmt: skip
         fails(capsys, command[0], str(small_scene), *command[1:],
               fragments=(str(small_scene), "declares 300 points", "draws in one frame (100:",
                          "GL_MAX_SHADER_STORAGE_BLOCK_SIZE",
@@ -555,20 +554,25 @@ def test_a_scene_larger_than_a_frame_holds_is_one_line_before_it_is_read(
 def test_the_cpu_backend_draws_more_than_a_gl_frame_holds(
     capsys, tmp_path, small_scene, monkeypatch, gl_ctx
 ):
-    """Its frames are made on the host: a scene beyond the GL frame's splats is drawn whole."""
+    """Its frames are made on the host: a scene beyond the GL frame's splats is drawn whole,
+    and measured whole for pruning's view scores (each run measures them: a cache of its own)."""
     import dataclasses
 
     from viewer.render.context import DeviceInfo
 
     size = ["--width", "48", "--height", "32", "--backend", "cpu"]
     lod = ["--lod.enabled", "true", "--lod.cut", "budget", "--lod.budget", "200"]
-    variants = {"all": [], "lod": lod}  # 200 nodes of the LOD tree: more than 100 too
+    pruned = ["--prune.keep", "0.5", "--prune.score", "significance"]
+    # 200 nodes of the LOD tree, and 150 Gaussians kept: more than 100 too
+    variants = {"all": [], "lod": lod, "pruned": pruned}
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     for name, flags in variants.items():
         out = tmp_path / f"{name}.npy"
         assert main(["render", str(small_scene), *size, *flags, "--out-npy", str(out)]) == 0
     real = DeviceInfo.of
     small = classmethod(lambda cls, ctx: dataclasses.replace(real(ctx), max_ssbo_bytes=48 * 100))
     monkeypatch.setattr(DeviceInfo, "of", small)  # one GL frame draws 100 splats of the 300
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache_limited"))
     for name, flags in variants.items():
         out = tmp_path / f"{name}_limited.npy"
         assert main(["render", str(small_scene), *size, *flags, "--out-npy", str(out)]) == 0

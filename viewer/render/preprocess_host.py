@@ -25,9 +25,10 @@ llvmpipe's), with no LOD cut or one the host
 made this frame (its weights are on the host; the GL cut's are not), on scenes whose rows are
 written from the host (`HostUpload`; a live trainer's CUDA-GL interop writes them on the GPU
 side) and not being rewritten (each new version is read back once; a scene written again within
-SETTLE_FRAMES frames keeps the GL pass until it settles). `measure` and the mode rasters read
-the GPU buffers and keep the GL pass too. The GPU passes' flags are not read: the only one they
-write, FLAG_LOD_CULLED, is the host cut's (its drawn rows are listed) or outside the flag mask.
+SETTLE_FRAMES frames keeps the GL pass until it settles, unless a GL frame could not hold it).
+The points and outlines rasters read the GPU buffers and keep the GL pass. The GPU passes'
+flags are not read: the only one they write, FLAG_LOD_CULLED, is the host cut's (its drawn rows
+are listed) or outside the flag mask.
 
 The host copy is the rows as stored (248 B a row with SH of degree 3: on llvmpipe the GL buffers
 are host memory too, so a scene takes twice its size while the cpu backend draws it). The kernel
@@ -386,14 +387,16 @@ class HostPreprocess:
         rows = self._rows.nbytes if self._rows is not None else 0
         return rows + self._out.nbytes + self._keep.nbytes + self._every.nbytes
 
-    def covers(self, scene: GpuScene, view: FrameView, listed: bool) -> bool:
+    def covers(self, scene: GpuScene, view: FrameView, listed: bool, fits_gl: bool) -> bool:
         """Whether `run` makes this frame's splats (see the module's docstring).
 
         `listed`: the LOD cut, if the frame has one, was made on the host this frame (its rows
         and weights are the host cut's). Call once per frame prepared: it follows how often
         the scene changes. A scene written again within SETTLE_FRAMES frames of its last write
         (a live trainer's, one streaming in, a crop box being dragged) takes the GL pass until
-        it has been left alone for SETTLE_FRAMES frames, rather than being read back each time.
+        it has been left alone for SETTLE_FRAMES frames, rather than being read back each time;
+        unless the GL pass could drop splats (`fits_gl` False: the rows the frame may draw are
+        more than a GL frame holds), where each version is read back instead.
         """
         key = (scene.serial, scene.version)
         if self._seen is None or key[0] != self._seen[0]:
@@ -404,7 +407,7 @@ class HostPreprocess:
             self._since += 1
             self._churning = self._churning and self._since < SETTLE_FRAMES
         self._seen = key
-        on_host = scene.upload.name == "host" and not self._churning
+        on_host = scene.upload.name == "host" and (not self._churning or not fits_gl)
         nested = view.subsets is None or supports(view.subsets)  # the bands mapping only
         self.covered = on_host and nested and (view.lod is None or listed)
         return self.covered

@@ -183,7 +183,9 @@ class CpuRaster:
             splats, self._pairs, self._starts, tiles, camera.width, camera.height
         )
         pixels = np.zeros(top.shape, PIXEL_DTYPE)
-        pixels["top_gaussian"] = np.where(top >= 0, ids[np.maximum(top, 0)], NO_GAUSSIAN)
+        found = top >= 0
+        pixels["top_gaussian"] = NO_GAUSSIAN
+        pixels["top_gaussian"][found] = ids[top[found]]
         pixels["top_weight"] = top_weight
         pixels["blended"] = blended
         pixels["median_depth"] = median

@@ -372,7 +372,8 @@ class SplatRenderer:
         splats = None
         with section("preprocess"):
             host = host and self.host_preprocessing
-            if host and self.host_preprocess.covers(scene, view, rows is not None):
+            fits_gl = (scene.count if rows is None else rows.size) <= self.frame.capacity
+            if host and self.host_preprocess.covers(scene, view, rows is not None, fits_gl):
                 blend = self.host_lod_cut.blend if rows is not None else None
                 splats = self.host_preprocess.run(
                     scene, view, settings, rows, blend, not fovea_per_pixel
