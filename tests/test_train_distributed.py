@@ -104,6 +104,30 @@ def test_the_hash_check_names_a_diverged_rank(tmp_path):
     assert ranks == ["0", "1"], done.stdout
 
 
+def test_ranks_take_rank_0s_controls_and_stop_together_when_any_asks(tmp_path):
+    script = tmp_path / "agree.py"
+    script.write_text(
+        "import torch\n"
+        "from viewer.settings import LiveControls\n"
+        "from viewer.train.distributed import join\n"
+        "ranks = join(torch.device('cpu'))\n"
+        "mine = LiveControls(lr_scale=0.5 if ranks.rank == 0 else 3.0, sh_degree=2 - ranks.rank)\n"
+        "for step in range(3):\n"
+        "    agreed, stop = ranks.agree(mine, stop=ranks.rank == 1 and step == 2)\n"
+        "    print(f'rank {ranks.rank} step {step}: {agreed.lr_scale} {agreed.sh_degree} {stop}')\n"
+        "ranks.close()\n"
+    )  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
+         str(script)], capture_output=True, text=True, timeout=300,
+        env={**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    for rank in (0, 1):
+        for step, stop in ((0, False), (1, False), (2, True)):
+            assert f"rank {rank} step {step}: 0.5 2 {stop}" in done.stdout, done.stdout
+
+
 def _worker_of(parent: int, rank: int) -> int | None:
     """The pid of the child of `parent` whose RANK is `rank` (Linux /proc)."""
     for entry in Path("/proc").iterdir():
@@ -150,6 +174,38 @@ def test_a_killed_rank_ends_the_job_with_one_line_and_the_checkpoint_intact(tmp_
     assert kept.parent == out and kept.name.startswith("chkpnt")
     assert load_checkpoint(kept)["step"] >= 6  # whole, and a run can continue from it
     assert not [p for p in out.iterdir() if p.name.startswith(".")]  # no temporary left
+
+
+@pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="finds workers in /proc")
+def test_ctrl_c_reaching_one_rank_first_stops_every_rank_and_rank_0_saves(tmp_path, small_data):
+    """The launcher passes Ctrl+C to each rank at its own moment; here rank 1 alone gets it.
+    Had it left at once, rank 0 would wait in the next step for a peer that is gone and save
+    nothing; the ranks agree to stop before the same step instead."""
+    out = tmp_path / "out"
+    job = subprocess.Popen(
+        [sys.executable, "-m", "viewer", "train", str(small_data), "--out", str(out),
+         "--iterations", "1000000", "--save-every", "3", "--nproc", "2", *COMMON],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 600  # a safety net, not a measurement
+        worker = None
+        while time.monotonic() < deadline and job.poll() is None:
+            worker = worker or _worker_of(job.pid, 1)
+            if worker and (out / "chkpnt3.pth").exists():
+                break
+            time.sleep(0.1)
+        assert worker is not None and job.poll() is None, "rank 1 and a checkpoint"
+        os.kill(worker, signal.SIGINT)
+        _, stderr = job.communicate(timeout=300)
+    finally:
+        if job.poll() is None:
+            job.kill()
+    assert job.returncode == 130, stderr
+    assert "interrupted: saved step" in stderr and "Traceback" not in stderr, stderr
+    saved = int(stderr.split("interrupted: saved step ")[1].split()[0])
+    assert load_checkpoint(out / f"chkpnt{saved}.pth")["step"] == saved
 
 
 def test_two_ranks_with_a_view_host_it_on_rank_0(tmp_path, small_data):

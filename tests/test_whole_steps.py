@@ -49,6 +49,29 @@ def test_a_second_signal_cuts_the_step_short_and_marks_it_torn():
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
+def test_a_kept_signal_waits_for_stop_and_a_rank_without_one_stops_too():
+    guard, done = StepGuard(), []
+    with guard.step(keep=True):
+        _signal_self()
+        done.append("rest of the step")
+    assert done == ["rest of the step"] and guard.pending and not guard.torn
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    with pytest.raises(KeyboardInterrupt):
+        guard.stop()
+    with pytest.raises(KeyboardInterrupt):  # another rank asked: this one stops alike
+        StepGuard().stop()
+
+
+def test_a_signal_while_one_is_kept_cuts_the_step_short():
+    guard, done = StepGuard(), []
+    with guard.step(keep=True):
+        _signal_self()
+    with pytest.raises(KeyboardInterrupt), guard.step(keep=True):
+        _signal_self()
+        done.append("never")
+    assert done == [] and guard.torn
+
+
 def test_sigterm_is_held_too_and_raised_as_terminated():
     guard, done = StepGuard(), []
     with termination_signals_interrupt(), pytest.raises(Terminated) as raised, guard.step():

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 from viewer.bench.cli import add_bench_arguments, writable_folder
 from viewer.builtin_scene import load_scene_or_builtin
 from viewer.camera import MAX_IMAGE_SIDE, Camera
-from viewer.errors import EXIT_BAD_INPUT, SceneError, quoted, visible
+from viewer.errors import EXIT_BAD_INPUT, EXIT_INTERRUPTED, SceneError, quoted, visible
 from viewer.features.presets import PRESETS, preset_of
 from viewer.framing import UP_CHOICES
 from viewer.input_files import (
@@ -58,7 +58,6 @@ if TYPE_CHECKING:
     from viewer.scene import GaussianScene
 
 EXIT_BROKEN_PIPE = 128 + 13  # 128 + SIGPIPE: what a tool killed by a closed pipe reports
-EXIT_INTERRUPTED = 130  # 128 + SIGINT
 # viewer.formats.WRITABLE_SUFFIXES ('meta.json': a name ending, an unbundled SOG)
 WRITABLE_SCENES = ".ply, .compressed.ply, .splat, .spz, .sog, meta.json, .glb"
 SPZ_VERSIONS = (3, 4)  # viewer.formats.spz_write.WRITABLE_VERSIONS; 4 is the default

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 
 EXIT_BAD_INPUT = 2  # exit code of every command for bad input (one line on stderr)
+EXIT_INTERRUPTED = 130  # 128 + SIGINT: Ctrl+C
 
 _ESCAPES = {"\a": "\\a", "\b": "\\b", "\t": "\\t", "\n": "\\n", "\v": "\\v", "\f": "\\f",
             "\r": "\\r", "\x1b": "\\E", "\\": "\\\\", "'": "\\'"}  # fmt: skip

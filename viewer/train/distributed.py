@@ -77,21 +77,28 @@ class Ranks:
             tensor.copy_(flat[offset : offset + tensor.numel()].view_as(tensor))
             offset += tensor.numel()
 
-    def agree(self, controls: LiveControls) -> LiveControls:
-        """Rank 0's live controls on every rank (its view steers them all alike)."""
+    def agree(self, controls: LiveControls, stop: bool = False) -> tuple[LiveControls, bool]:
+        """Rank 0's live controls on every rank, and whether any rank asks to stop.
+
+        Rank 0's view steers every rank alike; a rank asks to stop when it holds a Ctrl+C, and
+        then every rank stops before the same step. One sum over the ranks: rank 0 adds its
+        controls, the others zeros, each its stop.
+        """
         if self.world == 1:
-            return controls
+            return controls, stop
+        mine = [controls.lr_scale, controls.sh_degree, float(controls.densify)]
         values = torch.tensor(
-            [controls.lr_scale, controls.sh_degree, float(controls.densify)],
+            [*(mine if self.leader else [0.0] * len(mine)), float(stop)],
             dtype=torch.float64, device=self.device,
         )  # fmt: skip
         with _collective():
-            dist.broadcast(values, src=0)
-        lr_scale, degree, densify = values.tolist()
-        return LiveControls(
+            dist.all_reduce(values)
+        lr_scale, degree, densify, stops = values.tolist()
+        agreed = LiveControls(
             paused=False, lr_scale=lr_scale, sh_degree=int(degree), densify=bool(densify),
             update_rate=controls.update_rate,
         )  # fmt: skip
+        return agreed, stops > 0
 
     def check_identical(self, params: Mapping[str, torch.Tensor], step: int) -> None:
         """Compare a hash of the Gaussians over the ranks.

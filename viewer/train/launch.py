@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from viewer.errors import EXIT_BAD_INPUT, SceneError, quoted, visible
+from viewer.errors import EXIT_BAD_INPUT, EXIT_INTERRUPTED, SceneError, quoted, visible
 from viewer.train.distributed import PEER_LOST
 
 if TYPE_CHECKING:
@@ -90,6 +90,8 @@ def _report(failures: dict[int, ProcessFailure], out: Path) -> int:
     rank, failure = min(failures.items(), key=lambda item: _blame(item[1].exitcode))
     if failure.exitcode == EXIT_BAD_INPUT:  # rank 0 has printed why
         return EXIT_BAD_INPUT
+    if all(f.exitcode == EXIT_INTERRUPTED for f in failures.values()):
+        return EXIT_INTERRUPTED  # a Ctrl+C that reached the workers first: rank 0 said so
     how = (
         f"was killed by {failure.signal_name()}"
         if failure.exitcode < 0

@@ -299,8 +299,12 @@ def _loop(trainer: Trainer, out: Path, view: Any, check_every: int, guard: StepG
         if view is not None:
             view.wait_while_paused()
             controls = view.controls
-        with guard.step():
-            result = trainer.step(ranks.agree(controls))
+        with guard.step(keep=ranks.world > 1):  # several ranks: they agree on where to stop
+            agreed, stop = ranks.agree(controls, guard.pending)
+            if not stop:
+                result = trainer.step(agreed)
+        if stop:
+            guard.stop()
         if check_every and result.step % check_every == 0:
             ranks.check_identical(trainer.model.params, result.step)
         if progress is None:

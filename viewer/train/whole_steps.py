@@ -6,6 +6,11 @@ that follows Ctrl+C would then fail. Inside `StepGuard.step()` the first such si
 raised when the step ends. A second one is raised at once (the user insists: a step stuck in a
 collective waiting for a lost peer), and the guard is then `torn`: the model may be half edited,
 so nothing should be saved from it.
+
+With several ranks a held signal is kept instead (`step(keep=True)`) until the ranks have
+agreed to stop (`pending`, then `stop`): the launcher passes Ctrl+C to every rank, each at its
+own moment, and a rank that left at once could leave rank 0 waiting inside the next step's
+collective for a peer that is gone, so that rank 0 would never save.
 """
 
 from __future__ import annotations
@@ -27,13 +32,30 @@ class StepGuard:
 
     def __init__(self) -> None:
         self.torn = False
+        self._kept: list[tuple[int, Callable[[int, FrameType | None], Any]]] = []
+
+    @property
+    def pending(self) -> bool:
+        """Whether a signal held by a `step(keep=True)` waits for `stop`."""
+        return bool(self._kept)
+
+    def stop(self) -> None:
+        """Raise the signal kept (its handler's exception), else KeyboardInterrupt.
+
+        None is kept where another rank's signal stopped this one.
+        """
+        if not self._kept:
+            raise KeyboardInterrupt
+        signum, handler = self._kept[0]
+        handler(signum, None)
 
     @contextlib.contextmanager
-    def step(self) -> Iterator[None]:
+    def step(self, keep: bool = False) -> Iterator[None]:
         """The block runs whole unless signalled twice; a held signal is raised after it.
 
-        Only signals with a Python handler are held (that handler raises them afterwards);
-        outside the main thread, where Python takes no signals, the block runs unguarded.
+        With `keep` it is kept for `stop` instead. Only signals with a Python handler are held
+        (that handler raises them afterwards); outside the main thread, where Python takes no
+        signals, the block runs unguarded.
         """
         if threading.current_thread() is not threading.main_thread():
             yield
@@ -42,7 +64,7 @@ class StepGuard:
         previous: dict[int, Callable[[int, FrameType | None], Any]] = {}
 
         def hold(signum: int, frame: FrameType | None) -> None:
-            if held:
+            if held or self._kept:
                 self.torn = True
                 previous[signum](signum, frame)
             held.append(signum)
@@ -58,5 +80,7 @@ class StepGuard:
         finally:
             for number, handler in previous.items():
                 signal.signal(number, handler)
-        if held:
+        if held and keep:
+            self._kept.append((held[0], previous[held[0]]))
+        elif held:
             previous[held[0]](held[0], None)
