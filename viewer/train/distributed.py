@@ -122,6 +122,16 @@ class Ranks:
                 "stay identical)",
             )
 
+    def wait_for_all(self) -> None:
+        """Wait until every rank gets here (one whose peer is gone waits no more)."""
+        if self.world == 1:
+            return
+        try:
+            with _collective():
+                dist.barrier()
+        except PeerLostError:
+            pass
+
     def close(self) -> None:
         """Leave the process group (nothing for one process)."""
         if self.world > 1 and dist.is_initialized():

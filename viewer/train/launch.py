@@ -91,7 +91,7 @@ def _report(failures: dict[int, ProcessFailure], out: Path) -> int:
     if failure.exitcode == EXIT_BAD_INPUT:  # rank 0 has printed why
         return EXIT_BAD_INPUT
     if all(f.exitcode == EXIT_INTERRUPTED for f in failures.values()):
-        return EXIT_INTERRUPTED  # a Ctrl+C that reached the workers first: rank 0 said so
+        return EXIT_INTERRUPTED  # a Ctrl+C that reached the workers only: rank 0 saved and said so
     how = (
         f"was killed by {failure.signal_name()}"
         if failure.exitcode < 0

@@ -261,6 +261,13 @@ def _train(args: argparse.Namespace, dataset: Dataset, trainer: Trainer) -> int:
         elif leader:
             save_outputs(trainer, out)
             print(f"\ninterrupted: saved step {trainer.step_count} to {out}", file=sys.stderr)
+        if guard.torn:
+            raise
+        # the ranks stopped before the same step: the others leave once rank 0 has saved, and
+        # leave as done (a failed worker would have the launcher stop rank 0 mid-save)
+        trainer.ranks.wait_for_all()
+        if not leader:
+            return 0
         raise
     if not leader:
         return 0
