@@ -40,3 +40,7 @@ for preset in full balanced; do
         break
     fi
 done
+# the window's resolve writes 8-bit colour: its own specialisation, 2-3 s of the first window
+.venv/bin/python -c "import numpy as np; from viewer.render.cpu_kernels import resolve_rows
+resolve_rows(np.zeros((2, 2, 4), np.float32), np.zeros(3, np.float32),
+             np.zeros((2, 2, 4), np.uint8), True)"
