@@ -117,3 +117,32 @@ def test_render_says_the_fovea_outline_is_the_window_s_only(tmp_path, capsys):
     ]
     assert main([*base, str(tmp_path / "b.npy"), "--fov.enabled", "true"]) == 0
     assert warnings_of(capsys.readouterr().err) == []
+
+
+def test_render_says_a_frame_rate_target_is_the_window_s_and_the_bench_s(tmp_path, capsys):
+    ply = tmp_path / "flat.ply"
+    save_scene(stored_scene(200, degree=1, seed=1), ply)
+    base = ["render", str(ply), "--width", "16", "--height", "12", "--out-npy"]
+    assert main([*base, str(tmp_path / "a.npy"), "--lod.target-fps", "30"]) == 0
+    assert warnings_of(capsys.readouterr().err) == [
+        "splatscope: warning: --lod.target-fps 30 has no effect in render: one image is drawn at "
+        "full detail (the window and the bench hold a frame rate)"
+    ]
+    assert main([*base, str(tmp_path / "b.npy"), "--lod.budget", "100"]) == 0
+    assert warnings_of(capsys.readouterr().err) == []
+
+
+def test_render_names_the_backend_that_drew_and_why_auto_chose_it(tmp_path, capsys):
+    from viewer.render.context import DeviceInfo, create_headless_context
+    from viewer.render.raster import choose_backend
+
+    ctx = create_headless_context()
+    auto = choose_backend("auto", DeviceInfo.of(ctx))
+    ctx.release()
+    ply = tmp_path / "flat.ply"
+    save_scene(stored_scene(200, degree=1, seed=1), ply)
+    base = ["render", str(ply), "--width", "16", "--height", "12", "--out-npy"]
+    assert main([*base, str(tmp_path / "a.npy")]) == 0
+    assert f"with the {auto} backend (auto: " in capsys.readouterr().out
+    assert main([*base, str(tmp_path / "b.npy"), "--backend", "quads"]) == 0
+    assert capsys.readouterr().out.rstrip().endswith("with the quads backend")

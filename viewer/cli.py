@@ -55,6 +55,7 @@ from viewer.settings import (
 from viewer.temp_files import Terminated, termination_signals_interrupt
 
 if TYPE_CHECKING:
+    from viewer.render.context import DeviceInfo
     from viewer.scene import GaussianScene
 
 EXIT_BROKEN_PIPE = 128 + 13  # 128 + SIGPIPE: what a tool killed by a closed pipe reports
@@ -506,6 +507,7 @@ def _run_render(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     _note_outline(settings.of(FoveationSettings))
+    _note_target_fps(settings.of(LodSettings))
     render = settings.of(RenderSettings)
     camera = load_camera_file(args.camera, args.camera_index) if args.camera else None
     sized = args.width is not None or args.height is not None
@@ -548,8 +550,17 @@ def _run_render(args: argparse.Namespace) -> int:
 
     streamed = " (streamed)" if scene.streamed else ""
     pixels = f"{camera.width}x{camera.height}"
-    print(f"rendered {scene_gaussians(scene)} Gaussians{streamed} at {pixels}")
+    print(f"rendered {scene_gaussians(scene)} Gaussians{streamed} at {pixels} with the "
+          f"{_backend_named(settings.of(RasterSettings).backend, device)}")  # fmt: skip
     return 0
+
+
+def _backend_named(kind: str, device: DeviceInfo) -> str:
+    """'cpu backend (auto: software GL, llvmpipe)', or 'quads backend' where it was asked for."""
+    from viewer.render.raster import backend_reason, choose_backend
+
+    why = f" ({backend_reason(kind, device)})" if kind == "auto" else ""
+    return f"{choose_backend(kind, device)} backend{why}"
 
 
 def _path_size(args: argparse.Namespace, base: tuple[int, int], even: bool) -> tuple[int, int]:
@@ -587,6 +598,16 @@ def _note_outline(fov: FoveationSettings) -> None:
         warnings.warn(
             "--fov.outline has no effect in render: the level borders are drawn over the "
             "window's view only, not into images",
+            stacklevel=2,
+        )
+
+
+def _note_target_fps(lod: LodSettings) -> None:
+    """Warn (one line) that `render` draws one image at full detail whatever the target."""
+    if lod.enabled and lod.cut == "target_fps":
+        warnings.warn(
+            f"--lod.target-fps {lod.target_fps:g} has no effect in render: one image is drawn at "
+            "full detail (the window and the bench hold a frame rate)",
             stacklevel=2,
         )
 
