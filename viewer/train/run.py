@@ -79,6 +79,8 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
 
 
 PARAMETER_SHAPES = {"means": (3,), "scales": (3,), "quats": (4,), "opacities": (), "sh0": (1, 3)}
+# --renderer of make-dataset as its summary names it ("gpu" is the GL pipeline, llvmpipe too)
+RENDERER_NAMES = {"gpu": "GL renderer", "reference": "torch reference renderer"}
 
 
 def _check_checkpoint(state: dict[str, Any], path: Path) -> None:
@@ -406,7 +408,7 @@ def run_make_dataset(args: argparse.Namespace, inputs_ready: Callable[[], None])
     renderer = make_dataset(scene, plan, out, lambda done, _: progress.update(done))
     print(
         f"wrote {args.views} training and {test_views} held-out views of {quoted(scene.source)} at "
-        f"{args.width}x{args.height} to {quoted(out)} ({renderer} renderer, "
+        f"{args.width}x{args.height} to {quoted(out)} ({RENDERER_NAMES[renderer]}, "
         f"{time.monotonic() - start:.1f} s)"
     )
     return 0
