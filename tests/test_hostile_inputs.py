@@ -723,3 +723,17 @@ def test_a_special_file_in_a_dataset_is_one_line_not_ignored(
     fails(capsys, "train", str(root), "--out", str(out), "--iterations", "1",
           fragments=(str(root / name),))  # fmt: skip
     assert not out.exists()
+
+
+def test_view_without_a_display_names_a_missing_scene_first(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
+    missing = tmp_path / "missing.ply"
+    for args, fragments in (
+        ([str(missing)], (str(missing), "no such file")),
+        ([], ("no display to open a window on", "splatscope render")),
+    ):
+        result = subprocess.run(
+            [sys.executable, "-m", "viewer", "view", *args],
+            capture_output=True, text=True, timeout=300, env=env,
+        )  # fmt: skip
+        assert_one_error_line(result.returncode, result.stderr, *fragments)

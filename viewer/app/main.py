@@ -10,6 +10,7 @@ import glfw
 
 from viewer.app.window import NoDisplayError, Window, init_glfw
 from viewer.camera import Camera
+from viewer.errors import SceneError
 from viewer.features.presets import preset_of
 from viewer.scene import GaussianScene
 from viewer.setting_specs import SettingsSet, from_arguments
@@ -45,6 +46,8 @@ def run_viewer(args: argparse.Namespace) -> int:
         from viewer.formats.context_files import load_context
 
         context = load_context(args.cameras)
+    if args.scene is not None and not Path(args.scene).exists():  # before the display: it is
+        raise SceneError(args.scene, "no such file")  # what to fix first
     try:
         init_glfw()
     except NoDisplayError as exc:
