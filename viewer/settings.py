@@ -168,7 +168,8 @@ class LodSettings:
         unit="pixels", range=(0.01, 1000.0),
     )  # fmt: skip
     budget: int = setting(
-        1_500_000, "most nodes (splats) drawn in the budget cut", unit="splats",
+        1_500_000, "most nodes (splats) drawn in the budget cut: a count, not a share",
+        unit="splats",
         range=(1, 100_000_000),
     )  # fmt: skip
     blend: bool = setting(
