@@ -281,3 +281,22 @@ def test_more_ranks_than_cores_is_a_warning(monkeypatch):
 def test_workers_get_the_command_line_without_nproc():
     argv = ["train", "d", "--nproc", "2", "--out", "o", "--nproc=3", "--check-every", "2"]
     assert worker_arguments(argv) == ["train", "d", "--out", "o", "--check-every", "2"]
+
+
+def test_the_launcher_reads_an_interrupt_through_the_workers_it_stopped(tmp_path, capsys):
+    """Rank 0 left on Ctrl+C (130) and torch's agent then stopped a worker still on its way out
+    (SIGTERM): an interrupt, said by rank 0. A worker killed otherwise is a failure."""
+    from types import SimpleNamespace
+
+    from viewer.train.launch import EXIT_FAILED, _report
+
+    def failure(code: int) -> SimpleNamespace:
+        name = signal.Signals(-code).name if code < 0 else ""
+        return SimpleNamespace(exitcode=code, signal_name=lambda: name)
+
+    assert _report({0: failure(130), 1: failure(-signal.SIGTERM)}, tmp_path) == 130
+    assert _report({0: failure(130)}, tmp_path) == 130
+    assert capsys.readouterr().err == ""
+    assert _report({0: failure(-signal.SIGTERM)}, tmp_path) == EXIT_FAILED
+    assert _report({0: failure(130), 1: failure(-signal.SIGKILL)}, tmp_path) == EXIT_FAILED
+    assert "rank 1 was killed by SIGKILL" in capsys.readouterr().err

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import signal
 import sys
 import uuid
 import warnings
@@ -90,8 +91,11 @@ def _report(failures: dict[int, ProcessFailure], out: Path) -> int:
     rank, failure = min(failures.items(), key=lambda item: _blame(item[1].exitcode))
     if failure.exitcode == EXIT_BAD_INPUT:  # rank 0 has printed why
         return EXIT_BAD_INPUT
-    if all(f.exitcode == EXIT_INTERRUPTED for f in failures.values()):
-        return EXIT_INTERRUPTED  # a Ctrl+C that reached the workers only: rank 0 saved and said so
+    codes = {failure.exitcode for failure in failures.values()}
+    if EXIT_INTERRUPTED in codes and codes <= {EXIT_INTERRUPTED, -signal.SIGTERM}:
+        # a Ctrl+C that reached the workers only: rank 0 saved and said so, and torch's agent
+        # stopped any worker still on its way out when the first left
+        return EXIT_INTERRUPTED
     how = (
         f"was killed by {failure.signal_name()}"
         if failure.exitcode < 0
