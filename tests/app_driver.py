@@ -57,7 +57,9 @@ class XServer:
     The number is drawn at random from a high range rather than taken as the lowest free one:
     other X servers (of other sandboxes sharing the network namespace, whose lock files this one
     cannot see) hold the low numbers through abstract sockets. A server counts as started once
-    a client has connected to it.
+    a client has connected to it; it does not reset when its last client leaves (`-noreset`):
+    once in a full run a viewer was told there was no display, most likely while the probe's
+    leaving reset the server.
     """
 
     def __init__(self, size: tuple[int, int] = SCREEN, attempts: int = 20) -> None:
@@ -69,7 +71,7 @@ class XServer:
             read_fd, write_fd = os.pipe()
             self.process = subprocess.Popen(
                 ["Xvfb", f":{number}", "-displayfd", str(write_fd), "-screen", "0",
-                 f"{size[0]}x{size[1]}x24", "-nolisten", "tcp"],
+                 f"{size[0]}x{size[1]}x24", "-nolisten", "tcp", "-noreset"],
                 pass_fds=(write_fd,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             )  # fmt: skip
             os.close(write_fd)
