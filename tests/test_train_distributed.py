@@ -76,6 +76,17 @@ def test_two_ranks_step_as_one_process_with_the_whole_batch_and_resume_with_one(
     assert_same_gaussians(again / "chkpnt8.pth", reference)
 
 
+def _two_ranks_run(script: Path) -> subprocess.CompletedProcess:
+    """`script` on 2 gloo ranks through torch's launcher; their shared stdout (it must succeed)."""
+    done = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
+         str(script)], capture_output=True, text=True, timeout=300,
+        env={**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    return done
+
+
 def test_the_hash_check_names_a_diverged_rank(tmp_path):
     script = tmp_path / "diverge.py"
     script.write_text(
@@ -92,12 +103,7 @@ def test_the_hash_check_names_a_diverged_rank(tmp_path):
         "    print(f'rank {ranks.rank}: {exc}')\n"
         "ranks.close()\n"
     )  # fmt: skip
-    done = subprocess.run(
-        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
-         str(script)], capture_output=True, text=True, timeout=300,
-        env={**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"},
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr
+    done = _two_ranks_run(script)
     # both ranks print to one pipe: their lines may interleave, so each is found in the whole
     said = "--check-every at step 4: the Gaussians of rank 1 differ from rank 0's"
     ranks = sorted(re.findall(rf"rank (\d): {re.escape(said)}", done.stdout))
@@ -117,12 +123,7 @@ def test_ranks_take_rank_0s_controls_and_stop_together_when_any_asks(tmp_path):
         "    print(f'rank {ranks.rank} step {step}: {agreed.lr_scale} {agreed.sh_degree} {stop}')\n"
         "ranks.close()\n"
     )  # fmt: skip
-    done = subprocess.run(
-        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
-         str(script)], capture_output=True, text=True, timeout=300,
-        env={**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"},
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr
+    done = _two_ranks_run(script)
     for rank in (0, 1):
         for step, stop in ((0, False), (1, False), (2, True)):
             assert f"rank {rank} step {step}: 0.5 2 {stop}" in done.stdout, done.stdout
@@ -143,13 +144,13 @@ def _worker_of(parent: int, rank: int) -> int | None:
     return None
 
 
-@pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="finds workers in /proc")
-def test_a_killed_rank_ends_the_job_with_one_line_and_the_checkpoint_intact(tmp_path, small_data):
-    out = tmp_path / "out"
+def _signal_rank_1(out: Path, data: Path, checkpoint: int, signum: int) -> tuple[int, str]:
+    """Train on 2 ranks until chkpnt`checkpoint` is written, send `signum` to rank 1 alone; the
+    job's exit code and stderr."""
     job = subprocess.Popen(
-        [sys.executable, "-m", "viewer", "train", str(small_data), "--out", str(out),
+        [sys.executable, "-m", "viewer", "train", str(data), "--out", str(out),
          "--iterations", "1000000", "--save-every", "3", "--nproc", "2", *COMMON],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
         env={**os.environ, "PYTHONPATH": str(REPO)},
     )  # fmt: skip
     try:
@@ -157,16 +158,23 @@ def test_a_killed_rank_ends_the_job_with_one_line_and_the_checkpoint_intact(tmp_
         worker = None
         while time.monotonic() < deadline and job.poll() is None:
             worker = worker or _worker_of(job.pid, 1)
-            if worker and (out / "chkpnt6.pth").exists():
+            if worker and (out / f"chkpnt{checkpoint}.pth").exists():
                 break
             time.sleep(0.1)
         assert worker is not None and job.poll() is None, "rank 1 and a checkpoint"
-        os.kill(worker, signal.SIGKILL)
+        os.kill(worker, signum)
         _, stderr = job.communicate(timeout=300)
     finally:
         if job.poll() is None:
             job.kill()
-    assert job.returncode == 1, stderr
+    return job.returncode, stderr
+
+
+@pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="finds workers in /proc")
+def test_a_killed_rank_ends_the_job_with_one_line_and_the_checkpoint_intact(tmp_path, small_data):
+    out = tmp_path / "out"
+    code, stderr = _signal_rank_1(out, small_data, 6, signal.SIGKILL)
+    assert code == 1, stderr
     last = stderr.strip().splitlines()[-1]
     assert last.startswith("splatscope: error: training stopped: rank 1 was killed by SIGKILL")
     assert "Traceback" not in stderr and "[rank" not in stderr, stderr
@@ -182,27 +190,8 @@ def test_ctrl_c_reaching_one_rank_first_stops_every_rank_and_rank_0_saves(tmp_pa
     Had it left at once, rank 0 would wait in the next step for a peer that is gone and save
     nothing; the ranks agree to stop before the same step instead."""
     out = tmp_path / "out"
-    job = subprocess.Popen(
-        [sys.executable, "-m", "viewer", "train", str(small_data), "--out", str(out),
-         "--iterations", "1000000", "--save-every", "3", "--nproc", "2", *COMMON],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-        env={**os.environ, "PYTHONPATH": str(REPO)},
-    )  # fmt: skip
-    try:
-        deadline = time.monotonic() + 600  # a safety net, not a measurement
-        worker = None
-        while time.monotonic() < deadline and job.poll() is None:
-            worker = worker or _worker_of(job.pid, 1)
-            if worker and (out / "chkpnt3.pth").exists():
-                break
-            time.sleep(0.1)
-        assert worker is not None and job.poll() is None, "rank 1 and a checkpoint"
-        os.kill(worker, signal.SIGINT)
-        _, stderr = job.communicate(timeout=300)
-    finally:
-        if job.poll() is None:
-            job.kill()
-    assert job.returncode == 130, stderr
+    code, stderr = _signal_rank_1(out, small_data, 3, signal.SIGINT)
+    assert code == 130, stderr
     assert "interrupted: saved step" in stderr and "Traceback" not in stderr, stderr
     saved = int(stderr.split("interrupted: saved step ")[1].split()[0])
     assert load_checkpoint(out / f"chkpnt{saved}.pth")["step"] == saved
