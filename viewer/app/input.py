@@ -136,8 +136,8 @@ class InputRouter:
         # pyGLFW calls it with a list of paths; its stub says (count, path)
         glfw.set_drop_callback(window, cast(Any, self._on_drop))
         # not input, but a reason to draw a frame now rather than wait on (resizes: `count_event`)
-        glfw.set_window_refresh_callback(window, self._on_window_event)
-        glfw.set_window_close_callback(window, self._on_window_event)
+        glfw.set_window_refresh_callback(window, self.count_event)
+        glfw.set_window_close_callback(window, self.count_event)
 
     @staticmethod
     def _shortcut_table() -> dict[tuple[int, int], str]:
@@ -180,11 +180,11 @@ class InputRouter:
             if any(glfw.get_key(self.window, code) == glfw.PRESS for code in codes)
         )
 
-    def _on_window_event(self, window, *args) -> None:
-        self._events += 1
+    def count_event(self, *_args: object) -> None:
+        """Count an event that is no input: `poll` then does not wait.
 
-    def count_event(self) -> None:
-        """Count an event the window handled itself (a resize): `poll` then does not wait."""
+        A refresh or a close (GLFW callbacks), or a resize the window handled itself.
+        """
         self._events += 1
 
     def _on_char(self, window, char: int) -> None:
