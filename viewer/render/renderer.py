@@ -295,7 +295,8 @@ class SplatRenderer:
         section: Section,
     ) -> RasterJob:
         """The LOD cut, preprocess, depth sort and binning of `view`: what `raster` draws."""
-        job = self._sorted_splats(scene, view, settings, raster, section)
+        host = isinstance(raster, CpuRaster)  # bins the host's splats as they are
+        job = self._sorted_splats(scene, view, settings, raster.fovea_per_pixel, section, host)
         if raster.bins:
             with section("bin"):
                 raster.bin(job)
@@ -341,19 +342,18 @@ class SplatRenderer:
         scene: GpuScene,
         view: FrameView,
         settings: RenderSettings,
-        raster: Raster,
+        fovea_per_pixel: bool,
         section: Section,
+        host: bool = False,
     ) -> RasterJob:
-        """The LOD cut, preprocess and depth sort of the splats in `view`: what `raster` draws.
+        """The LOD cut, preprocess and depth sort of the splats in `view`: what a raster draws.
 
-        Where the raster weighs the scene's nested subsets per pixel (`fovea_per_pixel`),
-        preprocess only drops splats of weight 0 (else it weighs each splat's opacity). The cpu
-        backend takes splats made on the host (`RasterJob.host`) as they are, where
-        `HostPreprocess` covers the frame; the frame buffers then hold only the visible count
-        (everything with the validation switch). The frame buffers are rewritten: `generation`
-        counts how often.
+        `fovea_per_pixel`: the raster weighs the scene's nested subsets per pixel, so preprocess
+        only drops splats of weight 0 (else it weighs each splat's opacity). `host`: the raster
+        takes splats made on the host (`RasterJob.host`), where `HostPreprocess` covers the
+        frame; the frame buffers then hold only the visible count (everything with the
+        validation switch). The frame buffers are rewritten: `generation` counts how often.
         """
-        fovea_per_pixel = raster.fovea_per_pixel
         self._fit(scene)
         self.frame.reset()
         self.generation += 1
@@ -371,7 +371,7 @@ class SplatRenderer:
                     self.host_lod_cut.forget()
         splats = None
         with section("preprocess"):
-            host = isinstance(raster, CpuRaster) and self.host_preprocessing
+            host = host and self.host_preprocessing
             fits_gl = (scene.count if rows is None else rows.size) <= self.frame.capacity
             if host and self.host_preprocess.covers(scene, view, rows is not None, fits_gl):
                 blend = self.host_lod_cut.blend if rows is not None else None
@@ -415,7 +415,8 @@ class SplatRenderer:
         inputs = dataclasses.replace(inputs, render_scale=1.0)  # whole: no foveation either
         view = dataclasses.replace(FrameView.of(scene, inputs), subsets=None)
         backend = self._backend()
-        job = self._sorted_splats(scene, view, settings, backend, _untimed)
+        host = isinstance(backend, CpuRaster)  # measures the host's splats as they are
+        job = self._sorted_splats(scene, view, settings, backend.fovea_per_pixel, _untimed, host)
         return backend.measure(job, view.rows if weights else 0, pixel)
 
     def render_image(
